@@ -1,0 +1,129 @@
+"""The composition root: builds a World with its town, population and systems from a Config.
+
+This is the one module (with the CLI) that imports both the engine core and the systems: every
+other module receives what it needs. ``build_simulation`` returns everything a front end drives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from components.behavior import ACTIVITY_STATE, PERSONALITY, SCHEDULE
+from components.body import BODY
+from components.health import DAY_AGGREGATES
+from components.identity import IDENTITY
+from components.locomotion import PLACES, TRANSFORM, TRIP
+from components.physiology import EXERTION, PHYSIOLOGY_PARAMS, VITALS
+from components.schema import columns_of
+from engine.backend import select_backend
+from engine.checkpoint import load_checkpoint
+from engine.clock import SimClock
+from engine.config import Config
+from engine.loop import Loop
+from engine.populate import spawn_population
+from engine.schedule import System
+from engine.synth.population import Population, synthesize_population
+from engine.synth.population_import import load_population
+from engine.synth.town import Town, build_town
+from engine.world import World
+from systems.behavior import BehaviorSystem
+from systems.health import HealthRecord, HealthSystem
+from systems.locomotion import LocomotionSystem
+from systems.physiology import PhysiologySystem
+
+__all__ = ["SCHEMA", "Simulation", "build_simulation"]
+
+SCHEMA = columns_of(
+    IDENTITY,
+    BODY,
+    PERSONALITY,
+    SCHEDULE,
+    ACTIVITY_STATE,
+    PLACES,
+    TRANSFORM,
+    TRIP,
+    PHYSIOLOGY_PARAMS,
+    EXERTION,
+    VITALS,
+    DAY_AGGREGATES,
+)
+"""Every dense column of the world."""
+
+STREAM_POPULATION = 1
+STREAM_TOWN = 2
+STREAM_PLACES = 3
+
+
+@dataclass
+class Simulation:
+    """A built world and what drives it."""
+
+    config: Config
+    world: World
+    loop: Loop
+    health: HealthSystem
+
+    @property
+    def record(self) -> HealthRecord:
+        return self.world.resource(HealthRecord)
+
+    def close(self) -> None:
+        self.world.close()
+
+
+def build_simulation(config: Config, resume: Path | None = None) -> Simulation:
+    """A world ready to tick: population spawned, or restored from ``resume``."""
+    sim = config.sim
+    start = sim.start or datetime.now().replace(microsecond=0)
+    capacity = max(1024, sim.twins)
+    world = World(SCHEMA, SimClock(start), sim.seed, select_backend(sim.device), capacity)
+    population = None if resume else _population(config)
+    world.insert_resource(_town(config, population))
+    world.insert_resource(HealthRecord())
+    health = HealthSystem(world, start.date())
+    systems: list[System] = [
+        BehaviorSystem(world),
+        LocomotionSystem(world),
+        PhysiologySystem(world),
+        health,
+    ]
+    for order, system in enumerate(systems):
+        world.add_system(system, priority=-(int(system.phase) * 1000 + order))
+    if resume:
+        load_checkpoint(world, resume)
+    else:
+        rng = np.random.default_rng([sim.seed, STREAM_PLACES])
+        spawn_population(world, population, rng, new_homes=True)
+    loop = Loop(world, sim.tick_hz, sim.time_scale, sim.max_catchup_ticks)
+    return Simulation(config, world, loop, health)
+
+
+def _population(config: Config) -> Population:
+    sim = config.sim
+    rng = np.random.default_rng([sim.seed, STREAM_POPULATION])
+    if sim.population_file is not None:
+        return load_population(sim.population_file, rng)
+    return synthesize_population(sim.twins, rng)
+
+
+def _town(config: Config, population: Population | None) -> Town:
+    """The town is sized for the starting population (or the configured count on resume)."""
+    sim = config.sim
+    rng = np.random.default_rng(
+        [sim.town_seed if sim.town_seed is not None else sim.seed, STREAM_TOWN]
+    )
+    if population is None:
+        n = sim.twins
+        return build_town(rng, households=n, workers=n, students=n // 10, residents=n)
+    cols = population.columns
+    return build_town(
+        rng,
+        households=len(np.unique(cols["household_id"])),
+        workers=int(cols["employed"].sum()),
+        students=int(cols["student"].sum()),
+        residents=population.n,
+    )

@@ -1,0 +1,151 @@
+"""Loop: the fixed-tick driver ("Fix Your Timestep", Glenn Fiedler 2004).
+
+Simulation time advances only in equal ticks of ``dt_s = time_scale / tick_hz`` simulated seconds.
+In realtime mode an accumulator collects wall time and runs as many ticks as it holds; catch-up is
+bounded to ``max_catchup_ticks`` back to back, the rest of the backlog is dropped, and both a tick
+that overran its wall budget and every dropped tick are counted. Headless mode runs the same ticks
+back to back as fast as the machine allows: the same code path, without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.schedule import Tick
+from engine.timings import RollingTimings, TimingSummary
+from engine.world import World
+
+__all__ = ["Loop", "LoopStats"]
+
+
+@dataclass(frozen=True)
+class LoopStats:
+    """Counters of a running loop.
+
+    Attributes:
+        ticks: ticks run since the world began.
+        overruns: ticks whose processing took longer than one tick period of wall time.
+        dropped_ticks: ticks of backlog discarded by the catch-up bound.
+        tick_hz: configured rate; measured_hz: ticks per wall second over the last window.
+        timings: per-system and whole-tick durations (p50, p99) in ms.
+    """
+
+    ticks: int
+    overruns: int
+    dropped_ticks: int
+    tick_hz: float
+    measured_hz: float
+    timings: dict[str, TimingSummary]
+
+
+class Loop:
+    """Runs a World's systems at a fixed tick.
+
+    Args:
+        world: the world to advance.
+        tick_hz: ticks per wall-clock second in realtime mode.
+        time_scale: simulated seconds per wall second (settable while running).
+        max_catchup_ticks: most ticks run back to back after a stall.
+    """
+
+    def __init__(
+        self, world: World, tick_hz: float, time_scale: float, max_catchup_ticks: int = 5
+    ) -> None:
+        self.world = world
+        self.tick_hz = tick_hz
+        self.time_scale = time_scale
+        self.max_catchup_ticks = max_catchup_ticks
+        self.paused = False
+        self.overruns = 0
+        self.dropped_ticks = 0
+        self.timings = RollingTimings()
+        self._tick_walls: deque[float] = deque(maxlen=256)
+        for system in world.systems():
+            system.timings = self.timings
+
+    @property
+    def period_s(self) -> float:
+        """Wall seconds per tick."""
+        return 1.0 / self.tick_hz
+
+    @property
+    def dt_s(self) -> float:
+        """Simulated seconds per tick."""
+        return self.time_scale / self.tick_hz
+
+    def step(self) -> None:
+        """Run one tick of every system, then advance the clock by ``dt_s``."""
+        world, clock = self.world, self.world.clock
+        tick = Tick(
+            world.tick,
+            self.dt_s,
+            clock.elapsed_s,
+            clock.hour_of_day,
+            clock.weekday,
+            clock.day_index,
+        )
+        started = time.perf_counter()
+        world.process(tick)
+        clock.advance(tick.dt_s)
+        world.tick += 1
+        elapsed = time.perf_counter() - started
+        self.timings.record("tick", elapsed)
+        if elapsed > self.period_s:
+            self.overruns += 1
+
+    def run_ticks(self, count: int, on_tick: Callable[[], None] | None = None) -> None:
+        """Headless: run ``count`` ticks back to back; ``on_tick`` runs after each."""
+        for _ in range(count):
+            self.step()
+            if on_tick is not None:
+                on_tick()
+
+    def run_realtime(
+        self, stop: threading.Event, before_tick: Callable[[], None] | None = None
+    ) -> None:
+        """Realtime: tick at ``tick_hz`` wall rate until ``stop`` is set.
+
+        ``before_tick`` runs at the start of every tick (the command queue is applied there).
+        While paused, wall time passes without ticks and nothing is counted as dropped.
+        """
+        accumulator = 0.0
+        last = time.perf_counter()
+        while not stop.is_set():
+            now = time.perf_counter()
+            accumulator += now - last
+            last = now
+            if self.paused:
+                accumulator = 0.0
+            accumulator = self._bound_backlog(accumulator)
+            while accumulator >= self.period_s and not stop.is_set():
+                if before_tick is not None:
+                    before_tick()
+                if not self.paused:
+                    self.step()
+                    self._tick_walls.append(time.perf_counter())
+                accumulator -= self.period_s
+            stop.wait(max(0.0, self.period_s - accumulator))
+
+    def _bound_backlog(self, accumulator: float) -> float:
+        budget = self.max_catchup_ticks * self.period_s
+        if accumulator <= budget:
+            return accumulator
+        dropped = int((accumulator - budget) / self.period_s)
+        self.dropped_ticks += dropped
+        return accumulator - dropped * self.period_s
+
+    def stats(self) -> LoopStats:
+        walls = list(self._tick_walls)
+        measured = (len(walls) - 1) / (walls[-1] - walls[0]) if len(walls) > 1 else 0.0
+        return LoopStats(
+            self.world.tick,
+            self.overruns,
+            self.dropped_ticks,
+            self.tick_hz,
+            measured,
+            self.timings.summary(),
+        )

@@ -1,0 +1,235 @@
+"""World: twins as esper entities plus one row each in dense columnar storage.
+
+esper holds the entities, the ordered Processors (the systems) and the sparse, rare components
+(a viewer's selection, an open conversation, an attached sensor feed). Every hot numeric field lives
+in the ``ColumnStore`` so that a system touches a whole column per tick. Twin ids are stable
+``uint32`` values, distinct from rows: despawning swap-removes a row and re-points the moved twin.
+Structural esper changes (spawn, despawn) clear esper's query cache, so no hot path queries esper.
+
+Each World owns a private esper world (esper's API is module-level over named worlds); every esper
+call goes through ``ecs()``, which switches to it first, so several Worlds coexist in one process.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import esper
+import numpy as np
+
+from components.schema import Column
+from engine.backend import Backend
+from engine.clock import SimClock
+from engine.columns import ColumnStore
+
+__all__ = ["UnknownTwinError", "World"]
+
+R = TypeVar("R")
+
+TWIN_ID = Column("twin_id", "uint32", doc="stable id of the twin, never reused")
+ENTITY = Column("entity", "int64", default=-1, doc="esper entity of the twin")
+
+_world_names = itertools.count()
+
+
+class UnknownTwinError(KeyError):
+    """A twin id that is not alive in this world."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class World:
+    """The simulation state: columns, entities, clock, random generator and resources.
+
+    Args:
+        schema: every dense column the systems use (from ``components``), by name.
+        clock: the simulated calendar clock.
+        seed: seed of the world's random generator (PCG64); all randomness draws from ``rng``.
+        backend: where columns live.
+        capacity: rows allocated up front.
+    """
+
+    def __init__(
+        self,
+        schema: Mapping[str, Column],
+        clock: SimClock,
+        seed: int,
+        backend: Backend,
+        capacity: int = 1024,
+    ) -> None:
+        reserved = {TWIN_ID.name, ENTITY.name} & set(schema)
+        if reserved:
+            raise ValueError(f"column name(s) {sorted(reserved)} are reserved by the World")
+        self.columns = ColumnStore({TWIN_ID.name: TWIN_ID, ENTITY.name: ENTITY, **schema}, capacity)
+        self.clock = clock
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.backend = backend
+        self.tick = 0
+        self.next_twin_id = 1
+        self._row_of_id = np.full(capacity + 1, -1, dtype=np.int64)
+        self._twin_of_entity: dict[int, int] = {}
+        self._resources: dict[type, Any] = {}
+        self._ecs_name = f"synthtwin-{next(_world_names)}"
+
+    # -- esper -------------------------------------------------------------------------------
+
+    @contextmanager
+    def ecs(self) -> Iterator[None]:
+        """Make this World's esper world current for the block (esper's API is module-level)."""
+        esper.switch_world(self._ecs_name)
+        yield
+
+    def close(self) -> None:
+        """Release the esper world (processors, entities, sparse components)."""
+        esper.switch_world("default")
+        if self._ecs_name in esper.list_worlds():
+            esper.delete_world(self._ecs_name)
+
+    def add_system(self, system: esper.Processor, priority: int) -> None:
+        """Register a Processor; esper runs higher priorities first."""
+        with self.ecs():
+            esper.add_processor(system, priority=priority)
+
+    def systems(self) -> list[esper.Processor]:
+        """Registered Processors in run order."""
+        with self.ecs():
+            return list(esper._processors)
+
+    def process(self, *args: Any) -> None:
+        """Run every Processor once, in priority order."""
+        with self.ecs():
+            esper.process(*args)
+
+    # -- twins -------------------------------------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """Number of live twins (= live rows)."""
+        return self.columns.n
+
+    @property
+    def ids(self) -> np.ndarray:
+        """``(N,) uint32`` twin id of each row."""
+        return self.columns["twin_id"]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """Live rows of a column, ``(N, *shape)`` (a view)."""
+        return self.columns[name]
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        """Write a whole column in place (``world["x"] += dx`` updates the stored column)."""
+        column = self.columns[name]
+        if value is not column:
+            column[...] = value
+
+    def spawn(self, values: Mapping[str, np.ndarray], count: int) -> np.ndarray:
+        """Add ``count`` twins with the given column values (others default).
+
+        Returns:
+            ``(count,) uint32`` the new twins' ids.
+        """
+        self.columns.check(values, count)
+        ids = np.arange(self.next_twin_id, self.next_twin_id + count, dtype=np.uint32)
+        with self.ecs():
+            entities = np.array([esper.create_entity() for _ in range(count)], dtype=np.int64)
+        rows = self.columns.append({**values, "twin_id": ids, "entity": entities}, count)
+        self.next_twin_id += count
+        self._index(ids, np.arange(rows.start, rows.stop))
+        self._twin_of_entity.update(zip(entities.tolist(), ids.tolist(), strict=True))
+        return ids
+
+    def despawn(self, ids: np.ndarray | list[int]) -> None:
+        """Remove twins by id (swap-remove of their rows).
+
+        Raises:
+            UnknownTwinError: an id is not alive; checked for all ids first, so nothing changes.
+        """
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        self.rows_of(ids)
+        for twin_id in ids:
+            row = int(self._row_of_id[twin_id])
+            entity = int(self.columns["entity"][row])
+            moved_from = self.columns.swap_remove(row)
+            if moved_from is not None:
+                self._row_of_id[self.columns["twin_id"][row]] = row
+            self._row_of_id[twin_id] = -1
+            del self._twin_of_entity[entity]
+            with self.ecs():
+                esper.delete_entity(entity, immediate=True)
+
+    def rows_of(self, ids: np.ndarray | list[int]) -> np.ndarray:
+        """``(K,) int64`` rows of the given twin ids.
+
+        Raises:
+            UnknownTwinError: naming the first id that is not alive.
+        """
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        inside = (ids >= 0) & (ids < len(self._row_of_id))
+        rows = np.full(ids.shape, -1, dtype=np.int64)
+        rows[inside] = self._row_of_id[ids[inside]]
+        missing = ids[rows < 0]
+        if missing.size:
+            raise UnknownTwinError(f"no twin with id {int(missing[0])}")
+        return rows
+
+    def row_of(self, twin_id: int) -> int:
+        return int(self.rows_of([twin_id])[0])
+
+    def _index(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        top = int(ids.max(initial=0)) + 1
+        if top > len(self._row_of_id):
+            grown = np.full(max(top, 2 * len(self._row_of_id)), -1, dtype=np.int64)
+            grown[: len(self._row_of_id)] = self._row_of_id
+            self._row_of_id = grown
+        self._row_of_id[ids] = rows
+
+    def rebuild_index(self) -> None:
+        """Recompute id -> row and entity -> id maps from the columns (after a restore)."""
+        self._row_of_id = np.full(max(self.next_twin_id, 1), -1, dtype=np.int64)
+        self._index(self.ids.astype(np.int64), np.arange(self.n))
+        entities = self.columns["entity"].tolist()
+        self._twin_of_entity = dict(zip(entities, self.ids.tolist(), strict=True))
+
+    # -- sparse components (esper) -----------------------------------------------------------
+
+    def add_sparse(self, twin_id: int, component: Any) -> None:
+        """Attach a rare component (selection, conversation, sensor feed) to one twin."""
+        entity = int(self.columns["entity"][self.row_of(twin_id)])
+        with self.ecs():
+            esper.add_component(entity, component)
+
+    def sparse(self, twin_id: int, kind: type[R]) -> R | None:
+        """The twin's component of type ``kind``, or None."""
+        entity = int(self.columns["entity"][self.row_of(twin_id)])
+        with self.ecs():
+            return esper.try_component(entity, kind)
+
+    def remove_sparse(self, twin_id: int, kind: type) -> None:
+        entity = int(self.columns["entity"][self.row_of(twin_id)])
+        with self.ecs():
+            esper.try_remove_component(entity, kind)
+
+    def query_sparse(self, kind: type[R]) -> list[tuple[int, R]]:
+        """Every ``(twin_id, component)`` of type ``kind``."""
+        with self.ecs():
+            return [(self._twin_of_entity[e], c) for e, c in esper.get_component(kind)]
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def insert_resource(self, resource: Any) -> None:
+        """A world-wide singleton (the town, the health record), looked up by its type."""
+        self._resources[type(resource)] = resource
+
+    def resources(self) -> list[Any]:
+        """Every resource, in insertion order."""
+        return list(self._resources.values())
+
+    def resource(self, kind: type[R]) -> R:
+        try:
+            return self._resources[kind]
+        except KeyError:
+            raise KeyError(f"no resource of type {kind.__name__} in this world") from None

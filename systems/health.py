@@ -1,0 +1,209 @@
+"""Health: time-weighted daily aggregates of every twin, closed into a daily record at midnight.
+
+Each tick adds ``value x dt`` to today's integrals (a time-weighted mean is then exact for any tick
+length) and the tick's seconds to the twin's current time-use category. When the calendar day
+changes, every twin's day becomes one row of the ``HealthRecord`` and the aggregates restart.
+
+Definitions (units in the record's schema):
+- ``sleep_hours``: the longest sleep bout that ended on the day (the wake-up day, as wearables
+  assign sleep).
+- ``resting_hr``: mean heart rate over awake, sedentary (<= 1.5 MET) time at least 5 minutes into
+  the activity: the wearable analogue of a seated resting pulse (NHANES protocol: seated, 5 min).
+- means are time-weighted over the twin's simulated part of the day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from components.activity import CATEGORIES, Activity, activity_table
+from engine.schedule import Phase, System, Tick
+from engine.world import World
+
+__all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem"]
+
+REST_MAX_METS = 1.5
+SETTLE_S = 300.0
+_MEANS = (
+    ("mean_hr", "day_hr_sum", "hr_bpm"),
+    ("sbp_mean", "day_sbp_sum", "sbp_mmhg"),
+    ("dbp_mean", "day_dbp_sum", "dbp_mmhg"),
+    ("rr_mean", "day_rr_sum", "rr_brpm"),
+    ("spo2_mean", "day_spo2_sum", "spo2_pct"),
+    ("temp_mean", "day_temp_sum", "core_temp_c"),
+    ("glucose_mean", "day_glucose_sum", "glucose_mgdl"),
+)
+DAILY_FIELDS: dict[str, str] = {
+    "twin_id": "",
+    "day": "date",
+    "weekday": "0 = Monday",
+    **{f"min_{c}": "min" for c in CATEGORIES},
+    "steps": "step",
+    "sleep_hours": "h",
+    "resting_hr": "1/min",
+    "mean_hr": "1/min",
+    "max_hr": "1/min",
+    "sbp_mean": "mmHg",
+    "dbp_mean": "mmHg",
+    "rr_mean": "1/min",
+    "spo2_mean": "%",
+    "temp_mean": "degC",
+    "glucose_mean": "mg/dL",
+    "glucose_max": "mg/dL",
+    "energy_kcal": "kcal",
+}
+"""Columns of the daily record and their units."""
+
+
+@dataclass
+class HealthRecord:
+    """Closed days of every twin, as column batches (one batch per simulated day)."""
+
+    batches: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def append(self, batch: dict[str, np.ndarray]) -> None:
+        self.batches.append(batch)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """All closed days concatenated, by column."""
+        if not self.batches:
+            return {name: np.zeros(0) for name in DAILY_FIELDS}
+        return {name: np.concatenate([b[name] for b in self.batches]) for name in DAILY_FIELDS}
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        sizes = np.array([len(b["twin_id"]) for b in self.batches], dtype=np.int64)
+        return {"batch_sizes": sizes, **self.columns()}, {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict) -> None:
+        bounds = np.cumsum(arrays["batch_sizes"])[:-1]
+        split = {name: np.split(arrays[name], bounds) for name in DAILY_FIELDS}
+        self.batches = [
+            {name: split[name][i] for name in DAILY_FIELDS}
+            for i in range(len(arrays["batch_sizes"]))
+        ]
+
+    def to_table(self) -> pa.Table:
+        cols = self.columns()
+        arrays = {name: pa.array(values) for name, values in cols.items() if name != "day"}
+        day = pa.array(cols["day"].astype("datetime64[D]"), type=pa.date32())
+        return pa.table({"twin_id": arrays.pop("twin_id"), "day": day, **arrays})
+
+
+class HealthSystem(System):
+    """Accumulates today's aggregates and closes the day into the HealthRecord at midnight."""
+
+    phase = Phase.HEALTH
+    reads = (
+        "activity",
+        "activity_start_s",
+        "mets",
+        "steps",
+        "energy_kcal",
+        *(column for _, _, column in _MEANS),
+    )
+    writes = (
+        "day_category_s",
+        "day_covered_s",
+        "day_hr_max",
+        "day_glucose_max",
+        "day_rest_hr_sum",
+        "day_rest_s",
+        "day_main_sleep_s",
+        "sleep_bout_s",
+        "steps",
+        "energy_kcal",
+        *(total for _, total, _ in _MEANS),
+    )
+
+    def __init__(self, world: World, start: date, every: int = 1) -> None:
+        super().__init__(every)
+        self.world = world
+        self.start = start
+        self.day_index: int | None = None
+        self.category = activity_table().category.astype(np.int64)
+
+    def run(self, tick: Tick) -> None:
+        if self.day_index is not None and tick.day_index != self.day_index:
+            self.close_day()
+        self.day_index = tick.day_index
+        if self.world.n:
+            self._accumulate(tick)
+
+    def _accumulate(self, tick: Tick) -> None:
+        w, dt = self.world, tick.dt_s
+        act = w["activity"]
+        rows = np.arange(w.n)
+        w["day_category_s"][rows, self.category[act]] += dt
+        w["day_covered_s"] += dt
+        for _, total, column in _MEANS:
+            w[total] += w[column] * dt
+        np.maximum(w["day_hr_max"], w["hr_bpm"], out=w["day_hr_max"])
+        np.maximum(w["day_glucose_max"], w["glucose_mgdl"], out=w["day_glucose_max"])
+        asleep = act == Activity.SLEEP
+        settled = tick.t_s - w["activity_start_s"] >= SETTLE_S
+        resting = ~asleep & (w["mets"] <= REST_MAX_METS) & settled
+        w["day_rest_hr_sum"][resting] += w["hr_bpm"][resting] * dt
+        w["day_rest_s"][resting] += dt
+        woke = ~asleep & (w["sleep_bout_s"] > 0)
+        np.maximum.at(w["day_main_sleep_s"], np.flatnonzero(woke), w["sleep_bout_s"][woke])
+        w["sleep_bout_s"][woke] = 0.0
+        w["sleep_bout_s"][asleep] += dt
+
+    def close_day(self) -> None:
+        """Append today's row of every twin to the HealthRecord and restart the aggregates."""
+        if self.day_index is None or self.world.n == 0:
+            return
+        self.world.resource(HealthRecord).append(self._day_rows())
+        self._reset()
+
+    def _day_rows(self) -> dict[str, np.ndarray]:
+        w = self.world
+        day = self.start + timedelta(days=self.day_index)
+        covered = np.maximum(w["day_covered_s"], 1e-9)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            resting = np.where(w["day_rest_s"] > 0, w["day_rest_hr_sum"] / w["day_rest_s"], np.nan)
+        rows = {
+            "twin_id": w.ids.copy(),
+            "day": np.full(w.n, np.datetime64(day, "D")),
+            "weekday": np.full(w.n, day.weekday(), dtype=np.int8),
+            **{
+                f"min_{c}": (w["day_category_s"][:, i] / 60.0).astype(np.float32)
+                for i, c in enumerate(CATEGORIES)
+            },
+            "steps": np.rint(w["steps"]).astype(np.int32),
+            "sleep_hours": (w["day_main_sleep_s"] / 3600.0).astype(np.float32),
+            "resting_hr": resting.astype(np.float32),
+            "max_hr": w["day_hr_max"].copy(),
+            "glucose_max": w["day_glucose_max"].copy(),
+            "energy_kcal": w["energy_kcal"].astype(np.float32),
+        }
+        for name, total, _ in _MEANS:
+            rows[name] = (w[total] / covered).astype(np.float32)
+        return {name: rows[name] for name in DAILY_FIELDS}
+
+    def _reset(self) -> None:
+        w = self.world
+        for name in (
+            "day_category_s",
+            "day_covered_s",
+            "day_rest_hr_sum",
+            "day_rest_s",
+            "day_main_sleep_s",
+            "steps",
+            "energy_kcal",
+            *(total for _, total, _ in _MEANS),
+        ):
+            w[name][...] = 0.0
+        w["day_hr_max"][:] = 0.0
+        w["day_glucose_max"][:] = 0.0
+
+    def state_dict(self) -> dict:
+        return {"day_index": -1 if self.day_index is None else self.day_index}
+
+    def load_state_dict(self, state: dict) -> None:
+        day = int(state["day_index"])
+        self.day_index = None if day < 0 else day

@@ -1,0 +1,36 @@
+"""Shared fixtures: small simulations built the way the CLI builds them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from engine.app import Simulation, build_simulation
+from engine.config import load_config
+
+MONDAY = datetime(2026, 3, 2)
+
+
+def small_simulation(
+    twins: int = 200, seed: int = 7, step_s: float = 60.0, **overrides
+) -> Simulation:
+    """A headless-style simulation from Monday 00:00, ``step_s`` simulated seconds a tick."""
+    config = load_config(
+        None, twins=twins, seed=seed, tick_hz=1.0, time_scale=step_s, start=MONDAY, **overrides
+    )
+    return build_simulation(config)
+
+
+@pytest.fixture
+def make_simulation():
+    built: list[Simulation] = []
+
+    def make(**kwargs) -> Simulation:
+        sim = small_simulation(**kwargs)
+        built.append(sim)
+        return sim
+
+    yield make
+    for sim in built:
+        sim.close()

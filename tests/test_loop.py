@@ -1,0 +1,131 @@
+"""Loop, schedule and clock: fixed ticks, time scale, bounded catch-up, overruns, timings, order."""
+
+import threading
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from components.schema import Column
+from engine.backend import Backend
+from engine.clock import SimClock
+from engine.loop import Loop
+from engine.schedule import Phase, System, Tick
+from engine.world import World
+
+
+class Recorder(System):
+    phase = Phase.PHYSIOLOGY
+
+    def __init__(self, log: list, tag: str, every: int = 1, sleep_s: float = 0.0) -> None:
+        super().__init__(every)
+        self.log, self.tag, self.sleep_s = log, tag, sleep_s
+
+    @property
+    def name(self) -> str:
+        return self.tag
+
+    def run(self, tick: Tick) -> None:
+        self.log.append((self.tag, tick.index, tick.dt_s))
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+
+
+class Early(Recorder):
+    phase = Phase.BEHAVIOR
+
+
+def make_world(*systems_of_world) -> World:
+    w = World(
+        {"x": Column("x", "float32")}, SimClock(datetime(2026, 3, 2, 23, 0)), 0, Backend("cpu", np)
+    )
+    for order, system in enumerate(systems_of_world):
+        w.add_system(system, priority=-(int(system.phase) * 1000 + order))
+    return w
+
+
+def test_systems_run_in_phase_order_not_registration_order():
+    log: list = []
+    w = make_world(Recorder(log, "late"), Early(log, "early"))
+    Loop(w, tick_hz=30, time_scale=1).step()
+    assert [tag for tag, _, _ in log] == ["early", "late"]
+    w.close()
+
+
+def test_a_divisor_system_runs_every_nth_tick_over_the_widened_step():
+    log: list = []
+    w = make_world(Recorder(log, "slow", every=3))
+    Loop(w, tick_hz=10, time_scale=2).run_ticks(7)
+    assert log == [
+        ("slow", 0, pytest.approx(0.6)),
+        ("slow", 3, pytest.approx(0.6)),
+        ("slow", 6, pytest.approx(0.6)),
+    ]
+    w.close()
+
+
+def test_clock_advances_by_time_scale_over_tick_rate_and_keeps_the_calendar():
+    w = make_world()
+    loop = Loop(w, tick_hz=1, time_scale=60)
+    loop.run_ticks(90)
+    assert w.clock.elapsed_s == 5400
+    assert w.clock.day_index == 1 and w.clock.weekday == 1
+    assert w.clock.hour_of_day == pytest.approx(0.5)
+    w.close()
+
+
+def test_realtime_keeps_the_tick_rate_and_counts_overruns():
+    log: list = []
+    w = make_world(Recorder(log, "slow", sleep_s=0.0))
+    loop = Loop(w, tick_hz=50, time_scale=1)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    loop.run_realtime(stop)
+    assert 20 <= w.tick <= 27
+    assert loop.overruns == 0
+    w.close()
+
+
+def test_a_stall_is_bounded_by_max_catchup_and_dropped_ticks_are_counted():
+    log: list = []
+    stall = Recorder(log, "stall", sleep_s=0.0)
+    w = make_world(stall)
+    loop = Loop(w, tick_hz=100, time_scale=1, max_catchup_ticks=3)
+    stop = threading.Event()
+
+    def stall_once() -> None:
+        if w.tick == 5:
+            time.sleep(0.3)
+
+    threading.Timer(0.6, stop.set).start()
+    loop.run_realtime(stop, before_tick=stall_once)
+    stats = loop.stats()
+    assert stats.dropped_ticks >= 20
+    assert stats.overruns == 0
+    assert stats.ticks < 60
+    w.close()
+
+
+def test_overrunning_ticks_are_counted_and_timings_report_p50_and_p99():
+    log: list = []
+    w = make_world(Recorder(log, "heavy", sleep_s=0.03))
+    loop = Loop(w, tick_hz=100, time_scale=1)
+    loop.run_ticks(5)
+    stats = loop.stats()
+    assert stats.overruns == 5
+    heavy = stats.timings["heavy"]
+    assert heavy.count == 5 and 25 <= heavy.p50_ms <= heavy.p99_ms
+    assert stats.timings["tick"].p50_ms >= heavy.p50_ms
+    w.close()
+
+
+def test_pause_stops_simulated_time():
+    w = make_world()
+    loop = Loop(w, tick_hz=100, time_scale=1)
+    loop.paused = True
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    loop.run_realtime(stop)
+    assert w.tick == 0 and loop.dropped_ticks == 0
+    w.close()
