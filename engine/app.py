@@ -111,19 +111,11 @@ def _population(config: Config) -> Population:
 
 
 def _town(config: Config, population: Population | None) -> Town:
-    """The town is sized for the starting population (or the configured count on resume)."""
+    """The town's homes are sized for the starting population (or the configured count)."""
     sim = config.sim
-    rng = np.random.default_rng(
-        [sim.town_seed if sim.town_seed is not None else sim.seed, STREAM_TOWN]
+    seed = sim.town_seed if sim.town_seed is not None else sim.seed
+    rng = np.random.default_rng([seed, STREAM_TOWN])
+    households = (
+        sim.twins if population is None else len(np.unique(population.columns["household_id"]))
     )
-    if population is None:
-        n = sim.twins
-        return build_town(rng, households=n, workers=n, students=n // 10, residents=n)
-    cols = population.columns
-    return build_town(
-        rng,
-        households=len(np.unique(cols["household_id"])),
-        workers=int(cols["employed"].sum()),
-        students=int(cols["student"].sum()),
-        residents=population.n,
-    )
+    return build_town(rng, households)

@@ -20,7 +20,7 @@ __all__ = ["spawn_population"]
 NIGHT_START_H = 23.0
 NIGHT_END_H = 7.0
 S_AFTER_WAKING = 0.1
-S_WHILE_ASLEEP = 0.35
+S_WHILE_ASLEEP = 0.5
 TAU_RISE_H = 18.2
 
 
@@ -61,8 +61,8 @@ def _starting_state(
     pressure = S_WHILE_ASLEEP if night else 1 - (1 - S_AFTER_WAKING) * np.exp(-awake_h / TAU_RISE_H)
     return {
         "activity": np.full(n, Activity.SLEEP if night else Activity.LEISURE, dtype=np.uint8),
-        "activity_start_s": np.full(n, now - 4 * 3600.0),
-        "activity_end_s": np.full(n, now),
+        "activity_start_s": np.full(n, now - 3600.0),
+        "activity_end_s": np.full(n, now + (NIGHT_END_H - hour) % 24 * 3600.0 * night),
         "place": home,
         "position_m": town.xy_m[home],
         "needs": rng.uniform(0.0, 0.6, size=(n, len(NEEDS))).astype(np.float32),

@@ -59,6 +59,7 @@ HOURS_PER_DAY = 24.0
 MG_PER_G = 1000.0
 
 # Heart rate.
+SEATED_REST_METS = 1.3
 HR_TAU_S = 60.0
 HR_SLEEP_DIP_FRACTION = 0.09
 
@@ -128,12 +129,14 @@ def relax(value: float, target: float, dt_s: float, tau_s: float) -> float:
 def intensity_fraction(mets: float, vo2max_mets: float) -> float:
     """Relative intensity as a fraction of the oxygen-uptake reserve (%VO2R / 100), in [0, 1].
 
-    ``(mets - 1) / (vo2max_mets - 1)``, with ``vo2max_mets > 1``: 0 at rest (1 MET) or below, 1 at
-    the twin's maximal aerobic capacity and above. %VO2R equals %HRR (Swain & Leutholtz 1997,
-    Med Sci Sports Exerc 29:410; ACSM's Guidelines for Exercise Testing and Prescription), so this
-    fraction drives heart rate.
+    ``(mets - r) / (vo2max_mets - r)`` with ``r = SEATED_REST_METS``: 0 when sitting quietly or
+    below, 1 at the twin's maximal aerobic capacity and above. %VO2R equals %HRR (Swain &
+    Leutholtz 1997, Med Sci Sports Exerc 29:410; ACSM's Guidelines for Exercise Testing and
+    Prescription), so this fraction drives heart rate. The reserve is anchored at seated rest
+    (1.3 MET, Compendium 2011 code 07021 "sitting quietly") because ``rhr_bpm`` is a seated
+    resting pulse (NHANES protocol): a twin sitting quietly has exactly its resting pulse.
     """
-    fraction = (mets - 1.0) / (vo2max_mets - 1.0)
+    fraction = (mets - SEATED_REST_METS) / (vo2max_mets - SEATED_REST_METS)
     return min(max(fraction, 0.0), 1.0)
 
 
@@ -161,11 +164,12 @@ def blood_pressure_targets_mmhg(
     In dynamic exercise systolic pressure rises ~10 mmHg per MET above rest while diastolic stays
     level or falls slightly (Fletcher et al. 2013, AHA exercise standards, Circulation 128:873):
     here +9 and -0.5 mmHg per MET, METs above rest capped at the twin's capacity
-    (``intensity * (vo2max_mets - 1)``). Asleep, both fall 12 % (normal "dipping" is a 10-20 %
+    (``intensity * (vo2max_mets - SEATED_REST_METS)``), rest being seated as for the resting
+    pressures. Asleep, both fall 12 % (normal "dipping" is a 10-20 %
     nocturnal fall: O'Brien, Sheridan & O'Malley 1988, Lancet 2:397; Fagard et al. 2008,
     Hypertension 51:55). Kinetics: ``relax`` with ``BP_TAU_S`` = 2 min.
     """
-    mets_above_rest = intensity * (vo2max_mets - 1.0)
+    mets_above_rest = intensity * (vo2max_mets - SEATED_REST_METS)
     sbp = sbp_rest_mmhg + SBP_RISE_MMHG_PER_MET * mets_above_rest
     dbp = dbp_rest_mmhg + DBP_RISE_MMHG_PER_MET * mets_above_rest
     if asleep:

@@ -16,6 +16,8 @@ Everything is vectorised over the twins that must decide this tick; no per-twin 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from components.activity import Activity, PlaceKind, activity_table
@@ -32,25 +34,53 @@ A = Activity
 HUNGER, HYGIENE, HOUSEHOLD, SHOPPING, SOCIAL, FITNESS, CARING = range(len(NEEDS))
 S_PER_H = 3600.0
 S_PER_DAY = 86_400.0
-PREP_BEFORE_WORK_S = 50 * 60.0
-"""Time from the alarm to leaving home (ATUS: grooming and breakfast on workdays)."""
+PREP_BEFORE_LEAVING_S = 60 * 60.0
+"""Alarm to leaving home on a working day: grooming and breakfast (ATUS 2023 workday mornings)."""
 WORK_BLOCK_MAX_S = 4.5 * S_PER_H
 """A shift is split at most every 4.5 h, so meal breaks happen at work."""
+MIN_LEFT_IN_WINDOW_S = 15 * 60.0
 MAX_SLEEP_S = 13 * S_PER_H
 MIN_SLEEP_S = 3 * S_PER_H
 WORKNIGHT_BED_MARGIN = 0.07
-"""How far below the upper threshold of S a twin goes to bed when an alarm is due within 10 h."""
+"""How far below the upper threshold of S a twin goes to bed when its alarm is due within 10 h."""
+IN_BED_MARGIN = 0.04
+"""Margin of S below the upper threshold at which a twin goes to bed (sleep latency) and below the
+lower one at which it gets up; ATUS counts time in bed trying to sleep as sleeping."""
+LIE_IN_MARGIN = 0.07
+"""Extra margin below the lower threshold before getting up on a morning without an alarm."""
 DURATION_SIGMA = 0.35
 """Log-normal spread of activity durations around the catalogue medians."""
-CHOICE_NOISE = 0.45
+CHOICE_NOISE = 0.3
 """Scale of the Gumbel noise of the logit choice (utility units)."""
 WAKE_HYGIENE_BOOST = 0.8
 OBLIGATION_UTILITY = 10.0
+SLEEP_UTILITY = 20.0
+HUNGRY = 0.6
+"""Hunger at which eating becomes a choice (about 3.5 h after a meal)."""
 BREAK_HUNGER = 0.8
 """Hunger at which a twin takes a meal break from work or class."""
 OFF = -np.inf
 
-CHOOSABLE = tuple(a for a in Activity if a != A.TRAVEL)
+
+@dataclass(frozen=True)
+class Commitments:
+    """Work and class timetables of M twins at one tick.
+
+    Attributes:
+        at_work, at_school: ``(M,) bool`` it is time to be at (or travel to) work / class now.
+        work_end_s, school_end_s: ``(M,)`` end of the current or next window, sim seconds.
+        leave_s: ``(M,)`` next time the twin must leave home for a window not begun, or ``inf``.
+    """
+
+    at_work: np.ndarray
+    at_school: np.ndarray
+    work_end_s: np.ndarray
+    school_end_s: np.ndarray
+    leave_s: np.ndarray
+
+    @property
+    def busy(self) -> np.ndarray:
+        return self.at_work | self.at_school
 
 
 class BehaviorSystem(System):
@@ -114,7 +144,9 @@ class BehaviorSystem(System):
         upper, lower = self._thresholds(tick.hour_of_day)
         asleep = w["activity"] == A.SLEEP
         slept_s = tick.t_s - w["activity_start_s"]
-        woke = asleep & (w["sleep_pressure"] <= lower) & (slept_s >= MIN_SLEEP_S)
+        free_morning = w["activity_end_s"] - tick.t_s > 2 * S_PER_H
+        rested = w["sleep_pressure"] <= lower - IN_BED_MARGIN - LIE_IN_MARGIN * free_morning
+        woke = asleep & rested & (slept_s >= MIN_SLEEP_S)
         due = (w["activity_end_s"] <= tick.t_s) | woke
         rows = np.flatnonzero(due)
         if rows.size == 0:
@@ -125,8 +157,9 @@ class BehaviorSystem(System):
         self._start(rows[travelling], w["next_activity"][rows[travelling]], tick)
         choosers = rows[~travelling]
         if choosers.size:
-            choice = self._choose(choosers, tick, upper[choosers])
-            self._go(choosers, choice, tick)
+            plans = self._commitments(choosers, tick)
+            choice = self._choose(choosers, tick, upper[choosers], plans)
+            self._go(choosers, choice, tick, plans)
 
     def _thresholds(self, hour: float) -> tuple[np.ndarray, np.ndarray]:
         phase = self.world["circadian_phase_h"]
@@ -151,121 +184,116 @@ class BehaviorSystem(System):
         w = self.world
         female = w["sex"] == 0
         rates = np.empty((w.n, len(NEEDS)), dtype=np.float32)
-        rates[:, HUNGER] = 1 / 4.8
-        rates[:, HYGIENE] = 1 / 22
+        kids = np.minimum(w["n_children"], 3).astype(np.float32)
+        rates[:, HUNGER] = 1 / 7
+        rates[:, HYGIENE] = 1 / 30
         rates[:, HOUSEHOLD] = (
-            0.055
+            0.09
             * (1 + 0.45 * female)
             * (1 + 0.6 * ~w["employed"])
             * (1 + 0.08 * w["household_size"])
         )
-        rates[:, SHOPPING] = 1 / 36 * (1 + 0.2 * female)
-        rates[:, SOCIAL] = 0.032 * np.exp(0.35 * w["extraversion"])
-        rates[:, FITNESS] = 0.09 * w["exercise_habit"]
-        rates[:, CARING] = 0.22 * np.minimum(w["n_children"], 3)
+        rates[:, SHOPPING] = 1 / 24 * (1 + 0.2 * female)
+        rates[:, SOCIAL] = 0.008 * np.exp(0.35 * w["extraversion"])
+        rates[:, FITNESS] = 0.022 * w["exercise_habit"]
+        rates[:, CARING] = np.where(kids > 0, 0.075 * (1 + 0.3 * (kids - 1)), 0.0)
         return rates
 
     # -- choosing ----------------------------------------------------------------------------
 
-    def _choose(self, rows: np.ndarray, tick: Tick, upper: np.ndarray) -> np.ndarray:
+    def _choose(
+        self, rows: np.ndarray, tick: Tick, upper: np.ndarray, plans: Commitments
+    ) -> np.ndarray:
         """``(M,) uint8`` the activity each of ``rows`` starts next (multinomial logit)."""
         w = self.world
         hour = tick.hour_of_day
         weekend = tick.weekday >= 5
         needs = w["needs"][rows]
         u = np.full((rows.size, len(Activity)), OFF, dtype=np.float64)
-        alarm_s = self._next_alarm_s(rows, tick)
-        bed_margin = np.where(alarm_s - tick.t_s < 10 * S_PER_H, WORKNIGHT_BED_MARGIN, 0.0)
+        alarm_soon = plans.leave_s - PREP_BEFORE_LEAVING_S - tick.t_s < 10 * S_PER_H
+        bed_margin = IN_BED_MARGIN + np.where(alarm_soon, WORKNIGHT_BED_MARGIN, 0.0)
         sleepy = w["sleep_pressure"][rows] >= upper - bed_margin
-        at_work, at_school = self._obligations(rows, tick)
-        obligation = at_work | at_school
-        u[:, A.SLEEP] = np.where(sleepy & ~obligation, 20.0, OFF)
-        hungry = needs[:, HUNGER] >= 0.55
+        u[:, A.SLEEP] = np.where(sleepy, SLEEP_UTILITY, OFF)
+        hungry = needs[:, HUNGER] >= HUNGRY
         meal_time = (6 <= hour < 9.5) or (11.5 <= hour < 14) or (17.5 <= hour < 21)
-        u[:, A.EAT] = np.where(hungry, 2.5 + 3 * needs[:, HUNGER] + meal_time, OFF)
-        out_ok = hungry & ~obligation & ((11.5 <= hour < 14) or (18 <= hour < 21.5))
+        u[:, A.EAT] = np.where(hungry, 2.0 + 3 * needs[:, HUNGER] + meal_time, OFF)
+        out_ok = hungry & ((11.5 <= hour < 14) or (18 <= hour < 21.5))
         u[:, A.EAT_OUT] = np.where(
             out_ok, u[:, A.EAT] - 1.6 + 0.3 * w["extraversion"][rows] + 0.6 * weekend, OFF
         )
-        u[:, A.PERSONAL_CARE] = 0.5 + 3.5 * needs[:, HYGIENE]
-        u[:, A.HOUSEHOLD] = 0.3 + 2.4 * needs[:, HOUSEHOLD]
+        u[:, A.PERSONAL_CARE] = 4.0 * needs[:, HYGIENE] - 0.8
+        u[:, A.HOUSEHOLD] = 2.6 * needs[:, HOUSEHOLD] - 0.3
         open_hours = 8 <= hour < 21
-        u[:, A.SHOPPING] = np.where(open_hours, 0.2 + 2.4 * needs[:, SHOPPING], OFF)
-        u[:, A.CARING] = np.where(w["n_children"][rows] > 0, 0.5 + 2.6 * needs[:, CARING], OFF)
+        u[:, A.SHOPPING] = np.where(open_hours, 2.6 * needs[:, SHOPPING] - 0.3, OFF)
+        u[:, A.CARING] = np.where(w["n_children"][rows] > 0, 2.6 * needs[:, CARING], OFF)
         evening = hour >= 18 or hour < 1
         u[:, A.SOCIALIZE] = np.where(
-            hour >= 8 or hour < 1, 0.2 + 2.3 * needs[:, SOCIAL] + 0.4 * (weekend or evening), OFF
+            hour >= 8 or hour < 1, 2.6 * needs[:, SOCIAL] - 0.4 + 0.4 * (weekend or evening), OFF
         )
-        exercise = np.where(5.5 <= hour < 21, 0.2 + 2.6 * needs[:, FITNESS], OFF)
+        exercise = np.where(5.5 <= hour < 21, 2.8 * needs[:, FITNESS] - 0.4, OFF)
         u[:, A.EXERCISE_GYM] = exercise
         u[:, A.EXERCISE_PARK] = exercise - 0.1
         u[:, A.TV] = 1.1 + 0.6 * evening
         u[:, A.LEISURE] = 1.0 + 0.15 * w["openness"][rows]
-        u[obligation] = OFF
-        u[at_work, A.WORK] = OBLIGATION_UTILITY
-        u[at_school, A.SCHOOL] = OBLIGATION_UTILITY
-        u[obligation & (needs[:, HUNGER] >= BREAK_HUNGER), A.EAT] = OBLIGATION_UTILITY + 2
+        busy = plans.busy
+        u[busy] = OFF
+        u[plans.at_work, A.WORK] = OBLIGATION_UTILITY
+        u[plans.at_school, A.SCHOOL] = OBLIGATION_UTILITY
+        u[busy & (needs[:, HUNGER] >= BREAK_HUNGER), A.EAT] = OBLIGATION_UTILITY + 2
         noise = self.world.rng.gumbel(0.0, CHOICE_NOISE, size=u.shape)
         return np.argmax(u + noise, axis=1).astype(np.uint8)
 
-    def _commitments(self, rows: np.ndarray) -> tuple[tuple[str, np.ndarray], ...]:
-        """The work and class timetables of ``rows`` as (prefix, mask of twins who have it)."""
+    def _commitments(self, rows: np.ndarray, tick: Tick) -> Commitments:
+        """Where ``rows`` stand against their work and class timetables now."""
         w = self.world
-        return (("work", w["employed"][rows]), ("school", w["student"][rows]))
+        home = w["home_place"][rows]
+        out = {}
+        leave = np.full(rows.size, np.inf)
+        for prefix, has in (("work", w["employed"][rows]), ("school", w["student"][rows])):
+            start, end = self._next_window(rows, prefix, has, tick)
+            depart = start - self._trip_s(rows, home, w[f"{prefix}_place"][rows])
+            out[prefix] = (depart <= tick.t_s) & (end - tick.t_s >= MIN_LEFT_IN_WINDOW_S)
+            out[f"{prefix}_end"] = end
+            leave = np.minimum(leave, np.where(depart > tick.t_s, depart, np.inf))
+        return Commitments(
+            at_work=out["work"],
+            at_school=out["school"] & ~out["work"],
+            work_end_s=out["work_end"],
+            school_end_s=out["school_end"],
+            leave_s=leave,
+        )
 
-    def _obligations(self, rows: np.ndarray, tick: Tick) -> tuple[np.ndarray, np.ndarray]:
-        """``(M,) bool`` inside a work shift, and inside a class, with >= 15 min left now."""
-        ends = [
-            np.where(has, self._window_end_s(rows, prefix, tick), -np.inf) - tick.t_s >= 15 * 60
-            for prefix, has in self._commitments(rows)
-        ]
-        at_work, at_school = ends
-        return at_work, at_school & ~at_work
+    def _next_window(
+        self, rows: np.ndarray, prefix: str, has: np.ndarray, tick: Tick
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(M,)`` start and end (sim s) of the earliest ``prefix`` window not yet over.
 
-    def _window_end_s(self, rows: np.ndarray, prefix: str, tick: Tick) -> np.ndarray:
-        """``(M,)`` sim time the current ``prefix`` ("work"/"school") window ends, or ``-inf``.
-
-        A window belongs to the day it starts on; a night shift runs past midnight into the next.
+        Windows start on their own day (bit ``weekday`` of ``<prefix>_days``); a night shift runs
+        past midnight into the next day. Twins without one get ``inf``.
         """
         w = self.world
         start_h, hours = w[f"{prefix}_start_h"][rows], w[f"{prefix}_hours"][rows]
         days = w[f"{prefix}_days"][rows].astype(np.int64)
         midnight = tick.t_s - tick.hour_of_day * S_PER_H
-        end = np.full(rows.size, -np.inf)
-        for back in (1, 0):
-            works = (days >> ((tick.weekday - back) % 7)) & 1 == 1
-            start = midnight - back * S_PER_DAY + start_h * S_PER_H
-            finish = start + hours * S_PER_H
-            inside = works & (hours > 0) & (start <= tick.t_s) & (tick.t_s < finish)
-            end = np.where(inside, finish, end)
-        return end
-
-    def _next_alarm_s(self, rows: np.ndarray, tick: Tick) -> np.ndarray:
-        """``(M,)`` sim time to get up for the next shift or class after now, or ``inf``."""
-        w = self.world
-        midnight = tick.t_s - tick.hour_of_day * S_PER_H
-        alarm = np.full(rows.size, np.inf)
-        for prefix, has in self._commitments(rows):
-            start_h, hours = w[f"{prefix}_start_h"][rows], w[f"{prefix}_hours"][rows]
-            days = w[f"{prefix}_days"][rows].astype(np.int64)
-            place = w[f"{prefix}_place"][rows]
-            commute = self._trip_s(rows, w["home_place"][rows], place)
-            for ahead in (1, 0):
-                works = (days >> ((tick.weekday + ahead) % 7)) & 1 == 1
-                start = midnight + ahead * S_PER_DAY + start_h * S_PER_H
-                upcoming = has & works & (hours > 0) & (start > tick.t_s)
-                wake = start - commute - PREP_BEFORE_WORK_S
-                alarm = np.where(upcoming, np.minimum(alarm, wake), alarm)
-        return alarm
+        first_start = np.full(rows.size, np.inf)
+        first_end = np.full(rows.size, np.inf)
+        for offset in (1, 0, -1):
+            on_day = (days >> ((tick.weekday + offset) % 7)) & 1 == 1
+            start = midnight + offset * S_PER_DAY + start_h * S_PER_H
+            end = start + hours * S_PER_H
+            valid = has & on_day & (hours > 0) & (end > tick.t_s)
+            first_start = np.where(valid, start, first_start)
+            first_end = np.where(valid, end, first_end)
+        return first_start, first_end
 
     # -- starting activities and trips -------------------------------------------------------
 
-    def _go(self, rows: np.ndarray, act: np.ndarray, tick: Tick) -> None:
+    def _go(self, rows: np.ndarray, act: np.ndarray, tick: Tick, plans: Commitments) -> None:
         """Start ``act`` where the twin is, or a trip to where ``act`` happens."""
         w = self.world
         dest = self._destination(rows, act)
         here = dest == w["place"][rows]
-        self._start(rows[here], act[here], tick)
+        self._start(rows[here], act[here], tick, _subset(plans, here))
         away = rows[~here]
         if away.size == 0:
             return
@@ -307,29 +335,34 @@ class BehaviorSystem(System):
         dest[eat_at_work] = w["place"][rows[eat_at_work]]
         return dest
 
-    def _start(self, rows: np.ndarray, act: np.ndarray, tick: Tick) -> None:
+    def _start(
+        self, rows: np.ndarray, act: np.ndarray, tick: Tick, plans: Commitments | None = None
+    ) -> None:
         """Begin ``act`` now for ``rows`` at their current place, and satisfy its need."""
         if rows.size == 0:
             return
         w = self.world
+        plans = plans if plans is not None else self._commitments(rows, tick)
         w["activity"][rows] = act
         w["activity_start_s"][rows] = tick.t_s
-        w["activity_end_s"][rows] = tick.t_s + self._duration_s(rows, act, tick)
+        w["activity_end_s"][rows] = tick.t_s + self._duration_s(act, tick, plans)
         self._satisfy(rows, act)
 
-    def _duration_s(self, rows: np.ndarray, act: np.ndarray, tick: Tick) -> np.ndarray:
+    def _duration_s(self, act: np.ndarray, tick: Tick, plans: Commitments) -> np.ndarray:
+        """``(M,)`` seconds ``act`` lasts: sampled, cut short when it is time to leave for work
+        or class; a shift block lasts until its end (at most 4.5 h); sleep until the alarm."""
         median_s = self.table.median_min[act].astype(np.float64) * 60.0
-        sampled = median_s * np.exp(self.world.rng.normal(0.0, DURATION_SIGMA, size=rows.size))
-        for act_code, prefix in ((A.WORK, "work"), (A.SCHOOL, "school")):
-            working = act == act_code
-            if working.any():
-                left = self._window_end_s(rows[working], prefix, tick) - tick.t_s
-                sampled[working] = np.clip(left, 0.0, WORK_BLOCK_MAX_S)
+        sampled = median_s * np.exp(self.world.rng.normal(0.0, DURATION_SIGMA, size=act.size))
+        until_leave = plans.leave_s - tick.t_s
+        duration = np.minimum(sampled, np.maximum(until_leave, 60.0))
+        working = act == A.WORK
+        duration[working] = np.clip(plans.work_end_s[working] - tick.t_s, 0.0, WORK_BLOCK_MAX_S)
+        studying = act == A.SCHOOL
+        duration[studying] = np.clip(plans.school_end_s[studying] - tick.t_s, 0.0, WORK_BLOCK_MAX_S)
         sleeping = act == A.SLEEP
-        if sleeping.any():
-            alarm = self._next_alarm_s(rows[sleeping], tick) - tick.t_s
-            sampled[sleeping] = np.clip(alarm, MIN_SLEEP_S / 2, MAX_SLEEP_S)
-        return sampled
+        alarm = until_leave[sleeping] - PREP_BEFORE_LEAVING_S
+        duration[sleeping] = np.clip(alarm, MIN_SLEEP_S / 2, MAX_SLEEP_S)
+        return duration
 
     def _satisfy(self, rows: np.ndarray, act: np.ndarray) -> None:
         needs = self.world["needs"]
@@ -349,3 +382,7 @@ class BehaviorSystem(System):
         dist = travel.l1_distance_m(self.town.xy_m[frm], self.town.xy_m[to])
         mode = travel.choose_mode(dist, w["has_car"][rows], w["bikes"][rows])
         return travel.trip_time_s(dist, mode)
+
+
+def _subset(plans: Commitments, mask: np.ndarray) -> Commitments:
+    return Commitments(*(getattr(plans, f)[mask] for f in Commitments.__dataclass_fields__))

@@ -5,9 +5,10 @@ length) and the tick's seconds to the twin's current time-use category. When the
 changes, every twin's day becomes one row of the ``HealthRecord`` and the aggregates restart.
 
 Definitions (units in the record's schema):
-- ``sleep_hours``: the longest sleep bout that ended on the day (the wake-up day, as wearables
-  assign sleep).
-- ``resting_hr``: mean heart rate over awake, sedentary (<= 1.5 MET) time at least 5 minutes into
+- ``sleep_hours``: time asleep in the longest bout in bed that ended on the day (the wake-up day,
+  as wearables assign sleep): time in bed x sleep efficiency, which falls with age from about 95 %
+  at 20 to about 83 % at 80 (Ohayon et al. 2004, Sleep 27:1255, meta-analysis of adult norms).
+- ``resting_hr``: mean heart rate over awake, seated quiet (<= 1.3 MET) time at least 5 minutes into
   the activity: the wearable analogue of a seated resting pulse (NHANES protocol: seated, 5 min).
 - means are time-weighted over the twin's simulated part of the day.
 """
@@ -26,8 +27,11 @@ from engine.world import World
 
 __all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem"]
 
-REST_MAX_METS = 1.5
+REST_MAX_METS = 1.3
 SETTLE_S = 300.0
+SLEEP_EFFICIENCY_AT_20 = 0.95
+SLEEP_EFFICIENCY_LOSS_PER_Y = 0.002
+SLEEP_EFFICIENCY_MIN = 0.80
 _MEANS = (
     ("mean_hr", "day_hr_sum", "hr_bpm"),
     ("sbp_mean", "day_sbp_sum", "sbp_mmhg"),
@@ -175,7 +179,9 @@ class HealthSystem(System):
                 for i, c in enumerate(CATEGORIES)
             },
             "steps": np.rint(w["steps"]).astype(np.int32),
-            "sleep_hours": (w["day_main_sleep_s"] / 3600.0).astype(np.float32),
+            "sleep_hours": (w["day_main_sleep_s"] * self._sleep_efficiency() / 3600.0).astype(
+                np.float32
+            ),
             "resting_hr": resting.astype(np.float32),
             "max_hr": w["day_hr_max"].copy(),
             "glucose_max": w["day_glucose_max"].copy(),
@@ -184,6 +190,11 @@ class HealthSystem(System):
         for name, total, _ in _MEANS:
             rows[name] = (w[total] / covered).astype(np.float32)
         return {name: rows[name] for name in DAILY_FIELDS}
+
+    def _sleep_efficiency(self) -> np.ndarray:
+        """``(N,)`` fraction of time in bed spent asleep, by age (Ohayon et al. 2004)."""
+        loss = SLEEP_EFFICIENCY_LOSS_PER_Y * np.maximum(self.world["age_y"] - 20.0, 0.0)
+        return np.maximum(SLEEP_EFFICIENCY_AT_20 - loss, SLEEP_EFFICIENCY_MIN)
 
     def _reset(self) -> None:
         w = self.world

@@ -323,7 +323,7 @@ def test_core_temperature_rises_with_sustained_exercise() -> None:
 
 
 def test_blood_pressure_dips_asleep_and_rises_with_mets() -> None:
-    mets = [1.0, 3.0, 5.0, 7.0, 0.95]
+    mets = [1.3, 3.3, 5.3, 7.3, 0.95]
     cols = make_twins(len(mets))
     cols["mets"][:] = mets
     cols["asleep"][-1] = True
