@@ -53,6 +53,7 @@ SCHEMA = columns_of(
 )
 """Every dense column of the world."""
 
+MAX_SPAWN = 100_000
 STREAM_POPULATION = 1
 STREAM_TOWN = 2
 STREAM_PLACES = 3
@@ -70,6 +71,21 @@ class Simulation:
     @property
     def record(self) -> HealthRecord:
         return self.world.resource(HealthRecord)
+
+    def spawn(self, count: int) -> np.ndarray:
+        """Spawn ``count`` new synthetic twins now, in new households in existing homes.
+
+        Returns:
+            ``(count,) uint32`` their ids.
+        """
+        if not 1 <= count <= MAX_SPAWN:
+            raise ValueError(f"spawn count {count} is out of range: expected 1..{MAX_SPAWN}")
+        population = synthesize_population(count, self.world.rng)
+        return spawn_population(self.world, population, self.world.rng, new_homes=False)
+
+    def despawn(self, ids: np.ndarray | list[int]) -> None:
+        """Remove twins by id; an unknown id raises ``UnknownTwinError`` and removes nothing."""
+        self.world.despawn(ids)
 
     def close(self) -> None:
         self.world.close()

@@ -30,6 +30,8 @@ class ColumnStore:
         self._capacity = max(1, capacity)
         self._arrays = {name: col.allocate(self._capacity) for name, col in self.schema.items()}
         self.n = 0
+        self.version = 0
+        """Incremented on every change of the rows (append, remove): caches key on it."""
 
     def __contains__(self, name: str) -> bool:
         return name in self._arrays
@@ -54,6 +56,7 @@ class ColumnStore:
         for name, array in self._arrays.items():
             array[rows] = checked[name] if name in checked else self.schema[name].default
         self.n += count
+        self.version += 1
         return rows
 
     def check(self, values: Mapping[str, np.ndarray], count: int) -> dict[str, np.ndarray]:
@@ -90,6 +93,7 @@ class ColumnStore:
         for name, array in self._arrays.items():
             array[last] = self.schema[name].default
         self.n = last
+        self.version += 1
         return last if row != last else None
 
     def _reserve(self, rows: int) -> None:

@@ -108,10 +108,11 @@ def run_headless(
 
 
 def population_table(sim: Simulation) -> pa.Table:
-    """``twin_id`` plus every population attribute of the live twins."""
+    """``twin_id`` plus every population attribute of the live twins (``age_y`` as ``age``)."""
     world = sim.world
     table = Population({name: world[name] for name in POPULATION_COLUMNS}).to_table()
-    return table.add_column(0, "twin_id", pa.array(world.ids))
+    names = ["age" if name == "age_y" else name for name in table.column_names]
+    return table.rename_columns(names).add_column(0, "twin_id", pa.array(world.ids))
 
 
 def _write(table: pa.Table, path: Path) -> None:

@@ -133,6 +133,9 @@ class BehaviorSystem(System):
         self.world = world
         self.town = world.resource(Town)
         self.table = activity_table()
+        self._rates_version = -1
+        self._rates = np.zeros((0, len(NEEDS)), dtype=np.float32)
+        self._growth = np.zeros((0, len(NEEDS)), dtype=np.float32)
 
     # -- the tick ----------------------------------------------------------------------------
 
@@ -140,40 +143,53 @@ class BehaviorSystem(System):
         w = self.world
         if w.n == 0:
             return
-        self._grow_needs(tick)
-        upper, lower = self._thresholds(tick.hour_of_day)
         asleep = w["activity"] == A.SLEEP
-        slept_s = tick.t_s - w["activity_start_s"]
-        free_morning = w["activity_end_s"] - tick.t_s > 2 * S_PER_H
-        rested = w["sleep_pressure"] <= lower - IN_BED_MARGIN - LIE_IN_MARGIN * free_morning
-        woke = asleep & rested & (slept_s >= MIN_SLEEP_S)
-        due = (w["activity_end_s"] <= tick.t_s) | woke
-        rows = np.flatnonzero(due)
+        self._grow_needs(tick, asleep)
+        sleepers = np.flatnonzero(asleep)
+        woke = sleepers[self._rested(sleepers, tick)]
+        rows = np.union1d(np.flatnonzero(w["activity_end_s"] <= tick.t_s), woke)
         if rows.size == 0:
             return
-        was_asleep = asleep[rows]
-        w["needs"][rows[was_asleep], HYGIENE] += WAKE_HYGIENE_BOOST
+        w["needs"][rows[asleep[rows]], HYGIENE] += WAKE_HYGIENE_BOOST
         travelling = w["activity"][rows] == A.TRAVEL
         self._start(rows[travelling], w["next_activity"][rows[travelling]], tick)
         choosers = rows[~travelling]
         if choosers.size:
             plans = self._commitments(choosers, tick)
-            choice = self._choose(choosers, tick, upper[choosers], plans)
+            upper, _ = self._thresholds(choosers, tick.hour_of_day)
+            choice = self._choose(choosers, tick, upper, plans)
             self._go(choosers, choice, tick, plans)
 
-    def _thresholds(self, hour: float) -> tuple[np.ndarray, np.ndarray]:
-        phase = self.world["circadian_phase_h"]
-        upper = np.empty(len(phase), dtype=np.float64)
-        lower = np.empty(len(phase), dtype=np.float64)
+    def _thresholds(self, rows: np.ndarray, hour: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(M,)`` upper and lower thresholds of sleep pressure S for ``rows`` now."""
+        phase = np.ascontiguousarray(self.world["circadian_phase_h"][rows])
+        upper = np.empty(rows.size, dtype=np.float64)
+        lower = np.empty(rows.size, dtype=np.float64)
         sleep_thresholds(hour, phase, upper, lower)
         return upper, lower
 
-    def _grow_needs(self, tick: Tick) -> None:
+    def _rested(self, sleepers: np.ndarray, tick: Tick) -> np.ndarray:
+        """``(M,) bool`` sleepers who get up now: S below the lower threshold (lower still on a
+        morning without an alarm), after at least ``MIN_SLEEP_S`` in bed."""
         w = self.world
-        asleep = (w["activity"] == A.SLEEP)[:, None]
-        rates = self._need_rates()
-        w["needs"] += (tick.dt_s / S_PER_H) * np.where(asleep, 0.25 * rates, rates)
-        np.minimum(w["needs"], 1.5, out=w["needs"])
+        _, lower = self._thresholds(sleepers, tick.hour_of_day)
+        free_morning = w["activity_end_s"][sleepers] - tick.t_s > 2 * S_PER_H
+        get_up = lower - IN_BED_MARGIN - LIE_IN_MARGIN * free_morning
+        slept_s = tick.t_s - w["activity_start_s"][sleepers]
+        return (w["sleep_pressure"][sleepers] <= get_up) & (slept_s >= MIN_SLEEP_S)
+
+    def _grow_needs(self, tick: Tick, asleep: np.ndarray) -> None:
+        """Needs grow at their rates, a quarter as fast asleep, up to 1.5."""
+        w = self.world
+        if self._rates_version != w.columns.version:
+            self._rates = self._need_rates()
+            self._growth = np.empty_like(self._rates)
+            self._rates_version = w.columns.version
+        factor = np.where(asleep, 0.25 * tick.dt_s / S_PER_H, tick.dt_s / S_PER_H)
+        np.multiply(self._rates, factor[:, None], out=self._growth)
+        needs = w["needs"]
+        needs += self._growth
+        np.minimum(needs, 1.5, out=needs)
 
     def _need_rates(self) -> np.ndarray:
         """``(N, 7) float32`` growth of each need per awake hour.

@@ -24,6 +24,7 @@ import pyarrow as pa
 from components.activity import CATEGORIES, Activity, activity_table
 from engine.schedule import Phase, System, Tick
 from engine.world import World
+from kernels.numba.health import accumulate_day
 
 __all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem"]
 
@@ -138,24 +139,16 @@ class HealthSystem(System):
             self._accumulate(tick)
 
     def _accumulate(self, tick: Tick) -> None:
-        w, dt = self.world, tick.dt_s
-        act = w["activity"]
-        rows = np.arange(w.n)
-        w["day_category_s"][rows, self.category[act]] += dt
-        w["day_covered_s"] += dt
-        for _, total, column in _MEANS:
-            w[total] += w[column] * dt
-        np.maximum(w["day_hr_max"], w["hr_bpm"], out=w["day_hr_max"])
-        np.maximum(w["day_glucose_max"], w["glucose_mgdl"], out=w["day_glucose_max"])
-        asleep = act == Activity.SLEEP
-        settled = tick.t_s - w["activity_start_s"] >= SETTLE_S
-        resting = ~asleep & (w["mets"] <= REST_MAX_METS) & settled
-        w["day_rest_hr_sum"][resting] += w["hr_bpm"][resting] * dt
-        w["day_rest_s"][resting] += dt
-        woke = ~asleep & (w["sleep_bout_s"] > 0)
-        np.maximum.at(w["day_main_sleep_s"], np.flatnonzero(woke), w["sleep_bout_s"][woke])
-        w["sleep_bout_s"][woke] = 0.0
-        w["sleep_bout_s"][asleep] += dt
+        w = self.world
+        accumulate_day(
+            tick.dt_s, tick.t_s, w["activity"], self.category, int(Activity.SLEEP),
+            w["activity_start_s"], w["mets"], REST_MAX_METS, SETTLE_S,
+            tuple(w[column] for _, _, column in _MEANS),
+            tuple(w[total] for _, total, _ in _MEANS),
+            w["hr_bpm"], w["glucose_mgdl"], w["day_category_s"], w["day_covered_s"],
+            w["day_hr_max"], w["day_glucose_max"], w["day_rest_hr_sum"], w["day_rest_s"],
+            w["day_main_sleep_s"], w["sleep_bout_s"],
+        )  # fmt: skip
 
     def close_day(self) -> None:
         """Append today's row of every twin to the HealthRecord and restart the aggregates."""

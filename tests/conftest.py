@@ -34,3 +34,16 @@ def make_simulation():
     yield make
     for sim in built:
         sim.close()
+
+
+@pytest.fixture(scope="session")
+def week():
+    """One simulated week of 400 twins (Monday to Sunday), shared by the realism tests.
+
+    Returns ``(simulation, daily)`` where ``daily`` maps each daily-record column to an array.
+    """
+    sim = small_simulation(twins=400, seed=11)
+    sim.loop.run_ticks(7 * 1440)
+    sim.health.close_day()
+    yield sim, sim.record.columns()
+    sim.close()

@@ -1,0 +1,112 @@
+"""Numeric arrays on the wire: a msgpack map ``{"dtype": str, "shape": [int], "data": bin}``.
+
+``data`` holds the array's elements in C order as raw little-endian bytes, so any client reads it
+in place: numpy with ``np.frombuffer`` (a read-only view over the bytes msgpack returns),
+JavaScript with a TypedArray or DataView, C# with ``MemoryMarshal.Cast``. The protocol's dtypes
+are numpy's strings for little-endian integers and IEEE floats (``ALLOWED_DTYPES``); ``data`` is
+not aligned inside the payload, so a reader that needs alignment copies.
+
+The same map anywhere in a request's ``args``, a reply's ``result`` or an event's ``data`` is an
+array too: ``to_wire`` and ``from_wire`` convert whole nested values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from net.wire.errors import LENGTH_MISMATCH, WRONG_TYPE, WireError, type_name
+from net.wire.fields import field_path, read_list, read_str, require
+
+__all__ = ["ALLOWED_DTYPES", "ARRAY_KEYS", "from_wire", "pack_array", "read_array", "to_wire"]
+
+ALLOWED_DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f4", "<f8")
+ARRAY_KEYS = frozenset(("dtype", "shape", "data"))
+
+
+def pack_array(values: Any, dtype: str) -> dict[str, Any]:
+    """The array map of ``values`` converted to ``dtype`` (one of ``ALLOWED_DTYPES``).
+
+    The buffer goes to msgpack as a memoryview: one copy, into the packed payload.
+    """
+    arr = np.ascontiguousarray(values, dtype=np.dtype(dtype))
+    return {"dtype": dtype, "shape": list(arr.shape), "data": memoryview(arr)}
+
+
+def _read_shape(m: dict, path: str) -> list[int]:
+    shape = read_list(m, "shape", path)
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise WireError(WRONG_TYPE, f"field '{path}.shape' must be an array of int >= 0")
+    return shape
+
+
+def _array_from_map(m: dict, path: str, dtype: str | None) -> np.ndarray:
+    """The view of a validated array map; ``dtype=None`` accepts any of ``ALLOWED_DTYPES``."""
+    got = read_str(m, "dtype", path)
+    if dtype is not None and got != dtype:
+        raise WireError(WRONG_TYPE, f"field '{path}' must be an array of {dtype}, got {got}")
+    if got not in ALLOWED_DTYPES:
+        raise WireError(WRONG_TYPE, f"field '{path}' has unsupported dtype {got}")
+    shape = _read_shape(m, path)
+    data = require(m, "data", path)
+    if not isinstance(data, bytes):
+        raise WireError(WRONG_TYPE, f"field '{path}.data' must be bin")
+    need = math.prod(shape) * np.dtype(got).itemsize
+    if len(data) != need:
+        raise WireError(
+            LENGTH_MISMATCH,
+            f"field '{path}' holds {len(data)} bytes, expected {need} for shape {shape} of {got}",
+        )
+    return np.frombuffer(data, dtype=got).reshape(shape)
+
+
+def _shape_text(trailing: tuple[int, ...]) -> str:
+    return "[" + ", ".join(["n", *map(str, trailing)]) + "]"
+
+
+def read_array(m: dict, key: str, prefix: str, dtype: str, trailing: tuple[int, ...] = ()) -> np.ndarray:
+    """The array field ``m[key]``: dtype ``dtype``, shape ``(n, *trailing)`` for any n.
+
+    Returns a read-only view over the payload's bytes (no copy). A 0 in ``trailing`` matches any
+    size on that axis.
+    """
+    path = field_path(prefix, key)
+    value = require(m, key, prefix)
+    if not isinstance(value, dict):
+        raise WireError(WRONG_TYPE, f"field '{path}' must be an array map, got {type_name(value)}")
+    arr = _array_from_map(value, path, dtype)
+    fits = arr.ndim == 1 + len(trailing) and all(
+        t in (0, s) for t, s in zip(trailing, arr.shape[1:], strict=True)
+    )
+    if not fits:
+        raise WireError(
+            WRONG_TYPE,
+            f"field '{path}' must have shape {_shape_text(trailing)}, got {list(arr.shape)}",
+        )
+    return arr
+
+
+def to_wire(value: Any) -> Any:
+    """``value`` with every numpy array replaced by its array map and numpy scalars by Python's."""
+    if isinstance(value, np.ndarray):
+        return pack_array(value, value.dtype.newbyteorder("<").str)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def from_wire(value: Any, path: str) -> Any:
+    """``value`` with every array map (a map of exactly ``ARRAY_KEYS``) replaced by its view."""
+    if isinstance(value, dict):
+        if value.keys() == ARRAY_KEYS:
+            return _array_from_map(value, path, None)
+        return {k: from_wire(v, field_path(path, str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_wire(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,125 @@
+"""The envelope every message travels in: a msgpack map ``{v, kind, tick, seq, t, body}``.
+
+====== ===== ==============================================================================
+key    type  meaning
+====== ===== ==============================================================================
+v      int   protocol version, ``PROTOCOL_VERSION`` (1)
+kind   str   one of ``KINDS``; names the module that reads ``body``
+tick   int   the simulation tick the message describes (>= 0)
+seq    int   the publisher's sequence number (>= 0); +1 for every message it publishes
+t      float simulation time in seconds since the epoch announced by ``meta`` (float64)
+body   map   the kind's own fields
+====== ===== ==============================================================================
+
+Decoders check the keys in this order and report the first failure; receivers ignore keys they do
+not know, so later minor versions can add optional fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from net.wire.errors import (
+    BAD_VERSION,
+    NOT_A_MAP,
+    NOT_MSGPACK,
+    TRUNCATED,
+    UNKNOWN_KIND,
+    WRONG_KIND,
+    WireError,
+    type_name,
+)
+from net.wire.fields import read_float, read_int, read_map, read_str
+
+__all__ = ["KINDS", "PROTOCOL_VERSION", "Envelope", "pack_envelope", "unpack_envelope"]
+
+PROTOCOL_VERSION = 1
+KINDS = ("crowd", "pose", "vitals", "event", "meta", "request", "reply")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A decoded envelope.
+
+    Attributes:
+        kind: the message kind, one of ``KINDS``.
+        tick: simulation tick.
+        seq: publisher sequence number.
+        t_s: simulation time, s since the epoch.
+        body: the kind's fields, as msgpack decoded them (arrays still as array maps).
+    """
+
+    kind: str
+    tick: int
+    seq: int
+    t_s: float
+    body: dict[str, Any]
+
+
+def pack_envelope(kind: str, tick: int, seq: int, t_s: float, body: dict[str, Any]) -> bytes:
+    """The msgpack payload of one message (``t`` always as float64, bins as msgpack bin)."""
+    envelope = {
+        "v": PROTOCOL_VERSION,
+        "kind": kind,
+        "tick": int(tick),
+        "seq": int(seq),
+        "t": float(t_s),
+        "body": body,
+    }
+    return msgpack.packb(envelope, use_bin_type=True)
+
+
+def _is_truncated(data: bytes) -> bool:
+    """Whether ``data`` is the start of a msgpack value (so the error was running out of bytes)."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    unpacker.feed(data)
+    try:
+        unpacker.unpack()
+    except msgpack.OutOfData:
+        return True
+    except (ValueError, TypeError):
+        return False
+    return False
+
+
+def _unpack(data: bytes) -> Any:
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except msgpack.ExtraData as exc:
+        raise WireError(NOT_MSGPACK, f"payload has {len(exc.extra)} trailing bytes") from None
+    except (ValueError, TypeError):
+        if _is_truncated(data):
+            raise WireError(TRUNCATED, "payload is truncated") from None
+        raise WireError(NOT_MSGPACK, "payload is not msgpack") from None
+
+
+def unpack_envelope(data: bytes, kind: str | None = None) -> Envelope:
+    """Parse and check the envelope of ``data``; with ``kind``, require that kind.
+
+    Raises:
+        WireError: not_msgpack, truncated, not_a_map, missing_field, wrong_type, bad_version,
+            unknown_kind, wrong_kind or bad_value (a negative tick or seq).
+    """
+    obj = _unpack(data)
+    if not isinstance(obj, dict):
+        raise WireError(NOT_A_MAP, f"payload must be a map, got {type_name(obj)}")
+    version = read_int(obj, "v")
+    if version != PROTOCOL_VERSION:
+        raise WireError(
+            BAD_VERSION, f"protocol version {version} is not supported (expected {PROTOCOL_VERSION})"
+        )
+    got = read_str(obj, "kind")
+    if got not in KINDS:
+        raise WireError(UNKNOWN_KIND, f"unknown kind '{got}'")
+    if kind is not None and got != kind:
+        raise WireError(WRONG_KIND, f"expected kind '{kind}', got '{got}'")
+    return Envelope(
+        kind=got,
+        tick=read_int(obj, "tick", minimum=0),
+        seq=read_int(obj, "seq", minimum=0),
+        t_s=read_float(obj, "t"),
+        body=read_map(obj, "body"),
+    )

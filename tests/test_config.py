@@ -1,0 +1,46 @@
+"""Configuration: defaults, TOML files, overrides and clear errors."""
+
+from datetime import datetime
+
+import pytest
+
+from engine.config import ConfigError, load_config
+
+
+def test_defaults_work_and_derive_the_tick():
+    config = load_config()
+    assert config.sim.twins == 1000 and config.sim.tick_hz == 30 and config.sim.time_scale == 1
+    assert config.sim.dt_s == pytest.approx(1 / 30)
+
+
+def test_toml_file_then_overrides(tmp_path):
+    path = tmp_path / "twin.toml"
+    path.write_text("[sim]\ntwins = 50\nseed = 4\nstart = 2026-03-02\ntime_scale = 60\n")
+    config = load_config(path, seed=9)
+    assert (config.sim.twins, config.sim.seed, config.sim.time_scale) == (50, 9, 60.0)
+    assert config.sim.start == datetime(2026, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[sim]\ntwins = 0\n", "twins = 0 is out of range"),
+        ("[sim]\ntick_hz = 'fast'\n", "sim.tick_hz = 'fast'"),
+        ("[sim]\ncolour = 1\n", "unknown sim setting(s) ['colour']"),
+        ("[render]\n", "unknown table(s) ['render']"),
+        ("[sim\n", "not valid TOML"),
+        ("[sim]\ndevice = 'tpu'\n", 'expected "auto", "cpu" or "cuda"'),
+        ("[sim]\ntime_scale = 100000\ntick_hz = 1\n", "at most 600 simulated s a tick"),
+    ],
+)
+def test_bad_settings_get_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)
+
+
+def test_a_missing_config_file_is_named():
+    with pytest.raises(ConfigError, match="config file /no/such.toml: no such file"):
+        load_config("/no/such.toml")
