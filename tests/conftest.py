@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
+import numba
 import pytest
 
 from engine.app import Simulation, build_simulation
 from engine.config import load_config
 
 MONDAY = datetime(2026, 3, 2)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers already fill the cores; numba's threads would oversubscribe them.
+    numba.set_num_threads(1)
 
 
 def small_simulation(

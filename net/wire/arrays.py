@@ -17,10 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from net.wire.errors import LENGTH_MISMATCH, WRONG_TYPE, WireError, type_name
+from net.wire.errors import BAD_VALUE, LENGTH_MISMATCH, WRONG_TYPE, WireError, type_name
 from net.wire.fields import field_path, read_list, read_str, require
 
-__all__ = ["ALLOWED_DTYPES", "ARRAY_KEYS", "from_wire", "pack_array", "read_array", "to_wire"]
+__all__ = [
+    "ALLOWED_DTYPES",
+    "ARRAY_KEYS",
+    "check_ascending",
+    "check_rows",
+    "from_wire",
+    "pack_array",
+    "read_array",
+    "to_wire",
+]
 
 ALLOWED_DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f4", "<f8")
 ARRAY_KEYS = frozenset(("dtype", "shape", "data"))
@@ -66,7 +75,9 @@ def _shape_text(trailing: tuple[int, ...]) -> str:
     return "[" + ", ".join(["n", *map(str, trailing)]) + "]"
 
 
-def read_array(m: dict, key: str, prefix: str, dtype: str, trailing: tuple[int, ...] = ()) -> np.ndarray:
+def read_array(
+    m: dict, key: str, prefix: str, dtype: str, trailing: tuple[int, ...] = ()
+) -> np.ndarray:
     """The array field ``m[key]``: dtype ``dtype``, shape ``(n, *trailing)`` for any n.
 
     Returns a read-only view over the payload's bytes (no copy). A 0 in ``trailing`` matches any
@@ -86,6 +97,18 @@ def read_array(m: dict, key: str, prefix: str, dtype: str, trailing: tuple[int, 
             f"field '{path}' must have shape {_shape_text(trailing)}, got {list(arr.shape)}",
         )
     return arr
+
+
+def check_rows(arr: np.ndarray, path: str, rows: int) -> None:
+    """``length_mismatch`` unless ``arr`` has ``rows`` rows (one per id)."""
+    if len(arr) != rows:
+        raise WireError(LENGTH_MISMATCH, f"field '{path}' has {len(arr)} rows, expected {rows}")
+
+
+def check_ascending(arr: np.ndarray, path: str) -> None:
+    """``bad_value`` unless the (n,) array ``arr`` is strictly ascending (sorted, no repeats)."""
+    if arr.size > 1 and not (arr[1:] > arr[:-1]).all():
+        raise WireError(BAD_VALUE, f"field '{path}' must be strictly ascending")
 
 
 def to_wire(value: Any) -> Any:

@@ -109,7 +109,8 @@ def unpack_envelope(data: bytes, kind: str | None = None) -> Envelope:
     version = read_int(obj, "v")
     if version != PROTOCOL_VERSION:
         raise WireError(
-            BAD_VERSION, f"protocol version {version} is not supported (expected {PROTOCOL_VERSION})"
+            BAD_VERSION,
+            f"protocol version {version} is not supported (expected {PROTOCOL_VERSION})",
         )
     got = read_str(obj, "kind")
     if got not in KINDS:
