@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "SimConfig", "load_config"]
+__all__ = ["Config", "ConfigError", "ServeConfig", "SimConfig", "load_config"]
 
 
 class ConfigError(ValueError):
@@ -77,13 +77,57 @@ class SimConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """Serving: endpoints, replication rates and checkpoints of ``twin serve``.
+
+    Attributes:
+        pub_endpoint: ZeroMQ PUB endpoint for state and events (127.0.0.1 unless configured).
+        router_endpoint: ZeroMQ ROUTER endpoint for requests.
+        keyframe_every: crowd updates between two keyframes of a cell.
+        vitals_hz: how often each twin's vitals are published (per wall-clock second).
+        hwm: ZeroMQ high-water mark (messages queued per peer before dropping).
+        max_requests_per_tick: requests answered at the start of one tick, at most.
+        checkpoint: file the world is saved to at shutdown (and periodically).
+        checkpoint_every_s: wall seconds between periodic checkpoints; 0 = only at shutdown.
+    """
+
+    pub_endpoint: str = "tcp://127.0.0.1:5556"
+    router_endpoint: str = "tcp://127.0.0.1:5557"
+    keyframe_every: int = 30
+    vitals_hz: float = 1.0
+    hwm: int = 1000
+    max_requests_per_tick: int = 64
+    checkpoint: Path = Path("data/world.ckpt")
+    checkpoint_every_s: float = 300.0
+
+    def validate(self) -> ServeConfig:
+        for name in ("pub_endpoint", "router_endpoint"):
+            value = getattr(self, name)
+            ok = value.startswith(("tcp://", "ipc://", "inproc://"))
+            _check(ok, name, value, "a ZeroMQ endpoint such as tcp://127.0.0.1:5556")
+        _check(self.pub_endpoint != self.router_endpoint, "router_endpoint",
+               self.router_endpoint, "an endpoint other than pub_endpoint")  # fmt: skip
+        _check(
+            1 <= self.keyframe_every <= 10_000, "keyframe_every", self.keyframe_every, "1..10000"
+        )
+        _check(0 < self.vitals_hz <= 100, "vitals_hz", self.vitals_hz, "a rate in (0, 100] Hz")
+        _check(1 <= self.hwm <= 10_000_000, "hwm", self.hwm, "1..10000000")
+        _check(1 <= self.max_requests_per_tick <= 10_000, "max_requests_per_tick",
+               self.max_requests_per_tick, "1..10000")  # fmt: skip
+        _check(self.checkpoint_every_s >= 0, "checkpoint_every_s", self.checkpoint_every_s, ">= 0")
+        return self
+
+
+@dataclass(frozen=True)
 class Config:
-    """Everything the composition root needs. Sections grow with the engine."""
+    """Everything the composition root needs, one section per concern."""
 
     sim: SimConfig = field(default_factory=SimConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     def validate(self) -> Config:
         self.sim.validate()
+        self.serve.validate()
         return self
 
 
@@ -92,27 +136,41 @@ def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
         raise ConfigError(f"{name} = {value!r} is out of range: expected {allowed}")
 
 
-_COERCE: dict[str, Any] = {
-    "twins": int,
-    "seed": int,
-    "tick_hz": float,
-    "time_scale": float,
-    "max_catchup_ticks": int,
-    "device": str,
-    "town_seed": int,
-    "population_file": Path,
+SECTIONS: dict[str, type] = {"sim": SimConfig, "serve": ServeConfig}
+_COERCE: dict[str, dict[str, Any]] = {
+    "sim": {
+        "twins": int,
+        "seed": int,
+        "tick_hz": float,
+        "time_scale": float,
+        "max_catchup_ticks": int,
+        "device": str,
+        "town_seed": int,
+        "population_file": Path,
+        "start": lambda value: _parse_start(value),
+    },
+    "serve": {
+        "pub_endpoint": str,
+        "router_endpoint": str,
+        "keyframe_every": int,
+        "vitals_hz": float,
+        "hwm": int,
+        "max_requests_per_tick": int,
+        "checkpoint": Path,
+        "checkpoint_every_s": float,
+    },
 }
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(section: str, name: str, value: Any) -> Any:
     if value is None:
         return None
-    if name == "start":
-        return _parse_start(value)
     try:
-        return _COERCE[name](value)
+        return _COERCE[section][name](value)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"sim.{name} = {value!r}: {err}") from None
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"{section}.{name} = {value!r}: {err}") from None
 
 
 def _parse_start(value: Any) -> datetime:
@@ -128,33 +186,47 @@ def _parse_start(value: Any) -> datetime:
         ) from None
 
 
-def load_config(path: Path | None = None, **overrides: Any) -> Config:
-    """Defaults, then the TOML file's ``[sim]`` table, then ``overrides`` (None = not given).
+def load_config(
+    path: Path | None = None, serve: dict[str, Any] | None = None, **sim: Any
+) -> Config:
+    """Defaults, then the TOML file's tables, then overrides (None = not given).
+
+    Args:
+        path: TOML file with ``[sim]`` and ``[serve]`` tables.
+        serve: overrides of ``[serve]`` settings.
+        sim: overrides of ``[sim]`` settings.
 
     Raises:
         ConfigError: unreadable file, unknown key, wrong type or out-of-range value.
     """
-    sim = SimConfig()
-    known = {f.name for f in fields(SimConfig)}
-    values: dict[str, Any] = {}
-    if path is not None:
-        values.update(_read_toml(Path(path), known))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(values) - known
-    if unknown:
-        raise ConfigError(f"unknown sim setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    sim = replace(sim, **{k: _coerce(k, v) for k, v in values.items()})
-    return Config(sim=sim).validate()
+    tables = _read_toml(Path(path)) if path is not None else {}
+    overrides = {"sim": sim, "serve": serve or {}}
+    sections = {}
+    for name, kind in SECTIONS.items():
+        values = {
+            **tables.get(name, {}),
+            **{k: v for k, v in overrides[name].items() if v is not None},
+        }
+        known = {f.name for f in fields(kind)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown {name} setting(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        sections[name] = replace(kind(), **{k: _coerce(name, k, v) for k, v in values.items()})
+    return Config(**sections).validate()
 
 
-def _read_toml(path: Path, known: set[str]) -> dict[str, Any]:
+def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {path}: no such file") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {path}: not valid TOML ({err})") from None
-    extra = set(data) - {"sim"}
+    extra = set(data) - set(SECTIONS)
     if extra:
-        raise ConfigError(f"config file {path}: unknown table(s) {sorted(extra)}; expected [sim]")
-    return dict(data.get("sim", {}))
+        raise ConfigError(
+            f"config file {path}: unknown table(s) {sorted(extra)}; expected {sorted(SECTIONS)}"
+        )
+    return data

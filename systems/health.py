@@ -158,35 +158,39 @@ class HealthSystem(System):
         self._reset()
 
     def _day_rows(self) -> dict[str, np.ndarray]:
+        return self.summarize(np.arange(self.world.n))
+
+    def summarize(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Today so far for ``rows``, in the daily record's columns (``DAILY_FIELDS``)."""
         w = self.world
-        day = self.start + timedelta(days=self.day_index)
-        covered = np.maximum(w["day_covered_s"], 1e-9)
+        day = self.start + timedelta(days=self.day_index or 0)
+        covered = np.maximum(w["day_covered_s"][rows], 1e-9)
+        rest_s = w["day_rest_s"][rows]
         with np.errstate(invalid="ignore", divide="ignore"):
-            resting = np.where(w["day_rest_s"] > 0, w["day_rest_hr_sum"] / w["day_rest_s"], np.nan)
-        rows = {
-            "twin_id": w.ids.copy(),
-            "day": np.full(w.n, np.datetime64(day, "D")),
-            "weekday": np.full(w.n, day.weekday(), dtype=np.int8),
+            resting = np.where(rest_s > 0, w["day_rest_hr_sum"][rows] / rest_s, np.nan)
+        asleep_s = w["day_main_sleep_s"][rows] * self._sleep_efficiency(rows)
+        out = {
+            "twin_id": w.ids[rows].copy(),
+            "day": np.full(rows.size, np.datetime64(day, "D")),
+            "weekday": np.full(rows.size, day.weekday(), dtype=np.int8),
             **{
-                f"min_{c}": (w["day_category_s"][:, i] / 60.0).astype(np.float32)
+                f"min_{c}": (w["day_category_s"][rows, i] / 60.0).astype(np.float32)
                 for i, c in enumerate(CATEGORIES)
             },
-            "steps": np.rint(w["steps"]).astype(np.int32),
-            "sleep_hours": (w["day_main_sleep_s"] * self._sleep_efficiency() / 3600.0).astype(
-                np.float32
-            ),
+            "steps": np.rint(w["steps"][rows]).astype(np.int32),
+            "sleep_hours": (asleep_s / 3600.0).astype(np.float32),
             "resting_hr": resting.astype(np.float32),
-            "max_hr": w["day_hr_max"].copy(),
-            "glucose_max": w["day_glucose_max"].copy(),
-            "energy_kcal": w["energy_kcal"].astype(np.float32),
+            "max_hr": w["day_hr_max"][rows].copy(),
+            "glucose_max": w["day_glucose_max"][rows].copy(),
+            "energy_kcal": w["energy_kcal"][rows].astype(np.float32),
         }
         for name, total, _ in _MEANS:
-            rows[name] = (w[total] / covered).astype(np.float32)
-        return {name: rows[name] for name in DAILY_FIELDS}
+            out[name] = (w[total][rows] / covered).astype(np.float32)
+        return {name: out[name] for name in DAILY_FIELDS}
 
-    def _sleep_efficiency(self) -> np.ndarray:
-        """``(N,)`` fraction of time in bed spent asleep, by age (Ohayon et al. 2004)."""
-        loss = SLEEP_EFFICIENCY_LOSS_PER_Y * np.maximum(self.world["age_y"] - 20.0, 0.0)
+    def _sleep_efficiency(self, rows: np.ndarray) -> np.ndarray:
+        """``(M,)`` fraction of time in bed spent asleep, by age (Ohayon et al. 2004)."""
+        loss = SLEEP_EFFICIENCY_LOSS_PER_Y * np.maximum(self.world["age_y"][rows] - 20.0, 0.0)
         return np.maximum(SLEEP_EFFICIENCY_AT_20 - loss, SLEEP_EFFICIENCY_MIN)
 
     def _reset(self) -> None:

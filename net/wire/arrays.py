@@ -61,7 +61,7 @@ def _array_from_map(m: dict, path: str, dtype: str | None) -> np.ndarray:
     shape = _read_shape(m, path)
     data = require(m, "data", path)
     if not isinstance(data, bytes):
-        raise WireError(WRONG_TYPE, f"field '{path}.data' must be bin")
+        raise WireError(WRONG_TYPE, f"field '{path}.data' must be bin, got {type_name(data)}")
     need = math.prod(shape) * np.dtype(got).itemsize
     if len(data) != need:
         raise WireError(
@@ -71,16 +71,17 @@ def _array_from_map(m: dict, path: str, dtype: str | None) -> np.ndarray:
     return np.frombuffer(data, dtype=got).reshape(shape)
 
 
-def _shape_text(trailing: tuple[int, ...]) -> str:
-    return "[" + ", ".join(["n", *map(str, trailing)]) + "]"
+def _shape_text(trailing: tuple[int | None, ...]) -> str:
+    """``(None, 3)`` -> ``"[n, *, 3]"``."""
+    return "[" + ", ".join(["n", *("*" if t is None else str(t) for t in trailing)]) + "]"
 
 
 def read_array(
-    m: dict, key: str, prefix: str, dtype: str, trailing: tuple[int, ...] = ()
+    m: dict, key: str, prefix: str, dtype: str, trailing: tuple[int | None, ...] = ()
 ) -> np.ndarray:
     """The array field ``m[key]``: dtype ``dtype``, shape ``(n, *trailing)`` for any n.
 
-    Returns a read-only view over the payload's bytes (no copy). A 0 in ``trailing`` matches any
+    Returns a read-only view over the payload's bytes (no copy). None in ``trailing`` matches any
     size on that axis.
     """
     path = field_path(prefix, key)
@@ -89,7 +90,7 @@ def read_array(
         raise WireError(WRONG_TYPE, f"field '{path}' must be an array map, got {type_name(value)}")
     arr = _array_from_map(value, path, dtype)
     fits = arr.ndim == 1 + len(trailing) and all(
-        t in (0, s) for t, s in zip(trailing, arr.shape[1:], strict=True)
+        t in (None, s) for t, s in zip(trailing, arr.shape[1:], strict=True)
     )
     if not fits:
         raise WireError(

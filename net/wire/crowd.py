@@ -98,16 +98,12 @@ RECORD_DTYPE = np.dtype(
 )
 """One twin's quantized record, 11 bytes: the wire fields after ``ids``, as one row."""
 
-_RECORD_FIELDS = (
-    ("pos", "<i2", (2,)),
-    ("heading", "<u2", ()),
-    ("speed", "|u1", ()),
-    ("activity", "|u1", ()),
-    ("clip", "|u1", ()),
-    ("phase", "|u1", ()),
-    ("blend", "|u1", ()),
+_RECORD_FIELDS = tuple(
+    (name, RECORD_DTYPE[name].base.str, RECORD_DTYPE[name].shape) for name in RECORD_DTYPE.names
 )
+"""(wire name, dtype string, trailing shape) of each record array, in body order."""
 _NO_IDS = np.zeros(0, dtype=np.uint32)
+_ROW = np.dtype(f"V{RECORD_DTYPE.itemsize}")  # a record as opaque bytes: fast to move around
 
 
 @dataclass(frozen=True)
@@ -121,7 +117,11 @@ class CrowdMessage:
         changed: (B,) uint8 bitmask over the base keyframe's twins, LSB first.
         ids: (A,) uint32 ascending, twins not in the base.
         gone: (G,) uint32 ascending, base twins no longer in the cell.
-        records: (R,) ``RECORD_DTYPE``, changed base twins (base order) then ``ids``.
+        pos: (R, 2) int16, offset from the cell centre, cm.
+        heading: (R,) uint16, heading * 65536 / 2 pi. speed: (R,) uint8, 0.1 m/s.
+        activity: (R,) uint8 < 16. clip: (R,) uint8. phase, blend: (R,) uint8, value * 255.
+
+    The R records are those of the changed base twins (in base order), then those of ``ids``.
     """
 
     tick: int
@@ -132,7 +132,13 @@ class CrowdMessage:
     changed: np.ndarray
     ids: np.ndarray
     gone: np.ndarray
-    records: np.ndarray
+    pos: np.ndarray
+    heading: np.ndarray
+    speed: np.ndarray
+    activity: np.ndarray
+    clip: np.ndarray
+    phase: np.ndarray
+    blend: np.ndarray
 
     @property
     def is_keyframe(self) -> bool:
@@ -193,8 +199,11 @@ def quantize(
     """(N,) ``RECORD_DTYPE`` records of N twins of ``cell`` (arguments as ``CrowdEncoder.encode``).
 
     Raises:
-        ValueError: a twin beyond ``POS_LIMIT_M`` of the cell centre, or an activity >= 16.
+        ValueError: a twin beyond ``POS_LIMIT_M`` of the cell centre, a non-finite value, or an
+            activity >= 16.
     """
+    if not all(np.isfinite(v).all() for v in (pos_m, heading_rad, speed_mps, phase, blend)):
+        raise ValueError("crowd positions, headings, speeds, phases and blends must be finite")
     offset_cm = np.rint((np.asarray(pos_m, np.float64) - cell_centre_m(cell)) / POS_QUANTUM_M)
     if offset_cm.size and np.abs(offset_cm).max() > POS_LIMIT_CM:
         raise ValueError(f"a twin lies beyond {POS_LIMIT_M} m of the centre of cell {cell}")
@@ -211,6 +220,38 @@ def quantize(
     rec["phase"] = _unit_codes(phase)
     rec["blend"] = _unit_codes(blend)
     return rec
+
+
+def _message(
+    envelope: tuple[int, int, float],
+    cell: tuple[int, int],
+    base: int,
+    changed: np.ndarray,
+    ids: np.ndarray,
+    gone: np.ndarray,
+    rec: np.ndarray,
+) -> CrowdMessage:
+    """The message of (R,) ``RECORD_DTYPE`` records ``rec``; ``envelope`` is (tick, seq, t_s)."""
+    fields = {name: rec[name] for name in RECORD_DTYPE.names}
+    return CrowdMessage(*envelope, cell, base, changed, ids, gone, **fields)
+
+
+def _records_of(msg: CrowdMessage) -> np.ndarray:
+    """(R,) ``RECORD_DTYPE``: the message's record arrays as rows (a copy)."""
+    rec = np.empty(len(msg.heading), RECORD_DTYPE)
+    for name in RECORD_DTYPE.names:
+        rec[name] = getattr(msg, name)
+    return rec
+
+
+def _take(rec: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``rec[index]`` of (N,) records, moved as opaque rows (fancy indexing by field is slow)."""
+    return rec.view(_ROW)[index].view(RECORD_DTYPE)
+
+
+def _concat(*parts: np.ndarray) -> np.ndarray:
+    """Records of ``parts`` one after the other."""
+    return np.concatenate([p.view(_ROW) for p in parts]).view(RECORD_DTYPE)
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -238,7 +279,7 @@ def encode(msg: CrowdMessage) -> bytes:
         "gone": pack_array(msg.gone, "<u4"),
     }
     for name, dtype, _ in _RECORD_FIELDS:
-        body[name] = pack_array(msg.records[name], dtype)
+        body[name] = pack_array(getattr(msg, name), dtype)
     return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, body)
 
 
@@ -249,9 +290,9 @@ def _read_cell(body: dict) -> tuple[int, int]:
     return cell[0], cell[1]
 
 
-def _read_records(body: dict, rows: int) -> np.ndarray:
-    """(rows,) ``RECORD_DTYPE`` from the record arrays, checked in table order."""
-    rec = np.empty(rows, RECORD_DTYPE)
+def _read_records(body: dict, rows: int) -> dict[str, np.ndarray]:
+    """The record arrays (views), each of ``rows`` rows, checked in table order."""
+    rec = {}
     for name, dtype, trailing in _RECORD_FIELDS:
         arr = read_array(body, name, "body", dtype, trailing)
         check_rows(arr, f"body.{name}", rows)
@@ -280,7 +321,7 @@ def from_envelope(env: Envelope) -> CrowdMessage:
         raise WireError(BAD_VALUE, "a keyframe (base == seq) must have empty changed and gone")
     rows = int(np.unpackbits(changed).sum()) + len(ids)
     records = _read_records(body, rows)
-    return CrowdMessage(env.tick, env.seq, env.t_s, cell, base, changed, ids, gone, records)
+    return CrowdMessage(env.tick, env.seq, env.t_s, cell, base, changed, ids, gone, **records)
 
 
 def decode(data: bytes) -> CrowdMessage:
@@ -321,7 +362,7 @@ class CrowdEncoder:
         self._key: _Keyframe | None = None
         self._updates_since_key = 0
         self._last_seq = -1
-        self._last: CrowdMessage | None = None
+        self._last: tuple[CrowdMessage, np.ndarray] | None = None  # message and its records
         self._published: list[bytes] = []
 
     def snapshot(self) -> list[bytes]:
@@ -361,32 +402,31 @@ class CrowdEncoder:
         rec = quantize(self.cell, pos_m, heading_rad, speed_mps, activity, clip, phase, blend)
         self._last_seq = seq
         if self._key is None or self._updates_since_key + 1 >= self.keyframe_every:
-            return self._keyframe(tick, seq, t_s, ids[order], rec[order])
+            return self._keyframe(tick, seq, t_s, ids[order], _take(rec, order))
         self._updates_since_key += 1
-        return self._delta(tick, seq, t_s, ids[order], rec[order])
+        return self._delta(tick, seq, t_s, ids[order], _take(rec, order))
 
     def _keyframe(self, tick: int, seq: int, t_s: float, ids: np.ndarray, rec: np.ndarray) -> bytes:
         self._key = _Keyframe(seq, t_s, ids, rec)
         self._updates_since_key = 0
-        msg = CrowdMessage(tick, seq, t_s, self.cell, seq, np.zeros(0, np.uint8), ids, _NO_IDS, rec)
-        self._last = msg
+        msg = _message((tick, seq, t_s), self.cell, seq, np.zeros(0, np.uint8), ids, _NO_IDS, rec)
+        self._last = (msg, rec)
         self._published = [encode(msg)]
         return self._published[0]
 
     def _delta(self, tick: int, seq: int, t_s: float, ids: np.ndarray, rec: np.ndarray):
         key = self._key
         at = np.minimum(np.searchsorted(key.ids, ids), max(len(key.ids) - 1, 0))
-        in_key = key.ids[at] == ids if len(key.ids) else np.zeros(len(ids), bool)
-        differs = _differs(rec[in_key], key.records[at[in_key]])
+        in_key = _member(key.ids, ids)
+        kept = _take(rec, in_key)
+        differs = _differs(kept, _take(key.records, at[in_key]))
         changed = np.zeros(len(key.ids), bool)
         changed[at[in_key][differs]] = True
         present = np.zeros(len(key.ids), bool)
         present[at[in_key]] = True
-        records = np.concatenate([rec[in_key][differs], rec[~in_key]])
-        msg = CrowdMessage(
-            tick,
-            seq,
-            t_s,
+        records = _concat(_take(kept, differs), _take(rec, ~in_key))
+        msg = _message(
+            (tick, seq, t_s),
             self.cell,
             key.seq,
             np.packbits(changed, bitorder="little"),
@@ -394,22 +434,26 @@ class CrowdEncoder:
             key.ids[~present],
             records,
         )
-        if self._repeats_last(msg):
+        if self._repeats_last(msg, records):
             return None
-        self._last = msg
+        self._last = (msg, records)
         self._published = [self._published[0], encode(msg)]
         return self._published[1]
 
-    def _repeats_last(self, msg: CrowdMessage) -> bool:
-        """Whether ``msg`` repeats the last message, phase aside (a keyframe = an empty delta)."""
-        last = self._last
+    def _repeats_last(self, msg: CrowdMessage, rec: np.ndarray) -> bool:
+        """Whether ``msg`` (records ``rec``) repeats the last message, phase aside.
+
+        A keyframe counts as an empty delta.
+        """
+        last, last_rec = self._last
         if last.is_keyframe:
-            return not (msg.ids.size or msg.gone.size or msg.records.size)
+            return not (msg.ids.size or msg.gone.size or rec.size)
         return (
             np.array_equal(msg.changed, last.changed)
             and np.array_equal(msg.ids, last.ids)
             and np.array_equal(msg.gone, last.gone)
-            and not _differs(msg.records, last.records).any()
+            and len(rec) == len(last_rec)
+            and not _differs(rec, last_rec).any()
         )
 
 
@@ -422,7 +466,7 @@ class _Cell:
 
 
 def _dequantize(msg: CrowdMessage, ids: np.ndarray, rec: np.ndarray, t: np.ndarray) -> CrowdState:
-    """The state after ``msg``: records ``rec`` (N,) of twins ``ids`` (N,) sampled at ``t`` (N,) s."""
+    """The state after ``msg``: records ``rec`` (N,) of ``ids`` (N,) sampled at ``t`` (N,) s."""
     return CrowdState(
         cell=msg.cell,
         tick=msg.tick,
@@ -457,19 +501,27 @@ def _changed_mask(msg: CrowdMessage, n_base: int) -> np.ndarray:
     return bits[:n_base]
 
 
+def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """(n,) bool: which of ``ids`` (n,) are in the ascending ``sorted_ids`` (k,)."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), bool)
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[at] == ids
+
+
 def _check_membership(msg: CrowdMessage, key: _Keyframe, changed: np.ndarray) -> np.ndarray:
     """(K,) bool: base twins that are gone; checks ids and gone against the base."""
-    is_new = np.isin(msg.ids, key.ids)
-    if is_new.any():
-        twin = int(msg.ids[is_new][0])
+    in_base = _member(key.ids, msg.ids)
+    if in_base.any():
+        twin = int(msg.ids[in_base][0])
         raise WireError(BAD_VALUE, f"field 'body.ids' holds {twin}, which is in the base keyframe")
-    known = np.isin(msg.gone, key.ids)
+    known = _member(key.ids, msg.gone)
     if not known.all():
         twin = int(msg.gone[~known][0])
         raise WireError(
             BAD_VALUE, f"field 'body.gone' holds {twin}, which is not in the base keyframe"
         )
-    gone = np.isin(key.ids, msg.gone)
+    gone = _member(msg.gone, key.ids)
     if (gone & changed).any():
         twin = int(key.ids[gone & changed][0])
         raise WireError(BAD_VALUE, f"twin {twin} is both changed and gone")
@@ -500,9 +552,9 @@ class CrowdDecoder:
         if held is not None and msg.seq <= held.state.seq:
             return held.state
         if msg.is_keyframe:
-            key = _Keyframe(msg.seq, msg.t_s, msg.ids, msg.records)
+            key = _Keyframe(msg.seq, msg.t_s, msg.ids, _records_of(msg))
             t = np.full(len(msg.ids), msg.t_s)
-            state = _dequantize(msg, msg.ids, msg.records, t)
+            state = _dequantize(msg, msg.ids, key.records, t)
         elif held is None or held.key.seq != msg.base:
             has = f"seq {held.key.seq}" if held is not None else "none"
             raise WireError(
@@ -521,13 +573,14 @@ class CrowdDecoder:
         changed = _changed_mask(msg, len(key.ids))
         gone = _check_membership(msg, key, changed)
         n_changed = int(changed.sum())
+        rows = _records_of(msg)
         rec = key.records.copy()
-        rec[changed] = msg.records[:n_changed]
+        rec.view(_ROW)[changed] = rows[:n_changed].view(_ROW)
         t = np.full(len(key.ids), key.t_s)
         t[changed] = msg.t_s
         keep = ~gone
         ids = np.concatenate([key.ids[keep], msg.ids])
         order = np.argsort(ids, kind="stable")
-        rec = np.concatenate([rec[keep], msg.records[n_changed:]])[order]
+        rec = _take(_concat(_take(rec, keep), rows[n_changed:]), order)
         t = np.concatenate([t[keep], np.full(len(msg.ids), msg.t_s)])[order]
         return _dequantize(msg, ids[order], rec, t)

@@ -59,7 +59,13 @@ class MetaMessage:
 
 
 def encode(msg: MetaMessage) -> bytes:
-    """The payload of ``msg``."""
+    """The payload of ``msg``.
+
+    Raises:
+        ValueError: ``added`` or ``removed`` not strictly ascending.
+    """
+    check_ascending(np.asarray(msg.added), "body.added")
+    check_ascending(np.asarray(msg.removed), "body.removed")
     body = {
         "protocol": int(msg.protocol),
         "epoch": msg.epoch,

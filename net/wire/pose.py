@@ -82,13 +82,19 @@ def pack_quaternions(quat: np.ndarray) -> np.ndarray:
     """Smallest-three words of quaternions.
 
     Args:
-        quat: (..., 4) float (w, x, y, z), any non-zero norm (normalized here).
+        quat: (..., 4) float (w, x, y, z), any finite non-zero norm (normalized here).
 
     Returns:
         (..., 3) uint16 words.
+
+    Raises:
+        ValueError: a zero or non-finite quaternion.
     """
     q = np.asarray(quat, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    if not (np.isfinite(norm).all() and (norm > 0).all()):
+        raise ValueError("quaternions must be finite and non-zero")
+    q = q / norm
     largest = np.abs(q).argmax(axis=-1)
     # (..., 1): sign that makes the dropped component positive
     sign = np.where(np.take_along_axis(q, largest[..., None], -1) < 0, -1.0, 1.0)
@@ -114,11 +120,13 @@ def encode(msg: PoseMessage) -> bytes:
     """The payload of ``msg``.
 
     Raises:
-        ValueError: a root translation beyond the int32 millimetre range (+-2147 km).
+        ValueError: ids not strictly ascending, a zero or non-finite quaternion, or a root
+            translation beyond the int32 millimetre range (+-2147 km) or not finite.
     """
+    check_ascending(np.asarray(msg.ids), "body.ids")
     root_mm = np.rint(np.asarray(msg.root_m, dtype=np.float64) / ROOT_QUANTUM_M)
-    if root_mm.size and np.abs(root_mm).max() > _ROOT_LIMIT_MM:
-        raise ValueError("root translation beyond the int32 millimetre range")
+    if root_mm.size and not (np.abs(root_mm) <= _ROOT_LIMIT_MM).all():
+        raise ValueError("root translation must be finite, within the int32 millimetre range")
     body = {
         "ids": pack_array(msg.ids, "<u4"),
         "rot": pack_array(pack_quaternions(msg.quat), "<u2"),
@@ -131,7 +139,7 @@ def from_envelope(env: Envelope) -> PoseMessage:
     """The pose message in a decoded envelope (see ``decode``)."""
     ids = read_array(env.body, "ids", "body", "<u4")
     check_ascending(ids, "body.ids")
-    rot = read_array(env.body, "rot", "body", "<u2", (0, 3))
+    rot = read_array(env.body, "rot", "body", "<u2", (None, 3))
     check_rows(rot, "body.rot", len(ids))
     root = read_array(env.body, "root", "body", "<i4", (3,))
     check_rows(root, "body.root", len(ids))

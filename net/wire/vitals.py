@@ -118,8 +118,9 @@ def encode(msg: VitalsMessage) -> bytes:
     """The payload of ``msg`` (values clamped to their ranges).
 
     Raises:
-        ValueError: a NaN or infinite vital, or an activity code >= 16.
+        ValueError: ids not strictly ascending, a NaN or infinite vital, or an activity >= 16.
     """
+    check_ascending(np.asarray(msg.ids), "body.ids")
     activity = np.asarray(msg.activity)
     if activity.size and activity.max() >= ACTIVITY_LIMIT:
         raise ValueError(f"activity codes must be < {ACTIVITY_LIMIT}")

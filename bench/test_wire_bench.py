@@ -1,0 +1,184 @@
+"""Wire format cost: crowd keyframes and deltas at 1k and 10k twins, a walking crowd, poses.
+
+Groups ``crowd-encode-<n>``, ``crowd-decode-<n>`` and ``pose-100`` time encode and decode;
+``extra_info`` holds the bytes per twin. The walking-crowd scenario (twins at 1.4 m/s, 30 Hz, 10 s,
+a keyframe every 30 updates) reports the average bytes per twin per update against the 396 B of a
+raw float32 SMPL pose and position, and ``test_walking_crowd_bytes_per_twin`` asserts it.
+
+Run: ``pytest bench/test_wire_bench.py --benchmark-enable``. With benchmarks disabled (the project
+default) every benchmark runs once, as a smoke test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from net.wire import CrowdDecoder, CrowdEncoder, crowd, pose, topics
+
+CELL = (2, 5)
+SEED = 2026
+TWIN_COUNTS = [1_000, 10_000]
+RAW_POSE_BYTES = 24 * 4 * 4 + 3 * 4
+"""A raw SMPL pose: 24 float32 quaternions and a float32 root position, 396 B a twin."""
+WALK_SPEED_MPS = 1.4
+UPDATE_HZ = 30.0
+SCENARIO_S = 10.0
+WALK_CYCLE_S = 1.1
+"""Duration of one walking clip cycle: phase advances 1 / WALK_CYCLE_S per second."""
+TRAVEL = 14
+WALK_CLIP = 1
+
+
+def _walkers(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """n twins walking in random directions, within 200 m of the cell centre."""
+    return {
+        "ids": rng.choice(10 * n, n, replace=False).astype(np.uint32),
+        "pos_m": topics.cell_centre_m(CELL) + rng.uniform(-200, 200, (n, 2)),
+        "heading_rad": rng.uniform(0, 2 * np.pi, n),
+        "speed_mps": np.full(n, WALK_SPEED_MPS),
+        "activity": np.full(n, TRAVEL, np.uint8),
+        "clip": np.full(n, WALK_CLIP, np.uint8),
+        "phase": rng.uniform(0, 1, n),
+        "blend": np.ones(n),
+    }
+
+
+def _advance(twins: dict[str, np.ndarray], dt_s: float, moving: np.ndarray, rng) -> None:
+    """Move the ``moving`` (N,) bool twins forward ``dt_s`` seconds, turning a little; in place."""
+    twins["heading_rad"][moving] += rng.normal(0.0, 0.02, moving.sum())
+    step = WALK_SPEED_MPS * dt_s
+    # (N, 2) unit direction of travel
+    direction = np.stack([np.cos(twins["heading_rad"]), np.sin(twins["heading_rad"])], axis=1)
+    twins["pos_m"][moving] += step * direction[moving]
+    twins["phase"] = (twins["phase"] + dt_s / WALK_CYCLE_S) % 1.0
+
+
+def walking_crowd_bytes(n: int, moving_fraction: float = 1.0, keyframe_every: int = 30) -> float:
+    """Average bytes per twin per update of one cell's crowd stream over the scenario.
+
+    Twins at rest (the other ``1 - moving_fraction``) stand with speed 0 and only their phase
+    advancing. Every payload is decoded too, so the stream is checked end to end.
+    """
+    rng = np.random.default_rng(SEED)
+    twins = _walkers(n, rng)
+    moving = rng.random(n) < moving_fraction
+    twins["speed_mps"][~moving] = 0.0
+    encoder, decoder = CrowdEncoder(CELL, keyframe_every), CrowdDecoder()
+    updates = int(SCENARIO_S * UPDATE_HZ)
+    total = 0
+    for tick in range(updates):
+        data = encoder.encode(tick, tick + 1, tick / UPDATE_HZ, **twins)
+        if data is not None:
+            total += len(data)
+            decoder.apply(data)
+        _advance(twins, 1 / UPDATE_HZ, moving, rng)
+    return total / (n * updates)
+
+
+def test_walking_crowd_bytes_per_twin():
+    """The walking crowd costs at most 60 B a twin an update (far below the raw 396 B)."""
+    walking = walking_crowd_bytes(1_000)
+    assert walking <= 60
+    assert walking <= crowd.KEYFRAME_BYTES_PER_TWIN + 1
+    assert walking_crowd_bytes(1_000, moving_fraction=0.1) < walking / 3
+
+
+@pytest.mark.parametrize("moving_fraction", [1.0, 0.1])
+def test_walking_crowd(benchmark, moving_fraction):
+    benchmark.group = "crowd-walking-1k"
+    per_twin = benchmark.pedantic(walking_crowd_bytes, args=(1_000, moving_fraction), rounds=1)
+    benchmark.extra_info.update(
+        bytes_per_twin_per_update=round(per_twin, 2),
+        raw_pose_bytes_per_twin=RAW_POSE_BYTES,
+        ratio_to_raw=round(RAW_POSE_BYTES / per_twin, 1),
+        moving_fraction=moving_fraction,
+    )
+
+
+def _keyframe_and_delta(
+    n: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], bytes, bytes]:
+    """Two successive states of n walkers, the keyframe of the first and the delta of the second."""
+    rng = np.random.default_rng(SEED)
+    first = _walkers(n, rng)
+    second = {k: v.copy() for k, v in first.items()}
+    _advance(second, 1 / UPDATE_HZ, np.ones(n, bool), rng)
+    encoder = CrowdEncoder(CELL, keyframe_every=10**9)
+    key = encoder.encode(0, 1, 0.0, **first)
+    delta = encoder.encode(1, 2, 1 / UPDATE_HZ, **second)
+    return first, second, key, delta
+
+
+@pytest.mark.parametrize("n", TWIN_COUNTS)
+def test_crowd_encode_keyframe(benchmark, n):
+    first, _, key, _ = _keyframe_and_delta(n)
+    benchmark.group = f"crowd-encode-{n // 1000}k"
+    benchmark.extra_info["bytes_per_twin"] = round(len(key) / n, 2)
+    benchmark(lambda: CrowdEncoder(CELL).encode(0, 1, 0.0, **first))
+
+
+@pytest.mark.parametrize("n", TWIN_COUNTS)
+def test_crowd_encode_delta(benchmark, n):
+    first, second, _, delta = _keyframe_and_delta(n)
+    encoder = CrowdEncoder(CELL, keyframe_every=10**9)
+    encoder.encode(0, 1, 0.0, **first)
+    seqs = iter(range(2, 10**9))
+    benchmark.group = f"crowd-encode-{n // 1000}k"
+    benchmark.extra_info["bytes_per_twin"] = round(len(delta) / n, 2)
+    # alternate states so that every call is a full delta, never a skipped repeat
+    states = [second, first]
+    benchmark(lambda: encoder.encode(1, (s := next(seqs)), 0.0, **states[s % 2]))
+
+
+@pytest.mark.parametrize("n", TWIN_COUNTS)
+def test_crowd_decode_keyframe(benchmark, n):
+    _, _, key, _ = _keyframe_and_delta(n)
+    benchmark.group = f"crowd-decode-{n // 1000}k"
+    benchmark(lambda: CrowdDecoder().apply(key))
+
+
+@pytest.mark.parametrize("n", TWIN_COUNTS)
+def test_crowd_decode_delta(benchmark, n):
+    _, _, key, delta = _keyframe_and_delta(n)
+    benchmark.group = f"crowd-decode-{n // 1000}k"
+
+    def apply_delta():
+        decoder = CrowdDecoder()
+        decoder.apply(key)
+        return decoder.apply(delta)
+
+    benchmark(apply_delta)
+
+
+@pytest.mark.parametrize("n", TWIN_COUNTS)
+def test_crowd_decode_message_only(benchmark, n):
+    """Parsing and checking alone: msgpack and zero-copy array views, no state rebuilt."""
+    _, _, _, delta = _keyframe_and_delta(n)
+    benchmark.group = f"crowd-decode-{n // 1000}k"
+    benchmark(crowd.decode, delta)
+
+
+def _poses(m: int) -> pose.PoseMessage:
+    rng = np.random.default_rng(SEED)
+    quat = rng.normal(size=(m, 24, 4))
+    quat = (quat / np.linalg.norm(quat, axis=-1, keepdims=True)).astype(np.float32)
+    root = topics.cell_centre_m(CELL).tolist() + [0.9]
+    ids = np.arange(m, dtype=np.uint32)
+    return pose.PoseMessage(0, 1, 0.0, ids, quat, np.tile(root, (m, 1)) + rng.normal(0, 5, (m, 3)))
+
+
+def test_pose_encode(benchmark):
+    msg = _poses(100)
+    data = pose.encode(msg)
+    benchmark.group = "pose-100"
+    benchmark.extra_info.update(
+        bytes_per_twin=round(len(data) / 100, 1), raw_pose_bytes_per_twin=RAW_POSE_BYTES
+    )
+    benchmark(pose.encode, msg)
+
+
+def test_pose_decode(benchmark):
+    data = pose.encode(_poses(100))
+    benchmark.group = "pose-100"
+    benchmark(pose.decode, data)

@@ -1,0 +1,596 @@
+"""Golden vectors of the wire format: ``<name>.bin`` payloads with ``<name>.json`` expectations.
+
+Run from the repository root: ``.venv/bin/python -m tests.golden.wire.make_golden``. Deterministic:
+``tests/test_wire.py`` rebuilds every case in memory and checks the files still match.
+
+Each ``.json`` names a payload ``file`` and a ``decoder``: a kind (that kind's ``decode``), ``any``
+(``decode_any``) or ``crowd_state`` (a fresh ``CrowdDecoder`` applies the payloads in ``apply``,
+then ``file``). A valid case holds ``payload``, the msgpack value in JSON form, and ``values``, the
+decoded message; an invalid case holds the exact ``error`` ``{"code", "message"}``. JSON form: an
+array map's ``data`` becomes a nested list of numbers, any other bin ``{"$bin": "<hex>"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from net.wire import crowd, decode_any, event, meta, pose, reply, request, vitals
+from net.wire.arrays import ARRAY_KEYS
+
+__all__ = ["HERE", "Case", "build_cases", "dumps", "to_json", "write_cases"]
+
+HERE = Path(__file__).resolve().parent
+CELL = (3, -2)
+ACTIVITY_NAMES = (
+    "sleep",
+    "personal_care",
+    "eat",
+    "eat_out",
+    "household",
+    "work",
+    "school",
+    "shopping",
+    "caring",
+    "tv",
+    "leisure",
+    "socialize",
+    "exercise_gym",
+    "exercise_park",
+    "travel",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One golden case: ``payload`` is written to ``file`` unless None (the case reuses a file)."""
+
+    name: str
+    file: str
+    payload: bytes | None
+    doc: dict[str, Any]
+
+
+def to_json(value: Any) -> Any:
+    """JSON form of a decoded msgpack value or of a decoded message (dataclasses, numpy)."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, np.ndarray) and value.dtype.names:
+        return {name: value[name].tolist() for name in value.dtype.names}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return {"$bin": value.hex()}
+    if isinstance(value, dict):
+        if value.keys() == ARRAY_KEYS and isinstance(value["data"], bytes):
+            arr = np.frombuffer(value["data"], value["dtype"]).reshape(value["shape"])
+            return {"dtype": value["dtype"], "shape": value["shape"], "data": arr.tolist()}
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+# --- valid messages ------------------------------------------------------------------------------
+
+
+def _crowd_payloads() -> tuple[bytes, bytes]:
+    """A keyframe of five twins of cell (3, -2) and a delta three updates later."""
+    centre = np.array([1750.0, -750.0])
+    ids = np.array([1002, 7, 12, 31, 40], dtype=np.uint32)
+    offsets = np.array(
+        [[80.0, -40.0], [0.0, 0.0], [12.34, -56.78], [-249.99, 249.99], [100.0, 3.21]]
+    )
+    heading = np.array([-0.5, 0.0, math.pi / 2, math.pi, 4.8])
+    speed = np.array([30.0, 0.0, 1.4, 1.3, 13.9])
+    activity = np.array([5, 0, 14, 14, 14], dtype=np.uint8)
+    clip = np.array([0, 0, 1, 1, 2], dtype=np.uint8)
+    phase = np.array([1.0, 0.0, 0.25, 0.5, 0.75])
+    blend = np.array([0.0, 1.0, 1.0, 0.5, 1.0])
+    encoder = crowd.CrowdEncoder(CELL, keyframe_every=30)
+    args = (heading, speed, activity, clip, phase, blend)
+    key = encoder.encode(3600, 500, 120.0, ids, centre + offsets, *args)
+    # Three updates later: 7 idles (phase only: skipped), 12 walked 14 cm, 31 left the cell,
+    # 40 parked (activity work, speed 0), 55 arrived, 1002 unchanged.
+    moved = offsets + [[0, 0], [0, 0], [0.14, 0], [0, 0], [0, 0]]
+    speed[4], activity[4], phase[1] = 0.0, 5, 0.1
+    keep = np.array([0, 1, 2, 4])
+    arrive = (np.uint32(55), [-10.0, 20.0], 2.0, 1.2, 14, 1, 0.4, 1.0)
+    ids2 = np.append(ids[keep], arrive[0])
+    pos2 = np.vstack([moved[keep], arrive[1]]) + centre
+    rest = [np.append(a[keep], v) for a, v in zip(args, arrive[2:], strict=True)]
+    delta = encoder.encode(3603, 503, 120.1, ids2, pos2, *rest)
+    return key, delta
+
+
+def _pose_message() -> pose.PoseMessage:
+    """Twin 12 at rest (identity joints), twin 40 with each joint turned a little."""
+    joints = np.arange(24)
+    angle = np.radians(7.5 * (joints - 11))
+    axis = np.stack([np.cos(joints), np.sin(joints), np.full(24, 0.5)], axis=1)
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    turned = np.concatenate([np.cos(angle / 2)[:, None], np.sin(angle / 2)[:, None] * axis], 1)
+    quat = np.stack([np.tile([1.0, 0.0, 0.0, 0.0], (24, 1)), turned]).astype(np.float32)
+    root = np.array([[1762.34, -806.78, 0.95], [1850.0, -646.79, 0.9]])
+    return pose.PoseMessage(3603, 504, 120.1, np.array([12, 40], np.uint32), quat, root)
+
+
+def _vitals_message(ids: list[int], rows: list[list[float]], seq: int) -> vitals.VitalsMessage:
+    cols = np.array(rows, dtype=np.float64).T
+    names = [f.name for f in vitals.VITAL_FIELDS]
+    values = dict(zip(names, cols[:-1], strict=True))
+    activity = cols[-1].astype(np.uint8)
+    return vitals.VitalsMessage(
+        3603, seq, 120.1, np.array(ids, np.uint32), activity=activity, **values
+    )
+
+
+def _valid_payloads() -> dict[str, tuple[str, bytes]]:
+    """name -> (decoder, payload) of every valid case."""
+    key, delta = _crowd_payloads()
+    twin_row = [72.4, 118.6, 76.2, 14.1, 97.6, 36.84, 92.37, 4321, 812.3, 3.5, 14]
+    cell_rows = [
+        [54.0, 104.0, 66.0, 11.8, 96.9, 36.4, 84.0, 0, 310.2, 0.95, 0],
+        twin_row,
+        [240.0, 262.0, 151.0, 70.0, 65.0, 43.1, 650.0, 123456, 12000.0, 25.0, 5],
+    ]
+    example = event.EventMessage(
+        3603, 506, 120.1, "example", None, {"text": "hi", "values": np.array([1.5, -2.0], "<f4")}
+    )
+    table = meta.MetaMessage(
+        3603,
+        507,
+        120.1,
+        "2026-03-02T00:00:00",
+        ACTIVITY_NAMES,
+        ("idle", "walk", "drive"),
+        np.array([55], np.uint32),
+        np.array([31], np.uint32),
+    )
+    return {
+        "crowd_keyframe": ("crowd", key),
+        "crowd_delta": ("crowd", delta),
+        "pose": ("pose", pose.encode(_pose_message())),
+        "vitals_twin": ("vitals", vitals.encode(_vitals_message([12], [twin_row], 505))),
+        "vitals_cell": ("vitals", vitals.encode(_vitals_message([7, 12, 40], cell_rows, 505))),
+        "event_activity": (
+            "event",
+            event.encode(event.activity_event(3603, 502, 120.1, 40, 14, 5)),
+        ),
+        "event_example": ("event", event.encode(example)),
+        "meta": ("meta", meta.encode(table)),
+        "request_snapshot": (
+            "request",
+            request.encode(request.Request(1, "snapshot", {"cells": [[3, -2], [4, -2]]})),
+        ),
+        "request_despawn": (
+            "request",
+            request.encode(request.Request(2, "despawn", {"ids": np.array([31], np.uint32)})),
+        ),
+        "reply_snapshot": (
+            "reply",
+            reply.encode(reply.Reply(3603, 503, 120.1, 1, True, result={"crowd": [key, delta]})),
+        ),
+        "reply_unknown_twin": (
+            "reply",
+            reply.encode(
+                reply.Reply(
+                    3603,
+                    507,
+                    120.1,
+                    2,
+                    False,
+                    error=reply.ReplyError(reply.UNKNOWN_TWIN, "twin 99 does not exist"),
+                )
+            ),
+        ),
+        "reply_bad_request": (
+            "reply",
+            reply.encode(
+                reply.Reply(
+                    3603,
+                    507,
+                    120.1,
+                    None,
+                    False,
+                    error=reply.ReplyError(reply.BAD_REQUEST, "missing field 'body.op'"),
+                )
+            ),
+        ),
+    }
+
+
+# --- invalid payloads ----------------------------------------------------------------------------
+
+
+def _edit(payload: bytes, change) -> bytes:
+    """``payload`` unpacked, changed in place by ``change(envelope_map)``, packed again."""
+    env = msgpack.unpackb(payload, raw=False)
+    change(env)
+    return msgpack.packb(env, use_bin_type=True)
+
+
+def _setter(path: str, value: Any):
+    """A change setting ``env[a][b]...`` for ``path = "a.b"``; ``value=...`` deletes it."""
+
+    def change(env: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            env = env[key]
+        if value is ...:
+            del env[last]
+        else:
+            env[last] = value
+
+    return change
+
+
+def _array(dtype: str, values: list) -> dict:
+    arr = np.array(values, dtype=dtype)
+    return {"dtype": dtype, "shape": list(arr.shape), "data": arr.tobytes()}
+
+
+def _invalid_payloads(
+    valid: dict[str, tuple[str, bytes]],
+) -> list[tuple[str, str, bytes, str, str]]:
+    """(name, decoder, payload, code, message) of every invalid case with its own payload."""
+    key, delta, posed = valid["crowd_keyframe"][1], valid["crowd_delta"][1], valid["pose"][1]
+    vit, evt, req = (
+        valid["vitals_twin"][1],
+        valid["event_activity"][1],
+        valid["request_snapshot"][1],
+    )
+    rep, tab = valid["reply_snapshot"][1], valid["meta"][1]
+    heading4 = _array("<u2", [0, 16384, 32768, 52150])
+    pos_flat = _array("<i2", list(range(10)))
+    return [
+        ("empty", "any", b"", "truncated", "payload is truncated"),
+        ("not_msgpack", "any", b"\xc1", "not_msgpack", "payload is not msgpack"),
+        ("truncated", "crowd", key[: len(key) // 2], "truncated", "payload is truncated"),
+        ("trailing", "any", key + b"\0\0", "not_msgpack", "payload has 2 trailing bytes"),
+        (
+            "not_a_map",
+            "any",
+            msgpack.packb([1, 2, 3]),
+            "not_a_map",
+            "payload must be a map, got array",
+        ),
+        (
+            "version",
+            "any",
+            _edit(evt, _setter("v", 2)),
+            "bad_version",
+            "protocol version 2 is not supported (expected 1)",
+        ),
+        (
+            "unknown_kind",
+            "any",
+            _edit(evt, _setter("kind", "teleport")),
+            "unknown_kind",
+            "unknown kind 'teleport'",
+        ),
+        ("wrong_kind", "crowd", posed, "wrong_kind", "expected kind 'crowd', got 'pose'"),
+        (
+            "missing_seq",
+            "any",
+            _edit(evt, _setter("seq", ...)),
+            "missing_field",
+            "missing field 'seq'",
+        ),
+        (
+            "tick_type",
+            "any",
+            _edit(evt, _setter("tick", "3603")),
+            "wrong_type",
+            "field 'tick' must be int, got str",
+        ),
+        (
+            "negative_seq",
+            "any",
+            _edit(evt, _setter("seq", -1)),
+            "bad_value",
+            "field 'seq' holds -1, expected >= 0",
+        ),
+        (
+            "body_type",
+            "any",
+            _edit(evt, _setter("body", [])),
+            "wrong_type",
+            "field 'body' must be map, got array",
+        ),
+        (
+            "crowd_cell",
+            "crowd",
+            _edit(key, _setter("body.cell", [3])),
+            "wrong_type",
+            "field 'body.cell' must be an array of 2 int",
+        ),
+        (
+            "crowd_base_after_seq",
+            "crowd",
+            _edit(delta, _setter("body.base", 600)),
+            "bad_value",
+            "field 'body.base' holds 600, expected <= seq 503",
+        ),
+        (
+            "crowd_ids_order",
+            "crowd",
+            _edit(key, _setter("body.ids", _array("<u4", [7, 12, 40, 31, 1002]))),
+            "bad_value",
+            "field 'body.ids' must be strictly ascending",
+        ),
+        (
+            "crowd_ids_short",
+            "crowd",
+            _edit(key, lambda e: e["body"]["ids"].update(data=e["body"]["ids"]["data"][:-1])),
+            "length_mismatch",
+            "field 'body.ids' holds 19 bytes, expected 20 for shape [5] of <u4",
+        ),
+        (
+            "crowd_ids_data_type",
+            "crowd",
+            _edit(key, lambda e: e["body"]["ids"].update(data="abc")),
+            "wrong_type",
+            "field 'body.ids.data' must be bin, got str",
+        ),
+        (
+            "crowd_keyframe_gone",
+            "crowd",
+            _edit(key, _setter("body.gone", _array("<u4", [7]))),
+            "bad_value",
+            "a keyframe (base == seq) must have empty changed and gone",
+        ),
+        (
+            "crowd_missing_heading",
+            "crowd",
+            _edit(key, _setter("body.heading", ...)),
+            "missing_field",
+            "missing field 'body.heading'",
+        ),
+        (
+            "crowd_pos_dtype",
+            "crowd",
+            _edit(key, _setter("body.pos", _array("<f4", [[0, 0]] * 5))),
+            "wrong_type",
+            "field 'body.pos' must be an array of <i2, got <f4",
+        ),
+        (
+            "crowd_pos_shape",
+            "crowd",
+            _edit(key, _setter("body.pos", pos_flat)),
+            "wrong_type",
+            "field 'body.pos' must have shape [n, 2], got [10]",
+        ),
+        (
+            "crowd_heading_rows",
+            "crowd",
+            _edit(key, _setter("body.heading", heading4)),
+            "length_mismatch",
+            "field 'body.heading' has 4 rows, expected 5",
+        ),
+        (
+            "crowd_activity",
+            "crowd",
+            _edit(key, _setter("body.activity", _array("|u1", [5, 0, 16, 14, 14]))),
+            "bad_value",
+            "field 'body.activity' holds 16, expected < 16",
+        ),
+        (
+            "pose_rot_shape",
+            "pose",
+            _edit(posed, lambda e: e["body"]["rot"].update(shape=[2, 36, 2])),
+            "wrong_type",
+            "field 'body.rot' must have shape [n, *, 3], got [2, 36, 2]",
+        ),
+        (
+            "pose_root_rows",
+            "pose",
+            _edit(posed, _setter("body.root", _array("<i4", [[1, 2, 3]]))),
+            "length_mismatch",
+            "field 'body.root' has 1 rows, expected 2",
+        ),
+        (
+            "vitals_missing_glucose",
+            "vitals",
+            _edit(vit, _setter("body.glucose_mgdl", ...)),
+            "missing_field",
+            "missing field 'body.glucose_mgdl'",
+        ),
+        (
+            "vitals_hr_dtype",
+            "vitals",
+            _edit(vit, _setter("body.hr_bpm", _array("<u2", [72]))),
+            "wrong_type",
+            "field 'body.hr_bpm' must be an array of |u1, got <u2",
+        ),
+        (
+            "event_type",
+            "event",
+            _edit(evt, _setter("body.type", "a/b")),
+            "bad_value",
+            "field 'body.type' must be non-empty and without '/'",
+        ),
+        (
+            "event_twin",
+            "event",
+            _edit(evt, _setter("body.twin", "40")),
+            "wrong_type",
+            "field 'body.twin' must be int or nil, got str",
+        ),
+        (
+            "meta_names",
+            "meta",
+            _edit(tab, _setter("body.activities", [1, 2])),
+            "wrong_type",
+            "field 'body.activities' must be an array of str",
+        ),
+        (
+            "request_no_op",
+            "request",
+            _edit(req, _setter("body.op", ...)),
+            "missing_field",
+            "missing field 'body.op'",
+        ),
+        (
+            "request_args",
+            "request",
+            _edit(req, _setter("body.args", [])),
+            "wrong_type",
+            "field 'body.args' must be map, got array",
+        ),
+        (
+            "request_args_dtype",
+            "request",
+            _edit(
+                req,
+                _setter(
+                    "body.args", {"ids": {"dtype": ">u4", "shape": [1], "data": b"\0\0\0\x1f"}}
+                ),
+            ),
+            "wrong_type",
+            "field 'body.args.ids' has unsupported dtype >u4",
+        ),
+        (
+            "reply_no_result",
+            "reply",
+            _edit(rep, _setter("body.result", ...)),
+            "missing_field",
+            "missing field 'body.result'",
+        ),
+        (
+            "reply_error_code",
+            "reply",
+            _edit(valid["reply_unknown_twin"][1], _setter("body.error.code", 5)),
+            "wrong_type",
+            "field 'body.error.code' must be str, got int",
+        ),
+    ]
+
+
+def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
+    """Cases for a ``CrowdDecoder`` fed several payloads: rebuilt state, stale input, errors."""
+    key, delta = valid["crowd_keyframe"][1], valid["crowd_delta"][1]
+    decoder = crowd.CrowdDecoder()
+    decoder.apply(key)
+    state = to_json(decoder.apply(delta))
+    kd = ["crowd_keyframe.bin", "crowd_delta.bin"]
+    long_mask = _edit(delta, _setter("body.changed", _array("|u1", [10, 0])))
+    unknown_gone = _edit(delta, _setter("body.gone", _array("<u4", [32])))
+
+    def doc(file: str, apply: list[str], **rest: Any) -> dict[str, Any]:
+        return {"file": file, "decoder": "crowd_state", "apply": apply, **rest}
+
+    def error(code: str, message: str) -> dict[str, str]:
+        return {"code": code, "message": message}
+
+    return [
+        Case("crowd_state", "crowd_delta.bin", None, doc(kd[1], kd[:1], values=state)),
+        Case("crowd_state_stale", "crowd_keyframe.bin", None, doc(kd[0], kd, values=state)),
+        Case(
+            "invalid_crowd_no_keyframe",
+            "crowd_delta.bin",
+            None,
+            doc(
+                kd[1],
+                [],
+                error=error(
+                    "unknown_base", "cell [3, -2]: delta needs keyframe seq 500, decoder has none"
+                ),
+            ),
+        ),
+        Case(
+            "invalid_crowd_changed_length",
+            "invalid_crowd_changed_length.bin",
+            long_mask,
+            doc(
+                "invalid_crowd_changed_length.bin",
+                kd[:1],
+                error=error(
+                    "length_mismatch",
+                    "field 'body.changed' has 2 bytes, expected 1 for a base of 5 twins",
+                ),
+            ),
+        ),
+        Case(
+            "invalid_crowd_gone_unknown",
+            "invalid_crowd_gone_unknown.bin",
+            unknown_gone,
+            doc(
+                "invalid_crowd_gone_unknown.bin",
+                kd[:1],
+                error=error(
+                    "bad_value", "field 'body.gone' holds 32, which is not in the base keyframe"
+                ),
+            ),
+        ),
+    ]
+
+
+def _decoder(kind: str):
+    modules = {m.KIND: m for m in (crowd, pose, vitals, event, meta, request, reply)}
+    return decode_any if kind == "any" else modules[kind].decode
+
+
+def build_cases() -> list[Case]:
+    """Every golden case, in a fixed order."""
+    valid = _valid_payloads()
+    valid["event_t_int"] = ("any", _edit(valid["event_activity"][1], _setter("t", 120)))
+    cases = [
+        Case(
+            name,
+            f"{name}.bin",
+            payload,
+            {
+                "file": f"{name}.bin",
+                "decoder": decoder,
+                "payload": to_json(msgpack.unpackb(payload, raw=False)),
+                "values": to_json(_decoder(decoder)(payload)),
+            },
+        )
+        for name, (decoder, payload) in valid.items()
+    ]
+    for name, decoder, payload, code, message in _invalid_payloads(valid):
+        file = f"invalid_{name}.bin"
+        error = {"code": code, "message": message}
+        cases.append(
+            Case(
+                f"invalid_{name}", file, payload, {"file": file, "decoder": decoder, "error": error}
+            )
+        )
+    return cases + _stateful_cases(valid)
+
+
+def dumps(value: Any, indent: int = 0) -> str:
+    """JSON text with every list of scalars on one line."""
+    pad = " " * (indent + 1)
+    if isinstance(value, list) and not any(isinstance(v, list | dict) for v in value):
+        return json.dumps(value)
+    if isinstance(value, list):
+        inner = ",\n".join(pad + dumps(v, indent + 1) for v in value)
+        return "[\n" + inner + "\n" + " " * indent + "]"
+    if isinstance(value, dict) and value:
+        inner = ",\n".join(
+            f"{pad}{json.dumps(k)}: {dumps(v, indent + 1)}" for k, v in value.items()
+        )
+        return "{\n" + inner + "\n" + " " * indent + "}"
+    return json.dumps(value)
+
+
+def write_cases(directory: Path = HERE) -> None:
+    """Write every case's ``.bin`` (when it has its own payload) and ``.json`` to ``directory``."""
+    for case in build_cases():
+        if case.payload is not None:
+            (directory / case.file).write_bytes(case.payload)
+        (directory / f"{case.name}.json").write_text(dumps(case.doc) + "\n")
+
+
+if __name__ == "__main__":
+    write_cases()

@@ -1,0 +1,440 @@
+"""The wire format: golden vectors (valid, invalid, truncated), round trips within the documented
+quantization bounds, Clone keyframe/delta semantics, topics, and robustness to garbage."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from net.wire import (
+    CrowdDecoder,
+    CrowdEncoder,
+    EventMessage,
+    MetaMessage,
+    Reply,
+    ReplyError,
+    Request,
+    WireError,
+    crowd,
+    decode_any,
+    event,
+    meta,
+    pose,
+    reply,
+    request,
+    topics,
+    vitals,
+)
+from tests.golden.wire.make_golden import HERE, build_cases, dumps, to_json
+
+GOLDEN = HERE
+CASES = sorted(p.name for p in GOLDEN.glob("*.json"))
+DECODERS = {m.KIND: m.decode for m in (crowd, pose, vitals, event, meta, request, reply)}
+CELL = (-4, 7)
+
+
+# --- golden files ---------------------------------------------------------------------------------
+
+
+def _run(doc: dict):
+    """Decode the case's file the way its ``decoder`` says; returns the decoded value."""
+    data = (GOLDEN / doc["file"]).read_bytes()
+    if doc["decoder"] == "crowd_state":
+        dec = CrowdDecoder()
+        for name in doc["apply"]:
+            dec.apply((GOLDEN / name).read_bytes())
+        return dec.apply(data)
+    if doc["decoder"] == "any":
+        return decode_any(data)
+    return DECODERS[doc["decoder"]](data)
+
+
+def test_golden_files_are_current():
+    """make_golden.py rebuilds exactly the files on disk (and nothing is left over)."""
+    expected = {"make_golden.py"}
+    for case in build_cases():
+        if case.payload is not None:
+            assert (GOLDEN / case.file).read_bytes() == case.payload, case.file
+            expected.add(case.file)
+        assert (GOLDEN / f"{case.name}.json").read_text() == dumps(case.doc) + "\n", case.name
+        expected.add(f"{case.name}.json")
+    assert {p.name for p in GOLDEN.iterdir() if p.is_file()} == expected
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if not c.startswith("invalid_")])
+def test_golden_valid(name):
+    doc = json.loads((GOLDEN / name).read_text())
+    if "payload" in doc:
+        raw = msgpack.unpackb((GOLDEN / doc["file"]).read_bytes(), raw=False)
+        assert to_json(raw) == doc["payload"]
+    assert to_json(_run(doc)) == doc["values"]
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if c.startswith("invalid_")])
+def test_golden_invalid(name):
+    doc = json.loads((GOLDEN / name).read_text())
+    with pytest.raises(WireError) as caught:
+        _run(doc)
+    assert (caught.value.code, caught.value.message) == (
+        doc["error"]["code"],
+        doc["error"]["message"],
+    )
+
+
+def test_every_truncation_and_corruption_raises_only_wire_error():
+    """Every prefix of every valid payload, and single-byte corruptions, fail cleanly."""
+    rng = np.random.default_rng(0)
+    payloads = [c.payload for c in build_cases() if c.payload and not c.name.startswith("invalid")]
+    for data in payloads:
+        for end in range(len(data)):
+            with pytest.raises(WireError):
+                decode_any(data[:end])
+        for _ in range(40):
+            bad = bytearray(data)
+            bad[rng.integers(len(bad))] = rng.integers(256)
+            with contextlib.suppress(WireError):
+                decode_any(bytes(bad))
+
+
+# --- crowd ---------------------------------------------------------------------------------------
+
+
+def _crowd(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """n random twins of CELL (inputs of ``CrowdEncoder.encode``)."""
+    centre = topics.cell_centre_m(CELL)
+    return {
+        "ids": rng.choice(100_000, n, replace=False).astype(np.uint32),
+        "pos_m": centre + rng.uniform(-300, 300, (n, 2)),
+        "heading_rad": rng.uniform(-10, 10, n),
+        "speed_mps": rng.uniform(0, 25, n),
+        "activity": rng.integers(0, 16, n).astype(np.uint8),
+        "clip": rng.integers(0, 256, n).astype(np.uint8),
+        "phase": rng.uniform(0, 1, n),
+        "blend": rng.uniform(0, 1, n),
+    }
+
+
+def _check_state(state, twins: dict[str, np.ndarray], fresh: np.ndarray | None = None) -> None:
+    """``state`` matches ``twins`` within the crowd quantization bounds (phase where ``fresh``)."""
+    order = np.argsort(twins["ids"])
+    want = {k: v[order] for k, v in twins.items()}
+    np.testing.assert_array_equal(state.ids, want["ids"])
+    assert np.abs(state.pos_m - want["pos_m"]).max() <= crowd.POS_QUANTUM_M / 2 + 1e-9
+    turn = np.angle(np.exp(1j * (state.heading_rad - want["heading_rad"])))
+    assert np.abs(turn).max() <= np.pi / crowd.HEADING_CODES + 1e-6
+    assert np.abs(state.speed_mps - want["speed_mps"]).max() <= crowd.SPEED_QUANTUM_MPS / 2 + 1e-6
+    np.testing.assert_array_equal(state.activity, want["activity"])
+    np.testing.assert_array_equal(state.clip, want["clip"])
+    assert np.abs(state.blend - want["blend"]).max() <= 0.5 / crowd.UNIT_CODES + 1e-6
+    fresh = np.ones(len(order), bool) if fresh is None else fresh[order]
+    assert np.abs(state.phase - want["phase"])[fresh].max() <= 0.5 / crowd.UNIT_CODES + 1e-6
+
+
+def test_crowd_keyframe_round_trip_within_bounds():
+    twins = _crowd(2000, np.random.default_rng(1))
+    data = CrowdEncoder(CELL).encode(10, 1, 0.5, **twins)
+    state = CrowdDecoder().apply(data)
+    _check_state(state, twins)
+    assert state.cell == CELL and (state.tick, state.seq, state.t_s) == (10, 1, 0.5)
+    np.testing.assert_array_equal(state.sample_t_s, 0.5)
+
+
+def test_crowd_clamps_speed_phase_and_blend():
+    twins = _crowd(3, np.random.default_rng(2))
+    twins.update(speed_mps=np.array([-1.0, 40.0, 3.0]), phase=np.array([-0.5, 1.5, 1.0]))
+    twins["blend"] = np.array([2.0, 0.0, -1.0])
+    state = CrowdDecoder().apply(CrowdEncoder(CELL).encode(0, 1, 0.0, **twins))
+    order = np.argsort(twins["ids"])
+    np.testing.assert_allclose(state.speed_mps, np.array([0.0, 25.5, 3.0])[order], atol=1e-6)
+    np.testing.assert_allclose(state.phase, np.array([0.0, 1.0, 1.0])[order])
+    np.testing.assert_allclose(state.blend, np.array([1.0, 0.0, 0.0])[order])
+
+
+def _step(twins: dict[str, np.ndarray], rng: np.random.Generator, t: int) -> dict[str, np.ndarray]:
+    """Next update: a third of the twins move, one leaves, one arrives, every phase advances."""
+    nxt = {k: v.copy() for k, v in twins.items()}
+    movers = rng.random(len(nxt["ids"])) < 1 / 3
+    nxt["pos_m"][movers] += rng.normal(0, 0.5, (movers.sum(), 2))
+    nxt["phase"] = (nxt["phase"] + 0.03) % 1
+    nxt["activity"][rng.integers(len(nxt["ids"]))] = rng.integers(16)
+    leave = rng.integers(len(nxt["ids"]))
+    nxt = {k: np.delete(v, leave, axis=0) for k, v in nxt.items()}
+    newcomer = _crowd(1, rng)
+    newcomer["ids"] = np.array([200_000 + t], np.uint32)
+    return {k: np.concatenate([nxt[k], newcomer[k]]) for k in nxt}
+
+
+def test_crowd_deltas_rebuild_the_state_against_the_last_keyframe():
+    rng = np.random.default_rng(3)
+    twins = _crowd(300, rng)
+    encoder, full, lossy = CrowdEncoder(CELL, keyframe_every=10), CrowdDecoder(), CrowdDecoder()
+    kinds = []
+    for t in range(25):
+        data = encoder.encode(t, 100 + t, t / 30, **twins)
+        msg = crowd.decode(data)
+        kinds.append(msg.is_keyframe)
+        state = full.apply(data)
+        if msg.is_keyframe or t % 3 == 0:  # the lossy client drops two deltas in three
+            assert_same = lossy.apply(data)
+            np.testing.assert_array_equal(assert_same.pos_m, state.pos_m)
+        _check_state(state, twins, fresh=_fresh(state, twins, t / 30))
+        twins = _step(twins, rng, t)
+    assert [i for i, key in enumerate(kinds) if key] == [0, 10, 20]
+
+
+def _fresh(state, twins, t_s: float) -> np.ndarray:
+    """(N,) bool in ``twins`` order: the twin's record was sent at ``t_s`` (phase is current)."""
+    at = np.searchsorted(state.ids, twins["ids"])
+    return state.sample_t_s[at] == t_s
+
+
+def test_crowd_at_rest_publishes_nothing_between_keyframes():
+    twins = _crowd(50, np.random.default_rng(4))
+    encoder = CrowdEncoder(CELL, keyframe_every=30)
+    assert encoder.encode(0, 1, 0.0, **twins) is not None
+    twins["phase"] = (twins["phase"] + 0.25) % 1
+    assert encoder.encode(1, 2, 0.1, **twins) is None  # phase alone: at rest
+    twins["pos_m"][7] += 0.3
+    moved = encoder.encode(2, 3, 0.2, **twins)
+    assert len(crowd.decode(moved).heading) == 1
+    assert encoder.encode(3, 4, 0.3, **twins) is None  # same change as the last delta
+    twins["pos_m"][7] -= 0.3
+    back = crowd.decode(encoder.encode(4, 5, 0.4, **twins))  # back at its keyframe record
+    assert len(back.heading) == 0
+    assert encoder.encode(5, 6, 0.5, **twins) is None
+
+
+def test_crowd_snapshot_lets_a_late_joiner_catch_up():
+    rng = np.random.default_rng(5)
+    twins = _crowd(100, rng)
+    encoder, early = CrowdEncoder(CELL, keyframe_every=8), CrowdDecoder()
+    for t in range(13):
+        data = encoder.encode(t, t + 1, t / 30, **twins)
+        early.apply(data)
+        twins = _step(twins, rng, t)
+    late = CrowdDecoder()
+    for data in encoder.snapshot():
+        late_state = late.apply(data)
+    assert [crowd.decode(d).is_keyframe for d in encoder.snapshot()] == [True, False]
+    assert late.apply(encoder.snapshot()[0]).seq == late_state.seq  # stale: ignored
+    data = encoder.encode(13, 14, 13 / 30, **twins)
+    a, b = early.apply(data), late.apply(data)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.pos_m, b.pos_m)
+    np.testing.assert_array_equal(a.sample_t_s, b.sample_t_s)
+
+
+def test_crowd_delta_after_a_missed_keyframe_is_unknown_base():
+    twins = _crowd(20, np.random.default_rng(6))
+    encoder, decoder = CrowdEncoder(CELL, keyframe_every=2), CrowdDecoder()
+    decoder.apply(encoder.encode(0, 1, 0.0, **twins))
+    twins["pos_m"] += 1.0
+    decoder.apply(encoder.encode(1, 2, 0.1, **twins))
+    encoder.encode(2, 3, 0.2, **twins)  # keyframe, lost
+    twins["pos_m"] += 1.0
+    with pytest.raises(WireError) as caught:
+        decoder.apply(encoder.encode(3, 4, 0.3, **twins))
+    assert caught.value.code == "unknown_base"
+    assert caught.value.message == "cell [-4, 7]: delta needs keyframe seq 3, decoder has seq 1"
+
+
+def test_crowd_encoder_rejects_bad_input():
+    twins = _crowd(5, np.random.default_rng(7))
+    encoder = CrowdEncoder(CELL)
+    encoder.encode(0, 5, 0.0, **twins)
+    with pytest.raises(ValueError, match="seq must grow"):
+        encoder.encode(1, 5, 0.0, **twins)
+    far = dict(twins, pos_m=twins["pos_m"] + [400.0, 0.0])
+    with pytest.raises(ValueError, match="beyond"):
+        CrowdEncoder(CELL).encode(0, 1, 0.0, **far)
+    with pytest.raises(ValueError, match="activity"):
+        CrowdEncoder(CELL).encode(0, 1, 0.0, **dict(twins, activity=np.full(5, 16, np.uint8)))
+    nan = dict(twins, heading_rad=np.full(5, np.nan))
+    with pytest.raises(ValueError, match="finite"):
+        CrowdEncoder(CELL).encode(0, 1, 0.0, **nan)
+    with pytest.raises(ValueError, match="unique"):
+        CrowdEncoder(CELL).encode(0, 1, 0.0, **dict(twins, ids=np.zeros(5, np.uint32)))
+
+
+def test_crowd_bytes_per_twin():
+    """Keyframe 15 B a twin and a walking delta 11 B + 1 bit, plus a fixed overhead a message."""
+    rng = np.random.default_rng(8)
+    n = 1000
+    twins = _crowd(n, rng)
+    encoder = CrowdEncoder(CELL)
+    key = encoder.encode(0, 1, 0.0, **twins)
+    twins["pos_m"] += 0.05
+    delta = encoder.encode(1, 2, 0.1, **twins)
+    assert crowd.KEYFRAME_BYTES_PER_TWIN * n < len(key) <= crowd.KEYFRAME_BYTES_PER_TWIN * n + 450
+    bitmask = (n + 7) // 8
+    assert len(delta) - crowd.DELTA_BYTES_PER_TWIN * n - bitmask <= 450
+    assert len(key) / n <= 16 and len(delta) < len(key)
+
+
+# --- pose ----------------------------------------------------------------------------------------
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(...,) rotation angle between (..., 4) unit quaternions, degrees (well conditioned)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    w = (a * b).sum(-1)
+    # vector part of conj(a) * b
+    v = a[..., :1] * b[..., 1:] - b[..., :1] * a[..., 1:] - np.cross(a[..., 1:], b[..., 1:])
+    return np.degrees(2 * np.arctan2(np.linalg.norm(v, axis=-1), np.abs(w)))
+
+
+def test_pose_angular_error_is_within_the_bound():
+    rng = np.random.default_rng(9)
+    quat = rng.normal(size=(200_000, 4))
+    quat = (quat / np.linalg.norm(quat, axis=1, keepdims=True)).astype(np.float32)
+    worst = np.array([[0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0], [0, 0, 0, -1]], np.float32)
+    quat = np.vstack([quat, worst])
+    err = _angle_deg(quat, pose.unpack_quaternions(pose.pack_quaternions(quat)))
+    assert err.max() <= pose.MAX_ANGLE_ERROR_DEG
+    assert err[-2] == 0.0 and err[-1] == 0.0  # the identity and unit axes are exact
+    flipped = pose.pack_quaternions(-quat[:100])
+    np.testing.assert_array_equal(flipped, pose.pack_quaternions(quat[:100]))
+
+
+def test_pose_round_trip():
+    rng = np.random.default_rng(10)
+    m = 100
+    quat = rng.normal(size=(m, 24, 4)).astype(np.float32)
+    quat /= np.linalg.norm(quat, axis=-1, keepdims=True)
+    root = rng.uniform(-20_000, 20_000, (m, 3))
+    ids = np.sort(rng.choice(10**6, m, replace=False)).astype(np.uint32)
+    data = pose.encode(pose.PoseMessage(1, 2, 3.0, ids, quat, root))
+    got = pose.decode(data)
+    np.testing.assert_array_equal(got.ids, ids)
+    assert _angle_deg(quat, got.quat).max() <= pose.MAX_ANGLE_ERROR_DEG
+    assert np.abs(got.root_m - root).max() <= pose.ROOT_QUANTUM_M / 2 + 1e-9
+    assert got.quat.shape == (m, 24, 4) and got.quat.dtype == np.float32
+    assert len(data) - m * (4 + 24 * 6 + 12) < 200
+
+
+# --- vitals, event, meta, request, reply ----------------------------------------------------------
+
+
+def _vitals(n: int, rng: np.random.Generator, spread: float = 0.0) -> vitals.VitalsMessage:
+    values = {}
+    for f in vitals.VITAL_FIELDS:
+        pad = spread * (f.hi - f.lo)
+        values[f.name] = rng.uniform(f.lo - pad, f.hi + pad, n)
+    ids = np.arange(n, dtype=np.uint32) * 3
+    return vitals.VitalsMessage(5, 6, 7.0, ids, activity=rng.integers(0, 16, n), **values)
+
+
+def test_vitals_round_trip_within_half_a_quantum():
+    msg = _vitals(1000, np.random.default_rng(11))
+    data = vitals.encode(msg)
+    got = vitals.decode(data)
+    for f in vitals.VITAL_FIELDS:
+        err = np.abs(getattr(got, f.name) - getattr(msg, f.name))
+        assert err.max() <= f.quantum / 2 * (1 + 1e-4) + 1e-4, f.name
+    np.testing.assert_array_equal(got.activity, msg.activity)
+    assert len(data) - 1000 * vitals.BYTES_PER_TWIN < 600  # envelope and 12 array headers
+
+
+def test_vitals_clamp_out_of_range_and_reject_nan():
+    msg = _vitals(500, np.random.default_rng(12), spread=0.5)
+    got = vitals.decode(vitals.encode(msg))
+    for f in vitals.VITAL_FIELDS:
+        clamped = np.clip(getattr(msg, f.name), f.lo, f.hi)
+        assert np.abs(getattr(got, f.name) - clamped).max() <= f.quantum / 2 * (1 + 1e-4) + 1e-4
+    bad = _vitals(2, np.random.default_rng(13))
+    bad.hr_bpm[0] = np.nan
+    with pytest.raises(ValueError, match="hr_bpm"):
+        vitals.encode(bad)
+
+
+def test_small_messages_round_trip_exactly():
+    messages = [
+        event.activity_event(1, 2, 3.5, 40, 14, 5),
+        EventMessage(1, 3, 3.5, "example", None, {"x": [1, "a"], "v": np.arange(3, dtype="<i4")}),
+        MetaMessage(
+            1, 4, 3.5, "2026-03-02T00:00:00", ("sleep",), ("idle",), np.arange(3), np.arange(0)
+        ),
+        Request(9, "twin", {"id": 12}, tick=4, seq=5, t_s=6.0),
+        Reply(1, 5, 3.5, 9, True, result={"ids": np.array([1, 2], np.uint32), "n": 2}),
+        Reply(1, 5, 3.5, None, False, error=ReplyError("bad_request", "missing field 'body.op'")),
+    ]
+    for msg in messages:
+        module = {EventMessage: event, MetaMessage: meta, Request: request, Reply: reply}[type(msg)]
+        data = module.encode(msg)
+        assert to_json(module.decode(data)) == to_json(msg)
+        assert to_json(decode_any(data)) == to_json(msg)
+
+
+def test_reply_needs_result_or_error():
+    with pytest.raises(ValueError):
+        reply.encode(Reply(0, 0, 0.0, 1, True))
+    with pytest.raises(ValueError):
+        reply.encode(Reply(0, 0, 0.0, 1, False))
+
+
+def test_decoded_arrays_are_read_only_views():
+    data = crowd.encode(crowd.decode((GOLDEN / "crowd_keyframe.bin").read_bytes()))
+    msg = crowd.decode(data)
+    for arr in (msg.ids, msg.pos, msg.heading, msg.phase):
+        assert not arr.flags.writeable and not arr.flags.owndata
+
+
+# --- topics --------------------------------------------------------------------------------------
+
+
+def test_topics():
+    assert topics.topic_for("crowd", cell=(3, -2)) == b"cell/3/-2/crowd"
+    assert topics.topic_for("vitals", twin_id=42) == b"twin/42/vitals"
+    assert topics.topic_for("vitals", cell=(0, 0)) == b"cell/0/0/vitals"
+    assert topics.topic_for("pose", twin_id=7) == b"twin/7/pose"
+    assert topics.topic_for("event", event_type="activity") == b"event/activity"
+    assert topics.topic_for("meta") == topics.META_TOPIC == b"meta"
+    assert not topics.topic_for("vitals", twin_id=42).startswith(topics.twin_prefix(4))
+    assert topics.topic_for("pose", twin_id=42).startswith(topics.twin_prefix(42))
+    assert topics.topic_for("crowd", cell=(3, -2)).startswith(topics.cell_prefix((3, -2)))
+    for bad in [{"kind": "request"}, {"kind": "crowd"}, {"kind": "vitals"}]:
+        with pytest.raises(ValueError):
+            topics.topic_for(**bad)
+    with pytest.raises(ValueError):
+        topics.topic_for("pose", cell=(0, 0), twin_id=1)
+    np.testing.assert_array_equal(
+        topics.cell_of(np.array([[0.0, -0.01], [499.99, 500.0], [-1250.0, 20_000.0]])),
+        [[0, -1], [0, 1], [-3, 40]],
+    )
+
+
+def test_pose_encode_rejects_bad_input():
+    quat = np.tile(np.float32([1, 0, 0, 0]), (2, 24, 1))
+    root = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="ascending"):
+        pose.encode(pose.PoseMessage(0, 1, 0.0, np.array([5, 3], np.uint32), quat, root))
+    quat[1, 3] = 0.0
+    with pytest.raises(ValueError, match="non-zero"):
+        pose.encode(pose.PoseMessage(0, 1, 0.0, np.array([3, 5], np.uint32), quat, root))
+
+
+def test_two_frames_over_zeromq_with_prefix_filtering():
+    """[topic, payload] over PUB/SUB: a twin prefix gets only that twin; decoded in place."""
+    ctx = zmq.Context.instance()
+    pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+    try:
+        pub.bind("inproc://wire-test")
+        sub.connect("inproc://wire-test")
+        sub.setsockopt(zmq.SUBSCRIBE, topics.twin_prefix(4))
+        payload = (GOLDEN / "vitals_twin.bin").read_bytes()
+        for _ in range(200):  # until the subscription has reached the publisher
+            pub.send_multipart([topics.topic_for("vitals", twin_id=42), payload])
+            pub.send_multipart([topics.topic_for("vitals", twin_id=4), payload])
+            if sub.poll(10):
+                break
+        topic, frame = sub.recv_multipart(copy=False)
+        assert topic.bytes == b"twin/4/vitals"
+        assert vitals.decode(frame.buffer).hr_bpm[0] == 72
+    finally:
+        pub.close(linger=0)
+        sub.close(linger=0)
