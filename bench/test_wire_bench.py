@@ -1,9 +1,11 @@
-"""Wire format cost: crowd keyframes and deltas at 1k and 10k twins, a walking crowd, poses.
+"""Wire format cost: crowd keyframes and deltas at 10, 1k and 10k twins, a walking crowd, poses.
 
 Groups ``crowd-encode-<n>``, ``crowd-decode-<n>`` and ``pose-100`` time encode and decode;
-``extra_info`` holds the bytes per twin. The walking-crowd scenario (twins at 1.4 m/s, 30 Hz, 10 s,
-a keyframe every 30 updates) reports the average bytes per twin per update against the 396 B of a
-raw float32 SMPL pose and position, and ``test_walking_crowd_bytes_per_twin`` asserts it.
+``extra_info`` holds the bytes per twin (per message, too, for ``crowd-encode-10``: a cell of a
+sparse town, where the fixed cost of a message dominates). The walking-crowd scenario (twins at
+1.4 m/s, 30 Hz, 10 s, a keyframe every 30 updates) reports the average bytes per twin per update
+against the 396 B of a raw float32 SMPL pose and position, and
+``test_walking_crowd_bytes_per_twin`` asserts it.
 
 Run: ``pytest bench/test_wire_bench.py --benchmark-enable``. With benchmarks disabled (the project
 default) every benchmark runs once, as a smoke test.
@@ -19,6 +21,8 @@ from net.wire import CrowdDecoder, CrowdEncoder, crowd, pose, topics
 CELL = (2, 5)
 SEED = 2026
 TWIN_COUNTS = [1_000, 10_000]
+SMALL_CELL = 10
+"""Twins in a cell of a sparse town (24 km square, 2 km cells: 144 cells)."""
 RAW_POSE_BYTES = 24 * 4 * 4 + 3 * 4
 """A raw SMPL pose: 24 float32 quaternions and a float32 root position, 396 B a twin."""
 WALK_SPEED_MPS = 1.4
@@ -31,10 +35,10 @@ WALK_CLIP = 1
 
 
 def _walkers(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """n twins walking in random directions, within 200 m of the cell centre."""
+    """n twins walking in random directions, within 900 m of the cell centre (2 km cells)."""
     return {
         "ids": rng.choice(10 * n, n, replace=False).astype(np.uint32),
-        "pos_m": topics.cell_centre_m(CELL) + rng.uniform(-200, 200, (n, 2)),
+        "pos_m": topics.cell_centre_m(CELL) + rng.uniform(-900, 900, (n, 2)),
         "heading_rad": rng.uniform(0, 2 * np.pi, n),
         "speed_mps": np.full(n, WALK_SPEED_MPS),
         "activity": np.full(n, TRAVEL, np.uint8),
@@ -127,6 +131,28 @@ def test_crowd_encode_delta(benchmark, n):
     benchmark.group = f"crowd-encode-{n // 1000}k"
     benchmark.extra_info["bytes_per_twin"] = round(len(delta) / n, 2)
     # alternate states so that every call is a full delta, never a skipped repeat
+    states = [second, first]
+    benchmark(lambda: encoder.encode(1, (s := next(seqs)), 0.0, **states[s % 2]))
+
+
+def test_crowd_encode_small_cell_keyframe(benchmark):
+    """Fixed cost of a message: a keyframe of a 10-twin cell, from a warm encoder."""
+    first, _, key, _ = _keyframe_and_delta(SMALL_CELL)
+    encoder = CrowdEncoder(CELL, keyframe_every=1)
+    seqs = iter(range(1, 10**9))
+    benchmark.group = f"crowd-encode-{SMALL_CELL}"
+    benchmark.extra_info.update(bytes=len(key), bytes_per_twin=round(len(key) / SMALL_CELL, 1))
+    benchmark(lambda: encoder.encode(0, next(seqs), 0.0, **first))
+
+
+def test_crowd_encode_small_cell_delta(benchmark):
+    """Fixed cost of a message: a delta of a 10-twin cell where every twin moved."""
+    first, second, _, delta = _keyframe_and_delta(SMALL_CELL)
+    encoder = CrowdEncoder(CELL, keyframe_every=10**9)
+    encoder.encode(0, 1, 0.0, **first)
+    seqs = iter(range(2, 10**9))
+    benchmark.group = f"crowd-encode-{SMALL_CELL}"
+    benchmark.extra_info.update(bytes=len(delta), bytes_per_twin=round(len(delta) / SMALL_CELL, 1))
     states = [second, first]
     benchmark(lambda: encoder.encode(1, (s := next(seqs)), 0.0, **states[s % 2]))
 

@@ -18,6 +18,7 @@ from components.health import DAY_AGGREGATES
 from components.identity import IDENTITY
 from components.locomotion import PLACES, TRANSFORM, TRIP
 from components.physiology import EXERTION, PHYSIOLOGY_PARAMS, VITALS
+from components.pose import ANIMATION
 from components.schema import columns_of
 from engine.backend import select_backend
 from engine.checkpoint import load_checkpoint
@@ -30,10 +31,12 @@ from engine.synth.population import Population, synthesize_population
 from engine.synth.population_import import load_population
 from engine.synth.town import Town, build_town
 from engine.world import World
+from systems.animation import AnimationSystem
 from systems.behavior import BehaviorSystem
 from systems.health import HealthRecord, HealthSystem
 from systems.locomotion import LocomotionSystem
 from systems.physiology import PhysiologySystem
+from systems.replication import ReplicationSystem, Replicator
 
 __all__ = ["SCHEMA", "Simulation", "build_simulation"]
 
@@ -50,6 +53,7 @@ SCHEMA = columns_of(
     EXERTION,
     VITALS,
     DAY_AGGREGATES,
+    ANIMATION,
 )
 """Every dense column of the world."""
 
@@ -72,16 +76,20 @@ class Simulation:
     def record(self) -> HealthRecord:
         return self.world.resource(HealthRecord)
 
-    def spawn(self, count: int) -> np.ndarray:
+    def spawn(self, count: int, seed: int | None = None) -> np.ndarray:
         """Spawn ``count`` new synthetic twins now, in new households in existing homes.
+
+        Args:
+            seed: seed of the new people; None draws them from the world's generator.
 
         Returns:
             ``(count,) uint32`` their ids.
         """
         if not 1 <= count <= MAX_SPAWN:
             raise ValueError(f"spawn count {count} is out of range: expected 1..{MAX_SPAWN}")
-        population = synthesize_population(count, self.world.rng)
-        return spawn_population(self.world, population, self.world.rng, new_homes=False)
+        rng = self.world.rng if seed is None else np.random.default_rng([seed, STREAM_POPULATION])
+        population = synthesize_population(count, rng)
+        return spawn_population(self.world, population, rng, new_homes=False)
 
     def despawn(self, ids: np.ndarray | list[int]) -> None:
         """Remove twins by id; an unknown id raises ``UnknownTwinError`` and removes nothing."""
@@ -91,8 +99,11 @@ class Simulation:
         self.world.close()
 
 
-def build_simulation(config: Config, resume: Path | None = None) -> Simulation:
-    """A world ready to tick: population spawned, or restored from ``resume``."""
+def build_simulation(
+    config: Config, resume: Path | None = None, replicator: Replicator | None = None
+) -> Simulation:
+    """A world ready to tick: population spawned, or restored from ``resume``; with a
+    ``replicator``, every tick ends by handing the world to it."""
     sim = config.sim
     start = sim.start or datetime.now().replace(microsecond=0)
     capacity = max(1024, sim.twins)
@@ -104,9 +115,12 @@ def build_simulation(config: Config, resume: Path | None = None) -> Simulation:
     systems: list[System] = [
         BehaviorSystem(world),
         LocomotionSystem(world),
+        AnimationSystem(world),
         PhysiologySystem(world),
         health,
     ]
+    if replicator is not None:
+        systems.append(ReplicationSystem(world, replicator))
     for order, system in enumerate(systems):
         world.add_system(system, priority=-(int(system.phase) * 1000 + order))
     if resume:

@@ -1,6 +1,7 @@
 """The ``twin`` command line.
 
     twin simulate --twins N --days D --seed S --out DIR [--start YYYY-MM-DD] [--vitals-every S]
+    twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
 
 Bad arguments and unwritable paths print one clear line and exit with status 2.
 """
@@ -18,8 +19,10 @@ from engine.app import build_simulation
 from engine.backend import BackendError
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError, load_config
+from engine.serve import Serving, serve
 from engine.simulate import OutputError, check_output_dir, run_headless
 from engine.synth.population_import import PopulationImportError
+from net.server import ServerError
 
 __all__ = ["main"]
 
@@ -71,6 +74,34 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     sim.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    srv = commands.add_parser("serve", help="run in real time behind ZeroMQ endpoints")
+    srv.add_argument("--twins", type=_positive_int, default=None, help="population size (1000)")
+    srv.add_argument("--seed", type=int, default=None, help="random seed (0)")
+    srv.add_argument("--tick-hz", type=float, default=None, help="ticks per second (30)")
+    srv.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="simulated seconds per wall second (1 = realtime)",
+    )
+    srv.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    srv.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    srv.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint written by an earlier run",
+    )
+    srv.add_argument("--pub", default=None, help="PUB endpoint (tcp://127.0.0.1:5556)")
+    srv.add_argument("--router", default=None, help="ROUTER endpoint (tcp://127.0.0.1:5557)")
+    srv.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint written at shutdown (data/world.ckpt)",
+    )
     return parser
 
 
@@ -97,18 +128,55 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(
+        args.config,
+        serve={
+            "pub_endpoint": args.pub,
+            "router_endpoint": args.router,
+            "checkpoint": args.checkpoint,
+        },
+        twins=args.twins,
+        seed=args.seed,
+        tick_hz=args.tick_hz,
+        time_scale=args.time_scale,
+        device=args.device,
+    )
+    serve(config, args.resume, _announce)
+    print("twin serve: stopped cleanly; world saved to", config.serve.checkpoint, flush=True)
+    return 0
+
+
+def _announce(serving: Serving) -> None:
+    world, loop = serving.sim.world, serving.sim.loop
+    endpoints = serving.server.endpoints
+    print(
+        f"twin serve: {world.n} twins at {loop.tick_hz:g} Hz, time scale {loop.time_scale:g}, "
+        f"sim time {world.clock.now:%Y-%m-%d %H:%M}\n"
+        f"  PUB    {endpoints['pub']}\n"
+        f"  ROUTER {endpoints['router']}\n"
+        "  Ctrl-C stops and saves the world",
+        flush=True,
+    )
+
+
+COMMANDS = {"simulate": _simulate, "serve": _serve}
+ERRORS = (
+    ConfigError,
+    OutputError,
+    PopulationImportError,
+    BackendError,
+    CheckpointError,
+    ServerError,
+    ValueError,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _simulate(args)
-    except (
-        ConfigError,
-        OutputError,
-        PopulationImportError,
-        BackendError,
-        CheckpointError,
-        ValueError,
-    ) as err:
+        return COMMANDS[args.command](args)
+    except ERRORS as err:
         print(f"twin {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -84,6 +84,7 @@ class ServeConfig:
         pub_endpoint: ZeroMQ PUB endpoint for state and events (127.0.0.1 unless configured).
         router_endpoint: ZeroMQ ROUTER endpoint for requests.
         keyframe_every: crowd updates between two keyframes of a cell.
+        crowd_hz: crowd updates per cell per wall-clock second, at most.
         vitals_hz: how often each twin's vitals are published (per wall-clock second).
         hwm: ZeroMQ high-water mark (messages queued per peer before dropping).
         max_requests_per_tick: requests answered at the start of one tick, at most.
@@ -94,6 +95,7 @@ class ServeConfig:
     pub_endpoint: str = "tcp://127.0.0.1:5556"
     router_endpoint: str = "tcp://127.0.0.1:5557"
     keyframe_every: int = 30
+    crowd_hz: float = 10.0
     vitals_hz: float = 1.0
     hwm: int = 1000
     max_requests_per_tick: int = 64
@@ -110,6 +112,7 @@ class ServeConfig:
         _check(
             1 <= self.keyframe_every <= 10_000, "keyframe_every", self.keyframe_every, "1..10000"
         )
+        _check(0 < self.crowd_hz <= 1000, "crowd_hz", self.crowd_hz, "a rate in (0, 1000] Hz")
         _check(0 < self.vitals_hz <= 100, "vitals_hz", self.vitals_hz, "a rate in (0, 100] Hz")
         _check(1 <= self.hwm <= 10_000_000, "hwm", self.hwm, "1..10000000")
         _check(1 <= self.max_requests_per_tick <= 10_000, "max_requests_per_tick",
@@ -153,6 +156,7 @@ _COERCE: dict[str, dict[str, Any]] = {
         "pub_endpoint": str,
         "router_endpoint": str,
         "keyframe_every": int,
+        "crowd_hz": float,
         "vitals_hz": float,
         "hwm": int,
         "max_requests_per_tick": int,

@@ -30,6 +30,8 @@ from net.wire import (
     topics,
     vitals,
 )
+from net.wire.arrays import pack_array
+from net.wire.envelope import pack_envelope
 from tests.golden.wire.make_golden import HERE, build_cases, dumps, to_json
 
 GOLDEN = HERE
@@ -109,7 +111,7 @@ def _crowd(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     centre = topics.cell_centre_m(CELL)
     return {
         "ids": rng.choice(100_000, n, replace=False).astype(np.uint32),
-        "pos_m": centre + rng.uniform(-300, 300, (n, 2)),
+        "pos_m": centre + rng.uniform(-1600, 1600, (n, 2)),
         "heading_rad": rng.uniform(-10, 10, n),
         "speed_mps": rng.uniform(0, 25, n),
         "activity": rng.integers(0, 16, n).astype(np.uint8),
@@ -249,9 +251,13 @@ def test_crowd_encoder_rejects_bad_input():
     encoder.encode(0, 5, 0.0, **twins)
     with pytest.raises(ValueError, match="seq must grow"):
         encoder.encode(1, 5, 0.0, **twins)
-    far = dict(twins, pos_m=twins["pos_m"] + [400.0, 0.0])
-    with pytest.raises(ValueError, match="beyond"):
+    far = dict(twins, pos_m=twins["pos_m"].copy())
+    far["pos_m"][3, 1] = topics.cell_centre_m(CELL)[1] - 1638.4  # code -32768
+    with pytest.raises(ValueError, match=r"^a twin lies beyond 1638\.35 m of the centre of cell"):
         CrowdEncoder(CELL).encode(0, 1, 0.0, **far)
+    short = {k: v[:4] for k, v in twins.items()}
+    with pytest.raises(ValueError, match="got 5 ids for 4 positions"):
+        CrowdEncoder(CELL).encode(0, 1, 0.0, **dict(short, ids=twins["ids"]))
     with pytest.raises(ValueError, match="activity"):
         CrowdEncoder(CELL).encode(0, 1, 0.0, **dict(twins, activity=np.full(5, 16, np.uint8)))
     nan = dict(twins, heading_rad=np.full(5, np.nan))
@@ -259,6 +265,57 @@ def test_crowd_encoder_rejects_bad_input():
         CrowdEncoder(CELL).encode(0, 1, 0.0, **nan)
     with pytest.raises(ValueError, match="unique"):
         CrowdEncoder(CELL).encode(0, 1, 0.0, **dict(twins, ids=np.zeros(5, np.uint32)))
+
+
+def test_crowd_position_range_is_1638_35_m_in_5_cm_steps():
+    """Offsets of +-1638.35 m travel as +-32767; 2.5 cm off the grid is the worst error."""
+    centre = topics.cell_centre_m(CELL)
+    edge = crowd.POS_LIMIT_M
+    assert (crowd.POS_QUANTUM_M, edge, topics.CELL_SIZE_M) == (0.05, 1638.35, 2000.0)
+    offsets = np.array([[edge, -edge], [-edge, edge], [0.024, -0.026], [1000.0, -999.975]])
+    twins = _crowd(4, np.random.default_rng(14))
+    twins["pos_m"] = centre + offsets
+    data = CrowdEncoder(CELL).encode(0, 1, 0.0, **twins)
+    msg = crowd.decode(data)
+    want = [[32767, -32767], [-32767, 32767], [0, -1], [20000, -20000]]
+    np.testing.assert_array_equal(msg.pos, np.array(want)[np.argsort(twins["ids"])])
+    _check_state(CrowdDecoder().apply(data), twins)
+
+
+def test_crowd_payload_is_the_generic_msgpack_encoding():
+    """The hand-written msgpack of the crowd encoder equals pack_envelope of pack_array maps."""
+    rng = np.random.default_rng(15)
+    cases = [(0, 0, (0, 0)), (1, 127, (-4, 7)), (300, 2**40, (-40_000, 200)), (20_000, 1, CELL)]
+    for n, seq, cell in cases:
+        twins = _crowd(n, rng)
+        twins["pos_m"] += topics.cell_centre_m(cell) - topics.cell_centre_m(CELL)
+        encoder = CrowdEncoder(cell)
+        key = encoder.encode(2**33, seq, 1e9 / 3, **twins)
+        twins["pos_m"][: n // 2] += 1.0
+        delta = encoder.encode(0, seq + 1, 0, **twins) if n else None
+        for data in (key, delta):
+            if data is None:
+                continue
+            msg = crowd.decode(data)
+            body = {"cell": list(msg.cell), "base": msg.base}
+            for name, dtype in crowd._ARRAY_FIELDS:
+                body[name] = pack_array(getattr(msg, name), dtype)
+            assert data == pack_envelope("crowd", msg.tick, msg.seq, msg.t_s, body), (n, seq)
+            assert crowd.encode(msg) == data
+
+
+def test_crowd_encoder_takes_ids_in_any_order_and_keeps_its_own_copy():
+    rng = np.random.default_rng(16)
+    twins = _crowd(40, rng)
+    order = np.argsort(twins["ids"])
+    ascending = {k: v[order] for k, v in twins.items()}
+    a, b = CrowdEncoder(CELL, keyframe_every=5), CrowdEncoder(CELL, keyframe_every=5)
+    for t in range(8):
+        assert a.encode(t, t + 1, t / 30, **twins) == b.encode(t, t + 1, t / 30, **ascending)
+        ascending["ids"][:] = 0  # the caller reuses its buffers: the encoder kept a copy
+        twins = _step(twins, rng, t)
+        order = np.argsort(twins["ids"])
+        ascending = {k: v[order] for k, v in twins.items()}
 
 
 def test_crowd_bytes_per_twin():
@@ -403,9 +460,10 @@ def test_topics():
     with pytest.raises(ValueError):
         topics.topic_for("pose", cell=(0, 0), twin_id=1)
     np.testing.assert_array_equal(
-        topics.cell_of(np.array([[0.0, -0.01], [499.99, 500.0], [-1250.0, 20_000.0]])),
+        topics.cell_of(np.array([[0.0, -0.01], [1999.99, 2000.0], [-5000.0, 80_000.0]])),
         [[0, -1], [0, 1], [-3, 40]],
     )
+    np.testing.assert_array_equal(topics.cell_centre_m((-4, 7)), [-7000.0, 15000.0])
 
 
 def test_pose_encode_rejects_bad_input():

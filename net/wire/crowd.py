@@ -16,7 +16,7 @@ base      int     -        seq of the keyframe this message is against; == seq f
 changed   ``|u1`` (B,)     delta: bit i (LSB first) set if base twin i changed; keyframe: empty
 ids       ``<u4`` (A,)     twins not in the base, ascending; a keyframe's base is empty: all twins
 gone      ``<u4`` (G,)     delta: base twins that left the cell, ascending; keyframe: empty
-pos       ``<i2`` (R, 2)   x, y offset from the cell centre, cm (+-327.67 m)
+pos       ``<i2`` (R, 2)   x, y offset from the cell centre, 5 cm (+-1638.35 m)
 heading   ``<u2`` (R,)     heading * 65536 / 2 pi, 0 = east, counter-clockwise
 speed     ``|u1`` (R,)     ground speed, 0.1 m/s (0..25.5 m/s, clamped)
 activity  ``|u1`` (R,)     activity code, < 16
@@ -30,18 +30,21 @@ is in a delta when it is new, or when any field but ``phase`` differs from its k
 after quantization: twins at rest are skipped, and clients advance phase from the clip's own
 rate. Bytes per twin: 15 in a keyframe; 11 in a delta plus 1 bit per base twin; 4 per gone twin.
 
-Error bounds (quantization): position 0.005 m per axis; heading pi / 65536 rad (0.0027 deg);
+Error bounds (quantization): position 0.025 m per axis; heading pi / 65536 rad (0.0027 deg);
 speed 0.05 m/s below the 25.5 m/s clamp; phase and blend 1 / 510.
 """
 
 from __future__ import annotations
 
+import functools
+import struct
 from dataclasses import dataclass
 
+import msgpack
 import numpy as np
 
-from net.wire.arrays import check_ascending, check_rows, pack_array, read_array
-from net.wire.envelope import Envelope, pack_envelope, unpack_envelope
+from net.wire.arrays import check_ascending, check_rows, read_array
+from net.wire.envelope import PROTOCOL_VERSION, Envelope, unpack_envelope
 from net.wire.errors import (
     BAD_VALUE,
     LENGTH_MISMATCH,
@@ -58,6 +61,7 @@ __all__ = [
     "HEADING_CODES",
     "KEYFRAME_BYTES_PER_TWIN",
     "KIND",
+    "POS_CODES_PER_M",
     "POS_LIMIT_M",
     "POS_QUANTUM_M",
     "RECORD_DTYPE",
@@ -74,9 +78,12 @@ __all__ = [
 ]
 
 KIND = "crowd"
-POS_QUANTUM_M = 0.01
-POS_LIMIT_CM = 32767
-POS_LIMIT_M = POS_LIMIT_CM * POS_QUANTUM_M
+POS_QUANTUM_M = 0.05
+POS_CODES_PER_M = 20
+"""Positions travel as ``round(offset_m * POS_CODES_PER_M)``, i.e. in units of ``POS_QUANTUM_M``."""
+POS_LIMIT_CODE = 32767
+POS_LIMIT_M = POS_LIMIT_CODE / POS_CODES_PER_M
+"""1638.35 m: the farthest a twin may be from its cell's centre on either axis."""
 HEADING_CODES = 65536
 SPEED_QUANTUM_MPS = 0.1
 UNIT_CODES = 255
@@ -103,6 +110,7 @@ _RECORD_FIELDS = tuple(
 )
 """(wire name, dtype string, trailing shape) of each record array, in body order."""
 _NO_IDS = np.zeros(0, dtype=np.uint32)
+_NO_BITS = np.zeros(0, dtype=np.uint8)
 _ROW = np.dtype(f"V{RECORD_DTYPE.itemsize}")  # a record as opaque bytes: fast to move around
 
 
@@ -117,7 +125,7 @@ class CrowdMessage:
         changed: (B,) uint8 bitmask over the base keyframe's twins, LSB first.
         ids: (A,) uint32 ascending, twins not in the base.
         gone: (G,) uint32 ascending, base twins no longer in the cell.
-        pos: (R, 2) int16, offset from the cell centre, cm.
+        pos: (R, 2) int16, offset from the cell centre, in ``POS_QUANTUM_M`` (5 cm) units.
         heading: (R,) uint16, heading * 65536 / 2 pi. speed: (R,) uint8, 0.1 m/s.
         activity: (R,) uint8 < 16. clip: (R,) uint8. phase, blend: (R,) uint8, value * 255.
 
@@ -180,10 +188,13 @@ class CrowdState:
 
 # --- quantization -------------------------------------------------------------------------------
 
-
-def _unit_codes(values: np.ndarray) -> np.ndarray:
-    """(N,) float in [0, 1] (clamped) -> (N,) uint8 codes."""
-    return np.rint(np.clip(values, 0.0, 1.0) * UNIT_CODES).astype(np.uint8)
+_CODES_PER_UNIT = np.array(
+    [POS_CODES_PER_M, POS_CODES_PER_M, HEADING_CODES / (2 * np.pi), 10.0, UNIT_CODES, UNIT_CODES]
+)[:, None]
+"""Codes per unit of the rows of ``_quantize``'s scratch: x, y (m), heading (rad), speed (m/s, so
+10 = 1 / ``SPEED_QUANTUM_MPS``), phase, blend."""
+_U1_MAX = 255
+"""Speed, phase and blend codes are clamped to 0..255 (speed: 25.5 m/s)."""
 
 
 def quantize(
@@ -202,38 +213,48 @@ def quantize(
         ValueError: a twin beyond ``POS_LIMIT_M`` of the cell centre, a non-finite value, or an
             activity >= 16.
     """
-    if not all(np.isfinite(v).all() for v in (pos_m, heading_rad, speed_mps, phase, blend)):
+    centre = cell_centre_m(cell)
+    return _quantize(centre, cell, pos_m, heading_rad, speed_mps, activity, clip, phase, blend)
+
+
+def _quantize(
+    centre: np.ndarray,
+    cell: tuple[int, int],
+    pos_m: np.ndarray,
+    heading_rad: np.ndarray,
+    speed_mps: np.ndarray,
+    activity: np.ndarray,
+    clip: np.ndarray,
+    phase: np.ndarray,
+    blend: np.ndarray,
+) -> np.ndarray:
+    """``quantize`` with the cell's (2,) centre, m, given (a handful of numpy calls for any N)."""
+    pos = np.asarray(pos_m, dtype=np.float64)
+    n = len(pos)
+    codes = np.empty((6, n))  # rows: x, y offset, heading, speed, phase, blend; then their codes
+    np.subtract(pos.T, centre[:, None], out=codes[:2])
+    codes[2], codes[3], codes[4], codes[5] = heading_rad, speed_mps, phase, blend
+    if not np.isfinite(codes).all():
         raise ValueError("crowd positions, headings, speeds, phases and blends must be finite")
-    offset_cm = np.rint((np.asarray(pos_m, np.float64) - cell_centre_m(cell)) / POS_QUANTUM_M)
-    if offset_cm.size and np.abs(offset_cm).max() > POS_LIMIT_CM:
-        raise ValueError(f"a twin lies beyond {POS_LIMIT_M} m of the centre of cell {cell}")
+    codes *= _CODES_PER_UNIT
+    np.rint(codes, out=codes)
+    if n and np.abs(codes[:2]).max() > POS_LIMIT_CODE:
+        raise ValueError(f"a twin lies beyond {POS_LIMIT_M:.2f} m of the centre of cell {cell}")
     activity = np.asarray(activity)
     if activity.size and activity.max() >= ACTIVITY_LIMIT:
         raise ValueError(f"activity codes must be < {ACTIVITY_LIMIT}")
-    turns = np.mod(np.asarray(heading_rad, np.float64), 2 * np.pi) / (2 * np.pi)
-    rec = np.empty(len(offset_cm), RECORD_DTYPE)
-    rec["pos"] = offset_cm
-    rec["heading"] = np.rint(turns * HEADING_CODES).astype(np.int64) % HEADING_CODES
-    rec["speed"] = np.rint(np.clip(speed_mps, 0.0, 255 * SPEED_QUANTUM_MPS) / SPEED_QUANTUM_MPS)
+    np.mod(codes[2], HEADING_CODES, out=codes[2])
+    np.maximum(codes[3:], 0, out=codes[3:])  # two ufuncs: cheaper than np.clip for small N
+    np.minimum(codes[3:], _U1_MAX, out=codes[3:])
+    rec = np.empty(n, RECORD_DTYPE)
+    rec["pos"] = codes[:2].T
+    rec["heading"] = codes[2]
+    rec["speed"] = codes[3]
     rec["activity"] = activity
     rec["clip"] = clip
-    rec["phase"] = _unit_codes(phase)
-    rec["blend"] = _unit_codes(blend)
+    rec["phase"] = codes[4]
+    rec["blend"] = codes[5]
     return rec
-
-
-def _message(
-    envelope: tuple[int, int, float],
-    cell: tuple[int, int],
-    base: int,
-    changed: np.ndarray,
-    ids: np.ndarray,
-    gone: np.ndarray,
-    rec: np.ndarray,
-) -> CrowdMessage:
-    """The message of (R,) ``RECORD_DTYPE`` records ``rec``; ``envelope`` is (tick, seq, t_s)."""
-    fields = {name: rec[name] for name in RECORD_DTYPE.names}
-    return CrowdMessage(*envelope, cell, base, changed, ids, gone, **fields)
 
 
 def _records_of(msg: CrowdMessage) -> np.ndarray:
@@ -254,33 +275,105 @@ def _concat(*parts: np.ndarray) -> np.ndarray:
     return np.concatenate([p.view(_ROW) for p in parts]).view(RECORD_DTYPE)
 
 
+_ROW_BYTES = RECORD_DTYPE.itemsize
+_BUT_PHASE = np.full(_ROW_BYTES, 0xFF, np.uint8)
+_BUT_PHASE[RECORD_DTYPE.fields["phase"][1]] = 0
+"""Byte mask over one record: every byte but phase's."""
+
+
+def _as_rows(rec: np.ndarray) -> np.ndarray:
+    """(N, 11) uint8: contiguous (N,) records as bytes (a view). The encoder works on these."""
+    return rec.view(np.uint8).reshape(-1, _ROW_BYTES)
+
+
+def _fields(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The record arrays of contiguous (R, 11) uint8 ``rows`` (views), in body order."""
+    rec = rows.reshape(-1).view(RECORD_DTYPE)
+    return tuple(rec[name] for name in RECORD_DTYPE.names)
+
+
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N,) bool: records differ in any field but phase (the at-rest rule)."""
-    return (
-        (a["pos"] != b["pos"]).any(axis=1)
-        | (a["heading"] != b["heading"])
-        | (a["speed"] != b["speed"])
-        | (a["activity"] != b["activity"])
-        | (a["clip"] != b["clip"])
-        | (a["blend"] != b["blend"])
-    )
+    """(N,) bool: (N, 11) uint8 record rows differ in any field but phase (the at-rest rule)."""
+    diff = np.bitwise_xor(a, b)
+    diff &= _BUT_PHASE
+    return diff.any(axis=1)
 
 
 # --- encode / decode of one message --------------------------------------------------------------
+#
+# ``_pack`` writes the msgpack bytes itself: keys, dtypes and map headers are constant and packed
+# once, here, so that per message only the envelope numbers, shapes, bin headers and data are
+# written. The bytes are exactly those of ``pack_envelope`` with a body of ``pack_array`` maps
+# (``tests/test_wire.py`` checks it): numbers go through msgpack itself, or a table of its bytes.
+
+_ARRAY_FIELDS = (("changed", "|u1"), ("ids", "<u4"), ("gone", "<u4")) + tuple(
+    (name, dtype) for name, dtype, _ in _RECORD_FIELDS
+)
+"""(wire name, dtype string) of every array of the body, in body order."""
+_ARRAY_DTYPES = tuple(np.dtype(dtype) for _, dtype in _ARRAY_FIELDS)
+_ENVELOPE_HEAD = b"\x86" + b"".join(
+    msgpack.packb(v) for v in ("v", PROTOCOL_VERSION, "kind", KIND, "tick")
+)
+_SEQ, _T, _BASE, _DATA = (msgpack.packb(key) for key in ("seq", "t", "base", "data"))
+_BODY_HEAD = msgpack.packb("body") + bytes([0x80 | 2 + len(_ARRAY_FIELDS)]) + msgpack.packb("cell")
+_ARRAY_HEADS = tuple(
+    msgpack.packb(name) + b"\x83" + b"".join(msgpack.packb(v) for v in ("dtype", dtype, "shape"))
+    for name, dtype in _ARRAY_FIELDS
+)
+_SMALL_INTS = tuple(msgpack.packb(i) for i in range(128))
+_BIN8_HEADS = tuple(bytes((0xC4, size)) for size in range(256))
+_F64 = struct.Struct(">Bd")
+
+
+def _pack_int(value: int) -> bytes:
+    return _SMALL_INTS[value] if 0 <= value < 128 else msgpack.packb(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pack_shape_and_data_key(shape: tuple[int, ...]) -> bytes:
+    return msgpack.packb(list(shape)) + _DATA
+
+
+def _pack_bin_head(size: int) -> bytes:
+    if size < 0x100:
+        return _BIN8_HEADS[size]
+    if size < 0x10000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
+
+
+def _pack(
+    envelope: tuple[int, int, float],
+    cell: tuple[int, int],
+    base: int,
+    arrays: tuple[np.ndarray, ...],
+) -> bytes:
+    """The payload of a crowd message: ``envelope`` (tick, seq, t_s), and the body's arrays in
+    body order, each already of its wire dtype (``_ARRAY_DTYPES``)."""
+    tick, seq, t_s = envelope
+    parts = [
+        _ENVELOPE_HEAD,
+        _pack_int(int(tick)),
+        _SEQ,
+        _pack_int(int(seq)),
+        _T,
+        _F64.pack(0xCB, float(t_s)),
+        _BODY_HEAD,
+        b"\x92" + _pack_int(int(cell[0])) + _pack_int(int(cell[1])),
+        _BASE,
+        _pack_int(int(base)),
+    ]
+    for head, arr in zip(_ARRAY_HEADS, arrays, strict=True):
+        data = arr.tobytes()  # C order, whatever the strides
+        parts += (head, _pack_shape_and_data_key(arr.shape), _pack_bin_head(len(data)), data)
+    return b"".join(parts)
 
 
 def encode(msg: CrowdMessage) -> bytes:
     """The payload of ``msg``."""
-    body = {
-        "cell": [int(msg.cell[0]), int(msg.cell[1])],
-        "base": int(msg.base),
-        "changed": pack_array(msg.changed, "|u1"),
-        "ids": pack_array(msg.ids, "<u4"),
-        "gone": pack_array(msg.gone, "<u4"),
-    }
-    for name, dtype, _ in _RECORD_FIELDS:
-        body[name] = pack_array(getattr(msg, name), dtype)
-    return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, body)
+    values = (msg.changed, msg.ids, msg.gone, *(getattr(msg, n) for n in RECORD_DTYPE.names))
+    arrays = tuple(np.asarray(v, d) for v, d in zip(values, _ARRAY_DTYPES, strict=True))
+    return _pack((msg.tick, msg.seq, msg.t_s), msg.cell, msg.base, arrays)
 
 
 def _read_cell(body: dict) -> tuple[int, int]:
@@ -359,10 +452,12 @@ class CrowdEncoder:
             raise ValueError("keyframe_every must be >= 1")
         self.cell = (int(cell[0]), int(cell[1]))
         self.keyframe_every = keyframe_every
-        self._key: _Keyframe | None = None
+        self._centre = cell_centre_m(self.cell)
+        self._key: tuple[int, np.ndarray, np.ndarray] | None = None  # seq, ids, (K, 11) rows
         self._updates_since_key = 0
         self._last_seq = -1
-        self._last: tuple[CrowdMessage, np.ndarray] | None = None  # message and its records
+        # the last message published: (changed, ids, gone, rows); changed is None for a keyframe
+        self._last: tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._published: list[bytes] = []
 
     def snapshot(self) -> list[bytes]:
@@ -387,7 +482,7 @@ class CrowdEncoder:
 
         Args:
             tick, seq, t_s: envelope; ``seq`` must grow from call to call.
-            ids: (N,) uint32, unique, any order.
+            ids: (N,) uint32, unique, any order (ascending is cheapest).
             pos_m: (N, 2) float, map position, m; within ``POS_LIMIT_M`` of the cell centre.
             heading_rad: (N,) float, rad, any value (wrapped into [0, 2 pi)).
             speed_mps: (N,) float, m/s. activity: (N,) uint8 < 16. clip: (N,) uint8.
@@ -395,65 +490,84 @@ class CrowdEncoder:
         """
         if seq <= self._last_seq:
             raise ValueError(f"seq must grow: got {seq} after {self._last_seq}")
-        ids = np.asarray(ids, dtype=np.uint32)
-        order = np.argsort(ids, kind="stable")
-        if ids.size > 1 and (np.diff(ids[order]) == 0).any():
-            raise ValueError("ids must be unique")
-        rec = quantize(self.cell, pos_m, heading_rad, speed_mps, activity, clip, phase, blend)
+        ids = np.array(ids, dtype="<u4")  # a copy: the keyframe keeps it
+        order = None
+        if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+            order = ids.argsort(kind="stable")
+            ids = ids[order]
+            if not (ids[1:] > ids[:-1]).all():
+                raise ValueError("ids must be unique")
+        rec = _quantize(
+            self._centre, self.cell, pos_m, heading_rad, speed_mps, activity, clip, phase, blend
+        )
+        if len(rec) != len(ids):
+            raise ValueError(f"got {len(ids)} ids for {len(rec)} positions")
+        rows = _as_rows(rec) if order is None else _as_rows(rec)[order]
         self._last_seq = seq
         if self._key is None or self._updates_since_key + 1 >= self.keyframe_every:
-            return self._keyframe(tick, seq, t_s, ids[order], _take(rec, order))
+            return self._keyframe((tick, seq, t_s), ids, rows)
         self._updates_since_key += 1
-        return self._delta(tick, seq, t_s, ids[order], _take(rec, order))
+        return self._delta((tick, seq, t_s), ids, rows)
 
-    def _keyframe(self, tick: int, seq: int, t_s: float, ids: np.ndarray, rec: np.ndarray) -> bytes:
-        self._key = _Keyframe(seq, t_s, ids, rec)
+    def _keyframe(
+        self, envelope: tuple[int, int, float], ids: np.ndarray, rows: np.ndarray
+    ) -> bytes:
+        seq = envelope[1]
+        self._key = (seq, ids, rows)
         self._updates_since_key = 0
-        msg = _message((tick, seq, t_s), self.cell, seq, np.zeros(0, np.uint8), ids, _NO_IDS, rec)
-        self._last = (msg, rec)
-        self._published = [encode(msg)]
-        return self._published[0]
+        self._last = (None, ids, _NO_IDS, rows)
+        payload = _pack(envelope, self.cell, seq, (_NO_BITS, ids, _NO_IDS, *_fields(rows)))
+        self._published = [payload]
+        return payload
 
-    def _delta(self, tick: int, seq: int, t_s: float, ids: np.ndarray, rec: np.ndarray):
-        key = self._key
-        at = np.minimum(np.searchsorted(key.ids, ids), max(len(key.ids) - 1, 0))
-        in_key = _member(key.ids, ids)
-        kept = _take(rec, in_key)
-        differs = _differs(kept, _take(key.records, at[in_key]))
-        changed = np.zeros(len(key.ids), bool)
-        changed[at[in_key][differs]] = True
-        present = np.zeros(len(key.ids), bool)
-        present[at[in_key]] = True
-        records = _concat(_take(kept, differs), _take(rec, ~in_key))
-        msg = _message(
-            (tick, seq, t_s),
-            self.cell,
-            key.seq,
-            np.packbits(changed, bitorder="little"),
-            ids[~in_key],
-            key.ids[~present],
-            records,
-        )
-        if self._repeats_last(msg, records):
+    def _delta(self, envelope: tuple[int, int, float], ids: np.ndarray, rows: np.ndarray):
+        """The delta of twins ``ids`` (N,) ascending, with records ``rows`` (N, 11), or None."""
+        key_seq, key_ids, key_rows = self._key
+        k = len(key_ids)
+        if not k:
+            bits, new_ids, gone = _NO_BITS, ids, _NO_IDS
+        else:
+            at = key_ids.searchsorted(ids)
+            np.minimum(at, k - 1, out=at)
+            in_key = key_ids[at] == ids  # (N,) twin is in the keyframe, at row ``at``
+            moved = _differs(rows, key_rows[at])
+            moved &= in_key
+            changed = np.zeros(k, bool)
+            changed[at[moved]] = True
+            bits = np.packbits(changed, bitorder="little")
+            kept = int(np.count_nonzero(in_key))
+            if kept == len(ids):
+                new_ids, rows = _NO_IDS, rows[moved]
+            else:
+                new = ~in_key
+                new_ids = ids[new]
+                rows = rows[np.concatenate((moved.nonzero()[0], new.nonzero()[0]))]
+            if kept == k:
+                gone = _NO_IDS
+            else:
+                present = np.zeros(k, bool)
+                present[at[in_key]] = True
+                gone = key_ids[~present]
+        if self._repeats_last(bits, new_ids, gone, rows):
             return None
-        self._last = (msg, records)
-        self._published = [self._published[0], encode(msg)]
-        return self._published[1]
+        self._last = (bits, new_ids, gone, rows)
+        payload = _pack(envelope, self.cell, key_seq, (bits, new_ids, gone, *_fields(rows)))
+        self._published = [self._published[0], payload]
+        return payload
 
-    def _repeats_last(self, msg: CrowdMessage, rec: np.ndarray) -> bool:
-        """Whether ``msg`` (records ``rec``) repeats the last message, phase aside.
-
-        A keyframe counts as an empty delta.
-        """
-        last, last_rec = self._last
-        if last.is_keyframe:
-            return not (msg.ids.size or msg.gone.size or rec.size)
+    def _repeats_last(
+        self, bits: np.ndarray, ids: np.ndarray, gone: np.ndarray, rows: np.ndarray
+    ) -> bool:
+        """Whether a delta repeats the last message, phase aside; a keyframe is an empty delta."""
+        last_bits, last_ids, last_gone, last_rows = self._last
+        if last_bits is None:
+            return not (ids.size or gone.size or rows.size)
         return (
-            np.array_equal(msg.changed, last.changed)
-            and np.array_equal(msg.ids, last.ids)
-            and np.array_equal(msg.gone, last.gone)
-            and len(rec) == len(last_rec)
-            and not _differs(rec, last_rec).any()
+            bits.tobytes() == last_bits.tobytes()
+            and ids.tobytes() == last_ids.tobytes()
+            and gone.tobytes() == last_gone.tobytes()
+            and len(rows) == len(last_rows)
+            and not _differs(rows, last_rows).any()
         )
 
 

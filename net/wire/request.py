@@ -26,7 +26,17 @@ from net.wire.fields import read_int, read_map, read_str
 __all__ = ["KIND", "OPS", "Request", "decode", "encode", "from_envelope"]
 
 KIND = "request"
-OPS = ("snapshot", "roster", "twin", "spawn", "despawn", "time_scale", "pause", "resume")
+OPS = (
+    "snapshot",
+    "roster",
+    "twin",
+    "spawn",
+    "despawn",
+    "time_scale",
+    "pause",
+    "resume",
+    "stats",
+)
 
 
 @dataclass(frozen=True)

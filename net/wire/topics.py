@@ -34,7 +34,7 @@ __all__ = [
     "twin_prefix",
 ]
 
-CELL_SIZE_M = 500.0
+CELL_SIZE_M = 2000.0
 """Side of a square spatial cell, metres (fixed by protocol version 1)."""
 
 CELL_PREFIX = b"cell/"

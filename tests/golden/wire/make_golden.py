@@ -21,7 +21,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from net.wire import crowd, decode_any, event, meta, pose, reply, request, vitals
+from net.wire import crowd, decode_any, event, meta, pose, reply, request, topics, vitals
 from net.wire.arrays import ARRAY_KEYS
 
 __all__ = ["HERE", "Case", "build_cases", "dumps", "to_json", "write_cases"]
@@ -83,11 +83,15 @@ def to_json(value: Any) -> Any:
 
 
 def _crowd_payloads() -> tuple[bytes, bytes]:
-    """A keyframe of five twins of cell (3, -2) and a delta three updates later."""
-    centre = np.array([1750.0, -750.0])
+    """A keyframe of five twins of cell (3, -2) and a delta three updates later.
+
+    Twin 31 stands at the edge of the position range (code -32767, 32767 on both axes); 12's
+    offsets are not multiples of the 5 cm quantum.
+    """
+    centre = topics.cell_centre_m(CELL)  # (7000, -3000)
     ids = np.array([1002, 7, 12, 31, 40], dtype=np.uint32)
     offsets = np.array(
-        [[80.0, -40.0], [0.0, 0.0], [12.34, -56.78], [-249.99, 249.99], [100.0, 3.21]]
+        [[80.0, -40.0], [0.0, 0.0], [12.34, -56.78], [-1638.35, 1638.35], [100.0, 3.21]]
     )
     heading = np.array([-0.5, 0.0, math.pi / 2, math.pi, 4.8])
     speed = np.array([30.0, 0.0, 1.4, 1.3, 13.9])
@@ -119,7 +123,7 @@ def _pose_message() -> pose.PoseMessage:
     axis /= np.linalg.norm(axis, axis=1, keepdims=True)
     turned = np.concatenate([np.cos(angle / 2)[:, None], np.sin(angle / 2)[:, None] * axis], 1)
     quat = np.stack([np.tile([1.0, 0.0, 0.0, 0.0], (24, 1)), turned]).astype(np.float32)
-    root = np.array([[1762.34, -806.78, 0.95], [1850.0, -646.79, 0.9]])
+    root = np.array([[7012.34, -3056.78, 0.95], [7100.0, -2996.79, 0.9]])
     return pose.PoseMessage(3603, 504, 120.1, np.array([12, 40], np.uint32), quat, root)
 
 

@@ -1,0 +1,136 @@
+"""Serving costs: the tick with stalled subscribers, and publish-to-decoded latency.
+
+- ``test_tick_with_stalled_subscribers``: the realtime tick's p99 (ms) with 20 SUB sockets that
+  subscribe to everything and never read, against the same run without them (target: within 10 %).
+- ``test_publish_to_decoded_latency``: 10,000 twins at 30 Hz; a subscriber decodes every crowd
+  message; latency is the wall time from the publisher's send to the decoded message (target: p99
+  at most 5 ms on loopback).
+
+Numbers go to ``benchmark.extra_info``; run with ``pytest bench/test_serve_bench.py
+--benchmark-enable``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import zmq
+
+from engine.config import load_config
+from engine.serve import Serving
+from net.publisher import Publisher
+from net.wire import decode_any
+
+RUN_S = 4.0
+
+
+def _endpoints() -> dict[str, str]:
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    return {
+        "pub_endpoint": f"tcp://127.0.0.1:{ports[0]}",
+        "router_endpoint": f"tcp://127.0.0.1:{ports[1]}",
+    }
+
+
+def _serving(tmp_path, twins: int) -> Serving:
+    serve = {**_endpoints(), "checkpoint": tmp_path / "w.ckpt"}
+    return Serving(load_config(None, serve=serve, twins=twins, tick_hz=30, time_scale=1))
+
+
+def _run(serving: Serving, seconds: float, during=None) -> None:
+    thread = threading.Thread(target=serving.run, daemon=True)
+    thread.start()
+    try:
+        if during is not None:
+            during(seconds)
+        else:
+            time.sleep(seconds)
+    finally:
+        serving.stop.set()
+        thread.join(timeout=30)
+
+
+def _tick_p99_ms(tmp_path, stalled: int) -> float:
+    serving = _serving(tmp_path, 1000)
+    ctx = zmq.Context()
+    subs = []
+    for _ in range(stalled):
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.RCVHWM, 10)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(serving.config.serve.pub_endpoint)
+        subs.append(sub)
+    try:
+        _run(serving, RUN_S)
+        return serving.sim.loop.stats().timings["tick"].p99_ms
+    finally:
+        for sub in subs:
+            sub.close()
+        ctx.term()
+
+
+def test_tick_with_stalled_subscribers(benchmark, tmp_path):
+    benchmark.group = "serve-stalled-subscribers"
+    results = {}
+
+    def measure() -> None:
+        results["without"] = _tick_p99_ms(tmp_path, 0)
+        results["with_20_stalled"] = _tick_p99_ms(tmp_path, 20)
+
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    benchmark.extra_info.update({f"tick_p99_ms_{k}": round(v, 3) for k, v in results.items()})
+    benchmark.extra_info["ratio"] = round(results["with_20_stalled"] / results["without"], 3)
+
+
+class _StampedPublisher(Publisher):
+    """The publisher, recording the wall time each sequence number is sent."""
+
+    sent_at: dict[int, float]
+
+    def _send(self, topic: bytes, payload: bytes) -> None:
+        self.sent_at[self.seq] = time.perf_counter()
+        super()._send(topic, payload)
+
+
+def test_publish_to_decoded_latency(benchmark, tmp_path):
+    benchmark.group = "serve-latency-10k"
+    serving = _serving(tmp_path, 10_000)
+    serving.server.publisher.__class__ = _StampedPublisher
+    serving.server.publisher.sent_at = {}
+    latencies: list[float] = []
+
+    def listen(seconds: float) -> None:
+        ctx = zmq.Context()
+        sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"cell/")
+        sub.connect(serving.config.serve.pub_endpoint)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not sub.poll(100):
+                continue
+            _, payload = sub.recv_multipart()
+            message = decode_any(payload)
+            sent = serving.server.publisher.sent_at.get(message.seq)
+            if sent is not None:
+                latencies.append(time.perf_counter() - sent)
+        sub.close(linger=0)
+        ctx.term()
+
+    benchmark.pedantic(_run, args=(serving, RUN_S, listen), rounds=1, iterations=1)
+    ms = np.array(latencies) * 1e3
+    benchmark.extra_info.update(
+        {
+            "messages": int(ms.size),
+            "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)),
+        }  # fmt: skip
+    )
+    assert ms.size > 0

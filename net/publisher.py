@@ -1,0 +1,265 @@
+"""Publisher: the server side of the Clone pattern's state stream, on a ZeroMQ XPUB socket.
+
+Each tick the publisher turns the world into ``[topic, payload]`` messages (``docs/protocol.md``):
+
+- ``meta`` when the roster changed (twins spawned or despawned);
+- ``event/activity`` for every twin whose activity changed;
+- ``cell/<ix>/<iy>/crowd`` for every cell where something visible changed (a twin moved, changed
+  activity or clip, arrived or left), keyframes and deltas from one ``CrowdEncoder`` per cell, at
+  ``crowd_hz`` per cell (cells spread over the ticks; clients dead-reckon with speed and heading,
+  as game engines replicate crowds at 10-20 Hz);
+- ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
+- ``twin/<id>/vitals`` at ``vitals_hz`` for the twins somebody subscribed to (the XPUB socket
+  tells the publisher which topics have subscribers, so unwatched twins cost nothing).
+
+Sends never block: a subscriber that does not read loses messages at the high-water mark, and the
+tick goes on (counted in ``dropped``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import zmq
+
+from components.activity import Activity
+from components.pose import CLIPS
+from engine.schedule import Tick
+from engine.world import World
+from net.wire import event, meta, topics, vitals
+from net.wire.crowd import CrowdEncoder
+from net.wire.topics import TWIN_PREFIX
+
+__all__ = ["ACTIVITY_NAMES", "Publisher"]
+
+ACTIVITY_NAMES = tuple(a.name.lower() for a in Activity)
+VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
+                 "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
+_TWIN_TOPIC = re.compile(rb"^twin/(\d+)/")
+
+
+class Publisher:
+    """Encodes and publishes the world's changes; also serves the ``snapshot`` of the streams.
+
+    Args:
+        socket: a bound XPUB socket (owned by the simulation thread).
+        tick_hz: ticks per second, to turn rates into tick periods.
+        keyframe_every: crowd updates of a cell between keyframes.
+        crowd_hz: most crowd updates per cell per wall second.
+        vitals_hz: vitals rate per twin and per cell, per wall second.
+    """
+
+    def __init__(
+        self, socket: zmq.Socket, tick_hz: float, keyframe_every: int, crowd_hz: float,
+        vitals_hz: float,
+    ) -> None:  # fmt: skip
+        self.socket = socket
+        self.epoch_iso = ""
+        """Local calendar time of simulation time 0, published in ``meta``; set once the world
+        (and its clock) exists."""
+        self.keyframe_every = keyframe_every
+        self.crowd_period = max(1, round(tick_hz / crowd_hz))
+        self.vitals_period = max(1, round(tick_hz / vitals_hz))
+        self.seq = 0
+        self.sent = 0
+        self.dropped = 0
+        self.tick = 0
+        self.t_s = 0.0
+        self._encoders: dict[tuple[int, int], CrowdEncoder] = {}
+        self._roster = np.zeros(0, dtype=np.uint32)
+        self._roster_version = -1
+        self._last_activity = np.full(0, -1, dtype=np.int16)
+        self._last_clip = np.zeros(0, dtype=np.uint8)
+        self._last_cell = np.zeros((0, 2), dtype=np.int32)
+        self._dirty: set[tuple[int, int]] = set()
+        self._watched: set[int] = set()
+        self._all_twins_watched = 0
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def read_subscriptions(self) -> None:
+        """Drain the XPUB socket's (un)subscription messages; track which twins are watched."""
+        while True:
+            try:
+                message = self.socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if not message:
+                continue
+            subscribe, topic = message[0] == 1, message[1:]
+            match = _TWIN_TOPIC.match(topic)
+            if match:
+                twin = int(match.group(1))
+                (self._watched.add if subscribe else self._watched.discard)(twin)
+            elif TWIN_PREFIX.startswith(topic):
+                self._all_twins_watched += 1 if subscribe else -1
+
+    # -- the tick ----------------------------------------------------------------------------
+
+    def replicate(self, world: World, tick: Tick) -> None:
+        """Publish this tick's changes (called by the replication system, last in the tick)."""
+        self.tick, self.t_s = tick.index, tick.t_s + tick.dt_s
+        self._grow_tables(world.next_twin_id)
+        ids = world.ids
+        self._publish_roster(world)
+        changed_activity = self._publish_activity_events(ids, world["activity"])
+        cells = topics.cell_of(world["position_m"])
+        self._publish_crowd(world, ids, cells, changed_activity)
+        self._publish_vitals(world, ids, cells, tick.index)
+
+    def _grow_tables(self, next_id: int) -> None:
+        size = len(self._last_activity)
+        if next_id <= size:
+            return
+        grow = max(next_id, 2 * size) - size
+        self._last_activity = np.concatenate([self._last_activity, np.full(grow, -1, np.int16)])
+        self._last_clip = np.concatenate([self._last_clip, np.zeros(grow, np.uint8)])
+        self._last_cell = np.concatenate([self._last_cell, np.zeros((grow, 2), np.int32)])
+
+    def _publish_roster(self, world: World) -> None:
+        if world.columns.version == self._roster_version:
+            return
+        self._roster_version = world.columns.version
+        roster = np.sort(world.ids)
+        added = np.setdiff1d(roster, self._roster, assume_unique=True)
+        removed = np.setdiff1d(self._roster, roster, assume_unique=True)
+        self._roster = roster
+        self._last_activity[removed] = -1
+        self._dirty |= _cell_set(self._last_cell[removed])
+        if added.size or removed.size:
+            self._send_meta(added.astype(np.uint32), removed.astype(np.uint32))
+
+    def meta_message(self, added: np.ndarray, removed: np.ndarray) -> meta.MetaMessage:
+        return meta.MetaMessage(
+            self.tick, self.seq, self.t_s, self.epoch_iso, ACTIVITY_NAMES, CLIPS, added, removed
+        )
+
+    def _send_meta(self, added: np.ndarray, removed: np.ndarray) -> None:
+        self.seq += 1
+        self._send(topics.META_TOPIC, meta.encode(self.meta_message(added, removed)))
+
+    def _publish_activity_events(self, ids: np.ndarray, activity: np.ndarray) -> np.ndarray:
+        """Publish ``event/activity`` for each change; returns the ``(N,) bool`` changed mask."""
+        previous = self._last_activity[ids]
+        changed = previous != activity
+        topic = topics.topic_for("event", event_type=event.ACTIVITY)
+        for row in np.flatnonzero(changed & (previous >= 0)):
+            self.seq += 1
+            message = event.activity_event(
+                self.tick, self.seq, self.t_s, int(ids[row]), int(previous[row]),
+                int(activity[row]),
+            )  # fmt: skip
+            self._send(topic, event.encode(message))
+        self._last_activity[ids] = activity
+        return changed
+
+    def _publish_crowd(
+        self, world: World, ids: np.ndarray, cells: np.ndarray, changed_activity: np.ndarray
+    ) -> None:
+        """Mark cells where something visible changed; encode the marked cells due this tick."""
+        previous_cell = self._last_cell[ids]
+        moved_cell = (previous_cell != cells).any(axis=1)
+        dirty = (world["speed_mps"] > 0) | changed_activity | moved_cell
+        dirty |= self._last_clip[ids] != world["clip"]
+        self._dirty |= _cell_set(cells[dirty]) | _cell_set(previous_cell[moved_cell])
+        self._last_cell[ids] = cells
+        self._last_clip[ids] = world["clip"]
+        slot = self.tick % self.crowd_period
+        due = sorted(c for c in self._dirty if _key_of(c) % self.crowd_period == slot)
+        if not due:
+            return
+        self._dirty.difference_update(due)
+        key = _cell_key(cells)
+        order = np.argsort(key, kind="stable")
+        sorted_keys = key[order]
+        starts = np.searchsorted(sorted_keys, [_key_of(c) for c in due], "left")
+        ends = np.searchsorted(sorted_keys, [_key_of(c) for c in due], "right")
+        for cell, lo, hi in zip(due, starts, ends, strict=True):
+            self._encode_cell(world, ids, cell, order[lo:hi])
+
+    def _encode_cell(
+        self, world: World, ids: np.ndarray, cell: tuple[int, int], rows: np.ndarray
+    ) -> None:
+        encoder = self._encoders.get(cell)
+        if encoder is None:
+            if rows.size == 0:
+                return
+            encoder = self._encoders[cell] = CrowdEncoder(cell, self.keyframe_every)
+        payload = encoder.encode(
+            self.tick, self.seq + 1, self.t_s, ids[rows], world["position_m"][rows],
+            world["heading_rad"][rows], world["speed_mps"][rows], world["activity"][rows],
+            world["clip"][rows], world["clip_phase"][rows], world["clip_blend"][rows],
+        )  # fmt: skip
+        if payload is not None:
+            self.seq += 1
+            self._send(topics.topic_for("crowd", cell=cell), payload)
+
+    def _publish_vitals(
+        self, world: World, ids: np.ndarray, cells: np.ndarray, tick_index: int
+    ) -> None:
+        """Cell vitals for the cells due this tick, and the watched twins' own vitals."""
+        slot = tick_index % self.vitals_period
+        key = _cell_key(cells)
+        due_rows = np.flatnonzero(key % self.vitals_period == slot)
+        for cell_key in np.unique(key[due_rows]):
+            rows = due_rows[key[due_rows] == cell_key]
+            cell = tuple(cells[rows[0]].tolist())
+            self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
+        for row in self._watched_rows(world, ids, slot):
+            topic = topics.topic_for("vitals", twin_id=int(ids[row]))
+            self._send_vitals(world, ids, np.array([row]), topic)
+
+    def _watched_rows(self, world: World, ids: np.ndarray, slot: int) -> np.ndarray:
+        if self._all_twins_watched > 0:
+            return np.flatnonzero(ids % self.vitals_period == slot)
+        if not self._watched:
+            return np.zeros(0, dtype=np.int64)
+        watched = np.fromiter(self._watched, dtype=np.int64)
+        watched = watched[(watched % self.vitals_period == slot) & (watched < world.next_twin_id)]
+        alive = watched[np.isin(watched, ids)]
+        return world.rows_of(alive) if alive.size else alive
+
+    def _send_vitals(self, world: World, ids: np.ndarray, rows: np.ndarray, topic: bytes) -> None:
+        rows = rows[np.argsort(ids[rows])]
+        self.seq += 1
+        message = vitals.VitalsMessage(
+            self.tick, self.seq, self.t_s, ids[rows],
+            *(world[name][rows].astype(np.float32) for name in VITAL_COLUMNS),
+            world["activity"][rows],
+        )  # fmt: skip
+        self._send(topic, vitals.encode(message))
+
+    def _send(self, topic: bytes, payload: bytes) -> None:
+        try:
+            self.socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped += 1
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self, cells: list[tuple[int, int]] | None) -> list[bytes]:
+        """The published keyframe (and latest delta) of each cell, in the order asked."""
+        chosen = sorted(self._encoders) if cells is None else cells
+        payloads: list[bytes] = []
+        for cell in chosen:
+            encoder = self._encoders.get(tuple(cell))
+            if encoder is not None:
+                payloads.extend(encoder.snapshot())
+        return payloads
+
+
+def _cell_key(cells: np.ndarray) -> np.ndarray:
+    """``(N,) int64`` one integer per ``(N, 2)`` cell index."""
+    return (cells[:, 0].astype(np.int64) << 32) + (cells[:, 1].astype(np.int64) & 0xFFFFFFFF)
+
+
+def _key_of(cell: tuple[int, int]) -> int:
+    """``_cell_key`` of one cell, in plain integers."""
+    return (cell[0] << 32) + (cell[1] & 0xFFFFFFFF)
+
+
+def _cell_set(cells: np.ndarray) -> set[tuple[int, int]]:
+    """The distinct ``(ix, iy)`` of ``(M, 2)`` cell indices."""
+    return {(int(ix), int(iy)) for ix, iy in np.unique(cells, axis=0)} if len(cells) else set()

@@ -1,0 +1,79 @@
+"""Animation: picks each twin's clip from what it does and advances the clip's phase.
+
+Gait clips (walk, run, cycle) advance one cycle per two steps, so the feet keep pace with the
+ground speed (the cadence is the exertion the physiology phase computed on the previous tick);
+other clips loop over their own period. A clip change starts a linear cross-fade of
+``CROSSFADE_S`` seconds from the previous clip (clients slerp joint rotations by ``clip_blend``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from components.activity import Activity
+from components.pose import CLIPS
+from engine.schedule import Phase, System, Tick
+from engine.world import World
+
+__all__ = ["AnimationSystem", "clip_of"]
+
+CROSSFADE_S = 0.3
+IDLE_PERIOD_S = 4.0
+"""Loop period of the non-gait clips (breathing and weight shifts)."""
+DESK_JOB_MAX_METS = 2.0
+
+C = {name: code for code, name in enumerate(CLIPS)}
+CLIP_OF_ACTIVITY = np.full(len(Activity), C["stand"], dtype=np.uint8)
+for _activity, _clip in {
+    Activity.SLEEP: "lie",
+    Activity.EAT: "eat",
+    Activity.EAT_OUT: "eat",
+    Activity.TV: "sit",
+    Activity.LEISURE: "sit",
+    Activity.SOCIALIZE: "sit",
+    Activity.SCHOOL: "desk_work",
+    Activity.EXERCISE_GYM: "exercise",
+    Activity.EXERCISE_PARK: "run",
+    Activity.WORK: "desk_work",
+}.items():
+    CLIP_OF_ACTIVITY[_activity] = C[_clip]
+CLIP_OF_MODE = np.array([C["walk"], C["cycle"], C["drive"], C["sit"]], dtype=np.uint8)
+"""(4,) clip of a trip by mode: walk, bike, car, bus."""
+GAIT = np.isin(np.arange(len(CLIPS)), [C["walk"], C["run"], C["cycle"]])
+
+
+def clip_of(activity: np.ndarray, trip_mode: np.ndarray, work_mets: np.ndarray) -> np.ndarray:
+    """``(N,) uint8`` clip for each twin: by activity, by mode while travelling, and standing
+    rather than desk work for physical jobs (above 2 MET)."""
+    clip = CLIP_OF_ACTIVITY[activity]
+    moving = activity == Activity.TRAVEL
+    clip[moving] = CLIP_OF_MODE[trip_mode[moving]]
+    clip[(activity == Activity.WORK) & (work_mets > DESK_JOB_MAX_METS)] = C["stand"]
+    return clip
+
+
+class AnimationSystem(System):
+    """Clip, phase and cross-fade weight of every twin."""
+
+    phase = Phase.ANIMATION
+    reads = ("activity", "trip_mode", "work_mets", "cadence_spm")
+    writes = ("clip", "previous_clip", "clip_phase", "clip_blend")
+
+    def __init__(self, world: World, every: int = 1) -> None:
+        super().__init__(every)
+        self.world = world
+
+    def run(self, tick: Tick) -> None:
+        w = self.world
+        if w.n == 0:
+            return
+        clip = clip_of(w["activity"], w["trip_mode"], w["work_mets"])
+        switched = clip != w["clip"]
+        w["previous_clip"][switched] = w["clip"][switched]
+        w["clip"][:] = clip
+        w["clip_blend"][switched] = 0.0
+        blend = w["clip_blend"]
+        np.minimum(blend + tick.dt_s / CROSSFADE_S, 1.0, out=blend)
+        cycles_per_s = np.where(GAIT[clip], w["cadence_spm"] / 120.0, 1.0 / IDLE_PERIOD_S)
+        phase = w["clip_phase"]
+        np.mod(phase + cycles_per_s * tick.dt_s, 1.0, out=phase)

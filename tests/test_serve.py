@@ -1,0 +1,173 @@
+"""``twin serve``: endpoints, clean shutdown with a checkpoint, resume, and stalled subscribers.
+
+Real ZeroMQ sockets on 127.0.0.1, real processes; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import msgpack
+import pytest
+import zmq
+
+from engine.config import load_config
+from engine.serve import Serving
+from net.wire import reply, request
+
+TWIN = str(Path(sys.executable).with_name("twin"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def endpoints() -> tuple[str, str]:
+    return f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+
+
+def ask(router: str, op: str, timeout_s: float = 5.0, **args) -> reply.Reply:
+    """One request over a REQ socket; fails the test if no reply comes in time."""
+    with zmq.Context() as ctx, ctx.socket(zmq.REQ) as sock:
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(router)
+        sock.send(request.encode(request.Request(1, op, args)))
+        assert sock.poll(int(timeout_s * 1000)), f"no reply to {op} from {router}"
+        return reply.decode(sock.recv())
+
+
+def start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, str, str]:
+    pub, router = endpoints()
+    proc = subprocess.Popen(
+        [TWIN, "serve", "--twins", "60", "--pub", pub, "--router", router,
+         "--checkpoint", str(tmp_path / "w.ckpt"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "ROUTER" in line or not line:
+            break
+    assert any("ROUTER" in line for line in lines), "".join(lines) + proc.stderr.read()
+    return proc, pub, router
+
+
+def stop_cli(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out
+
+
+def test_serve_answers_requests_and_stops_cleanly_on_sigint(tmp_path):
+    proc, pub, router = start_cli(tmp_path)
+    try:
+        stats = ask(router, "stats")
+        assert stats.ok and stats.result["twins"] == 60
+        assert stats.result["tick_hz"] == 30
+    finally:
+        out = stop_cli(proc)
+    assert "stopped cleanly" in out
+    assert (tmp_path / "w.ckpt").is_file()
+    for endpoint in (pub, router):
+        with zmq.Context() as ctx, ctx.socket(zmq.REP) as sock:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.bind(endpoint)
+
+
+def test_a_resumed_server_continues_from_the_checkpoint(tmp_path):
+    proc, _, router = start_cli(tmp_path)
+    try:
+        time.sleep(1.0)
+        assert ask(router, "despawn", ids=[1, 2]).ok
+    finally:
+        stop_cli(proc)
+    saved = tmp_path / "saved.ckpt"
+    (tmp_path / "w.ckpt").rename(saved)
+    proc, _, router = start_cli(tmp_path, "--resume", str(saved))
+    try:
+        stats = ask(router, "stats").result
+        assert stats["twins"] == 58 and stats["tick"] >= 20
+        gone = ask(router, "twin", id=1)
+        assert not gone.ok and gone.error.code == "unknown_twin"
+    finally:
+        stop_cli(proc)
+
+
+def test_an_endpoint_in_use_exits_with_status_2(tmp_path):
+    pub, router = endpoints()
+    with zmq.Context() as ctx, ctx.socket(zmq.PUB) as squatter:
+        squatter.setsockopt(zmq.LINGER, 0)
+        squatter.bind(pub)
+        done = subprocess.run(
+            [TWIN, "serve", "--twins", "10", "--pub", pub, "--router", router],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert f"cannot bind {pub}" in done.stderr
+
+
+@pytest.fixture
+def serving(tmp_path):
+    pub, router = endpoints()
+    config = load_config(
+        None,
+        serve={"pub_endpoint": pub, "router_endpoint": router, "hwm": 20,
+               "checkpoint": tmp_path / "w.ckpt"},
+        twins=300, tick_hz=30, time_scale=60,
+    )  # fmt: skip
+    serving = Serving(config)
+    thread = threading.Thread(target=serving.run, daemon=True)
+    thread.start()
+    yield serving
+    serving.stop.set()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def test_subscribers_that_never_read_do_not_stall_the_tick(serving):
+    pub = serving.config.serve.pub_endpoint
+    ctx = zmq.Context()
+    stalled = []
+    try:
+        for _ in range(20):
+            sub = ctx.socket(zmq.SUB)
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.RCVHWM, 5)
+            sub.setsockopt(zmq.SUBSCRIBE, b"")
+            sub.connect(pub)
+            stalled.append(sub)
+        start_tick, start = serving.sim.world.tick, time.monotonic()
+        time.sleep(3.0)
+        rate = (serving.sim.world.tick - start_tick) / (time.monotonic() - start)
+        assert rate > 25, f"tick rate fell to {rate:.1f} Hz"
+        assert serving.server.publisher.sent > 0
+    finally:
+        for sub in stalled:
+            sub.close()
+        ctx.term()
+
+
+def test_malformed_requests_get_error_replies_and_the_server_keeps_ticking(serving):
+    router = serving.config.serve.router_endpoint
+    with zmq.Context() as ctx, ctx.socket(zmq.DEALER) as sock:
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(router)
+        for payload in (b"\xc1", msgpack.packb([1, 2]), msgpack.packb({"v": 1})):
+            sock.send_multipart([b"", payload])
+            assert sock.poll(5000)
+            answer = reply.decode(sock.recv_multipart()[-1])
+            assert not answer.ok and answer.error.code == "bad_request"
+    tick = serving.sim.world.tick
+    time.sleep(0.3)
+    assert serving.sim.world.tick > tick
