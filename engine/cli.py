@@ -2,6 +2,7 @@
 
     twin simulate --twins N --days D --seed S --out DIR [--start YYYY-MM-DD] [--vitals-every S]
     twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
+    twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
 
 Bad arguments and unwritable paths print one clear line and exit with status 2.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from clients.python import cli as client_cli
 from engine.app import build_simulation
 from engine.backend import BackendError
 from engine.checkpoint import CheckpointError
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="checkpoint written at shutdown (data/world.ckpt)",
     )
+    client_cli.register(commands)
     return parser
 
 
@@ -160,7 +163,7 @@ def _announce(serving: Serving) -> None:
     )
 
 
-COMMANDS = {"simulate": _simulate, "serve": _serve}
+COMMANDS = {"simulate": _simulate, "serve": _serve, **client_cli.COMMANDS}
 ERRORS = (
     ConfigError,
     OutputError,

@@ -109,8 +109,9 @@ class Loop:
     ) -> None:
         """Realtime: tick at ``tick_hz`` wall rate until ``stop`` is set.
 
-        ``before_tick`` runs at the start of every tick (the command queue is applied there).
-        While paused, wall time passes without ticks and nothing is counted as dropped.
+        ``before_tick`` runs at the start of every tick (the command queue is applied there), and
+        once a period while paused, so commands (``resume``) still arrive. While paused, wall time
+        passes without ticks and nothing is counted as dropped.
         """
         accumulator = 0.0
         last = time.perf_counter()
@@ -119,7 +120,11 @@ class Loop:
             accumulator += now - last
             last = now
             if self.paused:
+                if before_tick is not None:
+                    before_tick()
                 accumulator = 0.0
+                stop.wait(self.period_s)
+                continue
             accumulator = self._bound_backlog(accumulator)
             while accumulator >= self.period_s and not stop.is_set():
                 if before_tick is not None:

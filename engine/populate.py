@@ -14,6 +14,7 @@ from components.behavior import NEEDS
 from engine.synth.population import Population
 from engine.synth.town import Town, assign_places
 from engine.world import World
+from kernels.physiology import PROCESS_S_RISE_TAU_H
 
 __all__ = ["spawn_population"]
 
@@ -21,7 +22,6 @@ NIGHT_START_H = 23.0
 NIGHT_END_H = 7.0
 S_AFTER_WAKING = 0.1
 S_WHILE_ASLEEP = 0.5
-TAU_RISE_H = 18.2
 
 
 def spawn_population(
@@ -58,7 +58,11 @@ def _starting_state(
     cols = population.columns
     night = hour >= NIGHT_START_H or hour < NIGHT_END_H
     awake_h = (hour - NIGHT_END_H) % 24
-    pressure = S_WHILE_ASLEEP if night else 1 - (1 - S_AFTER_WAKING) * np.exp(-awake_h / TAU_RISE_H)
+    pressure = (
+        S_WHILE_ASLEEP
+        if night
+        else 1 - (1 - S_AFTER_WAKING) * np.exp(-awake_h / PROCESS_S_RISE_TAU_H)
+    )
     return {
         "activity": np.full(n, Activity.SLEEP if night else Activity.LEISURE, dtype=np.uint8),
         "activity_start_s": np.full(n, now - 3600.0),

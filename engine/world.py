@@ -38,8 +38,12 @@ _world_names = itertools.count()
 class UnknownTwinError(KeyError):
     """A twin id that is not alive in this world."""
 
+    def __init__(self, twin_id: int) -> None:
+        super().__init__(twin_id)
+        self.twin_id = twin_id
+
     def __str__(self) -> str:
-        return str(self.args[0])
+        return f"no twin with id {self.twin_id}"
 
 
 class World:
@@ -173,7 +177,7 @@ class World:
         rows[inside] = self._row_of_id[ids[inside]]
         missing = ids[rows < 0]
         if missing.size:
-            raise UnknownTwinError(f"no twin with id {int(missing[0])}")
+            raise UnknownTwinError(int(missing[0]))
         return rows
 
     def row_of(self, twin_id: int) -> int:

@@ -5,9 +5,9 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
 - ``meta`` when the roster changed (twins spawned or despawned);
 - ``event/activity`` for every twin whose activity changed;
 - ``cell/<ix>/<iy>/crowd`` for every cell where something visible changed (a twin moved, changed
-  activity or clip, arrived or left), keyframes and deltas from one ``CrowdEncoder`` per cell, at
-  ``crowd_hz`` per cell (cells spread over the ticks; clients dead-reckon with speed and heading,
-  as game engines replicate crowds at 10-20 Hz);
+  activity, clip or cross-fade weight, arrived or left), keyframes and deltas from one
+  ``CrowdEncoder`` per cell, at ``crowd_hz`` per cell (cells spread over the ticks; clients
+  dead-reckon with speed and heading, as game engines replicate crowds at 10-20 Hz);
 - ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
 - ``twin/<id>/vitals`` at ``vitals_hz`` for the twins somebody subscribed to (the XPUB socket
   tells the publisher which topics have subscribers, so unwatched twins cost nothing).
@@ -71,6 +71,7 @@ class Publisher:
         self._roster_version = -1
         self._last_activity = np.full(0, -1, dtype=np.int16)
         self._last_clip = np.zeros(0, dtype=np.uint8)
+        self._last_blend = np.zeros(0, dtype=np.float32)
         self._last_cell = np.zeros((0, 2), dtype=np.int32)
         self._dirty: set[tuple[int, int]] = set()
         self._watched: set[int] = set()
@@ -115,6 +116,7 @@ class Publisher:
         grow = max(next_id, 2 * size) - size
         self._last_activity = np.concatenate([self._last_activity, np.full(grow, -1, np.int16)])
         self._last_clip = np.concatenate([self._last_clip, np.zeros(grow, np.uint8)])
+        self._last_blend = np.concatenate([self._last_blend, np.zeros(grow, np.float32)])
         self._last_cell = np.concatenate([self._last_cell, np.zeros((grow, 2), np.int32)])
 
     def _publish_roster(self, world: World) -> None:
@@ -162,9 +164,11 @@ class Publisher:
         moved_cell = (previous_cell != cells).any(axis=1)
         dirty = (world["speed_mps"] > 0) | changed_activity | moved_cell
         dirty |= self._last_clip[ids] != world["clip"]
+        dirty |= self._last_blend[ids] != world["clip_blend"]
         self._dirty |= _cell_set(cells[dirty]) | _cell_set(previous_cell[moved_cell])
         self._last_cell[ids] = cells
         self._last_clip[ids] = world["clip"]
+        self._last_blend[ids] = world["clip_blend"]
         slot = self.tick % self.crowd_period
         due = sorted(c for c in self._dirty if _key_of(c) % self.crowd_period == slot)
         if not due:

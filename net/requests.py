@@ -85,7 +85,8 @@ class RequestHandler:
         except _Failure as failure:
             return self._reply(request_id, error=failure.error)
         except UnknownTwinError as err:
-            return self._reply(request_id, error=ReplyError(reply.UNKNOWN_TWIN, str(err)))
+            message = f"twin {err.twin_id} does not exist"
+            return self._reply(request_id, error=ReplyError(reply.UNKNOWN_TWIN, message))
         except Exception as err:  # noqa: BLE001 - the server must answer, whatever failed
             message = f"{type(err).__name__}: {err}"
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, message))
