@@ -128,6 +128,8 @@ def build_simulation(
     else:
         rng = np.random.default_rng([sim.seed, STREAM_PLACES])
         spawn_population(world, population, rng, new_homes=True)
+    for system in world.systems():
+        system.warmup()
     loop = Loop(world, sim.tick_hz, sim.time_scale, sim.max_catchup_ticks)
     return Simulation(config, world, loop, health)
 

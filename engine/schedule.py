@@ -96,6 +96,9 @@ class System(esper.Processor):
     def run(self, tick: Tick) -> None:
         raise NotImplementedError
 
+    def warmup(self) -> None:
+        """Compile or load this system's kernels before the first tick, so that tick is on time."""
+
     def state_dict(self) -> dict:
         """Non-column state to checkpoint (plain data or numpy arrays); most systems have none."""
         return {}

@@ -137,6 +137,9 @@ class BehaviorSystem(System):
         self._rates = np.zeros((0, len(NEEDS)), dtype=np.float32)
         self._growth = np.zeros((0, len(NEEDS)), dtype=np.float32)
 
+    def warmup(self) -> None:
+        self._thresholds(np.zeros(0, dtype=np.int64), 0.0)
+
     # -- the tick ----------------------------------------------------------------------------
 
     def run(self, tick: Tick) -> None:

@@ -138,16 +138,23 @@ class HealthSystem(System):
         if self.world.n:
             self._accumulate(tick)
 
-    def _accumulate(self, tick: Tick) -> None:
-        w = self.world
+    def warmup(self) -> None:
+        self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0), rows=slice(0, 0))
+
+    def _accumulate(self, tick: Tick, rows: slice = slice(None)) -> None:
+        """Add ``tick`` to today's aggregates of ``rows`` (all twins by default)."""
+
+        def col(name: str) -> np.ndarray:
+            return self.world[name][rows]
+
         accumulate_day(
-            tick.dt_s, tick.t_s, w["activity"], self.category, int(Activity.SLEEP),
-            w["activity_start_s"], w["mets"], REST_MAX_METS, SETTLE_S,
-            tuple(w[column] for _, _, column in _MEANS),
-            tuple(w[total] for _, total, _ in _MEANS),
-            w["hr_bpm"], w["glucose_mgdl"], w["day_category_s"], w["day_covered_s"],
-            w["day_hr_max"], w["day_glucose_max"], w["day_rest_hr_sum"], w["day_rest_s"],
-            w["day_main_sleep_s"], w["sleep_bout_s"],
+            tick.dt_s, tick.t_s, col("activity"), self.category, int(Activity.SLEEP),
+            col("activity_start_s"), col("mets"), REST_MAX_METS, SETTLE_S,
+            tuple(col(column) for _, _, column in _MEANS),
+            tuple(col(total) for _, total, _ in _MEANS),
+            col("hr_bpm"), col("glucose_mgdl"), col("day_category_s"), col("day_covered_s"),
+            col("day_hr_max"), col("day_glucose_max"), col("day_rest_hr_sum"), col("day_rest_s"),
+            col("day_main_sleep_s"), col("sleep_bout_s"),
         )  # fmt: skip
 
     def close_day(self) -> None:

@@ -30,6 +30,16 @@ class LocomotionSystem(System):
         self.world = world
         self.town = world.resource(Town)
 
+    def warmup(self) -> None:
+        self._move(np.zeros(0, dtype=np.int64), 0.0)
+
+    def _move(self, rows: np.ndarray, t_s: float) -> None:
+        w = self.world
+        move_along_grid(
+            rows, t_s, w["activity_start_s"], w["activity_end_s"],
+            w["trip_from_m"], w["trip_to_m"], w["position_m"], w["heading_rad"], w["speed_mps"],
+        )  # fmt: skip
+
     def run(self, tick: Tick) -> None:
         w = self.world
         if w.n == 0:
@@ -39,7 +49,4 @@ class LocomotionSystem(System):
         arrived = np.flatnonzero(~moving & (w["activity_start_s"] == tick.t_s))
         w["position_m"][arrived] = self.town.xy_m[w["place"][arrived]]
         w["speed_mps"][arrived] = 0.0
-        move_along_grid(
-            rows, tick.t_s + tick.dt_s, w["activity_start_s"], w["activity_end_s"],
-            w["trip_from_m"], w["trip_to_m"], w["position_m"], w["heading_rad"], w["speed_mps"],
-        )  # fmt: skip
+        self._move(rows, tick.t_s + tick.dt_s)

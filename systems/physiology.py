@@ -68,6 +68,13 @@ class PhysiologySystem(System):
         names = (*STATE_COLUMNS, *INPUT_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)
         step_physiology(tick.dt_s, tick.hour_of_day, *(arrays[name] for name in names))
 
+    def warmup(self) -> None:
+        w = self.world
+        names = (*STATE_COLUMNS, *INPUT_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)
+        empty = {name: w.columns[name][:0] for name in names if name != "asleep"}
+        empty["asleep"] = np.zeros(0, dtype=np.bool_)
+        step_physiology(1.0, 0.0, *(empty[name] for name in names))
+
     def _exertion(self, tick: Tick) -> None:
         """Fill ``mets``, ``cadence_spm`` and ``carbs_g`` from each twin's activity."""
         w = self.world
