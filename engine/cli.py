@@ -99,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--pub", default=None, help="PUB endpoint (tcp://127.0.0.1:5556)")
     srv.add_argument("--router", default=None, help="ROUTER endpoint (tcp://127.0.0.1:5557)")
     srv.add_argument(
+        "--http-port", type=int, default=None, metavar="PORT",
+        help="HTTP API port (8000; 0: any free port)",
+    )  # fmt: skip
+    srv.add_argument("--no-http", action="store_true", help="do not serve the HTTP API")
+    srv.add_argument(
         "--checkpoint",
         type=Path,
         default=None,
@@ -138,6 +143,8 @@ def _serve(args: argparse.Namespace) -> int:
             "pub_endpoint": args.pub,
             "router_endpoint": args.router,
             "checkpoint": args.checkpoint,
+            "http_port": args.http_port,
+            "http_enabled": False if args.no_http else None,
         },
         twins=args.twins,
         seed=args.seed,
@@ -158,7 +165,8 @@ def _announce(serving: Serving) -> None:
         f"sim time {world.clock.now:%Y-%m-%d %H:%M}\n"
         f"  PUB    {endpoints['pub']}\n"
         f"  ROUTER {endpoints['router']}\n"
-        "  Ctrl-C stops and saves the world",
+        + (f"  HTTP   {serving.http.url}  (API docs at /docs)\n" if serving.http else "")
+        + "  Ctrl-C stops and saves the world",
         flush=True,
     )
 

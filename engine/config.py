@@ -90,6 +90,9 @@ class ServeConfig:
         max_requests_per_tick: requests answered at the start of one tick, at most.
         checkpoint: file the world is saved to at shutdown (and periodically).
         checkpoint_every_s: wall seconds between periodic checkpoints; 0 = only at shutdown.
+        http_host: address the HTTP REST API (``net.http_api``) listens on (loopback by default).
+        http_port: its TCP port; 0 lets the system choose a free one.
+        http_enabled: whether ``twin serve`` runs the HTTP API at all.
     """
 
     pub_endpoint: str = "tcp://127.0.0.1:5556"
@@ -101,6 +104,9 @@ class ServeConfig:
     max_requests_per_tick: int = 64
     checkpoint: Path = Path("data/world.ckpt")
     checkpoint_every_s: float = 300.0
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    http_enabled: bool = True
 
     def validate(self) -> ServeConfig:
         for name in ("pub_endpoint", "router_endpoint"):
@@ -118,6 +124,12 @@ class ServeConfig:
         _check(1 <= self.max_requests_per_tick <= 10_000, "max_requests_per_tick",
                self.max_requests_per_tick, "1..10000")  # fmt: skip
         _check(self.checkpoint_every_s >= 0, "checkpoint_every_s", self.checkpoint_every_s, ">= 0")
+        _check(bool(self.http_host) and not any(c.isspace() for c in self.http_host),
+               "http_host", self.http_host, "a host name or IP address")  # fmt: skip
+        _check(0 <= self.http_port <= 65_535, "http_port", self.http_port,
+               "a TCP port in 0..65535 (0: any free port)")  # fmt: skip
+        _check(isinstance(self.http_enabled, bool), "http_enabled", self.http_enabled,
+               "true or false")  # fmt: skip
         return self
 
 
@@ -162,6 +174,9 @@ _COERCE: dict[str, dict[str, Any]] = {
         "max_requests_per_tick": int,
         "checkpoint": Path,
         "checkpoint_every_s": float,
+        "http_host": str,
+        "http_port": int,
+        "http_enabled": lambda value: _parse_bool(value),
     },
 }
 
@@ -175,6 +190,12 @@ def _coerce(section: str, name: str, value: Any) -> Any:
         if isinstance(err, ConfigError):
             raise
         raise ConfigError(f"{section}.{name} = {value!r}: {err}") from None
+
+
+def _parse_bool(value: Any) -> bool:
+    if not isinstance(value, bool):  # bool("false") would be True
+        raise TypeError("expected true or false")
+    return value
 
 
 def _parse_start(value: Any) -> datetime:

@@ -1,9 +1,10 @@
-"""``twin serve``: the realtime simulation behind its ZeroMQ endpoints.
+"""``twin serve``: the realtime simulation behind its ZeroMQ endpoints and its HTTP API.
 
 The composition root of serving: builds the simulation with a publisher as its replicator, hands
 the request handler what it may control, runs the fixed-tick loop in real time until asked to stop
 (SIGINT, SIGTERM or the ``stop`` event), writes checkpoints periodically and at shutdown, and
-closes every socket.
+closes every socket. The HTTP API (``net.http_api``) runs in a thread of its own as a client of
+the ROUTER, so the simulation thread stays the only one that touches the world.
 """
 
 from __future__ import annotations
@@ -17,22 +18,36 @@ from pathlib import Path
 from engine.app import Simulation, build_simulation
 from engine.checkpoint import save_checkpoint
 from engine.config import Config
+from net.http_api import DEFAULT_TIMEOUT_S, HttpServer, create_app
 from net.requests import Controls, RequestHandler
 from net.server import ZmqServer
 
 __all__ = ["Serving", "serve"]
 
+HTTP_TIMEOUT_TICKS = 3
+"""A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
+
 
 class Serving:
-    """A simulation with its server, ready to run (``run``) and to stop (``stop``)."""
+    """A simulation with its servers, ready to run (``run``) and to stop (``stop``).
+
+    Attributes:
+        http: the HTTP API (its ``url``), bound here and served while ``run`` runs; None when
+            ``serve.http_enabled`` is off.
+    """
 
     def __init__(self, config: Config, resume: Path | None = None) -> None:
         self.config = config
         self.stop = threading.Event()
         self.server = ZmqServer(config.serve, config.sim.tick_hz)
+        self.http: HttpServer | None = None
         try:
+            if config.serve.http_enabled:
+                self.http = self._http_server()
             self.sim: Simulation = build_simulation(config, resume, self.server.publisher)
         except BaseException:
+            if self.http is not None:
+                self.http.stop()
             self.server.close()
             raise
         self.server.publisher.epoch_iso = self.sim.world.clock.start.isoformat()
@@ -48,14 +63,27 @@ class Serving:
         )
         self._last_checkpoint = time.monotonic()
 
+    def _http_server(self) -> HttpServer:
+        serve = self.config.serve
+        timeout_s = max(DEFAULT_TIMEOUT_S, HTTP_TIMEOUT_TICKS / self.config.sim.tick_hz)
+        app = create_app(self.server.endpoints["router"], timeout_s, self.server.context)
+        return HttpServer(app, serve.http_host, serve.http_port, graceful_s=timeout_s + 1)
+
     def run(self) -> None:
         """Tick in real time until ``stop`` is set, then checkpoint and close."""
+        if self.http is not None:
+            self.http.start()
         try:
             self.sim.loop.run_realtime(self.stop, before_tick=self._between_ticks)
         finally:
-            self.checkpoint()
-            self.server.close()
-            self.sim.close()
+            try:
+                if self.http is not None:
+                    # REST calls in flight still get answers while the HTTP thread winds down
+                    self.http.stop(while_waiting=self.server.poll)
+            finally:
+                self.checkpoint()
+                self.server.close()
+                self.sim.close()
 
     def _between_ticks(self) -> None:
         self.server.poll()

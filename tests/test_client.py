@@ -59,6 +59,7 @@ def serving(tmp_path_factory) -> Iterator[Serving]:
             "pub_endpoint": loopback(),
             "router_endpoint": loopback(),
             "checkpoint": tmp_path_factory.mktemp("serve") / "w.ckpt",
+            "http_enabled": False,  # tests/test_http_api.py covers it; 8000 may be taken
             "vitals_hz": VITALS_HZ,
             # every tick, so that a paused server has published its whole world (at the default
             # 10 Hz, cells changed in the last ticks before a pause wait for the next due tick)

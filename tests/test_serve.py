@@ -47,7 +47,7 @@ def ask(router: str, op: str, timeout_s: float = 5.0, **args) -> reply.Reply:
 def start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, str, str]:
     pub, router = endpoints()
     proc = subprocess.Popen(
-        [TWIN, "serve", "--twins", "60", "--pub", pub, "--router", router,
+        [TWIN, "serve", "--twins", "60", "--pub", pub, "--router", router, "--http-port", "0",
          "--checkpoint", str(tmp_path / "w.ckpt"), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -110,7 +110,7 @@ def test_an_endpoint_in_use_exits_with_status_2(tmp_path):
         squatter.setsockopt(zmq.LINGER, 0)
         squatter.bind(pub)
         done = subprocess.run(
-            [TWIN, "serve", "--twins", "10", "--pub", pub, "--router", router],
+            [TWIN, "serve", "--twins", "10", "--pub", pub, "--router", router, "--no-http"],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert done.returncode == 2
@@ -123,7 +123,7 @@ def serving(tmp_path):
     config = load_config(
         None,
         serve={"pub_endpoint": pub, "router_endpoint": router, "hwm": 20,
-               "checkpoint": tmp_path / "w.ckpt"},
+               "checkpoint": tmp_path / "w.ckpt", "http_enabled": False},
         twins=300, tick_hz=30, time_scale=60,
     )  # fmt: skip
     serving = Serving(config)
