@@ -19,6 +19,7 @@ from tqdm import tqdm
 from clients.python import cli as client_cli
 from engine.app import build_simulation
 from engine.backend import BackendError
+from engine.bench_report import run_bench
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError, load_config
 from engine.serve import Serving, serve
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="checkpoint written at shutdown (data/world.ckpt)",
     )
+    bench = commands.add_parser("bench", help="run the benchmarks and print one table")
+    bench.add_argument("-k", dest="select", default=None, help="only benchmarks matching this")
     client_cli.register(commands)
     return parser
 
@@ -171,7 +174,11 @@ def _announce(serving: Serving) -> None:
     )
 
 
-COMMANDS = {"simulate": _simulate, "serve": _serve, **client_cli.COMMANDS}
+def _bench(args: argparse.Namespace) -> int:
+    return run_bench(args.select)
+
+
+COMMANDS = {"simulate": _simulate, "serve": _serve, "bench": _bench, **client_cli.COMMANDS}
 ERRORS = (
     ConfigError,
     OutputError,
