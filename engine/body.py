@@ -1,4 +1,4 @@
-"""The body of a twin: an SMPL-format body model, loaded and posed in numpy.
+"""The body of a twin: an SMPL-format body model, loaded and posed by the skinning kernels.
 
 ``BodyModel.load()`` gives SynthTwin's synthesized model (:mod:`engine.synth.body_model`),
 generated on first use into a cache folder; ``BodyModel.load(path)`` reads a user's real SMPL
@@ -11,11 +11,9 @@ variable ``SYNTHTWIN_DATA`` if set, else ``data`` under the current directory (o
 so ``smplx.create(folder, model_type="smpl")`` loads the same model. It is written once,
 atomically (into a staging folder, then renamed), so concurrent first uses are safe.
 
-Pattern: smplx's ``lbs`` as a pipeline of pure functions, one per math step, each with its shapes,
-so that a Warp or numba kernel can replace any step behind :meth:`BodyModel.forward`:
-:func:`blend_shapes` -> :func:`vertices2joints` -> :func:`batch_rodrigues` ->
-:func:`pose_features` -> :func:`pose_offsets` -> :func:`batch_rigid_transform` ->
-:func:`skin_vertices`. Arithmetic is float64; outputs are float32.
+The math (smplx's ``lbs``: shape blend, joint regression, Rodrigues, pose features and
+correctives, rigid transforms down the chain, linear blend skinning) runs in the numba kernels of
+``kernels.numba.skinning`` (float32), which are tested against smplx itself.
 
 Glossary: B batch, V vertices, F faces, J = 24 joints, NB shape coefficients, P = 207 pose
 features (the 23 non-root rotation matrices minus identity, row-major).
@@ -43,155 +41,24 @@ from engine.synth.body_model import (
     model_filename,
     write_smpl_folder,
 )
+from kernels.numba.skinning import NumbaSkinner, SkinningModel
 
 __all__ = [
     "DATA_ENV_VAR",
     "BodyModel",
     "BodyModelFileError",
     "BodyOutput",
-    "batch_rigid_transform",
-    "batch_rodrigues",
-    "blend_shapes",
     "ensure_synth_models",
-    "flat_posedirs",
-    "lbs",
     "load_smpl_arrays",
-    "pose_features",
-    "pose_offsets",
-    "skin_vertices",
     "synth_model_dir",
-    "vertices2joints",
 ]
 
 DATA_ENV_VAR = "SYNTHTWIN_DATA"
 SPARSE_POSEDIRS_BELOW = 0.25
 """Keep ``posedirs`` as a sparse matrix when fewer than this share of its entries are nonzero."""
-PosedirsMatrix = np.ndarray | scipy.sparse.csr_matrix
 NUM_JOINTS = len(JOINT_NAMES)
 POSE_WIDTH = 3 * (NUM_JOINTS - 1)
 """Axis-angle numbers of ``body_pose``: 23 non-root joints."""
-
-# ----------------------------------------------------------------------------------------------
-# The math: smplx.lbs, step by step
-
-
-def blend_shapes(betas: np.ndarray, shapedirs: np.ndarray) -> np.ndarray:
-    """Shape displacements ``(B, V, 3)`` from ``betas (B, NB)`` and ``shapedirs (V, 3, NB)``."""
-    flat = np.ascontiguousarray(shapedirs.reshape(-1, shapedirs.shape[-1]).T)  # BLAS-friendly
-    # (B, NB) x (NB, V * 3) -> (B, V * 3)
-    return (betas @ flat).reshape(len(betas), -1, 3)
-
-
-def vertices2joints(J_regressor: np.ndarray, vertices: np.ndarray) -> np.ndarray:
-    """Joints ``(B, J, 3)`` regressed from ``vertices (B, V, 3)`` by ``J_regressor (J, V)``."""
-    # (J, V) x (B, V, 3) -> (B, J, 3)
-    return J_regressor @ vertices
-
-
-def batch_rodrigues(rot_vecs: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``(N, 3, 3)`` from axis-angle vectors ``(N, 3)`` (radians).
-
-    As smplx: the angle is ``|v + 1e-8|``, so a zero vector gives the identity.
-    """
-    angle = np.linalg.norm(rot_vecs + 1e-8, axis=1, keepdims=True)
-    rx, ry, rz = np.split(rot_vecs / angle, 3, axis=1)
-    zeros = np.zeros_like(rx)
-    skew = np.hstack([zeros, -rz, ry, rz, zeros, -rx, -ry, rx, zeros]).reshape(-1, 3, 3)
-    sin, cos = np.sin(angle)[:, :, None], np.cos(angle)[:, :, None]
-    # (N, 3, 3) x (N, 3, 3) -> (N, 3, 3)
-    return np.eye(3) + sin * skew + (1 - cos) * (skew @ skew)
-
-
-def pose_features(rot_mats: np.ndarray) -> np.ndarray:
-    """SMPL's pose features ``(B, 9 (J - 1))``: non-root rotations ``(B, J, 3, 3)`` minus I."""
-    return (rot_mats[:, 1:] - np.eye(3)).reshape(len(rot_mats), -1)
-
-
-def pose_offsets(features: np.ndarray, posedirs_flat: PosedirsMatrix) -> np.ndarray:
-    """Pose corrective displacements ``(B, V, 3)``.
-
-    ``features (B, P)``; ``posedirs_flat (P, V * 3)``, smplx's layout of ``posedirs (V, 3, P)``,
-    dense or (for local correctives such as the synthesized model's) scipy CSR.
-    """
-    # (B, P) x (P, V * 3) -> (B, V * 3)
-    return (features @ posedirs_flat).reshape(len(features), -1, 3)
-
-
-def batch_rigid_transform(
-    rot_mats: np.ndarray, joints: np.ndarray, parents: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pose the skeleton down the kinematic chain.
-
-    Args:
-        rot_mats: ``(B, J, 3, 3)`` local rotations (joint 0 is the global orientation).
-        joints: ``(B, J, 3)`` rest joint positions (metres).
-        parents: ``(J,)`` parent of each joint, -1 for the root, parents first.
-
-    Returns:
-        ``posed_joints (B, J, 3)`` and ``rel_transforms (B, J, 4, 4)``: each joint's world
-        transform with its rest position removed, the matrix that moves a rest vertex with it.
-    """
-    rel_joints = joints.copy()
-    rel_joints[:, 1:] -= joints[:, parents[1:]]
-    local = np.zeros(rot_mats.shape[:2] + (4, 4))
-    local[..., :3, :3], local[..., :3, 3], local[..., 3, 3] = rot_mats, rel_joints, 1.0
-    chain = [local[:, 0]]
-    for j in range(1, len(parents)):
-        # (B, 4, 4) x (B, 4, 4) -> (B, 4, 4)
-        chain.append(chain[parents[j]] @ local[:, j])
-    world = np.stack(chain, axis=1)
-    posed_joints = world[..., :3, 3]
-    rel = world.copy()
-    # (B, J, 3, 3) x (B, J, 3, 1) -> (B, J, 3): the rest joint carried by the rotation
-    rel[..., :3, 3] -= (world[..., :3, :3] @ joints[..., None])[..., 0]
-    return posed_joints, rel
-
-
-def skin_vertices(
-    weights: np.ndarray, rel_transforms: np.ndarray, v_posed: np.ndarray
-) -> np.ndarray:
-    """Linear blend skinning: vertices ``(B, V, 3)``.
-
-    ``weights (V, J)``, ``rel_transforms (B, J, 4, 4)``, ``v_posed (B, V, 3)`` (rest pose with
-    shape and pose correctives).
-    """
-    batch, joints = rel_transforms.shape[:2]
-    top = rel_transforms[:, :, :3, :].reshape(batch, joints, 12).transpose(0, 2, 1)
-    # (B * 12, J) x (J, V) -> (B, 3, 4, V): blended top 3 rows of the 4x4 transforms, one GEMM
-    weights_t = np.ascontiguousarray(weights.T)  # a strided operand slows the GEMM ~5x
-    blended = (top.reshape(batch * 12, joints) @ weights_t).reshape(batch, 3, 4, -1)
-    x, y, z = (v_posed[:, None, :, i] for i in range(3))  # (B, 1, V) each
-    # (B, 3, 4, V) . (x, y, z, 1) -> (B, 3, V), the homogeneous product written out
-    skinned = blended[:, :, 0] * x + blended[:, :, 1] * y + blended[:, :, 2] * z + blended[:, :, 3]
-    return skinned.transpose(0, 2, 1)
-
-
-def lbs(
-    betas: np.ndarray,
-    pose: np.ndarray,
-    v_template: np.ndarray,
-    shapedirs: np.ndarray,
-    posedirs_flat: PosedirsMatrix,
-    J_regressor: np.ndarray,
-    parents: np.ndarray,
-    weights: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """smplx's ``lbs``: shaped, corrected, skinned vertices ``(B, V, 3)``, joints ``(B, J, 3)``.
-
-    ``betas (B, NB)``, ``pose (B, J * 3)`` axis-angle with the global orientation first;
-    ``v_template (V, 3)``, ``shapedirs (V, 3, NB')`` (the first NB are used), ``posedirs_flat``
-    from :func:`flat_posedirs`, ``J_regressor (J, V)``, ``parents (J,)``, ``weights (V, J)``.
-    """
-    v_shaped = v_template + blend_shapes(betas, shapedirs[:, :, : betas.shape[1]])
-    joints = vertices2joints(J_regressor, v_shaped)
-    rot_mats = batch_rodrigues(pose.reshape(-1, 3)).reshape(len(pose), -1, 3, 3)
-    v_posed = v_shaped + pose_offsets(pose_features(rot_mats), posedirs_flat)
-    posed_joints, rel_transforms = batch_rigid_transform(rot_mats, joints, parents)
-    return skin_vertices(weights, rel_transforms, v_posed), posed_joints
-
-
-# ----------------------------------------------------------------------------------------------
-# Model files
 
 
 class BodyModelFileError(ValueError):
@@ -391,17 +258,6 @@ class BodyOutput:
     joints: np.ndarray
 
 
-def flat_posedirs(posedirs: np.ndarray) -> PosedirsMatrix:
-    """``(P, V * 3)``: smplx's layout of ``posedirs (V, 3, P)``, sparse CSR if mostly zeros.
-
-    The same product either way; the synthesized model's local correctives are ~2 % nonzero.
-    """
-    flat = np.ascontiguousarray(posedirs.reshape(-1, posedirs.shape[-1]).T)
-    if np.count_nonzero(flat) < SPARSE_POSEDIRS_BELOW * flat.size:
-        return scipy.sparse.csr_matrix(flat)
-    return flat
-
-
 def _batch(name: str, value: np.ndarray, widths: range, label: str) -> np.ndarray:
     """``value`` as a float64 ``(B, k)`` array with ``k`` in ``widths``, or a clear ValueError."""
     array = np.asarray(value, dtype=np.float64)
@@ -411,7 +267,11 @@ def _batch(name: str, value: np.ndarray, widths: range, label: str) -> np.ndarra
 
 
 class BodyModel:
-    """An SMPL body model in numpy: load it, then :meth:`forward` batches of shapes and poses.
+    """An SMPL body model: load it, then :meth:`forward` batches of shapes and poses.
+
+    The forward pass is the numba skinning kernel (``kernels.numba.skinning``): shape blend,
+    forward kinematics, pose correctives (sparse when the model's are local) and linear blend
+    skinning, the math of smplx's ``lbs``; it matches smplx to ~1e-6 m.
 
     Attributes (the raw SMPL arrays, float64 unless stated): ``v_template (V, 3)``,
     ``shapedirs (V, 3, NB)``, ``posedirs (V, 3, 207)``, ``J_regressor (J, V)``,
@@ -431,7 +291,12 @@ class BodyModel:
         self.parents = self.kintree_table[0].copy()
         self.parents[0] = -1
         self.joint_names = JOINT_NAMES
-        self._posedirs_flat = flat_posedirs(self.posedirs)
+        local = np.count_nonzero(self.posedirs) < SPARSE_POSEDIRS_BELOW * self.posedirs.size
+        self._skinning = SkinningModel.from_arrays(
+            self.v_template, self.shapedirs, self.posedirs, self.J_regressor, self.weights,
+            self.parents, correctives="local" if local else "dense",
+        )  # fmt: skip
+        self._skinners: dict[int, NumbaSkinner] = {}
 
     @classmethod
     def load(
@@ -504,18 +369,15 @@ class BodyModel:
                 "betas, body_pose, global_orient and transl must share the batch size B, got "
                 f"{len(betas)}, {len(body_pose)}, {len(global_orient)}, {len(transl)}"
             )
-        pose = np.hstack([global_orient, body_pose])
-        vertices, joints = lbs(
-            betas,
-            pose,
-            self.v_template,
-            self.shapedirs,
-            self._posedirs_flat,
-            self.J_regressor,
-            self.parents,
-            self.weights,
-        )
-        offset = transl[:, None, :]
-        return BodyOutput(
-            (vertices + offset).astype(np.float32), (joints + offset).astype(np.float32)
-        )
+        pose = np.hstack([global_orient, body_pose]).reshape(len(betas), NUM_JOINTS, 3)
+        full_betas = np.zeros((len(betas), self.num_betas), dtype=np.float32)
+        full_betas[:, : betas.shape[1]] = betas
+        skinned = self._skinner(len(betas)).forward(full_betas, pose, transl.astype(np.float32))
+        return BodyOutput(skinned.vertices.copy(), skinned.joints.copy())
+
+    def _skinner(self, batch: int) -> NumbaSkinner:
+        """The numba skinner of one batch size (arrays allocated once, shape cached by betas)."""
+        skinner = self._skinners.get(batch)
+        if skinner is None:
+            skinner = self._skinners[batch] = NumbaSkinner(self._skinning, batch)
+        return skinner
