@@ -52,10 +52,12 @@ def run_bench(select: str | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "bench.json"
         command = [sys.executable, "-m", "pytest", str(BENCH_DIR), "--benchmark-enable",
-                   f"--benchmark-json={report}", "-q", "-p", "no:cacheprovider"]  # fmt: skip
+                   f"--benchmark-json={report}", "-q", "-p", "no:cacheprovider",
+                   "-p", "no:xdist"]  # fmt: skip
         if select:
             command += ["-k", select]
-        status = subprocess.call(command, cwd=BENCH_DIR.parent)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        status = subprocess.call(command, cwd=BENCH_DIR.parent, env=env)
         if report.is_file():
             print(format_table(json.loads(report.read_text()), device_description()))
     return status
