@@ -25,6 +25,7 @@ from engine.checkpoint import load_checkpoint
 from engine.clock import SimClock
 from engine.config import Config
 from engine.loop import Loop
+from engine.motion import default_library
 from engine.populate import spawn_population
 from engine.schedule import System
 from engine.synth.population import Population, synthesize_population
@@ -111,6 +112,7 @@ def build_simulation(
     population = None if resume else _population(config)
     world.insert_resource(_town(config, population))
     world.insert_resource(HealthRecord())
+    world.insert_resource(default_library())
     health = HealthSystem(world, start.date())
     systems: list[System] = [
         BehaviorSystem(world),

@@ -20,9 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.activity import ACTIVITIES, CATEGORIES, Activity
+from components.pose import CLIPS
 from engine.app import Simulation
+from engine.motion import ClipLibrary
 from engine.synth.population import COLUMNS as POPULATION_COLUMNS
 from engine.synth.population import Population
+from kernels.animation import quat_to_axis_angle
 
 __all__ = ["VITALS_FIELDS", "HeadlessRun", "OutputError", "check_output_dir", "run_headless"]
 
@@ -152,8 +155,19 @@ class _VitalsSampler:
                 **{name: world[name].astype(np.float32) for name in VITALS_FIELDS},
                 "x_m": world["position_m"][:, 0].copy(),
                 "y_m": world["position_m"][:, 1].copy(),
+                "clip": world["clip"].copy(),
+                "pose": self._poses(world),
             }
         )
+
+    @staticmethod
+    def _poses(world) -> np.ndarray:
+        """``(N, 72) float32`` SMPL axis-angle pose of every twin, from its animation state."""
+        library = world.resource(ClipLibrary)
+        quat = library.poses(
+            world["clip"], world["previous_clip"], world["clip_phase"], world["clip_blend"]
+        )
+        return quat_to_axis_angle(quat).reshape(len(quat), -1).astype(np.float32)
 
     def table(self) -> pa.Table:
         names = [a.name.lower() for a in Activity]
@@ -165,7 +179,7 @@ class _VitalsSampler:
         )
         if not cols:
             return pa.table({"twin_id": pa.array([], pa.uint32())})
-        act = cols.pop("activity")
+        act, clip, poses = cols.pop("activity"), cols.pop("clip"), cols.pop("pose")
         return pa.table(
             {
                 "twin_id": cols.pop("twin_id"),
@@ -173,5 +187,7 @@ class _VitalsSampler:
                 "activity": pa.array(np.asarray(names)[act]),
                 "category": pa.array(np.asarray(categories)[act]),
                 **cols,
+                "clip": pa.array(np.asarray(CLIPS)[clip]),
+                "pose": pa.FixedSizeListArray.from_arrays(pa.array(poses.reshape(-1)), 72),
             }
         )

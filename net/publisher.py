@@ -9,8 +9,9 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
   ``CrowdEncoder`` per cell, at ``crowd_hz`` per cell (cells spread over the ticks; clients
   dead-reckon with speed and heading, as game engines replicate crowds at 10-20 Hz);
 - ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
-- ``twin/<id>/vitals`` at ``vitals_hz`` for the twins somebody subscribed to (the XPUB socket
-  tells the publisher which topics have subscribers, so unwatched twins cost nothing).
+- ``twin/<id>/vitals`` and ``twin/<id>/pose`` (24 joint rotations from the clip library) at
+  ``vitals_hz`` for the twins somebody subscribed to (the XPUB socket tells the publisher which
+  topics have subscribers, so unwatched twins cost nothing).
 
 Sends never block: a subscriber that does not read loses messages at the high-water mark, and the
 tick goes on (counted in ``dropped``).
@@ -25,9 +26,10 @@ import zmq
 
 from components.activity import Activity
 from components.pose import CLIPS
+from engine.motion import ClipLibrary
 from engine.schedule import Tick
 from engine.world import World
-from net.wire import event, meta, topics, vitals
+from net.wire import event, meta, pose, topics, vitals
 from net.wire.crowd import CrowdEncoder
 from net.wire.topics import TWIN_PREFIX
 
@@ -213,6 +215,7 @@ class Publisher:
         for row in self._watched_rows(world, ids, slot):
             topic = topics.topic_for("vitals", twin_id=int(ids[row]))
             self._send_vitals(world, ids, np.array([row]), topic)
+            self._send_pose(world, ids, row)
 
     def _watched_rows(self, world: World, ids: np.ndarray, slot: int) -> np.ndarray:
         if self._all_twins_watched > 0:
@@ -233,6 +236,19 @@ class Publisher:
             world["activity"][rows],
         )  # fmt: skip
         self._send(topic, vitals.encode(message))
+
+    def _send_pose(self, world: World, ids: np.ndarray, row: int) -> None:
+        """One twin's joint rotations, with its root on the map (x east, y north, z up)."""
+        rows = np.array([row])
+        library = world.resource(ClipLibrary)
+        state = [world[name][rows] for name in ("clip", "previous_clip", "clip_phase")]
+        quat = library.poses(*state, world["clip_blend"][rows])
+        root = np.zeros((1, 3))
+        root[:, :2] = world["position_m"][rows]
+        root[:, 2] = library.root_height_m(state[0], state[2])
+        self.seq += 1
+        message = pose.PoseMessage(self.tick, self.seq, self.t_s, ids[rows], quat, root)
+        self._send(topics.topic_for("pose", twin_id=int(ids[row])), pose.encode(message))
 
     def _send(self, topic: bytes, payload: bytes) -> None:
         try:

@@ -1,8 +1,9 @@
 """Animation: picks each twin's clip from what it does and advances the clip's phase.
 
-Gait clips (walk, run, cycle) advance one cycle per two steps, so the feet keep pace with the
-ground speed (the cadence is the exertion the physiology phase computed on the previous tick);
-other clips loop over their own period. A clip change starts a linear cross-fade of
+Gait clips (walk, run, cycle) advance one loop per stride while travelling (ground speed /
+stride length, so the planted foot does not slide) and one loop per two steps otherwise (the
+cadence is the exertion the physiology phase computed on the previous tick); other clips loop
+over their own period. A clip change starts a linear cross-fade of
 ``CROSSFADE_S`` seconds from the previous clip (clients slerp joint rotations by ``clip_blend``).
 """
 
@@ -12,14 +13,14 @@ import numpy as np
 
 from components.activity import Activity
 from components.pose import CLIPS
+from engine.motion import ClipLibrary
 from engine.schedule import Phase, System, Tick
 from engine.world import World
 
 __all__ = ["AnimationSystem", "clip_of"]
 
 CROSSFADE_S = 0.3
-IDLE_PERIOD_S = 4.0
-"""Loop period of the non-gait clips (breathing and weight shifts)."""
+STEPS_PER_LOOP = 2.0
 DESK_JOB_MAX_METS = 2.0
 
 C = {name: code for code, name in enumerate(CLIPS)}
@@ -56,12 +57,13 @@ class AnimationSystem(System):
     """Clip, phase and cross-fade weight of every twin."""
 
     phase = Phase.ANIMATION
-    reads = ("activity", "trip_mode", "work_mets", "cadence_spm")
+    reads = ("activity", "trip_mode", "work_mets", "cadence_spm", "speed_mps")
     writes = ("clip", "previous_clip", "clip_phase", "clip_blend")
 
     def __init__(self, world: World, every: int = 1) -> None:
         super().__init__(every)
         self.world = world
+        self.library = world.resource(ClipLibrary)
 
     def run(self, tick: Tick) -> None:
         w = self.world
@@ -74,6 +76,10 @@ class AnimationSystem(System):
         w["clip_blend"][switched] = 0.0
         blend = w["clip_blend"]
         np.minimum(blend + tick.dt_s / CROSSFADE_S, 1.0, out=blend)
-        cycles_per_s = np.where(GAIT[clip], w["cadence_spm"] / 120.0, 1.0 / IDLE_PERIOD_S)
+        stride = self.library.stride_m[clip]
+        travelling = GAIT[clip] & (w["speed_mps"] > 0) & (stride > 0)
+        stepping = w["cadence_spm"] / (60.0 * STEPS_PER_LOOP)
+        cycles_per_s = np.where(GAIT[clip], stepping, 1.0 / self.library.period_s[clip])
+        cycles_per_s[travelling] = w["speed_mps"][travelling] / stride[travelling]
         phase = w["clip_phase"]
         np.mod(phase + cycles_per_s * tick.dt_s, 1.0, out=phase)

@@ -11,6 +11,7 @@ from scipy.spatial.transform import Rotation, Slerp
 
 from components.pose import CLIPS
 from engine.body import BodyModel
+from engine.motion import default_library
 from engine.synth.body_model import JOINT_NAMES
 from engine.synth.motion import (
     CLIP_FRAMERATE_HZ,
@@ -32,7 +33,6 @@ from kernels.animation import (
     sample_clip,
     slerp,
 )
-from systems.animation import IDLE_PERIOD_S
 
 J = JOINT_NAMES.index
 RNG = np.random.default_rng(5)
@@ -179,8 +179,7 @@ def test_every_clip_is_written_once_and_loads(clip_files, clips, tmp_path):
     assert [path.read_bytes() for path in again] == [p.read_bytes() for p in clip_files.values()]
 
 
-def test_postural_loops_last_the_animation_idle_period(clips):
-    assert IDLE_FRAMES / CLIP_FRAMERATE_HZ == IDLE_PERIOD_S
+def test_postural_loops_share_one_idle_period(clips):
     for name in ("stand", "sit", "lie", "eat", "desk_work", "exercise", "drive"):
         assert clips[name].num_frames == IDLE_FRAMES
         assert stride_length_m(name) == pytest.approx(0.0, abs=1e-9)
@@ -392,3 +391,26 @@ def test_not_an_npz_archive(tmp_path):
 def test_frame_rate_must_be_one_number(tmp_path):
     path, message = bad_file_message(tmp_path, mocap_framerate=np.array([30.0, 60.0]))
     assert message.startswith(f"{path}: the frame rate must be one number, got ")
+
+
+def test_the_clip_library_knows_each_loop_and_stride():
+    library = default_library()
+    assert library.period_s[CLIPS.index("stand")] == pytest.approx(IDLE_FRAMES / CLIP_FRAMERATE_HZ)
+    for name in ("walk", "run"):
+        assert library.stride_m[CLIPS.index(name)] == pytest.approx(stride_length_m(name), rel=2e-2)
+    assert library.stride_m[CLIPS.index("sit")] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_library_poses_follow_clip_phase_and_cross_fade():
+    library = default_library()
+    walk, sit = CLIPS.index("walk"), CLIPS.index("sit")
+    phase = np.array([0.25, 0.25, 0.25])
+    clip = np.array([walk, walk, walk], dtype=np.uint8)
+    previous = np.array([sit, sit, sit], dtype=np.uint8)
+    poses = library.poses(clip, previous, phase, np.array([1.0, 0.0, 0.5]))
+    expected_walk = sample_clip(library.quats[walk], phase[:1])[0]
+    expected_sit = sample_clip(library.quats[sit], phase[:1])[0]
+    assert np.all(rotation_angle_deg(poses[0], expected_walk) < 0.1)
+    assert np.all(rotation_angle_deg(poses[1], expected_sit) < 0.1)
+    halfway = slerp(expected_sit, expected_walk, np.full(24, 0.5))
+    assert np.all(rotation_angle_deg(poses[2], halfway) < 0.1)

@@ -171,3 +171,28 @@ def test_malformed_requests_get_error_replies_and_the_server_keeps_ticking(servi
     tick = serving.sim.world.tick
     time.sleep(0.3)
     assert serving.sim.world.tick > tick
+
+
+def test_a_watched_twin_gets_its_vitals_and_pose(serving):
+    from net.wire import decode_any
+
+    ctx = zmq.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"twin/7/")
+    sub.connect(serving.config.serve.pub_endpoint)
+    kinds = set()
+    deadline = time.monotonic() + 10
+    try:
+        while kinds != {"vitals", "pose"} and time.monotonic() < deadline:
+            if sub.poll(200):
+                topic, payload = sub.recv_multipart()
+                message = decode_any(payload)
+                assert topic.startswith(b"twin/7/") and list(message.ids) == [7]
+                kinds.add(topic.split(b"/")[2].decode())
+                if topic.endswith(b"pose"):
+                    assert message.quat.shape == (1, 24, 4)
+    finally:
+        sub.close()
+        ctx.term()
+    assert kinds == {"vitals", "pose"}

@@ -148,3 +148,16 @@ def test_the_console_script_runs_and_shows_a_progress_bar(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "1440/1440" in done.stderr
     assert "daily:" in done.stdout
+
+
+def test_vitals_carry_poses_that_follow_the_activity(run_dir):
+    table = pq.read_table(run_dir / "vitals.parquet")
+    assert table.schema.field("pose").type.list_size == 72
+    activity = np.array(table["activity"].to_pylist())
+    clip = np.array(table["clip"].to_pylist())
+    assert set(clip[activity == "sleep"]) == {"lie"}
+    assert set(clip[activity == "tv"]) == {"sit"}
+    pose = np.stack(table["pose"].to_numpy(zero_copy_only=False))
+    asleep = pose[activity == "sleep"]
+    sitting = pose[activity == "tv"]
+    assert not np.allclose(asleep.mean(axis=0), sitting.mean(axis=0), atol=0.1)
