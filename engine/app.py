@@ -38,6 +38,7 @@ from systems.health import HealthRecord, HealthSystem
 from systems.locomotion import LocomotionSystem
 from systems.physiology import PhysiologySystem
 from systems.replication import ReplicationSystem, Replicator
+from systems.skinning import Meshes, SkinningSystem
 
 __all__ = ["SCHEMA", "Simulation", "build_simulation"]
 
@@ -113,11 +114,13 @@ def build_simulation(
     world.insert_resource(_town(config, population))
     world.insert_resource(HealthRecord())
     world.insert_resource(default_library())
+    world.insert_resource(Meshes())
     health = HealthSystem(world, start.date())
     systems: list[System] = [
         BehaviorSystem(world),
         LocomotionSystem(world),
         AnimationSystem(world),
+        SkinningSystem(world),
         PhysiologySystem(world),
         health,
     ]
