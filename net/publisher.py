@@ -212,14 +212,20 @@ class Publisher:
             rows = due_rows[key[due_rows] == cell_key]
             cell = tuple(cells[rows[0]].tolist())
             self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
-        for row in self._watched_rows(world, ids, slot):
+        followed = self._followed_rows(world, ids, slot)
+        watched = np.flatnonzero(ids % self.vitals_period == slot)
+        for row in watched if self._all_twins_watched > 0 else followed:
             topic = topics.topic_for("vitals", twin_id=int(ids[row]))
             self._send_vitals(world, ids, np.array([row]), topic)
+        for row in followed:
             self._send_pose(world, ids, row)
 
-    def _watched_rows(self, world: World, ids: np.ndarray, slot: int) -> np.ndarray:
-        if self._all_twins_watched > 0:
-            return np.flatnonzero(ids % self.vitals_period == slot)
+    def _followed_rows(self, world: World, ids: np.ndarray, slot: int) -> np.ndarray:
+        """Rows of the twins whose own topic somebody subscribed to by id, due this tick.
+
+        Only these get full poses: a wildcard subscription to every twin gets vitals alone, since
+        joint rotations travel only for the twins that need them.
+        """
         if not self._watched:
             return np.zeros(0, dtype=np.int64)
         watched = np.fromiter(self._watched, dtype=np.int64)
