@@ -115,7 +115,7 @@ def build_simulation(
     world.insert_resource(HealthRecord())
     world.insert_resource(default_library())
     world.insert_resource(Meshes())
-    health = HealthSystem(world, start.date())
+    health = HealthSystem(world)
     systems: list[System] = [
         BehaviorSystem(world),
         LocomotionSystem(world),

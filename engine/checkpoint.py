@@ -103,6 +103,7 @@ def load_checkpoint(world: World, path: Path) -> None:
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks column(s) {sorted(missing)}")
     count = len(columns["twin_id"])
+    _check_columns(world, columns, count, path)
     with world.ecs():
         columns["entity"] = np.array([esper.create_entity() for _ in range(count)], dtype=np.int64)
     world.columns.append({k: v for k, v in columns.items() if k in world.columns}, count)
@@ -118,6 +119,19 @@ def load_checkpoint(world: World, path: Path) -> None:
         prefix = f"res/{name}/"
         res_arrays = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
         resource.load_state_dict(res_arrays, meta["resources"].get(name, {}))
+
+
+def _check_columns(world: World, columns: dict[str, np.ndarray], count: int, path: Path) -> None:
+    """Every column has ``count`` rows of its schema's per-twin shape, before anything changes."""
+    for name, col in world.columns.schema.items():
+        if name == "entity":
+            continue
+        array = columns[name]
+        if array.shape != (count, *col.shape) or not np.can_cast(array.dtype, col.dtype):
+            raise CheckpointError(
+                f"checkpoint {path}: column {name!r} holds {array.dtype}{list(array.shape)}, "
+                f"expected {col.dtype}{[count, *col.shape]}"
+            )
 
 
 def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

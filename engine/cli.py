@@ -21,6 +21,7 @@ from engine.app import build_simulation
 from engine.backend import BackendError
 from engine.bench_report import run_bench
 from engine.checkpoint import CheckpointError
+from engine.clock import SECONDS_PER_DAY
 from engine.config import ConfigError, load_config
 from engine.serve import Serving, serve
 from engine.simulate import OutputError, check_output_dir, run_headless
@@ -55,9 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="twin", description="SynthTwin: a realtime server of human digital twins")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sim = commands.add_parser("simulate", help="run headless as fast as possible, write Parquet")
-    sim.add_argument("--twins", type=_positive_int, default=1000, help="population size (1000)")
+    sim.add_argument("--twins", type=_positive_int, default=None, help="population size (1000)")
     sim.add_argument("--days", type=_positive_int, required=True, help="simulated days")
-    sim.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    sim.add_argument("--seed", type=int, default=None, help="random seed (0)")
     sim.add_argument("--out", type=Path, required=True, help="output folder")
     sim.add_argument("--start", type=_day, default=None, help="first day, YYYY-MM-DD (today)")
     sim.add_argument("--step-s", type=float, default=60.0, help="simulated seconds a tick (60)")
@@ -117,20 +118,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    first_day = args.start or date.today()
+    """Options override the config file; the run starts at 00:00 of ``--start``, else of the
+    file's ``start``, else of today, and ticks every ``--step-s`` simulated seconds."""
+    given = {"twins": args.twins, "seed": args.seed, "device": args.device,
+             "population_file": args.population}  # fmt: skip
+    from_file = load_config(args.config, **given).sim
+    first_day = args.start or (from_file.start or datetime.now()).date()
     config = load_config(
         args.config,
-        twins=args.twins,
-        seed=args.seed,
+        **given,
         tick_hz=1.0,
         time_scale=args.step_s,
         start=datetime(first_day.year, first_day.month, first_day.day),
-        device=args.device,
-        population_file=args.population,
     )
     check_output_dir(args.out)
     sim = build_simulation(config)
-    ticks = round(args.days * 86_400 / sim.loop.dt_s)
+    ticks = round(args.days * SECONDS_PER_DAY / sim.loop.dt_s)
     with tqdm(total=ticks, unit="tick", disable=args.quiet, desc=f"{sim.world.n} twins") as bar:
         run = run_headless(sim, args.days, args.out, args.vitals_every, bar.update)
     for name, path in run.files.items():

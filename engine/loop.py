@@ -122,6 +122,7 @@ class Loop:
             if self.paused:
                 if before_tick is not None:
                     before_tick()
+                self._tick_walls.clear()
                 accumulator = 0.0
                 stop.wait(self.period_s)
                 continue

@@ -81,9 +81,11 @@ class Serving:
                     # REST calls in flight still get answers while the HTTP thread winds down
                     self.http.stop(while_waiting=self.server.poll)
             finally:
-                self.checkpoint()
-                self.server.close()
-                self.sim.close()
+                try:
+                    self.checkpoint()
+                finally:
+                    self.server.close()
+                    self.sim.close()
 
     def _between_ticks(self) -> None:
         self.server.poll()

@@ -554,9 +554,9 @@ def _join_crowd(ids: np.ndarray, crowd: dict[str, Any]) -> tuple[np.ndarray, np.
         states[state.cell] = state
     codes = np.full(ids.size, -1, np.int64)
     pos_m = np.full((ids.size, 2), math.nan)
-    if not states:
+    crowd_ids = np.concatenate([s.ids for s in states.values()] or [np.zeros(0)]).astype(np.int64)
+    if crowd_ids.size == 0:
         return codes, pos_m
-    crowd_ids = np.concatenate([s.ids for s in states.values()]).astype(np.int64)
     sample_t = np.concatenate([s.sample_t_s for s in states.values()])
     activity = np.concatenate([s.activity for s in states.values()]).astype(np.int64)
     positions = np.concatenate([s.pos_m for s in states.values()])

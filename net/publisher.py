@@ -13,13 +13,17 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
   ``vitals_hz`` for the twins somebody subscribed to (the XPUB socket tells the publisher which
   topics have subscribers, so unwatched twins cost nothing).
 
-Sends never block: a subscriber that does not read loses messages at the high-water mark, and the
-tick goes on (counted in ``dropped``).
+Sends never block: a subscriber that does not read loses messages at the high-water mark (ZeroMQ
+drops them silently), and the tick goes on. A ``meta`` message also goes out every
+``META_EVERY_S`` wall seconds, so clients can tell a quiet server from a dead one.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
+from collections import Counter
 
 import numpy as np
 import zmq
@@ -38,6 +42,8 @@ __all__ = ["ACTIVITY_NAMES", "Publisher"]
 ACTIVITY_NAMES = tuple(a.name.lower() for a in Activity)
 VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
                  "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
+META_EVERY_S = 5.0
+"""Heartbeat: protocol section 6.5 (clients treat 15 s without ``meta`` as a dead server)."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d+)/")
 
 
@@ -65,7 +71,8 @@ class Publisher:
         self.vitals_period = max(1, round(tick_hz / vitals_hz))
         self.seq = 0
         self.sent = 0
-        self.dropped = 0
+        self.refused = 0
+        """Sends the socket refused (only with ``ZMQ_XPUB_NODROP``; by default it drops)."""
         self.tick = 0
         self.t_s = 0.0
         self._encoders: dict[tuple[int, int], CrowdEncoder] = {}
@@ -76,7 +83,10 @@ class Publisher:
         self._last_blend = np.zeros(0, dtype=np.float32)
         self._last_cell = np.zeros((0, 2), dtype=np.int32)
         self._dirty: set[tuple[int, int]] = set()
-        self._watched: set[int] = set()
+        self._watched: Counter[int] = Counter()
+        """Subscriptions per followed twin (a twin may be followed on several topics)."""
+        self._occupied: set[tuple[int, int]] = set()
+        self._last_meta_wall = -math.inf
         self._all_twins_watched = 0
 
     # -- subscriptions -----------------------------------------------------------------------
@@ -94,7 +104,9 @@ class Publisher:
             match = _TWIN_TOPIC.match(topic)
             if match:
                 twin = int(match.group(1))
-                (self._watched.add if subscribe else self._watched.discard)(twin)
+                self._watched[twin] += 1 if subscribe else -1
+                if self._watched[twin] <= 0:
+                    del self._watched[twin]
             elif TWIN_PREFIX.startswith(topic):
                 self._all_twins_watched += 1 if subscribe else -1
 
@@ -108,6 +120,7 @@ class Publisher:
         self._publish_roster(world)
         changed_activity = self._publish_activity_events(ids, world["activity"])
         cells = topics.cell_of(world["position_m"])
+        self._occupied = _cell_set(cells)
         self._publish_crowd(world, ids, cells, changed_activity)
         self._publish_vitals(world, ids, cells, tick.index)
 
@@ -122,7 +135,10 @@ class Publisher:
         self._last_cell = np.concatenate([self._last_cell, np.zeros((grow, 2), np.int32)])
 
     def _publish_roster(self, world: World) -> None:
+        """``meta`` with the twins added and removed since the last one, or a heartbeat."""
         if world.columns.version == self._roster_version:
+            if time.monotonic() - self._last_meta_wall >= META_EVERY_S:
+                self._send_meta(np.zeros(0, np.uint32), np.zeros(0, np.uint32))
             return
         self._roster_version = world.columns.version
         roster = np.sort(world.ids)
@@ -131,8 +147,7 @@ class Publisher:
         self._roster = roster
         self._last_activity[removed] = -1
         self._dirty |= _cell_set(self._last_cell[removed])
-        if added.size or removed.size:
-            self._send_meta(added.astype(np.uint32), removed.astype(np.uint32))
+        self._send_meta(added.astype(np.uint32), removed.astype(np.uint32))
 
     def meta_message(self, added: np.ndarray, removed: np.ndarray) -> meta.MetaMessage:
         return meta.MetaMessage(
@@ -140,6 +155,7 @@ class Publisher:
         )
 
     def _send_meta(self, added: np.ndarray, removed: np.ndarray) -> None:
+        self._last_meta_wall = time.monotonic()
         self.seq += 1
         self._send(topics.META_TOPIC, meta.encode(self.meta_message(added, removed)))
 
@@ -261,13 +277,22 @@ class Publisher:
             self.socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
             self.sent += 1
         except zmq.Again:
-            self.dropped += 1
+            self.refused += 1
 
     # -- snapshots ---------------------------------------------------------------------------
 
+    def cells_of(self, ids: np.ndarray, position_m: np.ndarray) -> np.ndarray:
+        """``(K, 2) int32`` the cell whose crowd stream carries each of ``ids``: the one last
+        published, or for twins not published yet the cell of ``position_m`` ``(K, 2)``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        cells = topics.cell_of(position_m)
+        known = np.isin(ids, self._roster)
+        cells[known] = self._last_cell[ids[known]]
+        return cells
+
     def snapshot(self, cells: list[tuple[int, int]] | None) -> list[bytes]:
         """The published keyframe (and latest delta) of each cell, in the order asked."""
-        chosen = sorted(self._encoders) if cells is None else cells
+        chosen = sorted(self._occupied) if cells is None else cells
         payloads: list[bytes] = []
         for cell in chosen:
             encoder = self._encoders.get(tuple(cell))

@@ -118,7 +118,7 @@ class RequestHandler:
             "protocol": message.protocol, "epoch": message.epoch,
             "activities": list(message.activities), "clips": list(message.clips),
             "ids": world.ids[order].astype(np.uint32),
-            "cells": topics.cell_of(world["position_m"][order]).astype(np.int32),
+            "cells": self.publisher.cells_of(world.ids[order], world["position_m"][order]),
         }  # fmt: skip
 
     def _twin(self, args: dict[str, Any]) -> dict[str, Any]:

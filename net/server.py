@@ -78,7 +78,7 @@ class ZmqServer:
                 self.router.send_multipart([*envelope, answer], zmq.NOBLOCK)
                 self.answered += 1
             except zmq.Again:
-                self.publisher.dropped += 1
+                self.publisher.refused += 1
 
     def close(self) -> None:
         """Close both sockets and the context; nothing stays open."""

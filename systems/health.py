@@ -16,7 +16,7 @@ Definitions (units in the record's schema):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -124,10 +124,9 @@ class HealthSystem(System):
         *(total for _, total, _ in _MEANS),
     )
 
-    def __init__(self, world: World, start: date, every: int = 1) -> None:
+    def __init__(self, world: World, every: int = 1) -> None:
         super().__init__(every)
         self.world = world
-        self.start = start
         self.day_index: int | None = None
         self.category = activity_table().category.astype(np.int64)
 
@@ -161,16 +160,13 @@ class HealthSystem(System):
         """Append today's row of every twin to the HealthRecord and restart the aggregates."""
         if self.day_index is None or self.world.n == 0:
             return
-        self.world.resource(HealthRecord).append(self._day_rows())
+        self.world.resource(HealthRecord).append(self.summarize(np.arange(self.world.n)))
         self._reset()
-
-    def _day_rows(self) -> dict[str, np.ndarray]:
-        return self.summarize(np.arange(self.world.n))
 
     def summarize(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Today so far for ``rows``, in the daily record's columns (``DAILY_FIELDS``)."""
         w = self.world
-        day = self.start + timedelta(days=self.day_index or 0)
+        day = self.world.clock.start.date() + timedelta(days=self.day_index or 0)
         covered = np.maximum(w["day_covered_s"][rows], 1e-9)
         rest_s = w["day_rest_s"][rows]
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -71,3 +71,22 @@ def test_a_bad_checkpoint_gets_a_clear_error_and_changes_nothing(
     with pytest.raises(CheckpointError, match="needs an empty world"):
         load_checkpoint(sim.world, path)
     assert sim.world.n == 20
+
+
+def test_a_resumed_world_keeps_its_own_calendar_whatever_the_new_start(make_simulation, tmp_path):
+    from dataclasses import replace
+    from datetime import datetime
+
+    sim = make_simulation(twins=30, seed=2)
+    sim.loop.run_ticks(30 * TICKS_PER_HOUR)
+    path = tmp_path / "w.ckpt"
+    save_checkpoint(sim.world, path)
+    later = replace(sim.config, sim=replace(sim.config.sim, start=datetime(2030, 1, 1)))
+    resumed = build_simulation(later, resume=path)
+    try:
+        resumed.loop.run_ticks(24 * TICKS_PER_HOUR)
+        days = sorted({str(d) for d in resumed.record.columns()["day"]})
+        assert days == ["2026-03-02", "2026-03-03"]
+        assert resumed.world.clock.date.isoformat() == "2026-03-04"
+    finally:
+        resumed.close()

@@ -161,3 +161,16 @@ def test_vitals_carry_poses_that_follow_the_activity(run_dir):
     asleep = pose[activity == "sleep"]
     sitting = pose[activity == "tv"]
     assert not np.allclose(asleep.mean(axis=0), sitting.mean(axis=0), atol=0.1)
+
+
+def test_the_config_file_is_honoured_and_options_override_it(tmp_path):
+    config = tmp_path / "twin.toml"
+    config.write_text("[sim]\ntwins = 12\nseed = 5\nstart = 2026-06-01\n")
+    assert main(["simulate", "--config", str(config), "--days", "1", "--out",
+                 str(tmp_path / "a"), "--quiet"]) == 0  # fmt: skip
+    daily = pq.read_table(tmp_path / "a" / "daily.parquet")
+    assert daily.num_rows == 12
+    assert {d.isoformat() for d in daily["day"].to_pylist()} == {"2026-06-01"}
+    assert main(["simulate", "--config", str(config), "--twins", "7", "--days", "1", "--out",
+                 str(tmp_path / "b"), "--quiet"]) == 0  # fmt: skip
+    assert pq.read_table(tmp_path / "b" / "daily.parquet").num_rows == 7
