@@ -13,14 +13,15 @@ A tick runs the phases in a fixed order, each with one purpose (as flecs' pipeli
     REPLICATION  what changed, encoded for subscribers
 
 Within a phase, systems run in registration order. Order comes from phases, never from one system
-calling another. A system may run at a divisor of the tick rate (``every`` ticks); it then
-integrates over ``every * dt_s``.
+calling another. A system may run at a divisor of the tick rate (``every`` ticks); it then runs on
+the last tick of each window and integrates over the simulated seconds the window covered (which
+stays right when the time scale changes inside it).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import ClassVar
 
@@ -80,16 +81,22 @@ class System(esper.Processor):
             raise ValueError(f"every = {every}: a system runs every 1 or more ticks")
         self.every = every
         self.timings: RollingTimings | None = None
+        self._window_start_s: float | None = None
 
     @property
     def name(self) -> str:
         return type(self).__name__
 
     def process(self, tick: Tick) -> None:
-        if tick.index % self.every:
+        if self._window_start_s is None:
+            self._window_start_s = tick.t_s
+        if (tick.index + 1) % self.every:
             return
+        window_s = tick.t_s + tick.dt_s - self._window_start_s
+        window = replace(tick, t_s=self._window_start_s, dt_s=window_s)
+        self._window_start_s = None
         started = time.perf_counter()
-        self.run(tick if self.every == 1 else _widen(tick, self.every))
+        self.run(window)
         if self.timings is not None:
             self.timings.record(self.name, time.perf_counter() - started)
 
@@ -105,9 +112,3 @@ class System(esper.Processor):
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what ``state_dict`` returned."""
-
-
-def _widen(tick: Tick, every: int) -> Tick:
-    return Tick(
-        tick.index, tick.dt_s * every, tick.t_s, tick.hour_of_day, tick.weekday, tick.day_index
-    )

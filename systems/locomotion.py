@@ -46,7 +46,7 @@ class LocomotionSystem(System):
             return
         moving = w["activity"] == Activity.TRAVEL
         rows = np.flatnonzero(moving)
-        arrived = np.flatnonzero(~moving & (w["activity_start_s"] == tick.t_s))
+        arrived = np.flatnonzero(~moving & (w["activity_start_s"] >= tick.t_s))
         w["position_m"][arrived] = self.town.xy_m[w["place"][arrived]]
         w["speed_mps"][arrived] = 0.0
         self._move(rows, tick.t_s + tick.dt_s)
