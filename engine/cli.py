@@ -3,6 +3,7 @@
     twin simulate --twins N --days D --seed S --out DIR [--start YYYY-MM-DD] [--vitals-every S]
     twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
     twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
+    twin bench [-k NAME]              (the benchmark suite, one table)
 
 Bad arguments and unwritable paths print one clear line and exit with status 2.
 """

@@ -16,6 +16,13 @@ from typing import Any
 __all__ = ["Config", "ConfigError", "ServeConfig", "SimConfig", "load_config"]
 
 
+MAX_TWINS = 1_000_000
+MAX_TIME_SCALE = 100_000.0
+"""Simulated seconds per wall second, at most."""
+MAX_DT_S = 600.0
+"""Simulated seconds one tick may cover, at most (physiology substeps stay accurate below it)."""
+
+
 class ConfigError(ValueError):
     """A setting is missing, of the wrong type or out of range; the message says which and why."""
 
@@ -31,7 +38,7 @@ class SimConfig:
         time_scale: simulated seconds per wall-clock second; 1 is a true realtime twin.
         start: local start time; None starts at the local wall-clock time (realtime twin).
         max_catchup_ticks: most ticks run back to back to catch up after a stall; older backlog is
-            dropped and counted as overrun.
+            dropped and counted in ``dropped_ticks``.
         device: "auto", "cpu" or "cuda".
         population_file: CSV or Parquet population to import instead of synthesizing one.
         town_seed: seed of the town layout; None uses ``seed``.
@@ -53,14 +60,20 @@ class SimConfig:
         return self.time_scale / self.tick_hz
 
     def validate(self) -> SimConfig:
-        _check(1 <= self.twins <= 1_000_000, "twins", self.twins, "an integer in 1..1000000")
+        _check(1 <= self.twins <= MAX_TWINS, "twins", self.twins, f"an integer in 1..{MAX_TWINS}")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in 0..2**63-1")
         _check(0.1 <= self.tick_hz <= 1000, "tick_hz", self.tick_hz, "a rate in 0.1..1000 Hz")
         _check(
-            0 < self.time_scale <= 100_000, "time_scale", self.time_scale, "a factor in (0, 100000]"
+            0 < self.time_scale <= MAX_TIME_SCALE,
+            "time_scale",
+            self.time_scale,
+            f"a factor in (0, {MAX_TIME_SCALE:g}]",
         )
         _check(
-            self.dt_s <= 600, "time_scale / tick_hz", self.dt_s, "at most 600 simulated s a tick"
+            self.dt_s <= MAX_DT_S,
+            "time_scale / tick_hz",
+            self.dt_s,
+            f"at most {MAX_DT_S:g} simulated s a tick",
         )
         _check(
             1 <= self.max_catchup_ticks <= 1000,

@@ -4,7 +4,8 @@ esper holds the entities, the ordered Processors (the systems) and the sparse, r
 (a viewer's selection, an open conversation, an attached sensor feed). Every hot numeric field lives
 in the ``ColumnStore`` so that a system touches a whole column per tick. Twin ids are stable
 ``uint32`` values, distinct from rows: despawning swap-removes a row and re-points the moved twin.
-Structural esper changes (spawn, despawn) clear esper's query cache, so no hot path queries esper.
+Structural esper changes (spawn, despawn) clear esper's query cache, so hot paths query esper only
+for the rare sparse components (a handful of entities), never for per-twin state.
 
 Each World owns a private esper world (esper's API is module-level over named worlds); every esper
 call goes through ``ecs()``, which switches to it first, so several Worlds coexist in one process.

@@ -25,6 +25,8 @@ Errors are ``{"detail": message}`` with the server's message: ``unknown_twin`` i
 that does not answer within ``timeout_s`` 503. A body or query that fails validation is FastAPI's
 own 422 and never reaches the simulation.
 
+The browser page in ``clients/web/`` (plain files, no build step) is served at ``/``.
+
 ``create_app`` builds the app; ``HttpServer`` serves it with uvicorn in a thread of its own, on a
 socket bound up front, so that a port in use fails at once with ``ServerError``.
 """
@@ -32,6 +34,7 @@ socket bound up front, so that a port in use fails at once with ``ServerError``.
 from __future__ import annotations
 
 import math
+import pathlib
 import socket
 import threading
 import time
@@ -44,6 +47,7 @@ import uvicorn
 import zmq
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from net.publisher import ACTIVITY_NAMES
@@ -58,6 +62,7 @@ __all__ = [
     "OperationFailed",
     "RouterClient",
     "SimulationUnavailable",
+    "WEB_DIR",
     "create_app",
 ]
 
@@ -69,6 +74,8 @@ MAX_TWIN_ID = 2**32 - 1
 """Twin ids are uint32."""
 CONSISTENT_TRIES = 3
 """Attempts to get ``roster`` and ``snapshot`` answered at the same tick before using the last."""
+WEB_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "web"
+"""The browser page (``clients/web/``), served at ``/`` next to the API."""
 
 STATUS_OF_CODE = {
     reply.BAD_REQUEST: 400,
@@ -524,6 +531,8 @@ def create_app(
         """Let simulated time run again (idempotent)."""
         return router.call("resume")
 
+    if WEB_DIR.is_dir():  # mounted last: the /api routes and /docs match first
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
 
 

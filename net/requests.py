@@ -18,6 +18,7 @@ import numpy as np
 from components.activity import CATEGORIES
 from components.behavior import SHIFTS
 from components.identity import EMPLOYMENT
+from engine.config import MAX_DT_S, MAX_TIME_SCALE, MAX_TWINS
 from engine.loop import Loop
 from engine.world import UnknownTwinError, World
 from net.publisher import VITAL_COLUMNS, Publisher
@@ -28,9 +29,7 @@ from net.wire.reply import Reply, ReplyError
 __all__ = ["Controls", "RequestHandler"]
 
 MAX_BATCH = 10_000
-MAX_TWINS = 1_000_000
-MAX_TIME_SCALE = 100_000.0
-MAX_DT_S = 600.0
+"""Twins one spawn or despawn request may name (docs/protocol.md section 7)."""
 
 
 @dataclass

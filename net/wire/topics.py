@@ -5,7 +5,6 @@ topic                      payload                          subscribe to
 ========================== ================================ ======================================
 ``cell/<ix>/<iy>/crowd``   ``crowd`` of the twins in a cell ``cell_prefix((ix, iy))``
 ``cell/<ix>/<iy>/vitals``  ``vitals`` of a cell's twins     ``cell_prefix((ix, iy))``
-``cell/<ix>/<iy>/pose``    ``pose`` of a cell's posed twins ``cell_prefix((ix, iy))``
 ``twin/<id>/vitals``       ``vitals`` of one twin           ``twin_prefix(id)``
 ``twin/<id>/pose``         ``pose`` of one twin             ``twin_prefix(id)``
 ``event/<type>``           ``event`` of that type           ``EVENT_PREFIX`` (+ type)

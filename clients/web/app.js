@@ -1,0 +1,366 @@
+// SynthTwin browser page: polls the REST API of `twin serve` (net/http_api.py) and draws it.
+// Plain ES module, no build step; uPlot is vendored in ./vendor (MIT, see vendor/LICENSE).
+
+import uPlot from "./vendor/uPlot.esm.js";
+
+const STATS_EVERY_MS = 1000;
+const DETAIL_EVERY_MS = 500; // 2 Hz
+const LIST_EVERY_MS = 5000; // activities change: refresh the visible page now and then
+const REQUEST_TIMEOUT_MS = 4000;
+const PAGE = 50;
+const WINDOW_S = 300; // the charts keep the last 5 minutes
+const CHART_HEIGHT = 170;
+
+const CHARTS = [
+  { title: "Heart rate (1/min)", series: [["HR", "#d1342f", "hr_bpm"]] },
+  {
+    title: "Blood pressure (mmHg)",
+    series: [
+      ["systolic", "#c2571a", "sbp_mmhg"],
+      ["diastolic", "#2f6fde", "dbp_mmhg"],
+    ],
+  },
+  { title: "SpO2 (%)", series: [["SpO2", "#7b3fc4", "spo2_pct"]] },
+  { title: "Glucose (mg/dL)", series: [["glucose", "#1b8a5a", "glucose_mgdl"]] },
+  { title: "Steps today", series: [["steps", "#444", "steps"]] },
+];
+const KEYS = CHARTS.flatMap((c) => c.series.map((s) => s[2]));
+
+const $ = (id) => document.getElementById(id);
+
+// -- fetching, and the connection banner -----------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status; // 0: no answer at all
+  }
+}
+
+let connected = true;
+const onReconnect = [];
+
+function setConnected(ok, why = "") {
+  const banner = $("banner");
+  if (ok) {
+    banner.hidden = true;
+    if (!connected) {
+      connected = true;
+      onReconnect.forEach((fn) => fn());
+    }
+    return;
+  }
+  connected = false;
+  banner.textContent = `Disconnected, retrying… (${why})`;
+  banner.hidden = false;
+}
+
+async function api(path, init = {}) {
+  let res;
+  try {
+    res = await fetch(path, {
+      ...init,
+      headers: { "content-type": "application/json", ...(init.headers || {}) },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    setConnected(false, "server unreachable");
+    throw new ApiError(0, String(err));
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  const detail = body && typeof body.detail === "string" ? body.detail : res.statusText;
+  if (res.status >= 500) {
+    setConnected(false, detail || `HTTP ${res.status}`);
+    throw new ApiError(res.status, detail);
+  }
+  setConnected(true);
+  if (!res.ok) throw new ApiError(res.status, detail || `HTTP ${res.status}`);
+  return body;
+}
+
+/** Run `fn` now and then every `ms` (measured from each start), whatever it throws. */
+function every(ms, fn) {
+  const run = async () => {
+    const start = performance.now();
+    try {
+      await fn();
+    } catch (err) {
+      if (!(err instanceof ApiError)) console.error(err);
+    }
+    setTimeout(run, Math.max(0, ms - (performance.now() - start)));
+  };
+  run();
+}
+
+// -- small helpers ---------------------------------------------------------------------------
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function num(x, digits = 0) {
+  return typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "–";
+}
+
+function fillKv(dl, pairs) {
+  dl.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
+}
+
+let noticeTimer = null;
+function notice(text) {
+  $("notice").textContent = text;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => ($("notice").textContent = ""), 5000);
+}
+
+// -- header: stats, pause, resume, time scale ------------------------------------------------
+
+function showStats(s) {
+  const when = new Date(s.sim_time); // ISO 8601 without zone: local time
+  const day = Number.isNaN(when.getTime())
+    ? ""
+    : when.toLocaleDateString(undefined, { weekday: "short" }) + " ";
+  $("sim-time").textContent = day + String(s.sim_time).replace("T", " ").slice(0, 19);
+  $("twins").textContent = String(s.twins);
+  const rate = $("tick-rate");
+  rate.textContent = `${num(s.measured_hz, 1)} / ${num(s.tick_hz, 0)} Hz`;
+  rate.classList.toggle("bad", !s.paused && s.measured_hz < 0.9 * s.tick_hz);
+  $("overruns").textContent = String(s.overruns);
+  $("time-scale").textContent = `×${s.time_scale}`;
+  showPaused(s.paused);
+}
+
+function showPaused(paused) {
+  $("run-state").textContent = paused ? "paused" : "running";
+  $("pause").disabled = paused;
+  $("resume").disabled = !paused;
+}
+
+async function pollStats() {
+  showStats(await api("/api/stats"));
+}
+
+async function setPaused(paused) {
+  try {
+    const state = await api(paused ? "/api/pause" : "/api/resume", { method: "POST" });
+    showPaused(state.paused);
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
+async function setScale(event) {
+  event.preventDefault();
+  const scale = Number($("scale-input").value);
+  if (!(scale > 0)) return notice("time scale must be a positive number");
+  try {
+    const answer = await api("/api/time-scale", {
+      method: "PUT",
+      body: JSON.stringify({ scale }),
+    });
+    $("time-scale").textContent = `×${answer.scale}`;
+    notice("");
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
+// -- the twin list ---------------------------------------------------------------------------
+
+const list = { offset: 0, q: "", total: 0, seq: 0 };
+let selected = null;
+
+async function loadList() {
+  const seq = ++list.seq;
+  const params = new URLSearchParams({ offset: list.offset, limit: PAGE });
+  if (list.q) params.set("q", list.q);
+  const page = await api(`/api/twins?${params}`);
+  if (seq !== list.seq) return; // a newer request was sent meanwhile
+  if (page.items.length === 0 && page.total > 0 && list.offset > 0) {
+    list.offset = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE); // the list shrank
+    return loadList();
+  }
+  list.total = page.total;
+  $("twin-rows").replaceChildren(
+    ...page.items.map((item) => {
+      const row = el("tr");
+      row.dataset.id = item.id;
+      row.append(
+        el("td", String(item.id)),
+        el("td", item.activity ?? "…"),
+        el("td", `${item.cell[0]}, ${item.cell[1]}`),
+      );
+      row.classList.toggle("selected", item.id === selected);
+      return row;
+    }),
+  );
+  const first = page.total === 0 ? 0 : list.offset + 1;
+  const last = list.offset + page.items.length;
+  $("page-info").textContent = `${first}–${last} of ${page.total}`;
+  $("prev").disabled = list.offset === 0;
+  $("next").disabled = list.offset + PAGE >= page.total;
+}
+
+function reloadList() {
+  loadList().catch(() => {});
+}
+
+let searchTimer = null;
+function onSearch() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    list.q = $("search").value.trim();
+    list.offset = 0;
+    reloadList();
+  }, 250);
+}
+
+function onRowClick(event) {
+  const row = event.target.closest("tr[data-id]");
+  if (!row) return;
+  select(Number(row.dataset.id));
+  for (const r of $("twin-rows").children) r.classList.toggle("selected", r === row);
+}
+
+// -- the selected twin -----------------------------------------------------------------------
+
+const buffer = { t: [], ...Object.fromEntries(KEYS.map((k) => [k, []])) };
+let charts = [];
+
+function select(id) {
+  if (id === selected) return;
+  selected = id;
+  for (const key of Object.keys(buffer)) buffer[key].length = 0;
+  $("detail-empty").hidden = true;
+  $("detail").hidden = false;
+  $("d-id").textContent = String(id);
+  $("d-activity").textContent = "…";
+  for (const dl of [$("d-identity"), $("d-today")]) dl.replaceChildren();
+  $("d-minutes").replaceChildren();
+  if (charts.length === 0) makeCharts();
+  drawCharts();
+  pollDetail().catch(() => {});
+}
+
+function makeCharts() {
+  const box = $("charts");
+  charts = CHARTS.map((spec) => {
+    const div = el("div", undefined, "chart");
+    box.append(div);
+    const opts = {
+      title: spec.title,
+      width: Math.max(200, div.clientWidth),
+      height: CHART_HEIGHT,
+      scales: { x: { time: true } },
+      series: [{}, ...spec.series.map(([label, stroke]) => ({ label, stroke, width: 1.5 }))],
+      axes: [{}, { size: 50 }],
+    };
+    const plot = new uPlot(opts, [[], ...spec.series.map(() => [])], div);
+    new ResizeObserver(() => {
+      const width = Math.max(200, div.clientWidth);
+      if (width !== plot.width) plot.setSize({ width, height: CHART_HEIGHT });
+    }).observe(div);
+    return { spec, plot };
+  });
+}
+
+function drawCharts() {
+  for (const { spec, plot } of charts) {
+    plot.setData([buffer.t, ...spec.series.map((s) => buffer[s[2]])]);
+  }
+}
+
+/** Add one sample (null vitals: a gap in the lines) and drop those older than the window. */
+function record(vitals) {
+  const now = Date.now() / 1000;
+  buffer.t.push(now);
+  for (const key of KEYS) buffer[key].push(vitals ? vitals[key] : null);
+  let old = 0;
+  while (old < buffer.t.length && buffer.t[old] < now - WINDOW_S) old++;
+  if (old > 0) for (const key of Object.keys(buffer)) buffer[key].splice(0, old);
+  drawCharts();
+}
+
+function showTwin(d) {
+  $("d-activity").textContent = `${d.activity_name} · ${num(d.speed_mps, 1)} m/s`;
+  const p = d.profile;
+  const employment = String(p.employment).replaceAll("_", " ");
+  const job = p.shift ? `${employment} (${p.shift} shift)` : employment;
+  fillKv($("d-identity"), [
+    ["age", `${num(p.age_y, 0)} y`],
+    ["sex", p.sex],
+    ["height", `${num(p.height_cm, 0)} cm`],
+    ["weight", `${num(p.weight_kg, 1)} kg`],
+    ["BMI", num(p.bmi, 1)],
+    ["employment", job],
+    ["conditions", p.conditions.length ? p.conditions.join(", ") : "none"],
+    ["cell", `${d.cell[0]}, ${d.cell[1]}`],
+  ]);
+  const t = d.today;
+  fillKv($("d-today"), [
+    ["steps", String(t.steps)],
+    ["energy", `${num(t.energy_kcal, 0)} kcal`],
+    ["mean HR", `${num(t.mean_hr, 0)} /min`],
+    ["max HR", `${num(t.max_hr, 0)} /min`],
+    ["resting HR", t.resting_hr == null ? "–" : `${num(t.resting_hr, 0)} /min`],
+    ["sleep", `${num(t.sleep_hours, 1)} h`],
+  ]);
+  const minutes = Object.entries(t.minutes || {});
+  const most = Math.max(1, ...minutes.map(([, m]) => m));
+  $("d-minutes").replaceChildren(
+    ...minutes.map(([name, m]) => {
+      const bar = el("span", undefined, "bar");
+      bar.style.width = `${(100 * m) / most}%`;
+      const track = el("span");
+      track.append(bar);
+      const li = el("li");
+      li.append(el("span", name.replaceAll("_", " ")), track, el("span", num(m, 0), "num"));
+      return li;
+    }),
+  );
+}
+
+async function pollDetail() {
+  if (selected === null) return;
+  const id = selected;
+  try {
+    const d = await api(`/api/twins/${id}`);
+    if (id !== selected) return;
+    showTwin(d);
+    record(d.vitals);
+  } catch (err) {
+    if (id !== selected) return;
+    if (err.status === 404) $("d-activity").textContent = "does not exist (any more)";
+    record(null);
+    throw err;
+  }
+}
+
+// -- start -----------------------------------------------------------------------------------
+
+$("pause").addEventListener("click", () => setPaused(true));
+$("resume").addEventListener("click", () => setPaused(false));
+$("scale-form").addEventListener("submit", setScale);
+$("search").addEventListener("input", onSearch);
+$("twin-rows").addEventListener("click", onRowClick);
+$("prev").addEventListener("click", () => {
+  list.offset = Math.max(0, list.offset - PAGE);
+  reloadList();
+});
+$("next").addEventListener("click", () => {
+  if (list.offset + PAGE < list.total) list.offset += PAGE;
+  reloadList();
+});
+onReconnect.push(reloadList);
+
+every(STATS_EVERY_MS, pollStats);
+every(DETAIL_EVERY_MS, pollDetail);
+every(LIST_EVERY_MS, loadList);
