@@ -110,6 +110,20 @@ def build_simulation(
     start = sim.start or datetime.now().replace(microsecond=0)
     capacity = max(1024, sim.twins)
     world = World(SCHEMA, SimClock(start), sim.seed, select_backend(sim.device), capacity)
+    try:
+        health = _populate(world, config, resume, replicator)
+    except BaseException:
+        world.close()
+        raise
+    loop = Loop(world, sim.tick_hz, sim.time_scale, sim.max_catchup_ticks)
+    return Simulation(config, world, loop, health)
+
+
+def _populate(
+    world: World, config: Config, resume: Path | None, replicator: Replicator | None
+) -> HealthSystem:
+    """Resources, systems and twins (spawned, or restored from ``resume``) of a new world."""
+    sim = config.sim
     population = None if resume else _population(config)
     world.insert_resource(_town(config, population))
     world.insert_resource(HealthRecord())
@@ -135,8 +149,7 @@ def build_simulation(
         spawn_population(world, population, rng, new_homes=True)
     for system in world.systems():
         system.warmup()
-    loop = Loop(world, sim.tick_hz, sim.time_scale, sim.max_catchup_ticks)
-    return Simulation(config, world, loop, health)
+    return health
 
 
 def _population(config: Config) -> Population:
