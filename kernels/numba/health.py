@@ -14,7 +14,7 @@ from numba import njit, prange
 __all__ = ["accumulate_day"]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def accumulate_day(
     dt_s: float,
     t_s: float,

@@ -10,7 +10,7 @@ from numba import njit, prange
 __all__ = ["move_along_grid"]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def move_along_grid(
     rows: np.ndarray,
     t_s: float,

@@ -111,7 +111,7 @@ _EQUATIONS_SHA256 = hashlib.sha256(Path(physiology.__file__).read_bytes()).hexdi
 def _compile(equations_sha256: str) -> tuple[Callable[..., None], Callable[..., None]]:
     """The (step, sleep-thresholds) kernels, closures over the digest of the equations' source."""
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=True, cache=True, nogil=True)
     def step_kernel(
         dt_s, clock_h,
         hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c,
@@ -151,7 +151,7 @@ def _compile(equations_sha256: str) -> tuple[Callable[..., None], Callable[..., 
             energy_kcal[n] += energy_step_kcal
             steps[n] += steps_step
 
-    @njit(cache=True)
+    @njit(cache=True, nogil=True)
     def thresholds_kernel(
         clock_h: float, circadian_phase_h: np.ndarray, out_upper: np.ndarray, out_lower: np.ndarray
     ) -> None:

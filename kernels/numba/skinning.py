@@ -315,7 +315,7 @@ def check_inputs(model: SkinningModel, batch_size: int, betas, pose, transl) -> 
         raise ValueError(f"transl: expected shape ({b}, 3), got {tuple(transl.shape)}")
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def blend_shapes(
     template: np.ndarray, dirs: np.ndarray, betas_t: np.ndarray, out: np.ndarray
 ) -> None:
@@ -337,7 +337,7 @@ def blend_shapes(
                     out[n, c, b] += d * betas_t[beta, b]
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def rodrigues(axis_angle: np.ndarray, rotations: np.ndarray) -> None:
     """Rotation matrices of axis-angle vectors (Rodrigues' formula).
 
@@ -367,7 +367,7 @@ def rodrigues(axis_angle: np.ndarray, rotations: np.ndarray) -> None:
             rotations[j, 2, 2, b] = 1.0 + c * (z * z - angle2)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def forward_kinematics(
     rotations: np.ndarray,
     rest_joints: np.ndarray,
@@ -423,7 +423,7 @@ def _chain_joint(j, p, b, rotations, rest_joints, transforms, joints, pose_featu
         transforms[j, 4 * r + 3, b] = t
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def skin(
     base: np.ndarray,
     first_entry: int,
