@@ -61,6 +61,15 @@ BREAK_HUNGER = 0.8
 """Hunger at which a twin takes a meal break from work or class."""
 OFF = -np.inf
 
+MEAL_HOURS = ((6.0, 9.5), (11.5, 14.0), (17.5, 21.0))
+"""Local hours of breakfast, lunch and dinner, when eating gets a bonus (ATUS eating peaks)."""
+RESTAURANT_HOURS = ((11.5, 14.0), (18.0, 21.5))
+SHOP_HOURS = ((8.0, 21.0),)
+VISITING_HOURS = ((8.0, 25.0),)
+"""Hours one visits friends; 25 is 1 am the next day."""
+EVENING_HOURS = ((18.0, 25.0),)
+EXERCISE_HOURS = ((5.5, 21.0),)
+
 
 @dataclass(frozen=True)
 class Commitments:
@@ -234,22 +243,21 @@ class BehaviorSystem(System):
         sleepy = w["sleep_pressure"][rows] >= upper - bed_margin
         u[:, A.SLEEP] = np.where(sleepy, SLEEP_UTILITY, OFF)
         hungry = needs[:, HUNGER] >= HUNGRY
-        meal_time = (6 <= hour < 9.5) or (11.5 <= hour < 14) or (17.5 <= hour < 21)
+        meal_time = _within(hour, MEAL_HOURS)
         u[:, A.EAT] = np.where(hungry, 2.0 + 3 * needs[:, HUNGER] + meal_time, OFF)
-        out_ok = hungry & ((11.5 <= hour < 14) or (18 <= hour < 21.5))
+        out_ok = hungry & _within(hour, RESTAURANT_HOURS)
         u[:, A.EAT_OUT] = np.where(
             out_ok, u[:, A.EAT] - 1.6 + 0.3 * w["extraversion"][rows] + 0.6 * weekend, OFF
         )
         u[:, A.PERSONAL_CARE] = 4.0 * needs[:, HYGIENE] - 0.8
         u[:, A.HOUSEHOLD] = 2.6 * needs[:, HOUSEHOLD] - 0.3
-        open_hours = 8 <= hour < 21
+        open_hours = _within(hour, SHOP_HOURS)
         u[:, A.SHOPPING] = np.where(open_hours, 2.6 * needs[:, SHOPPING] - 0.3, OFF)
         u[:, A.CARING] = np.where(w["n_children"][rows] > 0, 2.6 * needs[:, CARING], OFF)
-        evening = hour >= 18 or hour < 1
-        u[:, A.SOCIALIZE] = np.where(
-            hour >= 8 or hour < 1, 2.6 * needs[:, SOCIAL] - 0.4 + 0.4 * (weekend or evening), OFF
-        )
-        exercise = np.where(5.5 <= hour < 21, 2.8 * needs[:, FITNESS] - 0.4, OFF)
+        evening = _within(hour, EVENING_HOURS)
+        social = 2.6 * needs[:, SOCIAL] - 0.4 + 0.4 * (weekend or evening)
+        u[:, A.SOCIALIZE] = np.where(_within(hour, VISITING_HOURS), social, OFF)
+        exercise = np.where(_within(hour, EXERCISE_HOURS), 2.8 * needs[:, FITNESS] - 0.4, OFF)
         u[:, A.EXERCISE_GYM] = exercise
         u[:, A.EXERCISE_PARK] = exercise - 0.1
         u[:, A.TV] = 1.1 + 0.6 * evening
@@ -405,3 +413,8 @@ class BehaviorSystem(System):
 
 def _subset(plans: Commitments, mask: np.ndarray) -> Commitments:
     return Commitments(*(getattr(plans, f)[mask] for f in Commitments.__dataclass_fields__))
+
+
+def _within(hour: float, windows: tuple[tuple[float, float], ...]) -> bool:
+    """Whether local ``hour`` (0..24) falls in one of ``windows`` (end past 24 = after midnight)."""
+    return any(lo <= h < hi for lo, hi in windows for h in (hour, hour + 24.0))
