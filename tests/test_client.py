@@ -4,7 +4,6 @@ server's world, topic filters, every operation and its errors, the client comman
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from net.wire.crowd import (
     CrowdState,
 )
 from net.wire.vitals import VitalsMessage
+from tests.loopback import loopback
 
 MONDAY_MORNING = datetime(2026, 3, 2, 8, 0)
 TICK_HZ = 30.0
@@ -37,17 +37,6 @@ VITALS_HZ = 5.0
 UNKNOWN_ID = 999_999
 QUIET_S = 0.3
 """A paused server publishes nothing: this long without a message means the stream is drained."""
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on (bind to port 0, read it, release it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def loopback() -> str:
-    return f"tcp://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")

@@ -20,23 +20,13 @@ from engine.serve import Serving
 from net.http_api import HttpServer, create_app
 from net.publisher import ACTIVITY_NAMES
 from net.server import ServerError
+from tests.loopback import free_port, loopback
 
 TWIN = str(Path(sys.executable).with_name("twin"))
 TWINS = 200
 TICK_HZ = 30.0
 UNKNOWN_ID = 999_999
 SPAWN_BATCH = 3
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on (bind to port 0, read it, release it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def loopback() -> str:
-    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def port_is_free(port: int) -> bool:

@@ -6,7 +6,6 @@ Real ZeroMQ sockets on 127.0.0.1, real processes; every wait is bounded.
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,18 +19,13 @@ import zmq
 from engine.config import load_config
 from engine.serve import Serving
 from net.wire import reply, request
+from tests.loopback import loopback
 
 TWIN = str(Path(sys.executable).with_name("twin"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def endpoints() -> tuple[str, str]:
-    return f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    return loopback(), loopback()
 
 
 def ask(router: str, op: str, timeout_s: float = 5.0, **args) -> reply.Reply:
