@@ -66,7 +66,10 @@ class Serving:
     def _http_server(self) -> HttpServer:
         serve = self.config.serve
         timeout_s = max(DEFAULT_TIMEOUT_S, HTTP_TIMEOUT_TICKS / self.config.sim.tick_hz)
-        app = create_app(self.server.endpoints["router"], timeout_s, self.server.context)
+        endpoints = self.server.endpoints
+        app = create_app(
+            endpoints["router"], timeout_s, self.server.context, pub_endpoint=endpoints["pub"]
+        )
         return HttpServer(app, serve.http_host, serve.http_port, graceful_s=timeout_s + 1)
 
     def run(self) -> None:

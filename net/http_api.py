@@ -14,6 +14,7 @@ GET    /api/twins/{id}                                          ``twin``
 POST   /api/twins/spawn     ``{"count": n, "seed": s}``         ``spawn``
 POST   /api/twins/despawn   ``{"ids": [...]}``                  ``despawn``
 DELETE /api/twins/{id}                                          ``despawn`` of one twin
+POST   /api/webrtc/offer    ``{"sdp": ..., "type": "offer"}``   (video view, ``net.webrtc``)
 PUT    /api/time-scale      ``{"scale": x}``                    ``time_scale``
 POST   /api/pause                                               ``pause``
 POST   /api/resume                                              ``resume``
@@ -52,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from net.publisher import ACTIVITY_NAMES
 from net.server import ServerError
+from net.webrtc import WebRtcHub
 from net.wire import reply, request
 from net.wire.crowd import CrowdDecoder, CrowdState
 from net.wire.reply import Reply
@@ -384,6 +386,11 @@ class PauseState(_Result):
     paused: bool
 
 
+class SessionDescription(_Body):
+    sdp: str = Field(max_length=100_000, description="SDP text")
+    type: Literal["offer", "answer"]
+
+
 # -- the app ---------------------------------------------------------------------------------------
 
 
@@ -398,6 +405,7 @@ def create_app(
     router_endpoint: str,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     context: zmq.Context | None = None,
+    pub_endpoint: str | None = None,
 ) -> FastAPI:
     """The REST API as a FastAPI app that forwards every call to ``router_endpoint``.
 
@@ -405,14 +413,19 @@ def create_app(
         router_endpoint: the simulation's ROUTER, e.g. ``tcp://127.0.0.1:5557``.
         timeout_s: how long a call waits for the simulation before answering 503, wall seconds.
         context: ZeroMQ context for the DEALER sockets (None: the app's own).
+        pub_endpoint: the simulation's PUB, which the WebRTC video view subscribes to for the
+            crowd; None: the video view polls ``snapshot`` on the ROUTER instead.
 
-    The app's ``state.router`` is its ``RouterClient``, closed when the app shuts down.
+    The app's ``state.router`` is its ``RouterClient`` and ``state.webrtc`` its ``WebRtcHub``
+    (the video viewers), both closed when the app shuts down.
     """
     router = RouterClient(router_endpoint, timeout_s, context)
+    hub = WebRtcHub(router, pub_endpoint, context)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await hub.close()
         router.close()
 
     app = FastAPI(
@@ -424,6 +437,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.router = router
+    app.state.webrtc = hub
 
     @app.exception_handler(OperationFailed)
     async def operation_failed(_: Request, err: OperationFailed) -> JSONResponse:
@@ -530,6 +544,14 @@ def create_app(
     def resume() -> dict[str, Any]:
         """Let simulated time run again (idempotent)."""
         return router.call("resume")
+
+    @app.post("/api/webrtc/offer", response_model=SessionDescription)
+    async def webrtc_offer(body: SessionDescription) -> dict[str, Any]:
+        """Start a video view: a WebRTC offer (with a data channel) in, the answer out."""
+        if body.type != "offer":
+            raise OperationFailed(reply.BAD_REQUEST, "type must be 'offer'")
+        answer = await hub.answer(body.sdp, body.type)
+        return {"sdp": answer.sdp, "type": answer.type}
 
     if WEB_DIR.is_dir():  # mounted last: the /api routes and /docs match first
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -153,7 +153,7 @@ def test_openapi_docs_are_served(api):
     spec = api.get("/openapi.json").json()
     assert set(spec["paths"]) == {
         "/api/twins", "/api/twins/{twin_id}", "/api/twins/spawn", "/api/twins/despawn",
-        "/api/stats", "/api/time-scale", "/api/pause", "/api/resume",
+        "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
     }  # fmt: skip
     assert {"TwinPage", "TwinDetail", "Stats", "ErrorDetail"} <= spec["components"][
         "schemas"
