@@ -2,6 +2,7 @@
 // Plain ES module, no build step; uPlot is vendored in ./vendor (MIT, see vendor/LICENSE).
 
 import uPlot from "./vendor/uPlot.esm.js";
+import { selectTwin, startVideo } from "./video.js";
 
 const STATS_EVERY_MS = 1000;
 const DETAIL_EVERY_MS = 500; // 2 Hz
@@ -238,6 +239,7 @@ let charts = [];
 function select(id) {
   if (id === selected) return;
   selected = id;
+  selectTwin(id);
   for (const key of Object.keys(buffer)) buffer[key].length = 0;
   $("detail-empty").hidden = true;
   $("detail").hidden = false;
@@ -364,3 +366,4 @@ onReconnect.push(reloadList);
 every(STATS_EVERY_MS, pollStats);
 every(DETAIL_EVERY_MS, pollDetail);
 every(LIST_EVERY_MS, loadList);
+startVideo($("video"), $("video-status"));
