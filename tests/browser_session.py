@@ -1,0 +1,103 @@
+"""One viewer session in Debian's Chromium against a real server: run inside a loopback-only
+network namespace by ``tests/test_browser.py`` (see shared/notes/webrtc-in-tests.md).
+
+Usage: ``python -m tests.browser_session OUT_DIR``; prints one JSON line of findings and saves
+screenshots into OUT_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import aioice.ice
+import numpy as np
+from playwright.sync_api import sync_playwright
+
+from engine.config import load_config
+from engine.serve import Serving
+from tests.loopback import free_port, loopback
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-features=WebRtcHideLocalIpsWithMdns", "--allow-loopback-in-peer-connection",
+]  # fmt: skip
+VIDEO = "document.getElementById('video')"
+
+
+def start_server(out: Path) -> tuple[Serving, threading.Thread]:
+    # loopback only: aioice skips 127.0.0.1 when gathering candidates
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    settings = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
+                "http_port": free_port(), "checkpoint": out / "w.ckpt"}  # fmt: skip
+    server = Serving(load_config(None, serve=settings, twins=300, seed=4, tick_hz=30))
+    thread = threading.Thread(target=server.run, name="serve")
+    thread.start()
+    return server, thread
+
+
+FRAME_JS = """() => {
+  const video = document.getElementById('video');
+  const canvas = document.createElement('canvas');
+  canvas.width = 160; canvas.height = 90;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(video, 0, 0, 160, 90);
+  return Array.from(ctx.getImageData(0, 0, 160, 90).data);
+}"""
+
+
+def video_pixels(page) -> np.ndarray:
+    """``(90, 160, 4)`` RGBA of the current video frame, downscaled in the page."""
+    return np.array(page.evaluate(FRAME_JS), dtype=np.float64).reshape(90, 160, 4)
+
+
+def session(out: Path, url: str) -> dict:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        started = time.monotonic()
+        page.goto(url)
+        page.wait_for_selector("#twin-rows tr", timeout=15_000)
+        page.wait_for_function(f"{VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0", timeout=20_000)
+        first_frame_s = time.monotonic() - started
+        before = video_pixels(page)
+        page.locator("#twin-rows tr").nth(0).click()
+        page.wait_for_selector("#detail:not([hidden])", timeout=10_000)
+        page.wait_for_timeout(2500)
+        after = video_pixels(page)
+        hr_text = page.locator("#d-today").inner_text()
+        page.screenshot(path=str(out / "viewer.png"))
+        browser.close()
+    return {
+        "first_frame_s": first_frame_s,
+        "video_changes": float(np.abs(after - before).mean()),
+        "video_lit": float(after[..., :3].mean()),
+        "today_shown": "mean HR" in hr_text,
+        "console_errors": errors,
+    }
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    server, thread = start_server(out)
+    try:
+        deadline = time.monotonic() + 30
+        while server.sim.world.tick < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        findings = session(out, server.http.url)
+    finally:
+        server.stop.set()
+        thread.join(timeout=30)
+    print(json.dumps(findings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The web page in a real browser: Debian's Chromium, driven by Playwright, against a real server,
+both inside a loopback-only network namespace (shared/notes/webrtc-in-tests.md).
+
+The session itself is ``tests/browser_session.py``; its screenshots are kept in ``artifacts/``.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+
+
+def test_the_page_plays_the_crowd_video_and_shows_a_selected_twin():
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run `bash .ci/setup --test` as root"
+    command = f"ip link set lo up && exec {sys.executable} -m tests.browser_session {ARTIFACTS}"
+    done = subprocess.run(
+        ["unshare", "-n", "bash", "-c", command],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    findings = json.loads(done.stdout.strip().splitlines()[-1])
+    assert findings["first_frame_s"] < 10
+    assert findings["video_lit"] > 5, "the video stayed black"
+    assert findings["video_changes"] > 0, "the video did not change over time"
+    assert findings["today_shown"]
+    assert findings["console_errors"] == []
+    assert (ARTIFACTS / "viewer.png").stat().st_size > 10_000
