@@ -14,7 +14,6 @@ Numbers go to ``benchmark.extra_info``; run with ``pytest bench/test_serve_bench
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -25,25 +24,18 @@ from engine.config import load_config
 from engine.serve import Serving
 from net.publisher import Publisher
 from net.wire import decode_any
+from tests.loopback import loopback
 
 RUN_S = 4.0
 STALL_RUN_S = 10.0
 
 
 def _endpoints() -> dict[str, str]:
-    ports = []
-    for _ in range(2):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
-    return {
-        "pub_endpoint": f"tcp://127.0.0.1:{ports[0]}",
-        "router_endpoint": f"tcp://127.0.0.1:{ports[1]}",
-    }
+    return {"pub_endpoint": loopback(), "router_endpoint": loopback()}
 
 
 def _serving(tmp_path, twins: int) -> Serving:
-    serve = {**_endpoints(), "checkpoint": tmp_path / "w.ckpt"}
+    serve = {**_endpoints(), "checkpoint": tmp_path / "w.ckpt", "http_enabled": False}
     return Serving(load_config(None, serve=serve, twins=twins, tick_hz=30, time_scale=1))
 
 
