@@ -28,6 +28,7 @@ FLAGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns", "--allow-loopback-in-peer-connection",
 ]  # fmt: skip
 VIDEO = "document.getElementById('video')"
+FPS_WINDOW_MS = 3000
 
 
 def start_server(out: Path) -> tuple[Serving, threading.Thread]:
@@ -56,6 +57,23 @@ def video_pixels(page) -> np.ndarray:
     return np.array(page.evaluate(FRAME_JS), dtype=np.float64).reshape(90, 160, 4)
 
 
+def twin_pixels(frame: np.ndarray) -> float:
+    """Share of pixels that differ from the ground colour (the frame's median) by > 24 levels."""
+    rgb = frame[..., :3]
+    ground = np.median(rgb.reshape(-1, 3), axis=0)
+    return float((np.abs(rgb - ground).max(axis=-1) > 24).mean())
+
+
+def pan(page, dx_px: int) -> None:
+    """Drag the video sideways by ``dx_px`` (the camera pans on the data channel)."""
+    box = page.locator("#video").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx_px, y, steps=10)
+    page.mouse.up()
+
+
 def session(out: Path, url: str) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -67,18 +85,26 @@ def session(out: Path, url: str) -> dict:
         page.wait_for_selector("#twin-rows tr", timeout=15_000)
         page.wait_for_function(f"{VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0", timeout=20_000)
         first_frame_s = time.monotonic() - started
-        before = video_pixels(page)
+        frames_before = page.evaluate(f"{VIDEO}.getVideoPlaybackQuality().totalVideoFrames")
+        page.wait_for_timeout(FPS_WINDOW_MS)
+        frames = page.evaluate(f"{VIDEO}.getVideoPlaybackQuality().totalVideoFrames")
         page.locator("#twin-rows tr").nth(0).click()
         page.wait_for_selector("#detail:not([hidden])", timeout=10_000)
-        page.wait_for_timeout(2500)
+        page.wait_for_timeout(1500)
+        before = video_pixels(page)
+        for _ in range(3):  # about 60 km east: past the edge of the town
+            pan(page, dx_px=-900)
+        page.wait_for_timeout(1500)
         after = video_pixels(page)
         hr_text = page.locator("#d-today").inner_text()
         page.screenshot(path=str(out / "viewer.png"))
         browser.close()
     return {
         "first_frame_s": first_frame_s,
-        "video_changes": float(np.abs(after - before).mean()),
-        "video_lit": float(after[..., :3].mean()),
+        "video_fps": (frames - frames_before) / (FPS_WINDOW_MS / 1000),
+        "twins_in_view": twin_pixels(before),
+        "twins_in_view_after_pan": twin_pixels(after),
+        "video_lit": float(before[..., :3].mean()),
         "today_shown": "mean HR" in hr_text,
         "console_errors": errors,
     }
