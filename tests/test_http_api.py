@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,10 +51,11 @@ def serve_config(tmp_path: Path, **serve):
     return load_config(None, serve=settings, twins=TWINS, seed=3, tick_hz=TICK_HZ)
 
 
-@pytest.fixture(scope="module")
-def serving(tmp_path_factory) -> Iterator[Serving]:
-    """200 twins at 30 Hz in a background thread, its HTTP API answering when the tests start."""
-    server = Serving(serve_config(tmp_path_factory.mktemp("http")))
+@contextmanager
+def running(config) -> Iterator[Serving]:
+    """A ``Serving`` of ``config`` in a background thread, answering once 10 ticks have run;
+    stopped on exit, its thread joined and its HTTP port free again."""
+    server = Serving(config)
     thread = threading.Thread(target=server.run, name="serve")
     thread.start()
     port = server.http.port
@@ -61,11 +63,20 @@ def serving(tmp_path_factory) -> Iterator[Serving]:
     with httpx.Client(base_url=server.http.url, timeout=5.0) as client:
         while client.get("/api/stats").json()["tick"] < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
-    yield server
-    server.stop.set()
-    thread.join(timeout=20)
+    try:
+        yield server
+    finally:
+        server.stop.set()
+        thread.join(timeout=20)
     assert not thread.is_alive()
     assert port_is_free(port)
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory) -> Iterator[Serving]:
+    """200 twins at 30 Hz in a background thread, its HTTP API answering when the tests start."""
+    with running(serve_config(tmp_path_factory.mktemp("http"))) as server:
+        yield server
 
 
 @pytest.fixture

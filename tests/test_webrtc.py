@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,29 +16,17 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from engine.serve import Serving
-from tests.test_http_api import port_is_free, serve_config
+from tests.test_http_api import running, serve_config
 
 
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory) -> Iterator[Serving]:
     config = serve_config(tmp_path_factory.mktemp("webrtc"), http_port=0)
-    mp = pytest.MonkeyPatch()
-    # loopback only: aioice skips 127.0.0.1 by itself (shared/notes/webrtc-in-tests.md)
-    mp.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-    server = Serving(config)
-    thread = threading.Thread(target=server.run, name="serve")
-    thread.start()
-    port = server.http.port
-    deadline = time.monotonic() + 20
-    with httpx.Client(base_url=server.http.url, timeout=5.0) as client:
-        while client.get("/api/stats").json()["tick"] < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    yield server
-    server.stop.set()
-    thread.join(timeout=20)
-    mp.undo()
-    assert not thread.is_alive()
-    assert port_is_free(port)
+    with pytest.MonkeyPatch.context() as mp:
+        # loopback only: aioice skips 127.0.0.1 by itself (shared/notes/webrtc-in-tests.md)
+        mp.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+        with running(config) as server:
+            yield server
 
 
 def luma(frame) -> np.ndarray:
