@@ -26,10 +26,6 @@ class Backend:
     name: str
     xp: ModuleType
 
-    def to_host(self, array) -> np.ndarray:
-        """A numpy view or copy of a device array."""
-        return np.asarray(array)
-
 
 def select_backend(device: str) -> Backend:
     """``auto`` and ``cpu`` give the CPU backend; ``cuda`` fails loudly until its kernels exist."""
