@@ -41,7 +41,13 @@ from engine.synth.body_model import (
     model_filename,
     write_smpl_folder,
 )
-from kernels.numba.skinning import NumbaSkinner, SkinningModel
+from kernels.numba.skinning import (
+    NumbaSkinner,
+    SkinningModel,
+    blend_shapes,
+    forward_kinematics,
+    rodrigues,
+)
 
 __all__ = [
     "DATA_ENV_VAR",
@@ -374,6 +380,45 @@ class BodyModel:
         full_betas[:, : betas.shape[1]] = betas
         skinned = self._skinner(len(betas)).forward(full_betas, pose, transl.astype(np.float32))
         return BodyOutput(skinned.vertices.copy(), skinned.joints.copy())
+
+    def joint_transforms(self, pose: np.ndarray, betas: np.ndarray | None = None) -> np.ndarray:
+        """``(B, 24, 3, 4) float32``: each joint's rest-to-posed rigid transform, smplx's ``A``.
+
+        Linear blend skinning without pose correctives is then ``vertex = sum_k w_k A_k [v, 1]``
+        for a rest vertex ``v`` of the shaped body: the matrices a renderer skins with on the GPU.
+        Forward kinematics is the skinning kernel's (``kernels.numba.skinning``).
+
+        Args:
+            pose: ``(B, 24, 3)`` axis-angle (radians), global orientation first.
+            betas: ``(B, NB)`` shape coefficients, ``1 <= NB <= num_betas``; None: the template.
+        """
+        pose = np.asarray(pose, dtype=np.float32)
+        if pose.ndim != 3 or pose.shape[1:] != (NUM_JOINTS, 3):
+            raise ValueError(f"pose must have shape (B, {NUM_JOINTS}, 3), got {pose.shape}")
+        batch = len(pose)
+        betas_t = np.zeros((self.num_betas, batch), dtype=np.float32)  # (NB, B) twin-last
+        if betas is not None:
+            betas = _batch("betas", betas, range(1, self.num_betas + 1), f"1..{self.num_betas}")
+            if len(betas) != batch:
+                raise ValueError(f"betas has {len(betas)} rows, pose has {batch}")
+            betas_t[: betas.shape[1]] = betas.T
+        model = self._skinning
+        f32 = np.float32
+        rotations = np.empty((NUM_JOINTS, 3, 3, batch), f32)
+        rodrigues(pose, rotations)
+        rest_joints = np.empty((NUM_JOINTS, 3, batch), f32)
+        blend_shapes(model.joint_template, model.joint_shapedirs, betas_t, rest_joints)
+        transforms = np.empty((NUM_JOINTS, 12, batch), f32)
+        forward_kinematics(
+            rotations,
+            rest_joints,
+            model.parents,
+            np.zeros((3, batch), f32),
+            transforms,
+            np.empty((NUM_JOINTS, 3, batch), f32),
+            np.empty((model.num_pose_features, batch), f32),
+        )
+        return np.ascontiguousarray(transforms.transpose(2, 0, 1)).reshape(batch, NUM_JOINTS, 3, 4)
 
     def _skinner(self, batch: int) -> NumbaSkinner:
         """The numba skinner of one batch size (arrays allocated once, shape cached by betas)."""

@@ -1,0 +1,18 @@
+"""Server-side rendering of the crowd for the WebRTC video view (moderngl, EGL), in yuv420p.
+
+- :class:`Camera` (``camera``): the viewer's orbit camera, with pan, orbit, zoom and framing.
+- :class:`CrowdView` (``crowd_view``): the twins to draw (ids, positions, headings, animation).
+- :class:`CrowdRenderer` (``renderer``): renders a view to yuv420p planes or an ``av.VideoFrame``,
+  culling and choosing each twin's level of detail (``culling``), skinning the low-poly body
+  (``body_mesh``) in the vertex shader from baked clips (``animation_texture``), and picks twins
+  under a click (``picking``).
+- :data:`PALETTE` and :func:`rgb_to_yuv` (``colour``): activity colours and the YUV they become.
+"""
+
+from net.render.camera import Camera
+from net.render.colour import PALETTE, rgb_to_yuv
+from net.render.crowd_view import CrowdView
+from net.render.picking import pick
+from net.render.renderer import CrowdRenderer
+
+__all__ = ["PALETTE", "Camera", "CrowdRenderer", "CrowdView", "pick", "rgb_to_yuv"]

@@ -1,0 +1,272 @@
+"""The crowd renderer: a perspective view of the ground and the crowd, straight into yuv420p.
+
+moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). A frame is:
+
+1. cull and split the crowd on the CPU (``net.render.culling``): visible twins near enough to be
+   a few pixels tall become skinned bodies (nearest first, capped), the others markers;
+2. upload the instance records (bodies: position, heading, clip, phase, activity; markers:
+   position, activity) into buffers allocated once (markers' grows by doubling);
+3. draw the ground (a grid of 10 m and 100 m lines, fogged towards the horizon), the bodies (the
+   low-poly body mesh, one instanced draw, skinned in the vertex shader from the baked animation
+   texture, ``net.render.animation_texture``, lit by one light) and the markers, with a depth test,
+   every fragment written as Y and as (Y, U, V);
+4. average chroma 2 x 2 into the half-size U and V planes on the GPU and read the three planes back
+   into one ``(H * 3 / 2, W) uint8`` array: no colour conversion on the CPU.
+
+The projection is flipped vertically so that the first row read back is the top of the picture.
+GL objects are made once; ``render_planes`` reuses its output array.
+"""
+
+from __future__ import annotations
+
+import av
+import moderngl
+import numpy as np
+
+from engine.body import BodyModel
+from engine.motion import ClipLibrary, default_library
+from net.render import shaders
+from net.render.animation_texture import bake
+from net.render.body_mesh import BodyMesh
+from net.render.camera import Camera
+from net.render.colour import (
+    GRID_MAJOR_RGB,
+    GRID_MINOR_RGB,
+    GROUND_RGB,
+    MARKER_DARKEN,
+    PALETTE,
+    RGB_TO_YUV,
+    SKY_RGB,
+    YUV_OFFSET,
+    rgb_to_yuv,
+)
+from net.render.crowd_view import CrowdView
+from net.render.culling import BODY_CENTRE_M, MARKER_RADIUS_PX, MAX_BODIES, select
+from net.render.picking import pick
+
+__all__ = ["CrowdRenderer"]
+
+GRID_SPACING_M = (10.0, 100.0)
+"""Minor and major grid spacing."""
+FOG_START_PER_FAR = 0.3
+"""Fog starts at this share of the far plane and is complete at the far plane."""
+LIGHT_DIRECTION = (0.4, -0.5, 0.75)
+"""Towards the light (world axes, normalised at start): high in the south-east."""
+AMBIENT = 0.35
+BODY_RECORD = 7
+"""float32s per body instance: offset (3), heading, clip, phase, activity."""
+MARKER_RECORD = 3
+"""float32s per marker instance: offset (2), activity."""
+FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
+"""Clip-space flip: GL's first row (bottom) becomes the picture's top."""
+
+
+class CrowdRenderer:
+    """Renders crowds as ``yuv420p`` frames of ``width`` x ``height`` pixels (both even).
+
+    Args:
+        width, height: the frame size.
+        library: the clips to animate with; None: ``engine.motion.default_library()``.
+        max_bodies: at most this many skinned bodies a frame (nearest first).
+        body: the crowd's body model; None: the synthesized low-poly neutral body (LOD 1).
+    """
+
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        library: ClipLibrary | None = None,
+        max_bodies: int = MAX_BODIES,
+        body: BodyModel | None = None,
+    ) -> None:
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"width and height must be positive and even, got {width}x{height}")
+        self.width, self.height, self.max_bodies = width, height, max_bodies
+        library = library if library is not None else default_library()
+        body = body if body is not None else BodyModel.load(lod=1)
+        mesh = BodyMesh.from_body(body)
+        animation = bake(library, body)
+        self.ctx = moderngl.create_standalone_context(backend="egl")
+        self._make_targets()
+        self._make_programs(len(animation.clip_row))
+        self._set_constants(animation.clip_row, animation.clip_frames)
+        ctx = self.ctx
+        self.skin = ctx.texture(
+            (animation.texels.shape[1], animation.texels.shape[0]), 4, animation.texels, dtype="f4"
+        )
+        self.skin.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        quad = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], np.float32))
+        triangle = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], np.float32))
+        self.body_instances = ctx.buffer(reserve=max(max_bodies, 1) * BODY_RECORD * 4)
+        self._marker_capacity = 0
+        self.marker_instances: moderngl.Buffer | None = None
+        self.marker_vao: moderngl.VertexArray | None = None
+        self._quad = quad
+        self.ground_vao = ctx.vertex_array(self.ground, [(quad, "2f", "in_corner")])
+        self.chroma_vao = ctx.vertex_array(self.chroma, [(triangle, "2f", "in_corner")])
+        self.body_vao = ctx.vertex_array(
+            self.body,
+            [
+                (ctx.buffer(mesh.vertex_records), "3f 3f 4f 4f",
+                 "in_position", "in_normal", "in_joints", "in_weights"),
+                (self.body_instances, "3f 1f 1f 1f 1f/i",
+                 "in_offset", "in_heading", "in_clip", "in_phase", "in_activity"),
+            ],
+            index_buffer=ctx.buffer(mesh.faces),
+            index_element_size=4,
+        )  # fmt: skip
+        self._reserve_markers(1024)
+        self._planes = np.empty((height * 3 // 2, width), np.uint8)
+
+    def _make_targets(self) -> None:
+        ctx, w, h = self.ctx, self.width, self.height
+        self.y_full = ctx.texture((w, h), 1, dtype="f1")
+        self.yuv_full = ctx.texture((w, h), 4, dtype="f1")
+        self.yuv_full.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.scene = ctx.framebuffer(
+            color_attachments=[self.y_full, self.yuv_full],
+            depth_attachment=ctx.depth_renderbuffer((w, h)),
+        )
+        self.chroma_target = ctx.framebuffer(
+            color_attachments=[ctx.texture((w // 2, h // 2), 1, dtype="f1") for _ in range(2)]
+        )
+
+    def _make_programs(self, clips: int) -> None:
+        ctx = self.ctx
+        self.ground = ctx.program(
+            vertex_shader=shaders.GROUND_VERTEX, fragment_shader=shaders.GROUND_FRAGMENT
+        )
+        self.body = ctx.program(
+            vertex_shader=shaders.BODY_VERTEX.replace("{clips}", str(clips)),
+            fragment_shader=shaders.BODY_FRAGMENT,
+        )
+        self.marker = ctx.program(
+            vertex_shader=shaders.MARKER_VERTEX, fragment_shader=shaders.MARKER_FRAGMENT
+        )
+        self.chroma = ctx.program(
+            vertex_shader=shaders.CHROMA_VERTEX, fragment_shader=shaders.CHROMA_FRAGMENT
+        )
+
+    def _set_constants(self, clip_row: np.ndarray, clip_frames: np.ndarray) -> None:
+        to_yuv = RGB_TO_YUV.T.astype(np.float32).tobytes()  # column-major for GLSL's mat3
+        offset = YUV_OFFSET.astype(np.float32).tobytes()
+        palette = PALETTE.astype(np.float32).tobytes()
+        for program in (self.ground, self.body, self.marker):
+            program["rgb_to_yuv"].write(to_yuv)
+            program["yuv_offset"].write(offset)
+        for program in (self.body, self.marker):
+            program["palette"].write(palette)
+        self.ground["ground_rgb"].value = GROUND_RGB
+        self.ground["minor_rgb"].value = GRID_MINOR_RGB
+        self.ground["major_rgb"].value = GRID_MAJOR_RGB
+        self.ground["sky_rgb"].value = SKY_RGB
+        self.ground["spacing_m"].value = GRID_SPACING_M
+        light = np.asarray(LIGHT_DIRECTION, np.float64)
+        self.body["light_dir"].value = tuple(light / np.linalg.norm(light))
+        self.body["ambient"].value = AMBIENT
+        self.body["clip_row"].write(np.asarray(clip_row, np.int32).tobytes())
+        self.body["clip_frames"].write(np.asarray(clip_frames, np.int32).tobytes())
+        self.marker["rim_darken"].value = MARKER_DARKEN
+        self.marker["ndc_per_px"].value = (2 / self.width, 2 / self.height)
+        self.marker["radius_px"].value = MARKER_RADIUS_PX
+        self.marker["centre_m"].value = BODY_CENTRE_M
+        self.chroma["full_size_px"].value = (float(self.width), float(self.height))
+        self._sky_yuv = tuple(float(c) for c in rgb_to_yuv(np.array(SKY_RGB)) / 255)
+
+    def _reserve_markers(self, count: int) -> None:
+        """Grow the marker instance buffer (by doubling) to hold ``count`` markers."""
+        if count <= self._marker_capacity:
+            return
+        capacity = max(self._marker_capacity, 1024)
+        while capacity < count:
+            capacity *= 2
+        if self.marker_vao is not None:
+            self.marker_vao.release()
+            self.marker_instances.release()
+        self._marker_capacity = capacity
+        self.marker_instances = self.ctx.buffer(reserve=capacity * MARKER_RECORD * 4)
+        self.marker_vao = self.ctx.vertex_array(
+            self.marker,
+            [(self._quad, "2f", "in_corner"),
+             (self.marker_instances, "2f 1f/i", "in_offset", "in_activity")],
+        )  # fmt: skip
+
+    def render_planes(self, crowd: CrowdView, camera: Camera) -> np.ndarray:
+        """``(height * 3 / 2, width) uint8``: the Y, U and V planes of the view, top row first.
+
+        The array is reused by the next call: copy it to keep it.
+        """
+        drawn = select(crowd.pos_m, camera, self.width, self.height, self.max_bodies)
+        view_projection = FLIP_Y @ camera.view_projection(self.width / self.height)
+        matrix = view_projection.T.astype(np.float32).tobytes()  # column-major
+        self._upload(crowd, camera, drawn.bodies, drawn.markers)
+        self.scene.use()
+        self.scene.clear(*self._sky_yuv, 1.0, depth=1.0)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        self._draw_ground(camera, matrix)
+        if len(drawn.bodies):
+            self.body["view_projection"].write(matrix)
+            self.skin.use(0)
+            self.body["skin"].value = 0
+            self.body_vao.render(moderngl.TRIANGLES, instances=len(drawn.bodies))
+        if len(drawn.markers):
+            self.marker["view_projection"].write(matrix)
+            self.marker_vao.render(moderngl.TRIANGLE_STRIP, instances=len(drawn.markers))
+        self.ctx.disable(moderngl.DEPTH_TEST)
+        self.chroma_target.use()
+        self.yuv_full.use(0)
+        self.chroma["yuv"].value = 0
+        self.chroma_vao.render(moderngl.TRIANGLES)
+        h, quarter = self.height, self.height // 4
+        planes = self._planes
+        self.scene.read_into(planes[:h], components=1, attachment=0, alignment=1)
+        self.chroma_target.read_into(
+            planes[h : h + quarter], components=1, attachment=0, alignment=1
+        )
+        self.chroma_target.read_into(planes[h + quarter :], components=1, attachment=1, alignment=1)
+        return planes
+
+    def _draw_ground(self, camera: Camera, matrix: bytes) -> None:
+        far = camera.far_m
+        major = GRID_SPACING_M[1]
+        self.ground["view_projection"].write(matrix)
+        self.ground["extent_m"].value = far
+        self.ground["grid_origin_m"].value = (camera.x % major, camera.y % major)
+        self.ground["eye_m"].value = tuple(camera.eye_offset_m())
+        self.ground["fog_m"].value = (FOG_START_PER_FAR * far, far)
+        self.ground_vao.render(moderngl.TRIANGLE_STRIP)
+
+    def _upload(
+        self, crowd: CrowdView, camera: Camera, bodies: np.ndarray, markers: np.ndarray
+    ) -> None:
+        """Instance records of the drawn twins, target-relative (float64 first, then float32)."""
+        if len(bodies):
+            records = np.empty((len(bodies), BODY_RECORD), np.float32)
+            records[:, 0] = crowd.pos_m[bodies, 0] - camera.x
+            records[:, 1] = crowd.pos_m[bodies, 1] - camera.y
+            records[:, 2] = 0.0
+            records[:, 3] = crowd.heading_rad[bodies]
+            records[:, 4] = crowd.clip[bodies]
+            records[:, 5] = crowd.phase[bodies]
+            records[:, 6] = crowd.activity[bodies]
+            self.body_instances.write(records)
+        if len(markers):
+            self._reserve_markers(len(markers))
+            records = np.empty((len(markers), MARKER_RECORD), np.float32)
+            records[:, 0] = crowd.pos_m[markers, 0] - camera.x
+            records[:, 1] = crowd.pos_m[markers, 1] - camera.y
+            records[:, 2] = crowd.activity[markers]
+            self.marker_instances.write(records)
+
+    def render(self, crowd: CrowdView, camera: Camera) -> av.VideoFrame:
+        """The view as an ``av.VideoFrame`` in ``yuv420p``."""
+        return av.VideoFrame.from_ndarray(self.render_planes(crowd, camera), format="yuv420p")
+
+    def pick(self, crowd: CrowdView, camera: Camera, u: float, v: float) -> int | None:
+        """The id of the twin under ``(u, v)`` (top-left origin, [0, 1]) of this renderer's
+        frame, or None (``net.render.picking``)."""
+        return pick(crowd, camera, u, v, self.width, self.height)
+
+    def release(self) -> None:
+        """Free the GL objects and the context."""
+        self.ctx.release()
