@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from clients.python import cli as client_cli
 from engine.app import build_simulation
-from engine.backend import BackendError
+from engine.backend import DEVICES, BackendError
 from engine.bench_report import run_bench
 from engine.checkpoint import CheckpointError
 from engine.clock import SECONDS_PER_DAY
@@ -32,6 +32,10 @@ from net.server import ServerError
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+DEVICE_HELP = (
+    "where kernels run: auto (CUDA when a GPU is visible, else cpu), cpu, or cuda (physiology on "
+    "the GPU with CuPy, the other systems on the CPU); default auto"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="import a population file (CSV or Parquet) instead of synthesizing",
     )
     sim.add_argument("--config", type=Path, default=None, help="TOML configuration file")
-    sim.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    sim.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
     srv = commands.add_parser("serve", help="run in real time behind ZeroMQ endpoints")
@@ -90,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="simulated seconds per wall second (1 = realtime)",
     )
-    srv.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    srv.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
     srv.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     srv.add_argument(
         "--resume",

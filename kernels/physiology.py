@@ -3,7 +3,10 @@
 This module is the one statement of the equations. Every function takes scalar floats (and bool
 flags), returns a float or a tuple of floats and uses only ``math``: no numpy, no allocation, no
 exceptions, nothing from the project. ``kernels/numba/physiology.py`` compiles these very functions
-for the CPU; the same source is meant to become CUDA device functions, so keep it that way.
+for the CPU and ``kernels/cupy/physiology.py`` transpiles them into CUDA device functions, so keep
+to what both compilers take: ``math.exp``, ``math.cos``, ``math.ceil`` and ``math.pi``, ``min`` and
+``max``, ``if`` on a bool, ``for`` over ``range`` of a run-time count, tuple returns, positional
+calls between these functions (CuPy's JIT ignores keyword arguments), no default arguments.
 
 Pattern: *target plus first-order kinetics*. Each vital sign has a target set by the activity
 (``mets``), sleep and the twin's parameters, and relaxes toward it with a time constant. With the
@@ -27,13 +30,17 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "ACCUMULATOR_COLUMNS",
     "BP_TAU_S",
     "CORE_TEMP_MEAN_C",
     "CORE_TEMP_TAU_S",
     "HR_TAU_S",
+    "INPUT_COLUMNS",
+    "PARAM_COLUMNS",
     "RR_MAX_BRPM",
     "RR_TAU_S",
     "SPO2_TAU_S",
+    "STATE_COLUMNS",
     "S_PER_H",
     "blood_pressure_targets_mmhg",
     "core_temp_target_c",
@@ -52,6 +59,45 @@ __all__ = [
     "steps_taken",
     "tick_midpoint_h",
 ]
+
+STATE_COLUMNS = (
+    "hr_bpm",
+    "sbp_mmhg",
+    "dbp_mmhg",
+    "rr_brpm",
+    "spo2_pct",
+    "core_temp_c",
+    "glucose_mgdl",
+    "insulin_uu_ml",
+    "insulin_action_per_min",
+    "gut1_mg",
+    "gut2_mg",
+    "sleep_pressure",
+)
+"""State columns, ``(N,) float64``, in ``step_twin``'s argument order (its first 12 returns)."""
+
+INPUT_COLUMNS = ("mets", "cadence_spm", "asleep", "carbs_g")
+"""This tick's inputs, ``(N,) float32`` (``asleep`` ``(N,) bool``), in argument order."""
+
+PARAM_COLUMNS = (
+    "rhr_bpm",
+    "hrmax_bpm",
+    "vo2max_mets",
+    "sbp_rest_mmhg",
+    "dbp_rest_mmhg",
+    "rr_rest_brpm",
+    "spo2_rest_pct",
+    "weight_kg",
+    "glucose_basal_mgdl",
+    "insulin_basal_uu_ml",
+    "insulin_sensitivity",
+    "insulin_secretion",
+    "circadian_phase_h",
+)
+"""Per-twin parameters, ``(N,) float32`` or ``float64``, in argument order."""
+
+ACCUMULATOR_COLUMNS = ("energy_kcal", "steps")
+"""Accumulators, ``(N,) float64``, to which a driver adds ``step_twin``'s last two returns."""
 
 S_PER_MIN = 60.0
 S_PER_H = 3600.0

@@ -1,8 +1,11 @@
 """Physiology: turns each twin's activity into exertion and integrates its vitals over the tick.
 
-The equations live in ``kernels/physiology.py`` (one statement, cited there) and run compiled by
-numba over all twins in one launch (``kernels.numba.physiology.step_physiology``). This system only
-maps activities to intensity, stepping cadence and meals, and hands whole columns to the kernel.
+The equations live in ``kernels/physiology.py`` (one statement, cited there) and run over all twins
+in one launch: compiled by numba on the CPU backend (``kernels.numba.physiology``), transpiled by
+CuPy on the CUDA backend (``kernels.cupy.physiology``). This system only maps activities to
+intensity, stepping cadence and meals, and hands whole columns to the kernel. On CUDA the columns
+stay on the host, where every other system reads them: each tick copies the kernel's columns to
+the GPU and its state and accumulators back (``engine.backend.DeviceColumns``).
 
 Meals: a meal's carbohydrate enters the gut when the meal starts. US adults eat about 220 g
 (women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
@@ -12,25 +15,38 @@ America" 2017-2018), so a meal at home carries 60 g (women) or 75 g (men) and a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from components.activity import Activity, activity_table
+from engine.backend import Backend, DeviceColumns
 from engine.schedule import Phase, System, Tick
 from engine.world import World
 from kernels import travel
-from kernels.numba.physiology import (
-    ACCUMULATOR_COLUMNS,
-    INPUT_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-    step_physiology,
-)
+from kernels.numba import physiology as cpu_physiology
+from kernels.physiology import ACCUMULATOR_COLUMNS, INPUT_COLUMNS, PARAM_COLUMNS, STATE_COLUMNS
 
-__all__ = ["PhysiologySystem"]
+__all__ = ["KERNEL_COLUMNS", "RESULT_COLUMNS", "PhysiologySystem", "physiology_kernel"]
 
 MEAL_CARBS_G = np.array([60.0, 75.0], dtype=np.float32)
 """(2,) carbohydrate of a home meal by sex (0 female, 1 male), grams."""
 RESTAURANT_FACTOR = 1.3
+
+KERNEL_COLUMNS = (*STATE_COLUMNS, *INPUT_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)
+"""The kernel's array arguments, in order."""
+RESULT_COLUMNS = (*STATE_COLUMNS, *ACCUMULATOR_COLUMNS)
+"""The columns the kernel writes."""
+
+
+def physiology_kernel(backend: Backend) -> Callable[..., None]:
+    """``step_physiology`` of the backend's device: numba's on the CPU, CuPy's on CUDA (imported
+    only then: CuPy is an optional dependency)."""
+    if backend.name == "cuda":
+        from kernels.cupy import physiology as cuda_physiology
+
+        return cuda_physiology.step_physiology
+    return cpu_physiology.step_physiology
 
 
 class PhysiologySystem(System):
@@ -53,6 +69,8 @@ class PhysiologySystem(System):
         self.world = world
         self.table = activity_table()
         self._asleep = np.zeros(0, dtype=np.bool_)
+        self._step = physiology_kernel(world.backend)
+        self._device = DeviceColumns(world.backend.xp) if world.backend.name == "cuda" else None
 
     def run(self, tick: Tick) -> None:
         w = self.world
@@ -62,18 +80,25 @@ class PhysiologySystem(System):
         if self._asleep.shape != (w.n,):
             self._asleep = np.empty(w.n, dtype=np.bool_)
         np.equal(w["activity"], Activity.SLEEP, out=self._asleep)
-        arrays = {name: w[name] for name in (*STATE_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)}
-        arrays.update(mets=w["mets"], cadence_spm=w["cadence_spm"], carbs_g=w["carbs_g"])
-        arrays["asleep"] = self._asleep
-        names = (*STATE_COLUMNS, *INPUT_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)
-        step_physiology(tick.dt_s, tick.hour_of_day, *(arrays[name] for name in names))
+        columns = {name: w[name] for name in KERNEL_COLUMNS if name != "asleep"}
+        columns["asleep"] = self._asleep
+        self._launch(tick.dt_s, tick.hour_of_day, columns)
 
     def warmup(self) -> None:
-        w = self.world
-        names = (*STATE_COLUMNS, *INPUT_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)
-        empty = {name: w.columns[name][:0] for name in names if name != "asleep"}
-        empty["asleep"] = np.zeros(0, dtype=np.bool_)
-        step_physiology(1.0, 0.0, *(empty[name] for name in names))
+        """Compile (or load) the kernel on one scratch twin: no column is touched."""
+        columns = {name: np.ones(1, self.world.columns[name].dtype) for name in KERNEL_COLUMNS
+                   if name != "asleep"}  # fmt: skip
+        columns["asleep"] = np.zeros(1, dtype=np.bool_)
+        self._launch(1.0, 0.0, columns)
+
+    def _launch(self, dt_s: float, clock_h: float, columns: dict[str, np.ndarray]) -> None:
+        """One kernel launch over ``columns`` (host arrays by name), on the backend's device."""
+        if self._device is None:
+            self._step(dt_s, clock_h, *(columns[name] for name in KERNEL_COLUMNS))
+            return
+        device = self._device.upload(columns)
+        self._step(dt_s, clock_h, *(device[name] for name in KERNEL_COLUMNS))
+        self._device.download({name: columns[name] for name in RESULT_COLUMNS})
 
     def _exertion(self, tick: Tick) -> None:
         """Fill ``mets``, ``cadence_spm`` and ``carbs_g`` from each twin's activity."""

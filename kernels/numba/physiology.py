@@ -28,6 +28,12 @@ from numba.extending import register_jitable
 from numpy.typing import DTypeLike
 
 from kernels import physiology
+from kernels.physiology import (
+    ACCUMULATOR_COLUMNS,
+    INPUT_COLUMNS,
+    PARAM_COLUMNS,
+    STATE_COLUMNS,
+)
 
 __all__ = [
     "ACCUMULATOR_COLUMNS",
@@ -38,45 +44,6 @@ __all__ = [
     "step_physiology",
     "warmup",
 ]
-
-STATE_COLUMNS = (
-    "hr_bpm",
-    "sbp_mmhg",
-    "dbp_mmhg",
-    "rr_brpm",
-    "spo2_pct",
-    "core_temp_c",
-    "glucose_mgdl",
-    "insulin_uu_ml",
-    "insulin_action_per_min",
-    "gut1_mg",
-    "gut2_mg",
-    "sleep_pressure",
-)
-"""State columns, ``(N,) float64``, updated in place, in the driver's argument order."""
-
-INPUT_COLUMNS = ("mets", "cadence_spm", "asleep", "carbs_g")
-"""This tick's inputs, ``(N,) float32`` (``asleep`` ``(N,) bool``), in argument order."""
-
-PARAM_COLUMNS = (
-    "rhr_bpm",
-    "hrmax_bpm",
-    "vo2max_mets",
-    "sbp_rest_mmhg",
-    "dbp_rest_mmhg",
-    "rr_rest_brpm",
-    "spo2_rest_pct",
-    "weight_kg",
-    "glucose_basal_mgdl",
-    "insulin_basal_uu_ml",
-    "insulin_sensitivity",
-    "insulin_secretion",
-    "circadian_phase_h",
-)
-"""Per-twin parameters, ``(N,) float32`` or ``float64``, in argument order."""
-
-ACCUMULATOR_COLUMNS = ("energy_kcal", "steps")
-"""Accumulators, ``(N,) float64``, to which the driver adds this tick's amount."""
 
 _device = njit(cache=True, inline="always")
 
