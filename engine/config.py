@@ -7,6 +7,7 @@ environment: the composition root passes the ``Config`` down.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
@@ -98,14 +99,22 @@ class ServeConfig:
         router_endpoint: ZeroMQ ROUTER endpoint for requests.
         keyframe_every: crowd updates between two keyframes of a cell.
         crowd_hz: crowd updates per cell per wall-clock second, at most.
-        vitals_hz: how often each twin's vitals are published (per wall-clock second).
+        vitals_hz: how often each cell's vitals (and every twin's, for a subscriber of all
+            twins) are published, per wall-clock second.
+        twin_hz: how often the vitals and pose of a twin subscribed to by id are published, per
+            wall-clock second (the viewer's live charts).
         hwm: ZeroMQ high-water mark (messages queued per peer before dropping).
         max_requests_per_tick: requests answered at the start of one tick, at most.
         checkpoint: file the world is saved to at shutdown (and periodically).
         checkpoint_every_s: wall seconds between periodic checkpoints; 0 = only at shutdown.
         http_host: address the HTTP REST API (``net.http_api``) listens on (loopback by default).
         http_port: its TCP port; 0 lets the system choose a free one.
-        http_enabled: whether ``twin serve`` runs the HTTP API at all.
+        http_enabled: whether ``twin serve`` runs the HTTP API (and the video view) at all.
+        gateway_niceness: how much lower the CPU priority of the gateway process (HTTP API and
+            video view, ``net.gateway``) is than the simulation's, 0..19 (Unix ``nice``).
+        webrtc_host_addresses: the IP addresses the video view offers as ICE host candidates;
+            empty: every address of the machine but loopback (aioice's own choice). Use
+            ``["127.0.0.1"]`` where viewers and server share a loopback-only network.
     """
 
     pub_endpoint: str = "tcp://127.0.0.1:5556"
@@ -113,6 +122,7 @@ class ServeConfig:
     keyframe_every: int = 30
     crowd_hz: float = 10.0
     vitals_hz: float = 1.0
+    twin_hz: float = 10.0
     hwm: int = 1000
     max_requests_per_tick: int = 64
     checkpoint: Path = Path("data/world.ckpt")
@@ -120,6 +130,8 @@ class ServeConfig:
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_enabled: bool = True
+    gateway_niceness: int = 10
+    webrtc_host_addresses: tuple[str, ...] = ()
 
     def validate(self) -> ServeConfig:
         for name in ("pub_endpoint", "router_endpoint"):
@@ -133,6 +145,7 @@ class ServeConfig:
         )
         _check(0 < self.crowd_hz <= 1000, "crowd_hz", self.crowd_hz, "a rate in (0, 1000] Hz")
         _check(0 < self.vitals_hz <= 100, "vitals_hz", self.vitals_hz, "a rate in (0, 100] Hz")
+        _check(0 < self.twin_hz <= 100, "twin_hz", self.twin_hz, "a rate in (0, 100] Hz")
         _check(1 <= self.hwm <= 10_000_000, "hwm", self.hwm, "1..10000000")
         _check(1 <= self.max_requests_per_tick <= 10_000, "max_requests_per_tick",
                self.max_requests_per_tick, "1..10000")  # fmt: skip
@@ -143,6 +156,11 @@ class ServeConfig:
                "a TCP port in 0..65535 (0: any free port)")  # fmt: skip
         _check(isinstance(self.http_enabled, bool), "http_enabled", self.http_enabled,
                "true or false")  # fmt: skip
+        _check(0 <= self.gateway_niceness <= 19, "gateway_niceness", self.gateway_niceness,
+               "0..19")  # fmt: skip
+        for address in self.webrtc_host_addresses:
+            _check(_is_ip_address(address), "webrtc_host_addresses", self.webrtc_host_addresses,
+                   "a list of IP addresses such as [\"127.0.0.1\"]")  # fmt: skip
         return self
 
 
@@ -183,6 +201,7 @@ _COERCE: dict[str, dict[str, Any]] = {
         "keyframe_every": int,
         "crowd_hz": float,
         "vitals_hz": float,
+        "twin_hz": float,
         "hwm": int,
         "max_requests_per_tick": int,
         "checkpoint": Path,
@@ -190,6 +209,8 @@ _COERCE: dict[str, dict[str, Any]] = {
         "http_host": str,
         "http_port": int,
         "http_enabled": lambda value: _parse_bool(value),
+        "gateway_niceness": int,
+        "webrtc_host_addresses": lambda value: _parse_strings(value),
     },
 }
 
@@ -209,6 +230,20 @@ def _parse_bool(value: Any) -> bool:
     if not isinstance(value, bool):  # bool("false") would be True
         raise TypeError("expected true or false")
     return value
+
+
+def _parse_strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_start(value: Any) -> datetime:

@@ -3,8 +3,9 @@
 The composition root of serving: builds the simulation with a publisher as its replicator, hands
 the request handler what it may control, runs the fixed-tick loop in real time until asked to stop
 (SIGINT, SIGTERM or the ``stop`` event), writes checkpoints periodically and at shutdown, and
-closes every socket. The HTTP API (``net.http_api``) runs in a thread of its own as a client of
-the ROUTER, so the simulation thread stays the only one that touches the world.
+closes every socket. The HTTP API and the video view run in a process of their own
+(``net.gateway``) as clients of the ROUTER and the PUB, so the simulation thread stays the only
+one that touches the world, and rendering or encoding never competes with it for the GIL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 from engine.app import Simulation, build_simulation
 from engine.checkpoint import save_checkpoint
 from engine.config import Config
-from net.http_api import DEFAULT_TIMEOUT_S, HttpServer, create_app
+from net.gateway import Gateway, GatewaySpec
+from net.http_api import DEFAULT_TIMEOUT_S
 from net.requests import Controls, RequestHandler
 from net.server import ZmqServer
 
@@ -32,15 +34,15 @@ class Serving:
     """A simulation with its servers, ready to run (``run``) and to stop (``stop``).
 
     Attributes:
-        http: the HTTP API (its ``url``), bound here and served while ``run`` runs; None when
-            ``serve.http_enabled`` is off.
+        http: the gateway process of the HTTP API and the video view (its ``url``), bound here
+            and served while ``run`` runs; None when ``serve.http_enabled`` is off.
     """
 
     def __init__(self, config: Config, resume: Path | None = None) -> None:
         self.config = config
         self.stop = threading.Event()
         self.server = ZmqServer(config.serve, config.sim.tick_hz)
-        self.http: HttpServer | None = None
+        self.http: Gateway | None = None
         try:
             if config.serve.http_enabled:
                 self.http = self._http_server()
@@ -63,14 +65,19 @@ class Serving:
         )
         self._last_checkpoint = time.monotonic()
 
-    def _http_server(self) -> HttpServer:
+    def _http_server(self) -> Gateway:
         serve = self.config.serve
         timeout_s = max(DEFAULT_TIMEOUT_S, HTTP_TIMEOUT_TICKS / self.config.sim.tick_hz)
         endpoints = self.server.endpoints
-        app = create_app(
-            endpoints["router"], timeout_s, self.server.context, pub_endpoint=endpoints["pub"]
+        spec = GatewaySpec(
+            router_endpoint=endpoints["router"],
+            pub_endpoint=endpoints["pub"],
+            timeout_s=timeout_s,
+            graceful_s=timeout_s + 1,
+            niceness=serve.gateway_niceness,
+            host_addresses=serve.webrtc_host_addresses,
         )
-        return HttpServer(app, serve.http_host, serve.http_port, graceful_s=timeout_s + 1)
+        return Gateway(spec, serve.http_host, serve.http_port)
 
     def run(self) -> None:
         """Tick in real time until ``stop`` is set, then checkpoint and close."""
@@ -81,7 +88,7 @@ class Serving:
         finally:
             try:
                 if self.http is not None:
-                    # REST calls in flight still get answers while the HTTP thread winds down
+                    # REST calls in flight still get answers while the gateway winds down
                     self.http.stop(while_waiting=self.server.poll)
             finally:
                 try:

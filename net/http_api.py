@@ -15,6 +15,7 @@ POST   /api/twins/spawn     ``{"count": n, "seed": s}``         ``spawn``
 POST   /api/twins/despawn   ``{"ids": [...]}``                  ``despawn``
 DELETE /api/twins/{id}                                          ``despawn`` of one twin
 POST   /api/webrtc/offer    ``{"sdp": ..., "type": "offer"}``   (video view, ``net.webrtc``)
+GET    /api/viewers                                             (video view, ``net.webrtc``)
 PUT    /api/time-scale      ``{"scale": x}``                    ``time_scale``
 POST   /api/pause                                               ``pause``
 POST   /api/resume                                              ``resume``
@@ -28,23 +29,20 @@ own 422 and never reaches the simulation.
 
 The browser page in ``clients/web/`` (plain files, no build step) is served at ``/``.
 
-``create_app`` builds the app; ``HttpServer`` serves it with uvicorn in a thread of its own, on a
-socket bound up front, so that a port in use fails at once with ``ServerError``.
+``create_app`` builds the app; ``net.gateway`` serves it with uvicorn in a process of its own.
 """
 
 from __future__ import annotations
 
 import math
 import pathlib
-import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import uvicorn
 import zmq
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -52,7 +50,6 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from net.publisher import ACTIVITY_NAMES
-from net.server import ServerError
 from net.webrtc import WebRtcHub
 from net.wire import reply, request
 from net.wire.crowd import CrowdDecoder, CrowdState
@@ -60,7 +57,6 @@ from net.wire.reply import Reply
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
-    "HttpServer",
     "OperationFailed",
     "RouterClient",
     "SimulationUnavailable",
@@ -391,6 +387,15 @@ class SessionDescription(_Body):
     type: Literal["offer", "answer"]
 
 
+class Viewer(BaseModel):
+    id: int = Field(description="viewer number, in order of arrival")
+    state: str = Field(description="WebRTC connection state")
+    frames: int = Field(description="video frames sent")
+    camera: dict[str, float] = Field(description="the viewer's camera (net.render.Camera)")
+    selected: int | None = Field(description="the twin selected, if any")
+    follow: int | None = Field(description="the twin the camera follows, if any")
+
+
 # -- the app ---------------------------------------------------------------------------------------
 
 
@@ -403,24 +408,24 @@ TwinId = Annotated[int, Path(ge=0, le=MAX_TWIN_ID, description="twin id")]
 
 def create_app(
     router_endpoint: str,
+    pub_endpoint: str,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     context: zmq.Context | None = None,
-    pub_endpoint: str | None = None,
 ) -> FastAPI:
     """The REST API as a FastAPI app that forwards every call to ``router_endpoint``.
 
     Args:
         router_endpoint: the simulation's ROUTER, e.g. ``tcp://127.0.0.1:5557``.
+        pub_endpoint: the simulation's PUB, which the WebRTC video view subscribes to for the
+            crowd and the selected twins' vitals.
         timeout_s: how long a call waits for the simulation before answering 503, wall seconds.
         context: ZeroMQ context for the DEALER sockets (None: the app's own).
-        pub_endpoint: the simulation's PUB, which the WebRTC video view subscribes to for the
-            crowd; None: the video view polls ``snapshot`` on the ROUTER instead.
 
     The app's ``state.router`` is its ``RouterClient`` and ``state.webrtc`` its ``WebRtcHub``
     (the video viewers), both closed when the app shuts down.
     """
     router = RouterClient(router_endpoint, timeout_s, context)
-    hub = WebRtcHub(router, pub_endpoint, context)
+    hub = WebRtcHub(router, pub_endpoint)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -553,6 +558,11 @@ def create_app(
         answer = await hub.answer(body.sdp, body.type)
         return {"sdp": answer.sdp, "type": answer.type}
 
+    @app.get("/api/viewers", response_model=list[Viewer], tags=["video"])
+    def viewers() -> list[dict[str, Any]]:
+        """The video viewers connected now: connection state, frames sent, camera, selection."""
+        return hub.viewers()
+
     if WEB_DIR.is_dir():  # mounted last: the /api routes and /docs match first
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
@@ -600,78 +610,3 @@ def _join_crowd(ids: np.ndarray, crowd: dict[str, Any]) -> tuple[np.ndarray, np.
     codes[hit] = activity[latest][found[hit]]
     pos_m[hit] = positions[latest][found[hit]]
     return codes, pos_m
-
-
-# -- the server thread -----------------------------------------------------------------------------
-
-
-class HttpServer:
-    """Serves an app with uvicorn in a thread of its own (``start``, ``stop``).
-
-    The listening socket is bound in the constructor, in the caller's thread, so a port in use
-    raises ``ServerError`` at once; connections that arrive before ``start`` wait in its backlog.
-    uvicorn installs no signal handlers outside the main thread; ``stop`` sets its
-    ``should_exit``, lets calls in flight finish, and joins the thread.
-
-    Args:
-        app: the ASGI app (``create_app``).
-        host, port: where to listen; port 0 lets the system choose (see ``port``).
-        graceful_s: how long ``stop`` lets calls in flight finish, wall seconds.
-    """
-
-    def __init__(self, app: Any, host: str, port: int, graceful_s: float = 10.0) -> None:
-        self.listener = _listen(host, port)
-        self.host = host
-        self.port: int = self.listener.getsockname()[1]
-        config = uvicorn.Config(
-            app, lifespan="on", log_config=None, access_log=False, log_level="warning",
-            timeout_graceful_shutdown=math.ceil(graceful_s),
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` of the API (its docs are at ``/docs``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def start(self) -> None:
-        """Serve in a new thread."""
-        self._thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.listener]}, name="http-api",
-            daemon=True,
-        )  # fmt: skip
-        self._thread.start()
-
-    def stop(self, while_waiting: Callable[[], None] | None = None) -> None:
-        """Stop serving and join the thread, calling ``while_waiting()`` meanwhile (the
-        simulation thread passes its ROUTER poll, so calls in flight still get answers)."""
-        if self._thread is None:
-            self.listener.close()
-            return
-        self.server.should_exit = True
-        while self._thread.is_alive():
-            if while_waiting is not None:
-                while_waiting()
-            self._thread.join(timeout=0.01)
-        self.listener.close()
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    where = f"http://{host}:{port}"
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as err:
-        raise ServerError(f"cannot bind {where} (HTTP API): {err.strerror}") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as err:
-        sock.close()
-        raise ServerError(f"cannot bind {where} (HTTP API): {err.strerror}") from None
-    return sock

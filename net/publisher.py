@@ -10,8 +10,9 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
   dead-reckon with speed and heading, as game engines replicate crowds at 10-20 Hz);
 - ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
 - ``twin/<id>/vitals`` and ``twin/<id>/pose`` (24 joint rotations from the clip library) at
-  ``vitals_hz`` for the twins somebody subscribed to (the XPUB socket tells the publisher which
-  topics have subscribers, so unwatched twins cost nothing).
+  ``twin_hz`` for the twins somebody subscribed to by id (the XPUB socket tells the publisher
+  which topics have subscribers, so unwatched twins cost nothing), and every twin's vitals at
+  ``vitals_hz`` while somebody subscribes to all of ``twin/``.
 
 Sends never block: a subscriber that does not read loses messages at the high-water mark (ZeroMQ
 drops them silently), and the tick goes on. A ``meta`` message also goes out every
@@ -55,12 +56,14 @@ class Publisher:
         tick_hz: ticks per second, to turn rates into tick periods.
         keyframe_every: crowd updates of a cell between keyframes.
         crowd_hz: most crowd updates per cell per wall second.
-        vitals_hz: vitals rate per twin and per cell, per wall second.
+        vitals_hz: vitals rate per cell (and per twin, for a subscriber of all twins), per wall
+            second.
+        twin_hz: vitals and pose rate of each twin subscribed to by id, per wall second.
     """
 
     def __init__(
         self, socket: zmq.Socket, tick_hz: float, keyframe_every: int, crowd_hz: float,
-        vitals_hz: float,
+        vitals_hz: float, twin_hz: float,
     ) -> None:  # fmt: skip
         self.socket = socket
         self.epoch_iso = ""
@@ -69,6 +72,7 @@ class Publisher:
         self.keyframe_every = keyframe_every
         self.crowd_period = max(1, round(tick_hz / crowd_hz))
         self.vitals_period = max(1, round(tick_hz / vitals_hz))
+        self.twin_period = max(1, round(tick_hz / twin_hz))
         self.seq = 0
         self.sent = 0
         self.refused = 0
@@ -228,16 +232,17 @@ class Publisher:
             rows = due_rows[key[due_rows] == cell_key]
             cell = tuple(cells[rows[0]].tolist())
             self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
-        followed = self._followed_rows(world, ids, slot)
-        watched = np.flatnonzero(ids % self.vitals_period == slot)
-        for row in watched if self._all_twins_watched > 0 else followed:
+        followed = self._followed_rows(world, ids, tick_index % self.twin_period)
+        due = np.flatnonzero(ids % self.vitals_period == slot) if self._all_twins_watched else []
+        for row in np.union1d(due, followed).astype(np.int64):
             topic = topics.topic_for("vitals", twin_id=int(ids[row]))
             self._send_vitals(world, ids, np.array([row]), topic)
         for row in followed:
             self._send_pose(world, ids, row)
 
     def _followed_rows(self, world: World, ids: np.ndarray, slot: int) -> np.ndarray:
-        """Rows of the twins whose own topic somebody subscribed to by id, due this tick.
+        """Rows of the twins whose own topic somebody subscribed to by id, due this tick (slot
+        ``slot`` of ``twin_period``).
 
         Only these get full poses: a wildcard subscription to every twin gets vitals alone, since
         joint rotations travel only for the twins that need them.
@@ -245,7 +250,7 @@ class Publisher:
         if not self._watched:
             return np.zeros(0, dtype=np.int64)
         watched = np.fromiter(self._watched, dtype=np.int64)
-        watched = watched[(watched % self.vitals_period == slot) & (watched < world.next_twin_id)]
+        watched = watched[(watched % self.twin_period == slot) & (watched < world.next_twin_id)]
         alive = watched[np.isin(watched, ids)]
         return world.rows_of(alive) if alive.size else alive
 

@@ -36,7 +36,8 @@ class ZmqServer:
         self.pub = self._bind(zmq.XPUB, config.pub_endpoint)
         self.router = self._bind(zmq.ROUTER, config.router_endpoint)
         self.publisher = Publisher(
-            self.pub, tick_hz, config.keyframe_every, config.crowd_hz, config.vitals_hz
+            self.pub, tick_hz, config.keyframe_every, config.crowd_hz, config.vitals_hz,
+            config.twin_hz,
         )
         self.handler: RequestHandler | None = None
         self.answered = 0

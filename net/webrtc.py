@@ -1,159 +1,214 @@
 """WebRTC video view of the crowd: one VP8 video track and one JSON data channel per viewer.
 
-``WebRtcHub`` is the peer registry that the HTTP API's ``POST /api/webrtc/offer`` feeds. Like the
-REST calls it never touches the world: ``CrowdFeed`` keeps the latest crowd (a ``snapshot`` from
-the ROUTER first, then the PUB socket's ``cell/`` crowd messages applied to a ``CrowdDecoder``; when
-no PUB endpoint is known it polls ``snapshot`` instead), and the selected twin's vitals come from
-the ROUTER's ``twin`` operation.
+Pattern: a peer registry (aiortc's ``examples/server``) fed by the Clone pattern's state stream.
+``WebRtcHub`` lives in the gateway process (``net.gateway``) and never touches the world: one
+asynchronous SUB socket on the simulation's PUB brings the crowd (``cell/`` crowd messages into a
+``CrowdFeed``, after a ``snapshot`` from the ROUTER) and the vitals of the twins that viewers
+selected (``twin/<id>/vitals``, subscribed while somebody watches them, pushed to the viewers the
+moment they arrive). Each viewer has its own orbit camera; ``net.render`` draws its frames.
 
-Data channel messages (JSON), viewer to server: ``{"camera": {"x": m, "y": m, "zoom": m_per_px}}``
-(any subset), ``{"select": id}`` or ``{"follow": id}`` (follow also keeps the camera on the twin;
-``null`` clears). Server to viewer: ``{"vitals": {...}}`` of the selected twin at ``VITALS_HZ``,
-``{"activity": name}`` when its activity changes, ``{"error": message}``.
+Data channel messages (JSON objects), viewer to server:
+
+=================================================  ============================================
+``{"camera": {"x": m, "y": m, "distance_m": m,     set the camera (any subset of
+"yaw_deg": deg, "pitch_deg": deg}}``                ``net.render.Camera``'s fields)
+``{"pan": {"dx_px": px, "dy_px": px}}``            drag: the ground follows the pointer
+``{"orbit": {"dyaw_deg": deg, "dpitch_deg": deg}}``  turn around the camera's target
+``{"zoom": factor}``                               magnify: 2 halves the distance
+``{"pick": {"u": 0..1, "v": 0..1}}``               select the twin under that point of the
+                                                   picture (from its top-left corner), if any
+``{"select": id}`` / ``{"follow": id}``            select a twin (``follow`` also keeps the
+                                                   camera on it); ``null`` clears
+=================================================  ============================================
+
+Server to viewer: ``{"selected": id}`` after a pick, select or follow (``null``: none);
+``{"vitals": {...}}`` each time the selected twin's vitals are published (``twin_hz``; fields of
+``net.wire.vitals`` plus ``id``, ``tick``, ``seq``, ``t_s`` and ``activity``); ``{"activity": name,
+"id": id}`` when its activity changes; ``{"error": message}`` for a message it could not use.
+
+A viewer that does not connect within ``CONNECT_TIMEOUT_S``, or whose receiver reports (RTCP) stop
+for ``STALL_S`` (it vanished, froze or lost the network), is closed and removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fractions
+import itertools
 import json
 import logging
-import threading
+import math
 import time
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
+import aioice.ice
 import numpy as np
 import zmq
+import zmq.asyncio
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
     VideoStreamTrack,
+    clock,
 )
 
+from engine.motion import ClipLibrary, default_library
 from net.publisher import ACTIVITY_NAMES
-from net.render import Camera, CrowdRenderer
+from net.render import Camera, CrowdRenderer, CrowdView
+from net.wire import vitals
 from net.wire.crowd import CrowdDecoder, CrowdState
+from net.wire.errors import WireError
+from net.wire.topics import topic_for
 
-__all__ = ["CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub"]
+__all__ = ["CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "offer_host_addresses"]
 
 log = logging.getLogger(__name__)
 
 FPS = 24
-VITALS_HZ = 8.0
 CONNECT_TIMEOUT_S = 20.0
 """A peer not connected this long after its offer is closed (a stalled negotiation)."""
-SNAPSHOT_POLL_S = 1 / 15
+STALL_S = 6.0
+"""A connected peer whose receiver reports stop this long is closed (browsers send them ~1/s)."""
+WATCH_EVERY_S = 1.0
+MAX_EXTRAPOLATION_S = 0.25
+"""How far past the newest message the feed's present runs on (a paused simulation sends none),
+and the longest a position is dead-reckoned, sim seconds."""
 VIDEO_CLOCK = 90000
+MESSAGE_KEYS = frozenset({"camera", "pan", "orbit", "zoom", "pick", "select", "follow"})
+_UNCHANGED = object()
+VITAL_FIELDS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
+                "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
+
+
+def offer_host_addresses(addresses: Sequence[str]) -> None:
+    """Make every peer of this process gather exactly ``addresses`` as ICE host candidates.
+
+    aioice gathers every address of the machine except loopback and has no setting for it; in a
+    loopback-only network it would offer none (``shared/notes/webrtc-in-tests.md``). Process-wide
+    by nature: the gateway process calls it once, before any peer exists.
+    """
+    chosen = list(addresses)
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen
 
 
 class CrowdFeed:
-    """The latest crowd, merged over cells: ``latest()`` gives ``(ids, pos_m, activity)``."""
+    """The latest crowd, merged over cells, as the renderer wants it (``view``).
 
-    def __init__(self, router: Any, pub_endpoint: str | None, context: zmq.Context | None) -> None:
-        self.router = router
-        self.pub_endpoint = pub_endpoint
-        self.context = context or zmq.Context.instance()
-        self._lock = threading.Lock()
-        self._states: dict[tuple[int, int], CrowdState] = {}
+    Fed by the hub with ``snapshot`` payloads and ``cell/*/crowd`` messages. ``view`` advances
+    each twin from its record to the present, as protocol clients do: phase at the clip's own
+    rate (stride per loop for gaits; twins at rest are in no delta, so their records age),
+    position along heading at its speed for at most ``MAX_EXTRAPOLATION_S``. The present is the
+    newest message's sim time plus the wall time since at the rate sim time has been moving, at
+    most ``MAX_EXTRAPOLATION_S`` ahead.
+    """
+
+    def __init__(self, library: ClipLibrary) -> None:
+        self.library = library
         self._decoder = CrowdDecoder()
-        self._merged: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._states: dict[tuple[int, int], CrowdState] = {}
+        self._merged: CrowdView | None = None
+        self._sample_t_s: np.ndarray = np.zeros(0)
+        self._speed_mps: np.ndarray = np.zeros(0, np.float32)
+        self._newest: tuple[float, float] | None = None  # (sim t_s, wall monotonic s)
+        self._sim_rate = 1.0
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="crowd-feed", daemon=True)
-            self._thread.start()
+    def reset(self) -> None:
+        """Forget everything (a fresh snapshot follows)."""
+        self._decoder = CrowdDecoder()
+        self._states = {}
+        self._merged = None
+        self._newest = None
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _apply(self, payload: bytes) -> None:
+    def apply(self, payload: bytes) -> None:
+        """Apply one crowd payload; one that cannot apply (lost keyframe) waits for the next."""
         try:
             state = self._decoder.apply(payload)
-        except Exception:  # unknown_base, stale: the next keyframe repairs it
+        except WireError as err:
+            log.debug("crowd message skipped: %s", err)
             return
-        with self._lock:
-            self._states[state.cell] = state
-            self._merged = None
+        self._states[state.cell] = state
+        self._merged = None
+        wall = time.monotonic()
+        if self._newest is not None and state.t_s > self._newest[0]:
+            elapsed = wall - self._newest[1]
+            if elapsed > 0.05:
+                self._sim_rate = (state.t_s - self._newest[0]) / elapsed
+        if self._newest is None or state.t_s >= self._newest[0]:
+            self._newest = (state.t_s, wall)
 
-    def _snapshot(self, fresh: bool) -> None:
-        try:
-            payloads = self.router.call("snapshot")["crowd"]
-        except Exception as err:  # the simulation is stopping or slow: try again later
-            log.debug("snapshot failed: %s", err)
-            return
-        if fresh:
-            self._decoder = CrowdDecoder()
-            with self._lock:
-                self._states = {}
-        for payload in payloads:
-            self._apply(payload)
+    def now_s(self) -> float:
+        """The simulation's present as best known here, sim seconds."""
+        if self._newest is None:
+            return 0.0
+        t_s, wall = self._newest
+        return t_s + min((time.monotonic() - wall) * self._sim_rate, MAX_EXTRAPOLATION_S)
 
-    def _run(self) -> None:
-        if self.pub_endpoint is None:
-            while not self._stop.is_set():
-                self._snapshot(fresh=True)
-                self._stop.wait(SNAPSHOT_POLL_S)
-            return
-        sub = self.context.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.SUBSCRIBE, b"cell/")
-        try:
-            sub.connect(self.pub_endpoint)
-            self._snapshot(fresh=True)
-            while not self._stop.is_set():
-                if not sub.poll(100):
-                    continue
-                while True:
-                    try:
-                        topic, payload = sub.recv_multipart(zmq.NOBLOCK)[:2]
-                    except zmq.Again:
-                        break
-                    if topic.endswith(b"/crowd"):
-                        self._apply(payload)
-        except zmq.ZMQError as err:
-            log.debug("crowd feed stopped: %s", err)
-        finally:
-            sub.close(linger=0)
+    def latest(self) -> CrowdView:
+        """Every twin's latest record, ids ascending (a twin just between two cells counts once)."""
+        if self._merged is None:
+            self._merged, self._sample_t_s, self._speed_mps = _merge(list(self._states.values()))
+        return self._merged
 
-    def latest(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``ids (N,) int64`` ascending, ``pos_m (N, 2)``, ``activity (N,)``; a twin in two cells'
-        states (just moved) counts once, by its latest record."""
-        with self._lock:
-            if self._merged is not None:
-                return self._merged
-            states = list(self._states.values())
-        if not states:
-            merged = (np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, np.uint8))
-        else:
-            ids = np.concatenate([s.ids for s in states]).astype(np.int64)
-            t = np.concatenate([s.sample_t_s for s in states])
-            order = np.lexsort((t, ids))
-            last = order[np.r_[ids[order][1:] != ids[order][:-1], True]]
-            merged = (
-                ids[last],
-                np.concatenate([s.pos_m for s in states])[last],
-                np.concatenate([s.activity for s in states])[last],
-            )
-        with self._lock:
-            self._merged = merged
-        return merged
+    def view(self) -> CrowdView:
+        """``latest`` advanced to ``now_s``."""
+        crowd = self.latest()
+        if crowd.ids.size == 0:
+            return crowd
+        age_s = np.maximum(self.now_s() - self._sample_t_s, 0.0)
+        clip = crowd.clip.astype(np.int64)
+        stride_m = self.library.stride_m[clip]
+        speed = self._speed_mps
+        loops_per_s = np.where(
+            stride_m > 0, speed / np.maximum(stride_m, 1e-6), 1.0 / self.library.period_s[clip]
+        )
+        step_m = (speed * np.minimum(age_s, MAX_EXTRAPOLATION_S))[:, None]
+        heading = crowd.heading_rad
+        return dataclasses.replace(
+            crowd,
+            pos_m=crowd.pos_m + step_m * np.stack([np.cos(heading), np.sin(heading)], axis=1),
+            phase=((crowd.phase + loops_per_s * age_s) % 1.0).astype(np.float32),
+        )
 
     def position_of(self, twin_id: int) -> np.ndarray | None:
-        ids, pos, _ = self.latest()
-        at = int(np.searchsorted(ids, twin_id))
-        return pos[at] if at < ids.size and ids[at] == twin_id else None
+        """``(2,)`` where the twin is now, metres; None if the feed does not hold it."""
+        crowd = self.view()
+        at = int(np.searchsorted(crowd.ids, twin_id))
+        return crowd.pos_m[at] if at < crowd.ids.size and crowd.ids[at] == twin_id else None
+
+
+def _merge(states: list[CrowdState]) -> tuple[CrowdView, np.ndarray, np.ndarray]:
+    """One record per twin (its latest) over the cells' states; each record's sim time (s) and
+    ground speed (m/s), ``(N,)``."""
+    if not states:
+        none = np.zeros(0, np.float32)
+        view = CrowdView(
+            ids=np.zeros(0, np.int64), pos_m=np.zeros((0, 2)), heading_rad=none,
+            activity=np.zeros(0, np.uint8), clip=np.zeros(0, np.uint8), phase=none,
+        )  # fmt: skip
+        return view, np.zeros(0), none
+    ids = np.concatenate([s.ids for s in states]).astype(np.int64)
+    sample_t = np.concatenate([s.sample_t_s for s in states])
+    order = np.lexsort((sample_t, ids))
+    last = order[np.r_[ids[order][1:] != ids[order][:-1], True]]
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([getattr(s, name) for s in states])[last]
+
+    view = CrowdView(
+        ids=ids[last], pos_m=column("pos_m"), heading_rad=column("heading_rad"),
+        activity=column("activity"), clip=column("clip"), phase=column("phase"),
+    )  # fmt: skip
+    return view, sample_t[last], column("speed_mps")
 
 
 class CrowdVideoTrack(VideoStreamTrack):
-    """Renders the feed's latest crowd at ``FPS`` with the hub's renderer and its own camera."""
+    """Renders the feed's crowd at ``FPS`` with the hub's renderer, through its peer's camera."""
 
     def __init__(self, hub: WebRtcHub, camera: Camera) -> None:
         super().__init__()
@@ -161,35 +216,35 @@ class CrowdVideoTrack(VideoStreamTrack):
         self.camera = camera
         self.follow: int | None = None
         self._start: float | None = None
-        self._count = 0
         self.frames = 0
 
     async def recv(self):
         if self._start is None:
             self._start = time.monotonic()
-        self._count += 1
-        wait = self._start + self._count / FPS - time.monotonic()
+        wait = self._start + (self.frames + 1) / FPS - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         if self.follow is not None:
             at = self.hub.feed.position_of(self.follow)
             if at is not None:
-                self.camera.x, self.camera.y = float(at[0]), float(at[1])
-        _, pos, activity = self.hub.feed.latest()
-        frame = self.hub.renderer().render(pos, activity, self.camera)
-        frame.pts = round(self._count * VIDEO_CLOCK / FPS)
-        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+                self.camera = dataclasses.replace(self.camera, x=float(at[0]), y=float(at[1]))
+        frame = self.hub.renderer().render(self.hub.feed.view(), self.camera)
         self.frames += 1
+        frame.pts = round(self.frames * VIDEO_CLOCK / FPS)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
 
 
 class Peer:
-    """One viewer: its connection, track, data channel and vitals task."""
+    """One viewer: its connection, video sender, data channel, camera and selection."""
 
-    def __init__(self, hub: WebRtcHub, pc: RTCPeerConnection, track: CrowdVideoTrack) -> None:
-        self.hub, self.pc, self.track = hub, pc, track
+    def __init__(self, hub: WebRtcHub, number: int, pc: RTCPeerConnection, camera: Camera) -> None:
+        self.hub, self.number, self.pc = hub, number, pc
+        self.track = CrowdVideoTrack(hub, camera)
+        self.sender: RTCRtpSender | None = None
         self.channel: Any = None
         self.selected: int | None = None
+        self.last_activity: int | None = None
         self.tasks: list[asyncio.Task] = []
 
     def send(self, message: dict[str, Any]) -> None:
@@ -198,51 +253,62 @@ class Peer:
             channel.send(json.dumps(message))
 
     def on_message(self, text: Any) -> None:
+        """Apply one viewer message (module docstring); a bad one gets ``{"error": ...}``."""
         try:
             message = json.loads(text)
             if not isinstance(message, dict):
                 raise ValueError("a message is a JSON object")
-            if "camera" in message:
-                camera = message["camera"]
-                for key in ("x", "y", "zoom"):
-                    if key in camera:
-                        value = float(camera[key])
-                        if not np.isfinite(value) or (key == "zoom" and value <= 0):
-                            raise ValueError(f"bad camera {key}")
-                        setattr(self.track.camera, key, value)
-                if "x" in camera or "y" in camera:
-                    self.track.follow = None
-            for key in ("select", "follow"):
-                if key in message:
-                    twin = message[key]
-                    twin = None if twin is None else int(twin)
-                    self.selected = twin
-                    self.track.follow = twin if key == "follow" else None
+            self._apply(message)
         except (ValueError, TypeError, KeyError) as err:
-            self.send({"error": str(err)})
+            self.send({"error": f"{type(err).__name__}: {err}"})
 
-    async def vitals_loop(self) -> None:
-        last_activity: str | None = None
-        last_twin: int | None = None
-        while True:
-            await asyncio.sleep(1 / VITALS_HZ)
-            twin = self.selected
-            if twin is None:
-                last_twin = None
-                continue
-            try:
-                details = await asyncio.to_thread(self.hub.router.call, "twin", id=twin)
-            except Exception as err:
-                self.send({"error": str(err)})
-                await asyncio.sleep(1.0)
-                continue
-            vitals = {k: float(v) for k, v in details["vitals"].items()}
-            code = int(details["activity"])
-            name = ACTIVITY_NAMES[code] if code < len(ACTIVITY_NAMES) else str(code)
-            self.send({"vitals": {"id": twin, **vitals}})
-            if name != last_activity or twin != last_twin:
-                self.send({"activity": name, "id": twin})
-                last_activity, last_twin = name, twin
+    def _apply(self, message: dict[str, Any]) -> None:
+        """Validate the whole message first, then commit it: a bad one changes nothing."""
+        unknown = set(message) - MESSAGE_KEYS
+        if unknown or not message:
+            raise ValueError(f"unknown message {sorted(unknown)}; expected {sorted(MESSAGE_KEYS)}")
+        camera, follow = dataclasses.replace(self.track.camera), self.track.follow  # a copy
+        if "camera" in message:
+            fields = {k: _number(v, k) for k, v in dict(message["camera"]).items()}
+            camera = dataclasses.replace(camera, **fields)
+            follow = None if "x" in fields or "y" in fields else follow
+        if "pan" in message:
+            pan = dict(message["pan"])
+            dx, dy = _number(pan["dx_px"], "dx_px"), _number(pan["dy_px"], "dy_px")
+            camera.pan_pixels(dx, dy, self.hub.size[1])
+            follow = None
+        if "orbit" in message:
+            orbit = dict(message["orbit"])
+            camera.orbit(
+                _number(orbit.get("dyaw_deg", 0.0), "dyaw_deg"),
+                _number(orbit.get("dpitch_deg", 0.0), "dpitch_deg"),
+            )
+        if "zoom" in message:
+            camera.zoom(_number(message["zoom"], "zoom"))
+        selection: Any = _UNCHANGED
+        if "pick" in message:
+            pick = dict(message["pick"])
+            u, v = _number(pick["u"], "u"), _number(pick["v"], "v")
+            if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
+                raise ValueError("pick u and v are fractions of the picture, 0..1")
+            selection = self.hub.renderer().pick(self.hub.feed.view(), camera, u, v)
+        for key in ("select", "follow"):
+            if key in message:
+                selection = None if message[key] is None else _twin_id(message[key])
+                follow = selection if key == "follow" else None
+        self.track.camera, self.track.follow = camera, follow
+        if selection is not _UNCHANGED:
+            self.hub.select(self, selection)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.number,
+            "state": self.pc.connectionState,
+            "frames": self.track.frames,
+            "camera": dataclasses.asdict(self.track.camera),
+            "selected": self.selected,
+            "follow": self.track.follow,
+        }
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -251,38 +317,121 @@ class Peer:
         await self.pc.close()
 
 
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _twin_id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ValueError(f"a twin id is an integer in 0..4294967295, got {value!r}")
+    return value
+
+
 class WebRtcHub:
-    """The registry of viewers (``peers``): ``answer`` adds one, ``close`` ends them all."""
+    """The registry of viewers (``peers``): ``answer`` adds one, ``close`` ends them all.
+
+    Args:
+        router: the gateway's ``RouterClient`` (for the first ``snapshot``).
+        pub_endpoint: the simulation's PUB.
+        width, height: video size in pixels (even).
+    """
 
     def __init__(
-        self,
-        router: Any,
-        pub_endpoint: str | None = None,
-        context: zmq.Context | None = None,
-        width: int = 1280,
-        height: int = 720,
+        self, router: Any, pub_endpoint: str, width: int = 1280, height: int = 720
     ) -> None:
         self.router = router
-        self.feed = CrowdFeed(router, pub_endpoint, context)
+        self.pub_endpoint = pub_endpoint
         self.size = (width, height)
+        self.feed = CrowdFeed(default_library())
         self.peers: set[Peer] = set()
+        self._numbers = itertools.count(1)
+        self._watching: Counter[int] = Counter()
+        self._context: zmq.asyncio.Context | None = None
+        self._sub: zmq.asyncio.Socket | None = None
+        self._receiver: asyncio.Task | None = None
         self._renderer: CrowdRenderer | None = None
         self._closed = False
 
     def renderer(self) -> CrowdRenderer:
         """The shared renderer, made on first use in the event loop's thread (its GL context)."""
         if self._renderer is None:
-            self._renderer = CrowdRenderer(*self.size)
+            self._renderer = CrowdRenderer(*self.size, library=self.feed.library)
         return self._renderer
+
+    async def _start_feed(self) -> None:
+        """Subscribe to the crowd, then take a snapshot (no message between is lost)."""
+        if self._sub is not None:
+            return
+        self._context = zmq.asyncio.Context()
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.setsockopt(zmq.LINGER, 0)
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"cell/")
+        self._sub.connect(self.pub_endpoint)
+        self._receiver = asyncio.ensure_future(self._receive())
+        try:
+            snapshot = await asyncio.to_thread(self.router.call, "snapshot")
+        except Exception as err:  # the stream's keyframes will fill the feed instead
+            log.warning("no crowd snapshot: %s", err)
+            return
+        for payload in snapshot["crowd"]:
+            self.feed.apply(payload)
+
+    async def _receive(self) -> None:
+        while True:
+            topic, payload = (await self._sub.recv_multipart())[:2]
+            if topic.startswith(b"cell/"):
+                if topic.endswith(b"/crowd"):
+                    self.feed.apply(payload)
+            else:
+                self._on_vitals(payload)
+
+    def _on_vitals(self, payload: bytes) -> None:
+        try:
+            message = vitals.decode(payload)
+        except WireError as err:
+            log.warning("vitals message skipped: %s", err)
+            return
+        for row, twin in enumerate(message.ids.tolist()):
+            values = {name: float(getattr(message, name)[row]) for name in VITAL_FIELDS}
+            code = int(message.activity[row])
+            record = {"id": twin, "tick": message.tick, "seq": message.seq, "t_s": message.t_s,
+                      **values, "activity": ACTIVITY_NAMES[code]}  # fmt: skip
+            for peer in self.peers:
+                if peer.selected == twin:
+                    peer.send({"vitals": record})
+                    if peer.last_activity != code:
+                        peer.send({"activity": ACTIVITY_NAMES[code], "id": twin})
+                        peer.last_activity = code
+
+    def select(self, peer: Peer, twin: int | None) -> None:
+        """Make ``twin`` the peer's selection; subscribe to its vitals while anybody selects it."""
+        if twin != peer.selected:
+            if peer.selected is not None:
+                self._watch_twin(peer.selected, -1)
+            if twin is not None:
+                self._watch_twin(twin, +1)
+            peer.selected, peer.last_activity = twin, None
+        peer.send({"selected": twin})
+
+    def _watch_twin(self, twin: int, change: int) -> None:
+        self._watching[twin] += change
+        topic = topic_for("vitals", twin_id=twin)
+        if change > 0 and self._watching[twin] == 1:
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+        elif self._watching[twin] <= 0:
+            del self._watching[twin]
+            self._sub.setsockopt(zmq.UNSUBSCRIBE, topic)
 
     async def answer(self, sdp: str, kind: str) -> RTCSessionDescription:
         """Accept a viewer's offer; returns the answer (ICE candidates included)."""
         if self._closed:
             raise RuntimeError("the WebRTC hub is closed")
-        self.feed.start()
+        await self._start_feed()
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        track = CrowdVideoTrack(self, self._initial_camera())
-        peer = Peer(self, pc, track)
+        crowd = self.feed.latest()
+        peer = Peer(self, next(self._numbers), pc, Camera.framing(crowd.pos_m, self.aspect))
         self.peers.add(peer)
 
         @pc.on("datachannel")
@@ -296,56 +445,70 @@ class WebRtcHub:
                 await self.remove(peer)
 
         try:
-            transceiver = pc.addTransceiver(track, direction="sendonly")
+            transceiver = pc.addTransceiver(peer.track, direction="sendonly")
             vp8 = [
                 c for c in RTCRtpSender.getCapabilities("video").codecs if c.name == "VP8"
             ]  # fmt: skip
             transceiver.setCodecPreferences(vp8)
+            peer.sender = transceiver.sender
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
             await self.remove(peer)
             raise
-        peer.tasks.append(asyncio.ensure_future(peer.vitals_loop()))
         peer.tasks.append(asyncio.ensure_future(self._watch(peer)))
         return pc.localDescription
 
-    def _initial_camera(self) -> Camera:
-        _, pos, _ = self.feed.latest()
-        if pos.shape[0]:
-            lo, hi = pos.min(axis=0), pos.max(axis=0)
-            centre = (lo + hi) / 2
-            zoom = max((hi[0] - lo[0]) / self.size[0], (hi[1] - lo[1]) / self.size[1], 0.05) * 1.1
-            return Camera(float(centre[0]), float(centre[1]), float(zoom))
-        return Camera(0.0, 0.0, 2.0)
+    @property
+    def aspect(self) -> float:
+        return self.size[0] / self.size[1]
+
+    def viewers(self) -> list[dict[str, Any]]:
+        """Each viewer's state, in order of arrival (``GET /api/viewers``)."""
+        return [peer.describe() for peer in sorted(self.peers, key=lambda p: p.number)]
 
     async def _watch(self, peer: Peer) -> None:
-        """Close a peer that does not connect in time, or that stops taking frames (stalled)."""
-        await asyncio.sleep(CONNECT_TIMEOUT_S)
-        if peer.pc.connectionState != "connected":
-            await self.remove(peer)
-            return
+        """Close a peer that does not connect in time, or whose receiver reports stop."""
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while peer.pc.connectionState != "connected":
+            if time.monotonic() > deadline:
+                await self.remove(peer)
+                return
+            await asyncio.sleep(WATCH_EVERY_S / 4)
+        heard = clock.current_datetime()
         while True:
-            frames = peer.track.frames
-            await asyncio.sleep(CONNECT_TIMEOUT_S)
-            if peer.track.frames == frames or peer.pc.connectionState != "connected":
+            await asyncio.sleep(WATCH_EVERY_S)
+            stats = await peer.sender.getStats()
+            reports = [s.timestamp for s in stats.values() if s.type == "remote-inbound-rtp"]
+            heard = max([heard, *reports])
+            silent_s = (clock.current_datetime() - heard).total_seconds()
+            if silent_s > STALL_S or peer.pc.connectionState != "connected":
+                log.info("viewer %d removed: silent for %.1f s", peer.number, silent_s)
                 await self.remove(peer)
                 return
 
     async def remove(self, peer: Peer) -> None:
         if peer in self.peers:
             self.peers.discard(peer)
+            if peer.selected is not None:
+                self._watch_twin(peer.selected, -1)
             current = asyncio.current_task()
             peer.tasks = [t for t in peer.tasks if t is not current]
             await peer.close()
 
     async def close(self) -> None:
-        """Close every peer, stop the feed, free the renderer."""
+        """Close every peer, the feed's socket and the renderer."""
         self._closed = True
         for peer in list(self.peers):
             with contextlib.suppress(Exception):
                 await self.remove(peer)
-        await asyncio.to_thread(self.feed.stop)
+        if self._receiver is not None:
+            self._receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._receiver
+        if self._sub is not None:
+            self._sub.close(linger=0)
+            self._context.term()
         if self._renderer is not None:
             self._renderer.release()
             self._renderer = None

@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import aioice.ice
 import numpy as np
 from playwright.sync_api import sync_playwright
 
@@ -29,13 +28,14 @@ FLAGS = [
 ]  # fmt: skip
 VIDEO = "document.getElementById('video')"
 FPS_WINDOW_MS = 3000
+ZOOM_STEPS = 45
+"""Wheel notches (x1.2 each) from the town overview down to a few metres."""
 
 
 def start_server(out: Path) -> tuple[Serving, threading.Thread]:
-    # loopback only: aioice skips 127.0.0.1 when gathering candidates
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
     settings = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
-                "http_port": free_port(), "checkpoint": out / "w.ckpt"}  # fmt: skip
+                "http_port": free_port(), "checkpoint": out / "w.ckpt",
+                "webrtc_host_addresses": ["127.0.0.1"]}  # fmt: skip
     server = Serving(load_config(None, serve=settings, twins=300, seed=4, tick_hz=30))
     thread = threading.Thread(target=server.run, name="serve")
     thread.start()
@@ -74,30 +74,79 @@ def pan(page, dx_px: int) -> None:
     page.mouse.up()
 
 
+def viewer_count(page) -> int:
+    return page.evaluate("fetch('/api/viewers').then((r) => r.json()).then((v) => v.length)")
+
+
+def wait_for_viewers(page, count: int, timeout_s: float) -> float:
+    """Seconds until ``GET /api/viewers`` lists ``count`` viewers (``inf``: it never did)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if viewer_count(page) == count:
+            return time.monotonic() - started
+        page.wait_for_timeout(200)
+    return float("inf")
+
+
+def play(page, url: str) -> float:
+    """Open the page; seconds from load to the first decoded video frame."""
+    started = time.monotonic()
+    page.goto(url)
+    page.wait_for_selector("#twin-rows tr", timeout=15_000)
+    page.wait_for_function(f"{VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0", timeout=20_000)
+    return time.monotonic() - started
+
+
 def session(out: Path, url: str) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        started = time.monotonic()
-        page.goto(url)
-        page.wait_for_selector("#twin-rows tr", timeout=15_000)
-        page.wait_for_function(f"{VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0", timeout=20_000)
-        first_frame_s = time.monotonic() - started
+        first_frame_s = play(page, url)
         frames_before = page.evaluate(f"{VIDEO}.getVideoPlaybackQuality().totalVideoFrames")
         page.wait_for_timeout(FPS_WINDOW_MS)
         frames = page.evaluate(f"{VIDEO}.getVideoPlaybackQuality().totalVideoFrames")
-        page.locator("#twin-rows tr").nth(0).click()
+        page.screenshot(path=str(out / "overview.png"))
+
+        rows = page.locator("#twin-rows tr")
+        followed = int(rows.nth(0).get_attribute("data-id"))
+        rows.nth(0).click()
         page.wait_for_selector("#detail:not([hidden])", timeout=10_000)
         page.wait_for_timeout(1500)
         before = video_pixels(page)
-        for _ in range(3):  # about 60 km east: past the edge of the town
+        for _ in range(3):  # far past the edge of the town
             pan(page, dx_px=-900)
         page.wait_for_timeout(1500)
         after = video_pixels(page)
-        hr_text = page.locator("#d-today").inner_text()
+
+        page.click("#follow")  # back to the twin, then down to street level
+        box = page.locator("#video").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(ZOOM_STEPS):
+            page.mouse.wheel(0, -100)
+            page.wait_for_timeout(20)
+        page.click("#pause")
+        page.wait_for_timeout(1500)
+        rows.nth(1).click()  # select another twin: the camera stays where the first one stands
+        page.wait_for_function(f"document.getElementById('d-id').textContent !== '{followed}'")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(out / "street.png"))
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        picked = page.wait_for_function(
+            f"document.getElementById('d-id').textContent === '{followed}'", timeout=5_000
+        )
+        page.wait_for_timeout(2500)
+        live = page.locator("#live-rate").inner_text()
+        today = page.locator("#d-today").inner_text()
         page.screenshot(path=str(out / "viewer.png"))
+        page.click("#resume")
+
+        second = browser.new_page(viewport={"width": 1200, "height": 900})
+        second_first_frame_s = play(second, url)
+        both = viewer_count(page)
+        second.close()  # the tab goes away
+        cleaned_s = wait_for_viewers(page, 1, 30)
         browser.close()
     return {
         "first_frame_s": first_frame_s,
@@ -105,7 +154,12 @@ def session(out: Path, url: str) -> dict:
         "twins_in_view": twin_pixels(before),
         "twins_in_view_after_pan": twin_pixels(after),
         "video_lit": float(before[..., :3].mean()),
-        "today_shown": "mean HR" in hr_text,
+        "picked_by_click": picked is not None,
+        "live_updates_per_s": int(live.split()[0]) if live else 0,
+        "today_shown": "mean HR" in today,
+        "second_viewer_first_frame_s": second_first_frame_s,
+        "viewers_with_two_tabs": both,
+        "closed_tab_removed_after_s": cleaned_s,
         "console_errors": errors,
     }
 

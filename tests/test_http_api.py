@@ -3,6 +3,7 @@ mutation and its errors, OpenAPI docs, a silent simulation (503), a port in use,
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import zmq
 
 from engine.config import ConfigError, load_config
 from engine.serve import Serving
-from net.http_api import HttpServer, create_app
+from net.gateway import Gateway, GatewaySpec
 from net.publisher import ACTIVITY_NAMES
 from net.server import ServerError
 from tests.loopback import free_port, loopback
@@ -165,6 +166,7 @@ def test_openapi_docs_are_served(api):
     assert set(spec["paths"]) == {
         "/api/twins", "/api/twins/{twin_id}", "/api/twins/spawn", "/api/twins/despawn",
         "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
+        "/api/viewers",
     }  # fmt: skip
     assert {"TwinPage", "TwinDetail", "Stats", "ErrorDetail"} <= spec["components"][
         "schemas"
@@ -256,7 +258,8 @@ def test_a_silent_simulation_is_503():
     with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as deaf:  # bound, never answers
         deaf.setsockopt(zmq.LINGER, 0)
         port = deaf.bind_to_random_port("tcp://127.0.0.1")
-        http = HttpServer(create_app(f"tcp://127.0.0.1:{port}", timeout_s=0.2), "127.0.0.1", 0)
+        spec = GatewaySpec(f"tcp://127.0.0.1:{port}", loopback(), timeout_s=0.2)
+        http = Gateway(spec, "127.0.0.1", 0)
         http.start()
         try:
             answer = httpx.get(f"{http.url}/api/stats", timeout=5.0)
@@ -311,3 +314,27 @@ def test_bad_http_settings_get_a_clear_error(serve, message):
     with pytest.raises(ConfigError) as err:
         load_config(None, serve=serve)
     assert message in str(err.value)
+
+
+def test_the_gateway_runs_in_a_process_of_its_own_at_lower_priority(serving):
+    gateway = serving.http.process
+    assert gateway is not None and gateway.poll() is None
+    assert gateway.pid != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, gateway.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + 10
+
+
+def test_the_gateway_exits_when_its_parent_closes_the_pipe():
+    with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as router:
+        router.setsockopt(zmq.LINGER, 0)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        http = Gateway(GatewaySpec(f"tcp://127.0.0.1:{port}", loopback()), "127.0.0.1", 0)
+        http.start()
+        assert httpx.get(f"{http.url}/openapi.json", timeout=20.0).status_code == 200
+        http.process.stdin.close()  # as when the simulation's process dies
+        assert http.process.wait(timeout=20) == 0
+        http.listener.close()
+
+
+def test_inproc_endpoints_cannot_reach_the_gateway():
+    with pytest.raises(ServerError, match="cannot reach inproc://sim"):
+        GatewaySpec("inproc://sim", loopback())

@@ -33,7 +33,7 @@ class _Assets(HTMLParser):
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
     # No simulation listens there: only the API calls that reach the ROUTER would wait.
-    app = create_app("tcp://127.0.0.1:9", timeout_s=0.2)
+    app = create_app("tcp://127.0.0.1:9", "tcp://127.0.0.1:10", timeout_s=0.2)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -1,30 +1,37 @@
-"""The WebRTC video view against a real ``Serving``: a Python aiortc viewer posts its offer over
-HTTP, receives VP8 frames that move, pans with a camera message, gets vitals of a selected twin,
-and is removed from the registry when it closes."""
+"""The WebRTC video view against a real ``Serving`` (its gateway process included): aiortc viewers
+post offers over HTTP and receive VP8 frames that move; camera messages change the picture; a
+click picks the twin under it, whose vitals then arrive at the twin rate; two viewers keep their
+own cameras; bad messages get errors and change nothing; a viewer that closes, or freezes, is
+removed while the others play on. Loopback only."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
-import aioice.ice
 import httpx
 import numpy as np
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from engine.serve import Serving
+from net.webrtc import STALL_S
 from tests.test_http_api import running, serve_config
+from tests.webrtc_viewer import Viewer, loopback_candidates
 
 
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory) -> Iterator[Serving]:
-    config = serve_config(tmp_path_factory.mktemp("webrtc"), http_port=0)
+    config = serve_config(
+        tmp_path_factory.mktemp("webrtc"), http_port=0, webrtc_host_addresses=["127.0.0.1"]
+    )
     with pytest.MonkeyPatch.context() as mp:
-        # loopback only: aioice skips 127.0.0.1 by itself (shared/notes/webrtc-in-tests.md)
-        mp.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+        mp.setattr("aioice.ice.get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
         with running(config) as server:
             yield server
 
@@ -33,74 +40,151 @@ def luma(frame) -> np.ndarray:
     return frame.to_ndarray(format="gray").astype(np.float64)
 
 
-def test_video_camera_vitals_and_close(serving: Serving) -> None:
-    asyncio.run(_viewer(serving))
+def viewers(serving: Serving) -> list[dict]:
+    return httpx.get(f"{serving.http.url}/api/viewers", timeout=5.0).json()
 
 
-async def _viewer(serving: Serving) -> None:
-    hub = serving.http.server.config.app.state.webrtc
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    channel = pc.createDataChannel("control")
-    messages: list[tuple[float, dict]] = []
-    channel.on("message", lambda text: messages.append((time.monotonic(), json.loads(text))))
-    opened = asyncio.Event()
-    channel.on("open", opened.set)
-    frames: asyncio.Queue = asyncio.Queue()
+async def wait_for_viewers(serving: Serving, count: int, timeout_s: float) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    while (found := await asyncio.to_thread(viewers, serving)) and len(found) != count:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    return found
 
-    @pc.on("track")
-    def on_track(track) -> None:
-        async def pull() -> None:
-            while True:
-                frames.put_nowait(await track.recv())
 
-        asyncio.ensure_future(pull())
+def a_walker(serving: Serving) -> int:
+    """A twin that stays on the map (any twin: all are in the crowd)."""
+    return httpx.get(f"{serving.http.url}/api/twins?limit=1", timeout=5.0).json()["items"][0]["id"]
 
-    pc.addTransceiver("video", direction="recvonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    async with httpx.AsyncClient(base_url=serving.http.url, timeout=10.0) as client:
-        answer = await client.post(
-            "/api/webrtc/offer",
-            json={"sdp": pc.localDescription.sdp, "type": pc.localDescription.type},
-        )
-        assert answer.status_code == 200, answer.text
-        items = (await client.get("/api/twins?limit=5")).json()["items"]
-        ids = [t["id"] for t in items]
-        x, y = items[0]["pos_m"]
-    await pc.setRemoteDescription(RTCSessionDescription(**answer.json()))
-    assert len(hub.peers) == 1
 
-    received = [await asyncio.wait_for(frames.get(), 15) for _ in range(10)]
-    more = [await asyncio.wait_for(frames.get(), 15) for _ in range(24)]
-    first, last = luma(received[0]), luma(more[-1])
+def test_video_camera_pick_vitals_and_close(serving: Serving) -> None:
+    asyncio.run(_one_viewer(serving))
+
+
+async def _one_viewer(serving: Serving) -> None:
+    viewer = Viewer()
+    await viewer.connect(serving.http.url)
+    (framing,) = await wait_for_viewers(serving, 1, 5)
+
+    first = luma(await asyncio.wait_for(viewer.frames.get(), 15))
+    later = luma(await viewer.fresh_frame(1.0))
     assert first.shape == (720, 1280)
-    assert np.abs(first - last).mean() > 0
+    assert np.abs(first - later).mean() > 0, "the video does not move"
 
-    await asyncio.wait_for(opened.wait(), 10)
-    before = luma(more[-1])
-    channel.send(json.dumps({"camera": {"x": -50_000.0, "y": -50_000.0, "zoom": 0.5}}))
-    await asyncio.sleep(0.5)
-    while not frames.empty():
-        frames.get_nowait()
-    empty = luma(await asyncio.wait_for(frames.get(), 10))
-    assert empty.std() < 1.0  # only ground, far from the town
-    assert np.abs(before - empty).max() > 50  # the town's twins are gone
-    channel.send(json.dumps({"camera": {"x": x, "y": y, "zoom": 0.5}}))
-    await asyncio.sleep(0.5)
-    while not frames.empty():
-        frames.get_nowait()
-    after = luma(await asyncio.wait_for(frames.get(), 10))
-    assert np.abs(empty - after).max() > 50  # back in the town: twins again
+    viewer.send({"camera": {"x": -50_000.0, "y": -50_000.0, "distance_m": 50.0}})
+    empty = luma(await viewer.fresh_frame())
+    viewer.send({"camera": framing["camera"]})  # back over the crowd
+    town = luma(await viewer.fresh_frame())
+    assert np.abs(town - empty).max() > 50, "moving the camera over the town shows no twin"
+    viewer.send({"orbit": {"dyaw_deg": 30.0, "dpitch_deg": -40.0}})
+    assert np.abs(luma(await viewer.fresh_frame()) - town).mean() > 0.5, "orbit changed nothing"
 
-    channel.send(json.dumps({"select": ids[0]}))
+    twin = a_walker(serving)
+    viewer.send({"follow": twin, "camera": {"distance_m": 12.0, "pitch_deg": 50.0}})
+    await viewer.fresh_frame(1.0)
+    await asyncio.to_thread(httpx.post, f"{serving.http.url}/api/pause", timeout=5.0)
+    await viewer.fresh_frame(0.5)  # the camera stops on the twin
+    asked = time.monotonic()
+    viewer.send({"select": None})  # stops following too; the twin stays in the middle
+    assert (await viewer.reply("selected", asked))["selected"] is None
+    asked = time.monotonic()
+    viewer.send({"pick": {"u": 0.5, "v": 0.5}})
+    picked = await viewer.reply("selected", asked)
+    await asyncio.to_thread(httpx.post, f"{serving.http.url}/api/resume", timeout=5.0)
+    assert picked["selected"] == twin
+
     await asyncio.sleep(2.0)
-    vitals = [t for t, m in messages if "vitals" in m and m["vitals"]["id"] == ids[0]]
+    vitals = [at for at, m in viewer.messages if "vitals" in m and m["vitals"]["id"] == twin]
+    vitals = [at for at in vitals if at > asked]
     assert len(vitals) >= 5
     assert (len(vitals) - 1) / (vitals[-1] - vitals[0]) >= 5.0
-    assert "hr_bpm" in next(m for _, m in messages if "vitals" in m)["vitals"]
-    assert any("activity" in m for _, m in messages)
+    record = next(m["vitals"] for _, m in reversed(viewer.messages) if "vitals" in m)
+    assert 30 <= record["hr_bpm"] <= 220 and record["tick"] > 0
+    assert any(m.get("id") == twin and "activity" in m for _, m in viewer.messages)
+    (state,) = await asyncio.to_thread(viewers, serving)
+    assert state["selected"] == twin and state["follow"] is None and state["frames"] > 24
 
-    await pc.close()
-    deadline = time.monotonic() + 15
-    while hub.peers and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    assert not hub.peers
+    asked = time.monotonic()
+    viewer.send({"pick": {"u": 0.5, "v": 0.02}})  # the sky of a tilted view: nobody
+    assert (await viewer.reply("selected", asked))["selected"] is None
+
+    await viewer.close()
+    assert await wait_for_viewers(serving, 0, 15) == []
+
+
+def test_bad_messages_get_errors_and_change_nothing(serving: Serving) -> None:
+    asyncio.run(_bad_messages(serving))
+
+
+async def _bad_messages(serving: Serving) -> None:
+    viewer = Viewer()
+    await viewer.connect(serving.http.url)
+    (before,) = await wait_for_viewers(serving, 1, 5)
+    bad = [
+        "not json",
+        "[1, 2]",
+        {"zoom": "near"},
+        {"zoom": float("inf")},
+        {"camera": {"distance_m": -5.0}},
+        {"camera": {"height": 3.0}},
+        {"pan": {"dx_px": 1.0}},
+        {"pick": {"u": 2.0, "v": 0.5}},
+        {"select": "seven"},
+        {"select": -1},
+    ]
+    for message in bad:
+        asked = time.monotonic()
+        viewer.channel.send(message if isinstance(message, str) else json.dumps(message))
+        assert "error" in await viewer.reply("error", asked), message
+    (after,) = await asyncio.to_thread(viewers, serving)
+    assert after["camera"] == before["camera"] and after["selected"] is None
+    await viewer.close()
+    await wait_for_viewers(serving, 0, 15)
+
+
+def test_two_viewers_keep_their_own_cameras(serving: Serving) -> None:
+    asyncio.run(_two_viewers(serving))
+
+
+async def _two_viewers(serving: Serving) -> None:
+    near, far = Viewer(), Viewer()
+    await asyncio.gather(near.connect(serving.http.url), far.connect(serving.http.url))
+    assert len(await wait_for_viewers(serving, 2, 5)) == 2
+    far.send({"camera": {"x": 80_000.0, "y": 80_000.0}})
+    crowd, ground = await asyncio.gather(near.fresh_frame(), far.fresh_frame())
+    assert luma(ground).std() < luma(crowd).std(), "the far viewer should see bare ground"
+    later = luma(await near.fresh_frame(1.0))
+    assert np.abs(later - luma(crowd)).mean() > 0, "the near viewer's video stopped"
+    await asyncio.gather(near.close(), far.close())
+    assert await wait_for_viewers(serving, 0, 15) == []
+
+
+def test_a_frozen_viewer_is_removed_and_the_others_play_on(serving: Serving) -> None:
+    frozen = subprocess.Popen(
+        [sys.executable, "-m", "tests.webrtc_viewer", serving.http.url],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert frozen.stdout.readline().strip() == "playing"
+        asyncio.run(_outlive(serving, frozen))
+    finally:
+        frozen.kill()
+        frozen.wait()
+
+
+async def _outlive(serving: Serving, frozen: subprocess.Popen) -> None:
+    loopback_candidates()
+    viewer = Viewer()
+    await viewer.connect(serving.http.url)
+    assert len(await wait_for_viewers(serving, 2, 5)) == 2
+    os.kill(frozen.pid, signal.SIGSTOP)  # no more packets, no goodbye: a vanished viewer
+    stopped = time.monotonic()
+    remaining = await wait_for_viewers(serving, 1, STALL_S + 10)
+    assert len(remaining) == 1, remaining
+    assert time.monotonic() - stopped <= STALL_S + 10
+    count = viewer.received
+    await asyncio.sleep(1.0)
+    assert viewer.received - count >= 12, "the other viewer stalled too"
+    await viewer.close()
+    await wait_for_viewers(serving, 0, 15)

@@ -2,10 +2,11 @@
 // Plain ES module, no build step; uPlot is vendored in ./vendor (MIT, see vendor/LICENSE).
 
 import uPlot from "./vendor/uPlot.esm.js";
-import { selectTwin, startVideo } from "./video.js";
+import { followTwin, selectTwin, startVideo } from "./video.js";
 
 const STATS_EVERY_MS = 1000;
-const DETAIL_EVERY_MS = 500; // 2 Hz
+const DETAIL_EVERY_MS = 1000; // identity and today; live vitals come over the video's channel
+const LIVE_STALE_MS = 2000; // without live vitals this long, the charts take the polled ones
 const LIST_EVERY_MS = 5000; // activities change: refresh the visible page now and then
 const REQUEST_TIMEOUT_MS = 4000;
 const PAGE = 50;
@@ -228,18 +229,40 @@ function onRowClick(event) {
   const row = event.target.closest("tr[data-id]");
   if (!row) return;
   select(Number(row.dataset.id));
-  for (const r of $("twin-rows").children) r.classList.toggle("selected", r === row);
+}
+
+function markRow() {
+  for (const r of $("twin-rows").children) {
+    r.classList.toggle("selected", Number(r.dataset.id) === selected);
+  }
 }
 
 // -- the selected twin -----------------------------------------------------------------------
 
 const buffer = { t: [], ...Object.fromEntries(KEYS.map((k) => [k, []])) };
 let charts = [];
+let lastLive = 0; // Date.now() of the latest vitals from the video's channel
+let liveCount = 0; // vitals from the channel since the last rate update
 
-function select(id) {
+function showLiveRate() {
+  $("live-rate").textContent = selected === null ? "" : `${liveCount} updates/s`;
+  liveCount = 0;
+}
+
+/** Show twin `id`; `tellServer` is false when the server chose it (a click in the video). */
+function select(id, tellServer = true) {
   if (id === selected) return;
+  if (id === null) {
+    selected = null;
+    $("detail").hidden = true;
+    $("detail-empty").hidden = false;
+    markRow();
+    return;
+  }
   selected = id;
-  selectTwin(id);
+  if (tellServer) selectTwin(id);
+  markRow();
+  lastLive = 0;
   for (const key of Object.keys(buffer)) buffer[key].length = 0;
   $("detail-empty").hidden = true;
   $("detail").hidden = false;
@@ -337,7 +360,7 @@ async function pollDetail() {
     const d = await api(`/api/twins/${id}`);
     if (id !== selected) return;
     showTwin(d);
-    record(d.vitals);
+    if (Date.now() - lastLive > LIVE_STALE_MS) record(d.vitals);
   } catch (err) {
     if (id !== selected) return;
     if (err.status === 404) $("d-activity").textContent = "does not exist (any more)";
@@ -364,6 +387,21 @@ $("next").addEventListener("click", () => {
 onReconnect.push(reloadList);
 
 every(STATS_EVERY_MS, pollStats);
+every(1000, showLiveRate);
 every(DETAIL_EVERY_MS, pollDetail);
 every(LIST_EVERY_MS, loadList);
-startVideo($("video"), $("video-status"));
+$("follow").addEventListener("click", () => {
+  if (selected !== null) followTwin(selected);
+});
+startVideo($("video"), $("video-status"), {
+  selected: (id) => select(id, false),
+  vitals: (v) => {
+    if (v.id !== selected) return;
+    lastLive = Date.now();
+    liveCount += 1;
+    record(v);
+  },
+  activity: (name) => {
+    $("d-activity").textContent = name.replaceAll("_", " ");
+  },
+});

@@ -1,13 +1,15 @@
-// The crowd as live video: the server renders it and streams it over WebRTC (aiortc); a data
-// channel carries the camera (drag pans, wheel zooms) and the selected twin.
+// The crowd as live video: the server renders it and streams it over WebRTC (aiortc, net/webrtc.py).
+// A data channel carries the camera (drag pans, shift- or right-drag orbits, wheel zooms), clicks
+// to pick a twin (the server finds the twin under the pointer), and the selected twin's vitals.
 
 const RETRY_MS = 3000;
-const TOWN_VIEW_M_PER_PX = 20; // a 1280-px frame shows about 25 km: the whole town
 const ZOOM_STEP = 1.2;
+const ORBIT_DEG_PER_PX = 0.3;
+const CLICK_SLOP_PX = 4; // a press that moves less than this is a click, not a drag
 
-const camera = { x: 0, y: 0, zoom: TOWN_VIEW_M_PER_PX };
 let channel = null;
 let selectedTwin = null;
+let handlers = {};
 
 function send(message) {
   if (channel && channel.readyState === "open") channel.send(JSON.stringify(message));
@@ -22,13 +24,24 @@ function waitForIce(pc) {
   });
 }
 
+function onMessage(event) {
+  const message = JSON.parse(event.data);
+  if ("selected" in message) {
+    selectedTwin = message.selected;
+    handlers.selected?.(message.selected);
+  }
+  if (message.vitals && message.vitals.id === selectedTwin) handlers.vitals?.(message.vitals);
+  if (message.activity && message.id === selectedTwin) handlers.activity?.(message.activity);
+  if (message.error) console.warn(`video: ${message.error}`);
+}
+
 async function connect(video, status) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   channel = pc.createDataChannel("control");
   channel.onopen = () => {
-    send({ camera });
     if (selectedTwin !== null) send({ select: selectedTwin });
   };
+  channel.onmessage = onMessage;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.ontrack = (event) => {
     video.srcObject = event.streams[0] || new MediaStream([event.track]);
@@ -52,30 +65,65 @@ async function connect(video, status) {
   pc.close();
 }
 
+/** The picture's rectangle inside the element (the video keeps its aspect ratio). */
+function pictureRect(video) {
+  const box = video.getBoundingClientRect();
+  const aspect = (video.videoWidth || 16) / (video.videoHeight || 9);
+  const width = Math.min(box.width, box.height * aspect);
+  const height = width / aspect;
+  return {
+    left: box.left + (box.width - width) / 2,
+    top: box.top + (box.height - height) / 2,
+    width,
+    height,
+  };
+}
+
 function bindCamera(video) {
-  let drag = null;
+  let press = null;
+  video.addEventListener("contextmenu", (e) => e.preventDefault());
   video.addEventListener("pointerdown", (e) => {
-    drag = { x: e.clientX, y: e.clientY };
+    press = { x: e.clientX, y: e.clientY, lastX: e.clientX, lastY: e.clientY, moved: false,
+              orbit: e.shiftKey || e.button === 2 };
     video.setPointerCapture(e.pointerId);
   });
-  video.addEventListener("pointerup", () => { drag = null; });
   video.addEventListener("pointermove", (e) => {
-    if (!drag) return;
-    const scale = camera.zoom * (video.videoWidth || 1280) / video.clientWidth;
-    camera.x -= (e.clientX - drag.x) * scale;
-    camera.y += (e.clientY - drag.y) * scale; // screen y grows down, map y (north) up
-    drag = { x: e.clientX, y: e.clientY };
-    send({ camera });
+    if (!press) return;
+    const dx = e.clientX - press.lastX;
+    const dy = e.clientY - press.lastY;
+    press.lastX = e.clientX;
+    press.lastY = e.clientY;
+    if (Math.hypot(e.clientX - press.x, e.clientY - press.y) >= CLICK_SLOP_PX) press.moved = true;
+    if (!press.moved) return;
+    if (press.orbit) {
+      send({ orbit: { dyaw_deg: -dx * ORBIT_DEG_PER_PX, dpitch_deg: dy * ORBIT_DEG_PER_PX } });
+    } else {
+      const scale = (video.videoHeight || 720) / pictureRect(video).height; // video px per css px
+      send({ pan: { dx_px: dx * scale, dy_px: dy * scale } });
+    }
+  });
+  video.addEventListener("pointerup", (e) => {
+    if (press && !press.moved && !press.orbit) {
+      const r = pictureRect(video);
+      const u = (e.clientX - r.left) / r.width;
+      const v = (e.clientY - r.top) / r.height;
+      if (u >= 0 && u <= 1 && v >= 0 && v <= 1) send({ pick: { u, v } });
+    }
+    press = null;
   });
   video.addEventListener("wheel", (e) => {
     e.preventDefault();
-    camera.zoom *= e.deltaY > 0 ? ZOOM_STEP : 1 / ZOOM_STEP;
-    send({ camera });
+    send({ zoom: e.deltaY > 0 ? 1 / ZOOM_STEP : ZOOM_STEP }); // wheel towards you: nearer
   }, { passive: false });
 }
 
-/** Start the video view; it reconnects by itself after a failure or a server restart. */
-export function startVideo(video, status) {
+/**
+ * Start the video view; it reconnects by itself after a failure or a server restart.
+ * `on` holds callbacks: selected(id) when a click picked a twin (null: none), vitals(record) for
+ * each vitals message of the selected twin, activity(name) when its activity changes.
+ */
+export function startVideo(video, status, on = {}) {
+  handlers = on;
   bindCamera(video);
   (async () => {
     for (;;) {
@@ -94,4 +142,10 @@ export function startVideo(video, status) {
 export function selectTwin(id) {
   selectedTwin = id;
   send({ select: id });
+}
+
+/** Keep the camera on a twin as it moves (null: stop following). */
+export function followTwin(id) {
+  selectedTwin = id;
+  send({ follow: id });
 }

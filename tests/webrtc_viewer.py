@@ -1,0 +1,106 @@
+"""A video viewer in Python: aiortc's peer connection against ``POST /api/webrtc/offer``, as the
+browser page does it, for the WebRTC tests and benchmarks (loopback only).
+
+``python -m tests.webrtc_viewer URL`` watches until killed, printing ``playing`` after the first
+frame: the stalled-viewer test freezes such a process with SIGSTOP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import aioice.ice
+import av
+import httpx
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+__all__ = ["Viewer", "loopback_candidates"]
+
+
+def loopback_candidates() -> None:
+    """Gather 127.0.0.1 as this process's ICE host candidate (aioice skips loopback)."""
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+
+class Viewer:
+    """One viewer: ``frames`` receives decoded video frames, ``messages`` the data channel's
+    ``(monotonic s, message)``; ``send`` writes to the data channel once it is open."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.channel = self.pc.createDataChannel("control")
+        self.opened = asyncio.Event()
+        self.frames: asyncio.Queue[av.VideoFrame] = asyncio.Queue()
+        self.received = 0
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.channel.on("open", self.opened.set)
+        self.channel.on("message", self._on_message)
+        self.pc.on("track", self._on_track)
+        self._pull: asyncio.Task | None = None
+
+    def _on_message(self, text: str) -> None:
+        self.messages.append((time.monotonic(), json.loads(text)))
+
+    def _on_track(self, track: Any) -> None:
+        async def pull() -> None:
+            while True:
+                frame = await track.recv()
+                self.received += 1
+                self.frames.put_nowait(frame)
+                if self.frames.qsize() > 48:
+                    self.frames.get_nowait()
+
+        self._pull = asyncio.ensure_future(pull())
+
+    async def connect(self, url: str) -> None:
+        """Offer, answer, and wait for the data channel to open."""
+        self.pc.addTransceiver("video", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = {"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type}
+        async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+            answer = await client.post("/api/webrtc/offer", json=offer)
+        answer.raise_for_status()
+        await self.pc.setRemoteDescription(RTCSessionDescription(**answer.json()))
+        await asyncio.wait_for(self.opened.wait(), 15)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.channel.send(json.dumps(message))
+
+    async def fresh_frame(self, settle_s: float = 0.5) -> av.VideoFrame:
+        """A frame rendered at least ``settle_s`` from now (after a camera message took effect)."""
+        await asyncio.sleep(settle_s)
+        while not self.frames.empty():
+            self.frames.get_nowait()
+        return await asyncio.wait_for(self.frames.get(), 10)
+
+    async def reply(self, key: str, since: float, timeout_s: float = 5.0) -> dict[str, Any]:
+        """The first message holding ``key`` received after ``since`` (monotonic s)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for at, message in self.messages:
+                if at >= since and key in message:
+                    return message
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"no {key!r} message within {timeout_s} s")
+
+    async def close(self) -> None:
+        if self._pull is not None:
+            self._pull.cancel()
+        await self.pc.close()
+
+
+async def _watch_forever(url: str) -> None:
+    viewer = Viewer()
+    await viewer.connect(url)
+    await asyncio.wait_for(viewer.frames.get(), 15)
+    print("playing", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    loopback_candidates()
+    asyncio.run(_watch_forever(sys.argv[1]))
