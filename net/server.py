@@ -38,7 +38,7 @@ class ZmqServer:
         self.publisher = Publisher(
             self.pub, tick_hz, config.keyframe_every, config.crowd_hz, config.vitals_hz,
             config.twin_hz,
-        )
+        )  # fmt: skip
         self.handler: RequestHandler | None = None
         self.answered = 0
 
