@@ -136,11 +136,11 @@ def session(out: Path, url: str) -> dict:
         picked = page.wait_for_function(
             f"document.getElementById('d-id').textContent === '{followed}'", timeout=5_000
         )
+        page.click("#resume")  # paused, the simulation publishes no vitals
         page.wait_for_timeout(2500)
         live = page.locator("#live-rate").inner_text()
         today = page.locator("#d-today").inner_text()
         page.screenshot(path=str(out / "viewer.png"))
-        page.click("#resume")
 
         second = browser.new_page(viewport={"width": 1200, "height": 900})
         second_first_frame_s = play(second, url)
