@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "GRID_MAJOR_RGB",
-    "GRID_MINOR_RGB",
+    "GRID_RGB",
     "GROUND_RGB",
     "MARKER_DARKEN",
     "PALETTE",
@@ -23,12 +22,10 @@ __all__ = [
 
 GROUND_RGB = (0.16, 0.20, 0.16)
 """RGB in [0, 1] of the ground between grid lines."""
-GRID_MINOR_RGB = (0.24, 0.29, 0.24)
-"""RGB of the 10 m grid lines."""
-GRID_MAJOR_RGB = (0.36, 0.42, 0.36)
-"""RGB of the 100 m grid lines."""
+GRID_RGB = ((0.26, 0.31, 0.26), (0.36, 0.42, 0.36), (0.46, 0.52, 0.46))
+"""RGB of the grid lines of each level (``net.render.ground.GRID_SPACING_M``)."""
 SKY_RGB = (0.55, 0.66, 0.78)
-"""RGB above the horizon (and the distance fog's colour)."""
+"""RGB above the horizon."""
 MARKER_DARKEN = 0.6
 """A far twin's marker rim is its activity colour times this."""
 

@@ -6,10 +6,11 @@ moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). 
    a few pixels tall become skinned bodies (nearest first, capped), the others markers;
 2. upload the instance records (bodies: position, heading, clip, phase, activity; markers:
    position, activity) into buffers allocated once (markers' grows by doubling);
-3. draw the ground (a grid of 10 m and 100 m lines, fogged towards the horizon), the bodies (the
-   low-poly body mesh, one instanced draw, skinned in the vertex shader from the baked animation
-   texture, ``net.render.animation_texture``, lit by one light) and the markers, with a depth test,
-   every fragment written as Y and as (Y, U, V);
+3. clear to the ground colour and draw the sky backdrop and the grid lines (``net.render.ground``:
+   only line and sky pixels cost anything), the bodies (the low-poly body mesh, one instanced
+   draw, skinned in the vertex shader from the baked animation texture,
+   ``net.render.animation_texture``, lit by one light) and the markers, with a depth test, every
+   fragment written as Y and as (Y, U, V);
 4. average chroma 2 x 2 into the half-size U and V planes on the GPU and read the three planes back
    into one ``(H * 3 / 2, W) uint8`` array: no colour conversion on the CPU.
 
@@ -30,8 +31,7 @@ from net.render.animation_texture import bake
 from net.render.body_mesh import BodyMesh
 from net.render.camera import Camera
 from net.render.colour import (
-    GRID_MAJOR_RGB,
-    GRID_MINOR_RGB,
+    GRID_RGB,
     GROUND_RGB,
     MARKER_DARKEN,
     PALETTE,
@@ -42,14 +42,11 @@ from net.render.colour import (
 )
 from net.render.crowd_view import CrowdView
 from net.render.culling import BODY_CENTRE_M, MARKER_RADIUS_PX, MAX_BODIES, select
+from net.render.ground import GRID_SPACING_M, backdrop, grid_lines
 from net.render.picking import pick
 
 __all__ = ["CrowdRenderer"]
 
-GRID_SPACING_M = (10.0, 100.0)
-"""Minor and major grid spacing."""
-FOG_START_PER_FAR = 0.3
-"""Fog starts at this share of the far plane and is complete at the far plane."""
 LIGHT_DIRECTION = (0.4, -0.5, 0.75)
 """Towards the light (world axes, normalised at start): high in the south-east."""
 AMBIENT = 0.35
@@ -57,6 +54,8 @@ BODY_RECORD = 7
 """float32s per body instance: offset (3), heading, clip, phase, activity."""
 MARKER_RECORD = 3
 """float32s per marker instance: offset (2), activity."""
+LINE_CAPACITY = 8192
+"""Grid line vertices a frame can draw (``net.render.ground`` bounds them far below this)."""
 FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
 """Clip-space flip: GL's first row (bottom) becomes the picture's top."""
 
@@ -87,6 +86,7 @@ class CrowdRenderer:
         mesh = BodyMesh.from_body(body)
         animation = bake(library, body)
         self.ctx = moderngl.create_standalone_context(backend="egl")
+        self.ctx.enable(moderngl.PROGRAM_POINT_SIZE)
         self._make_targets()
         self._make_programs(len(animation.clip_row))
         self._set_constants(animation.clip_row, animation.clip_frames)
@@ -95,14 +95,15 @@ class CrowdRenderer:
             (animation.texels.shape[1], animation.texels.shape[0]), 4, animation.texels, dtype="f4"
         )
         self.skin.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        quad = ctx.buffer(np.array([-1, -1, 1, -1, -1, 1, 1, 1], np.float32))
         triangle = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], np.float32))
         self.body_instances = ctx.buffer(reserve=max(max_bodies, 1) * BODY_RECORD * 4)
+        self.lines = ctx.buffer(reserve=LINE_CAPACITY * 3 * 4)
+        self.sky = ctx.buffer(reserve=4 * 3 * 4)
         self._marker_capacity = 0
         self.marker_instances: moderngl.Buffer | None = None
         self.marker_vao: moderngl.VertexArray | None = None
-        self._quad = quad
-        self.ground_vao = ctx.vertex_array(self.ground, [(quad, "2f", "in_corner")])
+        self.line_vao = ctx.vertex_array(self.line, [(self.lines, "3f", "in_line")])
+        self.sky_vao = ctx.vertex_array(self.flat, [(self.sky, "3f", "in_corner")])
         self.chroma_vao = ctx.vertex_array(self.chroma, [(triangle, "2f", "in_corner")])
         self.body_vao = ctx.vertex_array(
             self.body,
@@ -133,8 +134,12 @@ class CrowdRenderer:
 
     def _make_programs(self, clips: int) -> None:
         ctx = self.ctx
-        self.ground = ctx.program(
-            vertex_shader=shaders.GROUND_VERTEX, fragment_shader=shaders.GROUND_FRAGMENT
+        self.line = ctx.program(
+            vertex_shader=shaders.LINE_VERTEX.replace("{levels}", str(len(GRID_SPACING_M))),
+            fragment_shader=shaders.LINE_FRAGMENT,
+        )
+        self.flat = ctx.program(
+            vertex_shader=shaders.FLAT_VERTEX, fragment_shader=shaders.FLAT_FRAGMENT
         )
         self.body = ctx.program(
             vertex_shader=shaders.BODY_VERTEX.replace("{clips}", str(clips)),
@@ -151,27 +156,24 @@ class CrowdRenderer:
         to_yuv = RGB_TO_YUV.T.astype(np.float32).tobytes()  # column-major for GLSL's mat3
         offset = YUV_OFFSET.astype(np.float32).tobytes()
         palette = PALETTE.astype(np.float32).tobytes()
-        for program in (self.ground, self.body, self.marker):
+        for program in (self.body, self.marker):
             program["rgb_to_yuv"].write(to_yuv)
             program["yuv_offset"].write(offset)
         for program in (self.body, self.marker):
             program["palette"].write(palette)
-        self.ground["ground_rgb"].value = GROUND_RGB
-        self.ground["minor_rgb"].value = GRID_MINOR_RGB
-        self.ground["major_rgb"].value = GRID_MAJOR_RGB
-        self.ground["sky_rgb"].value = SKY_RGB
-        self.ground["spacing_m"].value = GRID_SPACING_M
+        self.line["ground_yuv"].write(_yuv_bytes(GROUND_RGB))
+        self.line["line_yuv"].write(_yuv_bytes(GRID_RGB))
+        self.flat["colour_yuv"].write(_yuv_bytes(SKY_RGB))
         light = np.asarray(LIGHT_DIRECTION, np.float64)
         self.body["light_dir"].value = tuple(light / np.linalg.norm(light))
         self.body["ambient"].value = AMBIENT
         self.body["clip_row"].write(np.asarray(clip_row, np.int32).tobytes())
         self.body["clip_frames"].write(np.asarray(clip_frames, np.int32).tobytes())
         self.marker["rim_darken"].value = MARKER_DARKEN
-        self.marker["ndc_per_px"].value = (2 / self.width, 2 / self.height)
         self.marker["radius_px"].value = MARKER_RADIUS_PX
         self.marker["centre_m"].value = BODY_CENTRE_M
         self.chroma["full_size_px"].value = (float(self.width), float(self.height))
-        self._sky_yuv = tuple(float(c) for c in rgb_to_yuv(np.array(SKY_RGB)) / 255)
+        self._ground_yuv = tuple(float(c) for c in rgb_to_yuv(np.array(GROUND_RGB)) / 255)
 
     def _reserve_markers(self, count: int) -> None:
         """Grow the marker instance buffer (by doubling) to hold ``count`` markers."""
@@ -186,10 +188,8 @@ class CrowdRenderer:
         self._marker_capacity = capacity
         self.marker_instances = self.ctx.buffer(reserve=capacity * MARKER_RECORD * 4)
         self.marker_vao = self.ctx.vertex_array(
-            self.marker,
-            [(self._quad, "2f", "in_corner"),
-             (self.marker_instances, "2f 1f/i", "in_offset", "in_activity")],
-        )  # fmt: skip
+            self.marker, [(self.marker_instances, "3f", "in_marker")]
+        )
 
     def render_planes(self, crowd: CrowdView, camera: Camera) -> np.ndarray:
         """``(height * 3 / 2, width) uint8``: the Y, U and V planes of the view, top row first.
@@ -201,7 +201,7 @@ class CrowdRenderer:
         matrix = view_projection.T.astype(np.float32).tobytes()  # column-major
         self._upload(crowd, camera, drawn.bodies, drawn.markers)
         self.scene.use()
-        self.scene.clear(*self._sky_yuv, 1.0, depth=1.0)
+        self.scene.clear(*self._ground_yuv, 1.0, depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
         self._draw_ground(camera, matrix)
         if len(drawn.bodies):
@@ -211,7 +211,7 @@ class CrowdRenderer:
             self.body_vao.render(moderngl.TRIANGLES, instances=len(drawn.bodies))
         if len(drawn.markers):
             self.marker["view_projection"].write(matrix)
-            self.marker_vao.render(moderngl.TRIANGLE_STRIP, instances=len(drawn.markers))
+            self.marker_vao.render(moderngl.POINTS, vertices=len(drawn.markers))
         self.ctx.disable(moderngl.DEPTH_TEST)
         self.chroma_target.use()
         self.yuv_full.use(0)
@@ -227,14 +227,18 @@ class CrowdRenderer:
         return planes
 
     def _draw_ground(self, camera: Camera, matrix: bytes) -> None:
-        far = camera.far_m
-        major = GRID_SPACING_M[1]
-        self.ground["view_projection"].write(matrix)
-        self.ground["extent_m"].value = far
-        self.ground["grid_origin_m"].value = (camera.x % major, camera.y % major)
-        self.ground["eye_m"].value = tuple(camera.eye_offset_m())
-        self.ground["fog_m"].value = (FOG_START_PER_FAR * far, far)
-        self.ground_vao.render(moderngl.TRIANGLE_STRIP)
+        """The sky backdrop and the grid lines (the ground is the clear colour)."""
+        self.sky.write(backdrop(camera))
+        self.flat["view_projection"].write(matrix)
+        self.sky_vao.render(moderngl.TRIANGLE_STRIP)
+        lines = grid_lines(camera, self.height)
+        count = min(len(lines.vertices), LINE_CAPACITY)
+        if count:
+            self.lines.write(lines.vertices[:count])
+            self.line["view_projection"].write(matrix)
+            self.line["eye_m"].value = tuple(camera.eye_offset_m()[:2])
+            self.line["reach_m"].write(lines.reach_m.tobytes())
+            self.line_vao.render(moderngl.LINES, vertices=count)
 
     def _upload(
         self, crowd: CrowdView, camera: Camera, bodies: np.ndarray, markers: np.ndarray
@@ -270,3 +274,8 @@ class CrowdRenderer:
     def release(self) -> None:
         """Free the GL objects and the context."""
         self.ctx.release()
+
+
+def _yuv_bytes(rgb: object) -> bytes:
+    """float32 ``(Y, U, V) / 255`` of RGB colours ``(..., 3)`` in [0, 1], for a uniform."""
+    return (rgb_to_yuv(np.asarray(rgb, np.float64)) / 255).astype(np.float32).tobytes()

@@ -1,9 +1,13 @@
-"""GLSL of the crowd renderer: each pass writes BT.601 YUV, not RGB.
+"""GLSL of the crowd renderer: every pass writes BT.601 YUV, not RGB.
 
-Every scene pass writes two colour attachments: ``out_y`` (one channel, full size: the Y plane as
-it is read back) and ``out_yuv`` (Y, U, V at full size); the chroma pass then averages each 2 x 2
-block of U and V (one bilinear fetch at the block's centre) into two half-size one-channel
-attachments, the U and V planes. ``{clips}`` is the number of baked clips.
+Colours are shaded and converted to YUV per vertex (``to_yuv``; lambert lighting and the
+conversion are affine, so interpolating YUV equals converting interpolated RGB) and fragment
+shaders only store them: on llvmpipe a frame's cost is mostly per fragment. Every scene pass
+writes two colour attachments: ``out_y`` (one channel, full size: the Y plane as read back) and
+``out_yuv`` (Y, U, V at full size); the chroma pass then averages each 2 x 2 block of U and V (one
+bilinear fetch at the block's centre) into two half-size one-channel attachments, the U and V
+planes. ``{clips}`` (the number of baked clips) and ``{levels}`` (of the grid) are filled in
+before compiling.
 """
 
 from __future__ import annotations
@@ -13,76 +17,101 @@ __all__ = [
     "BODY_VERTEX",
     "CHROMA_FRAGMENT",
     "CHROMA_VERTEX",
-    "GROUND_FRAGMENT",
-    "GROUND_VERTEX",
+    "FLAT_FRAGMENT",
+    "FLAT_VERTEX",
+    "LINE_FRAGMENT",
+    "LINE_VERTEX",
     "MARKER_FRAGMENT",
     "MARKER_VERTEX",
 ]
 
-_EMIT_YUV = """
+_TO_YUV = """
 uniform mat3 rgb_to_yuv;  // BT.601 limited range, applied to RGB in 0..255
 uniform vec3 yuv_offset;
+vec3 to_yuv(vec3 rgb) {
+    return (rgb_to_yuv * (clamp(rgb, 0.0, 1.0) * 255.0) + yuv_offset) / 255.0;
+}
+"""
+
+_STORE_YUV = """
 layout(location = 0) out float out_y;
 layout(location = 1) out vec4 out_yuv;
-void emit(vec3 rgb) {
-    vec3 yuv = (rgb_to_yuv * (clamp(rgb, 0.0, 1.0) * 255.0) + yuv_offset) / 255.0;
+void store(vec3 yuv) {
     out_y = yuv.x;
     out_yuv = vec4(yuv, 1.0);
 }
 """
 
-GROUND_VERTEX = """
+LINE_VERTEX = """
 #version 330
-uniform mat4 view_projection;  // target-relative metres to clip space
-uniform float extent_m;        // half the side of the ground square
-in vec2 in_corner;             // (+-1, +-1)
-out vec2 v_ground;             // target-relative metres
+uniform mat4 view_projection;      // target-relative metres to clip space
+uniform vec3 line_yuv[{levels}];   // (Y, U, V) / 255 of each level's lines
+uniform float reach_m[{levels}];   // each level has faded into the ground at this distance
+in vec3 in_line;                   // target-relative x, y (m) on the ground; the grid level
+out vec2 v_ground;
+flat out vec3 v_yuv;
+flat out float v_reach;
 void main() {
-    v_ground = in_corner * extent_m;
-    gl_Position = view_projection * vec4(v_ground, 0.0, 1.0);
+    int level = int(in_line.z);
+    v_ground = in_line.xy;
+    v_yuv = line_yuv[level];
+    v_reach = reach_m[level];
+    gl_Position = view_projection * vec4(in_line.xy, 0.0, 1.0);
 }
 """
 
-GROUND_FRAGMENT = (
+LINE_FRAGMENT = (
     """
 #version 330
-uniform vec2 grid_origin_m;   // the target, modulo the major grid spacing
-uniform vec3 eye_m;           // target-relative
-uniform vec2 fog_m;           // fog from this distance to that one
-uniform vec3 ground_rgb;
-uniform vec3 minor_rgb;
-uniform vec3 major_rgb;
-uniform vec3 sky_rgb;
-uniform vec2 spacing_m;       // minor, major grid spacing
+uniform vec2 eye_m;        // the eye's ground point, target-relative
+uniform vec3 ground_yuv;
 in vec2 v_ground;
+flat in vec3 v_yuv;
+flat in float v_reach;
 """
-    + _EMIT_YUV
+    + _STORE_YUV
     + """
-// Coverage of the grid lines of one spacing: one pixel wide, antialiased, fading out where the
-// lines would be closer than a few pixels.
-float grid(vec2 p, float spacing) {
-    vec2 cell = p / spacing;
-    vec2 cells_per_px = max(fwidth(cell), vec2(1e-6));
-    vec2 off_px = abs(fract(cell - 0.5) - 0.5) / cells_per_px;
-    float line = 1.0 - min(min(off_px.x, off_px.y), 1.0);
-    return line * (1.0 - smoothstep(0.1, 0.35, max(cells_per_px.x, cells_per_px.y)));
-}
 void main() {
-    vec2 p = v_ground + grid_origin_m;
-    vec3 rgb = mix(ground_rgb, minor_rgb, grid(p, spacing_m.x));
-    rgb = mix(rgb, major_rgb, grid(p, spacing_m.y));
-    float distance_m = length(vec3(v_ground, 0.0) - eye_m);
-    emit(mix(rgb, sky_rgb, smoothstep(fog_m.x, fog_m.y, distance_m)));
+    // Full up to reach / sqrt(2) from the eye's ground point, gone at reach.
+    vec2 away = v_ground - eye_m;
+    float fade = clamp(2.0 * dot(away, away) / (v_reach * v_reach) - 1.0, 0.0, 1.0);
+    store(mix(v_yuv, ground_yuv, fade));
 }
 """
 )
 
-BODY_VERTEX = """
+FLAT_VERTEX = """
 #version 330
 uniform mat4 view_projection;
-uniform sampler2D skin;          // RGBA32F: row = baked frame, texel 3 j + r = row r of joint j
+in vec3 in_corner;  // target-relative metres
+void main() {
+    gl_Position = view_projection * vec4(in_corner, 1.0);
+}
+"""
+
+FLAT_FRAGMENT = (
+    """
+#version 330
+uniform vec3 colour_yuv;  // (Y, U, V) / 255
+"""
+    + _STORE_YUV
+    + """
+void main() {
+    store(colour_yuv);
+}
+"""
+)
+
+BODY_VERTEX = (
+    """
+#version 330
+uniform mat4 view_projection;
+uniform sampler2D skin;           // RGBA32F: row = baked frame, texel 3 j + r = row r of joint j
 uniform int clip_row[{clips}];    // first row of each clip
 uniform int clip_frames[{clips}]; // frames of each clip
+uniform vec3 palette[16];         // RGB of each activity code
+uniform vec3 light_dir;           // unit, towards the light, world axes
+uniform float ambient;            // share of the colour lit from everywhere
 in vec3 in_position;   // rest vertex, SMPL frame (y up, facing +z), metres
 in vec3 in_normal;
 in vec4 in_joints;     // four joint indices
@@ -92,9 +121,10 @@ in float in_heading;   // radians, 0 = east, counter-clockwise
 in float in_clip;
 in float in_phase;
 in float in_activity;
-out vec3 v_normal;
-flat out int v_activity;
-
+out vec3 v_yuv;
+"""
+    + _TO_YUV
+    + """
 void main() {
     int clip = int(in_clip);
     int frames = clip_frames[clip];
@@ -125,63 +155,65 @@ void main() {
     float s = sin(in_heading);
     float c = cos(in_heading);
     vec3 world = in_offset + vec3(c * body.z - s * body.x, s * body.z + c * body.x, body.y);
-    v_normal = vec3(c * normal.z - s * normal.x, s * normal.z + c * normal.x, normal.y);
-    v_activity = int(in_activity);
+    vec3 world_normal = vec3(c * normal.z - s * normal.x, s * normal.z + c * normal.x, normal.y);
+    float lambert = max(dot(normalize(world_normal), light_dir), 0.0);
+    vec3 rgb = palette[int(in_activity) & 15] * (ambient + (1.0 - ambient) * lambert);
+    v_yuv = to_yuv(rgb);  // Gouraud shading
     gl_Position = view_projection * vec4(world, 1.0);
-}
-"""
-
-BODY_FRAGMENT = (
-    """
-#version 330
-uniform vec3 palette[16];  // RGB of each activity code
-uniform vec3 light_dir;    // unit, towards the light, world axes
-uniform float ambient;     // share of the colour lit from everywhere
-in vec3 v_normal;
-flat in int v_activity;
-"""
-    + _EMIT_YUV
-    + """
-void main() {
-    float lambert = max(dot(normalize(v_normal), light_dir), 0.0);
-    emit(palette[v_activity & 15] * (ambient + (1.0 - ambient) * lambert));
 }
 """
 )
 
-MARKER_VERTEX = """
+BODY_FRAGMENT = (
+    """
 #version 330
-uniform mat4 view_projection;
-uniform vec2 ndc_per_px;   // 2 / width, 2 / height
-uniform float radius_px;
-uniform float centre_m;    // the marker's height above the ground
-in vec2 in_corner;         // (+-1, +-1)
-in vec2 in_offset;         // per twin: target-relative ground position, metres
-in float in_activity;
-out vec2 v_corner;
-flat out int v_activity;
+in vec3 v_yuv;
+"""
+    + _STORE_YUV
+    + """
 void main() {
-    vec4 centre = view_projection * vec4(in_offset, centre_m, 1.0);
-    gl_Position = centre + vec4(in_corner * radius_px * ndc_per_px * centre.w, 0.0, 0.0);
-    v_corner = in_corner;
-    v_activity = int(in_activity);
+    store(v_yuv);
 }
 """
+)
+
+MARKER_VERTEX = (
+    """
+#version 330
+uniform mat4 view_projection;
+uniform vec3 palette[16];
+uniform float radius_px;
+uniform float centre_m;    // the marker's height above the ground
+uniform float rim_darken;
+in vec3 in_marker;         // target-relative ground position (m), activity code
+flat out vec3 v_yuv;
+flat out vec3 v_rim_yuv;
+"""
+    + _TO_YUV
+    + """
+void main() {
+    gl_Position = view_projection * vec4(in_marker.xy, centre_m, 1.0);
+    gl_PointSize = 2.0 * radius_px;
+    vec3 rgb = palette[int(in_marker.z) & 15];
+    v_yuv = to_yuv(rgb);
+    v_rim_yuv = to_yuv(rgb * rim_darken);
+}
+"""
+)
 
 MARKER_FRAGMENT = (
     """
 #version 330
-uniform vec3 palette[16];
-uniform float rim_darken;
-in vec2 v_corner;
-flat in int v_activity;
+flat in vec3 v_yuv;
+flat in vec3 v_rim_yuv;
 """
-    + _EMIT_YUV
+    + _STORE_YUV
     + """
 void main() {
-    float r2 = dot(v_corner, v_corner);
+    vec2 corner = gl_PointCoord * 2.0 - 1.0;  // a disc in the point's square
+    float r2 = dot(corner, corner);
     if (r2 > 1.0) discard;
-    emit(palette[v_activity & 15] * (r2 > 0.5 ? rim_darken : 1.0));
+    store(r2 > 0.5 ? v_rim_yuv : v_yuv);
 }
 """
 )

@@ -1,0 +1,303 @@
+"""The crowd renderer (``net.render``): real EGL renders (Mesa llvmpipe here) checked by pixels,
+the orbit camera's math, culling and picking."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from components.pose import CLIPS
+from engine.body import BodyModel
+from engine.motion import default_library
+from net.render import Camera, CrowdRenderer, CrowdView, rgb_to_yuv
+from net.render.animation_texture import bake
+from net.render.colour import GROUND_RGB, SKY_RGB
+from net.render.culling import BODY_CENTRE_M, select
+
+WIDTH, HEIGHT = 640, 360
+ASPECT = WIDTH / HEIGHT
+WALK = CLIPS.index("walk")
+STAND = CLIPS.index("stand")
+YELLOW = 1  # activity code whose palette colour is far from the ground's and the sky's
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    made = CrowdRenderer(WIDTH, HEIGHT)
+    yield made
+    made.release()
+
+
+def crowd_of(pos_m, heading_rad=0.0, clip=WALK, phase=0.25, activity=YELLOW) -> CrowdView:
+    pos = np.asarray(pos_m, np.float64).reshape(-1, 2)
+    count = len(pos)
+
+    def column(value):
+        return np.broadcast_to(np.asarray(value), (count,))
+
+    return CrowdView(
+        np.arange(100, 100 + count), pos, column(heading_rad), column(activity), column(clip),
+        column(phase),
+    )  # fmt: skip
+
+
+def planes(renderer: CrowdRenderer, crowd: CrowdView, camera: Camera):
+    """``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` int arrays of a render."""
+    frame = renderer.render_planes(crowd, camera).astype(np.int32)
+    h, w = HEIGHT, WIDTH
+    u = frame[h : h + h // 4].reshape(h // 2, w // 2)
+    v = frame[h + h // 4 :].reshape(h // 2, w // 2)
+    return frame[:h], u, v
+
+
+def body_mask(renderer: CrowdRenderer, crowd: CrowdView, camera: Camera) -> np.ndarray:
+    """``(H/2, W/2) bool``: chroma pixels far from both the ground's and the sky's colour."""
+    _, u, v = planes(renderer, crowd, camera)
+    mask = np.ones(u.shape, bool)
+    for rgb in (GROUND_RGB, SKY_RGB):
+        _, u0, v0 = rgb_to_yuv(np.array(rgb))
+        mask &= np.abs(u - u0) + np.abs(v - v0) > 24
+    return mask
+
+
+def extent(mask: np.ndarray) -> tuple[int, int]:
+    """``(height, width)`` in pixels of the mask's bounding box."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+# -- pictures --------------------------------------------------------------------------------
+
+
+def test_ground_colour_round_trips_through_yuv(renderer):
+    y, u, v = planes(renderer, CrowdView.empty(), Camera(distance_m=30.0, pitch_deg=90.0))
+    want = np.rint(rgb_to_yuv(np.array(GROUND_RGB)))
+    for plane, code in zip((y, u, v), want, strict=True):
+        values, counts = np.unique(plane, return_counts=True)
+        assert abs(values[np.argmax(counts)] - code) <= 1
+        assert counts.max() > 0.8 * plane.size  # grid lines cover little of the ground
+
+
+def test_sky_above_the_horizon(renderer):
+    y, _, _ = planes(renderer, CrowdView.empty(), Camera(distance_m=10.0, pitch_deg=10.0))
+    assert abs(np.median(y[:10]) - rgb_to_yuv(np.array(SKY_RGB))[0]) <= 1
+
+
+def test_walking_twin_from_the_side_is_a_human_silhouette(renderer):
+    camera = Camera(distance_m=6.0, pitch_deg=10.0)  # looking north; the twin walks east
+    mask = body_mask(renderer, crowd_of([[0.0, 0.0]], heading_rad=0.0), camera)
+    tall, wide = extent(mask)
+    assert tall > 1.8 * wide
+    depth = camera.distance_m  # roughly: the twin stands at the target
+    expected_px = 1.69 * camera.focal_px(HEIGHT / 2) / depth  # chroma rows are half size
+    assert 0.7 * expected_px < tall < 1.3 * expected_px
+
+
+def test_phases_give_different_pictures(renderer):
+    camera = Camera(distance_m=6.0, pitch_deg=10.0)
+    first = body_mask(renderer, crowd_of([[0.0, 0.0]], phase=0.0), camera)
+    half = body_mask(renderer, crowd_of([[0.0, 0.0]], phase=0.5), camera)
+    assert (first != half).sum() > 0.1 * first.sum()
+
+
+def test_heading_turns_the_body(renderer):
+    """From above, a standing body's shoulders lie across its heading."""
+    camera = Camera(distance_m=4.0, pitch_deg=90.0)  # north is up in the picture
+    east = extent(body_mask(renderer, crowd_of([[0.0, 0.0]], 0.0, STAND), camera))
+    north = extent(body_mask(renderer, crowd_of([[0.0, 0.0]], math.pi / 2, STAND), camera))
+    assert east[0] > 1.3 * east[1]  # facing east: shoulders run north-south
+    assert north[1] > 1.3 * north[0]
+
+
+def test_overview_of_a_thousand_twins_shows_markers(renderer):
+    rng = np.random.default_rng(3)
+    crowd = crowd_of(rng.normal(0.0, 800.0, (1000, 2)), clip=STAND)
+    camera = Camera.framing(crowd.pos_m, ASPECT)
+    drawn = select(crowd.pos_m, camera, WIDTH, HEIGHT)
+    assert len(drawn.bodies) == 0 and len(drawn.markers) == 1000
+    assert body_mask(renderer, crowd, camera).sum() > 500
+
+
+def test_twins_behind_the_camera_or_outside_the_view_are_not_drawn(renderer):
+    camera = Camera(distance_m=20.0, pitch_deg=30.0)  # eye south of the target, looking north
+    hidden = crowd_of([[0.0, -40.0], [0.0, -2000.0], [500.0, 10.0], [-500.0, 10.0]])
+    drawn = select(hidden.pos_m, camera, WIDTH, HEIGHT)
+    assert len(drawn.bodies) == 0 and len(drawn.markers) == 0
+    empty = planes(renderer, CrowdView.empty(), camera)
+    for got, want in zip(planes(renderer, hidden, camera), empty, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_near_twins_are_bodies_nearest_first_and_capped():
+    camera = Camera(distance_m=20.0, pitch_deg=30.0)
+    pos = np.column_stack([np.zeros(50), np.linspace(-5.0, 40.0, 50)])
+    drawn = select(pos, camera, WIDTH, HEIGHT, max_bodies=10)
+    assert len(drawn.bodies) == 10
+    assert np.all(np.diff(drawn.body_depth_m) >= 0)
+    assert len(drawn.markers) == 40
+
+
+def test_baked_matrices_skin_like_the_body_model():
+    """The animation texture's matrices, applied by LBS, give the body model's own posed mesh
+    (up to its pose correctives, a few millimetres), root offset included."""
+    body = BodyModel.load(lod=1)
+    library = default_library()
+    texture = bake(library, body)
+    clip = library.clips[WALK]
+    frame = 5
+    matrices = texture.matrices[texture.clip_row[WALK] + frame]  # (24, 3, 4)
+    rest = np.column_stack([body.v_template, np.ones(body.num_vertices)])  # (V, 4)
+    # (V, 24) x (24, 3, 4) x (V, 4) -> (V, 3)
+    skinned = np.einsum("vj,jrc,vc->vr", body.weights, matrices, rest)
+    pose = clip.poses[frame][None]
+    want = body.forward(
+        np.zeros((1, 10)), pose[:, 1:].reshape(1, -1), pose[:, 0], [[0.0, clip.trans[frame, 1], 0]]
+    ).vertices[0]
+    assert np.abs(skinned - want).max() < 0.01
+
+
+def test_render_gives_a_yuv420p_video_frame(renderer):
+    frame = renderer.render(crowd_of([[0.0, 0.0]]), Camera())
+    assert (frame.format.name, frame.width, frame.height) == ("yuv420p", WIDTH, HEIGHT)
+
+
+# -- picking ---------------------------------------------------------------------------------
+
+
+def test_pick_finds_the_twin_at_its_projected_pixel(renderer):
+    camera = Camera(distance_m=25.0, pitch_deg=40.0, yaw_deg=20.0)
+    crowd = crowd_of([[-6.0, 0.0], [0.0, 3.0], [5.0, -4.0], [8.0, 8.0]])
+    for twin, xy in zip(crowd.ids, crowd.pos_m, strict=True):
+        for height_m in (0.1, BODY_CENTRE_M, 1.6):
+            (u, v), = camera.project([[*xy, height_m]], ASPECT).uv  # fmt: skip
+            assert renderer.pick(crowd, camera, u, v) == twin
+
+
+def test_pick_on_empty_ground_is_none(renderer):
+    camera = Camera(distance_m=25.0, pitch_deg=40.0)
+    crowd = crowd_of([[-6.0, 0.0], [5.0, -4.0]])
+    (u, v), = camera.project([[0.0, 6.0, 0.0]], ASPECT).uv  # fmt: skip
+    assert renderer.pick(crowd, camera, u, v) is None
+    assert renderer.pick(CrowdView.empty(), camera, 0.5, 0.5) is None
+
+
+def test_pick_a_far_twin_by_its_marker(renderer):
+    rng = np.random.default_rng(5)
+    crowd = crowd_of(rng.uniform(-2000.0, 2000.0, (200, 2)))
+    camera = Camera.framing(crowd.pos_m, ASPECT)
+    far = int(np.argmax(np.linalg.norm(crowd.pos_m - crowd.pos_m.mean(axis=0), axis=1)))
+    (u, v), = camera.project([[*crowd.pos_m[far], BODY_CENTRE_M]], ASPECT).uv  # fmt: skip
+    assert renderer.pick(crowd, camera, u + 4 / WIDTH, v) == crowd.ids[far]
+
+
+def test_pick_prefers_the_nearer_of_two_bodies_in_line(renderer):
+    camera = Camera(distance_m=20.0, pitch_deg=20.0)  # looking north
+    crowd = crowd_of([[0.0, 5.0], [0.0, 0.0]])
+    (u, v), = camera.project([[0.0, 5.0, 0.1]], ASPECT).uv  # fmt: skip
+    assert renderer.pick(crowd, camera, u, v) == crowd.ids[1]
+
+
+# -- the camera ------------------------------------------------------------------------------
+
+
+def test_pan_keeps_the_ground_under_the_cursor_from_above():
+    camera = Camera(x=120.0, y=-40.0, distance_m=80.0, yaw_deg=35.0, pitch_deg=90.0)
+    point = np.array([[131.0, -33.0, 0.0]])
+    before = camera.project(point, ASPECT).uv[0]
+    camera.pan_pixels(37.0, -21.0, HEIGHT)
+    after = camera.project(point, ASPECT).uv[0]
+    np.testing.assert_allclose((after - before) * (WIDTH, HEIGHT), (37.0, -21.0), atol=1e-6)
+
+
+def test_pan_keeps_the_target_under_the_cursor_when_tilted():
+    camera = Camera(x=0.0, y=0.0, distance_m=50.0, yaw_deg=-60.0, pitch_deg=45.0)
+    point = np.array([[0.0, 0.0, 0.0]])
+    camera.pan_pixels(2.0, 3.0, HEIGHT)
+    after = camera.project(point, ASPECT).uv[0]
+    np.testing.assert_allclose((after - 0.5) * (WIDTH, HEIGHT), (2.0, 3.0), atol=0.05)
+
+
+def test_orbit_wraps_yaw_and_clamps_pitch():
+    camera = Camera(yaw_deg=170.0, pitch_deg=60.0)
+    camera.orbit(20.0, 50.0)
+    assert camera.yaw_deg == pytest.approx(-170.0)
+    assert camera.pitch_deg == 90.0
+    camera.orbit(0.0, -200.0)
+    assert camera.pitch_deg == 10.0
+
+
+def test_zoom_magnifies_and_clamps():
+    camera = Camera(distance_m=100.0)
+    camera.zoom(2.0)
+    assert camera.distance_m == 50.0
+    camera.zoom(1e6)
+    assert camera.distance_m == 2.0
+    camera.zoom(1e-9)
+    assert camera.distance_m == 20_000.0
+
+
+def test_top_down_view_has_north_up_and_east_right():
+    camera = Camera(distance_m=50.0, pitch_deg=90.0)
+    uv = camera.project([[10.0, 0.0, 0.0], [0.0, 10.0, 0.0]], ASPECT).uv
+    assert uv[0, 0] > 0.5 and uv[0, 1] == pytest.approx(0.5)
+    assert uv[1, 1] < 0.5 and uv[1, 0] == pytest.approx(0.5)
+
+
+def test_ray_through_a_projected_point_passes_through_it():
+    camera = Camera(x=3.0, y=4.0, distance_m=40.0, yaw_deg=75.0, pitch_deg=35.0)
+    point = np.array([9.0, -2.0, 1.0])
+    (u, v), = camera.project(point[None], ASPECT).uv  # fmt: skip
+    ray = camera.ray(u, v, ASPECT)
+    to_point = point - ray.origin_m
+    np.testing.assert_allclose(np.cross(ray.direction, to_point), 0.0, atol=1e-9)
+
+
+def test_framing_holds_the_whole_crowd():
+    rng = np.random.default_rng(9)
+    pos = rng.normal((500.0, -300.0), (900.0, 400.0), (300, 2))
+    camera = Camera.framing(pos, ASPECT)
+    uv = camera.project(np.column_stack([pos, np.zeros(len(pos))]), ASPECT).uv
+    assert (uv > 0).all() and (uv < 1).all()
+    assert np.ptp(uv[:, 0]) > 0.5 or np.ptp(uv[:, 1]) > 0.5  # and fills the picture
+    assert Camera.framing(np.zeros((0, 2)), ASPECT) == Camera()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"x": float("nan")}, "x must be finite, got nan"),
+        ({"y": "north"}, "y must be a number, got 'north'"),
+        ({"distance_m": 0.5}, r"distance_m must be in \[2, 20000\], got 0.5"),
+        ({"pitch_deg": 95.0}, r"pitch_deg must be in \[10, 90\], got 95"),
+        ({"fov_deg": float("inf")}, "fov_deg must be finite, got inf"),
+    ],
+)
+def test_bad_camera_values_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Camera(**kwargs)
+
+
+def test_bad_control_values_raise():
+    camera = Camera()
+    with pytest.raises(ValueError, match="zoom factor must be positive, got 0"):
+        camera.zoom(0.0)
+    with pytest.raises(ValueError, match="dx_px must be finite, got nan"):
+        camera.pan_pixels(float("nan"), 0.0, HEIGHT)
+    with pytest.raises(ValueError, match="height_px must be positive, got 0"):
+        camera.pan_pixels(1.0, 0.0, 0)
+    with pytest.raises(ValueError, match="dyaw_deg must be finite, got inf"):
+        camera.orbit(float("inf"), 0.0)
+    assert camera == Camera()  # nothing changed
+
+
+def test_bad_crowd_views_raise():
+    with pytest.raises(ValueError, match="activity codes must be < 16"):
+        crowd_of([[0.0, 0.0]], activity=16)
+    with pytest.raises(ValueError, match="clip codes must be < 10"):
+        crowd_of([[0.0, 0.0]], clip=10)
+    with pytest.raises(ValueError, match="pos_m and heading_rad must be finite"):
+        crowd_of([[0.0, np.inf]])
+    with pytest.raises(ValueError, match=r"phase must have shape \(1,\), got \(2,\)"):
+        CrowdView([1], [[0.0, 0.0]], [0.0], [0], [0], [0.0, 0.5])
