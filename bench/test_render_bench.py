@@ -1,0 +1,104 @@
+"""The video renderer's frame cost: a 720p frame rendered and read back as yuv420p planes.
+
+Groups (one frame each, EGL; Mesa llvmpipe on the development machines):
+
+- ``render-overview-1000``: the default overview (``Camera.framing``) of 1,000 twins spread over
+  a town, all far enough to be markers;
+- ``render-closeup-100``: 100 walking twins within 15 m of a tilted camera 30 m away, all drawn
+  as skinned bodies.
+
+In each group ``yuv_direct`` is ``CrowdRenderer.render_planes`` (YUV written by the shaders,
+chroma averaged on the GPU, three planes read back) and ``rgb_then_reformat`` is its peer, the
+usual pipeline: the same scene, a full-size RGB read-back and libav's rgb24 -> yuv420p
+conversion (``av.VideoFrame.reformat``). The peer's scene is the renderer's own pass (its
+full-size colour attachment read as three channels), so only the read-back and the conversion
+differ. ``extra_info`` holds the bodies and markers drawn.
+
+Run: ``pytest bench/test_render_bench.py --benchmark-enable``. With benchmarks disabled (the
+project default) every benchmark runs once, as a smoke test.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from components.pose import CLIPS
+from net.render import Camera, CrowdRenderer, CrowdView
+from net.render.culling import select
+
+WIDTH, HEIGHT = 1280, 720
+SEED = 2026
+TOWN_SD_M = 800.0
+CLOSE_UP_HALF_M = 15.0
+ROUNDS = 20
+
+
+def _crowd(pos_m: np.ndarray, rng: np.random.Generator, clip: np.ndarray) -> CrowdView:
+    count = len(pos_m)
+    return CrowdView(
+        ids=np.arange(count),
+        pos_m=pos_m,
+        heading_rad=rng.uniform(0.0, 2 * np.pi, count),
+        activity=rng.integers(0, 16, count),
+        clip=clip,
+        phase=rng.uniform(0.0, 1.0, count),
+    )
+
+
+def _overview() -> tuple[CrowdView, Camera]:
+    rng = np.random.default_rng(SEED)
+    crowd = _crowd(rng.normal(0.0, TOWN_SD_M, (1000, 2)), rng, rng.integers(0, len(CLIPS), 1000))
+    return crowd, Camera.framing(crowd.pos_m, WIDTH / HEIGHT)
+
+
+def _close_up() -> tuple[CrowdView, Camera]:
+    rng = np.random.default_rng(SEED)
+    pos = rng.uniform(-CLOSE_UP_HALF_M, CLOSE_UP_HALF_M, (100, 2))
+    crowd = _crowd(pos, rng, np.full(100, CLIPS.index("walk")))
+    return crowd, Camera(distance_m=30.0, pitch_deg=35.0)
+
+
+SCENES = {"overview-1000": _overview, "closeup-100": _close_up}
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    made = CrowdRenderer(WIDTH, HEIGHT)
+    yield made
+    made.release()
+
+
+def _rgb_then_reformat(renderer: CrowdRenderer, crowd: CrowdView, camera: Camera) -> av.VideoFrame:
+    """The peer: draw the scene, read it back as full-size RGB, convert on the CPU."""
+    renderer.render_planes(crowd, camera)
+    rgb = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+    renderer.scene.read_into(rgb, components=3, attachment=1, alignment=1)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+def _record(benchmark, renderer: CrowdRenderer, crowd: CrowdView, camera: Camera) -> None:
+    drawn = select(crowd.pos_m, camera, WIDTH, HEIGHT, renderer.max_bodies)
+    benchmark.extra_info["bodies"] = len(drawn.bodies)
+    benchmark.extra_info["markers"] = len(drawn.markers)
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_yuv_direct(benchmark, renderer, scene) -> None:
+    benchmark.group = f"render-{scene}"
+    crowd, camera = SCENES[scene]()
+    renderer.render_planes(crowd, camera)  # shaders compiled, buffers sized
+    benchmark.pedantic(renderer.render_planes, args=(crowd, camera), rounds=ROUNDS, warmup_rounds=2)
+    _record(benchmark, renderer, crowd, camera)
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_rgb_then_reformat(benchmark, renderer, scene) -> None:
+    benchmark.group = f"render-{scene}"
+    crowd, camera = SCENES[scene]()
+    _rgb_then_reformat(renderer, crowd, camera)
+    benchmark.pedantic(
+        _rgb_then_reformat, args=(renderer, crowd, camera), rounds=ROUNDS, warmup_rounds=2
+    )
+    _record(benchmark, renderer, crowd, camera)
