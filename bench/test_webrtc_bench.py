@@ -1,7 +1,8 @@
 """Video viewers against the tick, and the data channel's latency.
 
 With the default 1,000 twins: the realtime tick's p99 with 3 WebRTC viewers attached (aiortc
-clients pulling 720p VP8 frames, each with a twin selected) against the same server with none
+clients pulling 720p VP8 frames, each with a twin selected, in processes of their own at the
+lowest CPU priority) against the same server with none
 (target: within 10 %), the frames per second each viewer receives (target: 24), and the latency of
 the selected twins' vitals from the moment the simulation publishes them to their arrival at the
 viewer over the data channel (target: p99 <= 100 ms). The gateway process (HTTP, rendering, VP8,
@@ -13,7 +14,10 @@ Numbers go to ``benchmark.extra_info``; run with ``pytest bench/test_webrtc_benc
 
 from __future__ import annotations
 
-import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -24,10 +28,15 @@ from engine.config import load_config
 from engine.serve import Serving
 from net.publisher import Publisher
 from tests.loopback import free_port, loopback
-from tests.webrtc_viewer import Viewer, loopback_candidates
 
 TWINS = 1000
-RUN_S = 8.0
+RUN_S = 15.0
+"""Seconds each configuration is measured per round (450 ticks: the p99 is about the 5th-longest
+tick, so single runs scatter; hence rounds)."""
+ROUNDS = 3
+"""Alternating rounds of (no viewers, viewers); the ratio is of the medians of their p99s."""
+SMOKE_RUN_S = 3.0
+"""Seconds when benchmarks are disabled (the test suite): it checks that everything works."""
 VIEWERS = 3
 
 
@@ -51,75 +60,67 @@ def _serving(tmp_path) -> Serving:
     return serving
 
 
-async def _watch(serving: Serving, twin: int, seconds: float) -> tuple[float, list[float]]:
-    """One viewer selecting ``twin``: frames per second, and each vitals message's latency (s)."""
-    viewer = Viewer()
-    await viewer.connect(serving.http.url)
-    viewer.send({"select": twin})
-    await asyncio.sleep(1.0)
-    start, since = viewer.received, time.monotonic()
-    await asyncio.sleep(seconds)
-    fps = (viewer.received - start) / seconds
-    sent_at = serving.server.publisher.sent_at
-    latencies = [
-        at - sent_at[m["vitals"]["seq"]]
-        for at, m in viewer.messages
-        if at >= since and "vitals" in m and m["vitals"]["seq"] in sent_at
-    ]
-    await viewer.close()
-    return fps, latencies
-
-
-def _run(tmp_path, viewers: int) -> dict:
+def _run(tmp_path, viewers: int, seconds: float) -> dict:
     serving = _serving(tmp_path)
     thread = threading.Thread(target=serving.run, daemon=True)
     thread.start()
     try:
         time.sleep(2.0)
-        if viewers:
-            items = httpx.get(f"{serving.http.url}/api/twins?limit={viewers}", timeout=10).json()
-
-            async def watch() -> list[tuple[float, list[float]]]:
-                return await asyncio.gather(
-                    *(_watch(serving, item["id"], RUN_S) for item in items["items"])
-                )
-
-            watched = asyncio.run(watch())
-        else:
-            watched = []
-            time.sleep(RUN_S + 1.0)
+        ids = [item["id"] for item in _twins(serving.http.url, viewers)]
+        watchers = [_viewer(serving.http.url, twin, seconds) for twin in ids]
+        if not watchers:
+            time.sleep(seconds + 1.0)
+        found = [json.loads(w.communicate(timeout=seconds + 60)[0]) for w in watchers]
+        sent_at = serving.server.publisher.sent_at
         return {
             "tick_p99_ms": serving.sim.loop.stats().timings["tick"].p99_ms,
-            "fps": [fps for fps, _ in watched],
-            "latency_s": [s for _, latencies in watched for s in latencies],
+            "fps": [f["fps"] for f in found],
+            "latency_s": [at - sent_at[seq] for f in found for seq, at in f["vitals"]],
         }
     finally:
         serving.stop.set()
         thread.join(timeout=30)
 
 
+def _twins(url: str, count: int) -> list[dict]:
+    return httpx.get(f"{url}/api/twins?limit={count}", timeout=10).json()["items"] if count else []
+
+
+def _viewer(url: str, twin: int, seconds: float) -> subprocess.Popen:
+    """A viewer process watching ``twin`` for ``seconds``, at the lowest CPU priority: real viewers
+    decode on their own machines, so here they should take only the CPU the server leaves."""
+    command = [sys.executable, "-m", "tests.webrtc_viewer", url, str(seconds), str(twin)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    os.setpriority(os.PRIO_PROCESS, process.pid, 19)
+    return process
+
+
 def test_tick_and_vitals_latency_with_three_video_viewers(benchmark, tmp_path):
-    loopback_candidates()
     benchmark.group = "webrtc-viewers"
-    results: dict = {}
+    rounds = 1 if benchmark.disabled else ROUNDS
+    seconds = SMOKE_RUN_S if benchmark.disabled else RUN_S
+    runs: dict[str, list[dict]] = {"without": [], "with": []}
 
     def measure() -> None:
-        results["without"] = _run(tmp_path, 0)
-        results["with"] = _run(tmp_path, VIEWERS)
+        for _ in range(rounds):  # alternating, so a slow spell of the machine hits both
+            runs["without"].append(_run(tmp_path, 0, seconds))
+            runs["with"].append(_run(tmp_path, VIEWERS, seconds))
 
     benchmark.pedantic(measure, rounds=1, iterations=1)
-    without, with_viewers = results["without"], results["with"]
-    latency_ms = np.array(with_viewers["latency_s"]) * 1000
+    p99 = {k: [run["tick_p99_ms"] for run in v] for k, v in runs.items()}
+    fps = [f for run in runs["with"] for f in run["fps"]]
+    latency_ms = np.array([s for run in runs["with"] for s in run["latency_s"]]) * 1000
+    without, with_viewers = float(np.median(p99["without"])), float(np.median(p99["with"]))
     benchmark.extra_info.update(
         {
-            "tick_p99_ms_without_viewers": round(without["tick_p99_ms"], 3),
-            f"tick_p99_ms_with_{VIEWERS}_viewers": round(with_viewers["tick_p99_ms"], 3),
-            "ratio": round(with_viewers["tick_p99_ms"] / without["tick_p99_ms"], 3),
-            "fps_per_viewer": [round(f, 1) for f in with_viewers["fps"]],
+            "tick_p99_ms_without_viewers": [round(v, 2) for v in p99["without"]],
+            f"tick_p99_ms_with_{VIEWERS}_viewers": [round(v, 2) for v in p99["with"]],
+            "ratio_of_medians": round(with_viewers / without, 3),
+            "fps_per_viewer": [round(f, 1) for f in fps],
             "vitals_messages": int(latency_ms.size),
             "vitals_latency_ms_p50": round(float(np.percentile(latency_ms, 50)), 2),
             "vitals_latency_ms_p99": round(float(np.percentile(latency_ms, 99)), 2),
         }
     )
-    assert all(f > 0 for f in with_viewers["fps"]), results
-    assert latency_ms.size > 0, results
+    assert fps and all(f > 0 for f in fps), runs
+    assert latency_ms.size > 0, runs

@@ -10,11 +10,15 @@ one that touches the world, and rendering or encoding never competes with it for
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numba
 
 from engine.app import Simulation, build_simulation
 from engine.checkpoint import save_checkpoint
@@ -26,6 +30,8 @@ from net.server import ZmqServer
 
 __all__ = ["Serving", "serve"]
 
+TASKS = Path("/proc/self/task")
+"""One entry per thread of this process (Linux)."""
 HTTP_TIMEOUT_TICKS = 3
 """A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
 
@@ -81,8 +87,14 @@ class Serving:
 
     def run(self) -> None:
         """Tick in real time until ``stop`` is set, then checkpoint and close."""
-        if self.http is not None:
-            self.http.start()
+        if self.http is None:
+            self._run()
+            return
+        with a_core_for_the_gateway() as cores:
+            self.http.start(cores=cores)
+            self._run()
+
+    def _run(self) -> None:
         try:
             self.sim.loop.run_realtime(self.stop, before_tick=self._between_ticks)
         finally:
@@ -106,6 +118,44 @@ class Serving:
     def checkpoint(self) -> None:
         save_checkpoint(self.sim.world, self.config.serve.checkpoint)
         self._last_checkpoint = time.monotonic()
+
+
+@contextlib.contextmanager
+def a_core_for_the_gateway() -> Iterator[tuple[int, ...]]:
+    """Keep this process's threads off one core while the context runs; yields that core.
+
+    The gateway renders and encodes video without pause; sharing cores, it would preempt the
+    simulation mid-tick now and then, and a parallel kernel waiting for a delayed thread would
+    stretch the tick. So, with two cores or more, the threads of this process (the simulation,
+    numba's workers; not ZeroMQ's) are pinned to all cores but the last, numba's thread count
+    shrinks to match (it is per calling thread: the simulation thread enters this), and the
+    gateway is to be pinned to the last core. At the default 1,000 twins the kernels run faster
+    on one thread than on two here anyway (starting a parallel region costs more than it
+    saves). On exit the threads get every core back. Yields () (no pinning) on one core, or
+    where ``/proc/self/task`` does not list the threads.
+    """
+    cores = set(os.sched_getaffinity(0))
+    threads = numba.get_num_threads()
+    if len(cores) < 2 or not TASKS.is_dir():
+        yield ()
+        return
+    gateway = max(cores)
+    _pin_threads(cores - {gateway})
+    numba.set_num_threads(max(1, min(threads, len(cores) - 1)))
+    try:
+        yield (gateway,)
+    finally:
+        _pin_threads(cores)
+        numba.set_num_threads(threads)
+
+
+def _pin_threads(cores: set[int]) -> None:
+    """Pin every thread of this process but ZeroMQ's own (its I/O thread sends what the tick
+    published: on the simulation's core it would compete with the next tick)."""
+    for task in TASKS.iterdir():
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):  # a thread just ended
+            if not (task / "comm").read_text().startswith("ZMQbg"):
+                os.sched_setaffinity(int(task.name), cores)
 
 
 def serve(

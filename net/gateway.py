@@ -14,7 +14,8 @@ Parent side, ``Gateway``: binds the listening socket up front (a port in use fai
 however it dies, the child reads end-of-file and shuts down. ``stop`` sends SIGTERM (uvicorn lets
 calls in flight finish, then the app closes every viewer) and kills after a grace period.
 
-Child side, ``main``: reads the spec, lowers its priority, and serves ``create_app`` with uvicorn
+Child side, ``main``: reads the spec, takes the cores it is given (``engine.serve`` keeps one
+for it), lowers its priority, and serves ``create_app`` with uvicorn
 on the inherited socket until SIGTERM, SIGINT or end-of-file on stdin.
 """
 
@@ -91,8 +92,9 @@ class Gateway:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def start(self) -> None:
-        """Start the child; connections already waiting in the backlog are served once it runs."""
+    def start(self, cores: tuple[int, ...] = ()) -> None:
+        """Start the child, pinned to ``cores`` (empty: wherever the system likes); connections
+        already waiting in the backlog are served once it runs."""
         fd = self.listener.fileno()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "net.gateway"],
@@ -100,7 +102,7 @@ class Gateway:
             pass_fds=(fd,),
             start_new_session=True,  # a terminal's Ctrl-C reaches the simulation, which stops us
         )
-        line = json.dumps({"fd": fd, **asdict(self.spec)}) + "\n"
+        line = json.dumps({"fd": fd, "cores": list(cores), **asdict(self.spec)}) + "\n"
         self.process.stdin.write(line.encode())
         self.process.stdin.flush()
 
@@ -152,7 +154,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="gateway: %(levelname)s %(message)s")
     settings = json.loads(sys.stdin.readline())
     listener = socket.socket(fileno=settings.pop("fd"))
+    cores = settings.pop("cores")
     spec = GatewaySpec(**{**settings, "host_addresses": tuple(settings["host_addresses"])})
+    if cores:  # before any thread starts: they all inherit it
+        os.sched_setaffinity(0, cores)
     os.nice(spec.niceness)
     if spec.host_addresses:
         offer_host_addresses(spec.host_addresses)

@@ -5,6 +5,7 @@ Real ZeroMQ sockets on 127.0.0.1, real processes; every wait is bounded.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from engine.config import load_config
 from engine.serve import Serving
 from net.wire import reply, request
 from tests.loopback import loopback
+from tests.test_http_api import running, serve_config
 
 TWIN = str(Path(sys.executable).with_name("twin"))
 
@@ -190,3 +192,14 @@ def test_a_watched_twin_gets_its_vitals_and_pose(serving):
         sub.close()
         ctx.term()
     assert kinds == {"vitals", "pose"}
+
+
+def test_the_gateway_and_the_simulation_keep_to_their_own_cores(tmp_path):
+    before = os.sched_getaffinity(0)
+    if len(before) < 2:
+        pytest.skip("one core: nothing to share out")
+    with running(serve_config(tmp_path)) as server:
+        gateway = os.sched_getaffinity(server.http.process.pid)
+        ours = os.sched_getaffinity(0)  # every thread of the simulation's process
+    assert len(gateway) == 1 and not ours & gateway and ours | gateway == before
+    assert os.sched_getaffinity(0) == before  # given back when serving stops

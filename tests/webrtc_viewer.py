@@ -2,7 +2,10 @@
 browser page does it, for the WebRTC tests and benchmarks (loopback only).
 
 ``python -m tests.webrtc_viewer URL`` watches until killed, printing ``playing`` after the first
-frame: the stalled-viewer test freezes such a process with SIGSTOP.
+frame: the stalled-viewer test freezes such a process with SIGSTOP. ``python -m
+tests.webrtc_viewer URL SECONDS TWIN`` selects the twin, watches for SECONDS after a second's
+settling, and prints one JSON line: ``fps`` and ``vitals``, ``[seq, monotonic s]`` of each vitals
+message on arrival (the benchmark's viewers, in processes of their own as real viewers are).
 """
 
 from __future__ import annotations
@@ -101,6 +104,24 @@ async def _watch_forever(url: str) -> None:
     await asyncio.Event().wait()
 
 
+async def _watch_for(url: str, seconds: float, twin: int) -> dict[str, Any]:
+    viewer = Viewer()
+    await viewer.connect(url)
+    viewer.send({"select": twin})
+    await asyncio.sleep(1.0)
+    start, since = viewer.received, time.monotonic()
+    await asyncio.sleep(seconds)
+    fps = (viewer.received - start) / seconds
+    vitals = [[m["vitals"]["seq"], at] for at, m in viewer.messages if "vitals" in m]
+    vitals = [[seq, at] for seq, at in vitals if at >= since]
+    await viewer.close()
+    return {"fps": fps, "vitals": vitals}
+
+
 if __name__ == "__main__":
     loopback_candidates()
-    asyncio.run(_watch_forever(sys.argv[1]))
+    if len(sys.argv) == 2:
+        asyncio.run(_watch_forever(sys.argv[1]))
+    else:
+        found = asyncio.run(_watch_for(sys.argv[1], float(sys.argv[2]), int(sys.argv[3])))
+        print(json.dumps(found), flush=True)
