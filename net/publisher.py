@@ -317,5 +317,9 @@ def _key_of(cell: tuple[int, int]) -> int:
 
 
 def _cell_set(cells: np.ndarray) -> set[tuple[int, int]]:
-    """The distinct ``(ix, iy)`` of ``(M, 2)`` cell indices."""
-    return {(int(ix), int(iy)) for ix, iy in np.unique(cells, axis=0)} if len(cells) else set()
+    """The distinct ``(ix, iy)`` of ``(M, 2)`` cell indices (unique keys: a 1-D sort, several
+    times faster than ``np.unique(axis=0)``)."""
+    keys = np.unique(_cell_key(cells))
+    ix = (keys >> 32).tolist()
+    iy = (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32).tolist()
+    return set(zip(ix, iy, strict=True))
