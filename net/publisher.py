@@ -43,6 +43,9 @@ __all__ = ["ACTIVITY_NAMES", "Publisher"]
 ACTIVITY_NAMES = tuple(a.name.lower() for a in Activity)
 VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
                  "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
+CROWD_COLUMNS = ("position_m", "heading_rad", "speed_mps", "activity", "clip", "clip_phase",
+                 "clip_blend")  # fmt: skip
+"""The columns of a crowd record, in ``CrowdEncoder.encode``'s argument order."""
 META_EVERY_S = 5.0
 """Heartbeat: protocol section 6.5 (clients treat 15 s without ``meta`` as a dead server)."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d+)/")
@@ -201,22 +204,19 @@ class Publisher:
         sorted_keys = key[order]
         starts = np.searchsorted(sorted_keys, [_key_of(c) for c in due], "left")
         ends = np.searchsorted(sorted_keys, [_key_of(c) for c in due], "right")
+        # gathered once in cell order: each cell's twins are then a slice (a view), not a gather
+        columns = [ids[order], *(world[name][order] for name in CROWD_COLUMNS)]
         for cell, lo, hi in zip(due, starts, ends, strict=True):
-            self._encode_cell(world, ids, cell, order[lo:hi])
+            self._encode_cell(cell, [column[lo:hi] for column in columns])
 
-    def _encode_cell(
-        self, world: World, ids: np.ndarray, cell: tuple[int, int], rows: np.ndarray
-    ) -> None:
+    def _encode_cell(self, cell: tuple[int, int], columns: list[np.ndarray]) -> None:
+        """Encode one cell's twins: ``columns`` are ids then ``CROWD_COLUMNS``, ``(n,)`` each."""
         encoder = self._encoders.get(cell)
         if encoder is None:
-            if rows.size == 0:
+            if columns[0].size == 0:
                 return
             encoder = self._encoders[cell] = CrowdEncoder(cell, self.keyframe_every)
-        payload = encoder.encode(
-            self.tick, self.seq + 1, self.t_s, ids[rows], world["position_m"][rows],
-            world["heading_rad"][rows], world["speed_mps"][rows], world["activity"][rows],
-            world["clip"][rows], world["clip_phase"][rows], world["clip_blend"][rows],
-        )  # fmt: skip
+        payload = encoder.encode(self.tick, self.seq + 1, self.t_s, *columns)
         if payload is not None:
             self.seq += 1
             self._send(topics.topic_for("crowd", cell=cell), payload)
