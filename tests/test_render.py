@@ -12,9 +12,11 @@ from components.pose import CLIPS
 from engine.body import BodyModel
 from engine.motion import default_library
 from net.render import Camera, CrowdRenderer, CrowdView, rgb_to_yuv
-from net.render.animation_texture import bake
+from net.render import renderer as renderer_module
+from net.render.animation_texture import bake, body_matrices
+from net.render.body_mesh import BodyMesh, _signed_volume, coarse
 from net.render.colour import GROUND_RGB, SKY_RGB
-from net.render.culling import BODY_CENTRE_M, select
+from net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
 
 WIDTH, HEIGHT = 640, 360
 ASPECT = WIDTH / HEIGHT
@@ -137,6 +139,62 @@ def test_near_twins_are_bodies_nearest_first_and_capped():
     assert len(drawn.bodies) == 10
     assert np.all(np.diff(drawn.body_depth_m) >= 0)
     assert len(drawn.markers) == 40
+
+
+def test_near_bodies_get_full_detail_nearest_first_and_capped():
+    camera = Camera(distance_m=20.0, pitch_deg=30.0)
+    pos = np.column_stack([np.zeros(50), np.linspace(-5.0, 40.0, 50)])
+    size = (4 * WIDTH, 4 * HEIGHT)  # bodies within ~22 m are tall enough for full detail
+    drawn = select(pos, camera, *size, max_bodies=50, max_detailed=100)
+    tall_px = BODY_HEIGHT_M * camera.focal_px(size[1]) / drawn.body_depth_m
+    assert 0 < drawn.detailed < len(drawn.bodies)
+    assert (tall_px[: drawn.detailed] >= BODY_DETAIL_HEIGHT_PX).all()
+    assert (tall_px[drawn.detailed :] < BODY_DETAIL_HEIGHT_PX).all()
+    assert select(pos, camera, *size, max_bodies=50, max_detailed=2).detailed == 2
+
+
+def test_coarse_body_is_a_closed_outward_mesh_of_the_same_body():
+    body = BodyModel.load(lod=1)
+    full, thin = BodyMesh.from_body(body), coarse(body)
+    assert len(thin.faces) == 504 and len(thin.faces) < 0.3 * len(full.faces)
+    # closed: every edge is shared by exactly two faces, once each way
+    edges = np.concatenate([thin.faces[:, [0, 1]], thin.faces[:, [1, 2]], thin.faces[:, [2, 0]]])
+    forward = {tuple(e) for e in edges.tolist()}
+    assert len(forward) == len(edges) and all((b, a) in forward for a, b in forward)
+    volume = [_signed_volume(m.positions.astype(np.float64), m.faces) for m in (full, thin)]
+    assert 0.75 * volume[0] < volume[1] < volume[0]  # outward, and most of the body
+    assert thin.height_m == pytest.approx(full.height_m)
+    np.testing.assert_allclose(thin.weights.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_coarse_and_full_bodies_draw_the_same_silhouette(renderer, monkeypatch):
+    camera = Camera(distance_m=6.0, pitch_deg=10.0)
+    crowd = crowd_of([[0.0, 0.0]])
+    full = body_mask(renderer, crowd, camera)
+    monkeypatch.setattr(renderer_module, "MAX_DETAILED_BODIES", 0)
+    thin = body_mask(renderer, crowd, camera)
+    assert (full & thin).sum() > 0.85 * (full | thin).sum()
+
+
+def test_body_matrices_turn_and_place_the_posed_body():
+    """A body facing north at (3, 4): its rest vertices go where the posed SMPL vertices go,
+    turned (SMPL forward +z -> north, left +x -> west, up +y -> up) and moved."""
+    texture = bake(default_library(), BodyModel.load(lod=1))
+    clip, phase = np.array([WALK]), np.array([0.3])
+    posed = texture.sample(clip, phase)[0]  # (J, 3, 4)
+    placed = body_matrices(texture, clip, phase, np.array([math.pi / 2]), np.array([[3.0, 4.0]]))
+    point = np.array([0.1, 1.0, 0.2, 1.0])
+    x, y, z = (posed @ point).T  # (J, 3, 4) @ (4,) -> (J, 3) SMPL, then (3, J)
+    np.testing.assert_allclose(placed[0] @ point, np.stack([3 - x, 4 + z, y], -1), atol=1e-5)
+
+
+def test_sampling_blends_the_two_nearest_frames():
+    texture = bake(default_library(), BodyModel.load(lod=1))
+    frames, row = int(texture.clip_frames[WALK]), int(texture.clip_row[WALK])
+    at = texture.sample(np.array([WALK, WALK]), np.array([2.25 / frames, 1.0 - 0.5 / frames]))
+    m = texture.matrices
+    np.testing.assert_allclose(at[0], 0.75 * m[row + 2] + 0.25 * m[row + 3], atol=1e-6)
+    np.testing.assert_allclose(at[1], 0.5 * m[row + frames - 1] + 0.5 * m[row], atol=1e-6)
 
 
 def test_baked_matrices_skin_like_the_body_model():

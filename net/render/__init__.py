@@ -3,9 +3,9 @@
 - :class:`Camera` (``camera``): the viewer's orbit camera, with pan, orbit, zoom and framing.
 - :class:`CrowdView` (``crowd_view``): the twins to draw (ids, positions, headings, animation).
 - :class:`CrowdRenderer` (``renderer``): renders a view to yuv420p planes or an ``av.VideoFrame``,
-  culling and choosing each twin's level of detail (``culling``), skinning the low-poly body
-  (``body_mesh``) in the vertex shader from baked clips (``animation_texture``), and picks twins
-  under a click (``picking``).
+  culling and choosing each twin's level of detail (``culling``), posing each body from baked
+  clips on the CPU (``animation_texture``) and skinning the low-poly body at two levels of detail
+  (``body_mesh``) in the vertex shader, and picks twins under a click (``picking``).
 - :data:`PALETTE` and :func:`rgb_to_yuv` (``colour``): activity colours and the YUV they become.
 """
 

@@ -1,17 +1,19 @@
-"""Baked skinning matrices: every clip's joint transforms at every key frame, for GPU skinning.
+"""Baked skinning matrices: every clip's joint transforms at every key frame, for skinning.
 
-Pattern: *animation texture* (GPU Gems 3, ch. 2, "Animated Crowd Rendering"): at start, forward
-kinematics runs once per clip frame on the CPU (``BodyModel.joint_transforms``, the project's
-numba FK) and the results go into one float texture; each frame the vertex shader then fetches
-the matrices of a twin's clip at its phase and skins the shared body mesh with them, so a crowd
-costs one instanced draw and no per-twin CPU work beyond its instance record.
+Pattern: *baked animation* (GPU Gems 3, ch. 2, "Animated Crowd Rendering"), sampled on the CPU:
+at start, forward kinematics runs once per clip frame (``BodyModel.joint_transforms``, the
+project's numba FK); each frame :func:`body_matrices` blends every drawn twin's two nearest baked
+frames and places them at the twin's position and heading, one ``(J, 3, 4)`` set per body (about
+0.4 ms of numpy for a hundred bodies), and the vertex shader skins the shared body mesh with four
+matrices (12 texel fetches) a vertex and no frame blending (on llvmpipe the vertex shader runs on
+the CPU too, once per vertex of every body: blending there cost 24 fetches a vertex).
 
-Layout: row ``clip_row[c] + k`` holds frame ``k`` of clip ``c`` (``clip_frames[c]`` frames, as
-stored in the clip: frame ``k`` at phase ``k / T``, the loop closing back to frame 0, as
-``kernels.animation.sample_clip`` reads them); its 72 texels are the 24 joints' 3 x 4 matrices,
-row-major, one matrix row (RGBA) per texel. Each matrix carries the clip's vertical root offset
-(SMPL ``trans`` y: sitting lowers the pelvis); the forward root motion is the twin's own.
-Glossary: R baked frames (all clips), J = 24 joints, C clips.
+Layout: ``matrices[clip_row[c] + k]`` holds frame ``k`` of clip ``c`` (``clip_frames[c]`` frames,
+as stored in the clip: frame ``k`` at phase ``k / T``, the loop closing back to frame 0, as
+``kernels.animation.sample_clip`` reads them): the 24 joints' 3 x 4 matrices. Each matrix
+carries the clip's vertical root offset (SMPL ``trans`` y: sitting lowers the pelvis); the
+forward root motion is the twin's own.
+Glossary: R baked frames (all clips), J = 24 joints, C clips, B drawn bodies.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from engine.body import BodyModel
 from engine.motion import ClipLibrary
 
-__all__ = ["AnimationTexture", "bake"]
+__all__ = ["AnimationTexture", "bake", "body_matrices"]
 
 
 @dataclass(frozen=True)
@@ -41,23 +43,18 @@ class AnimationTexture:
     clip_row: np.ndarray
     clip_frames: np.ndarray
 
-    @property
-    def texels(self) -> np.ndarray:
-        """``(R, J * 3, 4) float32``: the texture's RGBA texels, one matrix row each."""
-        rows, joints = self.matrices.shape[:2]
-        return self.matrices.reshape(rows, joints * 3, 4)
-
-    def sample(self, clip: int, phase: float) -> np.ndarray:
-        """``(J, 3, 4) float32``: a clip's matrices at ``phase``, blended linearly between the two
-        nearest frames as the shader does."""
-        frames = int(self.clip_frames[clip])
-        position = (phase % 1.0) * frames
-        first = min(int(np.floor(position)), frames - 1)
-        weight = np.float32(position - first)
-        row = int(self.clip_row[clip])
+    def sample(self, clip: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        """``(B, J, 3, 4) float32``: clips ``(B,)`` at phases ``(B,)``, each blended linearly
+        between its two nearest baked frames."""
+        clip = np.asarray(clip, np.int64)
+        frames = self.clip_frames[clip]
+        position = np.mod(np.asarray(phase, np.float64), 1.0) * frames
+        first = np.minimum(np.floor(position).astype(np.int64), frames - 1)
+        weight = (position - first).astype(np.float32)[:, None, None, None]
+        row = self.clip_row[clip]
         before = self.matrices[row + first]
         after = self.matrices[row + (first + 1) % frames]
-        return (1 - weight) * before + weight * after
+        return before + weight * (after - before)
 
 
 def bake(library: ClipLibrary, body: BodyModel) -> AnimationTexture:
@@ -70,3 +67,30 @@ def bake(library: ClipLibrary, body: BodyModel) -> AnimationTexture:
     frames = np.array([len(m) for m in matrices], np.int32)
     rows = np.concatenate([[0], np.cumsum(frames)[:-1]]).astype(np.int32)
     return AnimationTexture(np.concatenate(matrices), rows, frames)
+
+
+def body_matrices(
+    texture: AnimationTexture,
+    clip: np.ndarray,
+    phase: np.ndarray,
+    heading_rad: np.ndarray,
+    offset_m: np.ndarray,
+) -> np.ndarray:
+    """``(B, J, 3, 4) float32``: each body's joint matrices from its rest mesh (SMPL frame) to
+    the world (x east, y north, z up, metres from ``offset_m``'s origin), at clips ``(B,)`` and
+    phases ``(B,)``, facing ``heading_rad (B,)`` (0 = east, counter-clockwise), standing at
+    ``offset_m (B, 2)``.
+
+    SMPL's axes (x the body's left, y up, z forward) go to the world with the body facing its
+    heading: forward -> (cos h, sin h, 0), left -> (-sin h, cos h, 0), up -> (0, 0, 1).
+    """
+    posed = texture.sample(clip, phase)  # (B, J, 3, 4)
+    cos, sin = np.cos(heading_rad), np.sin(heading_rad)
+    placing = np.zeros((len(cos), 3, 3), np.float32)  # (B, 3, 3) SMPL -> world rotation
+    placing[:, 0, 0], placing[:, 0, 2] = -sin, cos
+    placing[:, 1, 0], placing[:, 1, 2] = cos, sin
+    placing[:, 2, 1] = 1.0
+    # (B, 3, 3) @ (B, J, 3, 4) -> (B, J, 3, 4)
+    world = np.einsum("bwr,bjrc->bjwc", placing, posed)
+    world[:, :, :2, 3] += np.asarray(offset_m, np.float32)[:, None, :]
+    return world

@@ -1,9 +1,17 @@
-"""The crowd's body mesh as the GPU draws it: rest vertices, normals and four skinning influences.
+"""The crowd's body meshes as the GPU draws them: rest vertices, normals and four skinning
+influences, at two levels of detail.
 
 The low-poly body (``BodyModel.load(lod=1)``, neutral template, SMPL frame: y up, facing +z) in
 the vertex layout of the skinning shader: each vertex keeps its four largest skinning weights
 (renormalised), the usual budget of GPU linear blend skinning; the synthesized model has at most
-four non-zero weights per vertex, so nothing is lost. Glossary: V vertices, F faces.
+four non-zero weights per vertex, so nothing is lost.
+
+:func:`coarse` is the mid-distance level: the synthesized body is eight closed tubes (rings of
+vertices between two poles, ``engine.synth.body_model.part_slices``), and the coarse mesh keeps
+every other vertex of every other ring (the last ring too) of each tube, with their skinning
+weights, re-triangulated: 504 triangles instead of 1,720. On llvmpipe a body's cost is mostly per
+triangle (set-up and binning), and a body under ``culling.BODY_DETAIL_HEIGHT_PX`` tall shows no
+difference. Glossary: V vertices, F faces.
 """
 
 from __future__ import annotations
@@ -13,11 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.body import BodyModel
+from engine.synth.body_model import part_slices
 
-__all__ = ["INFLUENCES", "BodyMesh"]
+__all__ = ["INFLUENCES", "BodyMesh", "coarse"]
 
 INFLUENCES = 4
 """Skinning influences per vertex."""
+SYNTH_LOD = 1
+"""The synthesized model's level of detail whose tubes :func:`coarse` thins."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class BodyMesh:
         normals: ``(V, 3) float32`` unit rest normals, area-weighted over the faces.
         joints: ``(V, 4) float32`` joint indices of the influences (whole numbers).
         weights: ``(V, 4) float32`` their weights, summing to 1.
-        faces: ``(F, 3) uint32`` triangles.
+        faces: ``(F, 3) uint32`` triangles, counter-clockwise seen from outside.
     """
 
     positions: np.ndarray
@@ -41,8 +52,12 @@ class BodyMesh:
     @classmethod
     def from_body(cls, body: BodyModel) -> BodyMesh:
         """The template mesh of ``body`` with its top-4 skinning influences."""
-        positions = body.v_template.astype(np.float64)
-        faces = body.faces
+        return cls.from_arrays(body.v_template, body.faces, body.weights)
+
+    @classmethod
+    def from_arrays(cls, positions: np.ndarray, faces: np.ndarray, weights: np.ndarray) -> BodyMesh:
+        """A mesh of rest ``positions (V, 3)``, ``faces (F, 3)`` and skinning ``weights (V, J)``."""
+        positions = np.asarray(positions, np.float64)
         corners = positions[faces]  # (F, 3, 3)
         # (F, 3) face normals, length twice the face's area
         face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
@@ -50,15 +65,15 @@ class BodyMesh:
         for corner in range(3):
             np.add.at(normals, faces[:, corner], face_normals)
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-        joints = np.argsort(-body.weights, axis=1, kind="stable")[:, :INFLUENCES]
-        weights = np.take_along_axis(body.weights, joints, axis=1)
-        weights /= weights.sum(axis=1, keepdims=True)
+        joints = np.argsort(-weights, axis=1, kind="stable")[:, :INFLUENCES]
+        top = np.take_along_axis(weights, joints, axis=1)
+        top /= top.sum(axis=1, keepdims=True)
         return cls(
             positions=positions.astype(np.float32),
             normals=normals.astype(np.float32),
             joints=joints.astype(np.float32),
-            weights=weights.astype(np.float32),
-            faces=faces.astype(np.uint32),
+            weights=top.astype(np.float32),
+            faces=np.asarray(faces).astype(np.uint32),
         )
 
     @property
@@ -70,3 +85,52 @@ class BodyMesh:
     def height_m(self) -> float:
         """The rest mesh's height (m)."""
         return float(np.ptp(self.positions[:, 1]))
+
+
+def tube_faces(rings: int, around: int) -> np.ndarray:
+    """``(2 rings around, 3) int64`` triangles of a closed tube: local vertex 0 the start pole,
+    ``1 + r around + k`` vertex k of ring r, the last the end pole; wound one consistent way."""
+    k = np.arange(around)
+    k1 = (k + 1) % around
+    ring = 1 + np.arange(rings - 1)[:, None] * around
+    a, b, c, d = ring + k, ring + around + k, ring + around + k1, ring + k1
+    sides = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], 1).reshape(-1, 3)
+    end = 1 + rings * around
+    last = 1 + (rings - 1) * around
+    start_cap = np.stack([np.zeros(around, np.int64), 1 + k, 1 + k1], -1)
+    end_cap = np.stack([np.full(around, end), last + k1, last + k], -1)
+    return np.vstack([start_cap, sides, end_cap])
+
+
+def coarse(body: BodyModel) -> BodyMesh | None:
+    """The coarse level of the synthesized low-poly body (see the module docstring), or None
+    when ``body`` is not made of its tubes (a real SMPL model)."""
+    slices = part_slices(SYNTH_LOD)
+    if body.num_vertices != max(s.stop for s in slices.values()):
+        return None
+    template = np.asarray(body.v_template, np.float64)
+    keep, faces, start = [], [], 0
+    for part in slices.values():
+        around = int((body.faces == part.start).any(axis=1).sum())  # the start pole's fan
+        rings = (part.stop - part.start - 2) // around
+        if around % 2 or rings * around + 2 != part.stop - part.start:
+            return None
+        ring_rows = sorted({*range(0, rings, 2), rings - 1})
+        ring_vertices = part.start + 1 + np.add.outer(np.multiply(ring_rows, around),
+                                                      np.arange(0, around, 2))  # fmt: skip
+        kept = np.concatenate([[part.start], ring_vertices.ravel(), [part.stop - 1]])
+        local = tube_faces(len(ring_rows), around // 2)
+        if _signed_volume(template[kept], local) < 0:
+            local = local[:, ::-1]
+        keep.append(kept)
+        faces.append(local + start)
+        start += len(kept)
+    kept = np.concatenate(keep)
+    return BodyMesh.from_arrays(template[kept], np.vstack(faces), np.asarray(body.weights)[kept])
+
+
+def _signed_volume(positions: np.ndarray, faces: np.ndarray) -> float:
+    """Volume (m^3) a closed mesh encloses, positive when its faces wind counter-clockwise seen
+    from outside (divergence theorem)."""
+    corners = positions[faces]  # (F, 3, 3)
+    return float(np.einsum("fi,fi->", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])) / 6)

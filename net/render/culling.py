@@ -5,7 +5,10 @@ its body's centre; twins whose sphere lies outside one of the six frustum planes
 Hartmann's extraction from the view-projection matrix) are dropped before anything is uploaded.
 A visible twin whose body would be at least ``BODY_MIN_HEIGHT_PX`` tall is drawn as a skinned
 body, nearest first and at most ``max_bodies`` per frame (so a frame's cost is bounded); every
-other visible twin is a marker, a disc a few pixels wide. Glossary: N twins, B bodies, M markers.
+other visible twin is a marker, a disc a few pixels wide. Of the bodies, those at least
+``BODY_DETAIL_HEIGHT_PX`` tall (at most ``max_detailed`` of them, the nearest) get the full
+low-poly mesh, the others its coarse level (``net.render.body_mesh.coarse``). Glossary: N twins,
+B bodies, M markers.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from net.render.camera import Camera
 
 __all__ = [
     "BODY_CENTRE_M",
+    "BODY_DETAIL_HEIGHT_PX",
     "BODY_HEIGHT_M",
     "BODY_MIN_HEIGHT_PX",
     "BOUND_RADIUS_M",
     "MARKER_RADIUS_PX",
     "MAX_BODIES",
+    "MAX_DETAILED_BODIES",
     "DrawList",
     "frustum_planes",
     "select",
@@ -36,8 +41,12 @@ BOUND_RADIUS_M = 1.2
 """Radius of the sphere that bounds a body in any clip (standing, sitting, lying, cycling)."""
 BODY_MIN_HEIGHT_PX = 8.0
 """Twins whose body would be shorter on screen are drawn as markers."""
-MAX_BODIES = 256
+BODY_DETAIL_HEIGHT_PX = 144.0
+"""Bodies at least this tall on screen get the full low-poly mesh, shorter ones the coarse one."""
+MAX_BODIES = 128
 """Default cap on skinned bodies per frame; the rest of the visible twins become markers."""
+MAX_DETAILED_BODIES = 32
+"""Default cap on full-detail bodies per frame; the rest of the bodies get the coarse mesh."""
 MARKER_RADIUS_PX = 3.0
 """Radius of a far twin's marker disc (pixels)."""
 
@@ -50,11 +59,13 @@ class DrawList:
         bodies: ``(B,) int64`` rows drawn as skinned bodies, nearest first.
         markers: ``(M,) int64`` rows drawn as markers.
         body_depth_m: ``(B,) float64`` the bodies' depth ahead of the eye.
+        detailed: the first ``detailed`` bodies get the full mesh, the others the coarse one.
     """
 
     bodies: np.ndarray
     markers: np.ndarray
     body_depth_m: np.ndarray
+    detailed: int
 
 
 def frustum_planes(view_projection: np.ndarray) -> np.ndarray:
@@ -67,7 +78,12 @@ def frustum_planes(view_projection: np.ndarray) -> np.ndarray:
 
 
 def select(
-    pos_m: np.ndarray, camera: Camera, width: int, height: int, max_bodies: int = MAX_BODIES
+    pos_m: np.ndarray,
+    camera: Camera,
+    width: int,
+    height: int,
+    max_bodies: int = MAX_BODIES,
+    max_detailed: int = MAX_DETAILED_BODIES,
 ) -> DrawList:
     """Cull twins at ``pos_m (N, 2) float64`` and split the visible ones into bodies and markers
     for a ``width`` x ``height`` picture."""
@@ -89,4 +105,6 @@ def select(
     order = np.argsort(depth[near_rows], kind="stable")
     bodies = near_rows[order[:max_bodies]]
     markers = np.concatenate([rows[~tall], near_rows[order[max_bodies:]]])
-    return DrawList(bodies=bodies, markers=markers, body_depth_m=depth[bodies])
+    body_depth_m = depth[bodies]
+    detailed = int(np.count_nonzero(BODY_HEIGHT_M * focal >= BODY_DETAIL_HEIGHT_PX * body_depth_m))
+    return DrawList(bodies, markers, body_depth_m, min(detailed, max_detailed))

@@ -3,14 +3,17 @@
 moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). A frame is:
 
 1. cull and split the crowd on the CPU (``net.render.culling``): visible twins near enough to be
-   a few pixels tall become skinned bodies (nearest first, capped), the others markers;
-2. upload the instance records (bodies: position, heading, clip, phase, activity; markers:
-   position, activity) into buffers allocated once (markers' grows by doubling);
+   a few pixels tall become skinned bodies (nearest first, capped; the tall ones at full detail,
+   the others coarse), the others markers;
+2. pose the bodies on the CPU (``net.render.animation_texture.body_matrices``: each body's clip
+   blended at its phase, turned to its heading and placed, one ``(J, 3, 4)`` set a body) and
+   upload them as one row a body of the skin texture, and the instance records (bodies: activity;
+   markers: position, activity) into buffers allocated once (markers' grows by doubling);
 3. clear to the ground colour and draw the sky backdrop and the grid lines (``net.render.ground``:
    only line and sky pixels cost anything), the bodies (the low-poly body mesh, one instanced
-   draw, skinned in the vertex shader from the baked animation texture,
-   ``net.render.animation_texture``, lit by one light) and the markers, with a depth test, every
-   fragment written as Y and as (Y, U, V);
+   draw per level of detail, ``net.render.body_mesh``, skinned in the vertex shader with the
+   body's row of the skin texture, lit by one light, back faces culled) and the markers, with a
+   depth test, every fragment written as Y and as (Y, U, V);
 4. average chroma 2 x 2 into the half-size U and V planes on the GPU and read the three planes back
    into one ``(H * 3 / 2, W) uint8`` array: no colour conversion on the CPU.
 
@@ -27,8 +30,8 @@ import numpy as np
 from engine.body import BodyModel
 from engine.motion import ClipLibrary, default_library
 from net.render import shaders
-from net.render.animation_texture import bake
-from net.render.body_mesh import BodyMesh
+from net.render.animation_texture import bake, body_matrices
+from net.render.body_mesh import BodyMesh, coarse
 from net.render.camera import Camera
 from net.render.colour import (
     GRID_RGB,
@@ -41,7 +44,13 @@ from net.render.colour import (
     rgb_to_yuv,
 )
 from net.render.crowd_view import CrowdView
-from net.render.culling import BODY_CENTRE_M, MARKER_RADIUS_PX, MAX_BODIES, select
+from net.render.culling import (
+    BODY_CENTRE_M,
+    MARKER_RADIUS_PX,
+    MAX_BODIES,
+    MAX_DETAILED_BODIES,
+    select,
+)
 from net.render.ground import GRID_SPACING_M, backdrop, grid_lines
 from net.render.picking import pick
 
@@ -50,8 +59,8 @@ __all__ = ["CrowdRenderer"]
 LIGHT_DIRECTION = (0.4, -0.5, 0.75)
 """Towards the light (world axes, normalised at start): high in the south-east."""
 AMBIENT = 0.35
-BODY_RECORD = 7
-"""float32s per body instance: offset (3), heading, clip, phase, activity."""
+BODY_RECORD = 1
+"""float32s per body instance: activity (the pose is the body's row of the skin texture)."""
 MARKER_RECORD = 3
 """float32s per marker instance: offset (2), activity."""
 LINE_CAPACITY = 8192
@@ -67,7 +76,8 @@ class CrowdRenderer:
         width, height: the frame size.
         library: the clips to animate with; None: ``engine.motion.default_library()``.
         max_bodies: at most this many skinned bodies a frame (nearest first).
-        body: the crowd's body model; None: the synthesized low-poly neutral body (LOD 1).
+        body: the crowd's body model; None: the synthesized low-poly neutral body (LOD 1), drawn
+            at two levels of detail (``net.render.body_mesh.coarse``; other models at one).
     """
 
     def __init__(
@@ -83,20 +93,22 @@ class CrowdRenderer:
         self.width, self.height, self.max_bodies = width, height, max_bodies
         library = library if library is not None else default_library()
         body = body if body is not None else BodyModel.load(lod=1)
-        mesh = BodyMesh.from_body(body)
-        animation = bake(library, body)
+        meshes = (BodyMesh.from_body(body), coarse(body) or BodyMesh.from_body(body))
+        self.animation = bake(library, body)
+        joints = self.animation.matrices.shape[1]
         self.ctx = moderngl.create_standalone_context(backend="egl")
         self.ctx.enable(moderngl.PROGRAM_POINT_SIZE)
+        self.ctx.front_face = "cw"  # the mesh's counter-clockwise faces, after FLIP_Y
         self._make_targets()
-        self._make_programs(len(animation.clip_row))
-        self._set_constants(animation.clip_row, animation.clip_frames)
+        self._make_programs()
+        self._set_constants()
         ctx = self.ctx
-        self.skin = ctx.texture(
-            (animation.texels.shape[1], animation.texels.shape[0]), 4, animation.texels, dtype="f4"
-        )
+        self.skin = ctx.texture((joints * 3, max(max_bodies, 1)), 4, dtype="f4")
         self.skin.filter = (moderngl.NEAREST, moderngl.NEAREST)
         triangle = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], np.float32))
-        self.body_instances = ctx.buffer(reserve=max(max_bodies, 1) * BODY_RECORD * 4)
+        self.body_instances = [
+            ctx.buffer(reserve=max(max_bodies, 1) * BODY_RECORD * 4) for _ in meshes
+        ]
         self.lines = ctx.buffer(reserve=LINE_CAPACITY * 3 * 4)
         self.sky = ctx.buffer(reserve=4 * 3 * 4)
         self._marker_capacity = 0
@@ -105,17 +117,20 @@ class CrowdRenderer:
         self.line_vao = ctx.vertex_array(self.line, [(self.lines, "3f", "in_line")])
         self.sky_vao = ctx.vertex_array(self.flat, [(self.sky, "3f", "in_corner")])
         self.chroma_vao = ctx.vertex_array(self.chroma, [(triangle, "2f", "in_corner")])
-        self.body_vao = ctx.vertex_array(
-            self.body,
-            [
-                (ctx.buffer(mesh.vertex_records), "3f 3f 4f 4f",
-                 "in_position", "in_normal", "in_joints", "in_weights"),
-                (self.body_instances, "3f 1f 1f 1f 1f/i",
-                 "in_offset", "in_heading", "in_clip", "in_phase", "in_activity"),
-            ],
-            index_buffer=ctx.buffer(mesh.faces),
-            index_element_size=4,
-        )  # fmt: skip
+        self.body_vaos = [
+            ctx.vertex_array(
+                self.body,
+                [
+                    (ctx.buffer(mesh.vertex_records), "3f 3f 4f 4f",
+                     "in_position", "in_normal", "in_joints", "in_weights"),
+                    (instances, "1f/i", "in_activity"),
+                ],
+                index_buffer=ctx.buffer(mesh.faces),
+                index_element_size=4,
+            )
+            for mesh, instances in zip(meshes, self.body_instances, strict=True)
+        ]  # fmt: skip
+        """The body's vertex arrays: full detail, then coarse."""
         self._reserve_markers(1024)
         self._planes = np.empty((height * 3 // 2, width), np.uint8)
 
@@ -132,7 +147,7 @@ class CrowdRenderer:
             color_attachments=[ctx.texture((w // 2, h // 2), 1, dtype="f1") for _ in range(2)]
         )
 
-    def _make_programs(self, clips: int) -> None:
+    def _make_programs(self) -> None:
         ctx = self.ctx
         self.line = ctx.program(
             vertex_shader=shaders.LINE_VERTEX.replace("{levels}", str(len(GRID_SPACING_M))),
@@ -142,7 +157,7 @@ class CrowdRenderer:
             vertex_shader=shaders.FLAT_VERTEX, fragment_shader=shaders.FLAT_FRAGMENT
         )
         self.body = ctx.program(
-            vertex_shader=shaders.BODY_VERTEX.replace("{clips}", str(clips)),
+            vertex_shader=shaders.BODY_VERTEX,
             fragment_shader=shaders.BODY_FRAGMENT,
         )
         self.marker = ctx.program(
@@ -152,7 +167,7 @@ class CrowdRenderer:
             vertex_shader=shaders.CHROMA_VERTEX, fragment_shader=shaders.CHROMA_FRAGMENT
         )
 
-    def _set_constants(self, clip_row: np.ndarray, clip_frames: np.ndarray) -> None:
+    def _set_constants(self) -> None:
         to_yuv = RGB_TO_YUV.T.astype(np.float32).tobytes()  # column-major for GLSL's mat3
         offset = YUV_OFFSET.astype(np.float32).tobytes()
         palette = PALETTE.astype(np.float32).tobytes()
@@ -167,8 +182,6 @@ class CrowdRenderer:
         light = np.asarray(LIGHT_DIRECTION, np.float64)
         self.body["light_dir"].value = tuple(light / np.linalg.norm(light))
         self.body["ambient"].value = AMBIENT
-        self.body["clip_row"].write(np.asarray(clip_row, np.int32).tobytes())
-        self.body["clip_frames"].write(np.asarray(clip_frames, np.int32).tobytes())
         self.marker["rim_darken"].value = MARKER_DARKEN
         self.marker["radius_px"].value = MARKER_RADIUS_PX
         self.marker["centre_m"].value = BODY_CENTRE_M
@@ -196,10 +209,13 @@ class CrowdRenderer:
 
         The array is reused by the next call: copy it to keep it.
         """
-        drawn = select(crowd.pos_m, camera, self.width, self.height, self.max_bodies)
+        drawn = select(
+            crowd.pos_m, camera, self.width, self.height, self.max_bodies, MAX_DETAILED_BODIES
+        )
         view_projection = FLIP_Y @ camera.view_projection(self.width / self.height)
         matrix = view_projection.T.astype(np.float32).tobytes()  # column-major
-        self._upload(crowd, camera, drawn.bodies, drawn.markers)
+        levels = (slice(0, drawn.detailed), slice(drawn.detailed, len(drawn.bodies)))
+        self._upload(crowd, camera, drawn.bodies, levels, drawn.markers)
         self.scene.use()
         self.scene.clear(*self._ground_yuv, 1.0, depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
@@ -208,7 +224,12 @@ class CrowdRenderer:
             self.body["view_projection"].write(matrix)
             self.skin.use(0)
             self.body["skin"].value = 0
-            self.body_vao.render(moderngl.TRIANGLES, instances=len(drawn.bodies))
+            self.ctx.enable(moderngl.CULL_FACE)
+            for vao, level in zip(self.body_vaos, levels, strict=True):
+                if level.stop > level.start:
+                    self.body["first_body"].value = level.start
+                    vao.render(moderngl.TRIANGLES, instances=level.stop - level.start)
+            self.ctx.disable(moderngl.CULL_FACE)
         if len(drawn.markers):
             self.marker["view_projection"].write(matrix)
             self.marker_vao.render(moderngl.POINTS, vertices=len(drawn.markers))
@@ -241,19 +262,26 @@ class CrowdRenderer:
             self.line_vao.render(moderngl.LINES, vertices=count)
 
     def _upload(
-        self, crowd: CrowdView, camera: Camera, bodies: np.ndarray, markers: np.ndarray
+        self,
+        crowd: CrowdView,
+        camera: Camera,
+        bodies: np.ndarray,
+        levels: tuple[slice, ...],
+        markers: np.ndarray,
     ) -> None:
-        """Instance records of the drawn twins, target-relative (float64 first, then float32)."""
+        """The bodies' skin rows and the instance records of the drawn twins (``levels``: the
+        bodies each body level draws), target-relative (float64 first, then float32)."""
         if len(bodies):
-            records = np.empty((len(bodies), BODY_RECORD), np.float32)
-            records[:, 0] = crowd.pos_m[bodies, 0] - camera.x
-            records[:, 1] = crowd.pos_m[bodies, 1] - camera.y
-            records[:, 2] = 0.0
-            records[:, 3] = crowd.heading_rad[bodies]
-            records[:, 4] = crowd.clip[bodies]
-            records[:, 5] = crowd.phase[bodies]
-            records[:, 6] = crowd.activity[bodies]
-            self.body_instances.write(records)
+            offset_m = crowd.pos_m[bodies] - (camera.x, camera.y)
+            matrices = body_matrices(
+                self.animation, crowd.clip[bodies], crowd.phase[bodies],
+                crowd.heading_rad[bodies], offset_m,
+            )  # fmt: skip
+            self.skin.write(matrices, viewport=(0, 0, self.skin.width, len(bodies)))
+            activity = crowd.activity[bodies].astype(np.float32)
+            for instances, level in zip(self.body_instances, levels, strict=True):
+                if level.stop > level.start:
+                    instances.write(activity[level])
         if len(markers):
             self._reserve_markers(len(markers))
             records = np.empty((len(markers), MARKER_RECORD), np.float32)

@@ -6,8 +6,7 @@ shaders only store them: on llvmpipe a frame's cost is mostly per fragment. Ever
 writes two colour attachments: ``out_y`` (one channel, full size: the Y plane as read back) and
 ``out_yuv`` (Y, U, V at full size); the chroma pass then averages each 2 x 2 block of U and V (one
 bilinear fetch at the block's centre) into two half-size one-channel attachments, the U and V
-planes. ``{clips}`` (the number of baked clips) and ``{levels}`` (of the grid) are filled in
-before compiling.
+planes. ``{levels}`` (of the grid) is filled in before compiling.
 """
 
 from __future__ import annotations
@@ -106,57 +105,36 @@ BODY_VERTEX = (
     """
 #version 330
 uniform mat4 view_projection;
-uniform sampler2D skin;           // RGBA32F: row = baked frame, texel 3 j + r = row r of joint j
-uniform int clip_row[{clips}];    // first row of each clip
-uniform int clip_frames[{clips}]; // frames of each clip
-uniform vec3 palette[16];         // RGB of each activity code
-uniform vec3 light_dir;           // unit, towards the light, world axes
-uniform float ambient;            // share of the colour lit from everywhere
+uniform sampler2D skin;    // RGBA32F: row = drawn body, texel 3 j + r = row r of joint j's matrix
+uniform int first_body;    // the skin row of this draw's instance 0
+uniform vec3 palette[16];  // RGB of each activity code
+uniform vec3 light_dir;    // unit, towards the light, world axes
+uniform float ambient;     // share of the colour lit from everywhere
 in vec3 in_position;   // rest vertex, SMPL frame (y up, facing +z), metres
 in vec3 in_normal;
 in vec4 in_joints;     // four joint indices
 in vec4 in_weights;    // their skinning weights
-in vec3 in_offset;     // per twin: target-relative ground position, metres
-in float in_heading;   // radians, 0 = east, counter-clockwise
-in float in_clip;
-in float in_phase;
-in float in_activity;
+in float in_activity;  // per twin
 out vec3 v_yuv;
 """
     + _TO_YUV
     + """
 void main() {
-    int clip = int(in_clip);
-    int frames = clip_frames[clip];
-    float at = fract(in_phase) * float(frames);
-    int first = min(int(at), frames - 1);
-    float blend = at - float(first);
-    int row0 = clip_row[clip] + first;
-    int row1 = clip_row[clip] + (first + 1) % frames;
-    // Linear blend skinning: the weighted sum of the joints' 3 x 4 matrices (rows m0, m1, m2),
-    // each blended between the two nearest baked frames.
+    // Linear blend skinning: the weighted sum of the joints' 3 x 4 rest-to-world matrices (rows
+    // m0, m1, m2), posed, placed and turned to the twin's heading on the CPU.
+    int row = first_body + gl_InstanceID;
     vec4 m0 = vec4(0.0), m1 = vec4(0.0), m2 = vec4(0.0);
     for (int i = 0; i < 4; ++i) {
         int column = 3 * int(in_joints[i]);
-        float w0 = in_weights[i] * (1.0 - blend);
-        float w1 = in_weights[i] * blend;
-        m0 += w0 * texelFetch(skin, ivec2(column, row0), 0)
-            + w1 * texelFetch(skin, ivec2(column, row1), 0);
-        m1 += w0 * texelFetch(skin, ivec2(column + 1, row0), 0)
-            + w1 * texelFetch(skin, ivec2(column + 1, row1), 0);
-        m2 += w0 * texelFetch(skin, ivec2(column + 2, row0), 0)
-            + w1 * texelFetch(skin, ivec2(column + 2, row1), 0);
+        float w = in_weights[i];
+        m0 += w * texelFetch(skin, ivec2(column, row), 0);
+        m1 += w * texelFetch(skin, ivec2(column + 1, row), 0);
+        m2 += w * texelFetch(skin, ivec2(column + 2, row), 0);
     }
     vec4 rest = vec4(in_position, 1.0);
-    vec3 body = vec3(dot(m0, rest), dot(m1, rest), dot(m2, rest));
+    vec3 world = vec3(dot(m0, rest), dot(m1, rest), dot(m2, rest));
     vec3 normal = vec3(dot(m0.xyz, in_normal), dot(m1.xyz, in_normal), dot(m2.xyz, in_normal));
-    // SMPL (x the body's left, y up, z forward) to the world (x east, y north, z up) with the
-    // body facing its heading: forward -> (cos h, sin h, 0), left -> (-sin h, cos h, 0).
-    float s = sin(in_heading);
-    float c = cos(in_heading);
-    vec3 world = in_offset + vec3(c * body.z - s * body.x, s * body.z + c * body.x, body.y);
-    vec3 world_normal = vec3(c * normal.z - s * normal.x, s * normal.z + c * normal.x, normal.y);
-    float lambert = max(dot(normalize(world_normal), light_dir), 0.0);
+    float lambert = max(dot(normalize(normal), light_dir), 0.0);
     vec3 rgb = palette[int(in_activity) & 15] * (ambient + (1.0 - ambient) * lambert);
     v_yuv = to_yuv(rgb);  // Gouraud shading
     gl_Position = view_projection * vec4(world, 1.0);
