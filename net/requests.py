@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from components.activity import CATEGORIES
+from components.activity import CATEGORIES, PlaceKind
 from components.behavior import SHIFTS
 from components.identity import EMPLOYMENT
 from engine.config import MAX_DT_S, MAX_TIME_SCALE, MAX_TWINS
 from engine.loop import Loop
+from engine.synth.town import Town
 from engine.world import UnknownTwinError, World
 from net.publisher import VITAL_COLUMNS, Publisher
 from net.wire import fields, reply, request, topics
@@ -30,6 +31,8 @@ __all__ = ["Controls", "RequestHandler"]
 
 MAX_BATCH = 10_000
 """Twins one spawn or despawn request may name (docs/protocol.md section 7)."""
+PLACE_KINDS = [kind.name.lower() for kind in PlaceKind]
+"""The ``town`` reply's ``kinds``: the name of each place kind code."""
 
 
 @dataclass
@@ -66,6 +69,7 @@ class RequestHandler:
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
             "pause": self._pause, "resume": self._resume, "stats": self._stats,
+            "town": self._town,
         }  # fmt: skip
 
     def handle(self, payload: bytes) -> bytes:
@@ -119,6 +123,17 @@ class RequestHandler:
             "ids": world.ids[order].astype(np.uint32),
             "cells": self.publisher.cells_of(world.ids[order], world["position_m"][order]),
         }  # fmt: skip
+
+    def _town(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The town's places: fixed while the server runs (spawning moves new households into
+        existing homes; a resumed world restores its town before serving), so one fetch holds."""
+        town = self.controls.world.resource(Town)
+        return {
+            "kinds": PLACE_KINDS,
+            "kind": town.kind.astype(np.uint8),
+            "xy_m": town.xy_m.astype(np.float32),
+            "radius_m": float(town.radius_m),
+        }
 
     def _twin(self, args: dict[str, Any]) -> dict[str, Any]:
         world = self.controls.world

@@ -17,8 +17,10 @@ import zmq
 from clients.python import RequestClient, RequestError, Subscriber, merge_cells
 from clients.python.cli import main as client_main
 from clients.python.cli import parse_argument
+from components.activity import PlaceKind
 from engine.config import load_config
 from engine.serve import Serving
+from engine.synth.town import Town
 from net.wire import reply, request
 from net.wire.crowd import (
     HEADING_CODES,
@@ -276,6 +278,20 @@ def test_every_operation_and_its_errors(serving: Serving, client: RequestClient)
         assert client.call("pause") == {"paused": True}
     finally:
         unpause(serving)
+
+
+def test_town_gives_every_place_kind_and_position(serving: Serving, client: RequestClient):
+    town = serving.sim.world.resource(Town)
+    reply = client.call("town")
+    assert reply["kinds"] == [kind.name.lower() for kind in PlaceKind]
+    assert reply["kind"].dtype == np.uint8 and reply["xy_m"].dtype == np.float32
+    np.testing.assert_array_equal(reply["kind"], town.kind)
+    np.testing.assert_array_equal(reply["xy_m"], town.xy_m)
+    assert reply["radius_m"] == town.radius_m
+    assert set(reply["kind"].tolist()) == set(range(len(PlaceKind)))
+    spawned = client.call("spawn", count=3, seed=2)["ids"]  # into existing homes: same town
+    np.testing.assert_array_equal(client.call("town")["xy_m"], reply["xy_m"])
+    client.call("despawn", ids=spawned.tolist())
 
 
 def test_unknown_twin_message(client: RequestClient):

@@ -21,6 +21,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from components.activity import PlaceKind
 from net.wire import crowd, decode_any, event, meta, pose, reply, request, topics, vitals
 from net.wire.arrays import ARRAY_KEYS
 
@@ -182,6 +183,27 @@ def _valid_payloads() -> dict[str, tuple[str, bytes]]:
         "reply_snapshot": (
             "reply",
             reply.encode(reply.Reply(3603, 503, 120.1, 1, True, result={"crowd": [key, delta]})),
+        ),
+        "reply_town": (
+            "reply",
+            reply.encode(
+                reply.Reply(
+                    3603,
+                    503,
+                    120.1,
+                    3,
+                    True,
+                    result={
+                        "kinds": [kind.name.lower() for kind in PlaceKind],
+                        "kind": np.array([0, 0, 1, 6], np.uint8),
+                        "xy_m": np.array(
+                            [[-1250.5, 310.25], [88.0, -4020.75], [12.5, 7.0], [-300.0, -300.0]],
+                            np.float32,
+                        ),
+                        "radius_m": 12000.0,
+                    },
+                )
+            ),
         ),
         "reply_unknown_twin": (
             "reply",
