@@ -11,6 +11,7 @@ one that touches the world, and rendering or encoding never competes with it for
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -28,10 +29,14 @@ from net.http_api import DEFAULT_TIMEOUT_S
 from net.requests import Controls, RequestHandler
 from net.server import ZmqServer
 
-__all__ = ["Serving", "serve"]
+__all__ = ["Serving", "a_core_for_the_gateway", "serve"]
+
+log = logging.getLogger(__name__)
 
 TASKS = Path("/proc/self/task")
 """One entry per thread of this process (Linux)."""
+GATEWAY_CHECK_S = 2.0
+"""How often the simulation checks that its gateway process runs (and restarts it if not)."""
 HTTP_TIMEOUT_TICKS = 3
 """A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
 
@@ -70,6 +75,7 @@ class Serving:
             self.server.publisher,
         )
         self._last_checkpoint = time.monotonic()
+        self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
 
     def _http_server(self) -> Gateway:
         serve = self.config.serve
@@ -111,6 +117,12 @@ class Serving:
 
     def _between_ticks(self) -> None:
         self.server.poll()
+        now = time.monotonic()
+        if self.http is not None and now >= self._next_gateway_check:
+            self._next_gateway_check = now + GATEWAY_CHECK_S
+            status = self.http.restart_if_ended()
+            if status is not None:
+                log.warning("the gateway (HTTP API, video) ended with status %d: restarted", status)
         every = self.config.serve.checkpoint_every_s
         if every and time.monotonic() - self._last_checkpoint >= every:
             self.checkpoint()

@@ -85,6 +85,7 @@ class Gateway:
         self.host = host
         self.port: int = self.listener.getsockname()[1]
         self.process: subprocess.Popen | None = None
+        self._cores: tuple[int, ...] = ()
 
     @property
     def url(self) -> str:
@@ -95,6 +96,7 @@ class Gateway:
     def start(self, cores: tuple[int, ...] = ()) -> None:
         """Start the child, pinned to ``cores`` (empty: wherever the system likes); connections
         already waiting in the backlog are served once it runs."""
+        self._cores = cores
         fd = self.listener.fileno()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "net.gateway"],
@@ -105,6 +107,17 @@ class Gateway:
         line = json.dumps({"fd": fd, "cores": list(cores), **asdict(self.spec)}) + "\n"
         self.process.stdin.write(line.encode())
         self.process.stdin.flush()
+
+    def restart_if_ended(self) -> int | None:
+        """Start the child again if it ended by itself (a crash, or killed): returns the exit
+        status it ended with, or None while it runs. The listening socket stays bound here, so
+        the new child serves the same port and waiting connections are not lost."""
+        process = self.process
+        if process is None or process.poll() is None:
+            return None
+        process.stdin.close()
+        self.start(self._cores)
+        return process.returncode
 
     def stop(self, while_waiting: Callable[[], None] | None = None) -> None:
         """Stop the child and wait for it, calling ``while_waiting()`` meanwhile (the simulation

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import msgpack
 import pytest
 import zmq
@@ -203,3 +204,22 @@ def test_the_gateway_and_the_simulation_keep_to_their_own_cores(tmp_path):
         ours = os.sched_getaffinity(0)  # every thread of the simulation's process
     assert len(gateway) == 1 and not ours & gateway and ours | gateway == before
     assert os.sched_getaffinity(0) == before  # given back when serving stops
+
+
+def test_a_gateway_that_dies_is_restarted_on_the_same_port(tmp_path):
+    with running(serve_config(tmp_path)) as server:
+        first = server.http.process
+        os.kill(first.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        answer = None
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"{server.http.url}/api/stats", timeout=2.0)
+                if server.http.process is not first:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        assert server.http.process is not first, "the gateway was not restarted"
+        assert answer is not None and answer.status_code == 200
+        assert first.returncode == -signal.SIGKILL
