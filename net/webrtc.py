@@ -118,13 +118,6 @@ class CrowdFeed:
         self._newest: tuple[float, float] | None = None  # (sim t_s, wall monotonic s)
         self._sim_rate = 1.0
 
-    def reset(self) -> None:
-        """Forget everything (a fresh snapshot follows)."""
-        self._decoder = CrowdDecoder()
-        self._states = {}
-        self._merged = None
-        self._newest = None
-
     def apply(self, payload: bytes) -> None:
         """Apply one crowd payload; one that cannot apply (lost keyframe) waits for the next."""
         try:
