@@ -29,13 +29,17 @@ import numpy as np
 import pytest
 
 from components.pose import CLIPS
+from engine.synth.town import Town, build_town
 from net.render import Camera, CrowdRenderer, CrowdView
 from net.render.culling import select
+from net.render.town import select_places
 
 WIDTH, HEIGHT = 1280, 720
 SEED = 2026
 TOWN_SD_M = 800.0
 CLOSE_UP_HALF_M = 15.0
+HOUSEHOLDS = 400
+"""About the households of 1,000 synthesized twins: the town then has 8,162 places."""
 ROUNDS = 20
 
 
@@ -67,9 +71,22 @@ def _close_up() -> tuple[CrowdView, Camera]:
 SCENES = {"overview-1000": _overview, "closeup-100": _close_up}
 
 
+def _town() -> Town:
+    return build_town(np.random.default_rng(SEED), HOUSEHOLDS)
+
+
 @pytest.fixture(scope="module")
 def renderer():
     made = CrowdRenderer(WIDTH, HEIGHT)
+    yield made
+    made.release()
+
+
+@pytest.fixture(scope="module")
+def town_renderer():
+    made = CrowdRenderer(WIDTH, HEIGHT)
+    town = _town()
+    made.set_town(town.kind, town.xy_m)
     yield made
     made.release()
 
@@ -96,6 +113,20 @@ def test_yuv_direct(benchmark, renderer, scene) -> None:
     renderer.render_planes(crowd, camera)  # shaders compiled, buffers sized
     benchmark.pedantic(renderer.render_planes, args=(crowd, camera), rounds=ROUNDS, warmup_rounds=2)
     _record(benchmark, renderer, crowd, camera)
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_yuv_direct_with_town(benchmark, town_renderer, scene) -> None:
+    benchmark.group = f"render-{scene}"
+    crowd, camera = SCENES[scene]()
+    town_renderer.render_planes(crowd, camera)
+    benchmark.pedantic(
+        town_renderer.render_planes, args=(crowd, camera), rounds=ROUNDS, warmup_rounds=2
+    )
+    _record(benchmark, town_renderer, crowd, camera)
+    places = select_places(town_renderer.town, camera, WIDTH, HEIGHT)
+    benchmark.extra_info["place_boxes"] = len(places.boxes)
+    benchmark.extra_info["place_points"] = len(places.points)
 
 
 @pytest.mark.parametrize("scene", list(SCENES))

@@ -3,9 +3,10 @@
 Pattern: a peer registry (aiortc's ``examples/server``) fed by the Clone pattern's state stream.
 ``WebRtcHub`` lives in the gateway process (``net.gateway``) and never touches the world: one
 asynchronous SUB socket on the simulation's PUB brings the crowd (``cell/`` crowd messages into a
-``CrowdFeed``, after a ``snapshot`` from the ROUTER) and the vitals of the twins that viewers
-selected (``twin/<id>/vitals``, subscribed while somebody watches them, pushed to the viewers the
-moment they arrive). Each viewer has its own orbit camera; ``net.render`` draws its frames.
+``CrowdFeed``, after a ``snapshot`` from the ROUTER; the town's places, fixed, come once from a
+``town`` request) and the vitals of the twins that viewers selected (``twin/<id>/vitals``,
+subscribed while somebody watches them, pushed to the viewers the moment they arrive). Each
+viewer has its own orbit camera; ``net.render`` draws its frames.
 
 Data channel messages (JSON objects), viewer to server:
 
@@ -61,6 +62,7 @@ from aiortc import (
 from engine.motion import ClipLibrary, default_library
 from net.publisher import ACTIVITY_NAMES
 from net.render import Camera, CrowdRenderer, CrowdView
+from net.render.town import TownView
 from net.wire import vitals
 from net.wire.crowd import CrowdDecoder, CrowdState
 from net.wire.errors import WireError
@@ -345,16 +347,29 @@ class WebRtcHub:
         self._sub: zmq.asyncio.Socket | None = None
         self._receiver: asyncio.Task | None = None
         self._renderer: CrowdRenderer | None = None
+        self._town: tuple[np.ndarray, np.ndarray] | None = None
+        """The ``town`` reply's ``(kind, xy_m)``, kept until the renderer is made."""
         self._closed = False
 
     def renderer(self) -> CrowdRenderer:
         """The shared renderer, made on first use in the event loop's thread (its GL context)."""
         if self._renderer is None:
             self._renderer = CrowdRenderer(*self.size, library=self.feed.library)
+            if self._town is not None:
+                self._renderer.set_town(*self._town)
         return self._renderer
 
+    def _set_town(self, reply: dict[str, Any]) -> None:
+        """Draw the places of a ``town`` reply (fixed while the server runs: fetched once);
+        raises ValueError on bad places."""
+        TownView.from_places(reply["kind"], reply["xy_m"])  # bad places fail here, not later
+        self._town = (reply["kind"], reply["xy_m"])
+        if self._renderer is not None:
+            self._renderer.set_town(*self._town)
+
     async def _start_feed(self) -> None:
-        """Subscribe to the crowd, then take a snapshot (no message between is lost)."""
+        """Subscribe to the crowd, then take a snapshot (no message between is lost) and the
+        town."""
         if self._sub is not None:
             return
         self._context = zmq.asyncio.Context()
@@ -367,9 +382,13 @@ class WebRtcHub:
             snapshot = await asyncio.to_thread(self.router.call, "snapshot")
         except Exception as err:  # the stream's keyframes will fill the feed instead
             log.warning("no crowd snapshot: %s", err)
-            return
-        for payload in snapshot["crowd"]:
-            self.feed.apply(payload)
+        else:
+            for payload in snapshot["crowd"]:
+                self.feed.apply(payload)
+        try:
+            self._set_town(await asyncio.to_thread(self.router.call, "town"))
+        except Exception as err:  # the video shows the crowd on the bare ground
+            log.warning("no town: %s", err)
 
     async def _receive(self) -> None:
         while True:

@@ -14,6 +14,7 @@ __all__ = [
     "GROUND_RGB",
     "MARKER_DARKEN",
     "PALETTE",
+    "PLACE_RGB",
     "RGB_TO_YUV",
     "SKY_RGB",
     "YUV_OFFSET",
@@ -39,6 +40,21 @@ PALETTE = np.array(
     np.float32,
 )  # fmt: skip
 """``(16, 3) float32``: RGB in [0, 1] of each of the 16 activity codes."""
+
+PLACE_RGB = np.array(
+    [
+        (0.80, 0.72, 0.58),  # home: sand
+        (0.56, 0.64, 0.78),  # workplace: steel blue
+        (0.92, 0.62, 0.22),  # school: orange
+        (0.82, 0.45, 0.68),  # shop: pink
+        (0.80, 0.30, 0.26),  # restaurant: brick red
+        (0.58, 0.46, 0.84),  # gym: violet
+        (0.30, 0.64, 0.28),  # park: grass green
+    ],
+    np.float32,
+)  # fmt: skip
+"""``(K, 3) float32``: RGB in [0, 1] of each place kind (``components.activity.PlaceKind``),
+muted against the twins' activity colours; a legend's swatches."""
 
 RGB_TO_YUV = np.array(
     [[0.257, 0.504, 0.098], [-0.148, -0.291, 0.439], [0.439, -0.368, -0.071]], np.float64

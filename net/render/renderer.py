@@ -38,6 +38,7 @@ from net.render.colour import (
     GROUND_RGB,
     MARKER_DARKEN,
     PALETTE,
+    PLACE_RGB,
     RGB_TO_YUV,
     SKY_RGB,
     YUV_OFFSET,
@@ -53,6 +54,15 @@ from net.render.culling import (
 )
 from net.render.ground import GRID_SPACING_M, backdrop, grid_lines
 from net.render.picking import pick
+from net.render.town import (
+    MAX_BOXES,
+    PLACE_KINDS,
+    PLACE_SIZE_M,
+    PlaceDrawList,
+    TownView,
+    box_mesh,
+    select_places,
+)
 
 __all__ = ["CrowdRenderer"]
 
@@ -63,6 +73,10 @@ BODY_RECORD = 1
 """float32s per body instance: activity (the pose is the body's row of the skin texture)."""
 MARKER_RECORD = 3
 """float32s per marker instance: offset (2), activity."""
+BOX_RECORD = 3
+"""float32s per place box instance: footprint centre offset (2), kind."""
+POINT_RECORD = 4
+"""float32s per place point: footprint centre offset (2), kind, width (px)."""
 LINE_CAPACITY = 8192
 """Grid line vertices a frame can draw (``net.render.ground`` bounds them far below this)."""
 FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
@@ -132,6 +146,22 @@ class CrowdRenderer:
         ]  # fmt: skip
         """The body's vertex arrays: full detail, then coarse."""
         self._reserve_markers(1024)
+        box_vertices, box_faces = box_mesh()
+        self.box_instances = ctx.buffer(reserve=MAX_BOXES * BOX_RECORD * 4)
+        self.box_vao = ctx.vertex_array(
+            self.place_box,
+            [
+                (ctx.buffer(box_vertices), "3f 3f", "in_position", "in_normal"),
+                (self.box_instances, "3f/i", "in_place"),
+            ],
+            index_buffer=ctx.buffer(box_faces),
+            index_element_size=4,
+        )
+        self.town = TownView.empty()
+        self.point_instances: moderngl.Buffer | None = None
+        self.point_vao: moderngl.VertexArray | None = None
+        self._box_records = np.empty((MAX_BOXES, BOX_RECORD), np.float32)
+        self._point_records = np.empty((0, POINT_RECORD), np.float32)
         self._planes = np.empty((height * 3 // 2, width), np.uint8)
 
     def _make_targets(self) -> None:
@@ -166,22 +196,39 @@ class CrowdRenderer:
         self.chroma = ctx.program(
             vertex_shader=shaders.CHROMA_VERTEX, fragment_shader=shaders.CHROMA_FRAGMENT
         )
+        kinds = str(PLACE_KINDS)
+        self.place_box = ctx.program(
+            vertex_shader=shaders.PLACE_BOX_VERTEX.replace("{kinds}", kinds),
+            fragment_shader=shaders.BODY_FRAGMENT,
+        )
+        self.place_point = ctx.program(
+            vertex_shader=shaders.PLACE_POINT_VERTEX.replace("{kinds}", kinds),
+            fragment_shader=shaders.PLACE_POINT_FRAGMENT,
+        )
 
     def _set_constants(self) -> None:
         to_yuv = RGB_TO_YUV.T.astype(np.float32).tobytes()  # column-major for GLSL's mat3
         offset = YUV_OFFSET.astype(np.float32).tobytes()
         palette = PALETTE.astype(np.float32).tobytes()
-        for program in (self.body, self.marker):
+        for program in (self.body, self.marker, self.place_box, self.place_point):
             program["rgb_to_yuv"].write(to_yuv)
             program["yuv_offset"].write(offset)
+        place_rgb = PLACE_RGB.astype(np.float32).tobytes()
+        place_size = PLACE_SIZE_M.astype(np.float32).tobytes()
+        for program in (self.place_box, self.place_point):
+            program["place_rgb"].write(place_rgb)
+            program["place_size"].write(place_size)
         for program in (self.body, self.marker):
             program["palette"].write(palette)
         self.line["ground_yuv"].write(_yuv_bytes(GROUND_RGB))
         self.line["line_yuv"].write(_yuv_bytes(GRID_RGB))
         self.flat["colour_yuv"].write(_yuv_bytes(SKY_RGB))
         light = np.asarray(LIGHT_DIRECTION, np.float64)
-        self.body["light_dir"].value = tuple(light / np.linalg.norm(light))
-        self.body["ambient"].value = AMBIENT
+        light = light / np.linalg.norm(light)
+        for program in (self.body, self.place_box):
+            program["light_dir"].value = tuple(light)
+            program["ambient"].value = AMBIENT
+        self.place_point["roof_shade"].value = AMBIENT + (1 - AMBIENT) * max(light[2], 0.0)
         self.marker["rim_darken"].value = MARKER_DARKEN
         self.marker["radius_px"].value = MARKER_RADIUS_PX
         self.marker["centre_m"].value = BODY_CENTRE_M
@@ -203,6 +250,21 @@ class CrowdRenderer:
         self.marker_vao = self.ctx.vertex_array(
             self.marker, [(self.marker_instances, "3f", "in_marker")]
         )
+
+    def set_town(self, kind: np.ndarray, xy_m: np.ndarray) -> None:
+        """Draw the town's places from now on: kind codes ``(P,)`` (``PlaceKind``, as the
+        ``town`` request's ``kind``) at positions ``(P, 2)`` (m, its ``xy_m``); raises
+        ValueError on bad input and keeps the previous town."""
+        town = TownView.from_places(kind, xy_m)
+        if self.point_vao is not None:
+            self.point_vao.release()
+            self.point_instances.release()
+        self.point_instances = self.ctx.buffer(reserve=max(len(town), 1) * POINT_RECORD * 4)
+        self.point_vao = self.ctx.vertex_array(
+            self.place_point, [(self.point_instances, "4f", "in_point")]
+        )
+        self._point_records = np.empty((len(town), POINT_RECORD), np.float32)
+        self.town = town
 
     def render_planes(self, crowd: CrowdView, camera: Camera) -> np.ndarray:
         """``(height * 3 / 2, width) uint8``: the Y, U and V planes of the view, top row first.
@@ -233,6 +295,8 @@ class CrowdRenderer:
         if len(drawn.markers):
             self.marker["view_projection"].write(matrix)
             self.marker_vao.render(moderngl.POINTS, vertices=len(drawn.markers))
+        if len(self.town):
+            self._draw_town(camera, matrix)
         self.ctx.disable(moderngl.DEPTH_TEST)
         self.chroma_target.use()
         self.yuv_full.use(0)
@@ -260,6 +324,30 @@ class CrowdRenderer:
             self.line["eye_m"].value = tuple(camera.eye_offset_m()[:2])
             self.line["reach_m"].write(lines.reach_m.tobytes())
             self.line_vao.render(moderngl.LINES, vertices=count)
+
+    def _draw_town(self, camera: Camera, matrix: bytes) -> None:
+        """The places: boxes (nearest first, back faces culled), then points."""
+        places: PlaceDrawList = select_places(self.town, camera, self.width, self.height)
+        centre = self.town.centre_m
+        if count := len(places.boxes):
+            records = self._box_records[:count]
+            records[:, 0] = centre[places.boxes, 0] - camera.x
+            records[:, 1] = centre[places.boxes, 1] - camera.y
+            records[:, 2] = self.town.kind[places.boxes]
+            self.box_instances.write(records)
+            self.place_box["view_projection"].write(matrix)
+            self.ctx.enable(moderngl.CULL_FACE)
+            self.box_vao.render(moderngl.TRIANGLES, instances=count)
+            self.ctx.disable(moderngl.CULL_FACE)
+        if count := len(places.points):
+            records = self._point_records[:count]
+            records[:, 0] = centre[places.points, 0] - camera.x
+            records[:, 1] = centre[places.points, 1] - camera.y
+            records[:, 2] = self.town.kind[places.points]
+            records[:, 3] = places.point_px
+            self.point_instances.write(records)
+            self.place_point["view_projection"].write(matrix)
+            self.point_vao.render(moderngl.POINTS, vertices=count)
 
     def _upload(
         self,

@@ -6,7 +6,7 @@ shaders only store them: on llvmpipe a frame's cost is mostly per fragment. Ever
 writes two colour attachments: ``out_y`` (one channel, full size: the Y plane as read back) and
 ``out_yuv`` (Y, U, V at full size); the chroma pass then averages each 2 x 2 block of U and V (one
 bilinear fetch at the block's centre) into two half-size one-channel attachments, the U and V
-planes. ``{levels}`` (of the grid) is filled in before compiling.
+planes. ``{levels}`` (of the grid) and ``{kinds}`` (of places) are filled in before compiling.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ __all__ = [
     "LINE_VERTEX",
     "MARKER_FRAGMENT",
     "MARKER_VERTEX",
+    "PLACE_BOX_VERTEX",
+    "PLACE_POINT_FRAGMENT",
+    "PLACE_POINT_VERTEX",
 ]
 
 _TO_YUV = """
@@ -192,6 +195,66 @@ void main() {
     float r2 = dot(corner, corner);
     if (r2 > 1.0) discard;
     store(r2 > 0.5 ? v_rim_yuv : v_yuv);
+}
+"""
+)
+
+PLACE_BOX_VERTEX = (
+    """
+#version 330
+uniform mat4 view_projection;
+uniform vec3 place_rgb[{kinds}];   // RGB of each place kind
+uniform vec3 place_size[{kinds}];  // half width (east), half depth (north), height (m)
+uniform vec3 light_dir;
+uniform float ambient;
+in vec3 in_position;  // unit box: x, y in [-1, 1], z in [0, 1]
+in vec3 in_normal;    // the face's outward normal (axis-aligned: scaling keeps it)
+in vec3 in_place;     // per place: target-relative footprint centre (m), kind code
+out vec3 v_yuv;
+"""
+    + _TO_YUV
+    + """
+void main() {
+    int kind = int(in_place.z);
+    vec3 size = place_size[kind];
+    float lambert = max(dot(in_normal, light_dir), 0.0);
+    v_yuv = to_yuv(place_rgb[kind] * (ambient + (1.0 - ambient) * lambert));
+    vec3 world = vec3(in_place.xy + in_position.xy * size.xy, in_position.z * size.z);
+    gl_Position = view_projection * vec4(world, 1.0);
+}
+"""
+)
+
+PLACE_POINT_VERTEX = (
+    """
+#version 330
+uniform mat4 view_projection;
+uniform vec3 place_rgb[{kinds}];
+uniform vec3 place_size[{kinds}];
+uniform float roof_shade;  // ambient + (1 - ambient) * light_dir.z: a lit roof's brightness
+in vec4 in_point;          // per place: target-relative footprint centre (m), kind, width (px)
+flat out vec3 v_yuv;
+"""
+    + _TO_YUV
+    + """
+void main() {
+    int kind = int(in_point.z);
+    gl_Position = view_projection * vec4(in_point.xy, place_size[kind].z, 1.0);
+    gl_PointSize = in_point.w;
+    v_yuv = to_yuv(place_rgb[kind] * roof_shade);
+}
+"""
+)
+
+PLACE_POINT_FRAGMENT = (
+    """
+#version 330
+flat in vec3 v_yuv;
+"""
+    + _STORE_YUV
+    + """
+void main() {
+    store(v_yuv);  // a square: a far roof
 }
 """
 )
