@@ -26,6 +26,7 @@ def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
     assert findings["first_frame_s"] < 10
     assert findings["video_fps"] > 5
     assert findings["video_lit"] > 5, "the video stayed black"
+    assert findings["video_changed_over_time"] > 24, "the video is a still picture"
     assert findings["twins_in_view"] > 0.001, "no twin is drawn in the video"
     assert findings["twins_in_view_after_pan"] < findings["twins_in_view"] / 4, (
         "dragging the video far past the town did not move the camera"
@@ -33,6 +34,8 @@ def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
     assert findings["picked_by_click"]
     assert findings["live_updates_per_s"] >= 5, "the selected twin's vitals are not live"
     assert findings["today_shown"]
+    assert "scale" in findings["bad_time_scale_notice"], findings["bad_time_scale_notice"]
+    assert findings["time_scale_after_refusal"] == 1.0
     assert findings["second_viewer_first_frame_s"] < 10
     assert findings["viewers_with_two_tabs"] == 2
     assert findings["closed_tab_removed_after_s"] < 30
