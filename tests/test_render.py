@@ -1,5 +1,5 @@
 """The crowd renderer (``net.render``): real EGL renders (Mesa llvmpipe here) checked by pixels,
-the orbit camera's math, culling and picking."""
+the orbit camera's math, culling, picking and the town's places."""
 
 from __future__ import annotations
 
@@ -15,8 +15,16 @@ from net.render import Camera, CrowdRenderer, CrowdView, rgb_to_yuv
 from net.render import renderer as renderer_module
 from net.render.animation_texture import bake, body_matrices
 from net.render.body_mesh import BodyMesh, _signed_volume, coarse
-from net.render.colour import GROUND_RGB, SKY_RGB
+from net.render.colour import GROUND_RGB, PLACE_RGB, SKY_RGB
 from net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
+from net.render.town import (
+    DOOR_GAP_M,
+    FIRST_KINDS,
+    PLACE_KINDS,
+    PLACE_SIZE_M,
+    TownView,
+    select_places,
+)
 
 WIDTH, HEIGHT = 640, 360
 ASPECT = WIDTH / HEIGHT
@@ -359,3 +367,117 @@ def test_bad_crowd_views_raise():
         crowd_of([[0.0, np.inf]])
     with pytest.raises(ValueError, match=r"phase must have shape \(1,\), got \(2,\)"):
         CrowdView([1], [[0.0, 0.0]], [0.0], [0], [0], [0.0, 0.5])
+
+
+# -- the town ----------------------------------------------------------------------------------
+
+KINDS = np.arange(PLACE_KINDS, dtype=np.uint8)
+ROW_M = np.stack([(KINDS - 3.0) * 100.0, np.zeros(PLACE_KINDS)], axis=1)
+"""One place of each kind, 100 m apart on an east-west row."""
+
+
+@pytest.fixture
+def with_town(renderer):
+    """The module's renderer, given a town by the test; back to no town afterwards."""
+    yield renderer
+    renderer.set_town(np.zeros(0, np.uint8), np.zeros((0, 2)))
+
+
+def roof_yuv(kind: int) -> np.ndarray:
+    """The code values of a lit roof of ``kind``: lambert with the normal straight up."""
+    light = np.asarray(renderer_module.LIGHT_DIRECTION) / np.linalg.norm(
+        renderer_module.LIGHT_DIRECTION
+    )
+    shade = renderer_module.AMBIENT + (1 - renderer_module.AMBIENT) * light[2]
+    return rgb_to_yuv(PLACE_RGB[kind] * shade)
+
+
+def roof_pixels(camera: Camera, xy_m: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """``(P, 2) int`` chroma-plane (row, column) of each place's roof centre."""
+    town = TownView.from_places(kind, xy_m)
+    centres = town.centre_m[np.argsort(town.index)]
+    roofs = np.concatenate([centres, PLACE_SIZE_M[kind, 2:]], axis=1)
+    uv = camera.project(roofs, ASPECT).uv
+    return np.stack([uv[:, 1] * HEIGHT / 2, uv[:, 0] * WIDTH / 2], axis=1).astype(int)
+
+
+def test_each_place_kind_is_drawn_in_its_colour_where_it_projects(with_town):
+    camera = Camera(distance_m=600.0, pitch_deg=90.0)
+    drawn = select_places(TownView.from_places(KINDS, ROW_M), camera, WIDTH, HEIGHT)
+    assert (len(drawn.boxes), len(drawn.points)) == (PLACE_KINDS, 0)
+    with_town.set_town(KINDS, ROW_M)
+    y, u, v = planes(with_town, CrowdView.empty(), camera)
+    for kind, (row, column) in zip(KINDS, roof_pixels(camera, ROW_M, KINDS), strict=True):
+        want = roof_yuv(kind)
+        assert abs(u[row, column] - want[1]) <= 3 and abs(v[row, column] - want[2]) <= 3, kind
+        assert abs(y[2 * row, 2 * column] - want[0]) <= 3, kind
+    away = planes(with_town, CrowdView.empty(), Camera(x=5000.0, distance_m=600.0, pitch_deg=90.0))
+    assert len(np.unique(away[1])) <= 2  # ground and grid lines only
+
+
+def test_far_places_are_points_of_their_roof_colour(with_town):
+    camera = Camera(distance_m=20_000.0, pitch_deg=90.0)
+    row_m = ROW_M * 10
+    drawn = select_places(TownView.from_places(KINDS, row_m), camera, WIDTH, HEIGHT)
+    assert (len(drawn.boxes), len(drawn.points)) == (0, PLACE_KINDS)
+    with_town.set_town(KINDS, row_m)
+    y = planes(with_town, CrowdView.empty(), camera)[0]
+    for kind, (row, column) in zip(KINDS, 2 * roof_pixels(camera, row_m, KINDS), strict=True):
+        near = y[row - 2 : row + 3, column - 2 : column + 3]
+        assert np.abs(near - roof_yuv(kind)[0]).min() <= 3, kind
+
+
+def test_a_building_stands_north_of_its_place_and_the_twin_there_in_front(with_town):
+    camera = Camera(distance_m=40.0, pitch_deg=20.0)  # looking north
+    home = np.array([[0.0, 0.0]])
+    with_town.set_town(np.array([0]), home)
+    twin = crowd_of(home, activity=YELLOW, clip=STAND)
+    assert body_mask(with_town, twin, camera).sum() > 20  # not hidden inside the house
+    y, u, v = planes(with_town, CrowdView.empty(), camera)
+    north = DOOR_GAP_M + PLACE_SIZE_M[0, 1]
+    wall = camera.project([[0.0, north, 3.0]], ASPECT).uv[0]  # the south wall's middle
+    wall_row, wall_column = int(wall[1] * HEIGHT / 2), int(wall[0] * WIDTH / 2)
+    _, u0, v0 = rgb_to_yuv(np.array(GROUND_RGB))
+    assert abs(u[wall_row, wall_column] - u0) + abs(v[wall_row, wall_column] - v0) > 10
+    assert with_town.pick(twin, camera, *wall) is None  # picking sees twins, not houses
+
+
+def test_places_outside_the_view_are_culled_and_not_drawn(with_town):
+    camera = Camera(distance_m=60.0, pitch_deg=30.0)  # eye south of the target, looking north
+    hidden = np.array([[0.0, -300.0], [0.0, -5000.0], [2000.0, 50.0], [-2000.0, 50.0]])
+    kinds = np.array([1, 1, 6, 2])
+    drawn = select_places(TownView.from_places(kinds, hidden), camera, WIDTH, HEIGHT)
+    assert len(drawn.boxes) == 0 and len(drawn.points) == 0
+    empty = planes(with_town, CrowdView.empty(), camera)
+    with_town.set_town(kinds, hidden)
+    for got, want in zip(planes(with_town, CrowdView.empty(), camera), empty, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_boxes_are_nearest_first_and_capped_points_follow_the_priority_order():
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(-3000.0, 3000.0, (4000, 2))
+    town = TownView.from_places(rng.integers(0, PLACE_KINDS, 4000), xy)
+    assert sorted(town.index.tolist()) == list(range(4000))
+    landmark = np.isin(town.kind, FIRST_KINDS)
+    assert not landmark[np.argmin(landmark) :].any()  # landmarks first
+    camera = Camera(distance_m=1500.0, pitch_deg=35.0)
+    drawn = select_places(town, camera, WIDTH, HEIGHT, max_boxes=10, max_points=300)
+    assert len(drawn.boxes) == 10 and len(drawn.points) == 300
+    bounds = town.bound_centre_m.T - (camera.x, camera.y, 0.0, 0.0)  # (P, 4) target-relative
+    depth = -(bounds @ camera.view_matrix()[2])
+    assert (np.diff(depth[drawn.boxes]) >= 0).all()  # nearest first
+    everything = select_places(town, camera, WIDTH, HEIGHT, max_boxes=10, max_points=4000)
+    np.testing.assert_array_equal(drawn.points, everything.points[:300])
+    assert (drawn.point_px >= 1.0).all() and (drawn.point_px <= 6.0).all()
+
+
+def test_bad_towns_raise_and_keep_the_previous_one(with_town):
+    with_town.set_town(KINDS, ROW_M)
+    with pytest.raises(ValueError, match=r"place kind codes must be integers in \[0, 7\)"):
+        with_town.set_town(np.array([7]), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"kind must be \(P,\) and xy_m \(P, 2\)"):
+        with_town.set_town(np.array([0, 1]), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="xy_m must be finite"):
+        with_town.set_town(np.array([0]), np.array([[np.nan, 0.0]]))
+    assert len(with_town.town) == PLACE_KINDS
