@@ -7,6 +7,9 @@ Groups (one frame each, EGL; Mesa llvmpipe on the development machines):
 - ``render-closeup-100``: 100 walking twins within 15 m of a tilted camera 30 m away, all drawn
   as skinned bodies (all at the coarse level of detail: none is 144 pixels tall).
 
+``yuv_direct_with_town`` is ``yuv_direct`` with the town of those twins drawn too (8,162 places
+of ``engine.synth.town.build_town``; ``extra_info`` counts its boxes and points).
+
 In each group ``yuv_direct`` is ``CrowdRenderer.render_planes`` (YUV written by the shaders,
 chroma averaged on the GPU, three planes read back) and ``rgb_then_reformat`` is its peer, the
 usual pipeline: the same scene, a full-size RGB read-back and libav's rgb24 -> yuv420p
@@ -16,7 +19,10 @@ differ. ``extra_info`` holds the bodies (and of them the full-detail ones) and m
 
 Measured (median of 20, 2-core CPU shared with other work, Mesa llvmpipe 22.3, LLVM 15):
 overview 2.8 ms, close-up 7.2 ms (36.3 ms before the bodies were posed on the CPU, back faces
-culled and mid-distance bodies drawn with the coarse mesh).
+culled and mid-distance bodies drawn with the coarse mesh). With the town (same runs, two runs
+of 20): overview 3.4-3.6 ms (+0.5-0.7 ms: 30 boxes, 1,024 points), close-up 7.6 ms (+0.3-0.5
+ms: 2 boxes). Views the groups do not cover cost more: 400 m away over the centre (117 large
+boxes) about +1.5-2.5 ms, low over the centre (256 boxes, 1,024 points) about +2.5 ms.
 
 Run: ``pytest bench/test_render_bench.py --benchmark-enable``. With benchmarks disabled (the
 project default) every benchmark runs once, as a smoke test.

@@ -18,8 +18,10 @@ from net.render.body_mesh import BodyMesh, _signed_volume, coarse
 from net.render.colour import GROUND_RGB, PLACE_RGB, SKY_RGB
 from net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
 from net.render.town import (
+    BOX_MIN_PX,
     DOOR_GAP_M,
     FIRST_KINDS,
+    MIN_POINT_PX,
     PLACE_KINDS,
     PLACE_SIZE_M,
     TownView,
@@ -469,7 +471,7 @@ def test_boxes_are_nearest_first_and_capped_points_follow_the_priority_order():
     assert (np.diff(depth[drawn.boxes]) >= 0).all()  # nearest first
     everything = select_places(town, camera, WIDTH, HEIGHT, max_boxes=10, max_points=4000)
     np.testing.assert_array_equal(drawn.points, everything.points[:300])
-    assert (drawn.point_px >= 1.0).all() and (drawn.point_px <= 6.0).all()
+    assert (drawn.point_px >= MIN_POINT_PX).all() and (drawn.point_px <= BOX_MIN_PX).all()
 
 
 def test_bad_towns_raise_and_keep_the_previous_one(with_town):
