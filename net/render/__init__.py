@@ -5,8 +5,10 @@
 - :class:`CrowdRenderer` (``renderer``): renders a view to yuv420p planes or an ``av.VideoFrame``,
   culling and choosing each twin's level of detail (``culling``), posing each body from baked
   clips on the CPU (``animation_texture``) and skinning the low-poly body at two levels of detail
-  (``body_mesh``) in the vertex shader, and picks twins under a click (``picking``).
-- :data:`PALETTE` and :func:`rgb_to_yuv` (``colour``): activity colours and the YUV they become.
+  (``body_mesh``) in the vertex shader, draws the town's places given by ``set_town`` (``town``:
+  boxes near, points far, culled on the CPU), and picks twins under a click (``picking``).
+- :data:`PALETTE` and :func:`rgb_to_yuv` (``colour``): activity colours and the YUV they become;
+  ``colour.PLACE_RGB``: the place kinds' colours.
 """
 
 from net.render.camera import Camera

@@ -12,8 +12,10 @@ moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). 
 3. clear to the ground colour and draw the sky backdrop and the grid lines (``net.render.ground``:
    only line and sky pixels cost anything), the bodies (the low-poly body mesh, one instanced
    draw per level of detail, ``net.render.body_mesh``, skinned in the vertex shader with the
-   body's row of the skin texture, lit by one light, back faces culled) and the markers, with a
-   depth test, every fragment written as Y and as (Y, U, V);
+   body's row of the skin texture, lit by one light, back faces culled), the markers and the
+   town's places (``net.render.town``: culled on the CPU, near ones as lit boxes nearest first,
+   far ones as points, one instanced draw each), with a depth test, every fragment written as Y
+   and as (Y, U, V);
 4. average chroma 2 x 2 into the half-size U and V planes on the GPU and read the three planes back
    into one ``(H * 3 / 2, W) uint8`` array: no colour conversion on the CPU.
 
