@@ -19,7 +19,9 @@ import httpx
 import numpy as np
 import pytest
 
+from components.activity import PlaceKind
 from engine.serve import Serving
+from engine.synth.town import Town
 from net.webrtc import STALL_S
 from tests.test_http_api import running, serve_config
 from tests.webrtc_viewer import Viewer, loopback_candidates
@@ -186,5 +188,25 @@ async def _outlive(serving: Serving, frozen: subprocess.Popen) -> None:
     count = viewer.received
     await asyncio.sleep(1.0)
     assert viewer.received - count >= 12, "the other viewer stalled too"
+    await viewer.close()
+    await wait_for_viewers(serving, 0, 15)
+
+
+def test_the_video_shows_the_towns_buildings(serving: Serving) -> None:
+    town = serving.sim.world.resource(Town)
+    (workplace,) = np.flatnonzero(town.kind == PlaceKind.WORKPLACE)[:1]
+    x, y = (float(v) for v in town.xy_m[workplace])
+    asyncio.run(_building(serving, x, y + 14.0))  # the footprint's centre: 2 m + half its depth
+
+
+async def _building(serving: Serving, x: float, y: float) -> None:
+    viewer = Viewer()
+    await viewer.connect(serving.http.url)
+    above = {"distance_m": 120.0, "pitch_deg": 90.0, "yaw_deg": 0.0}
+    viewer.send({"camera": {"x": x, "y": y, **above}})
+    roof = np.median(luma(await viewer.fresh_frame())[355:366, 635:646])
+    viewer.send({"camera": {"x": x + 60_000.0, "y": y, **above}})
+    ground = np.median(luma(await viewer.fresh_frame())[355:366, 635:646])
+    assert abs(roof - ground) > 8, (roof, ground)
     await viewer.close()
     await wait_for_viewers(serving, 0, 15)
