@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.body import BodyModel
-from engine.synth.body_model import part_slices
+from engine.synth.body_model import part_slices, tube_faces
 
 __all__ = ["INFLUENCES", "BodyMesh", "coarse"]
 
@@ -87,21 +87,6 @@ class BodyMesh:
         return float(np.ptp(self.positions[:, 1]))
 
 
-def tube_faces(rings: int, around: int) -> np.ndarray:
-    """``(2 rings around, 3) int64`` triangles of a closed tube: local vertex 0 the start pole,
-    ``1 + r around + k`` vertex k of ring r, the last the end pole; wound one consistent way."""
-    k = np.arange(around)
-    k1 = (k + 1) % around
-    ring = 1 + np.arange(rings - 1)[:, None] * around
-    a, b, c, d = ring + k, ring + around + k, ring + around + k1, ring + k1
-    sides = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], 1).reshape(-1, 3)
-    end = 1 + rings * around
-    last = 1 + (rings - 1) * around
-    start_cap = np.stack([np.zeros(around, np.int64), 1 + k, 1 + k1], -1)
-    end_cap = np.stack([np.full(around, end), last + k1, last + k], -1)
-    return np.vstack([start_cap, sides, end_cap])
-
-
 def coarse(body: BodyModel) -> BodyMesh | None:
     """The coarse level of the synthesized low-poly body (see the module docstring), or None
     when ``body`` is not made of its tubes (a real SMPL model)."""
@@ -119,7 +104,7 @@ def coarse(body: BodyModel) -> BodyMesh | None:
         ring_vertices = part.start + 1 + np.add.outer(np.multiply(ring_rows, around),
                                                       np.arange(0, around, 2))  # fmt: skip
         kept = np.concatenate([[part.start], ring_vertices.ravel(), [part.stop - 1]])
-        local = tube_faces(len(ring_rows), around // 2)
+        local = tube_faces(len(ring_rows), around // 2, outward=True)
         if _signed_volume(template[kept], local) < 0:
             local = local[:, ::-1]
         keep.append(kept)
