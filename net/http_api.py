@@ -16,6 +16,7 @@ POST   /api/twins/despawn   ``{"ids": [...]}``                  ``despawn``
 DELETE /api/twins/{id}                                          ``despawn`` of one twin
 POST   /api/webrtc/offer    ``{"sdp": ..., "type": "offer"}``   (video view, ``net.webrtc``)
 GET    /api/viewers                                             (video view, ``net.webrtc``)
+GET    /api/legend                                              (video colours, ``net.render``)
 PUT    /api/time-scale      ``{"scale": x}``                    ``time_scale``
 POST   /api/pause                                               ``pause``
 POST   /api/resume                                              ``resume``
@@ -49,7 +50,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.activity import PlaceKind
 from net.publisher import ACTIVITY_NAMES
+from net.render.colour import PALETTE, PLACE_RGB
 from net.webrtc import WebRtcHub
 from net.wire import reply, request
 from net.wire.crowd import CrowdDecoder, CrowdState
@@ -387,6 +390,16 @@ class SessionDescription(_Body):
     type: Literal["offer", "answer"]
 
 
+class LegendEntry(BaseModel):
+    name: str
+    rgb: str = Field(description="the colour in the video, #rrggbb")
+
+
+class Legend(BaseModel):
+    activities: list[LegendEntry] = Field(description="twins, by what they are doing")
+    places: list[LegendEntry] = Field(description="the town's places, by kind")
+
+
 class Viewer(BaseModel):
     id: int = Field(description="viewer number, in order of arrival")
     state: str = Field(description="WebRTC connection state")
@@ -558,6 +571,14 @@ def create_app(
         answer = await hub.answer(body.sdp, body.type)
         return {"sdp": answer.sdp, "type": answer.type}
 
+    @app.get("/api/legend", response_model=Legend, tags=["video"])
+    def legend() -> dict[str, Any]:
+        """What the video's colours mean: twins by activity, places by kind."""
+        return {
+            "activities": _swatches(ACTIVITY_NAMES, PALETTE),
+            "places": _swatches([kind.name.lower() for kind in PlaceKind], PLACE_RGB),
+        }
+
     @app.get("/api/viewers", response_model=list[Viewer], tags=["video"])
     def viewers() -> list[dict[str, Any]]:
         """The video viewers connected now: connection state, frames sent, camera, selection."""
@@ -566,6 +587,15 @@ def create_app(
     if WEB_DIR.is_dir():  # mounted last: the /api routes and /docs match first
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+def _swatches(names: Sequence[str], rgb: np.ndarray) -> list[dict[str, str]]:
+    """``{"name", "rgb": "#rrggbb"}`` of each name, coloured by the same row of ``rgb (K, 3)``."""
+    codes = np.rint(np.asarray(rgb[: len(names)]) * 255).astype(int)
+    return [
+        {"name": name, "rgb": "#" + "".join(f"{c:02x}" for c in code)}
+        for name, code in zip(names, codes, strict=True)
+    ]
 
 
 def _ints(values: Any) -> list[int]:

@@ -113,6 +113,7 @@ def session(out: Path, url: str) -> dict:
         frames = page.evaluate(f"{VIDEO}.getVideoPlaybackQuality().totalVideoFrames")
         late = video_pixels(page)
         page.screenshot(path=str(out / "overview.png"))
+        legend = page.locator("#legend li").all_inner_texts()
 
         rows = page.locator("#twin-rows tr")
         followed = int(rows.nth(0).get_attribute("data-id"))
@@ -167,6 +168,7 @@ def session(out: Path, url: str) -> dict:
         "twins_in_view_after_pan": twin_pixels(after),
         "video_lit": float(before[..., :3].mean()),
         "video_changed_over_time": float(np.abs(late - early).max()),
+        "legend": legend,
         "bad_time_scale_notice": refused,
         "time_scale_after_refusal": stats["time_scale"],
         "picked_by_click": picked is not None,

@@ -4,6 +4,7 @@ mutation and its errors, OpenAPI docs, a silent simulation (503), a port in use,
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -166,7 +167,7 @@ def test_openapi_docs_are_served(api):
     assert set(spec["paths"]) == {
         "/api/twins", "/api/twins/{twin_id}", "/api/twins/spawn", "/api/twins/despawn",
         "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
-        "/api/viewers",
+        "/api/viewers", "/api/legend",
     }  # fmt: skip
     assert {"TwinPage", "TwinDetail", "Stats", "ErrorDetail"} <= spec["components"][
         "schemas"
@@ -338,3 +339,11 @@ def test_the_gateway_exits_when_its_parent_closes_the_pipe():
 def test_inproc_endpoints_cannot_reach_the_gateway():
     with pytest.raises(ServerError, match="cannot reach inproc://sim"):
         GatewaySpec("inproc://sim", loopback())
+
+
+def test_the_legend_names_the_videos_colours(api):
+    legend = api.get("/api/legend").json()
+    assert [entry["name"] for entry in legend["activities"]] == list(ACTIVITY_NAMES)
+    assert [entry["name"] for entry in legend["places"]][:2] == ["home", "workplace"]
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", e["rgb"]) for e in legend["activities"])
+    assert len({e["rgb"] for e in legend["activities"]}) == len(ACTIVITY_NAMES)

@@ -388,8 +388,25 @@ onReconnect.push(reloadList);
 
 every(STATS_EVERY_MS, pollStats);
 every(1000, showLiveRate);
+loadLegend().catch(() => onReconnect.push(loadLegend));
 every(DETAIL_EVERY_MS, pollDetail);
 every(LIST_EVERY_MS, loadList);
+/** The video's colours: twins by activity, then places by kind (GET /api/legend). */
+async function loadLegend() {
+  const legend = await api("/api/legend");
+  const item = ({ name, rgb }, shape) => {
+    const swatch = el("span", undefined, `swatch ${shape}`);
+    swatch.style.background = rgb;
+    const li = el("li");
+    li.append(swatch, name.replaceAll("_", " "));
+    return li;
+  };
+  $("legend").replaceChildren(
+    ...legend.activities.map((entry) => item(entry, "dot")),
+    ...legend.places.map((entry) => item(entry, "box")),
+  );
+}
+
 $("follow").addEventListener("click", () => {
   if (selected !== null) followTwin(selected);
 });
