@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from components.activity import PlaceKind
 from net.publisher import ACTIVITY_NAMES
 from net.render.colour import PALETTE, PLACE_RGB
-from net.webrtc import WebRtcHub
+from net.webrtc import BadOffer, WebRtcHub
 from net.wire import reply, request
 from net.wire.crowd import CrowdDecoder, CrowdState
 from net.wire.reply import Reply
@@ -563,12 +563,15 @@ def create_app(
         """Let simulated time run again (idempotent)."""
         return router.call("resume")
 
-    @app.post("/api/webrtc/offer", response_model=SessionDescription)
+    @app.post("/api/webrtc/offer", response_model=SessionDescription, responses=_errors(400))
     async def webrtc_offer(body: SessionDescription) -> dict[str, Any]:
         """Start a video view: a WebRTC offer (with a data channel) in, the answer out."""
         if body.type != "offer":
             raise OperationFailed(reply.BAD_REQUEST, "type must be 'offer'")
-        answer = await hub.answer(body.sdp, body.type)
+        try:
+            answer = await hub.answer(body.sdp, body.type)
+        except BadOffer as err:
+            raise OperationFailed(reply.BAD_REQUEST, str(err)) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
     @app.get("/api/legend", response_model=Legend, tags=["video"])
@@ -580,7 +583,7 @@ def create_app(
         }
 
     @app.get("/api/viewers", response_model=list[Viewer], tags=["video"])
-    def viewers() -> list[dict[str, Any]]:
+    async def viewers() -> list[dict[str, Any]]:  # async: on the loop that owns the peers
         """The video viewers connected now: connection state, frames sent, camera, selection."""
         return hub.viewers()
 

@@ -17,7 +17,8 @@ Data channel messages (JSON objects), viewer to server:
 ``{"orbit": {"dyaw_deg": deg, "dpitch_deg": deg}}``  turn around the camera's target
 ``{"zoom": factor}``                               magnify: 2 halves the distance
 ``{"pick": {"u": 0..1, "v": 0..1}}``               select the twin under that point of the
-                                                   picture (from its top-left corner), if any
+                                                   picture (from its top-left corner); none
+                                                   there clears the selection
 ``{"select": id}`` / ``{"follow": id}``            select a twin (``follow`` also keeps the
                                                    camera on it); ``null`` clears
 =================================================  ============================================
@@ -58,9 +59,11 @@ from aiortc import (
     VideoStreamTrack,
     clock,
 )
+from aiortc import sdp as sdp_parser
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 
 from engine.motion import ClipLibrary, default_library
-from net.publisher import ACTIVITY_NAMES
+from net.publisher import ACTIVITY_NAMES, VITAL_COLUMNS
 from net.render import Camera, CrowdRenderer, CrowdView
 from net.render.town import TownView
 from net.wire import vitals
@@ -68,7 +71,7 @@ from net.wire.crowd import CrowdDecoder, CrowdState
 from net.wire.errors import WireError
 from net.wire.topics import topic_for
 
-__all__ = ["CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "offer_host_addresses"]
+__all__ = ["BadOffer", "CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "offer_host_addresses"]
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,6 @@ and the longest a position is dead-reckoned, sim seconds."""
 VIDEO_CLOCK = 90000
 MESSAGE_KEYS = frozenset({"camera", "pan", "orbit", "zoom", "pick", "select", "follow"})
 _UNCHANGED = object()
-VITAL_FIELDS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
-                "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
 
 
 def offer_host_addresses(addresses: Sequence[str]) -> None:
@@ -97,6 +98,10 @@ def offer_host_addresses(addresses: Sequence[str]) -> None:
     """
     chosen = list(addresses)
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: chosen
+
+
+class BadOffer(ValueError):
+    """A viewer's offer that cannot start a video view; the message says why."""
 
 
 class CrowdFeed:
@@ -214,9 +219,10 @@ class CrowdVideoTrack(VideoStreamTrack):
         self.frames = 0
 
     async def recv(self):
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + (self.frames + 1) / FPS - time.monotonic()
+        now = time.monotonic()
+        if self._start is None or now - self._start > (self.frames + 1) / FPS + 1 / FPS:
+            self._start = now - self.frames / FPS  # late by more than a frame: skip, not burst
+        wait = self._start + (self.frames + 1) / FPS - now
         if wait > 0:
             await asyncio.sleep(wait)
         if self.follow is not None:
@@ -287,6 +293,7 @@ class Peer:
             if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
                 raise ValueError("pick u and v are fractions of the picture, 0..1")
             selection = self.hub.renderer().pick(self.hub.feed.view(), camera, u, v)
+            follow = None
         for key in ("select", "follow"):
             if key in message:
                 selection = None if message[key] is None else _twin_id(message[key])
@@ -349,6 +356,7 @@ class WebRtcHub:
         self._renderer: CrowdRenderer | None = None
         self._town: tuple[np.ndarray, np.ndarray] | None = None
         """The ``town`` reply's ``(kind, xy_m)``, kept until the renderer is made."""
+        self._starting = asyncio.Lock()
         self._closed = False
 
     def renderer(self) -> CrowdRenderer:
@@ -360,18 +368,26 @@ class WebRtcHub:
         return self._renderer
 
     def _set_town(self, reply: dict[str, Any]) -> None:
-        """Draw the places of a ``town`` reply (fixed while the server runs: fetched once);
-        raises ValueError on bad places."""
+        """Draw the places of a ``town`` reply (fixed while the server runs: fetched until one
+        arrives); raises ValueError on bad places."""
         TownView.from_places(reply["kind"], reply["xy_m"])  # bad places fail here, not later
         self._town = (reply["kind"], reply["xy_m"])
         if self._renderer is not None:
             self._renderer.set_town(*self._town)
 
     async def _start_feed(self) -> None:
-        """Subscribe to the crowd, then take a snapshot (no message between is lost) and the
-        town."""
-        if self._sub is not None:
-            return
+        """Subscribe to the crowd, then take a snapshot (no message between is lost); and the
+        town while it is not known yet. Offers arriving together wait for the first to finish."""
+        async with self._starting:
+            if self._sub is None:
+                await self._subscribe()
+            if self._town is None:
+                try:
+                    self._set_town(await asyncio.to_thread(self.router.call, "town"))
+                except Exception as err:  # the next offer asks again; meanwhile bare ground
+                    log.warning("no town yet: %s", err)
+
+    async def _subscribe(self) -> None:
         self._context = zmq.asyncio.Context()
         self._sub = self._context.socket(zmq.SUB)
         self._sub.setsockopt(zmq.LINGER, 0)
@@ -385,19 +401,19 @@ class WebRtcHub:
         else:
             for payload in snapshot["crowd"]:
                 self.feed.apply(payload)
-        try:
-            self._set_town(await asyncio.to_thread(self.router.call, "town"))
-        except Exception as err:  # the video shows the crowd on the bare ground
-            log.warning("no town: %s", err)
 
     async def _receive(self) -> None:
+        """Apply the stream's messages as they come; one that fails is logged and skipped."""
         while True:
             topic, payload = (await self._sub.recv_multipart())[:2]
-            if topic.startswith(b"cell/"):
-                if topic.endswith(b"/crowd"):
-                    self.feed.apply(payload)
-            else:
-                self._on_vitals(payload)
+            try:
+                if topic.startswith(b"cell/"):
+                    if topic.endswith(b"/crowd"):
+                        self.feed.apply(payload)
+                else:
+                    self._on_vitals(payload)
+            except Exception:
+                log.exception("message on %r skipped", topic)
 
     def _on_vitals(self, payload: bytes) -> None:
         try:
@@ -406,7 +422,7 @@ class WebRtcHub:
             log.warning("vitals message skipped: %s", err)
             return
         for row, twin in enumerate(message.ids.tolist()):
-            values = {name: float(getattr(message, name)[row]) for name in VITAL_FIELDS}
+            values = {name: float(getattr(message, name)[row]) for name in VITAL_COLUMNS}
             code = int(message.activity[row])
             record = {"id": twin, "tick": message.tick, "seq": message.seq, "t_s": message.t_s,
                       **values, "activity": ACTIVITY_NAMES[code]}  # fmt: skip
@@ -437,9 +453,20 @@ class WebRtcHub:
             self._sub.setsockopt(zmq.UNSUBSCRIBE, topic)
 
     async def answer(self, sdp: str, kind: str) -> RTCSessionDescription:
-        """Accept a viewer's offer; returns the answer (ICE candidates included)."""
+        """Accept a viewer's offer; returns the answer (ICE candidates included).
+
+        Raises:
+            BadOffer: the offer cannot make a video view (no video section, or aiortc refuses
+                it); nothing is kept of it.
+        """
         if self._closed:
             raise RuntimeError("the WebRTC hub is closed")
+        media = [m.kind for m in sdp_parser.SessionDescription.parse(sdp).media]
+        if "video" not in media:
+            raise BadOffer(
+                "the offer has no video section: offer a recvonly video transceiver and a data "
+                "channel, as clients/web/video.js does"
+            )
         await self._start_feed()
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         crowd = self.feed.latest()
@@ -465,6 +492,9 @@ class WebRtcHub:
             peer.sender = transceiver.sender
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
             await pc.setLocalDescription(await pc.createAnswer())
+        except (ValueError, InvalidAccessError, InvalidStateError) as err:
+            await self.remove(peer)
+            raise BadOffer(f"the offer was refused: {err}") from err
         except Exception:
             await self.remove(peer)
             raise

@@ -139,7 +139,7 @@ def session(out: Path, url: str) -> dict:
         page.wait_for_timeout(500)
         page.screenshot(path=str(out / "street.png"))
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        picked = page.wait_for_function(
+        page.wait_for_function(  # raises unless the click selected the twin under it
             f"document.getElementById('d-id').textContent === '{followed}'", timeout=5_000
         )
         page.click("#resume")  # paused, the simulation publishes no vitals
@@ -148,7 +148,6 @@ def session(out: Path, url: str) -> dict:
         today = page.locator("#d-today").inner_text()
         page.screenshot(path=str(out / "viewer.png"))
 
-        expected_error = len(errors)  # Chromium logs the refused request as a console error
         page.fill("#scale-input", "1e9")  # beyond the simulation's range: a 422 to show
         page.click("#scale-form button")
         page.wait_for_function("document.getElementById('notice').textContent !== ''")
@@ -171,13 +170,13 @@ def session(out: Path, url: str) -> dict:
         "legend": legend,
         "bad_time_scale_notice": refused,
         "time_scale_after_refusal": stats["time_scale"],
-        "picked_by_click": picked is not None,
         "live_updates_per_s": int(live.split()[0]) if live else 0,
         "today_shown": "mean HR" in today,
         "second_viewer_first_frame_s": second_first_frame_s,
         "viewers_with_two_tabs": both,
         "closed_tab_removed_after_s": cleaned_s,
-        "console_errors": [e for i, e in enumerate(errors) if i != expected_error],
+        # Chromium logs the deliberately refused time scale as a failed resource load
+        "console_errors": [e for e in errors if "status of 422" not in e],
     }
 
 

@@ -142,7 +142,7 @@ async def _bad_messages(serving: Serving) -> None:
     (after,) = await asyncio.to_thread(viewers, serving)
     assert after["camera"] == before["camera"] and after["selected"] is None
     await viewer.close()
-    await wait_for_viewers(serving, 0, 15)
+    assert await wait_for_viewers(serving, 0, 15) == []
 
 
 def test_two_viewers_keep_their_own_cameras(serving: Serving) -> None:
@@ -189,7 +189,7 @@ async def _outlive(serving: Serving, frozen: subprocess.Popen) -> None:
     await asyncio.sleep(1.0)
     assert viewer.received - count >= 12, "the other viewer stalled too"
     await viewer.close()
-    await wait_for_viewers(serving, 0, 15)
+    assert await wait_for_viewers(serving, 0, 15) == []
 
 
 def test_the_video_shows_the_towns_buildings(serving: Serving) -> None:
@@ -209,4 +209,20 @@ async def _building(serving: Serving, x: float, y: float) -> None:
     ground = np.median(luma(await viewer.fresh_frame())[355:366, 635:646])
     assert abs(roof - ground) > 8, (roof, ground)
     await viewer.close()
-    await wait_for_viewers(serving, 0, 15)
+    assert await wait_for_viewers(serving, 0, 15) == []
+
+
+@pytest.mark.parametrize(
+    ("sdp", "detail"),
+    [
+        ("garbage", "the offer has no video section"),
+        ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n", "the offer has no video section"),
+    ],
+)
+def test_an_offer_without_video_is_400_and_adds_no_viewer(serving: Serving, sdp, detail) -> None:
+    answer = httpx.post(
+        f"{serving.http.url}/api/webrtc/offer", json={"sdp": sdp, "type": "offer"}, timeout=10
+    )
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith(detail)
+    assert viewers(serving) == []

@@ -9,6 +9,7 @@ const CLICK_SLOP_PX = 4; // a press that moves less than this is a click, not a 
 
 let channel = null;
 let selectedTwin = null;
+let followedTwin = null;
 let handlers = {};
 
 function send(message) {
@@ -27,6 +28,7 @@ function waitForIce(pc) {
 function onMessage(event) {
   const message = JSON.parse(event.data);
   if ("selected" in message) {
+    if (message.selected !== followedTwin) followedTwin = null;
     selectedTwin = message.selected;
     handlers.selected?.(message.selected);
   }
@@ -38,8 +40,9 @@ function onMessage(event) {
 async function connect(video, status) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   channel = pc.createDataChannel("control");
-  channel.onopen = () => {
-    if (selectedTwin !== null) send({ select: selectedTwin });
+  channel.onopen = () => { // a new connection: tell the server what this page shows
+    if (followedTwin !== null) send({ follow: followedTwin });
+    else if (selectedTwin !== null) send({ select: selectedTwin });
   };
   channel.onmessage = onMessage;
   pc.addTransceiver("video", { direction: "recvonly" });
@@ -99,9 +102,11 @@ function bindCamera(video) {
       send({ orbit: { dyaw_deg: -dx * ORBIT_DEG_PER_PX, dpitch_deg: dy * ORBIT_DEG_PER_PX } });
     } else {
       const scale = (video.videoHeight || 720) / pictureRect(video).height; // video px per css px
+      followedTwin = null; // panning stops following, on the server too
       send({ pan: { dx_px: dx * scale, dy_px: dy * scale } });
     }
   });
+  video.addEventListener("pointercancel", () => { press = null; });
   video.addEventListener("pointerup", (e) => {
     if (press && !press.moved && !press.orbit) {
       const r = pictureRect(video);
@@ -113,7 +118,7 @@ function bindCamera(video) {
   });
   video.addEventListener("wheel", (e) => {
     e.preventDefault();
-    send({ zoom: e.deltaY > 0 ? 1 / ZOOM_STEP : ZOOM_STEP }); // wheel towards you: nearer
+    send({ zoom: e.deltaY > 0 ? 1 / ZOOM_STEP : ZOOM_STEP }); // wheel towards you: farther
   }, { passive: false });
 }
 
@@ -141,11 +146,13 @@ export function startVideo(video, status, on = {}) {
 /** Tell the server which twin is selected (it streams that twin's vitals on the channel). */
 export function selectTwin(id) {
   selectedTwin = id;
+  followedTwin = null;
   send({ select: id });
 }
 
 /** Keep the camera on a twin as it moves (null: stop following). */
 export function followTwin(id) {
   selectedTwin = id;
+  followedTwin = id;
   send({ follow: id });
 }
