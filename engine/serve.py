@@ -24,6 +24,7 @@ import numba
 from engine.app import Simulation, build_simulation
 from engine.checkpoint import save_checkpoint
 from engine.config import Config
+from engine.threads import TASKS, pin_threads
 from net.gateway import Gateway, GatewaySpec
 from net.http_api import DEFAULT_TIMEOUT_S
 from net.requests import Controls, RequestHandler
@@ -33,10 +34,12 @@ __all__ = ["Serving", "a_core_for_the_gateway", "serve"]
 
 log = logging.getLogger(__name__)
 
-TASKS = Path("/proc/self/task")
-"""One entry per thread of this process (Linux)."""
 GATEWAY_CHECK_S = 2.0
 """How often the simulation checks that its gateway process runs (and restarts it if not)."""
+GATEWAY_STEADY_S = 10.0
+"""A gateway that ran at least this long before it ended is restarted at the normal pace."""
+GATEWAY_BACKOFF_MAX_S = 60.0
+"""The longest wait between checks of a gateway that keeps ending at once."""
 HTTP_TIMEOUT_TICKS = 3
 """A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
 
@@ -76,6 +79,7 @@ class Serving:
         )
         self._last_checkpoint = time.monotonic()
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
+        self._gateway_backoff_s = GATEWAY_CHECK_S
 
     def _http_server(self) -> Gateway:
         serve = self.config.serve
@@ -97,11 +101,12 @@ class Serving:
             self._run()
             return
         with a_core_for_the_gateway() as cores:
-            self.http.start(cores=cores)
-            self._run()
+            self._run(cores)
 
-    def _run(self) -> None:
+    def _run(self, gateway_cores: tuple[int, ...] = ()) -> None:
         try:
+            if self.http is not None:
+                self.http.start(cores=gateway_cores)
             self.sim.loop.run_realtime(self.stop, before_tick=self._between_ticks)
         finally:
             try:
@@ -117,15 +122,30 @@ class Serving:
 
     def _between_ticks(self) -> None:
         self.server.poll()
-        now = time.monotonic()
-        if self.http is not None and now >= self._next_gateway_check:
-            self._next_gateway_check = now + GATEWAY_CHECK_S
-            status = self.http.restart_if_ended()
-            if status is not None:
-                log.warning("the gateway (HTTP API, video) ended with status %d: restarted", status)
+        if self.http is not None and time.monotonic() >= self._next_gateway_check:
+            self._keep_the_gateway()
         every = self.config.serve.checkpoint_every_s
         if every and time.monotonic() - self._last_checkpoint >= every:
             self.checkpoint()
+
+    def _keep_the_gateway(self) -> None:
+        """Restart a gateway that ended by itself; one that keeps ending soon after it starts
+        is checked ever less often (doubling up to ``GATEWAY_BACKOFF_MAX_S``). Never raises: the
+        simulation goes on without its gateway rather than stop."""
+        now = time.monotonic()
+        lived_s = now - self.http.started_at
+        doubled = min(2 * self._gateway_backoff_s, GATEWAY_BACKOFF_MAX_S)
+        try:
+            status = self.http.restart_if_ended()
+        except OSError as err:
+            log.error("the gateway (HTTP API, video) could not be restarted: %s", err)
+            self._gateway_backoff_s = doubled
+        else:
+            if status is not None:
+                log.warning("the gateway (HTTP API, video) ended with status %d: restarted", status)
+                quick = lived_s < GATEWAY_STEADY_S
+                self._gateway_backoff_s = doubled if quick else GATEWAY_CHECK_S
+        self._next_gateway_check = now + self._gateway_backoff_s
 
     def checkpoint(self) -> None:
         save_checkpoint(self.sim.world, self.config.serve.checkpoint)
@@ -152,22 +172,14 @@ def a_core_for_the_gateway() -> Iterator[tuple[int, ...]]:
         yield ()
         return
     gateway = max(cores)
-    _pin_threads(cores - {gateway})
+    # not ZeroMQ's I/O thread: it sends what a tick published, beside the next tick
+    pin_threads(cores - {gateway}, skip_prefix="ZMQbg")
     numba.set_num_threads(max(1, min(threads, len(cores) - 1)))
     try:
         yield (gateway,)
     finally:
-        _pin_threads(cores)
+        pin_threads(cores, skip_prefix="ZMQbg")
         numba.set_num_threads(threads)
-
-
-def _pin_threads(cores: set[int]) -> None:
-    """Pin every thread of this process but ZeroMQ's own (its I/O thread sends what the tick
-    published: on the simulation's core it would compete with the next tick)."""
-    for task in TASKS.iterdir():
-        with contextlib.suppress(ProcessLookupError, FileNotFoundError):  # a thread just ended
-            if not (task / "comm").read_text().startswith("ZMQbg"):
-                os.sched_setaffinity(int(task.name), cores)
 
 
 def serve(

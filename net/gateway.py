@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import signal
 import socket
 import subprocess
@@ -34,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from engine.threads import lower_priority, pin_threads
 from net.server import ServerError
 
 __all__ = ["Gateway", "GatewaySpec", "main"]
@@ -86,6 +86,8 @@ class Gateway:
         self.port: int = self.listener.getsockname()[1]
         self.process: subprocess.Popen | None = None
         self._cores: tuple[int, ...] = ()
+        self.started_at = math.inf
+        """When the child last started (monotonic s)."""
 
     @property
     def url(self) -> str:
@@ -97,6 +99,7 @@ class Gateway:
         """Start the child, pinned to ``cores`` (empty: wherever the system likes); connections
         already waiting in the backlog are served once it runs."""
         self._cores = cores
+        self.started_at = time.monotonic()
         fd = self.listener.fileno()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "net.gateway"],
@@ -169,9 +172,10 @@ def main() -> None:
     listener = socket.socket(fileno=settings.pop("fd"))
     cores = settings.pop("cores")
     spec = GatewaySpec(**{**settings, "host_addresses": tuple(settings["host_addresses"])})
-    if cores:  # before any thread starts: they all inherit it
-        os.sched_setaffinity(0, cores)
-    os.nice(spec.niceness)
+    # every thread so far (numpy's, the allocator's) and, inherited, every later one
+    if cores:
+        pin_threads(set(cores))
+    lower_priority(spec.niceness)
     if spec.host_addresses:
         offer_host_addresses(spec.host_addresses)
     app = create_app(spec.router_endpoint, spec.pub_endpoint, spec.timeout_s)

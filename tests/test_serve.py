@@ -200,8 +200,11 @@ def test_the_gateway_and_the_simulation_keep_to_their_own_cores(tmp_path):
     if len(before) < 2:
         pytest.skip("one core: nothing to share out")
     with running(serve_config(tmp_path)) as server:
-        gateway = os.sched_getaffinity(server.http.process.pid)
-        ours = os.sched_getaffinity(0)  # every thread of the simulation's process
+        tasks = Path(f"/proc/{server.http.process.pid}/task").iterdir()
+        gateway = {frozenset(os.sched_getaffinity(int(task.name))) for task in tasks}
+        ours = os.sched_getaffinity(0)  # the simulation's threads
+    assert len(gateway) == 1, "every thread of the gateway keeps to one set of cores"
+    (gateway,) = gateway
     assert len(gateway) == 1 and not ours & gateway and ours | gateway == before
     assert os.sched_getaffinity(0) == before  # given back when serving stops
 
