@@ -41,12 +41,13 @@ VIEWERS = 3
 
 
 class _StampedPublisher(Publisher):
-    """The publisher, recording the monotonic time each sequence number is sent."""
+    """The publisher, recording the monotonic time each twin's message is sent, by seq."""
 
     sent_at: dict[int, float]
 
     def _send(self, topic: bytes, payload: bytes) -> None:
-        self.sent_at[self.seq] = time.monotonic()
+        if topic.startswith(b"twin/"):
+            self.sent_at[self.seq] = time.monotonic()
         super()._send(topic, payload)
 
 
