@@ -55,7 +55,7 @@ from net.publisher import ACTIVITY_NAMES
 from net.render.colour import PALETTE, PLACE_RGB
 from net.webrtc import BadOffer, WebRtcHub
 from net.wire import reply, request
-from net.wire.crowd import CrowdDecoder, CrowdState
+from net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
 from net.wire.reply import Reply
 
 __all__ = [
@@ -628,18 +628,12 @@ def _join_crowd(ids: np.ndarray, crowd: dict[str, Any]) -> tuple[np.ndarray, np.
         states[state.cell] = state
     codes = np.full(ids.size, -1, np.int64)
     pos_m = np.full((ids.size, 2), math.nan)
-    crowd_ids = np.concatenate([s.ids for s in states.values()] or [np.zeros(0)]).astype(np.int64)
-    if crowd_ids.size == 0:
+    latest = merge_latest(states.values())
+    if latest["ids"].size == 0:
         return codes, pos_m
-    sample_t = np.concatenate([s.sample_t_s for s in states.values()])
-    activity = np.concatenate([s.activity for s in states.values()]).astype(np.int64)
-    positions = np.concatenate([s.pos_m for s in states.values()])
-    order = np.lexsort((sample_t, crowd_ids))
-    last = np.r_[crowd_ids[order][1:] != crowd_ids[order][:-1], True]
-    latest = order[last]  # one record per id, ids ascending
-    found = np.searchsorted(crowd_ids[latest], ids)
-    found = np.minimum(found, latest.size - 1)
-    hit = crowd_ids[latest][found] == ids
-    codes[hit] = activity[latest][found[hit]]
-    pos_m[hit] = positions[latest][found[hit]]
+    known = latest["ids"]
+    found = np.minimum(np.searchsorted(known, ids), known.size - 1)
+    hit = known[found] == ids
+    codes[hit] = latest["activity"][found[hit]]
+    pos_m[hit] = latest["pos_m"][found[hit]]
     return codes, pos_m

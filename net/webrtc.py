@@ -67,7 +67,7 @@ from net.publisher import ACTIVITY_NAMES, VITAL_COLUMNS
 from net.render import Camera, CrowdRenderer, CrowdView
 from net.render.town import TownView
 from net.wire import vitals
-from net.wire.crowd import CrowdDecoder, CrowdState
+from net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
 from net.wire.errors import WireError
 from net.wire.topics import topic_for
 
@@ -85,6 +85,8 @@ MAX_EXTRAPOLATION_S = 0.25
 """How far past the newest message the feed's present runs on (a paused simulation sends none),
 and the longest a position is dead-reckoned, sim seconds."""
 VIDEO_CLOCK = 90000
+VIEW_FIELDS = ("ids", "pos_m", "heading_rad", "activity", "clip", "phase")
+"""The crowd's fields the renderer draws (``net.render.CrowdView``)."""
 MESSAGE_KEYS = frozenset({"camera", "pan", "orbit", "zoom", "pick", "select", "follow"})
 _UNCHANGED = object()
 
@@ -185,26 +187,9 @@ class CrowdFeed:
 def _merge(states: list[CrowdState]) -> tuple[CrowdView, np.ndarray, np.ndarray]:
     """One record per twin (its latest) over the cells' states; each record's sim time (s) and
     ground speed (m/s), ``(N,)``."""
-    if not states:
-        none = np.zeros(0, np.float32)
-        view = CrowdView(
-            ids=np.zeros(0, np.int64), pos_m=np.zeros((0, 2)), heading_rad=none,
-            activity=np.zeros(0, np.uint8), clip=np.zeros(0, np.uint8), phase=none,
-        )  # fmt: skip
-        return view, np.zeros(0), none
-    ids = np.concatenate([s.ids for s in states]).astype(np.int64)
-    sample_t = np.concatenate([s.sample_t_s for s in states])
-    order = np.lexsort((sample_t, ids))
-    last = order[np.r_[ids[order][1:] != ids[order][:-1], True]]
-
-    def column(name: str) -> np.ndarray:
-        return np.concatenate([getattr(s, name) for s in states])[last]
-
-    view = CrowdView(
-        ids=ids[last], pos_m=column("pos_m"), heading_rad=column("heading_rad"),
-        activity=column("activity"), clip=column("clip"), phase=column("phase"),
-    )  # fmt: skip
-    return view, sample_t[last], column("speed_mps")
+    latest = merge_latest(states)
+    view = CrowdView(**{name: latest[name] for name in VIEW_FIELDS})
+    return view, latest["sample_t_s"], latest["speed_mps"].astype(np.float32)
 
 
 class CrowdVideoTrack(VideoStreamTrack):
