@@ -76,6 +76,9 @@ __all__ = ["BadOffer", "CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "off
 log = logging.getLogger(__name__)
 
 FPS = 24
+MAX_LAG_S = 0.25
+"""A track behind its frame schedule by up to this catches up (a hiccup costs no frames);
+further behind, it drops the missed frames rather than send a burst."""
 CONNECT_TIMEOUT_S = 20.0
 """A peer not connected this long after its offer is closed (a stalled negotiation)."""
 STALL_S = 6.0
@@ -205,8 +208,8 @@ class CrowdVideoTrack(VideoStreamTrack):
 
     async def recv(self):
         now = time.monotonic()
-        if self._start is None or now - self._start > (self.frames + 1) / FPS + 1 / FPS:
-            self._start = now - self.frames / FPS  # late by more than a frame: skip, not burst
+        if self._start is None or now - self._start > (self.frames + 1) / FPS + MAX_LAG_S:
+            self._start = now - self.frames / FPS  # far behind (a stall): skip, not burst
         wait = self._start + (self.frames + 1) / FPS - now
         if wait > 0:
             await asyncio.sleep(wait)
