@@ -30,10 +30,12 @@ from net.http_api import DEFAULT_TIMEOUT_S
 from net.requests import Controls, RequestHandler
 from net.server import ZmqServer
 
-__all__ = ["Serving", "a_core_for_the_gateway", "serve"]
+__all__ = ["Serving", "cores_for_the_gateway", "serve"]
 
 log = logging.getLogger(__name__)
 
+GATEWAY_CORE_SHARE = 4
+"""The gateway gets one core in this many (at least one) when serving has two or more."""
 GATEWAY_CHECK_S = 2.0
 """How often the simulation checks that its gateway process runs (and restarts it if not)."""
 GATEWAY_STEADY_S = 10.0
@@ -100,7 +102,7 @@ class Serving:
         if self.http is None:
             self._run()
             return
-        with a_core_for_the_gateway() as cores:
+        with cores_for_the_gateway() as cores:
             self._run(cores)
 
     def _run(self, gateway_cores: tuple[int, ...] = ()) -> None:
@@ -153,32 +155,33 @@ class Serving:
 
 
 @contextlib.contextmanager
-def a_core_for_the_gateway() -> Iterator[tuple[int, ...]]:
-    """Keep this process's threads off one core while the context runs; yields that core.
+def cores_for_the_gateway() -> Iterator[tuple[int, ...]]:
+    """Keep this process's threads off the gateway's cores while the context runs; yields them.
 
     The gateway renders and encodes video without pause; sharing cores, it would preempt the
     simulation mid-tick now and then, and a parallel kernel waiting for a delayed thread would
-    stretch the tick. So, with two cores or more, the threads of this process (the simulation,
-    numba's workers; not ZeroMQ's) are pinned to all cores but the last, numba's thread count
-    shrinks to match (it is per calling thread: the simulation thread enters this), and the
-    gateway is to be pinned to the last core. At the default 1,000 twins the kernels run faster
-    on one thread than on two here anyway (starting a parallel region costs more than it
-    saves). On exit the threads get every core back. Yields () (no pinning) on one core, or
-    where ``/proc/self/task`` does not list the threads.
+    stretch the tick. So, with two cores or more, the gateway gets the last quarter of them (at
+    least one) and the threads of this process (the simulation, numba's workers; not ZeroMQ's)
+    are pinned to the rest, numba's thread count shrinking to match (it is per calling thread:
+    the simulation thread enters this). At the default 1,000 twins the kernels run faster on one
+    thread than on two here anyway (starting a parallel region costs more than it saves). On
+    exit the threads get every core back. Yields () (no pinning) on one core, or where
+    ``/proc/self/task`` does not list the threads.
     """
-    cores = set(os.sched_getaffinity(0))
+    cores = sorted(os.sched_getaffinity(0))
     threads = numba.get_num_threads()
     if len(cores) < 2 or not TASKS.is_dir():
         yield ()
         return
-    gateway = max(cores)
+    share = max(1, len(cores) // GATEWAY_CORE_SHARE)
+    simulation, gateway = set(cores[:-share]), tuple(cores[-share:])
     # not ZeroMQ's I/O thread: it sends what a tick published, beside the next tick
-    pin_threads(cores - {gateway}, skip_prefix="ZMQbg")
-    numba.set_num_threads(max(1, min(threads, len(cores) - 1)))
+    pin_threads(simulation, skip_prefix="ZMQbg")
+    numba.set_num_threads(max(1, min(threads, len(simulation))))
     try:
-        yield (gateway,)
+        yield gateway
     finally:
-        pin_threads(cores, skip_prefix="ZMQbg")
+        pin_threads(set(cores), skip_prefix="ZMQbg")
         numba.set_num_threads(threads)
 
 

@@ -205,7 +205,8 @@ def test_the_gateway_and_the_simulation_keep_to_their_own_cores(tmp_path):
         ours = os.sched_getaffinity(0)  # the simulation's threads
     assert len(gateway) == 1, "every thread of the gateway keeps to one set of cores"
     (gateway,) = gateway
-    assert len(gateway) == 1 and not ours & gateway and ours | gateway == before
+    assert len(gateway) == max(1, len(before) // 4)
+    assert not ours & gateway and ours | gateway == before
     assert os.sched_getaffinity(0) == before  # given back when serving stops
 
 
