@@ -113,6 +113,22 @@ class CrowdRenderer:
         self.animation = bake(library, body)
         joints = self.animation.matrices.shape[1]
         self.ctx = moderngl.create_standalone_context(backend="egl")
+        try:
+            self._make_gl_objects(meshes, joints, max_bodies)
+        except BaseException:  # a shader that does not compile, say: free the context
+            self.ctx.release()
+            raise
+        self.town = TownView.empty()
+        self.point_instances: moderngl.Buffer | None = None
+        self.point_vao: moderngl.VertexArray | None = None
+        self._box_records = np.empty((MAX_BOXES, BOX_RECORD), np.float32)
+        self._point_records = np.empty((0, POINT_RECORD), np.float32)
+        self._planes = np.empty((height * 3 // 2, width), np.uint8)
+
+    def _make_gl_objects(
+        self, meshes: tuple[BodyMesh, BodyMesh], joints: int, max_bodies: int
+    ) -> None:
+        """Targets, programs, buffers and vertex arrays, once, on ``self.ctx``."""
         self.ctx.enable(moderngl.PROGRAM_POINT_SIZE)
         self.ctx.front_face = "cw"  # the mesh's counter-clockwise faces, after FLIP_Y
         self._make_targets()
@@ -159,12 +175,6 @@ class CrowdRenderer:
             index_buffer=ctx.buffer(box_faces),
             index_element_size=4,
         )
-        self.town = TownView.empty()
-        self.point_instances: moderngl.Buffer | None = None
-        self.point_vao: moderngl.VertexArray | None = None
-        self._box_records = np.empty((MAX_BOXES, BOX_RECORD), np.float32)
-        self._point_records = np.empty((0, POINT_RECORD), np.float32)
-        self._planes = np.empty((height * 3 // 2, width), np.uint8)
 
     def _make_targets(self) -> None:
         ctx, w, h = self.ctx, self.width, self.height
