@@ -165,6 +165,7 @@ def main() -> None:
     import uvicorn
 
     from net.http_api import create_app
+    from net.video_encoder import use_rendered_vp8
     from net.webrtc import offer_host_addresses
 
     logging.basicConfig(level=logging.WARNING, format="gateway: %(levelname)s %(message)s")
@@ -178,6 +179,7 @@ def main() -> None:
     lower_priority(spec.niceness)
     if spec.host_addresses:
         offer_host_addresses(spec.host_addresses)
+    use_rendered_vp8()
     app = create_app(spec.router_endpoint, spec.pub_endpoint, spec.timeout_s)
     server = uvicorn.Server(
         uvicorn.Config(
