@@ -20,9 +20,9 @@ import time
 import numpy as np
 import zmq
 
+from bench.stamped_publisher import stamp
 from engine.config import load_config
 from engine.serve import Serving
-from net.publisher import Publisher
 from net.wire import decode_any
 from tests.loopback import loopback
 
@@ -96,21 +96,10 @@ def test_tick_with_stalled_subscribers(benchmark, tmp_path):
     benchmark.extra_info["ratio"] = round(results["with_20_stalled"] / results["without"], 3)
 
 
-class _StampedPublisher(Publisher):
-    """The publisher, recording the wall time each sequence number is sent."""
-
-    sent_at: dict[int, float]
-
-    def _send(self, topic: bytes, payload: bytes) -> None:
-        self.sent_at[self.seq] = time.perf_counter()
-        super()._send(topic, payload)
-
-
 def test_publish_to_decoded_latency(benchmark, tmp_path):
     benchmark.group = "serve-latency-10k"
     serving = _serving(tmp_path, 10_000)
-    serving.server.publisher.__class__ = _StampedPublisher
-    serving.server.publisher.sent_at = {}
+    stamp(serving.server.publisher, b"")
     latencies: list[float] = []
 
     def listen(seconds: float) -> None:
@@ -126,7 +115,7 @@ def test_publish_to_decoded_latency(benchmark, tmp_path):
             message = decode_any(payload)
             sent = serving.server.publisher.sent_at.get(message.seq)
             if sent is not None:
-                latencies.append(time.perf_counter() - sent)
+                latencies.append(time.monotonic() - sent)
         sub.close(linger=0)
         ctx.term()
 

@@ -24,9 +24,9 @@ import time
 import httpx
 import numpy as np
 
+from bench.stamped_publisher import stamp
 from engine.config import load_config
 from engine.serve import Serving
-from net.publisher import Publisher
 from tests.loopback import free_port, loopback
 
 TWINS = 1000
@@ -40,24 +40,12 @@ SMOKE_RUN_S = 3.0
 VIEWERS = 3
 
 
-class _StampedPublisher(Publisher):
-    """The publisher, recording the monotonic time each twin's message is sent, by seq."""
-
-    sent_at: dict[int, float]
-
-    def _send(self, topic: bytes, payload: bytes) -> None:
-        if topic.startswith(b"twin/"):
-            self.sent_at[self.seq] = time.monotonic()
-        super()._send(topic, payload)
-
-
 def _serving(tmp_path) -> Serving:
     serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
              "http_port": free_port(), "checkpoint": tmp_path / "w.ckpt",
              "webrtc_host_addresses": ["127.0.0.1"]}  # fmt: skip
     serving = Serving(load_config(None, serve=serve, twins=TWINS, tick_hz=30, time_scale=1))
-    serving.server.publisher.__class__ = _StampedPublisher
-    serving.server.publisher.sent_at = {}
+    stamp(serving.server.publisher, b"twin/")
     return serving
 
 

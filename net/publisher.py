@@ -95,6 +95,7 @@ class Publisher:
         self._occupied: set[tuple[int, int]] = set()
         self._last_meta_wall = -math.inf
         self._all_twins_watched = 0
+        self._outbox: list[tuple[bytes, bytes]] = []
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -124,12 +125,15 @@ class Publisher:
         self.tick, self.t_s = tick.index, tick.t_s + tick.dt_s
         self._grow_tables(world.next_twin_id)
         ids = world.ids
-        self._publish_roster(world)
-        changed_activity = self._publish_activity_events(ids, world["activity"])
-        cells = topics.cell_of(world["position_m"])
-        self._occupied = _cell_set(cells)
-        self._publish_crowd(world, ids, cells, changed_activity)
-        self._publish_vitals(world, ids, cells, tick.index)
+        try:
+            self._publish_roster(world)
+            changed_activity = self._publish_activity_events(ids, world["activity"])
+            cells = topics.cell_of(world["position_m"])
+            self._occupied = _cell_set(cells)
+            self._publish_crowd(world, ids, cells, changed_activity)
+            self._publish_vitals(world, ids, cells, tick.index)
+        finally:
+            self._flush()
 
     def _grow_tables(self, next_id: int) -> None:
         size = len(self._last_activity)
@@ -278,11 +282,20 @@ class Publisher:
         self._send(topics.topic_for("pose", twin_id=int(ids[row])), pose.encode(message))
 
     def _send(self, topic: bytes, payload: bytes) -> None:
-        try:
-            self.socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
-            self.sent += 1
-        except zmq.Again:
-            self.refused += 1
+        """Queue a message; ``_flush`` sends the tick's messages together."""
+        self._outbox.append((topic, payload))
+
+    def _flush(self) -> None:
+        """Send the queued messages back to back. One at a time, between encodes, each would
+        wake ZeroMQ's I/O thread anew once a subscriber is connected (measured: ~19 us a send,
+        ~0.8 ms a tick at 1,000 twins); back to back, the thread drains them in one go."""
+        for topic, payload in self._outbox:
+            try:
+                self.socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
+                self.sent += 1
+            except zmq.Again:
+                self.refused += 1
+        self._outbox.clear()
 
     # -- snapshots ---------------------------------------------------------------------------
 

@@ -1,0 +1,37 @@
+"""A publisher that records when each message goes to ZeroMQ, for latency benchmarks."""
+
+from __future__ import annotations
+
+import time
+
+from net.publisher import Publisher
+
+__all__ = ["StampedPublisher", "stamp"]
+
+
+class StampedPublisher(Publisher):
+    """The publisher, recording ``sent_at[seq]`` (``time.monotonic()`` s) of each message whose
+    topic starts with ``prefix``, at the moment the tick's messages are handed to ZeroMQ."""
+
+    sent_at: dict[int, float]
+    prefix: bytes
+    pending: list[int]
+
+    def _send(self, topic: bytes, payload: bytes) -> None:
+        super()._send(topic, payload)
+        if topic.startswith(self.prefix):
+            self.pending.append(self.seq)
+
+    def _flush(self) -> None:
+        now = time.monotonic()
+        self.sent_at.update(dict.fromkeys(self.pending, now))
+        self.pending.clear()
+        super()._flush()
+
+
+def stamp(publisher: Publisher, prefix: bytes = b"") -> dict[int, float]:
+    """Make ``publisher`` a ``StampedPublisher`` of topics starting with ``prefix``; returns its
+    ``sent_at``."""
+    publisher.__class__ = StampedPublisher
+    publisher.sent_at, publisher.prefix, publisher.pending = {}, prefix, []
+    return publisher.sent_at
