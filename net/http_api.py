@@ -50,9 +50,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.activity import PlaceKind
 from net.publisher import ACTIVITY_NAMES
 from net.render.colour import PALETTE, PLACE_RGB
+from net.requests import PLACE_KINDS
 from net.webrtc import BadOffer, WebRtcHub
 from net.wire import reply, request
 from net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
@@ -579,7 +579,7 @@ def create_app(
         """What the video's colours mean: twins by activity, places by kind."""
         return {
             "activities": _swatches(ACTIVITY_NAMES, PALETTE),
-            "places": _swatches([kind.name.lower() for kind in PlaceKind], PLACE_RGB),
+            "places": _swatches(PLACE_KINDS, PLACE_RGB),
         }
 
     @app.get("/api/viewers", response_model=list[Viewer], tags=["video"])
