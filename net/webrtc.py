@@ -88,8 +88,6 @@ MAX_EXTRAPOLATION_S = 0.25
 """How far past the newest message the feed's present runs on (a paused simulation sends none),
 and the longest a position is dead-reckoned, sim seconds."""
 VIDEO_CLOCK = 90000
-VIEW_FIELDS = ("ids", "pos_m", "heading_rad", "activity", "clip", "phase")
-"""The crowd's fields the renderer draws (``net.render.CrowdView``)."""
 MESSAGE_KEYS = frozenset({"camera", "pan", "orbit", "zoom", "pick", "select", "follow"})
 _UNCHANGED = object()
 
@@ -180,18 +178,18 @@ class CrowdFeed:
             phase=((crowd.phase + loops_per_s * age_s) % 1.0).astype(np.float32),
         )
 
-    def position_of(self, twin_id: int) -> np.ndarray | None:
-        """``(2,)`` where the twin is now, metres; None if the feed does not hold it."""
-        crowd = self.view()
-        at = int(np.searchsorted(crowd.ids, twin_id))
-        return crowd.pos_m[at] if at < crowd.ids.size and crowd.ids[at] == twin_id else None
+
+def position_of(crowd: CrowdView, twin_id: int) -> np.ndarray | None:
+    """``(2,)`` where the twin is in ``crowd``, metres; None if the crowd does not hold it."""
+    at = int(np.searchsorted(crowd.ids, twin_id))
+    return crowd.pos_m[at] if at < crowd.ids.size and crowd.ids[at] == twin_id else None
 
 
 def _merge(states: list[CrowdState]) -> tuple[CrowdView, np.ndarray, np.ndarray]:
     """One record per twin (its latest) over the cells' states; each record's sim time (s) and
     ground speed (m/s), ``(N,)``."""
     latest = merge_latest(states)
-    view = CrowdView(**{name: latest[name] for name in VIEW_FIELDS})
+    view = CrowdView(**{f.name: latest[f.name] for f in dataclasses.fields(CrowdView)})
     return view, latest["sample_t_s"], latest["speed_mps"].astype(np.float32)
 
 
@@ -213,11 +211,11 @@ class CrowdVideoTrack(VideoStreamTrack):
         wait = self._start + (self.frames + 1) / FPS - now
         if wait > 0:
             await asyncio.sleep(wait)
-        if self.follow is not None:
-            at = self.hub.feed.position_of(self.follow)
-            if at is not None:
-                self.camera = dataclasses.replace(self.camera, x=float(at[0]), y=float(at[1]))
-        frame = self.hub.renderer().render(self.hub.feed.view(), self.camera)
+        crowd = self.hub.feed.view()
+        at = None if self.follow is None else position_of(crowd, self.follow)
+        if at is not None:
+            self.camera = dataclasses.replace(self.camera, x=float(at[0]), y=float(at[1]))
+        frame = self.hub.renderer().render(crowd, self.camera)
         self.frames += 1
         frame.pts = round(self.frames * VIDEO_CLOCK / FPS)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
