@@ -24,12 +24,12 @@ from dataclasses import dataclass, fields
 import esper
 import numpy as np
 
-from kernels.numba.physiology import (
+from synthtwin.kernels.numba.physiology import (
     ACCUMULATOR_COLUMNS,
     PARAM_COLUMNS,
     STATE_COLUMNS,
 )
-from kernels.physiology import CORE_TEMP_MEAN_C, step_twin, tick_midpoint_h
+from synthtwin.kernels.physiology import CORE_TEMP_MEAN_C, step_twin, tick_midpoint_h
 
 __all__ = [
     "Exertion",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from net.publisher import Publisher
+from synthtwin.net.publisher import Publisher
 
 __all__ = ["StampedPublisher", "stamp"]
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from bench.esper_peer import build_peer_world, delete_peer_world, step_peer
-from engine.app import build_simulation
-from engine.config import load_config
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.config import load_config
 
 TWIN_COUNTS = [1_000, 10_000]
 REALTIME_HZ = 30.0

@@ -39,9 +39,14 @@ from bench.esper_peer import (
     step_peer,
     twin_columns,
 )
-from engine.backend import DeviceColumns, cuda_unavailable_reason
-from kernels.numba.physiology import step_physiology, warmup
-from kernels.physiology import ACCUMULATOR_COLUMNS, INPUT_COLUMNS, PARAM_COLUMNS, STATE_COLUMNS
+from synthtwin.engine.backend import DeviceColumns, cuda_unavailable_reason
+from synthtwin.kernels.numba.physiology import step_physiology, warmup
+from synthtwin.kernels.physiology import (
+    ACCUMULATOR_COLUMNS,
+    INPUT_COLUMNS,
+    PARAM_COLUMNS,
+    STATE_COLUMNS,
+)
 
 DT_S = 60.0
 CLOCK_H = 12.0
@@ -107,7 +112,7 @@ def test_numba_kernel(benchmark, n: int) -> None:
 def test_cupy_kernel(benchmark, n: int) -> None:
     import cupy
 
-    from kernels.cupy.physiology import step_physiology as cupy_step
+    from synthtwin.kernels.cupy.physiology import step_physiology as cupy_step
 
     benchmark.group = _group(n)
     cols = twin_columns(n, np.random.default_rng(SEED))
@@ -130,7 +135,7 @@ def test_cupy_staged(benchmark, n: int) -> None:
     """The ``--device cuda`` engine path: columns copied in, one launch, results copied back."""
     import cupy
 
-    from kernels.cupy.physiology import step_physiology as cupy_step
+    from synthtwin.kernels.cupy.physiology import step_physiology as cupy_step
 
     benchmark.group = _group(n)
     cols = twin_columns(n, np.random.default_rng(SEED))

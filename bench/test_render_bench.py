@@ -34,11 +34,14 @@ import av
 import numpy as np
 import pytest
 
-from components.pose import CLIPS
-from engine.synth.town import Town, build_town
-from net.render import Camera, CrowdRenderer, CrowdView
-from net.render.culling import select
-from net.render.town import select_places
+from synthtwin.components.pose import CLIPS
+from synthtwin.components.town import Town
+from synthtwin.engine.synth.body_model import synth_body
+from synthtwin.engine.synth.motion import synth_library
+from synthtwin.engine.synth.town import build_town
+from synthtwin.net.render import Camera, CrowdRenderer, CrowdView
+from synthtwin.net.render.culling import select
+from synthtwin.net.render.town import select_places
 
 WIDTH, HEIGHT = 1280, 720
 SEED = 2026
@@ -83,14 +86,14 @@ def _town() -> Town:
 
 @pytest.fixture(scope="module")
 def renderer():
-    made = CrowdRenderer(WIDTH, HEIGHT)
+    made = CrowdRenderer(synth_library(), synth_body(lod=1), WIDTH, HEIGHT)
     yield made
     made.release()
 
 
 @pytest.fixture(scope="module")
 def town_renderer():
-    made = CrowdRenderer(WIDTH, HEIGHT)
+    made = CrowdRenderer(synth_library(), synth_body(lod=1), WIDTH, HEIGHT)
     town = _town()
     made.set_town(town.kind, town.xy_m)
     yield made

@@ -21,9 +21,9 @@ import numpy as np
 import zmq
 
 from bench.stamped_publisher import stamp
-from engine.config import load_config
-from engine.serve import Serving
-from net.wire import decode_any
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
+from synthtwin.net.wire import decode_any
 from tests.loopback import loopback
 
 RUN_S = 4.0

@@ -52,11 +52,11 @@ import torch
 import warp as wp
 from smplx.lbs import batch_rigid_transform, batch_rodrigues
 
-from engine.synth.body_model import write_smpl_folder
-from kernels.numba import skinning as nb
-from kernels.numba.skinning import NumbaSkinner, SkinningModel
-from kernels.warp import skinning as wk
-from kernels.warp.skinning import WarpSkinner
+from synthtwin.engine.synth.body_model import write_smpl_folder
+from synthtwin.kernels.numba import skinning as nb
+from synthtwin.kernels.numba.skinning import NumbaSkinner, SkinningModel
+from synthtwin.kernels.warp import skinning as wk
+from synthtwin.kernels.warp.skinning import WarpSkinner
 
 BATCH = 64
 GROUP = "skinning-64x6890"

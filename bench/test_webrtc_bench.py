@@ -25,8 +25,8 @@ import httpx
 import numpy as np
 
 from bench.stamped_publisher import stamp
-from engine.config import load_config
-from engine.serve import Serving
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
 from tests.loopback import free_port, loopback
 
 TWINS = 1000

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from net.wire import CrowdDecoder, CrowdEncoder, crowd, pose, topics
+from synthtwin.net.wire import CrowdDecoder, CrowdEncoder, crowd, pose, topics
 
 CELL = (2, 5)
 SEED = 2026

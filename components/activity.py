@@ -16,7 +16,16 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["ACTIVITIES", "CATEGORIES", "Activity", "ActivitySpec", "PlaceKind", "activity_table"]
+from synthtwin.components.town import PlaceKind
+
+__all__ = [
+    "ACTIVITIES",
+    "ACTIVITY_NAMES",
+    "CATEGORIES",
+    "Activity",
+    "ActivitySpec",
+    "activity_table",
+]
 
 CATEGORIES: tuple[str, ...] = (
     "sleep",
@@ -32,16 +41,6 @@ CATEGORIES: tuple[str, ...] = (
     "exercise",
     "travel",
 )
-
-
-class PlaceKind(IntEnum):
-    HOME = 0
-    WORKPLACE = 1
-    SCHOOL = 2
-    SHOP = 3
-    RESTAURANT = 4
-    GYM = 5
-    PARK = 6
 
 
 class Activity(IntEnum):
@@ -60,6 +59,10 @@ class Activity(IntEnum):
     EXERCISE_GYM = 12
     EXERCISE_PARK = 13
     TRAVEL = 14
+
+
+ACTIVITY_NAMES: tuple[str, ...] = tuple(a.name.lower() for a in Activity)
+"""Activity names by code, as the wire (``meta.activities``) and the REST API spell them."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Behaviour: personality, schedule, needs and the current activity of each twin."""
 
-from components.schema import Column, Component
+from synthtwin.components.schema import Column, Component
 
 __all__ = ["ACTIVITY_STATE", "NEEDS", "PERSONALITY", "SCHEDULE", "SHIFTS"]
 

@@ -1,6 +1,6 @@
 """Body: anthropometrics and SMPL shape coefficients (betas)."""
 
-from components.schema import Column, Component
+from synthtwin.components.schema import Column, Component
 
 __all__ = ["BODY", "NUM_BETAS"]
 

@@ -1,7 +1,7 @@
 """Health: today's running aggregates, time-weighted, from which the daily record is made."""
 
-from components.activity import CATEGORIES
-from components.schema import Column, Component
+from synthtwin.components.activity import CATEGORIES
+from synthtwin.components.schema import Column, Component
 
 __all__ = ["DAY_AGGREGATES"]
 

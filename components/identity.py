@@ -1,6 +1,6 @@
 """Identity: who a twin is (demographics, household, conditions). Static after spawn."""
 
-from components.schema import Column, Component
+from synthtwin.components.schema import Column, Component
 
 __all__ = ["EMPLOYMENT", "IDENTITY"]
 

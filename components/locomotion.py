@@ -1,6 +1,6 @@
 """Locomotion: where a twin is on the town map, its places, and the trip it is on."""
 
-from components.schema import Column, Component
+from synthtwin.components.schema import Column, Component
 
 __all__ = ["PLACES", "TRANSFORM", "TRIP", "TRAVEL_MODES"]
 

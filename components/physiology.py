@@ -1,8 +1,8 @@
 """Physiology: per-twin parameters (from the population) and the integrated vital state."""
 
-from components.schema import Column, Component
+from synthtwin.components.schema import Column, Component
 
-__all__ = ["EXERTION", "PHYSIOLOGY_PARAMS", "VITALS"]
+__all__ = ["EXERTION", "PHYSIOLOGY_PARAMS", "VITALS", "VITAL_COLUMNS"]
 
 PHYSIOLOGY_PARAMS = Component(
     "physiology_params",
@@ -53,3 +53,7 @@ EXERTION = Component(
     ),
     doc="what the current activity asks of the body; written by the physiology system",
 )
+
+VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
+                 "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
+"""The live vitals a twin's ``vitals`` topic carries, in the message's field order."""

@@ -4,7 +4,7 @@ Crowds replicate this animation state rather than joints (every client holds the
 plays them); full joint rotations arrive with the skinning work.
 """
 
-from components.schema import Column, Component
+from synthtwin.components.schema import Column, Component
 
 __all__ = ["ANIMATION", "CLIPS"]
 

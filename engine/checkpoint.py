@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import esper
 import numpy as np
 
-from engine.world import World
+from synthtwin.engine.world import World
 
 __all__ = ["CheckpointError", "Checkpointable", "load_checkpoint", "save_checkpoint"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from components.schema import Column
+from synthtwin.components.schema import Column
 
 __all__ = ["ColumnStore"]
 

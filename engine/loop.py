@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.schedule import Tick
-from engine.timings import RollingTimings, TimingSummary
-from engine.world import World
+from synthtwin.engine.schedule import Tick
+from synthtwin.engine.timings import RollingTimings, TimingSummary
+from synthtwin.engine.world import World
 
 __all__ = ["Loop", "LoopStats"]
 

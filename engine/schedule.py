@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import esper
 
-from engine.timings import RollingTimings
+from synthtwin.engine.timings import RollingTimings
 
 __all__ = ["Phase", "System", "Tick"]
 

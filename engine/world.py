@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 import esper
 import numpy as np
 
-from components.schema import Column
-from engine.backend import Backend
-from engine.clock import SimClock
-from engine.columns import ColumnStore
+from synthtwin.components.schema import Column
+from synthtwin.engine.backend import Backend
+from synthtwin.engine.clock import SimClock
+from synthtwin.engine.columns import ColumnStore
 
 __all__ = ["UnknownTwinError", "World"]
 

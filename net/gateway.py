@@ -9,13 +9,14 @@ selected twins' vitals come from its PUB (``net.http_api``, ``net.webrtc``).
 
 Parent side, ``Gateway``: binds the listening socket up front (a port in use fails at once with
 ``ServerError``, port 0 is resolved before the child exists), then ``start`` runs
-``python -m net.gateway`` in a session of its own with that socket inherited, and writes the
-``GatewaySpec`` as one JSON line to the child's stdin. The pipe stays open: when the parent dies,
-however it dies, the child reads end-of-file and shuts down. ``stop`` sends SIGTERM (uvicorn lets
-calls in flight finish, then the app closes every viewer) and kills after a grace period.
+``python -m synthtwin.net.gateway`` in a session of its own with that socket inherited, and
+writes the ``GatewaySpec`` as one JSON line to the child's stdin. The pipe stays open: when the
+parent dies, however it dies, the child reads end-of-file and shuts down. ``stop`` sends SIGTERM
+(uvicorn lets calls in flight finish, then the app closes every viewer) and kills after a grace
+period.
 
-Child side, ``main``: reads the spec, takes the cores it is given (``engine.serve`` keeps one
-for it), lowers its priority, and serves ``create_app`` with uvicorn
+Child side, ``main``: reads the spec, takes the cores it is given (``synthtwin.engine.app.serve``
+keeps one for it), lowers its priority, and serves ``create_app`` with uvicorn
 on the inherited socket until SIGTERM, SIGINT or end-of-file on stdin.
 """
 
@@ -33,8 +34,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from engine.threads import lower_priority, pin_threads
-from net.server import ServerError
+from synthtwin.engine.threads import lower_priority, pin_threads
+from synthtwin.net.render.assets import CrowdAssets
+from synthtwin.net.server import ServerError
 
 __all__ = ["Gateway", "GatewaySpec", "main"]
 
@@ -49,6 +51,7 @@ class GatewaySpec:
     Attributes:
         router_endpoint: the simulation's ROUTER (``tcp://`` or ``ipc://``, never ``inproc://``).
         pub_endpoint: the simulation's PUB.
+        assets: the files the video view draws the crowd with.
         timeout_s: how long a REST call waits for the simulation before its 503, wall seconds.
         graceful_s: how long a stopping gateway lets calls in flight finish, wall seconds.
         niceness: how much lower the gateway's CPU priority is, 0..19.
@@ -57,6 +60,7 @@ class GatewaySpec:
 
     router_endpoint: str
     pub_endpoint: str
+    assets: CrowdAssets
     timeout_s: float = 5.0
     graceful_s: float = 10.0
     niceness: int = 10
@@ -102,7 +106,7 @@ class Gateway:
         self.started_at = time.monotonic()
         fd = self.listener.fileno()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "net.gateway"],
+            [sys.executable, "-m", "synthtwin.net.gateway"],
             stdin=subprocess.PIPE,
             pass_fds=(fd,),
             start_new_session=True,  # a terminal's Ctrl-C reaches the simulation, which stops us
@@ -164,15 +168,21 @@ def main() -> None:
     """The child: serve the HTTP API and the video view on the inherited socket."""
     import uvicorn
 
-    from net.http_api import create_app
-    from net.video_encoder import use_rendered_vp8
-    from net.webrtc import offer_host_addresses
+    from synthtwin.net.http_api import create_app
+    from synthtwin.net.video_encoder import use_rendered_vp8
+    from synthtwin.net.webrtc import offer_host_addresses
 
     logging.basicConfig(level=logging.WARNING, format="gateway: %(levelname)s %(message)s")
     settings = json.loads(sys.stdin.readline())
     listener = socket.socket(fileno=settings.pop("fd"))
     cores = settings.pop("cores")
-    spec = GatewaySpec(**{**settings, "host_addresses": tuple(settings["host_addresses"])})
+    spec = GatewaySpec(
+        **{
+            **settings,
+            "assets": CrowdAssets(**settings["assets"]),
+            "host_addresses": tuple(settings["host_addresses"]),
+        }
+    )
     # every thread so far (numpy's, the allocator's) and, inherited, every later one
     if cores:
         pin_threads(set(cores))
@@ -180,7 +190,7 @@ def main() -> None:
     if spec.host_addresses:
         offer_host_addresses(spec.host_addresses)
     use_rendered_vp8()
-    app = create_app(spec.router_endpoint, spec.pub_endpoint, spec.timeout_s)
+    app = create_app(spec.router_endpoint, spec.pub_endpoint, spec.assets, spec.timeout_s)
     server = uvicorn.Server(
         uvicorn.Config(
             app, lifespan="on", log_config=None, access_log=False, log_level="warning",

@@ -50,13 +50,14 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from net.publisher import ACTIVITY_NAMES
-from net.render.colour import PALETTE, PLACE_RGB
-from net.requests import PLACE_KINDS
-from net.webrtc import BadOffer, WebRtcHub
-from net.wire import reply, request
-from net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
-from net.wire.reply import Reply
+from synthtwin.components.activity import ACTIVITY_NAMES
+from synthtwin.components.town import PLACE_KINDS
+from synthtwin.net.render.assets import CrowdAssets
+from synthtwin.net.render.colour import PALETTE, PLACE_RGB
+from synthtwin.net.webrtc import BadOffer, WebRtcHub
+from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
+from synthtwin.net.wire.reply import Reply
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -422,6 +423,7 @@ TwinId = Annotated[int, Path(ge=0, le=MAX_TWIN_ID, description="twin id")]
 def create_app(
     router_endpoint: str,
     pub_endpoint: str,
+    assets: CrowdAssets,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     context: zmq.Context | None = None,
 ) -> FastAPI:
@@ -431,6 +433,7 @@ def create_app(
         router_endpoint: the simulation's ROUTER, e.g. ``tcp://127.0.0.1:5557``.
         pub_endpoint: the simulation's PUB, which the WebRTC video view subscribes to for the
             crowd and the selected twins' vitals.
+        assets: the body and clips the video view draws with.
         timeout_s: how long a call waits for the simulation before answering 503, wall seconds.
         context: ZeroMQ context for the DEALER sockets (None: the app's own).
 
@@ -438,7 +441,7 @@ def create_app(
     (the video viewers), both closed when the app shuts down.
     """
     router = RouterClient(router_endpoint, timeout_s, context)
-    hub = WebRtcHub(router, pub_endpoint)
+    hub = WebRtcHub(router, pub_endpoint, assets)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -29,20 +29,18 @@ from collections import Counter
 import numpy as np
 import zmq
 
-from components.activity import Activity
-from components.pose import CLIPS
-from engine.motion import ClipLibrary
-from engine.schedule import Tick
-from engine.world import World
-from net.wire import event, meta, pose, topics, vitals
-from net.wire.crowd import CrowdEncoder
-from net.wire.topics import TWIN_PREFIX
+from synthtwin.components.activity import ACTIVITY_NAMES
+from synthtwin.components.physiology import VITAL_COLUMNS
+from synthtwin.components.pose import CLIPS
+from synthtwin.engine.schedule import Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.net.wire import event, meta, pose, topics, vitals
+from synthtwin.net.wire.crowd import CrowdEncoder
+from synthtwin.net.wire.topics import TWIN_PREFIX
 
-__all__ = ["ACTIVITY_NAMES", "Publisher"]
+__all__ = ["Publisher"]
 
-ACTIVITY_NAMES = tuple(a.name.lower() for a in Activity)
-VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
-                 "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
 CROWD_COLUMNS = ("position_m", "heading_rad", "speed_mps", "activity", "clip", "clip_phase",
                  "clip_blend")  # fmt: skip
 """The columns of a crowd record, in ``CrowdEncoder.encode``'s argument order."""

@@ -15,23 +15,23 @@ from typing import Any
 
 import numpy as np
 
-from components.activity import CATEGORIES, PlaceKind
-from components.behavior import SHIFTS
-from components.identity import EMPLOYMENT
-from engine.config import MAX_DT_S, MAX_TIME_SCALE, MAX_TWINS
-from engine.loop import Loop
-from engine.synth.town import Town
-from engine.world import UnknownTwinError, World
-from net.publisher import VITAL_COLUMNS, Publisher
-from net.wire import fields, reply, request, topics
-from net.wire.errors import WRONG_TYPE, WireError
-from net.wire.reply import Reply, ReplyError
+from synthtwin.components.activity import CATEGORIES
+from synthtwin.components.behavior import SHIFTS
+from synthtwin.components.identity import EMPLOYMENT
+from synthtwin.components.physiology import VITAL_COLUMNS
+from synthtwin.components.town import PLACE_KINDS, Town
+from synthtwin.engine.config import MAX_DT_S, MAX_TIME_SCALE, MAX_TWINS
+from synthtwin.engine.loop import Loop
+from synthtwin.engine.world import UnknownTwinError, World
+from synthtwin.net.publisher import Publisher
+from synthtwin.net.wire import fields, reply, request, topics
+from synthtwin.net.wire.errors import WRONG_TYPE, WireError
+from synthtwin.net.wire.reply import Reply, ReplyError
 
 __all__ = ["Controls", "RequestHandler"]
 
 MAX_BATCH = 10_000
 """Twins one spawn or despawn request may name (docs/protocol.md section 7)."""
-PLACE_KINDS = [kind.name.lower() for kind in PlaceKind]
 """The ``town`` reply's ``kinds``: the name of each place kind code."""
 
 
@@ -129,7 +129,7 @@ class RequestHandler:
         existing homes; a resumed world restores its town before serving), so one fetch holds."""
         town = self.controls.world.resource(Town)
         return {
-            "kinds": PLACE_KINDS,
+            "kinds": list(PLACE_KINDS),
             "kind": town.kind.astype(np.uint8),
             "xy_m": town.xy_m.astype(np.float32),
             "radius_m": float(town.radius_m),

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import zmq
 
-from engine.config import ServeConfig
-from net.publisher import Publisher
-from net.requests import RequestHandler
+from synthtwin.engine.config import ServeConfig
+from synthtwin.net.publisher import Publisher
+from synthtwin.net.requests import RequestHandler
 
 __all__ = ["ServerError", "ZmqServer"]
 

@@ -62,14 +62,16 @@ from aiortc import (
 from aiortc import sdp as sdp_parser
 from aiortc.exceptions import InvalidAccessError, InvalidStateError
 
-from engine.motion import ClipLibrary, default_library
-from net.publisher import ACTIVITY_NAMES, VITAL_COLUMNS
-from net.render import Camera, CrowdRenderer, CrowdView
-from net.render.town import TownView
-from net.wire import vitals
-from net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
-from net.wire.errors import WireError
-from net.wire.topics import topic_for
+from synthtwin.components.activity import ACTIVITY_NAMES
+from synthtwin.components.physiology import VITAL_COLUMNS
+from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.net.render import Camera, CrowdRenderer, CrowdView
+from synthtwin.net.render.assets import CrowdAssets
+from synthtwin.net.render.town import TownView
+from synthtwin.net.wire import vitals
+from synthtwin.net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
+from synthtwin.net.wire.errors import WireError
+from synthtwin.net.wire.topics import topic_for
 
 __all__ = ["BadOffer", "CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "offer_host_addresses"]
 
@@ -323,16 +325,23 @@ class WebRtcHub:
     Args:
         router: the gateway's ``RouterClient`` (for the first ``snapshot``).
         pub_endpoint: the simulation's PUB.
+        assets: the body and clips the video is drawn with.
         width, height: video size in pixels (even).
     """
 
     def __init__(
-        self, router: Any, pub_endpoint: str, width: int = 1280, height: int = 720
+        self,
+        router: Any,
+        pub_endpoint: str,
+        assets: CrowdAssets,
+        width: int = 1280,
+        height: int = 720,
     ) -> None:
         self.router = router
         self.pub_endpoint = pub_endpoint
         self.size = (width, height)
-        self.feed = CrowdFeed(default_library())
+        self.assets = assets
+        self.feed = CrowdFeed(assets.library())
         self.peers: set[Peer] = set()
         self._numbers = itertools.count(1)
         self._watching: Counter[int] = Counter()
@@ -348,7 +357,7 @@ class WebRtcHub:
     def renderer(self) -> CrowdRenderer:
         """The shared renderer, made on first use in the event loop's thread (its GL context)."""
         if self._renderer is None:
-            self._renderer = CrowdRenderer(*self.size, library=self.feed.library)
+            self._renderer = CrowdRenderer(self.feed.library, self.assets.body(), *self.size)
             if self._town is not None:
                 self._renderer.set_town(*self._town)
         return self._renderer

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.activity import Activity
-from components.pose import CLIPS
-from engine.motion import ClipLibrary
-from engine.schedule import Phase, System, Tick
-from engine.world import World
+from synthtwin.components.activity import Activity
+from synthtwin.components.pose import CLIPS
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels.clips import ClipLibrary
 
 __all__ = ["AnimationSystem", "clip_of"]
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.activity import Activity, PlaceKind, activity_table
-from components.behavior import NEEDS
-from engine.schedule import Phase, System, Tick
-from engine.synth.town import Town
-from engine.world import World
-from kernels import travel
-from kernels.numba.physiology import sleep_thresholds
+from synthtwin.components.activity import Activity, activity_table
+from synthtwin.components.behavior import NEEDS
+from synthtwin.components.town import PlaceKind, Town
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels import travel
+from synthtwin.kernels.numba.physiology import sleep_thresholds
 
 __all__ = ["BehaviorSystem"]
 

@@ -21,10 +21,10 @@ from datetime import timedelta
 import numpy as np
 import pyarrow as pa
 
-from components.activity import CATEGORIES, Activity, activity_table
-from engine.schedule import Phase, System, Tick
-from engine.world import World
-from kernels.numba.health import accumulate_day
+from synthtwin.components.activity import CATEGORIES, Activity, activity_table
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels.numba.health import accumulate_day
 
 __all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem"]
 

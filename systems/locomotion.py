@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.activity import Activity
-from engine.schedule import Phase, System, Tick
-from engine.synth.town import Town
-from engine.world import World
-from kernels.numba.locomotion import move_along_grid
+from synthtwin.components.activity import Activity
+from synthtwin.components.town import Town
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels.numba.locomotion import move_along_grid
 
 __all__ = ["LocomotionSystem"]
 

@@ -19,13 +19,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from components.activity import Activity, activity_table
-from engine.backend import Backend, DeviceColumns
-from engine.schedule import Phase, System, Tick
-from engine.world import World
-from kernels import travel
-from kernels.numba import physiology as cpu_physiology
-from kernels.physiology import ACCUMULATOR_COLUMNS, INPUT_COLUMNS, PARAM_COLUMNS, STATE_COLUMNS
+from synthtwin.components.activity import Activity, activity_table
+from synthtwin.engine.backend import Backend, DeviceColumns
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels import travel
+from synthtwin.kernels.numba import physiology as cpu_physiology
+from synthtwin.kernels.physiology import (
+    ACCUMULATOR_COLUMNS,
+    INPUT_COLUMNS,
+    PARAM_COLUMNS,
+    STATE_COLUMNS,
+)
 
 __all__ = ["KERNEL_COLUMNS", "RESULT_COLUMNS", "PhysiologySystem", "physiology_kernel"]
 
@@ -43,7 +48,7 @@ def physiology_kernel(backend: Backend) -> Callable[..., None]:
     """``step_physiology`` of the backend's device: numba's on the CPU, CuPy's on CUDA (imported
     only then: CuPy is an optional dependency)."""
     if backend.name == "cuda":
-        from kernels.cupy import physiology as cuda_physiology
+        from synthtwin.kernels.cupy import physiology as cuda_physiology
 
         return cuda_physiology.step_physiology
     return cpu_physiology.step_physiology

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.schedule import Phase, System, Tick
-from engine.world import World
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
 
 __all__ = ["ReplicationSystem", "Replicator"]
 

@@ -1,57 +1,33 @@
 """Skinning: meshes for the twins that someone needs as meshes, and only for them.
 
 A viewer (or a tool) attaches a ``MeshRequest`` sparse component to a twin; each tick this system
-poses those twins from their animation state (``engine.motion.ClipLibrary``), shapes them with
-their own betas, and skins them with the body model of their sex at the requested level of detail
-(``engine.body.BodyModel``, numba kernels). Meshes are in the body's own SMPL frame (y up, metres,
-root at the origin); ``Meshes`` keeps each twin's map position and heading beside them for the
-renderer. Crowds without a request cost nothing here.
+poses those twins from their animation state (``synthtwin.kernels.clips.ClipLibrary``), shapes
+them with their own betas, and skins them with the body model of their sex at the requested level
+of detail (``synthtwin.kernels.smpl.BodyModel``, numba kernels), which the application supplies.
+Meshes are in the body's own SMPL frame (y up, metres, root at the origin); ``Meshes`` keeps each
+twin's map position and heading beside them for the renderer. Crowds without a request cost
+nothing here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 
-from engine.body import BodyModel
-from engine.motion import ClipLibrary
-from engine.schedule import Phase, System, Tick
-from engine.world import World
-from kernels.animation import quat_to_axis_angle
+from synthtwin.components.mesh import MeshBatch, Meshes, MeshRequest
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
+from synthtwin.kernels.animation import quat_to_axis_angle
+from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.kernels.smpl import BodyModel
 
-__all__ = ["MeshBatch", "MeshRequest", "Meshes", "SkinningSystem"]
+__all__ = ["BodySource", "SkinningSystem"]
 
 SEXES = ("female", "male")
 
-
-@dataclass(frozen=True)
-class MeshRequest:
-    """Sparse component: this twin is wanted as a mesh at level of detail ``lod`` (0 or 1)."""
-
-    lod: int = 1
-
-
-@dataclass(frozen=True)
-class MeshBatch:
-    """Skinned twins of one level of detail.
-
-    Attributes:
-        ids: ``(M,) uint32``; vertices: ``(M, V, 3) float32`` body frame, metres;
-        position_m: ``(M, 2) float32`` map position; heading_rad: ``(M,) float32``.
-    """
-
-    ids: np.ndarray
-    vertices: np.ndarray
-    position_m: np.ndarray
-    heading_rad: np.ndarray
-
-
-@dataclass
-class Meshes:
-    """Resource: the latest mesh batch per level of detail."""
-
-    by_lod: dict[int, MeshBatch] = field(default_factory=dict)
+BodySource = Callable[[str, int], BodyModel]
+"""Gives the body model of a sex ("female", "male") at a level of detail (0, 1)."""
 
 
 class SkinningSystem(System):
@@ -62,9 +38,10 @@ class SkinningSystem(System):
              "heading_rad")  # fmt: skip
     writes = ()
 
-    def __init__(self, world: World, every: int = 1) -> None:
+    def __init__(self, world: World, bodies: BodySource, every: int = 1) -> None:
         super().__init__(every)
         self.world = world
+        self.bodies = bodies
         self._models: dict[tuple[str, int], BodyModel] = {}
 
     def run(self, tick: Tick) -> None:
@@ -100,5 +77,5 @@ class SkinningSystem(System):
     def _model(self, sex: str, lod: int) -> BodyModel:
         key = (sex, lod)
         if key not in self._models:
-            self._models[key] = BodyModel.load(gender=sex, lod=lod)
+            self._models[key] = self.bodies(sex, lod)
         return self._models[key]

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import sync_playwright
 
-from engine.config import load_config
-from engine.serve import Serving
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
 from tests.loopback import free_port, loopback
 
 CHROMIUM = "/usr/lib/chromium/chromium"

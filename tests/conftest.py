@@ -8,8 +8,8 @@ from datetime import datetime
 import numba
 import pytest
 
-from engine.app import Simulation, build_simulation
-from engine.config import load_config
+from synthtwin.engine.app.simulation import Simulation, build_simulation
+from synthtwin.engine.config import load_config
 
 MONDAY = datetime(2026, 3, 2)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.backend import BackendError, cuda_unavailable_reason, select_backend
-from engine.cli import EXIT_USAGE, main
+from synthtwin.engine.app.cli import EXIT_USAGE, main
+from synthtwin.engine.backend import BackendError, cuda_unavailable_reason, select_backend
 
 GPU_REASON = cuda_unavailable_reason()
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"needs a CUDA GPU: {GPU_REASON}")
@@ -57,7 +57,7 @@ def test_auto_picks_cuda_when_a_gpu_is_visible() -> None:
 def test_device_columns_copy_in_and_back_and_grow() -> None:
     import cupy
 
-    from engine.backend import DeviceColumns
+    from synthtwin.engine.backend import DeviceColumns
 
     staging = DeviceColumns(cupy)
     host = {"a": np.arange(3, dtype=np.float64), "b": np.array([True, False, True])}

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from components.activity import ACTIVITIES, CATEGORIES, Activity
-from engine.synth.town import Town
-from engine.world import UnknownTwinError
-from kernels import travel
-from kernels.numba.locomotion import move_along_grid
+from synthtwin.components.activity import ACTIVITIES, CATEGORIES, Activity
+from synthtwin.components.town import Town
+from synthtwin.engine.world import UnknownTwinError
+from synthtwin.kernels import travel
+from synthtwin.kernels.numba.locomotion import move_along_grid
 
 
 def test_every_activity_maps_to_one_of_the_twelve_atus_categories():

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.bench_report import format_table
+from synthtwin.engine.app.bench_report import format_table
 
 
 def bench(name: str, group: str, median_s: float, **extra) -> dict:

@@ -14,15 +14,11 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from engine.body import (
-    DATA_ENV_VAR,
-    BodyModel,
-    BodyModelFileError,
-    load_smpl_arrays,
-    synth_model_dir,
-)
-from engine.synth import body_model as bm
-from engine.synth.population import LN_BMI_SIGMA, STATURE_MEAN_CM, STATURE_SD_CM, Sex
+from synthtwin.engine.synth import body_model as bm
+from synthtwin.engine.synth.body_model import DATA_ENV_VAR, synth_body, synth_model_dir
+from synthtwin.engine.synth.population import LN_BMI_SIGMA, STATURE_MEAN_CM, STATURE_SD_CM, Sex
+from synthtwin.kernels import smpl
+from synthtwin.kernels.smpl import BodyModel, BodyModelFileError, load_smpl_arrays
 
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 SEXES = {"female": Sex.FEMALE, "male": Sex.MALE}
@@ -41,7 +37,7 @@ def models(smpl_root) -> dict[tuple[str, int], BodyModel]:
     """BodyModel per (gender, lod), loaded from the written ``.npz`` files."""
     return {
         (g, lod): BodyModel.load(smpl_root / "smpl" / bm.model_filename(g, lod, "npz"))
-        for g in bm.GENDERS
+        for g in smpl.GENDERS
         for lod in bm.LODS
     }
 
@@ -68,11 +64,11 @@ def height(vertices: np.ndarray) -> np.ndarray:
 
 
 def test_skeleton_is_smpls():
-    assert len(bm.JOINT_NAMES) == 24 and bm.JOINT_NAMES[15] == "head"
-    assert bm.PARENTS.tolist() == SMPL_PARENTS
+    assert len(smpl.JOINT_NAMES) == 24 and smpl.JOINT_NAMES[15] == "head"
+    assert smpl.PARENTS.tolist() == SMPL_PARENTS
     arrays = bm.build_model("neutral", 1)
     assert arrays["kintree_table"].tolist() == [SMPL_PARENTS, list(range(24))]
-    assert set(arrays) == set(bm.MODEL_KEYS)
+    assert set(arrays) == set(smpl.MODEL_KEYS)
 
 
 @pytest.mark.parametrize("lod", bm.LODS)
@@ -103,10 +99,10 @@ def test_generation_is_deterministic(smpl_root, tmp_path):
 
 
 def test_pickles_are_plain_numpy_with_exactly_smplx_keys(smpl_root):
-    for gender in bm.GENDERS:
+    for gender in smpl.GENDERS:
         with (smpl_root / "smpl" / bm.model_filename(gender, 0, "pkl")).open("rb") as file:
             data = pickle.load(file)
-        assert set(data) == set(bm.MODEL_KEYS)
+        assert set(data) == set(smpl.MODEL_KEYS)
         assert all(type(v) is np.ndarray for v in data.values())
 
 
@@ -139,7 +135,7 @@ def assert_parity(layer, model, rng, batches=3, batch=8):
         assert np.abs(ours.joints - joints).max() <= 1e-5
 
 
-@pytest.mark.parametrize("gender", bm.GENDERS)
+@pytest.mark.parametrize("gender", smpl.GENDERS)
 def test_forward_matches_smplx(smpl_root, models, gender):
     smplx = pytest.importorskip("smplx")
     layer = smplx.create(str(smpl_root), model_type="smpl", gender=gender, num_betas=10)
@@ -184,7 +180,7 @@ def winding_numbers(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray)
 def test_joints_sit_inside_the_body_where_they_belong(models, gender):
     model = models[gender, 0]
     assert np.allclose(model.J_regressor.sum(1), 1.0) and model.J_regressor.min() >= 0
-    joints = dict(zip(bm.JOINT_NAMES, model.J_regressor @ model.v_template, strict=True))
+    joints = dict(zip(smpl.JOINT_NAMES, model.J_regressor @ model.v_template, strict=True))
     points = np.array(list(joints.values()))
     assert (winding_numbers(points, model.v_template, model.faces) > 0.5).all()
     y = {name: p[1] for name, p in joints.items()}
@@ -215,15 +211,15 @@ def test_skinning_weights_are_smooth_partitions_of_unity(models, lod):
     assert weights.min() >= 0 and np.allclose(weights.sum(1), 1.0)
     assert ((weights > 0).sum(1) <= 4).all()
     slices = bm.part_slices(lod)
-    head_joints = {bm.JOINT_NAMES.index(j) for j in ("spine3", "neck", "head")}
+    head_joints = {smpl.JOINT_NAMES.index(j) for j in ("spine3", "neck", "head")}
     assert set(np.flatnonzero(weights[slices["head"]].sum(0))) <= head_joints
-    knee = bm.JOINT_NAMES.index("left_knee")
+    knee = smpl.JOINT_NAMES.index("left_knee")
     assert weights[slices["right_leg"], knee].max() == 0
 
 
 def test_weights_blend_across_the_elbow(models):
     model = models["male", 0]
-    elbow, shoulder = bm.JOINT_NAMES.index("left_elbow"), bm.JOINT_NAMES.index("left_shoulder")
+    elbow, shoulder = smpl.JOINT_NAMES.index("left_elbow"), smpl.JOINT_NAMES.index("left_shoulder")
     arm = bm.part_slices(0)["left_arm"]
     x = model.v_template[arm, 0] - (model.J_regressor @ model.v_template)[elbow, 0]
     forearm_share = model.weights[arm, elbow]
@@ -243,11 +239,11 @@ def test_posedirs_are_local(models):
     height_m = height(model.v_template)
     slices = bm.part_slices(0)
     for k, index in enumerate(support, start=1):
-        name = bm.JOINT_NAMES[k]
+        name = smpl.JOINT_NAMES[k]
         radius = bm.CORRECTIVES[name.split("_")[-1]][0] * height_m
         assert len(index) > 0, name
         assert np.linalg.norm(model.v_template[index] - joints[k], axis=1).max() < radius
-    knee = set(support[bm.JOINT_NAMES.index("left_knee") - 1])
+    knee = set(support[smpl.JOINT_NAMES.index("left_knee") - 1])
     for part in ("head", "torso", "right_leg", "left_arm", "left_foot"):
         assert not knee & set(range(slices[part].start, slices[part].stop)), part
     assert sum(len(s) for s in support) < 0.1 * 23 * model.num_vertices, "sparse"
@@ -255,7 +251,7 @@ def test_posedirs_are_local(models):
 
 def test_posedirs_bulge_a_bent_knee_and_vanish_at_rest(models):
     model = models["male", 0]
-    k = bm.JOINT_NAMES.index("left_knee")
+    k = smpl.JOINT_NAMES.index("left_knee")
     bend = np.zeros((1, 23, 3, 3))
     bend[0, :] = np.eye(3)
     angle = 1.5
@@ -303,7 +299,7 @@ def test_girth_grows_with_betas1_at_the_bmi_rate(models, gender):
     rate = (volumes[3] - volumes[1]) / (2 * volumes[2])
     assert rate == pytest.approx(LN_BMI_SIGMA[SEXES[gender]], rel=0.02)
     vertices = rest(model, one_beta(1, z))
-    waist_y = (model.J_regressor @ model.v_template)[bm.JOINT_NAMES.index("spine1"), 1]
+    waist_y = (model.J_regressor @ model.v_template)[smpl.JOINT_NAMES.index("spine1"), 1]
     waist = np.abs(vertices[:, :, 1] - waist_y) < 0.02
     widths = [np.ptp(v[w, 2]) for v, w in zip(vertices, waist, strict=True)]
     assert (np.diff(widths) > 0).all()
@@ -344,7 +340,7 @@ def test_low_poly_lod_has_the_same_joints_and_height(models):
     betas = rng.normal(0.0, 1.0, (4, 10))
     body_pose = rng.normal(0.0, 0.3, (4, 69))
     zeros = np.zeros((4, 3))
-    for gender in bm.GENDERS:
+    for gender in smpl.GENDERS:
         full = models[gender, 0].forward(betas, body_pose, zeros, zeros)
         low = models[gender, 1].forward(betas, body_pose, zeros, zeros)
         assert np.abs(full.joints - low.joints).max() < 0.01
@@ -376,11 +372,11 @@ def test_vertex_ids_point_at_the_right_places(smpl_root, models):
 def test_load_generates_the_cache_once(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "env"))
     assert synth_model_dir() == tmp_path / "env" / "body" / bm.SYNTH_MODEL_VERSION
-    model = BodyModel.load(gender="male", lod=1, data_dir=tmp_path)
+    model = synth_body("male", lod=1, data_dir=tmp_path)
     folder = synth_model_dir(tmp_path)
     assert model.source == str(folder / "smpl" / "SMPL_MALE_LOD1.npz")
     stamp = (folder / "smpl" / "SMPL_MALE.npz").stat().st_mtime_ns
-    assert BodyModel.load(gender="MALE", data_dir=tmp_path).num_vertices == 6890
+    assert synth_body("MALE", data_dir=tmp_path).num_vertices == 6890
     assert (folder / "smpl" / "SMPL_MALE.npz").stat().st_mtime_ns == stamp
     assert [p.name for p in folder.parent.iterdir()] == [bm.SYNTH_MODEL_VERSION], "no staging left"
 
@@ -495,7 +491,7 @@ def test_forward_validates_shapes(models):
             model.forward(**(ok | {key: bad}))
     with pytest.raises(ValueError, match="share the batch size"):
         model.forward(**(ok | {"transl": np.zeros((3, 3))}))
-    with pytest.raises(ValueError, match="device 'cuda' is not supported"):
-        BodyModel.load(device="cuda")
     with pytest.raises(ValueError, match="gender must be one of"):
-        BodyModel.load(gender="other")
+        synth_body("other")
+    with pytest.raises(ValueError, match="lod must be one of"):
+        synth_body(lod=7)

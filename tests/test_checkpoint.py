@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from engine.app import build_simulation
-from engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 TICKS_PER_HOUR = 60
 

@@ -14,22 +14,21 @@ import pyarrow.parquet as pq
 import pytest
 import zmq
 
-from clients.python import RequestClient, RequestError, Subscriber, merge_cells
-from clients.python.cli import main as client_main
-from clients.python.cli import parse_argument
-from components.activity import PlaceKind
-from engine.config import load_config
-from engine.serve import Serving
-from engine.synth.town import Town
-from net.wire import reply, request
-from net.wire.crowd import (
+from synthtwin.clients.python import RequestClient, RequestError, Subscriber, merge_cells
+from synthtwin.clients.python.cli import main as client_main
+from synthtwin.clients.python.cli import parse_argument
+from synthtwin.components.town import PlaceKind, Town
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
+from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.crowd import (
     HEADING_CODES,
     POS_QUANTUM_M,
     SPEED_QUANTUM_MPS,
     CrowdEncoder,
     CrowdState,
 )
-from net.wire.vitals import VitalsMessage
+from synthtwin.net.wire.vitals import VitalsMessage
 from tests.loopback import loopback
 
 MONDAY_MORNING = datetime(2026, 3, 2, 8, 0)

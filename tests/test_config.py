@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from engine.config import ConfigError, load_config
+from synthtwin.engine.config import ConfigError, load_config
 
 
 def test_defaults_work_and_derive_the_tick():

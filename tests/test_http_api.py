@@ -18,11 +18,12 @@ import httpx
 import pytest
 import zmq
 
-from engine.config import ConfigError, load_config
-from engine.serve import Serving
-from net.gateway import Gateway, GatewaySpec
-from net.publisher import ACTIVITY_NAMES
-from net.server import ServerError
+from synthtwin.components.activity import ACTIVITY_NAMES
+from synthtwin.engine.app.assets import crowd_assets
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import ConfigError, load_config
+from synthtwin.net.gateway import Gateway, GatewaySpec
+from synthtwin.net.server import ServerError
 from tests.loopback import free_port, loopback
 
 TWIN = str(Path(sys.executable).with_name("twin"))
@@ -259,7 +260,7 @@ def test_a_silent_simulation_is_503():
     with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as deaf:  # bound, never answers
         deaf.setsockopt(zmq.LINGER, 0)
         port = deaf.bind_to_random_port("tcp://127.0.0.1")
-        spec = GatewaySpec(f"tcp://127.0.0.1:{port}", loopback(), timeout_s=0.2)
+        spec = GatewaySpec(f"tcp://127.0.0.1:{port}", loopback(), crowd_assets(), timeout_s=0.2)
         http = Gateway(spec, "127.0.0.1", 0)
         http.start()
         try:
@@ -330,7 +331,9 @@ def test_the_gateway_exits_when_its_parent_closes_the_pipe():
     with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as router:
         router.setsockopt(zmq.LINGER, 0)
         port = router.bind_to_random_port("tcp://127.0.0.1")
-        http = Gateway(GatewaySpec(f"tcp://127.0.0.1:{port}", loopback()), "127.0.0.1", 0)
+        http = Gateway(
+            GatewaySpec(f"tcp://127.0.0.1:{port}", loopback(), crowd_assets()), "127.0.0.1", 0
+        )
         http.start()
         assert httpx.get(f"{http.url}/openapi.json", timeout=20.0).status_code == 200
         http.process.stdin.close()  # as when the simulation's process dies
@@ -340,7 +343,7 @@ def test_the_gateway_exits_when_its_parent_closes_the_pipe():
 
 def test_inproc_endpoints_cannot_reach_the_gateway():
     with pytest.raises(ServerError, match="cannot reach inproc://sim"):
-        GatewaySpec("inproc://sim", loopback())
+        GatewaySpec("inproc://sim", loopback(), crowd_assets())
 
 
 def test_the_legend_names_the_videos_colours(api):

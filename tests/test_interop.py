@@ -15,7 +15,7 @@ import pytest
 import torch
 import warp as wp
 
-from engine.backend import cuda_unavailable_reason
+from synthtwin.engine.backend import cuda_unavailable_reason
 
 GPU_REASON = cuda_unavailable_reason()
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"needs a CUDA GPU: {GPU_REASON}")

@@ -7,12 +7,12 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from components.schema import Column
-from engine.backend import Backend
-from engine.clock import SimClock
-from engine.loop import Loop
-from engine.schedule import Phase, System, Tick
-from engine.world import World
+from synthtwin.components.schema import Column
+from synthtwin.engine.backend import Backend
+from synthtwin.engine.clock import SimClock
+from synthtwin.engine.loop import Loop
+from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.world import World
 
 
 class Recorder(System):

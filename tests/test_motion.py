@@ -9,30 +9,27 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from components.pose import CLIPS
-from engine.body import BodyModel
-from engine.motion import default_library
-from engine.synth.body_model import JOINT_NAMES
-from engine.synth.motion import (
+from synthtwin.components.pose import CLIPS
+from synthtwin.engine.synth.body_model import JOINT_NAMES, synth_body
+from synthtwin.engine.synth.motion import (
     CLIP_FRAMERATE_HZ,
     IDLE_FRAMES,
-    Clip,
-    ClipFileError,
-    clip_arrays,
     clip_pose,
-    load_clip,
     root_motion,
     stride_length_m,
     synth_clip,
+    synth_library,
     write_clips,
 )
-from kernels.animation import (
+from synthtwin.kernels.animation import (
     axis_angle_to_quat,
     blend_poses,
     quat_to_axis_angle,
     sample_clip,
     slerp,
 )
+from synthtwin.kernels.clips import Clip, ClipFileError, clip_arrays, load_clip
+from synthtwin.kernels.smpl import BodyModel
 
 J = JOINT_NAMES.index
 RNG = np.random.default_rng(5)
@@ -55,7 +52,7 @@ def clips(clip_files) -> dict[str, Clip]:
 
 @pytest.fixture(scope="module")
 def body(tmp_path_factory) -> BodyModel:
-    return BodyModel.load(data_dir=tmp_path_factory.mktemp("data"))
+    return synth_body(data_dir=tmp_path_factory.mktemp("data"))
 
 
 def posed(body: BodyModel, clip: Clip, frames: np.ndarray):
@@ -394,7 +391,7 @@ def test_frame_rate_must_be_one_number(tmp_path):
 
 
 def test_the_clip_library_knows_each_loop_and_stride():
-    library = default_library()
+    library = synth_library()
     assert library.period_s[CLIPS.index("stand")] == pytest.approx(IDLE_FRAMES / CLIP_FRAMERATE_HZ)
     for name in ("walk", "run"):
         assert library.stride_m[CLIPS.index(name)] == pytest.approx(stride_length_m(name), rel=2e-2)
@@ -402,7 +399,7 @@ def test_the_clip_library_knows_each_loop_and_stride():
 
 
 def test_library_poses_follow_clip_phase_and_cross_fade():
-    library = default_library()
+    library = synth_library()
     walk, sit = CLIPS.index("walk"), CLIPS.index("sit")
     phase = np.array([0.25, 0.25, 0.25])
     clip = np.array([walk, walk, walk], dtype=np.uint8)

@@ -18,16 +18,21 @@ import re
 import numpy as np
 import pytest
 
-from engine.backend import cuda_unavailable_reason
-from kernels import physiology
-from kernels.physiology import ACCUMULATOR_COLUMNS, INPUT_COLUMNS, PARAM_COLUMNS, STATE_COLUMNS
+from synthtwin.engine.backend import cuda_unavailable_reason
+from synthtwin.kernels import physiology
+from synthtwin.kernels.physiology import (
+    ACCUMULATOR_COLUMNS,
+    INPUT_COLUMNS,
+    PARAM_COLUMNS,
+    STATE_COLUMNS,
+)
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (pip install -e '.[cuda]')")
 
 from cupy.cuda import nvrtc  # noqa: E402
 from cupyx.jit import _compile, _cuda_types  # noqa: E402
 
-from kernels.cupy import physiology as cuda_physiology  # noqa: E402
+from synthtwin.kernels.cupy import physiology as cuda_physiology  # noqa: E402
 
 KERNEL_COLUMNS = STATE_COLUMNS + INPUT_COLUMNS + PARAM_COLUMNS + ACCUMULATOR_COLUMNS
 H100_ARCH = "compute_90"
@@ -184,7 +189,7 @@ def _parity_scenario(cols: dict[str, np.ndarray], rng: np.random.Generator):
 @needs_gpu
 def test_cupy_matches_numba_over_simulated_hours() -> None:
     from bench.esper_peer import twin_columns
-    from kernels.numba.physiology import step_physiology as numba_step
+    from synthtwin.kernels.numba.physiology import step_physiology as numba_step
 
     host = twin_columns(PARITY_TWINS, np.random.default_rng(PARITY_SEED))
     device = {name: cupy.asarray(host[name]) for name in KERNEL_COLUMNS}
@@ -208,8 +213,8 @@ def test_cuda_backend_world_matches_the_cpu_world() -> None:
     the 90 ticks' sleep or health decisions sits within 1e-12 of its threshold)."""
     from datetime import datetime
 
-    from engine.app import build_simulation
-    from engine.config import Config, SimConfig
+    from synthtwin.engine.app.simulation import build_simulation
+    from synthtwin.engine.config import Config, SimConfig
 
     worlds = {}
     for device in ("cpu", "cuda"):

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from kernels import physiology
-from kernels.numba.physiology import (
+from synthtwin.kernels import physiology
+from synthtwin.kernels.numba.physiology import (
     ACCUMULATOR_COLUMNS,
     INPUT_COLUMNS,
     PARAM_COLUMNS,

@@ -15,8 +15,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from engine.synth import population_import
-from engine.synth.population import (
+from synthtwin.engine.synth import population_import
+from synthtwin.engine.synth.population import (
     COLUMNS,
     POPULATION,
     Employment,
@@ -26,7 +26,7 @@ from engine.synth.population import (
     synthesize_population,
     weekday_label,
 )
-from engine.synth.population_import import (
+from synthtwin.engine.synth.population_import import (
     ALLOWED_RANGE,
     PopulationImportError,
     accepted_schema_markdown,

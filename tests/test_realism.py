@@ -15,7 +15,7 @@ pedometer-equivalent ~6,500, fewer with age), self-reported sleep (NHANES 2017-2
 import numpy as np
 import pytest
 
-from components.activity import CATEGORIES
+from synthtwin.components.activity import CATEGORIES
 
 
 def hours(daily, category, mask=None):

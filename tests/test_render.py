@@ -8,21 +8,21 @@ import math
 import numpy as np
 import pytest
 
-from components.pose import CLIPS
-from engine.body import BodyModel
-from engine.motion import default_library
-from net.render import Camera, CrowdRenderer, CrowdView, rgb_to_yuv
-from net.render import renderer as renderer_module
-from net.render.animation_texture import bake, body_matrices
-from net.render.body_mesh import BodyMesh, _signed_volume, coarse
-from net.render.colour import GROUND_RGB, PLACE_RGB, SKY_RGB
-from net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
-from net.render.town import (
+from synthtwin.components.pose import CLIPS
+from synthtwin.engine.synth.body_model import synth_body
+from synthtwin.engine.synth.motion import synth_library
+from synthtwin.net.render import Camera, CrowdRenderer, CrowdView, rgb_to_yuv
+from synthtwin.net.render import renderer as renderer_module
+from synthtwin.net.render.animation_texture import bake, body_matrices
+from synthtwin.net.render.body_mesh import BodyMesh, _signed_volume, coarse
+from synthtwin.net.render.colour import GROUND_RGB, PLACE_RGB, SKY_RGB
+from synthtwin.net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
+from synthtwin.net.render.town import (
     BOX_MIN_PX,
     DOOR_GAP_M,
     FIRST_KINDS,
     MIN_POINT_PX,
-    PLACE_KINDS,
+    NUM_PLACE_KINDS,
     PLACE_SIZE_M,
     TownView,
     select_places,
@@ -37,7 +37,7 @@ YELLOW = 1  # activity code whose palette colour is far from the ground's and th
 
 @pytest.fixture(scope="module")
 def renderer():
-    made = CrowdRenderer(WIDTH, HEIGHT)
+    made = CrowdRenderer(synth_library(), synth_body(lod=1), WIDTH, HEIGHT)
     yield made
     made.release()
 
@@ -164,7 +164,7 @@ def test_near_bodies_get_full_detail_nearest_first_and_capped():
 
 
 def test_coarse_body_is_a_closed_outward_mesh_of_the_same_body():
-    body = BodyModel.load(lod=1)
+    body = synth_body(lod=1)
     full, thin = BodyMesh.from_body(body), coarse(body)
     assert len(thin.faces) == 504 and len(thin.faces) < 0.3 * len(full.faces)
     # closed: every edge is shared by exactly two faces, once each way
@@ -189,7 +189,7 @@ def test_coarse_and_full_bodies_draw_the_same_silhouette(renderer, monkeypatch):
 def test_body_matrices_turn_and_place_the_posed_body():
     """A body facing north at (3, 4): its rest vertices go where the posed SMPL vertices go,
     turned (SMPL forward +z -> north, left +x -> west, up +y -> up) and moved."""
-    texture = bake(default_library(), BodyModel.load(lod=1))
+    texture = bake(synth_library(), synth_body(lod=1))
     clip, phase = np.array([WALK]), np.array([0.3])
     posed = texture.sample(clip, phase)[0]  # (J, 3, 4)
     placed = body_matrices(texture, clip, phase, np.array([math.pi / 2]), np.array([[3.0, 4.0]]))
@@ -199,7 +199,7 @@ def test_body_matrices_turn_and_place_the_posed_body():
 
 
 def test_sampling_blends_the_two_nearest_frames():
-    texture = bake(default_library(), BodyModel.load(lod=1))
+    texture = bake(synth_library(), synth_body(lod=1))
     frames, row = int(texture.clip_frames[WALK]), int(texture.clip_row[WALK])
     at = texture.sample(np.array([WALK, WALK]), np.array([2.25 / frames, 1.0 - 0.5 / frames]))
     m = texture.matrices
@@ -210,8 +210,8 @@ def test_sampling_blends_the_two_nearest_frames():
 def test_baked_matrices_skin_like_the_body_model():
     """The animation texture's matrices, applied by LBS, give the body model's own posed mesh
     (up to its pose correctives, a few millimetres), root offset included."""
-    body = BodyModel.load(lod=1)
-    library = default_library()
+    body = synth_body(lod=1)
+    library = synth_library()
     texture = bake(library, body)
     clip = library.clips[WALK]
     frame = 5
@@ -373,8 +373,8 @@ def test_bad_crowd_views_raise():
 
 # -- the town ----------------------------------------------------------------------------------
 
-KINDS = np.arange(PLACE_KINDS, dtype=np.uint8)
-ROW_M = np.stack([(KINDS - 3.0) * 100.0, np.zeros(PLACE_KINDS)], axis=1)
+KINDS = np.arange(NUM_PLACE_KINDS, dtype=np.uint8)
+ROW_M = np.stack([(KINDS - 3.0) * 100.0, np.zeros(NUM_PLACE_KINDS)], axis=1)
 """One place of each kind, 100 m apart on an east-west row."""
 
 
@@ -406,7 +406,7 @@ def roof_pixels(camera: Camera, xy_m: np.ndarray, kind: np.ndarray) -> np.ndarra
 def test_each_place_kind_is_drawn_in_its_colour_where_it_projects(with_town):
     camera = Camera(distance_m=600.0, pitch_deg=90.0)
     drawn = select_places(TownView.from_places(KINDS, ROW_M), camera, WIDTH, HEIGHT)
-    assert (len(drawn.boxes), len(drawn.points)) == (PLACE_KINDS, 0)
+    assert (len(drawn.boxes), len(drawn.points)) == (NUM_PLACE_KINDS, 0)
     with_town.set_town(KINDS, ROW_M)
     y, u, v = planes(with_town, CrowdView.empty(), camera)
     for kind, (row, column) in zip(KINDS, roof_pixels(camera, ROW_M, KINDS), strict=True):
@@ -421,7 +421,7 @@ def test_far_places_are_points_of_their_roof_colour(with_town):
     camera = Camera(distance_m=20_000.0, pitch_deg=90.0)
     row_m = ROW_M * 10
     drawn = select_places(TownView.from_places(KINDS, row_m), camera, WIDTH, HEIGHT)
-    assert (len(drawn.boxes), len(drawn.points)) == (0, PLACE_KINDS)
+    assert (len(drawn.boxes), len(drawn.points)) == (0, NUM_PLACE_KINDS)
     with_town.set_town(KINDS, row_m)
     y = planes(with_town, CrowdView.empty(), camera)[0]
     for kind, (row, column) in zip(KINDS, 2 * roof_pixels(camera, row_m, KINDS), strict=True):
@@ -459,7 +459,7 @@ def test_places_outside_the_view_are_culled_and_not_drawn(with_town):
 def test_boxes_are_nearest_first_and_capped_points_follow_the_priority_order():
     rng = np.random.default_rng(4)
     xy = rng.uniform(-3000.0, 3000.0, (4000, 2))
-    town = TownView.from_places(rng.integers(0, PLACE_KINDS, 4000), xy)
+    town = TownView.from_places(rng.integers(0, NUM_PLACE_KINDS, 4000), xy)
     assert sorted(town.index.tolist()) == list(range(4000))
     landmark = np.isin(town.kind, FIRST_KINDS)
     assert not landmark[np.argmin(landmark) :].any()  # landmarks first
@@ -482,4 +482,4 @@ def test_bad_towns_raise_and_keep_the_previous_one(with_town):
         with_town.set_town(np.array([0, 1]), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="xy_m must be finite"):
         with_town.set_town(np.array([0]), np.array([[np.nan, 0.0]]))
-    assert len(with_town.town) == PLACE_KINDS
+    assert len(with_town.town) == NUM_PLACE_KINDS

@@ -18,9 +18,9 @@ import msgpack
 import pytest
 import zmq
 
-from engine.config import load_config
-from engine.serve import Serving
-from net.wire import reply, request
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
+from synthtwin.net.wire import reply, request
 from tests.loopback import loopback
 from tests.test_http_api import running, serve_config
 
@@ -171,7 +171,7 @@ def test_malformed_requests_get_error_replies_and_the_server_keeps_ticking(servi
 
 
 def test_a_watched_twin_gets_its_vitals_and_pose(serving):
-    from net.wire import decode_any
+    from synthtwin.net.wire import decode_any
 
     ctx = zmq.Context()
     sub = ctx.socket(zmq.SUB)

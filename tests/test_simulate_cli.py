@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from components.activity import CATEGORIES
-from engine.cli import main
-from systems.health import DAILY_FIELDS
+from synthtwin.components.activity import CATEGORIES
+from synthtwin.engine.app.cli import main
+from synthtwin.systems.health import DAILY_FIELDS
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,15 @@ import torch
 import warp as wp
 from smplx.lbs import batch_rigid_transform, batch_rodrigues, lbs
 
-from kernels.numba import skinning as nb
-from kernels.numba.skinning import NumbaSkinner, SkinningModel, corrective_rows, influences
-from kernels.warp import skinning as wk
-from kernels.warp.skinning import WarpSkinner
+from synthtwin.kernels.numba import skinning as nb
+from synthtwin.kernels.numba.skinning import (
+    NumbaSkinner,
+    SkinningModel,
+    corrective_rows,
+    influences,
+)
+from synthtwin.kernels.warp import skinning as wk
+from synthtwin.kernels.warp.skinning import WarpSkinner
 
 SMPL_PARENTS = np.array(
     [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]

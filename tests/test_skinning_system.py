@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from engine.body import DATA_ENV_VAR, BodyModel
-from engine.motion import ClipLibrary
-from kernels.animation import quat_to_axis_angle
-from systems.skinning import Meshes, MeshRequest
+from synthtwin.components.mesh import Meshes, MeshRequest
+from synthtwin.engine.synth.body_model import DATA_ENV_VAR, synth_body
+from synthtwin.kernels.animation import quat_to_axis_angle
+from synthtwin.kernels.clips import ClipLibrary
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_a_mesh_is_the_twins_own_shape_in_its_current_pose(sim):
     )  # fmt: skip
     pose = quat_to_axis_angle(quat).reshape(1, -1)
     sex = ("female", "male")[int(w["sex"][row])]
-    model = BodyModel.load(gender=sex, lod=1)
+    model = synth_body(sex, lod=1)
     expected = model.forward(w["betas"][[row]], pose[:, 3:], pose[:, :3], np.zeros((1, 3)))
     np.testing.assert_allclose(batch.vertices[0], expected.vertices[0], atol=1e-5)
     np.testing.assert_allclose(batch.position_m[0], w["position_m"][row])

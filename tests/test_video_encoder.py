@@ -13,7 +13,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av import VideoFrame
 
-from net.video_encoder import RenderedVp8Encoder, use_rendered_vp8
+from synthtwin.net.video_encoder import RenderedVp8Encoder, use_rendered_vp8
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000)
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2)

@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from net.http_api import WEB_DIR, create_app
+from synthtwin.engine.app.assets import crowd_assets
+from synthtwin.net.http_api import WEB_DIR, create_app
 
 OWN_FILES = ("index.html", "app.js", "style.css")
 VENDORED = ("vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/LICENSE")
@@ -33,7 +34,7 @@ class _Assets(HTMLParser):
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
     # No simulation listens there: only the API calls that reach the ROUTER would wait.
-    app = create_app("tcp://127.0.0.1:9", "tcp://127.0.0.1:10", timeout_s=0.2)
+    app = create_app("tcp://127.0.0.1:9", "tcp://127.0.0.1:10", crowd_assets(), timeout_s=0.2)
     with TestClient(app) as test_client:
         yield test_client
 

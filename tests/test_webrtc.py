@@ -19,10 +19,9 @@ import httpx
 import numpy as np
 import pytest
 
-from components.activity import PlaceKind
-from engine.serve import Serving
-from engine.synth.town import Town
-from net.webrtc import STALL_S
+from synthtwin.components.town import PlaceKind, Town
+from synthtwin.engine.app.serve import Serving
+from synthtwin.net.webrtc import STALL_S
 from tests.test_http_api import running, serve_config
 from tests.webrtc_viewer import Viewer, loopback_candidates
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import zmq
 
-from net.wire import (
+from synthtwin.net.wire import (
     CrowdDecoder,
     CrowdEncoder,
     EventMessage,
@@ -30,8 +30,8 @@ from net.wire import (
     topics,
     vitals,
 )
-from net.wire.arrays import pack_array
-from net.wire.envelope import pack_envelope
+from synthtwin.net.wire.arrays import pack_array
+from synthtwin.net.wire.envelope import pack_envelope
 from tests.golden.wire.make_golden import HERE, build_cases, dumps, to_json
 
 GOLDEN = HERE

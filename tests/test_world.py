@@ -5,10 +5,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from components.schema import Column
-from engine.backend import Backend
-from engine.clock import SimClock
-from engine.world import UnknownTwinError, World
+from synthtwin.components.schema import Column
+from synthtwin.engine.backend import Backend
+from synthtwin.engine.clock import SimClock
+from synthtwin.engine.world import UnknownTwinError, World
 
 SCHEMA = {
     "x": Column("x", "float32", default=1.5),

@@ -5,8 +5,8 @@ PUB stream late and mirrors it (``crowd()``, ``vitals(id)``, ``events``); ``cli.
 ``twin watch``, ``twin record`` and ``twin query``. The protocol is ``docs/protocol.md``.
 """
 
-from clients.python.request_client import RequestClient, RequestError
-from clients.python.subscriber import Applied, CrowdView, Subscriber, Tables, merge_cells
+from synthtwin.clients.python.request_client import RequestClient, RequestError
+from synthtwin.clients.python.subscriber import Applied, CrowdView, Subscriber, Tables, merge_cells
 
 __all__ = [
     "Applied",

@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from clients.python.request_client import RequestClient, RequestError
-from clients.python.subscriber import CrowdView, Subscriber, Tables
-from net.wire.crowd import CrowdState
-from net.wire.vitals import VITAL_FIELDS, VitalsMessage
+from synthtwin.clients.python.request_client import RequestClient, RequestError
+from synthtwin.clients.python.subscriber import CrowdView, Subscriber, Tables
+from synthtwin.net.wire.crowd import CrowdState
+from synthtwin.net.wire.vitals import VITAL_FIELDS, VitalsMessage
 
 __all__ = ["COMMANDS", "main", "record", "register", "query", "watch"]
 
@@ -362,7 +362,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one client command on its own: ``python -m clients.python.cli watch ...``."""
+    """Run one client command on its own: ``python -m synthtwin.clients.python.cli watch ...``."""
     parser = argparse.ArgumentParser(prog="twin", description="SynthTwin client commands")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -18,8 +18,8 @@ from typing import Any
 
 import zmq
 
-from net.wire import reply, request
-from net.wire.reply import Reply
+from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.reply import Reply
 
 __all__ = ["RequestClient", "RequestError"]
 

@@ -29,16 +29,16 @@ from typing import Any
 import numpy as np
 import zmq
 
-from clients.python.request_client import RequestClient
-from net.wire import event, meta, pose, topics, vitals
-from net.wire.crowd import CrowdDecoder, CrowdState
-from net.wire.crowd import decode as decode_crowd
-from net.wire.envelope import Envelope, unpack_envelope
-from net.wire.errors import UNKNOWN_BASE, WireError
-from net.wire.event import EventMessage
-from net.wire.meta import MetaMessage
-from net.wire.pose import PoseMessage
-from net.wire.vitals import VITAL_FIELDS, VitalsMessage
+from synthtwin.clients.python.request_client import RequestClient
+from synthtwin.net.wire import event, meta, pose, topics, vitals
+from synthtwin.net.wire.crowd import CrowdDecoder, CrowdState
+from synthtwin.net.wire.crowd import decode as decode_crowd
+from synthtwin.net.wire.envelope import Envelope, unpack_envelope
+from synthtwin.net.wire.errors import UNKNOWN_BASE, WireError
+from synthtwin.net.wire.event import EventMessage
+from synthtwin.net.wire.meta import MetaMessage
+from synthtwin.net.wire.pose import PoseMessage
+from synthtwin.net.wire.vitals import VITAL_FIELDS, VitalsMessage
 
 __all__ = ["Applied", "CrowdView", "Subscriber", "Tables", "merge_cells"]
 

@@ -39,35 +39,50 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from components.body import NUM_BETAS
-from engine.synth.population import LN_BMI_SIGMA, STATURE_MEAN_CM, STATURE_SD_CM, Sex
+from synthtwin.components.body import NUM_BETAS
+from synthtwin.engine.synth.population import LN_BMI_SIGMA, STATURE_MEAN_CM, STATURE_SD_CM, Sex
+from synthtwin.kernels.mesh import tube_faces
+from synthtwin.kernels.smpl import (
+    GENDERS,
+    JOINT_NAMES,
+    NUM_JOINTS,
+    NUM_POSE_FEATURES,
+    PARENTS,
+    BodyModel,
+)
 
 __all__ = [
     "CORRECTIVES",
+    "DATA_ENV_VAR",
     "GENDERS",
-    "JOINT_NAMES",
     "LODS",
-    "MODEL_KEYS",
-    "NUM_POSE_FEATURES",
-    "PARENTS",
     "PART_BONES",
     "SYNTH_MODEL_VERSION",
     "Design",
     "body_design",
     "build_model",
+    "data_root",
+    "ensure_folder",
+    "ensure_synth_models",
     "mesh_volume",
     "model_filename",
     "part_slices",
     "pose_feature_vertices",
     "stature_stats_m",
+    "synth_body",
+    "synth_model_dir",
     "vertex_ids",
     "write_smpl_folder",
 ]
@@ -75,43 +90,7 @@ __all__ = [
 SYNTH_MODEL_VERSION = "synth-v1"
 """Bumped whenever the generated numbers change; names the cache folder."""
 
-JOINT_NAMES = (
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hand",
-    "right_hand",
-)
-PARENTS = np.array(
-    [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21],
-    dtype=np.int64,
-)
-"""SMPL's kintree: the parent of each joint, -1 for the root; parents come before children."""
-NUM_JOINTS = len(JOINT_NAMES)
-NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)
-GENDERS = ("female", "male", "neutral")
 LODS = (0, 1)
-MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
-"""Exactly the keys smplx's SMPL reads."""
 CM_PER_M = 100.0
 
 # ----------------------------------------------------------------------------------------------
@@ -624,21 +603,6 @@ def ring_vertices(
     )
     rings = ring_c[:, None, :] + along_u[..., None] * spec.u + along_w[..., None] * spec.w
     return np.vstack([centres[:1], rings.reshape(-1, 3), centres[-1:]])
-
-
-def tube_faces(rings: int, around: int, outward: bool) -> np.ndarray:
-    """``(2 R N, 3) int64`` triangles of a closed tube with poles, local vertex indices."""
-    k = np.arange(around)
-    k1 = (k + 1) % around
-    ring = 1 + np.arange(rings - 1)[:, None] * around
-    a, b, c, d = ring + k, ring + around + k, ring + around + k1, ring + k1
-    sides = np.stack([np.stack([a, b, c], -1), np.stack([a, c, d], -1)], 1).reshape(-1, 3)
-    end = 1 + rings * around
-    last = 1 + (rings - 1) * around
-    start_cap = np.stack([np.zeros(around, np.int64), 1 + k, 1 + k1], -1)
-    end_cap = np.stack([np.full(around, end), last + k1, last + k], -1)
-    faces = np.vstack([start_cap, sides, end_cap])
-    return faces if outward else faces[:, ::-1]
 
 
 def _faces_outward(spec: PartSpec) -> bool:
@@ -1194,3 +1158,61 @@ def write_smpl_folder(folder: Path) -> None:
             (smpl / model_filename(gender, lod, "npz")).write_bytes(_npz_bytes(arrays))
     ids = {f"lod{lod}": vertex_ids(lod) for lod in LODS}
     (smpl / "vertex_ids.json").write_text(json.dumps(ids, indent=1, sort_keys=True) + "\n")
+
+
+DATA_ENV_VAR = "SYNTHTWIN_DATA"
+"""Environment variable naming the data folder that holds the body cache."""
+
+
+def data_root(data_dir: Path | None = None) -> Path:
+    """The data folder: ``data_dir`` if given, else ``$SYNTHTWIN_DATA``, else ``./data``."""
+    return Path(data_dir) if data_dir is not None else Path(os.environ.get(DATA_ENV_VAR) or "data")
+
+
+def synth_model_dir(data_dir: Path | None = None) -> Path:
+    """Cache folder of the synthesized models: ``<data>/body/<SYNTH_MODEL_VERSION>``."""
+    return data_root(data_dir) / "body" / SYNTH_MODEL_VERSION
+
+
+def ensure_folder(folder: Path, write: Callable[[Path], object]) -> Path:
+    """``folder``, first made by ``write(folder)`` unless it is there.
+
+    Written into a staging folder beside it and renamed into place, so a reader never sees a
+    half-written folder and a concurrent generator that loses the race discards its copy.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        write(staging)
+        os.rename(staging, folder)
+    except OSError:
+        if not folder.is_dir():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def ensure_synth_models(folder: Path) -> Path:
+    """The synthesized model files in ``folder``, generated unless they are there."""
+    return ensure_folder(folder, write_smpl_folder)
+
+
+def synth_body(gender: str = "neutral", lod: int = 0, data_dir: Path | None = None) -> BodyModel:
+    """SynthTwin's synthesized body model, generated into :func:`synth_model_dir` on first use.
+
+    Args:
+        gender: "neutral", "female" or "male".
+        lod: 0 for the full mesh (6890 vertices), 1 for the low-poly crowd mesh.
+        data_dir: overrides ``$SYNTHTWIN_DATA`` / ``./data`` as the cache root.
+    """
+    gender = gender.lower()
+    if gender not in GENDERS:
+        raise ValueError(f"gender must be one of {GENDERS}, got {gender!r}")
+    if lod not in LODS:
+        raise ValueError(f"lod must be one of {LODS}, got {lod!r}")
+    folder = ensure_synth_models(synth_model_dir(data_dir))
+    return BodyModel.load(folder / "smpl" / model_filename(gender, lod, "npz"))

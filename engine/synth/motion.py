@@ -51,7 +51,6 @@ Glossary: T frames, M phase samples, J = 24 joints, H harmonics, C contacts (fee
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -61,36 +60,37 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.spatial.transform import Rotation
 
-from engine.synth.body_model import (
-    GENDERS,
-    JOINT_NAMES,
-    PARENTS,
+from synthtwin.components.body import NUM_BETAS
+from synthtwin.components.pose import CLIPS
+from synthtwin.engine.synth.body_model import (
     _npz_bytes,
     body_design,
     build_model,
+    data_root,
+    ensure_folder,
 )
+from synthtwin.kernels.clips import Clip, ClipLibrary, clip_arrays
+from synthtwin.kernels.smpl import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = [
     "CHANNEL_AXES",
     "CLIP_FRAMERATE_HZ",
     "HARMONICS",
     "IDLE_FRAMES",
-    "Clip",
-    "ClipFileError",
     "ClipSpec",
     "FixedRoot",
     "FootContact",
     "RootMotion",
-    "clip_arrays",
     "clip_pose",
     "clip_spec",
     "clip_specs",
-    "load_clip",
     "forward_kinematics",
     "root_motion",
     "sole_positions",
     "solve_root",
     "stride_length_m",
+    "synth_library",
+    "synth_clip_dir",
     "synth_clip",
     "write_clips",
 ]
@@ -111,15 +111,7 @@ CONTACT_RAMP = 0.04
 """Phase over which a foot's contact weight rises from 0 to 1 (and falls back)."""
 IDLE_FRAMES = 120
 """Frames of the postural loops: 4 s at 30 Hz, the loop period of ``systems.animation``."""
-NUM_JOINTS = len(JOINT_NAMES)
-NUM_BETAS = 10
-POSE_WIDTH = 3 * NUM_JOINTS
-SMPLH_BODY_WIDTH = 66
-"""Axis-angle numbers of the root and SMPL-H / SMPL-X's 21 body joints (SMPL joints 0-21)."""
-POSE_WIDTHS = {72: "SMPL", 156: "SMPL-H", 165: "SMPL-X"}
-FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")
 """AMASS's SMPL-H files say ``mocap_framerate``; its SMPL-X files ``mocap_frame_rate``."""
-MAX_FRAMERATE_HZ = 1000.0
 BED_HEIGHT_M = 0.55
 PELVIS_DEPTH_M = 0.10
 """Height of the pelvis joint above the mattress when lying on the back (the flesh behind it)."""
@@ -769,40 +761,6 @@ def stride_length_m(name: str) -> float:
 # Clips: synthesized, written, loaded
 
 
-class ClipFileError(ValueError):
-    """A motion clip file that cannot be used; the message names the file and what is wrong."""
-
-
-@dataclass(frozen=True)
-class Clip:
-    """A looped motion clip on SMPL's 24 joints.
-
-    Attributes:
-        name: the clip's name (the file's stem when loaded).
-        poses: ``(T, J, 3) float32`` axis-angle (radians), global orientation first.
-        trans: ``(T, 3) float32`` root translation (metres).
-        framerate_hz: frames per second.
-        betas: ``(B,) float32`` shape coefficients of the body it was recorded on.
-        gender: "female", "male" or "neutral".
-    """
-
-    name: str
-    poses: np.ndarray
-    trans: np.ndarray
-    framerate_hz: float
-    betas: np.ndarray
-    gender: str
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.poses)
-
-    @property
-    def period_s(self) -> float:
-        """Seconds of one loop (the frame after the last is the first again)."""
-        return self.num_frames / self.framerate_hz
-
-
 def synth_clip(name: str) -> Clip:
     """The synthesized clip of a :data:`components.pose.CLIPS` name."""
     spec = clip_spec(name)
@@ -815,17 +773,6 @@ def synth_clip(name: str) -> Clip:
         betas=np.zeros(NUM_BETAS, dtype=np.float32),
         gender="neutral",
     )
-
-
-def clip_arrays(clip: Clip) -> dict[str, np.ndarray]:
-    """A clip in the AMASS ``.npz`` layout (the module docstring lists the keys)."""
-    return {
-        "poses": clip.poses.reshape(clip.num_frames, POSE_WIDTH),
-        "trans": clip.trans,
-        "betas": clip.betas,
-        "mocap_framerate": np.array(clip.framerate_hz, dtype=np.float64),
-        "gender": np.array(clip.gender),
-    }
 
 
 def write_clips(folder: Path) -> list[Path]:
@@ -843,116 +790,20 @@ def write_clips(folder: Path) -> list[Path]:
     return paths
 
 
-def _read_archive(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` file, refusing pickled objects."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        raise ClipFileError(f"{path}: cannot read it as an .npz archive: {error}") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ClipFileError(f"{path}: expected an .npz archive of named arrays, got one array")
-    with archive:
-        try:
-            return {key: archive[key] for key in archive.files}
-        except ValueError as error:
-            raise ClipFileError(f"{path}: an entry holds Python objects: {error}") from error
+SYNTH_MOTION_VERSION = "synth-v1"
+"""Bumped whenever the synthesized clips change; names their cache folder."""
 
 
-def _require(path: Path, arrays: dict[str, np.ndarray], keys: tuple[str, ...]) -> np.ndarray:
-    """The array of the first of ``keys`` present, or a :class:`ClipFileError` naming them."""
-    for key in keys:
-        if key in arrays:
-            return arrays[key]
-    wanted = " or ".join(repr(k) for k in keys)
-    raise ClipFileError(f"{path}: missing key {wanted} (found {', '.join(sorted(arrays))})")
+@cache
+def synth_library() -> ClipLibrary:
+    """The synthesized clips of :data:`synthtwin.components.pose.CLIPS`, built once per process
+    (about 0.7 s)."""
+    return ClipLibrary.from_clips([synth_clip(name) for name in CLIPS])
 
 
-def _finite(path: Path, key: str, array: np.ndarray) -> np.ndarray:
-    """``array`` as float32, or a :class:`ClipFileError` if it holds NaN or infinity."""
-    if not np.issubdtype(array.dtype, np.number):
-        raise ClipFileError(f"{path}: key {key!r} must be numeric, got dtype {array.dtype}")
-    if not np.all(np.isfinite(array)):
-        raise ClipFileError(f"{path}: key {key!r} holds NaN or infinite values")
-    return array.astype(np.float32)
-
-
-def _smpl_poses(path: Path, poses: np.ndarray) -> np.ndarray:
-    """``(T, J, 3)`` SMPL axis-angle from ``(T, 72)`` SMPL, ``(T, 156)`` SMPL-H or ``(T, 165)``
-    SMPL-X poses: of the latter two, the root and 21 body joints (the first 66 numbers, SMPL
-    joints 0-21); SMPL's two hand joints are set to zero, the fingers (and jaw, eyes) dropped."""
-    if poses.ndim != 2 or poses.shape[1] not in POSE_WIDTHS or len(poses) < 2:
-        widths = ", ".join(f"{w} ({model})" for w, model in POSE_WIDTHS.items())
-        raise ClipFileError(
-            f"{path}: key 'poses' has shape {poses.shape}, expected (T, W) with T >= 2 frames "
-            f"and W one of {widths}"
-        )
-    body = np.zeros((len(poses), POSE_WIDTH), dtype=np.float32)
-    width = POSE_WIDTH if poses.shape[1] == POSE_WIDTH else SMPLH_BODY_WIDTH
-    body[:, :width] = poses[:, :width]
-    return body.reshape(len(poses), NUM_JOINTS, 3)
-
-
-def _framerate_hz(path: Path, value: np.ndarray) -> float:
-    """The frame rate as a float in (0, :data:`MAX_FRAMERATE_HZ`] Hz, or a ClipFileError."""
-    if value.size != 1 or not np.issubdtype(value.dtype, np.number):
-        raise ClipFileError(f"{path}: the frame rate must be one number, got {value!r}")
-    rate = float(value.reshape(()))
-    if not 0 < rate <= MAX_FRAMERATE_HZ:
-        raise ClipFileError(
-            f"{path}: frame rate {rate} Hz is out of range, expected 0 < rate <= "
-            f"{MAX_FRAMERATE_HZ:g}"
-        )
-    return rate
-
-
-def _gender(path: Path, arrays: dict[str, np.ndarray]) -> str:
-    """The file's gender (a str or bytes scalar), "neutral" when absent, one of GENDERS."""
-    if "gender" not in arrays:
-        return "neutral"
-    value = arrays["gender"]
-    if value.size != 1:
-        raise ClipFileError(f"{path}: key 'gender' must be one string, got shape {value.shape}")
-    item = value.reshape(()).item()
-    gender = item.decode() if isinstance(item, bytes) else str(item)
-    if gender not in GENDERS:
-        raise ClipFileError(f"{path}: gender {gender!r} is not one of {', '.join(GENDERS)}")
-    return gender
-
-
-def load_clip(path: Path | str) -> Clip:
-    """Read an AMASS / SynBody ``.npz`` motion file (or one :func:`write_clips` wrote).
-
-    Keys: ``poses (T, 72 | 156 | 165)`` (SMPL, SMPL-H or SMPL-X axis-angle, see
-    :func:`_smpl_poses` for what is kept), ``trans (T, 3)`` metres, ``mocap_framerate`` (or
-    ``mocap_frame_rate``) in Hz; optional ``betas (B,)`` (zeros(10) when absent) and ``gender``
-    ("neutral" when absent). Other keys are ignored. Coordinates are taken as they are: AMASS's
-    world is z-up, SynthTwin's y-up.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ClipFileError: not an ``.npz``, a missing key, a wrong shape, fewer than 2 frames, a
-            frame rate outside (0, 1000] Hz, NaN or infinite values, an unknown gender; the
-            message names the file and the key.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"motion clip file not found: {path}")
-    arrays = _read_archive(path)
-    poses = _smpl_poses(path, _finite(path, "poses", _require(path, arrays, ("poses",))))
-    trans = _finite(path, "trans", _require(path, arrays, ("trans",)))
-    if trans.shape != (len(poses), 3):
-        raise ClipFileError(
-            f"{path}: key 'trans' has shape {trans.shape}, expected ({len(poses)}, 3) to match "
-            "'poses'"
-        )
-    betas = _finite(path, "betas", arrays.get("betas", np.zeros(NUM_BETAS)))
-    if betas.ndim != 1:
-        raise ClipFileError(f"{path}: key 'betas' has shape {betas.shape}, expected (B,)")
-    return Clip(
-        name=path.stem,
-        poses=poses,
-        trans=trans,
-        framerate_hz=_framerate_hz(path, _require(path, arrays, FRAMERATE_KEYS)),
-        betas=betas,
-        gender=_gender(path, arrays),
-    )
+def synth_clip_dir(data_dir: Path | None = None) -> Path:
+    """The synthesized clips as ``<clip>.npz`` files in ``<data>/clips/<SYNTH_MOTION_VERSION>``,
+    written on first use (atomically, as the body models: ``ensure_synth_models``), for processes
+    that read them with ``ClipLibrary.load`` instead of synthesizing them."""
+    folder = data_root(data_dir) / "clips" / SYNTH_MOTION_VERSION
+    return ensure_folder(folder, write_clips)

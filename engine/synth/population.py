@@ -43,11 +43,11 @@ from enum import IntEnum
 import numpy as np
 import pyarrow as pa
 
-from components.behavior import PERSONALITY, SCHEDULE
-from components.body import BODY
-from components.identity import IDENTITY
-from components.physiology import PHYSIOLOGY_PARAMS
-from components.schema import Column, Component, columns_of
+from synthtwin.components.behavior import PERSONALITY, SCHEDULE
+from synthtwin.components.body import BODY
+from synthtwin.components.identity import IDENTITY
+from synthtwin.components.physiology import PHYSIOLOGY_PARAMS
+from synthtwin.components.schema import Column, Component, columns_of
 
 __all__ = [
     "COLUMNS",

@@ -93,7 +93,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from engine.synth.population import (
+from synthtwin.engine.synth.population import (
     COLUMNS,
     POPULATION,
     Employment,

@@ -16,14 +16,12 @@ gyms and parks among the few nearest their home.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.spatial import cKDTree
 
-from components.activity import PlaceKind
+from synthtwin.components.town import PlaceKind, Town
 
-__all__ = ["Town", "assign_places", "build_town"]
+__all__ = ["assign_places", "build_town"]
 
 PER_RESIDENT = {
     PlaceKind.WORKPLACE: 0.6 / 25,
@@ -37,31 +35,6 @@ PER_RESIDENT = {
 CENTRAL_SHARE = {PlaceKind.WORKPLACE: 0.5, PlaceKind.SCHOOL: 0.5, PlaceKind.RESTAURANT: 0.3}
 COMMUTE_SCALE_M = 8000.0
 NEAREST_CHOICES = 8
-
-
-@dataclass
-class Town:
-    """The places of the town.
-
-    Attributes:
-        kind: ``(P,) int8`` PlaceKind of each place.
-        xy_m: ``(P, 2) float32`` position of each place in metres.
-        radius_m: radius of the residential disk.
-    """
-
-    kind: np.ndarray
-    xy_m: np.ndarray
-    radius_m: float
-
-    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
-        return {"kind": self.kind, "xy_m": self.xy_m}, {"radius_m": self.radius_m}
-
-    def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict) -> None:
-        self.kind, self.xy_m, self.radius_m = arrays["kind"], arrays["xy_m"], scalars["radius_m"]
-
-    def of_kind(self, kind: PlaceKind) -> np.ndarray:
-        """``(K,) int64`` indices of the places of one kind."""
-        return np.flatnonzero(self.kind == kind)
 
 
 def _disk(rng: np.random.Generator, n: int, radius_m: float) -> np.ndarray:

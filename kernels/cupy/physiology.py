@@ -46,7 +46,7 @@ from typing import Any
 import cupy
 from cupyx import jit
 
-from kernels import physiology
+from synthtwin.kernels import physiology
 
 __all__ = ["DEVICE_MATH", "JIT_MODE", "THREADS_PER_BLOCK", "step_kernel", "step_physiology"]
 

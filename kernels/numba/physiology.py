@@ -27,8 +27,8 @@ from numba import njit, prange
 from numba.extending import register_jitable
 from numpy.typing import DTypeLike
 
-from kernels import physiology
-from kernels.physiology import (
+from synthtwin.kernels import physiology
+from synthtwin.kernels.physiology import (
     ACCUMULATOR_COLUMNS,
     INPUT_COLUMNS,
     PARAM_COLUMNS,

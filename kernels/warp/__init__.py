@@ -1,6 +1,6 @@
 """Warp kernels: one source for the CPU and CUDA."""
 
-from kernels.warp.skinning import (
+from synthtwin.kernels.warp.skinning import (
     DenseCorrectives,
     Influences,
     LocalCorrectives,

@@ -32,7 +32,12 @@ from typing import Any
 import numpy as np
 import warp as wp
 
-from kernels.numba.skinning import SkinnedBatch, SkinningModel, check_inputs, corrective_rows
+from synthtwin.kernels.numba.skinning import (
+    SkinnedBatch,
+    SkinningModel,
+    check_inputs,
+    corrective_rows,
+)
 
 __all__ = [
     "DenseCorrectives",

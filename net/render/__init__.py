@@ -11,10 +11,10 @@
   ``colour.PLACE_RGB``: the place kinds' colours.
 """
 
-from net.render.camera import Camera
-from net.render.colour import PALETTE, rgb_to_yuv
-from net.render.crowd_view import CrowdView
-from net.render.picking import pick
-from net.render.renderer import CrowdRenderer
+from synthtwin.net.render.camera import Camera
+from synthtwin.net.render.colour import PALETTE, rgb_to_yuv
+from synthtwin.net.render.crowd_view import CrowdView
+from synthtwin.net.render.picking import pick
+from synthtwin.net.render.renderer import CrowdRenderer
 
 __all__ = ["PALETTE", "Camera", "CrowdRenderer", "CrowdView", "pick", "rgb_to_yuv"]

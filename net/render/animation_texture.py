@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.body import BodyModel
-from engine.motion import ClipLibrary
+from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.kernels.smpl import BodyModel
 
 __all__ = ["AnimationTexture", "bake", "body_matrices"]
 

@@ -1,13 +1,13 @@
 """The crowd's body meshes as the GPU draws them: rest vertices, normals and four skinning
 influences, at two levels of detail.
 
-The low-poly body (``BodyModel.load(lod=1)``, neutral template, SMPL frame: y up, facing +z) in
+The low-poly body (the synthesized LOD 1, neutral template, SMPL frame: y up, facing +z) in
 the vertex layout of the skinning shader: each vertex keeps its four largest skinning weights
 (renormalised), the usual budget of GPU linear blend skinning; the synthesized model has at most
 four non-zero weights per vertex, so nothing is lost.
 
 :func:`coarse` is the mid-distance level: the synthesized body is eight closed tubes (rings of
-vertices between two poles, ``engine.synth.body_model.part_slices``), and the coarse mesh keeps
+vertices between two poles, each a connected part of the mesh), and the coarse mesh keeps
 every other vertex of every other ring (the last ring too) of each tube, with their skinning
 weights, re-triangulated: 504 triangles instead of 1,720. On llvmpipe a body's cost is mostly per
 triangle (set-up and binning), and a body under ``culling.BODY_DETAIL_HEIGHT_PX`` tall shows no
@@ -19,16 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from engine.body import BodyModel
-from engine.synth.body_model import part_slices, tube_faces
+from synthtwin.kernels.mesh import tube_faces
+from synthtwin.kernels.smpl import BodyModel
 
 __all__ = ["INFLUENCES", "BodyMesh", "coarse"]
 
 INFLUENCES = 4
 """Skinning influences per vertex."""
-SYNTH_LOD = 1
-"""The synthesized model's level of detail whose tubes :func:`coarse` thins."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,12 @@ class BodyMesh:
 def coarse(body: BodyModel) -> BodyMesh | None:
     """The coarse level of the synthesized low-poly body (see the module docstring), or None
     when ``body`` is not made of its tubes (a real SMPL model)."""
-    slices = part_slices(SYNTH_LOD)
-    if body.num_vertices != max(s.stop for s in slices.values()):
+    slices = _parts(body.faces, body.num_vertices)
+    if slices is None:
         return None
     template = np.asarray(body.v_template, np.float64)
     keep, faces, start = [], [], 0
-    for part in slices.values():
+    for part in slices:
         around = int((body.faces == part.start).any(axis=1).sum())  # the start pole's fan
         rings = (part.stop - part.start - 2) // around
         if around % 2 or rings * around + 2 != part.stop - part.start:
@@ -112,6 +112,26 @@ def coarse(body: BodyModel) -> BodyMesh | None:
         start += len(kept)
     kept = np.concatenate(keep)
     return BodyMesh.from_arrays(template[kept], np.vstack(faces), np.asarray(body.weights)[kept])
+
+
+def _parts(faces: np.ndarray, num_vertices: int) -> list[slice] | None:
+    """Vertex ranges of the mesh's connected parts, by first vertex, or None when a part's
+    vertices are not one contiguous range."""
+    # (3 F,) edges a-b, b-c, c-a of every face
+    graph = coo_matrix(
+        (np.ones(faces.size), (faces.ravel(), np.roll(faces, 1, axis=1).ravel())),
+        shape=(num_vertices, num_vertices),
+    )
+    count, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(count + 1))
+    parts = []
+    for k in range(count):
+        rows = order[bounds[k] : bounds[k + 1]]
+        if rows[-1] - rows[0] + 1 != len(rows):
+            return None
+        parts.append(slice(int(rows[0]), int(rows[-1]) + 1))
+    return sorted(parts, key=lambda part: part.start)
 
 
 def _signed_volume(positions: np.ndarray, faces: np.ndarray) -> float:

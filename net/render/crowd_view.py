@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.pose import CLIPS
+from synthtwin.components.pose import CLIPS
 
 __all__ = ["ACTIVITY_CODES", "CrowdView"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from net.render.camera import Camera
+from synthtwin.net.render.camera import Camera
 
 __all__ = [
     "BODY_CENTRE_M",

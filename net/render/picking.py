@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from net.render.camera import Camera
-from net.render.crowd_view import CrowdView
-from net.render.culling import BODY_CENTRE_M, BODY_HEIGHT_M
+from synthtwin.net.render.camera import Camera
+from synthtwin.net.render.crowd_view import CrowdView
+from synthtwin.net.render.culling import BODY_CENTRE_M, BODY_HEIGHT_M
 
 __all__ = ["PICK_MARKER_PX", "PICK_RADIUS_M", "pick", "ray_cylinder_hits"]
 

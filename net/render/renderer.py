@@ -29,13 +29,13 @@ import av
 import moderngl
 import numpy as np
 
-from engine.body import BodyModel
-from engine.motion import ClipLibrary, default_library
-from net.render import shaders
-from net.render.animation_texture import bake, body_matrices
-from net.render.body_mesh import BodyMesh, coarse
-from net.render.camera import Camera
-from net.render.colour import (
+from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.kernels.smpl import BodyModel
+from synthtwin.net.render import shaders
+from synthtwin.net.render.animation_texture import bake, body_matrices
+from synthtwin.net.render.body_mesh import BodyMesh, coarse
+from synthtwin.net.render.camera import Camera
+from synthtwin.net.render.colour import (
     GRID_RGB,
     GROUND_RGB,
     MARKER_DARKEN,
@@ -46,19 +46,19 @@ from net.render.colour import (
     YUV_OFFSET,
     rgb_to_yuv,
 )
-from net.render.crowd_view import CrowdView
-from net.render.culling import (
+from synthtwin.net.render.crowd_view import CrowdView
+from synthtwin.net.render.culling import (
     BODY_CENTRE_M,
     MARKER_RADIUS_PX,
     MAX_BODIES,
     MAX_DETAILED_BODIES,
     select,
 )
-from net.render.ground import GRID_SPACING_M, backdrop, grid_lines
-from net.render.picking import pick
-from net.render.town import (
+from synthtwin.net.render.ground import GRID_SPACING_M, backdrop, grid_lines
+from synthtwin.net.render.picking import pick
+from synthtwin.net.render.town import (
     MAX_BOXES,
-    PLACE_KINDS,
+    NUM_PLACE_KINDS,
     PLACE_SIZE_M,
     PlaceDrawList,
     TownView,
@@ -89,26 +89,24 @@ class CrowdRenderer:
     """Renders crowds as ``yuv420p`` frames of ``width`` x ``height`` pixels (both even).
 
     Args:
+        library: the clips to animate with.
+        body: the crowd's body model; the synthesized low-poly body is drawn at two levels of
+            detail (``synthtwin.net.render.body_mesh.coarse``), other models at one.
         width, height: the frame size.
-        library: the clips to animate with; None: ``engine.motion.default_library()``.
         max_bodies: at most this many skinned bodies a frame (nearest first).
-        body: the crowd's body model; None: the synthesized low-poly neutral body (LOD 1), drawn
-            at two levels of detail (``net.render.body_mesh.coarse``; other models at one).
     """
 
     def __init__(
         self,
+        library: ClipLibrary,
+        body: BodyModel,
         width: int = 1280,
         height: int = 720,
-        library: ClipLibrary | None = None,
         max_bodies: int = MAX_BODIES,
-        body: BodyModel | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"width and height must be positive and even, got {width}x{height}")
         self.width, self.height, self.max_bodies = width, height, max_bodies
-        library = library if library is not None else default_library()
-        body = body if body is not None else BodyModel.load(lod=1)
         meshes = (BodyMesh.from_body(body), coarse(body) or BodyMesh.from_body(body))
         self.animation = bake(library, body)
         joints = self.animation.matrices.shape[1]
@@ -208,7 +206,7 @@ class CrowdRenderer:
         self.chroma = ctx.program(
             vertex_shader=shaders.CHROMA_VERTEX, fragment_shader=shaders.CHROMA_FRAGMENT
         )
-        kinds = str(PLACE_KINDS)
+        kinds = str(NUM_PLACE_KINDS)
         self.place_box = ctx.program(
             vertex_shader=shaders.PLACE_BOX_VERTEX.replace("{kinds}", kinds),
             fragment_shader=shaders.BODY_FRAGMENT,

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.activity import PlaceKind
-from net.render.camera import Camera
-from net.render.culling import frustum_planes
+from synthtwin.components.town import PlaceKind
+from synthtwin.net.render.camera import Camera
+from synthtwin.net.render.culling import frustum_planes
 
 __all__ = [
     "BOX_MIN_PX",
@@ -35,7 +35,7 @@ __all__ = [
     "MAX_BOXES",
     "MAX_POINTS",
     "MIN_POINT_PX",
-    "PLACE_KINDS",
+    "NUM_PLACE_KINDS",
     "PLACE_SIZE_M",
     "PlaceDrawList",
     "TownView",
@@ -43,7 +43,7 @@ __all__ = [
     "select_places",
 ]
 
-PLACE_KINDS = len(PlaceKind)
+NUM_PLACE_KINDS = len(PlaceKind)
 """Place kind codes are below this (``components.activity.PlaceKind``)."""
 PLACE_SIZE_M = np.array(
     [
@@ -100,7 +100,7 @@ class TownView:
 
     @classmethod
     def from_places(cls, kind: np.ndarray, xy_m: np.ndarray) -> TownView:
-        """The town of places of kind ``kind (P,)`` (codes < ``PLACE_KINDS``) at ``xy_m (P, 2)``
+        """The town of places of kind ``kind (P,)`` (codes < ``NUM_PLACE_KINDS``) at ``xy_m (P, 2)``
         (m); raises ValueError on bad shapes, codes or positions.
 
         Draw priority: parks, schools and gyms (few and large) first, then every other place in
@@ -111,8 +111,10 @@ class TownView:
         count = len(kind)
         if kind.shape != (count,) or xy.shape != (count, 2):
             raise ValueError(f"kind must be (P,) and xy_m (P, 2), got {kind.shape} and {xy.shape}")
-        if kind.dtype.kind not in "ui" or (count and (kind.min() < 0 or kind.max() >= PLACE_KINDS)):
-            raise ValueError(f"place kind codes must be integers in [0, {PLACE_KINDS})")
+        if kind.dtype.kind not in "ui" or (
+            count and (kind.min() < 0 or kind.max() >= NUM_PLACE_KINDS)
+        ):
+            raise ValueError(f"place kind codes must be integers in [0, {NUM_PLACE_KINDS})")
         if not np.isfinite(xy).all():
             raise ValueError("xy_m must be finite")
         shuffled = np.random.default_rng(PRIORITY_SEED).permutation(count)

@@ -12,17 +12,17 @@ One module per message kind, each with a dataclass, ``encode(msg) -> bytes`` and
 ``errors`` the ``WireError`` every decoder raises.
 """
 
-from net.wire import crowd, event, meta, pose, reply, request, topics, vitals
-from net.wire.crowd import CrowdDecoder, CrowdEncoder, CrowdMessage, CrowdState
-from net.wire.envelope import KINDS, PROTOCOL_VERSION, Envelope, unpack_envelope
-from net.wire.errors import DECODE_ERROR_CODES, WireError
-from net.wire.event import EventMessage, activity_event
-from net.wire.messages import Message, decode_any
-from net.wire.meta import MetaMessage
-from net.wire.pose import PoseMessage
-from net.wire.reply import REPLY_ERROR_CODES, Reply, ReplyError
-from net.wire.request import OPS, Request
-from net.wire.topics import (
+from synthtwin.net.wire import crowd, event, meta, pose, reply, request, topics, vitals
+from synthtwin.net.wire.crowd import CrowdDecoder, CrowdEncoder, CrowdMessage, CrowdState
+from synthtwin.net.wire.envelope import KINDS, PROTOCOL_VERSION, Envelope, unpack_envelope
+from synthtwin.net.wire.errors import DECODE_ERROR_CODES, WireError
+from synthtwin.net.wire.event import EventMessage, activity_event
+from synthtwin.net.wire.messages import Message, decode_any
+from synthtwin.net.wire.meta import MetaMessage
+from synthtwin.net.wire.pose import PoseMessage
+from synthtwin.net.wire.reply import REPLY_ERROR_CODES, Reply, ReplyError
+from synthtwin.net.wire.request import OPS, Request
+from synthtwin.net.wire.topics import (
     CELL_PREFIX,
     CELL_SIZE_M,
     EVENT_PREFIX,
@@ -33,7 +33,7 @@ from net.wire.topics import (
     topic_for,
     twin_prefix,
 )
-from net.wire.vitals import VitalsMessage
+from synthtwin.net.wire.vitals import VitalsMessage
 
 __all__ = [
     "CELL_PREFIX",

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from net.wire.errors import BAD_VALUE, LENGTH_MISMATCH, WRONG_TYPE, WireError, type_name
-from net.wire.fields import field_path, read_list, read_str, require
+from synthtwin.net.wire.errors import BAD_VALUE, LENGTH_MISMATCH, WRONG_TYPE, WireError, type_name
+from synthtwin.net.wire.fields import field_path, read_list, read_str, require
 
 __all__ = [
     "ALLOWED_DTYPES",

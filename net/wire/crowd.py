@@ -44,17 +44,17 @@ from dataclasses import dataclass
 import msgpack
 import numpy as np
 
-from net.wire.arrays import check_ascending, check_rows, read_array
-from net.wire.envelope import PROTOCOL_VERSION, Envelope, unpack_envelope
-from net.wire.errors import (
+from synthtwin.net.wire.arrays import check_ascending, check_rows, read_array
+from synthtwin.net.wire.envelope import PROTOCOL_VERSION, Envelope, unpack_envelope
+from synthtwin.net.wire.errors import (
     BAD_VALUE,
     LENGTH_MISMATCH,
     UNKNOWN_BASE,
     WRONG_TYPE,
     WireError,
 )
-from net.wire.fields import read_int, read_list
-from net.wire.topics import cell_centre_m
+from synthtwin.net.wire.fields import read_int, read_list
+from synthtwin.net.wire.topics import cell_centre_m
 
 __all__ = [
     "ACTIVITY_LIMIT",

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgpack
 
-from net.wire.errors import (
+from synthtwin.net.wire.errors import (
     BAD_VERSION,
     NOT_A_MAP,
     NOT_MSGPACK,
@@ -32,7 +32,7 @@ from net.wire.errors import (
     WireError,
     type_name,
 )
-from net.wire.fields import read_float, read_int, read_map, read_str
+from synthtwin.net.wire.fields import read_float, read_int, read_map, read_str
 
 __all__ = ["KINDS", "PROTOCOL_VERSION", "Envelope", "pack_envelope", "unpack_envelope"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from net.wire.errors import BAD_VALUE, MISSING_FIELD, WRONG_TYPE, WireError, type_name
+from synthtwin.net.wire.errors import BAD_VALUE, MISSING_FIELD, WRONG_TYPE, WireError, type_name
 
 __all__ = [
     "field_path",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from net.wire import crowd, event, meta, pose, reply, request, vitals
-from net.wire.envelope import Envelope, unpack_envelope
+from synthtwin.net.wire import crowd, event, meta, pose, reply, request, vitals
+from synthtwin.net.wire.envelope import Envelope, unpack_envelope
 
 __all__ = ["Message", "decode_any"]
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from net.wire.arrays import check_ascending, pack_array, read_array
-from net.wire.envelope import PROTOCOL_VERSION, Envelope, pack_envelope, unpack_envelope
-from net.wire.errors import WRONG_TYPE, WireError
-from net.wire.fields import read_int, read_list, read_str
+from synthtwin.net.wire.arrays import check_ascending, pack_array, read_array
+from synthtwin.net.wire.envelope import PROTOCOL_VERSION, Envelope, pack_envelope, unpack_envelope
+from synthtwin.net.wire.errors import WRONG_TYPE, WireError
+from synthtwin.net.wire.fields import read_int, read_list, read_str
 
 __all__ = ["KIND", "MetaMessage", "decode", "encode", "from_envelope"]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from net.wire.arrays import check_ascending, check_rows, pack_array, read_array
-from net.wire.envelope import Envelope, pack_envelope, unpack_envelope
+from synthtwin.net.wire.arrays import check_ascending, check_rows, pack_array, read_array
+from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
 
 __all__ = [
     "COMPONENT_BITS",

@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from net.wire.arrays import from_wire, to_wire
-from net.wire.envelope import Envelope, pack_envelope, unpack_envelope
-from net.wire.fields import read_bool, read_map, read_optional_int, read_str
+from synthtwin.net.wire.arrays import from_wire, to_wire
+from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
+from synthtwin.net.wire.fields import read_bool, read_map, read_optional_int, read_str
 
 __all__ = [
     "BAD_REQUEST",

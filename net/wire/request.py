@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from net.wire.arrays import from_wire, to_wire
-from net.wire.envelope import Envelope, pack_envelope, unpack_envelope
-from net.wire.fields import read_int, read_map, read_str
+from synthtwin.net.wire.arrays import from_wire, to_wire
+from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
+from synthtwin.net.wire.fields import read_int, read_map, read_str
 
 __all__ = ["KIND", "OPS", "Request", "decode", "encode", "from_envelope"]
 

@@ -31,9 +31,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from net.wire.arrays import check_ascending, check_rows, pack_array, read_array
-from net.wire.envelope import Envelope, pack_envelope, unpack_envelope
-from net.wire.errors import BAD_VALUE, WireError
+from synthtwin.net.wire.arrays import check_ascending, check_rows, pack_array, read_array
+from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
+from synthtwin.net.wire.errors import BAD_VALUE, WireError
 
 __all__ = [
     "ACTIVITY_LIMIT",

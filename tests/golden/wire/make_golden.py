@@ -21,9 +21,9 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from components.activity import PlaceKind
-from net.wire import crowd, decode_any, event, meta, pose, reply, request, topics, vitals
-from net.wire.arrays import ARRAY_KEYS
+from synthtwin.components.town import PlaceKind
+from synthtwin.net.wire import crowd, decode_any, event, meta, pose, reply, request, topics, vitals
+from synthtwin.net.wire.arrays import ARRAY_KEYS
 
 __all__ = ["HERE", "Case", "build_cases", "dumps", "to_json", "write_cases"]
 

@@ -19,13 +19,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.activity import ACTIVITIES, CATEGORIES, Activity
-from components.pose import CLIPS
-from engine.app import Simulation
-from engine.motion import ClipLibrary
-from engine.synth.population import COLUMNS as POPULATION_COLUMNS
-from engine.synth.population import Population
-from kernels.animation import quat_to_axis_angle
+from synthtwin.components.activity import ACTIVITIES, CATEGORIES, Activity
+from synthtwin.components.pose import CLIPS
+from synthtwin.engine.app.simulation import Simulation
+from synthtwin.engine.synth.population import COLUMNS as POPULATION_COLUMNS
+from synthtwin.engine.synth.population import Population
+from synthtwin.kernels.animation import quat_to_axis_angle
+from synthtwin.kernels.clips import ClipLibrary
 
 __all__ = ["VITALS_FIELDS", "HeadlessRun", "OutputError", "check_output_dir", "run_headless"]
 

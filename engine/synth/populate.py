@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.activity import Activity, PlaceKind
-from components.behavior import NEEDS
-from engine.synth.population import Population
-from engine.synth.town import Town, assign_places
-from engine.world import World
-from kernels.physiology import PROCESS_S_RISE_TAU_H
+from synthtwin.components.activity import Activity
+from synthtwin.components.behavior import NEEDS
+from synthtwin.components.town import PlaceKind, Town
+from synthtwin.engine.synth.population import Population
+from synthtwin.engine.synth.town import assign_places
+from synthtwin.engine.world import World
+from synthtwin.kernels.physiology import PROCESS_S_RISE_TAU_H
 
 __all__ = ["spawn_population"]
 

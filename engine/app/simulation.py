@@ -12,33 +12,36 @@ from pathlib import Path
 
 import numpy as np
 
-from components.behavior import ACTIVITY_STATE, PERSONALITY, SCHEDULE
-from components.body import BODY
-from components.health import DAY_AGGREGATES
-from components.identity import IDENTITY
-from components.locomotion import PLACES, TRANSFORM, TRIP
-from components.physiology import EXERTION, PHYSIOLOGY_PARAMS, VITALS
-from components.pose import ANIMATION
-from components.schema import columns_of
-from engine.backend import select_backend
-from engine.checkpoint import load_checkpoint
-from engine.clock import SimClock
-from engine.config import Config
-from engine.loop import Loop
-from engine.motion import default_library
-from engine.populate import spawn_population
-from engine.schedule import System
-from engine.synth.population import Population, synthesize_population
-from engine.synth.population_import import load_population
-from engine.synth.town import Town, build_town
-from engine.world import World
-from systems.animation import AnimationSystem
-from systems.behavior import BehaviorSystem
-from systems.health import HealthRecord, HealthSystem
-from systems.locomotion import LocomotionSystem
-from systems.physiology import PhysiologySystem
-from systems.replication import ReplicationSystem, Replicator
-from systems.skinning import Meshes, SkinningSystem
+from synthtwin.components.behavior import ACTIVITY_STATE, PERSONALITY, SCHEDULE
+from synthtwin.components.body import BODY
+from synthtwin.components.health import DAY_AGGREGATES
+from synthtwin.components.identity import IDENTITY
+from synthtwin.components.locomotion import PLACES, TRANSFORM, TRIP
+from synthtwin.components.mesh import Meshes
+from synthtwin.components.physiology import EXERTION, PHYSIOLOGY_PARAMS, VITALS
+from synthtwin.components.pose import ANIMATION
+from synthtwin.components.schema import columns_of
+from synthtwin.components.town import Town
+from synthtwin.engine.backend import select_backend
+from synthtwin.engine.checkpoint import load_checkpoint
+from synthtwin.engine.clock import SimClock
+from synthtwin.engine.config import Config
+from synthtwin.engine.loop import Loop
+from synthtwin.engine.schedule import System
+from synthtwin.engine.synth.body_model import synth_body
+from synthtwin.engine.synth.motion import synth_library
+from synthtwin.engine.synth.populate import spawn_population
+from synthtwin.engine.synth.population import Population, synthesize_population
+from synthtwin.engine.synth.population_import import load_population
+from synthtwin.engine.synth.town import build_town
+from synthtwin.engine.world import World
+from synthtwin.systems.animation import AnimationSystem
+from synthtwin.systems.behavior import BehaviorSystem
+from synthtwin.systems.health import HealthRecord, HealthSystem
+from synthtwin.systems.locomotion import LocomotionSystem
+from synthtwin.systems.physiology import PhysiologySystem
+from synthtwin.systems.replication import ReplicationSystem, Replicator
+from synthtwin.systems.skinning import SkinningSystem
 
 __all__ = ["SCHEMA", "Simulation", "build_simulation"]
 
@@ -127,14 +130,14 @@ def _populate(
     population = None if resume else _population(config)
     world.insert_resource(_town(config, population))
     world.insert_resource(HealthRecord())
-    world.insert_resource(default_library())
+    world.insert_resource(synth_library())
     world.insert_resource(Meshes())
     health = HealthSystem(world)
     systems: list[System] = [
         BehaviorSystem(world),
         LocomotionSystem(world),
         AnimationSystem(world),
-        SkinningSystem(world),
+        SkinningSystem(world, synth_body),
         PhysiologySystem(world),
         health,
     ]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["device_description", "format_table", "run_bench"]
 
-BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 
 
 def device_description() -> str:

@@ -1,19 +1,13 @@
-"""The body of a twin: an SMPL-format body model, loaded and posed by the skinning kernels.
+"""The SMPL body model: its file format, loading and forward pass (smplx's ``SMPL``).
 
-``BodyModel.load()`` gives SynthTwin's synthesized model (:mod:`engine.synth.body_model`),
-generated on first use into a cache folder; ``BodyModel.load(path)`` reads a user's real SMPL
-file instead (``.npz``, or ``.pkl`` including the official ones that hold chumpy objects).
-``model.forward(betas, body_pose, global_orient, transl)`` returns a :class:`BodyOutput`.
-
-The cache folder is ``<data>/body/<SYNTH_MODEL_VERSION>/`` where ``<data>`` is the environment
-variable ``SYNTHTWIN_DATA`` if set, else ``data`` under the current directory (or the
-``data_dir`` argument). It holds ``smpl/SMPL_<GENDER>[_LOD1].{pkl,npz}`` and ``vertex_ids.json``,
-so ``smplx.create(folder, model_type="smpl")`` loads the same model. It is written once,
-atomically (into a staging folder, then renamed), so concurrent first uses are safe.
+``BodyModel.load(path)`` reads an SMPL ``.npz`` or ``.pkl`` file (including the official ones
+that hold chumpy objects, read without chumpy); ``model.forward(betas, body_pose, global_orient,
+transl)`` returns a :class:`BodyOutput`. SynthTwin's own synthesized model, in the same format,
+comes from ``synthtwin.engine.synth.body_model.synth_body``.
 
 The math (smplx's ``lbs``: shape blend, joint regression, Rodrigues, pose features and
 correctives, rigid transforms down the chain, linear blend skinning) runs in the numba kernels of
-``kernels.numba.skinning`` (float32), which are tested against smplx itself.
+``synthtwin.kernels.numba.skinning`` (float32), which are tested against smplx itself.
 
 Glossary: B batch, V vertices, F faces, J = 24 joints, NB shape coefficients, P = 207 pose
 features (the 23 non-root rotation matrices minus identity, row-major).
@@ -21,27 +15,14 @@ features (the 23 non-root rotation matrices minus identity, row-major).
 
 from __future__ import annotations
 
-import os
 import pickle
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse
 
-from engine.synth.body_model import (
-    GENDERS,
-    JOINT_NAMES,
-    LODS,
-    MODEL_KEYS,
-    NUM_POSE_FEATURES,
-    SYNTH_MODEL_VERSION,
-    model_filename,
-    write_smpl_folder,
-)
-from kernels.numba.skinning import (
+from synthtwin.kernels.numba.skinning import (
     NumbaSkinner,
     SkinningModel,
     blend_shapes,
@@ -50,19 +31,60 @@ from kernels.numba.skinning import (
 )
 
 __all__ = [
-    "DATA_ENV_VAR",
+    "GENDERS",
+    "NUM_BETAS",
+    "JOINT_NAMES",
+    "MODEL_KEYS",
+    "NUM_JOINTS",
+    "NUM_POSE_FEATURES",
+    "PARENTS",
     "BodyModel",
     "BodyModelFileError",
     "BodyOutput",
-    "ensure_synth_models",
     "load_smpl_arrays",
-    "synth_model_dir",
 ]
 
-DATA_ENV_VAR = "SYNTHTWIN_DATA"
+JOINT_NAMES = (
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hand",
+    "right_hand",
+)
+PARENTS = np.array(
+    [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21],
+    dtype=np.int64,
+)
+"""SMPL's kintree: the parent of each joint, -1 for the root; parents come before children."""
+NUM_JOINTS = len(JOINT_NAMES)
+NUM_POSE_FEATURES = 9 * (NUM_JOINTS - 1)
+GENDERS = ("female", "male", "neutral")
+NUM_BETAS = 10
+"""Shape coefficients of smplx's default shape space."""
+MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
+"""Exactly the keys smplx's SMPL reads."""
+
 SPARSE_POSEDIRS_BELOW = 0.25
 """Keep ``posedirs`` as a sparse matrix when fewer than this share of its entries are nonzero."""
-NUM_JOINTS = len(JOINT_NAMES)
 POSE_WIDTH = 3 * (NUM_JOINTS - 1)
 """Axis-angle numbers of ``body_pose``: 23 non-root joints."""
 
@@ -216,41 +238,6 @@ def load_smpl_arrays(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def synth_model_dir(data_dir: Path | None = None) -> Path:
-    """Cache folder of the synthesized models: ``<data>/body/<SYNTH_MODEL_VERSION>``.
-
-    ``<data>`` is ``data_dir`` if given, else ``$SYNTHTWIN_DATA``, else ``./data``.
-    """
-    root = Path(data_dir) if data_dir is not None else Path(os.environ.get(DATA_ENV_VAR) or "data")
-    return root / "body" / SYNTH_MODEL_VERSION
-
-
-def ensure_synth_models(folder: Path) -> Path:
-    """Generate the synthesized model files into ``folder`` unless they are there; returns it.
-
-    Written into a staging folder beside it and renamed into place, so a reader never sees a
-    half-written folder and a concurrent generator that loses the race discards its copy.
-    """
-    folder = Path(folder)
-    if folder.is_dir():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        write_smpl_folder(staging)
-        os.rename(staging, folder)
-    except OSError:
-        if not folder.is_dir():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
-
-
-# ----------------------------------------------------------------------------------------------
-# The public model
-
-
 @dataclass(frozen=True)
 class BodyOutput:
     """Posed bodies.
@@ -275,8 +262,8 @@ def _batch(name: str, value: np.ndarray, widths: range, label: str) -> np.ndarra
 class BodyModel:
     """An SMPL body model: load it, then :meth:`forward` batches of shapes and poses.
 
-    The forward pass is the numba skinning kernel (``kernels.numba.skinning``): shape blend,
-    forward kinematics, pose correctives (sparse when the model's are local) and linear blend
+    The forward pass is the numba skinning kernel (``synthtwin.kernels.numba.skinning``): shape
+    blend, forward kinematics, pose correctives (sparse when the model's are local) and linear blend
     skinning, the math of smplx's ``lbs``; it matches smplx to ~1e-6 m.
 
     Attributes (the raw SMPL arrays, float64 unless stated): ``v_template (V, 3)``,
@@ -305,41 +292,12 @@ class BodyModel:
         self._skinners: dict[int, NumbaSkinner] = {}
 
     @classmethod
-    def load(
-        cls,
-        path: Path | str | None = None,
-        gender: str = "neutral",
-        device: str = "cpu",
-        lod: int = 0,
-        data_dir: Path | None = None,
-    ) -> BodyModel:
-        """Load a body model.
+    def load(cls, path: Path | str) -> BodyModel:
+        """A body model from an SMPL ``.npz`` or ``.pkl`` file (see :func:`load_smpl_arrays`).
 
-        Args:
-            path: None for SynthTwin's synthesized model (generated into :func:`synth_model_dir`
-                on first use), or a real SMPL ``.npz`` / ``.pkl`` file.
-            gender: "neutral", "female" or "male" (the synthesized model only).
-            device: "cpu"; the numpy backend runs nowhere else.
-            lod: 0 for the full mesh (6890 vertices), 1 for the low-poly crowd mesh (the
-                synthesized model only).
-            data_dir: overrides ``$SYNTHTWIN_DATA`` / ``./data`` as the cache root.
+        SynthTwin's own synthesized model comes from
+        ``synthtwin.engine.synth.body_model.synth_body``, which generates its files on first use.
         """
-        if device != "cpu":
-            raise ValueError(
-                f"device {device!r} is not supported: the numpy body model runs on 'cpu'"
-            )
-        gender = gender.lower()
-        if gender not in GENDERS:
-            raise ValueError(f"gender must be one of {GENDERS}, got {gender!r}")
-        if lod not in LODS:
-            raise ValueError(f"lod must be one of {LODS}, got {lod!r}")
-        if path is None:
-            folder = ensure_synth_models(synth_model_dir(data_dir))
-            path = folder / "smpl" / model_filename(gender, lod, "npz")
-        elif lod != 0:
-            raise ValueError(
-                "lod applies to the synthesized model; a user's SMPL file has one mesh"
-            )
         return cls(load_smpl_arrays(Path(path)), source=str(path))
 
     @property
@@ -386,7 +344,7 @@ class BodyModel:
 
         Linear blend skinning without pose correctives is then ``vertex = sum_k w_k A_k [v, 1]``
         for a rest vertex ``v`` of the shaped body: the matrices a renderer skins with on the GPU.
-        Forward kinematics is the skinning kernel's (``kernels.numba.skinning``).
+        Forward kinematics is the skinning kernel's (``synthtwin.kernels.numba.skinning``).
 
         Args:
             pose: ``(B, 24, 3)`` axis-angle (radians), global orientation first.

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numba
 
-from engine.app import Simulation, build_simulation
-from engine.checkpoint import save_checkpoint
-from engine.config import Config
-from engine.threads import TASKS, pin_threads
-from net.gateway import Gateway, GatewaySpec
-from net.http_api import DEFAULT_TIMEOUT_S
-from net.requests import Controls, RequestHandler
-from net.server import ZmqServer
+from synthtwin.engine.app.assets import crowd_assets
+from synthtwin.engine.app.simulation import Simulation, build_simulation
+from synthtwin.engine.checkpoint import save_checkpoint
+from synthtwin.engine.config import Config
+from synthtwin.engine.threads import TASKS, pin_threads
+from synthtwin.net.gateway import Gateway, GatewaySpec
+from synthtwin.net.http_api import DEFAULT_TIMEOUT_S
+from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.server import ZmqServer
 
 __all__ = ["Serving", "cores_for_the_gateway", "serve"]
 
@@ -90,6 +91,7 @@ class Serving:
         spec = GatewaySpec(
             router_endpoint=endpoints["router"],
             pub_endpoint=endpoints["pub"],
+            assets=crowd_assets(),
             timeout_s=timeout_s,
             graceful_s=timeout_s + 1,
             niceness=serve.gateway_niceness,

@@ -17,17 +17,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from clients.python import cli as client_cli
-from engine.app import build_simulation
-from engine.backend import DEVICES, BackendError
-from engine.bench_report import run_bench
-from engine.checkpoint import CheckpointError
-from engine.clock import SECONDS_PER_DAY
-from engine.config import ConfigError, load_config
-from engine.serve import Serving, serve
-from engine.simulate import OutputError, check_output_dir, run_headless
-from engine.synth.population_import import PopulationImportError
-from net.server import ServerError
+from synthtwin.clients.python import cli as client_cli
+from synthtwin.engine.app.bench_report import run_bench
+from synthtwin.engine.app.serve import Serving, serve
+from synthtwin.engine.app.simulate import OutputError, check_output_dir, run_headless
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.backend import DEVICES, BackendError
+from synthtwin.engine.checkpoint import CheckpointError
+from synthtwin.engine.clock import SECONDS_PER_DAY
+from synthtwin.engine.config import ConfigError, load_config
+from synthtwin.engine.synth.population_import import PopulationImportError
+from synthtwin.net.server import ServerError
 
 __all__ = ["main"]
 
