@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import esper
 import numpy as np
 
+from synthtwin.engine.schedule import Schedule
 from synthtwin.engine.world import World
 
 __all__ = ["CheckpointError", "Checkpointable", "load_checkpoint", "save_checkpoint"]
@@ -44,8 +45,8 @@ class Checkpointable(Protocol):
     def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None: ...
 
 
-def save_checkpoint(world: World, path: Path) -> None:
-    """Write ``world`` to ``path`` atomically."""
+def save_checkpoint(world: World, schedule: Schedule, path: Path) -> None:
+    """Write ``world`` and the state of ``schedule``'s systems to ``path`` atomically."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {f"col/{k}": v for k, v in world.columns.snapshot().items()}
     resources: dict[str, Any] = {}
@@ -60,7 +61,7 @@ def save_checkpoint(world: World, path: Path) -> None:
         "clock_start": world.clock.start.isoformat(),
         "clock_elapsed_s": world.clock.elapsed_s.hex(),
         "rng": world.rng.bit_generator.state,
-        "systems": {s.name: s.state_dict() for s in world.systems()},
+        "systems": {s.name: s.state_dict() for s in schedule.systems},
         "resources": resources,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
@@ -86,8 +87,9 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def load_checkpoint(world: World, path: Path) -> None:
-    """Restore a checkpoint into a freshly built ``world`` that has no twins yet.
+def load_checkpoint(world: World, schedule: Schedule, path: Path) -> None:
+    """Restore a checkpoint into a freshly built ``world`` that has no twins yet, and its systems'
+    state into ``schedule``.
 
     The world must be built from the same configuration (same columns, systems and resources).
 
@@ -113,7 +115,7 @@ def load_checkpoint(world: World, path: Path) -> None:
     world.clock.elapsed_s = float.fromhex(meta["clock_elapsed_s"])
     world.rng.bit_generator.state = meta["rng"]
     world.rebuild_index()
-    for system in world.systems():
+    for system in schedule.systems:
         system.load_state_dict(meta["systems"].get(system.name, {}))
     for name, resource in _checkpointable(world).items():
         prefix = f"res/{name}/"

@@ -43,7 +43,11 @@ class SimClock:
     @property
     def day_index(self) -> int:
         """Whole days since the start date's midnight (0 on the start date)."""
-        return int((self.start_of_day_s + self.elapsed_s) // SECONDS_PER_DAY)
+        return self.day_index_at(self.elapsed_s)
+
+    def day_index_at(self, elapsed_s: float) -> int:
+        """Whole days since the start date's midnight at ``elapsed_s`` simulated seconds."""
+        return int((self.start_of_day_s + elapsed_s) // SECONDS_PER_DAY)
 
     @property
     def date(self) -> date:

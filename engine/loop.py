@@ -4,7 +4,8 @@ Simulation time advances only in equal ticks of ``dt_s = time_scale / tick_hz`` 
 In realtime mode an accumulator collects wall time and runs as many ticks as it holds; catch-up is
 bounded to ``max_catchup_ticks`` back to back, the rest of the backlog is dropped, and both a tick
 that overran its wall budget and every dropped tick are counted. Headless mode runs the same ticks
-back to back as fast as the machine allows: the same code path, without sleeping.
+back to back as fast as the machine allows: the same code path, without sleeping. While paused, the
+schedule's INPUT phase still runs once a period, so commands (``resume``) arrive.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from synthtwin.engine.schedule import Tick
+from synthtwin.engine.schedule import Schedule, Tick
 from synthtwin.engine.timings import RollingTimings, TimingSummary
 from synthtwin.engine.world import World
 
@@ -43,19 +44,26 @@ class LoopStats:
 
 
 class Loop:
-    """Runs a World's systems at a fixed tick.
+    """Runs a World's schedule at a fixed tick.
 
     Args:
         world: the world to advance.
+        schedule: its systems.
         tick_hz: ticks per wall-clock second in realtime mode.
         time_scale: simulated seconds per wall second (settable while running).
         max_catchup_ticks: most ticks run back to back after a stall.
     """
 
     def __init__(
-        self, world: World, tick_hz: float, time_scale: float, max_catchup_ticks: int = 5
+        self,
+        world: World,
+        schedule: Schedule,
+        tick_hz: float,
+        time_scale: float,
+        max_catchup_ticks: int = 5,
     ) -> None:
         self.world = world
+        self.schedule = schedule
         self.tick_hz = tick_hz
         self.time_scale = time_scale
         self.max_catchup_ticks = max_catchup_ticks
@@ -64,7 +72,7 @@ class Loop:
         self.dropped_ticks = 0
         self.timings = RollingTimings()
         self._tick_walls: deque[float] = deque(maxlen=256)
-        for system in world.systems():
+        for system in schedule.systems:
             system.timings = self.timings
 
     @property
@@ -79,23 +87,24 @@ class Loop:
 
     def step(self) -> None:
         """Run one tick of every system, then advance the clock by ``dt_s``."""
-        world, clock = self.world, self.world.clock
-        tick = Tick(
-            world.tick,
-            self.dt_s,
-            clock.elapsed_s,
-            clock.hour_of_day,
-            clock.weekday,
-            clock.day_index,
-        )
+        tick = self._tick(self.dt_s)
         started = time.perf_counter()
-        world.process(tick)
-        clock.advance(tick.dt_s)
-        world.tick += 1
+        self.schedule.run(tick)
+        self.world.clock.advance(tick.dt_s)
+        self.world.tick += 1
         elapsed = time.perf_counter() - started
         self.timings.record("tick", elapsed)
         if elapsed > self.period_s:
             self.overruns += 1
+
+    def _tick(self, dt_s: float) -> Tick:
+        """The tick that starts now and covers ``dt_s`` simulated seconds."""
+        clock = self.world.clock
+        end_day = clock.day_index_at(clock.elapsed_s + dt_s)
+        return Tick(
+            self.world.tick, dt_s, clock.elapsed_s, clock.hour_of_day, clock.weekday,
+            clock.day_index, end_day,
+        )  # fmt: skip
 
     def run_ticks(self, count: int, on_tick: Callable[[], None] | None = None) -> None:
         """Headless: run ``count`` ticks back to back; ``on_tick`` runs after each."""
@@ -109,9 +118,11 @@ class Loop:
     ) -> None:
         """Realtime: tick at ``tick_hz`` wall rate until ``stop`` is set.
 
-        ``before_tick`` runs at the start of every tick (the command queue is applied there), and
-        once a period while paused, so commands (``resume``) still arrive. While paused, wall time
-        passes without ticks and nothing is counted as dropped.
+        ``before_tick`` runs before every tick and once a period while paused: the host's work
+        between ticks (checkpoints, watching the gateway). Commands are the schedule's INPUT
+        phase, inside the tick; while paused that phase alone runs once a period
+        (``Schedule.idle``), so ``resume`` still arrives. While paused, wall time passes without
+        ticks and nothing is counted as dropped.
         """
         accumulator = 0.0
         last = time.perf_counter()
@@ -120,6 +131,7 @@ class Loop:
             accumulator += now - last
             last = now
             if self.paused:
+                self.schedule.idle(self._tick(0.0))
                 if before_tick is not None:
                     before_tick()
                 self._tick_walls.clear()
@@ -127,12 +139,11 @@ class Loop:
                 stop.wait(self.period_s)
                 continue
             accumulator = self._bound_backlog(accumulator)
-            while accumulator >= self.period_s and not stop.is_set():
+            while accumulator >= self.period_s and not self.paused and not stop.is_set():
                 if before_tick is not None:
                     before_tick()
-                if not self.paused:
-                    self.step()
-                    self._tick_walls.append(time.perf_counter())
+                self.step()
+                self._tick_walls.append(time.perf_counter())
                 accumulator -= self.period_s
             stop.wait(max(0.0, self.period_s - accumulator))
 

@@ -1,11 +1,12 @@
 """World: twins as esper entities plus one row each in dense columnar storage.
 
-esper holds the entities, the ordered Processors (the systems) and the sparse, rare components
-(a viewer's selection, an open conversation, an attached sensor feed). Every hot numeric field lives
-in the ``ColumnStore`` so that a system touches a whole column per tick. Twin ids are stable
-``uint32`` values, distinct from rows: despawning swap-removes a row and re-points the moved twin.
-Structural esper changes (spawn, despawn) clear esper's query cache, so hot paths query esper only
-for the rare sparse components (a handful of entities), never for per-twin state.
+esper holds the entities and the sparse, rare components (a viewer's selection, an open
+conversation, an attached sensor feed); the systems live in ``engine.schedule.Schedule``. Every
+hot numeric field lives in the ``ColumnStore`` so that a system touches a whole column per tick.
+Twin ids are stable ``uint32`` values, distinct from rows: despawning swap-removes a row and
+re-points the moved twin. Structural esper changes (spawn, despawn) clear esper's query cache, so
+hot paths query esper only for the rare sparse components (a handful of entities), never for
+per-twin state.
 
 Each World owns a private esper world (esper's API is module-level over named worlds); every esper
 call goes through ``ecs()``, which switches to it first, so several Worlds coexist in one process.
@@ -89,25 +90,10 @@ class World:
         yield
 
     def close(self) -> None:
-        """Release the esper world (processors, entities, sparse components)."""
+        """Release the esper world (entities, sparse components)."""
         esper.switch_world("default")
         if self._ecs_name in esper.list_worlds():
             esper.delete_world(self._ecs_name)
-
-    def add_system(self, system: esper.Processor, priority: int) -> None:
-        """Register a Processor; esper runs higher priorities first."""
-        with self.ecs():
-            esper.add_processor(system, priority=priority)
-
-    def systems(self) -> list[esper.Processor]:
-        """Registered Processors in run order."""
-        with self.ecs():
-            return list(esper._processors)
-
-    def process(self, *args: Any) -> None:
-        """Run every Processor once, in priority order."""
-        with self.ecs():
-            esper.process(*args)
 
     # -- twins -------------------------------------------------------------------------------
 

@@ -57,7 +57,8 @@ class AnimationSystem(System):
     """Clip, phase and cross-fade weight of every twin."""
 
     phase = Phase.ANIMATION
-    reads = ("activity", "trip_mode", "work_mets", "cadence_spm", "speed_mps")
+    reads = ("activity", "trip_mode", "work_mets", "speed_mps")
+    reads_previous = ("cadence_spm",)
     writes = ("clip", "previous_clip", "clip_phase", "clip_blend")
 
     def __init__(self, world: World, every: int = 1) -> None:

@@ -97,7 +97,6 @@ class BehaviorSystem(System):
 
     phase = Phase.BEHAVIOR
     reads = (
-        "sleep_pressure",
         "circadian_phase_h",
         "work_start_h",
         "work_hours",
@@ -116,7 +115,6 @@ class BehaviorSystem(System):
         "sex",
         "has_car",
         "bikes",
-        "position_m",
         "home_place",
         "work_place",
         "shop_place",
@@ -125,6 +123,7 @@ class BehaviorSystem(System):
         "park_place",
         "friend_place",
     )
+    reads_previous = ("sleep_pressure", "position_m")
     writes = (
         "activity",
         "next_activity",

@@ -1,8 +1,11 @@
 """Health: time-weighted daily aggregates of every twin, closed into a daily record at midnight.
 
 Each tick adds ``value x dt`` to today's integrals (a time-weighted mean is then exact for any tick
-length) and the tick's seconds to the twin's current time-use category. When the calendar day
-changes, every twin's day becomes one row of the ``HealthRecord`` and the aggregates restart.
+length) and the tick's seconds to the twin's current time-use category; a tick belongs to the day
+it starts in. At the end of the tick that reaches midnight, every twin's day becomes one row of the
+``HealthRecord`` and the aggregates restart, so a run of whole days ends with every day closed.
+Steps and energy are the physiology system's own daily totals (it restarts them at midnight);
+this system only reads them.
 
 Definitions (units in the record's schema):
 - ``sleep_hours``: time asleep in the longest bout in bed that ended on the day (the wake-up day,
@@ -16,7 +19,7 @@ Definitions (units in the record's schema):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +29,7 @@ from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.numba.health import accumulate_day
 
-__all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem"]
+__all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem", "day_summary"]
 
 REST_MAX_METS = 1.3
 SETTLE_S = 300.0
@@ -108,6 +111,7 @@ class HealthSystem(System):
         "mets",
         "steps",
         "energy_kcal",
+        "age_y",
         *(column for _, _, column in _MEANS),
     )
     writes = (
@@ -119,26 +123,25 @@ class HealthSystem(System):
         "day_rest_s",
         "day_main_sleep_s",
         "sleep_bout_s",
-        "steps",
-        "energy_kcal",
         *(total for _, total, _ in _MEANS),
     )
 
     def __init__(self, world: World, every: int = 1) -> None:
         super().__init__(every)
         self.world = world
-        self.day_index: int | None = None
+        self.day_index = world.clock.day_index
+        """The day being aggregated, in whole days since the start date."""
         self.category = activity_table().category.astype(np.int64)
 
     def run(self, tick: Tick) -> None:
-        if self.day_index is not None and tick.day_index != self.day_index:
-            self.close_day()
-        self.day_index = tick.day_index
         if self.world.n:
             self._accumulate(tick)
+        if tick.end_day_index != self.day_index:
+            self._close_day()
+            self.day_index = tick.end_day_index
 
     def warmup(self) -> None:
-        self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0), rows=slice(0, 0))
+        self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0, 0), rows=slice(0, 0))
 
     def _accumulate(self, tick: Tick, rows: slice = slice(None)) -> None:
         """Add ``tick`` to today's aggregates of ``rows`` (all twins by default)."""
@@ -156,45 +159,13 @@ class HealthSystem(System):
             col("day_main_sleep_s"), col("sleep_bout_s"),
         )  # fmt: skip
 
-    def close_day(self) -> None:
-        """Append today's row of every twin to the HealthRecord and restart the aggregates."""
-        if self.day_index is None or self.world.n == 0:
-            return
-        self.world.resource(HealthRecord).append(self.summarize(np.arange(self.world.n)))
-        self._reset()
-
-    def summarize(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Today so far for ``rows``, in the daily record's columns (``DAILY_FIELDS``)."""
+    def _close_day(self) -> None:
+        """Append the day's row of every twin to the HealthRecord and restart the aggregates."""
         w = self.world
-        day = self.world.clock.start.date() + timedelta(days=self.day_index or 0)
-        covered = np.maximum(w["day_covered_s"][rows], 1e-9)
-        rest_s = w["day_rest_s"][rows]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            resting = np.where(rest_s > 0, w["day_rest_hr_sum"][rows] / rest_s, np.nan)
-        asleep_s = w["day_main_sleep_s"][rows] * self._sleep_efficiency(rows)
-        out = {
-            "twin_id": w.ids[rows].copy(),
-            "day": np.full(rows.size, np.datetime64(day, "D")),
-            "weekday": np.full(rows.size, day.weekday(), dtype=np.int8),
-            **{
-                f"min_{c}": (w["day_category_s"][rows, i] / 60.0).astype(np.float32)
-                for i, c in enumerate(CATEGORIES)
-            },
-            "steps": np.rint(w["steps"][rows]).astype(np.int32),
-            "sleep_hours": (asleep_s / 3600.0).astype(np.float32),
-            "resting_hr": resting.astype(np.float32),
-            "max_hr": w["day_hr_max"][rows].copy(),
-            "glucose_max": w["day_glucose_max"][rows].copy(),
-            "energy_kcal": w["energy_kcal"][rows].astype(np.float32),
-        }
-        for name, total, _ in _MEANS:
-            out[name] = (w[total][rows] / covered).astype(np.float32)
-        return {name: out[name] for name in DAILY_FIELDS}
-
-    def _sleep_efficiency(self, rows: np.ndarray) -> np.ndarray:
-        """``(M,)`` fraction of time in bed spent asleep, by age (Ohayon et al. 2004)."""
-        loss = SLEEP_EFFICIENCY_LOSS_PER_Y * np.maximum(self.world["age_y"][rows] - 20.0, 0.0)
-        return np.maximum(SLEEP_EFFICIENCY_AT_20 - loss, SLEEP_EFFICIENCY_MIN)
+        if w.n:
+            day = w.clock.start.date() + timedelta(days=self.day_index)
+            w.resource(HealthRecord).append(day_summary(w, np.arange(w.n), day))
+        self._reset()
 
     def _reset(self) -> None:
         w = self.world
@@ -204,8 +175,6 @@ class HealthSystem(System):
             "day_rest_hr_sum",
             "day_rest_s",
             "day_main_sleep_s",
-            "steps",
-            "energy_kcal",
             *(total for _, total, _ in _MEANS),
         ):
             w[name][...] = 0.0
@@ -213,8 +182,43 @@ class HealthSystem(System):
         w["day_glucose_max"][:] = 0.0
 
     def state_dict(self) -> dict:
-        return {"day_index": -1 if self.day_index is None else self.day_index}
+        return {"day_index": self.day_index}
 
     def load_state_dict(self, state: dict) -> None:
-        day = int(state["day_index"])
-        self.day_index = None if day < 0 else day
+        day = int(state.get("day_index", -1))
+        self.day_index = day if day >= 0 else self.world.clock.day_index
+
+
+def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarray]:
+    """The daily record's columns (``DAILY_FIELDS``) of ``rows`` for ``day``, from the aggregates
+    so far: the health system's record at the day's end, a twin's "today" while it runs."""
+    w = world
+    covered = np.maximum(w["day_covered_s"][rows], 1e-9)
+    rest_s = w["day_rest_s"][rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resting = np.where(rest_s > 0, w["day_rest_hr_sum"][rows] / rest_s, np.nan)
+    asleep_s = w["day_main_sleep_s"][rows] * _sleep_efficiency(w["age_y"][rows])
+    out = {
+        "twin_id": w.ids[rows].copy(),
+        "day": np.full(rows.size, np.datetime64(day, "D")),
+        "weekday": np.full(rows.size, day.weekday(), dtype=np.int8),
+        **{
+            f"min_{c}": (w["day_category_s"][rows, i] / 60.0).astype(np.float32)
+            for i, c in enumerate(CATEGORIES)
+        },
+        "steps": np.rint(w["steps"][rows]).astype(np.int32),
+        "sleep_hours": (asleep_s / 3600.0).astype(np.float32),
+        "resting_hr": resting.astype(np.float32),
+        "max_hr": w["day_hr_max"][rows].copy(),
+        "glucose_max": w["day_glucose_max"][rows].copy(),
+        "energy_kcal": w["energy_kcal"][rows].astype(np.float32),
+    }
+    for name, total, _ in _MEANS:
+        out[name] = (w[total][rows] / covered).astype(np.float32)
+    return {name: out[name] for name in DAILY_FIELDS}
+
+
+def _sleep_efficiency(age_y: np.ndarray) -> np.ndarray:
+    """``(M,)`` fraction of time in bed spent asleep, by age (Ohayon et al. 2004)."""
+    loss = SLEEP_EFFICIENCY_LOSS_PER_Y * np.maximum(age_y - 20.0, 0.0)
+    return np.maximum(SLEEP_EFFICIENCY_AT_20 - loss, SLEEP_EFFICIENCY_MIN)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from synthtwin.components.physiology import VITAL_COLUMNS
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
 
@@ -22,13 +23,13 @@ class Replicator(Protocol):
 
 
 class ReplicationSystem(System):
-    """Calls the replicator once per tick (or every ``every`` ticks)."""
+    """Calls the replicator once per tick (or every ``every`` ticks); the replicator reads the
+    world through this system, so these are the columns it may read."""
 
     phase = Phase.REPLICATION
     reads = (
         "twin_id", "position_m", "heading_rad", "speed_mps", "activity",
-        "hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c", "glucose_mgdl",
-        "steps", "energy_kcal", "mets",
+        "clip", "previous_clip", "clip_phase", "clip_blend", *VITAL_COLUMNS,
     )  # fmt: skip
 
     def __init__(self, world: World, replicator: Replicator, every: int = 1) -> None:

@@ -10,8 +10,13 @@ import pytest
 
 from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.config import load_config
+from synthtwin.engine.schedule import Schedule
 
 MONDAY = datetime(2026, 3, 2)
+
+Schedule.check_access = True
+"""Every system of every test sees only the columns it declares (``engine.access``): a system
+that touches another fails the suite."""
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Parallel test workers already fill the cores; numba's threads would oversubscribe them.
@@ -50,6 +55,5 @@ def week():
     """
     sim = small_simulation(twins=400, seed=11)
     sim.loop.run_ticks(7 * 1440)
-    sim.health.close_day()
     yield sim, sim.record.columns()
     sim.close()

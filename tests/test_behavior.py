@@ -48,7 +48,6 @@ def test_a_trip_takes_distance_over_mode_speed_and_counts_as_travel(make_simulat
             np.testing.assert_allclose(w["trip_to_m"][row], town.xy_m[w["place"][row]])
             seen += 1
     assert seen > 20
-    sim.health.close_day()
 
 
 def test_walking_trips_are_short_and_driving_ones_long():
@@ -94,7 +93,6 @@ def test_spawned_twins_join_the_running_world_and_despawned_ones_leave(make_simu
     sim.despawn(gone)
     assert sim.world.n == 107
     sim.loop.run_ticks(1440 - 600)
-    sim.health.close_day()
     day = sim.record.columns()
     assert set(day["twin_id"].tolist()) == set(sim.world.ids.tolist())
     rows = np.isin(day["twin_id"], new)

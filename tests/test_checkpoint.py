@@ -30,7 +30,7 @@ def test_a_restored_run_continues_bit_identically(make_simulation, tmp_path):
     first.loop.run_ticks(20 * TICKS_PER_HOUR)
     first.world.despawn([3, 4])
     path = tmp_path / "world.ckpt"
-    save_checkpoint(first.world, path)
+    save_checkpoint(first.world, first.schedule, path)
     first.loop.run_ticks(10 * TICKS_PER_HOUR)
 
     resumed = build_simulation(first.config, resume=path)
@@ -50,7 +50,7 @@ def test_checkpoint_is_written_atomically_and_leaves_no_temporary_file(make_simu
     sim = make_simulation(twins=20)
     path = tmp_path / "w.ckpt"
     path.write_bytes(b"old")
-    save_checkpoint(sim.world, path)
+    save_checkpoint(sim.world, sim.schedule, path)
     assert path.read_bytes()[:2] == b"PK"
     assert [p.name for p in tmp_path.iterdir()] == ["w.ckpt"]
 
@@ -69,7 +69,7 @@ def test_a_bad_checkpoint_gets_a_clear_error_and_changes_nothing(
     with pytest.raises(CheckpointError, match=message):
         build_simulation(sim.config, resume=path)
     with pytest.raises(CheckpointError, match="needs an empty world"):
-        load_checkpoint(sim.world, path)
+        load_checkpoint(sim.world, sim.schedule, path)
     assert sim.world.n == 20
 
 
@@ -80,7 +80,7 @@ def test_a_resumed_world_keeps_its_own_calendar_whatever_the_new_start(make_simu
     sim = make_simulation(twins=30, seed=2)
     sim.loop.run_ticks(30 * TICKS_PER_HOUR)
     path = tmp_path / "w.ckpt"
-    save_checkpoint(sim.world, path)
+    save_checkpoint(sim.world, sim.schedule, path)
     later = replace(sim.config, sim=replace(sim.config.sim, start=datetime(2030, 1, 1)))
     resumed = build_simulation(later, resume=path)
     try:

@@ -1,4 +1,4 @@
-"""Loop, schedule and clock: fixed ticks, time scale, bounded catch-up, overruns, timings, order."""
+"""Loop and clock: fixed ticks, time scale, bounded catch-up, overruns, timings, commands, pause."""
 
 import threading
 import time
@@ -11,7 +11,7 @@ from synthtwin.components.schema import Column
 from synthtwin.engine.backend import Backend
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.loop import Loop
-from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.schedule import Phase, Schedule, System, Tick
 from synthtwin.engine.world import World
 
 
@@ -32,31 +32,24 @@ class Recorder(System):
             time.sleep(self.sleep_s)
 
 
-class Early(Recorder):
-    phase = Phase.BEHAVIOR
+class Commands(Recorder):
+    """An INPUT-phase system, as the one that drains commands."""
+
+    phase = Phase.INPUT
 
 
-def make_world(*systems_of_world) -> World:
+def make_loop(*systems: System, **settings) -> Loop:
+    """A loop over a one-column world from Monday 23:00 that runs ``systems``."""
     w = World(
         {"x": Column("x", "float32")}, SimClock(datetime(2026, 3, 2, 23, 0)), 0, Backend("cpu", np)
     )
-    for order, system in enumerate(systems_of_world):
-        w.add_system(system, priority=-(int(system.phase) * 1000 + order))
-    return w
-
-
-def test_systems_run_in_phase_order_not_registration_order():
-    log: list = []
-    w = make_world(Recorder(log, "late"), Early(log, "early"))
-    Loop(w, tick_hz=30, time_scale=1).step()
-    assert [tag for tag, _, _ in log] == ["early", "late"]
-    w.close()
+    return Loop(w, Schedule(w, systems), **settings)
 
 
 def test_a_divisor_system_runs_every_nth_tick_over_the_window_it_covers():
     log: list = []
-    w = make_world(Recorder(log, "slow", every=3))
-    loop = Loop(w, tick_hz=10, time_scale=2)
+    loop = make_loop(Recorder(log, "slow", every=3), tick_hz=10, time_scale=2)
+    w = loop.world
     loop.run_ticks(7)
     assert log == [("slow", 2, pytest.approx(0.6)), ("slow", 5, pytest.approx(0.6))]
     loop.time_scale = 10
@@ -66,8 +59,8 @@ def test_a_divisor_system_runs_every_nth_tick_over_the_window_it_covers():
 
 
 def test_clock_advances_by_time_scale_over_tick_rate_and_keeps_the_calendar():
-    w = make_world()
-    loop = Loop(w, tick_hz=1, time_scale=60)
+    loop = make_loop(tick_hz=1, time_scale=60)
+    w = loop.world
     loop.run_ticks(90)
     assert w.clock.elapsed_s == 5400
     assert w.clock.day_index == 1 and w.clock.weekday == 1
@@ -77,8 +70,8 @@ def test_clock_advances_by_time_scale_over_tick_rate_and_keeps_the_calendar():
 
 def test_realtime_keeps_the_tick_rate_and_counts_overruns():
     log: list = []
-    w = make_world(Recorder(log, "slow", sleep_s=0.0))
-    loop = Loop(w, tick_hz=50, time_scale=1)
+    loop = make_loop(Recorder(log, "slow", sleep_s=0.0), tick_hz=50, time_scale=1)
+    w = loop.world
     stop = threading.Event()
     threading.Timer(0.5, stop.set).start()
     loop.run_realtime(stop)
@@ -90,8 +83,8 @@ def test_realtime_keeps_the_tick_rate_and_counts_overruns():
 def test_a_stall_is_bounded_by_max_catchup_and_dropped_ticks_are_counted():
     log: list = []
     stall = Recorder(log, "stall", sleep_s=0.0)
-    w = make_world(stall)
-    loop = Loop(w, tick_hz=100, time_scale=1, max_catchup_ticks=3)
+    loop = make_loop(stall, tick_hz=100, time_scale=1, max_catchup_ticks=3)
+    w = loop.world
     stop = threading.Event()
 
     def stall_once() -> None:
@@ -109,8 +102,8 @@ def test_a_stall_is_bounded_by_max_catchup_and_dropped_ticks_are_counted():
 
 def test_overrunning_ticks_are_counted_and_timings_report_p50_and_p99():
     log: list = []
-    w = make_world(Recorder(log, "heavy", sleep_s=0.03))
-    loop = Loop(w, tick_hz=100, time_scale=1)
+    loop = make_loop(Recorder(log, "heavy", sleep_s=0.03), tick_hz=100, time_scale=1)
+    w = loop.world
     loop.run_ticks(5)
     stats = loop.stats()
     assert stats.overruns == 5
@@ -121,11 +114,40 @@ def test_overrunning_ticks_are_counted_and_timings_report_p50_and_p99():
 
 
 def test_pause_stops_simulated_time():
-    w = make_world()
-    loop = Loop(w, tick_hz=100, time_scale=1)
+    loop = make_loop(tick_hz=100, time_scale=1)
+    w = loop.world
     loop.paused = True
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
     loop.run_realtime(stop)
     assert w.tick == 0 and loop.dropped_ticks == 0
     w.close()
+
+
+def test_commands_are_timed_inside_the_tick():
+    log: list = []
+    loop = make_loop(Commands(log, "commands", sleep_s=0.02), tick_hz=100, time_scale=1)
+    loop.run_ticks(3)
+    timings = loop.stats().timings
+    assert timings["commands"].count == 3 and timings["commands"].p50_ms >= 15
+    assert timings["tick"].p50_ms >= timings["commands"].p50_ms
+    loop.world.close()
+
+
+def test_a_paused_loop_still_takes_commands_and_a_resume_restarts_the_ticks():
+    log: list = []
+
+    class Resume(Commands):
+        def run(self, tick: Tick) -> None:
+            super().run(tick)
+            if len(log) == 3:
+                loop.paused = False
+
+    loop = make_loop(Resume(log, "commands"), Recorder(log, "life"), tick_hz=100, time_scale=1)
+    loop.paused = True
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    loop.run_realtime(stop)
+    assert log[:3] == [("commands", 0, 0.0)] * 3
+    assert ("life", 0, pytest.approx(0.01)) in log and loop.world.tick > 5
+    loop.world.close()

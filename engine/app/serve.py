@@ -76,7 +76,7 @@ class Serving:
                 loop=self.sim.loop,
                 spawn=self.sim.spawn,
                 despawn=self.sim.despawn,
-                today=self.sim.health.summarize,
+                today=self.sim.today,
             ),
             self.server.publisher,
         )
@@ -152,7 +152,7 @@ class Serving:
         self._next_gateway_check = now + self._gateway_backoff_s
 
     def checkpoint(self) -> None:
-        save_checkpoint(self.sim.world, self.config.serve.checkpoint)
+        save_checkpoint(self.sim.world, self.sim.schedule, self.config.serve.checkpoint)
         self._last_checkpoint = time.monotonic()
 
 

@@ -76,7 +76,8 @@ def run_headless(
     vitals_every_s: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> HeadlessRun:
-    """Tick ``sim`` for ``days`` simulated days and write its outputs to ``out``.
+    """Tick ``sim`` for ``days`` simulated days and write its outputs to ``out`` (each day is
+    closed into the daily record by its last tick).
 
     Args:
         progress: called with the number of ticks just run (for a progress bar).
@@ -97,7 +98,6 @@ def run_headless(
                 sampler.maybe_sample()
             if progress is not None:
                 progress(1)
-    sim.health.close_day()
     files = {
         "population": out / "population.parquet",
         "daily": out / "daily.parquet",

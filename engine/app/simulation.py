@@ -27,7 +27,7 @@ from synthtwin.engine.checkpoint import load_checkpoint
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.config import Config
 from synthtwin.engine.loop import Loop
-from synthtwin.engine.schedule import System
+from synthtwin.engine.schedule import Schedule, System
 from synthtwin.engine.synth.body_model import synth_body
 from synthtwin.engine.synth.motion import synth_library
 from synthtwin.engine.synth.populate import spawn_population
@@ -37,7 +37,7 @@ from synthtwin.engine.synth.town import build_town
 from synthtwin.engine.world import World
 from synthtwin.systems.animation import AnimationSystem
 from synthtwin.systems.behavior import BehaviorSystem
-from synthtwin.systems.health import HealthRecord, HealthSystem
+from synthtwin.systems.health import HealthRecord, HealthSystem, day_summary
 from synthtwin.systems.locomotion import LocomotionSystem
 from synthtwin.systems.physiology import PhysiologySystem
 from synthtwin.systems.replication import ReplicationSystem, Replicator
@@ -74,12 +74,17 @@ class Simulation:
 
     config: Config
     world: World
+    schedule: Schedule
     loop: Loop
-    health: HealthSystem
 
     @property
     def record(self) -> HealthRecord:
+        """The closed days (each closes at the end of its last tick)."""
         return self.world.resource(HealthRecord)
+
+    def today(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The daily record's columns of ``rows`` for the day the clock is in, so far."""
+        return day_summary(self.world, rows, self.world.clock.date)
 
     def spawn(self, count: int, seed: int | None = None) -> np.ndarray:
         """Spawn ``count`` new synthetic twins now, in new households in existing homes.
@@ -114,45 +119,48 @@ def build_simulation(
     capacity = max(1024, sim.twins)
     world = World(SCHEMA, SimClock(start), sim.seed, select_backend(sim.device), capacity)
     try:
-        health = _populate(world, config, resume, replicator)
+        schedule = _populate(world, config, resume, replicator)
     except BaseException:
         world.close()
         raise
-    loop = Loop(world, sim.tick_hz, sim.time_scale, sim.max_catchup_ticks)
-    return Simulation(config, world, loop, health)
+    loop = Loop(world, schedule, sim.tick_hz, sim.time_scale, sim.max_catchup_ticks)
+    return Simulation(config, world, schedule, loop)
 
 
 def _populate(
     world: World, config: Config, resume: Path | None, replicator: Replicator | None
-) -> HealthSystem:
-    """Resources, systems and twins (spawned, or restored from ``resume``) of a new world."""
+) -> Schedule:
+    """Resources, schedule and twins (spawned, or restored from ``resume``) of a new world."""
     sim = config.sim
     population = None if resume else _population(config)
     world.insert_resource(_town(config, population))
     world.insert_resource(HealthRecord())
     world.insert_resource(synth_library())
     world.insert_resource(Meshes())
-    health = HealthSystem(world)
+    schedule = Schedule(world, _systems(world, replicator))
+    if resume:
+        load_checkpoint(world, schedule, resume)
+    else:
+        rng = np.random.default_rng([sim.seed, STREAM_PLACES])
+        spawn_population(world, population, rng, new_homes=True)
+    for system in schedule.systems:
+        system.warmup()
+    return schedule
+
+
+def _systems(world: World, replicator: Replicator | None) -> list[System]:
+    """Every system of the world, in declaration order."""
     systems: list[System] = [
         BehaviorSystem(world),
         LocomotionSystem(world),
         AnimationSystem(world),
         SkinningSystem(world, synth_body),
         PhysiologySystem(world),
-        health,
+        HealthSystem(world),
     ]
     if replicator is not None:
         systems.append(ReplicationSystem(world, replicator))
-    for order, system in enumerate(systems):
-        world.add_system(system, priority=-(int(system.phase) * 1000 + order))
-    if resume:
-        load_checkpoint(world, resume)
-    else:
-        rng = np.random.default_rng([sim.seed, STREAM_PLACES])
-        spawn_population(world, population, rng, new_homes=True)
-    for system in world.systems():
-        system.warmup()
-    return health
+    return systems
 
 
 def _population(config: Config) -> Population:

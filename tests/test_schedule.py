@@ -1,0 +1,130 @@
+"""Schedule: phase then declaration order, declarations checked when built, column access checked
+in the tests."""
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from synthtwin.components.schema import Column
+from synthtwin.engine.access import AccessCheckedWorld, AccessError
+from synthtwin.engine.backend import Backend
+from synthtwin.engine.clock import SimClock
+from synthtwin.engine.schedule import Phase, Schedule, ScheduleError, System, Tick
+from synthtwin.engine.world import World
+
+TICK = Tick(0, 1.0, 0.0, 0.0, 0, 0, 0)
+
+
+class Declared(System):
+    """A system that runs ``body(world)`` each tick."""
+
+    def __init__(self, world: World, body=None) -> None:
+        super().__init__()
+        self.world = world
+        self.body = body
+
+    def run(self, tick: Tick) -> None:
+        if self.body is not None:
+            self.body(self.world)
+
+
+def declared(name: str, phase: Phase, reads=(), reads_previous=(), writes=()) -> type[Declared]:
+    """A ``Declared`` system class called ``name`` with these declarations."""
+    columns = {"reads": reads, "reads_previous": reads_previous, "writes": writes}
+    return type(name, (Declared,), {"phase": phase, **columns})
+
+
+@pytest.fixture
+def world():
+    columns = {name: Column(name, "float32") for name in ("a", "b", "c")}
+    w = World(columns, SimClock(datetime(2026, 3, 2)), 0, Backend("cpu", np))
+    w.spawn({}, 4)
+    yield w
+    w.close()
+
+
+def test_systems_run_by_phase_then_in_declaration_order(world):
+    log = []
+    late = declared("Late", Phase.HEALTH)(world, lambda w: log.append("late"))
+    walk = declared("Walk", Phase.BEHAVIOR)(world, lambda w: log.append("walk"))
+    talk = declared("Talk", Phase.BEHAVIOR)(world, lambda w: log.append("talk"))
+    schedule = Schedule(world, [late, walk, talk])
+    assert [s.name for s in schedule.systems] == ["Walk", "Talk", "Late"]
+    schedule.run(TICK)
+    assert log == ["walk", "talk", "late"]
+
+
+def test_a_read_whose_writer_runs_later_fails_the_build(world):
+    reader = declared("Reader", Phase.BEHAVIOR, reads=("a",))(world)
+    writer = declared("Writer", Phase.PHYSIOLOGY, writes=("a",))(world)
+    message = (
+        "Reader (BEHAVIOR) reads 'a', which Writer (PHYSIOLOGY) writes later in the tick: "
+        "declare it in reads_previous to read the last tick's value"
+    )
+    with pytest.raises(ScheduleError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Schedule(world, [reader, writer])
+    same_phase = declared("Writer", Phase.BEHAVIOR, writes=("a",))(world)
+    with pytest.raises(ScheduleError, match="writes later in the tick"):
+        Schedule(world, [reader, same_phase])
+    assert Schedule(world, [same_phase, reader]).systems == (same_phase, reader)
+
+
+def test_a_previous_tick_read_needs_a_writer_later_in_the_tick(world):
+    reader = declared("Reader", Phase.BEHAVIOR, reads_previous=("a",))(world)
+    later = declared("Later", Phase.PHYSIOLOGY, writes=("a",))(world)
+    earlier = declared("Earlier", Phase.INPUT, writes=("a",))(world)
+    assert Schedule(world, [reader, later]).systems == (reader, later)
+    with pytest.raises(ScheduleError, match="but Earlier .INPUT. writes it earlier in the tick"):
+        Schedule(world, [reader, earlier])
+    with pytest.raises(ScheduleError, match="no system writes it: it is fixed at spawn"):
+        Schedule(world, [reader])
+
+
+def test_a_column_no_system_writes_is_an_input_anyone_may_read(world):
+    early = declared("Early", Phase.INPUT, reads=("c",))(world)
+    late = declared("Late", Phase.REPLICATION, reads=("c",))(world)
+    assert Schedule(world, [late, early]).systems == (early, late)
+
+
+def test_two_writers_of_a_column_fail_the_build(world):
+    one = declared("One", Phase.PHYSIOLOGY, writes=("a", "b"))(world)
+    two = declared("Two", Phase.HEALTH, writes=("b",))(world)
+    with pytest.raises(ScheduleError, match="'b' has two writers, One and Two: give it one owner"):
+        Schedule(world, [one, two])
+
+
+def test_a_column_named_twice_or_unknown_fails_the_build(world):
+    twice = declared("Twice", Phase.HEALTH, reads=("a",), writes=("a",))(world)
+    with pytest.raises(ScheduleError, match=r"Twice declares \['a'\] more than once"):
+        Schedule(world, [twice])
+    typo = declared("Typo", Phase.HEALTH, reads=("age",))(world)
+    with pytest.raises(ScheduleError, match=r"Typo declares \['age'\], which are no columns"):
+        Schedule(world, [typo])
+
+
+def test_in_checked_mode_a_system_touches_only_the_columns_it_declares(world):
+    system = declared("Mover", Phase.LOCOMOTION, reads=("b",), writes=("a",))(world)
+    Schedule(world, [system], check_access=True)
+    view = system.world
+    assert isinstance(view, AccessCheckedWorld) and view.n == 4
+    view["a"][:] = 2.0
+    view["a"] = view["b"] + 1.0
+    assert world["a"].tolist() == [1.0] * 4
+    with pytest.raises(ValueError, match="read-only"):
+        view["b"][:] = 1.0
+    with pytest.raises(AccessError, match="Mover reads column 'c' without declaring it"):
+        view["c"]
+    with pytest.raises(AccessError, match="Mover writes column 'b' without declaring it"):
+        view["b"] = np.zeros(4)
+
+
+def test_production_systems_get_the_world_itself(world):
+    system = declared("Mover", Phase.LOCOMOTION, writes=("a",))(world)
+    Schedule(world, [system], check_access=False)
+    assert system.world is world
+
+
+def test_the_test_suite_runs_every_system_with_access_checks(make_simulation):
+    sim = make_simulation(twins=5)
+    assert all(isinstance(s.world, AccessCheckedWorld) for s in sim.schedule.systems)
