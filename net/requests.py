@@ -1,9 +1,11 @@
 """Requests on the ROUTER socket: one handler per operation of ``docs/protocol.md`` section 7.
 
-Requests are answered by the simulation thread between ticks, so every reply is consistent with
-the last published sequence number (the Clone pattern's snapshot rule), and mutations (spawn,
-despawn, time scale, pause) take effect at the start of the next tick. Every request gets exactly
-one reply; bad input gets an error code and changes nothing; the handler never raises.
+Requests are answered by the simulation thread in the INPUT phase of a tick, before its first
+system (``systems.commands.CommandSystem``; once a period while paused), so every reply is
+consistent with the last published sequence number (the Clone pattern's snapshot rule); spawn and
+despawn change the world before the tick's systems run, a time scale or a pause applies from the
+next tick. Every request gets exactly one reply; bad input gets an error code and changes nothing;
+the handler never raises.
 """
 
 from __future__ import annotations

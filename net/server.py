@@ -2,9 +2,10 @@
 
 An XPUB socket publishes state and events (``net.publisher``) and tells the publisher which topics
 have subscribers; a ROUTER socket answers requests (``net.requests``). Both belong to the
-simulation thread: ``poll`` runs at the start of every tick, drains subscription changes and
-answers at most ``max_requests`` requests without ever waiting. Sends never block: ZeroMQ drops
-at the high-water mark for a peer that does not read, and the tick goes on.
+simulation thread: ``poll`` (the server is the simulation's command source) runs in the INPUT
+phase of every tick, drains subscription changes and answers at most ``max_requests`` requests
+without ever waiting. Sends never block: ZeroMQ drops at the high-water mark for a peer that does
+not read, and the tick goes on.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """``twin serve``: the realtime simulation behind its ZeroMQ endpoints and its HTTP API.
 
-The composition root of serving: builds the simulation with a publisher as its replicator, hands
-the request handler what it may control, runs the fixed-tick loop in real time until asked to stop
-(SIGINT, SIGTERM or the ``stop`` event), writes checkpoints periodically and at shutdown, and
-closes every socket. The HTTP API and the video view run in a process of their own
-(``net.gateway``) as clients of the ROUTER and the PUB, so the simulation thread stays the only
-one that touches the world, and rendering or encoding never competes with it for the GIL.
+The composition root of serving: builds the simulation with the ZeroMQ server as its command
+source (its requests are answered in each tick's INPUT phase) and the publisher as its
+replicator, hands the request handler what it may control, runs the fixed-tick loop in real time
+until asked to stop (SIGINT, SIGTERM or the ``stop`` event), writes checkpoints periodically and
+at shutdown, and closes every socket. The HTTP API and the video view run in a process of their
+own (``net.gateway``) as clients of the ROUTER and the PUB, so the simulation thread stays the
+only one that touches the world, and rendering or encoding never competes with it for the GIL.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class Serving:
         try:
             if config.serve.http_enabled:
                 self.http = self._http_server()
-            self.sim: Simulation = build_simulation(config, resume, self.server.publisher)
+            self.sim: Simulation = build_simulation(
+                config, resume, replicator=self.server.publisher, commands=self.server
+            )
         except BaseException:
             if self.http is not None:
                 self.http.stop()
@@ -125,7 +128,7 @@ class Serving:
                     self.sim.close()
 
     def _between_ticks(self) -> None:
-        self.server.poll()
+        """The host's work between ticks (requests are the ticks' INPUT phase)."""
         if self.http is not None and time.monotonic() >= self._next_gateway_check:
             self._keep_the_gateway()
         every = self.config.serve.checkpoint_every_s

@@ -37,6 +37,7 @@ from synthtwin.engine.synth.town import build_town
 from synthtwin.engine.world import World
 from synthtwin.systems.animation import AnimationSystem
 from synthtwin.systems.behavior import BehaviorSystem
+from synthtwin.systems.commands import CommandSource, CommandSystem
 from synthtwin.systems.health import HealthRecord, HealthSystem, day_summary
 from synthtwin.systems.locomotion import LocomotionSystem
 from synthtwin.systems.physiology import PhysiologySystem
@@ -110,16 +111,20 @@ class Simulation:
 
 
 def build_simulation(
-    config: Config, resume: Path | None = None, replicator: Replicator | None = None
+    config: Config,
+    resume: Path | None = None,
+    replicator: Replicator | None = None,
+    commands: CommandSource | None = None,
 ) -> Simulation:
-    """A world ready to tick: population spawned, or restored from ``resume``; with a
-    ``replicator``, every tick ends by handing the world to it."""
+    """A world ready to tick: population spawned, or restored from ``resume``; with
+    ``commands``, every tick starts by applying what came from it; with a ``replicator``, every
+    tick ends by handing the world to it."""
     sim = config.sim
     start = sim.start or datetime.now().replace(microsecond=0)
     capacity = max(1024, sim.twins)
     world = World(SCHEMA, SimClock(start), sim.seed, select_backend(sim.device), capacity)
     try:
-        schedule = _populate(world, config, resume, replicator)
+        schedule = _populate(world, config, resume, replicator, commands)
     except BaseException:
         world.close()
         raise
@@ -128,7 +133,11 @@ def build_simulation(
 
 
 def _populate(
-    world: World, config: Config, resume: Path | None, replicator: Replicator | None
+    world: World,
+    config: Config,
+    resume: Path | None,
+    replicator: Replicator | None,
+    commands: CommandSource | None,
 ) -> Schedule:
     """Resources, schedule and twins (spawned, or restored from ``resume``) of a new world."""
     sim = config.sim
@@ -137,7 +146,7 @@ def _populate(
     world.insert_resource(HealthRecord())
     world.insert_resource(synth_library())
     world.insert_resource(Meshes())
-    schedule = Schedule(world, _systems(world, replicator))
+    schedule = Schedule(world, _systems(world, config, replicator, commands))
     if resume:
         load_checkpoint(world, schedule, resume)
     else:
@@ -148,9 +157,17 @@ def _populate(
     return schedule
 
 
-def _systems(world: World, replicator: Replicator | None) -> list[System]:
+def _systems(
+    world: World,
+    config: Config,
+    replicator: Replicator | None,
+    commands: CommandSource | None,
+) -> list[System]:
     """Every system of the world, in declaration order."""
-    systems: list[System] = [
+    systems: list[System] = []
+    if commands is not None:
+        systems.append(CommandSystem(commands))
+    systems += [
         BehaviorSystem(world),
         LocomotionSystem(world),
         AnimationSystem(world),
