@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "ServeConfig", "SimConfig", "load_config"]
+__all__ = ["Config", "ConfigError", "ServeConfig", "SimConfig", "TickDivisors", "load_config"]
 
 
 MAX_TWINS = 1_000_000
@@ -22,10 +22,41 @@ MAX_TIME_SCALE = 100_000.0
 """Simulated seconds per wall second, at most."""
 MAX_DT_S = 600.0
 """Simulated seconds one tick may cover, at most (physiology substeps stay accurate below it)."""
+MAX_EVERY = 1000
+"""Ticks between two runs of a system, at most."""
 
 
 class ConfigError(ValueError):
     """A setting is missing, of the wrong type or out of range; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class TickDivisors:
+    """How often each system runs, in ticks (``[sim.every]``): 1 is every tick, N the last tick
+    of every N, over the simulated seconds of all N (``engine.schedule.System``)."""
+
+    commands: int = 1
+    behavior: int = 1
+    locomotion: int = 1
+    animation: int = 1
+    skinning: int = 1
+    physiology: int = 1
+    health: int = 1
+    replication: int = 1
+
+    def validate(self, dt_s: float) -> TickDivisors:
+        """Check every divisor; physiology's window (``dt_s`` each tick) stays within
+        ``MAX_DT_S``."""
+        for name in (f.name for f in fields(self)):
+            value = getattr(self, name)
+            _check(1 <= value <= MAX_EVERY, f"every.{name}", value, f"1..{MAX_EVERY} ticks")
+        _check(
+            self.physiology * dt_s <= MAX_DT_S,
+            "every.physiology * time_scale / tick_hz",
+            self.physiology * dt_s,
+            f"at most {MAX_DT_S:g} simulated s a run",
+        )
+        return self
 
 
 @dataclass(frozen=True)
@@ -43,6 +74,7 @@ class SimConfig:
         device: "auto", "cpu" or "cuda".
         population_file: CSV or Parquet population to import instead of synthesizing one.
         town_seed: seed of the town layout; None uses ``seed``.
+        every: how often each system runs, in ticks (``[sim.every]``).
     """
 
     twins: int = 1000
@@ -54,6 +86,7 @@ class SimConfig:
     device: str = "auto"
     population_file: Path | None = None
     town_seed: int | None = None
+    every: TickDivisors = field(default_factory=TickDivisors)
 
     @property
     def dt_s(self) -> float:
@@ -87,6 +120,7 @@ class SimConfig:
         )
         if self.population_file is not None and not Path(self.population_file).is_file():
             raise ConfigError(f"population_file {self.population_file}: no such file")
+        self.every.validate(self.dt_s)
         return self
 
 
@@ -194,6 +228,7 @@ _COERCE: dict[str, dict[str, Any]] = {
         "town_seed": int,
         "population_file": Path,
         "start": lambda value: _parse_start(value),
+        "every": lambda value: _parse_divisors(value),
     },
     "serve": {
         "pub_endpoint": str,
@@ -244,6 +279,20 @@ def _is_ip_address(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _parse_divisors(value: Any) -> TickDivisors:
+    """``[sim.every]``: a table of whole tick counts by system name."""
+    if not isinstance(value, dict):
+        raise TypeError("expected a table of ticks by system, such as [sim.every] behavior = 2")
+    known = {f.name for f in fields(TickDivisors)}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"unknown sim.every setting(s) {sorted(unknown)}; known: {sorted(known)}")
+    for name, ticks in value.items():
+        if isinstance(ticks, bool) or not isinstance(ticks, int):
+            raise ConfigError(f"sim.every.{name} = {ticks!r}: expected a whole number of ticks")
+    return TickDivisors(**value)
 
 
 def _parse_start(value: Any) -> datetime:

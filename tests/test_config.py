@@ -1,10 +1,11 @@
 """Configuration: defaults, TOML files, overrides and clear errors."""
 
+from dataclasses import fields
 from datetime import datetime
 
 import pytest
 
-from synthtwin.engine.config import ConfigError, load_config
+from synthtwin.engine.config import ConfigError, TickDivisors, load_config
 
 
 def test_defaults_work_and_derive_the_tick():
@@ -46,3 +47,35 @@ def test_bad_settings_get_a_clear_error(tmp_path, text, message):
 def test_a_missing_config_file_is_named():
     with pytest.raises(ConfigError, match="config file /no/such.toml: no such file"):
         load_config("/no/such.toml")
+
+
+def test_divisors_default_to_every_tick_and_come_from_the_sim_every_table(tmp_path):
+    assert {getattr(load_config().sim.every, f.name) for f in fields(TickDivisors)} == {1}
+    path = tmp_path / "twin.toml"
+    path.write_text("[sim]\ntwins = 5\n\n[sim.every]\nbehavior = 2\nreplication = 3\n")
+    every = load_config(path).sim.every
+    assert (every.behavior, every.replication, every.physiology) == (2, 3, 1)
+    assert load_config(path, every={"health": 4}).sim.every == TickDivisors(health=4)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[sim.every]\nbehavior = 0\n", "every.behavior = 0 is out of range: expected 1..1000"),
+        ("[sim.every]\nbehaviour = 2\n", "unknown sim.every setting(s) ['behaviour']; known:"),
+        ("[sim.every]\nhealth = 1.5\n", "sim.every.health = 1.5: expected a whole number"),
+        ("[sim.every]\nhealth = true\n", "sim.every.health = True: expected a whole number"),
+        ("[sim]\nevery = 2\n", "sim.every = 2: expected a table of ticks by system"),
+        (
+            "[sim]\ntime_scale = 60\ntick_hz = 1\n[sim.every]\nphysiology = 20\n",
+            "every.physiology * time_scale / tick_hz = 1200.0 is out of range: expected at most "
+            "600 simulated s a run",
+        ),
+    ],
+)
+def test_bad_divisors_get_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert message in str(err.value)

@@ -1,5 +1,5 @@
 """Schedule: phase then declaration order, declarations checked when built, column access checked
-in the tests."""
+in the tests, divisors from the config."""
 
 from datetime import datetime
 
@@ -128,3 +128,12 @@ def test_production_systems_get_the_world_itself(world):
 def test_the_test_suite_runs_every_system_with_access_checks(make_simulation):
     sim = make_simulation(twins=5)
     assert all(isinstance(s.world, AccessCheckedWorld) for s in sim.schedule.systems)
+
+
+def test_divisors_come_from_the_config(make_simulation):
+    sim = make_simulation(twins=5, every={"behavior": 2, "physiology": 3})
+    every = {system.name: system.every for system in sim.schedule.systems}
+    assert every == {
+        "BehaviorSystem": 2, "LocomotionSystem": 1, "AnimationSystem": 1, "SkinningSystem": 1,
+        "PhysiologySystem": 3, "HealthSystem": 1,
+    }  # fmt: skip

@@ -163,20 +163,21 @@ def _systems(
     replicator: Replicator | None,
     commands: CommandSource | None,
 ) -> list[System]:
-    """Every system of the world, in declaration order."""
+    """Every system of the world, in declaration order, at its configured divisor."""
+    every = config.sim.every
     systems: list[System] = []
     if commands is not None:
-        systems.append(CommandSystem(commands))
+        systems.append(CommandSystem(commands, every.commands))
     systems += [
-        BehaviorSystem(world),
-        LocomotionSystem(world),
-        AnimationSystem(world),
-        SkinningSystem(world, synth_body),
-        PhysiologySystem(world),
-        HealthSystem(world),
+        BehaviorSystem(world, every.behavior),
+        LocomotionSystem(world, every.locomotion),
+        AnimationSystem(world, every.animation),
+        SkinningSystem(world, synth_body, every.skinning),
+        PhysiologySystem(world, every.physiology),
+        HealthSystem(world, every.health),
     ]
     if replicator is not None:
-        systems.append(ReplicationSystem(world, replicator))
+        systems.append(ReplicationSystem(world, replicator, every.replication))
     return systems
 
 
