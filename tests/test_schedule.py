@@ -1,18 +1,21 @@
 """Schedule: phase then declaration order, declarations checked when built, column access checked
-in the tests, divisors from the config."""
+in the tests, divisors from the config, and the tick-order table of the docs."""
 
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from synthtwin.components.schema import Column
 from synthtwin.engine.access import AccessCheckedWorld, AccessError
+from synthtwin.engine.app.tick_order import ARCHITECTURE, splice, tick_order_table
 from synthtwin.engine.backend import Backend
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.schedule import Phase, Schedule, ScheduleError, System, Tick
 from synthtwin.engine.world import World
 
+ROOT = Path(__file__).resolve().parents[1]
 TICK = Tick(0, 1.0, 0.0, 0.0, 0, 0, 0)
 
 
@@ -130,6 +133,16 @@ def test_the_test_suite_runs_every_system_with_access_checks(make_simulation):
     assert all(isinstance(s.world, AccessCheckedWorld) for s in sim.schedule.systems)
 
 
+def test_the_real_schedule_builds_in_phase_order():
+    rows = [line.strip("| ").split(" | ") for line in tick_order_table().splitlines()[2:]]
+    assert [(phase, name) for phase, name, *_ in rows] == [
+        ("INPUT", "CommandSystem"), ("BEHAVIOR", "BehaviorSystem"),
+        ("LOCOMOTION", "LocomotionSystem"), ("ANIMATION", "AnimationSystem"),
+        ("SKINNING", "SkinningSystem"), ("PHYSIOLOGY", "PhysiologySystem"),
+        ("HEALTH", "HealthSystem"), ("REPLICATION", "ReplicationSystem"),
+    ]  # fmt: skip
+
+
 def test_divisors_come_from_the_config(make_simulation):
     sim = make_simulation(twins=5, every={"behavior": 2, "physiology": 3})
     every = {system.name: system.every for system in sim.schedule.systems}
@@ -137,3 +150,11 @@ def test_divisors_come_from_the_config(make_simulation):
         "BehaviorSystem": 2, "LocomotionSystem": 1, "AnimationSystem": 1, "SkinningSystem": 1,
         "PhysiologySystem": 3, "HealthSystem": 1,
     }  # fmt: skip
+
+
+def test_the_tick_order_table_of_the_docs_is_the_schedules():
+    document = (ROOT / ARCHITECTURE).read_text()
+    assert splice(document, tick_order_table()) == document, (
+        f"{ARCHITECTURE} does not show the schedule's tick order: run "
+        "`.venv/bin/python -m synthtwin.engine.app.tick_order` from the repository root"
+    )
