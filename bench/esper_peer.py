@@ -1,34 +1,34 @@
 """The naive peer of the numba physiology kernel: an esper Processor stepping one entity at a time.
 
 Pattern: per-entity Processor, the textbook esper design. Each twin is an entity with three small
-dataclass components (``Vitals``, ``Exertion``, ``PhysiologyParams``); ``PhysiologyProcessor``
-loops over them and calls ``kernels.physiology.step_twin`` in pure Python, the very function the
-numba kernel ``kernels.numba.physiology.step_physiology`` inlines, so both do the same work and
-only the data layout and the compiler differ. Nothing here restates an equation.
+dataclass components (``Vitals``, ``Exertion``, ``PhysiologyParams``) whose fields are the columns
+of ``components.physiology.PHYSIOLOGY_KERNEL_ARGS`` (state and accumulators, inputs, parameters);
+``PhysiologyProcessor`` loops over them and calls ``kernels.physiology.step_twin`` in pure Python,
+the very function the numba kernel ``kernels.numba.physiology.step_physiology`` inlines, with the
+same arguments in the same order, so both do the same work and only the data layout and the
+compiler differ. Nothing here restates an equation or a column.
 
 esper 3.9's API is module-level over named worlds: each peer lives in its own world, named by
 ``build_peer_world``, made current only inside this module's functions, and released by
 ``delete_peer_world``. Building the world is a structural change that clears esper's query cache,
 so the first ``step_peer`` after it pays for the query; step once before timing.
 
-Column glossary: N twins; every array is ``(N,)`` with the dtypes the engine stores (state and
-accumulators float64, inputs float32 with ``asleep`` bool, parameters float32), keyed by the names
-of ``kernels.numba.physiology``'s column tuples.
+Column glossary: N twins; every array is ``(N,)`` with the dtypes the engine stores (the
+declaration's: state and accumulators float64, inputs float32 with ``asleep`` bool, parameters
+float32), keyed by column name.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import fields, make_dataclass
+from operator import attrgetter
 
 import esper
 import numpy as np
 
-from synthtwin.kernels.numba.physiology import (
-    ACCUMULATOR_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-)
+from synthtwin.components.physiology import PHYSIOLOGY_KERNEL_ARGS as ARGS
+from synthtwin.components.schema import Column
 from synthtwin.kernels.physiology import CORE_TEMP_MEAN_C, step_twin, tick_midpoint_h
 
 __all__ = [
@@ -65,53 +65,24 @@ DIGESTING_SHARE = 0.25  # twins with a meal in the gut at the start
 GUT_RANGE_MG = (0.0, 60_000.0)
 
 
-@dataclass(slots=True)
-class Vitals:
-    """The integrated state of one twin (units as in ``kernels.physiology.step_twin``)."""
-
-    hr_bpm: float
-    sbp_mmhg: float
-    dbp_mmhg: float
-    rr_brpm: float
-    spo2_pct: float
-    core_temp_c: float
-    glucose_mgdl: float
-    insulin_uu_ml: float
-    insulin_action_per_min: float
-    gut1_mg: float
-    gut2_mg: float
-    sleep_pressure: float
-    energy_kcal: float
-    steps: float
+def _component(name: str, columns: tuple[Column, ...], doc: str) -> type:
+    """A slotted dataclass with one field per column, in order (``bool`` or ``float``)."""
+    spec = [(c.name, bool if c.dtype == "bool" else float) for c in columns]
+    component = make_dataclass(name, spec, slots=True, namespace={"__doc__": doc})
+    component.__module__ = __name__
+    return component
 
 
-@dataclass(slots=True)
-class Exertion:
-    """This tick's inputs of one twin: activity (METs), cadence (steps/min), sleep, carbs (g)."""
+Vitals = _component(
+    "Vitals", ARGS.state + ARGS.accumulators, "The integrated state of one twin, with its totals."
+)
+Exertion = _component("Exertion", ARGS.inputs, "This tick's inputs of one twin.")
+PhysiologyParams = _component("PhysiologyParams", ARGS.params, "Per-twin parameters.")
 
-    mets: float
-    cadence_spm: float
-    asleep: bool
-    carbs_g: float
-
-
-@dataclass(slots=True)
-class PhysiologyParams:
-    """Per-twin parameters (units as in ``kernels.physiology.step_twin``)."""
-
-    rhr_bpm: float
-    hrmax_bpm: float
-    vo2max_mets: float
-    sbp_rest_mmhg: float
-    dbp_rest_mmhg: float
-    rr_rest_brpm: float
-    spo2_rest_pct: float
-    weight_kg: float
-    glucose_basal_mgdl: float
-    insulin_basal_uu_ml: float
-    insulin_sensitivity: float
-    insulin_secretion: float
-    circadian_phase_h: float
+_state = attrgetter(*(c.name for c in ARGS.state))
+_inputs = attrgetter(*(c.name for c in ARGS.inputs))
+_params = attrgetter(*(c.name for c in ARGS.params))
+_accumulators = attrgetter(*(c.name for c in ARGS.accumulators))
 
 
 class PhysiologyProcessor(esper.Processor):
@@ -121,23 +92,13 @@ class PhysiologyProcessor(esper.Processor):
         """Advance every entity by ``dt_s`` simulated seconds from hour of day ``clock_h``."""
         clock_mid_h = tick_midpoint_h(clock_h, dt_s)
         for _entity, (v, x, p) in esper.get_components(Vitals, Exertion, PhysiologyParams):
-            (
-                v.hr_bpm, v.sbp_mmhg, v.dbp_mmhg, v.rr_brpm, v.spo2_pct, v.core_temp_c,
-                v.glucose_mgdl, v.insulin_uu_ml, v.insulin_action_per_min, v.gut1_mg, v.gut2_mg,
-                v.sleep_pressure, energy_kcal, steps,
-            ) = step_twin(
-                dt_s, clock_mid_h,
-                v.hr_bpm, v.sbp_mmhg, v.dbp_mmhg, v.rr_brpm, v.spo2_pct, v.core_temp_c,
-                v.glucose_mgdl, v.insulin_uu_ml, v.insulin_action_per_min, v.gut1_mg, v.gut2_mg,
-                v.sleep_pressure,
-                x.mets, x.cadence_spm, x.asleep, x.carbs_g,
-                p.rhr_bpm, p.hrmax_bpm, p.vo2max_mets, p.sbp_rest_mmhg, p.dbp_rest_mmhg,
-                p.rr_rest_brpm, p.spo2_rest_pct, p.weight_kg, p.glucose_basal_mgdl,
-                p.insulin_basal_uu_ml, p.insulin_sensitivity, p.insulin_secretion,
-                p.circadian_phase_h,
-            )  # fmt: skip
-            v.energy_kcal += energy_kcal
-            v.steps += steps
+            # ``Vitals``' fields are the written columns in ``step_twin``'s return order: its
+            # dataclass ``__init__`` stores the tick's results, field by field, in place.
+            v.__init__(
+                *step_twin(
+                    dt_s, clock_mid_h, *_state(v), *_inputs(x), *_params(p), *_accumulators(v)
+                )
+            )
 
 
 def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -165,7 +126,7 @@ def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "insulin_secretion": np.ones(n),
         "circadian_phase_h": np.zeros(n),
     }
-    cols = {name: params[name].astype(np.float32) for name in PARAM_COLUMNS}
+    cols = {c.name: params[c.name].astype(c.dtype) for c in ARGS.params}
     activity = rng.choice(len(ACTIVITIES), n, p=ACTIVITY_SHARES)
     mets, cadence_spm, asleep = (np.array(column) for column in zip(*ACTIVITIES, strict=True))
     cols["mets"] = mets[activity].astype(np.float32)
@@ -187,10 +148,10 @@ def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "gut2_mg": np.where(digesting, rng.uniform(*GUT_RANGE_MG, n), 0.0),
         "sleep_pressure": rng.uniform(*SLEEP_PRESSURE_RANGE, n),
     }
-    for name in STATE_COLUMNS:
-        cols[name] = np.asarray(start[name], np.float64).copy()
-    for name in ACCUMULATOR_COLUMNS:
-        cols[name] = np.zeros(n, np.float64)
+    for c in ARGS.state:
+        cols[c.name] = np.asarray(start[c.name], c.dtype).copy()
+    for c in ARGS.accumulators:
+        cols[c.name] = np.zeros(n, c.dtype)
     return cols
 
 

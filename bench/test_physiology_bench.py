@@ -39,20 +39,13 @@ from bench.esper_peer import (
     step_peer,
     twin_columns,
 )
+from synthtwin.components.physiology import PHYSIOLOGY_KERNEL_ARGS as ARGS
 from synthtwin.engine.backend import DeviceColumns, cuda_unavailable_reason
-from synthtwin.kernels.numba.physiology import step_physiology, warmup
-from synthtwin.kernels.physiology import (
-    ACCUMULATOR_COLUMNS,
-    INPUT_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-)
+from synthtwin.kernels.numba.physiology import step_physiology
 
 DT_S = 60.0
 CLOCK_H = 12.0
 SEED = 2026
-KERNEL_COLUMNS = STATE_COLUMNS + INPUT_COLUMNS + PARAM_COLUMNS + ACCUMULATOR_COLUMNS
-RESULT_COLUMNS = STATE_COLUMNS + ACCUMULATOR_COLUMNS
 GPU_REASON = cuda_unavailable_reason()
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"needs a CUDA GPU: {GPU_REASON}")
 TWIN_COUNTS = [1_000, 10_000]
@@ -65,8 +58,8 @@ def _group(n: int) -> str:
 
 def bytes_per_twin(cols: dict[str, np.ndarray]) -> int:
     """Bytes one tick moves per twin: every kernel column read, the result columns written."""
-    read = sum(cols[name].itemsize for name in KERNEL_COLUMNS)
-    return read + sum(cols[name].itemsize for name in RESULT_COLUMNS)
+    read = sum(cols[name].itemsize for name in ARGS.names)
+    return read + sum(cols[name].itemsize for name in ARGS.written)
 
 
 def _record_bandwidth(benchmark, cols: dict[str, np.ndarray], n: int) -> None:
@@ -78,7 +71,7 @@ def _record_bandwidth(benchmark, cols: dict[str, np.ndarray], n: int) -> None:
 
 
 def _kernel_tick(cols: dict[str, np.ndarray], dt_s: float, clock_h: float) -> None:
-    step_physiology(dt_s, clock_h, *(cols[name] for name in KERNEL_COLUMNS))
+    step_physiology(dt_s, clock_h, *ARGS.by_role(cols))
 
 
 @pytest.fixture
@@ -99,8 +92,7 @@ def peer_world():
 def test_numba_kernel(benchmark, n: int) -> None:
     benchmark.group = _group(n)
     cols = twin_columns(n, np.random.default_rng(SEED))
-    args = [cols[name] for name in KERNEL_COLUMNS]
-    warmup(np.float32)
+    args = ARGS.by_role(cols)
     step_physiology(DT_S, CLOCK_H, *args)  # compiled or loaded from cache, threads started
     benchmark(step_physiology, DT_S, CLOCK_H, *args)
     _record_bandwidth(benchmark, cols, n)
@@ -116,7 +108,7 @@ def test_cupy_kernel(benchmark, n: int) -> None:
 
     benchmark.group = _group(n)
     cols = twin_columns(n, np.random.default_rng(SEED))
-    args = [cupy.asarray(cols[name]) for name in KERNEL_COLUMNS]
+    args = ARGS.by_role({name: cupy.asarray(cols[name]) for name in ARGS.names})
     stream = cupy.cuda.get_current_stream()
 
     def tick() -> None:
@@ -126,7 +118,7 @@ def test_cupy_kernel(benchmark, n: int) -> None:
     tick()  # transpiled and compiled, or loaded from CuPy's cache
     benchmark(tick)
     _record_bandwidth(benchmark, cols, n)
-    assert bool(cupy.isfinite(args[0]).all())
+    assert bool(cupy.isfinite(args[0][0]).all())
 
 
 @needs_gpu
@@ -140,11 +132,11 @@ def test_cupy_staged(benchmark, n: int) -> None:
     benchmark.group = _group(n)
     cols = twin_columns(n, np.random.default_rng(SEED))
     staging = DeviceColumns(cupy)
-    results = {name: cols[name] for name in RESULT_COLUMNS}
+    results = {name: cols[name] for name in ARGS.written}
 
     def tick() -> None:
         device = staging.upload(cols)
-        cupy_step(DT_S, CLOCK_H, *(device[name] for name in KERNEL_COLUMNS))
+        cupy_step(DT_S, CLOCK_H, *ARGS.by_role(device))
         staging.download(results)
 
     tick()
@@ -177,7 +169,7 @@ def test_peer_and_kernel_agree() -> None:
     finally:
         delete_peer_world(name)
     assert peer["gut1_mg"].max() > 0.0 and cols["asleep"].any() and (cols["mets"] > 3.0).any()
-    for column in STATE_COLUMNS + ACCUMULATOR_COLUMNS:
+    for column in ARGS.written:
         np.testing.assert_allclose(
             peer[column], cols[column], rtol=1e-9, atol=1e-12, err_msg=column
         )

@@ -1,8 +1,25 @@
-"""Physiology: per-twin parameters (from the population) and the integrated vital state."""
+"""Physiology: per-twin parameters (from the population), the integrated vital state, and the
+declaration of the physiology kernel's column arguments (``PHYSIOLOGY_KERNEL_ARGS``)."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from synthtwin.components.behavior import SCHEDULE
+from synthtwin.components.body import BODY
 from synthtwin.components.schema import Column, Component
 
-__all__ = ["EXERTION", "PHYSIOLOGY_PARAMS", "VITALS", "VITAL_COLUMNS"]
+__all__ = [
+    "ASLEEP",
+    "EXERTION",
+    "PHYSIOLOGY_KERNEL_ARGS",
+    "PHYSIOLOGY_PARAMS",
+    "VITALS",
+    "VITAL_COLUMNS",
+    "KernelArgs",
+]
 
 PHYSIOLOGY_PARAMS = Component(
     "physiology_params",
@@ -57,3 +74,85 @@ EXERTION = Component(
 VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
                  "glucose_mgdl", "steps", "energy_kcal", "mets")  # fmt: skip
 """The live vitals a twin's ``vitals`` topic carries, in the message's field order."""
+
+ASLEEP = Column("asleep", "bool", doc="whether the twin sleeps this tick (its activity is sleep)")
+"""A kernel input that no component stores: the physiology system derives it each tick."""
+
+
+@dataclass(frozen=True)
+class KernelArgs:
+    """The column arguments of a per-twin kernel, by role, each role in the kernel's order.
+
+    A kernel takes one ``(N,)`` array per column, grouped as its four roles
+    (``kernel(dt_s, clock_h, state, inputs, params, accumulators)``, see ``by_role``), and its
+    per-twin function takes one value per column in ``columns`` order and returns the new value
+    of each column in ``written`` order.
+
+    Attributes:
+        state: columns the kernel advances (read, then overwritten).
+        inputs: this tick's drivers, read only.
+        params: per-twin constants, read only.
+        accumulators: running totals the kernel adds to.
+    """
+
+    state: tuple[Column, ...]
+    inputs: tuple[Column, ...]
+    params: tuple[Column, ...]
+    accumulators: tuple[Column, ...]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """Every argument column: state, inputs, params, accumulators."""
+        return self.state + self.inputs + self.params + self.accumulators
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names of ``columns``, in order."""
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def written(self) -> tuple[str, ...]:
+        """The names of the columns the kernel writes: state, then accumulators."""
+        return tuple(column.name for column in self.state + self.accumulators)
+
+    def by_role(self, arrays: Mapping[str, Any]) -> tuple[tuple[Any, ...], ...]:
+        """``(state, inputs, params, accumulators)``: ``arrays`` (by column name) grouped and
+        ordered as the kernel takes them."""
+        roles = (self.state, self.inputs, self.params, self.accumulators)
+        return tuple(tuple(arrays[column.name] for column in role) for role in roles)
+
+
+def _check_names(component: Component, names: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``component`` has every column in ``names``."""
+    missing = set(names) - set(component.names)
+    if missing:
+        raise ValueError(f"component {component.name!r} has no column(s) {sorted(missing)}")
+
+
+def _only(component: Component, *names: str) -> tuple[Column, ...]:
+    """The columns of ``component`` named in ``names``, in the component's order."""
+    _check_names(component, names)
+    return tuple(column for column in component.columns if column.name in names)
+
+
+def _all_but(component: Component, *names: str) -> tuple[Column, ...]:
+    """The columns of ``component`` not named in ``names``, in the component's order."""
+    _check_names(component, names)
+    return tuple(column for column in component.columns if column.name not in names)
+
+
+_ACCUMULATORS = ("energy_kcal", "steps")
+
+PHYSIOLOGY_KERNEL_ARGS = KernelArgs(
+    state=_all_but(VITALS, *_ACCUMULATORS),
+    inputs=(*EXERTION.columns, ASLEEP),
+    params=(
+        *_all_but(PHYSIOLOGY_PARAMS, "vo2max_mlkgmin"),
+        *_only(BODY, "weight_kg"),
+        *_only(SCHEDULE, "circadian_phase_h"),
+    ),
+    accumulators=_only(VITALS, *_ACCUMULATORS),
+)
+"""The physiology kernel's columns (``kernels.physiology.step_twin``, whose parameters after
+``dt_s`` and ``clock_mid_h`` follow this order): the vitals, this tick's exertion and sleep, the
+physiology parameters with the body's mass and the circadian phase, then energy and steps."""

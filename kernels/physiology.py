@@ -30,21 +30,17 @@ from __future__ import annotations
 import math
 
 __all__ = [
-    "ACCUMULATOR_COLUMNS",
     "BP_TAU_S",
     "CORE_TEMP_MEAN_C",
     "CORE_TEMP_TAU_S",
     "HR_TAU_S",
-    "INPUT_COLUMNS",
-    "PARAM_COLUMNS",
     "RR_MAX_BRPM",
     "RR_TAU_S",
     "SPO2_TAU_S",
-    "STATE_COLUMNS",
     "S_PER_H",
     "blood_pressure_targets_mmhg",
     "core_temp_target_c",
-    "energy_kcal",
+    "energy_spent_kcal",
     "glucose_insulin_step",
     "hr_target_bpm",
     "intensity_fraction",
@@ -59,45 +55,6 @@ __all__ = [
     "steps_taken",
     "tick_midpoint_h",
 ]
-
-STATE_COLUMNS = (
-    "hr_bpm",
-    "sbp_mmhg",
-    "dbp_mmhg",
-    "rr_brpm",
-    "spo2_pct",
-    "core_temp_c",
-    "glucose_mgdl",
-    "insulin_uu_ml",
-    "insulin_action_per_min",
-    "gut1_mg",
-    "gut2_mg",
-    "sleep_pressure",
-)
-"""State columns, ``(N,) float64``, in ``step_twin``'s argument order (its first 12 returns)."""
-
-INPUT_COLUMNS = ("mets", "cadence_spm", "asleep", "carbs_g")
-"""This tick's inputs, ``(N,) float32`` (``asleep`` ``(N,) bool``), in argument order."""
-
-PARAM_COLUMNS = (
-    "rhr_bpm",
-    "hrmax_bpm",
-    "vo2max_mets",
-    "sbp_rest_mmhg",
-    "dbp_rest_mmhg",
-    "rr_rest_brpm",
-    "spo2_rest_pct",
-    "weight_kg",
-    "glucose_basal_mgdl",
-    "insulin_basal_uu_ml",
-    "insulin_sensitivity",
-    "insulin_secretion",
-    "circadian_phase_h",
-)
-"""Per-twin parameters, ``(N,) float32`` or ``float64``, in argument order."""
-
-ACCUMULATOR_COLUMNS = ("energy_kcal", "steps")
-"""Accumulators, ``(N,) float64``, to which a driver adds ``step_twin``'s last two returns."""
 
 S_PER_MIN = 60.0
 S_PER_H = 3600.0
@@ -428,7 +385,7 @@ def sleep_thresholds(process_c_value: float) -> tuple[float, float]:
     return SLEEP_UPPER_THRESHOLD_MEAN + modulation, SLEEP_LOWER_THRESHOLD_MEAN + modulation
 
 
-def energy_kcal(mets: float, weight_kg: float, dt_s: float) -> float:
+def energy_spent_kcal(mets: float, weight_kg: float, dt_s: float) -> float:
     """Energy spent over ``dt_s`` seconds, in kcal: ``mets * weight_kg * dt_h``.
 
     One MET is ~1 kcal per kg of body mass per hour (Ainsworth et al. 2011, Compendium of Physical
@@ -473,8 +430,8 @@ def step_twin(
     sleep_pressure: float,
     mets: float,
     cadence_spm: float,
-    asleep: bool,
     carbs_g: float,
+    asleep: bool,
     rhr_bpm: float,
     hrmax_bpm: float,
     vo2max_mets: float,
@@ -482,21 +439,26 @@ def step_twin(
     dbp_rest_mmhg: float,
     rr_rest_brpm: float,
     spo2_rest_pct: float,
-    weight_kg: float,
     glucose_basal_mgdl: float,
     insulin_basal_uu_ml: float,
     insulin_sensitivity: float,
     insulin_secretion: float,
+    weight_kg: float,
     circadian_phase_h: float,
+    energy_kcal: float,
+    steps: float,
 ) -> tuple[
     float, float, float, float, float, float, float, float, float, float, float, float, float, float
 ]:
-    """One twin's whole tick of ``dt_s`` seconds: the new state and this tick's energy and steps.
+    """One twin's whole tick of ``dt_s`` seconds: the new values of the columns it writes.
 
     Composes the models above, each from the tick's start state with its inputs held over the
     tick: every vital sign ``relax``-es toward its target, glucose and insulin take one
-    ``glucose_insulin_step``, sleep pressure one ``process_s``. Arguments come in the drivers'
-    column order (state, inputs, parameters); parameters may be float32 (see the module note).
+    ``glucose_insulin_step``, sleep pressure one ``process_s``; the tick's energy and steps are
+    added to the accumulators. The parameters after ``clock_mid_h`` are the kernel's columns in
+    the order and roles of their declaration, ``components.physiology.PHYSIOLOGY_KERNEL_ARGS``
+    (state, inputs, parameters, accumulators; checked by ``tests/test_physiology_kernel.py``);
+    parameters may be float32 (see the module note).
 
     Args:
         dt_s: simulated seconds this tick, from 1/30 s (realtime) to 600 s (headless).
@@ -508,25 +470,27 @@ def step_twin(
         sleep_pressure: Process S, dimensionless in [0, 1].
         mets: metabolic equivalent of the current activity (1 = rest).
         cadence_spm: steps per minute.
-        asleep: whether the twin sleeps this tick.
         carbs_g: carbohydrate eaten at the tick's start (g).
+        asleep: whether the twin sleeps this tick.
         rhr_bpm, hrmax_bpm: resting and maximal heart rate (beats/min).
         vo2max_mets: maximal aerobic capacity (METs, > 1).
         sbp_rest_mmhg, dbp_rest_mmhg: resting systolic and diastolic pressure (mmHg).
         rr_rest_brpm: resting respiration rate (breaths/min).
         spo2_rest_pct: resting oxygen saturation (%).
-        weight_kg: body mass (kg).
         glucose_basal_mgdl, insulin_basal_uu_ml: basal G (mg/dL) and I (uU/mL).
         insulin_sensitivity: multiplier on the minimal model's p3 (1 healthy, ~0.3 type 2).
         insulin_secretion: multiplier on the pancreatic gain gamma (1 healthy, ~0.4 type 2).
+        weight_kg: body mass (kg).
         circadian_phase_h: chronotype shift of the circadian clock (h, + = later).
+        energy_kcal: energy spent so far (kcal).
+        steps: steps taken so far.
 
     Returns:
         ``(hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c, glucose_mgdl,
         insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure, energy_kcal,
         steps)``: the twelve state values at the tick's end, in the argument order and units
-        above, then the energy spent (kcal) and the steps taken over the tick, to be added to
-        the twin's accumulators.
+        above, then the accumulators plus the energy spent (kcal) and the steps taken over the
+        tick.
     """
     intensity = intensity_fraction(mets, vo2max_mets)
     hr_target = hr_target_bpm(intensity, asleep, rhr_bpm, hrmax_bpm)
@@ -554,6 +518,6 @@ def step_twin(
         q1,
         q2,
         process_s(sleep_pressure, dt_s, asleep),
-        energy_kcal(mets, weight_kg, dt_s),
-        steps_taken(cadence_spm, dt_s),
+        energy_kcal + energy_spent_kcal(mets, weight_kg, dt_s),
+        steps + steps_taken(cadence_spm, dt_s),
     )

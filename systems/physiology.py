@@ -3,9 +3,11 @@
 The equations live in ``kernels/physiology.py`` (one statement, cited there) and run over all twins
 in one launch: compiled by numba on the CPU backend (``kernels.numba.physiology``), transpiled by
 CuPy on the CUDA backend (``kernels.cupy.physiology``). This system only maps activities to
-intensity, stepping cadence and meals, and hands whole columns to the kernel. On CUDA the columns
-stay on the host, where every other system reads them: each tick copies the kernel's columns to
-the GPU and its state and accumulators back (``engine.backend.DeviceColumns``).
+intensity, stepping cadence and meals, and hands whole columns to the kernel: the columns its
+declaration names (``components.physiology.PHYSIOLOGY_KERNEL_ARGS``), grouped by role, in its
+order. On CUDA the columns stay on the host, where every other system reads them: each tick
+copies the kernel's columns to the GPU and the columns it writes back
+(``engine.backend.DeviceColumns``).
 
 Meals: a meal's carbohydrate enters the gut when the meal starts. US adults eat about 220 g
 (women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
@@ -20,28 +22,18 @@ from collections.abc import Callable
 import numpy as np
 
 from synthtwin.components.activity import Activity, activity_table
+from synthtwin.components.physiology import ASLEEP, EXERTION, PHYSIOLOGY_KERNEL_ARGS
 from synthtwin.engine.backend import Backend, DeviceColumns
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels import travel
 from synthtwin.kernels.numba import physiology as cpu_physiology
-from synthtwin.kernels.physiology import (
-    ACCUMULATOR_COLUMNS,
-    INPUT_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-)
 
-__all__ = ["KERNEL_COLUMNS", "RESULT_COLUMNS", "PhysiologySystem", "physiology_kernel"]
+__all__ = ["PhysiologySystem", "physiology_kernel"]
 
 MEAL_CARBS_G = np.array([60.0, 75.0], dtype=np.float32)
 """(2,) carbohydrate of a home meal by sex (0 female, 1 male), grams."""
 RESTAURANT_FACTOR = 1.3
-
-KERNEL_COLUMNS = (*STATE_COLUMNS, *INPUT_COLUMNS, *PARAM_COLUMNS, *ACCUMULATOR_COLUMNS)
-"""The kernel's array arguments, in order."""
-RESULT_COLUMNS = (*STATE_COLUMNS, *ACCUMULATOR_COLUMNS)
-"""The columns the kernel writes."""
 
 
 def physiology_kernel(backend: Backend) -> Callable[..., None]:
@@ -65,9 +57,9 @@ class PhysiologySystem(System):
         "work_mets",
         "work_steps_per_min",
         "sex",
-        *PARAM_COLUMNS,
+        *(column.name for column in PHYSIOLOGY_KERNEL_ARGS.params),
     )
-    writes = ("mets", "cadence_spm", "carbs_g", *STATE_COLUMNS, *ACCUMULATOR_COLUMNS)
+    writes = (*EXERTION.names, *PHYSIOLOGY_KERNEL_ARGS.written)
 
     def __init__(self, world: World, every: int = 1) -> None:
         super().__init__(every)
@@ -85,25 +77,25 @@ class PhysiologySystem(System):
         if self._asleep.shape != (w.n,):
             self._asleep = np.empty(w.n, dtype=np.bool_)
         np.equal(w["activity"], Activity.SLEEP, out=self._asleep)
-        columns = {name: w[name] for name in KERNEL_COLUMNS if name != "asleep"}
-        columns["asleep"] = self._asleep
+        columns = {c.name: w[c.name] for c in PHYSIOLOGY_KERNEL_ARGS.columns if c is not ASLEEP}
+        columns[ASLEEP.name] = self._asleep
         self._launch(tick.dt_s, tick.hour_of_day, columns)
 
     def warmup(self) -> None:
-        """Compile (or load) the kernel on one scratch twin: no column is touched."""
-        columns = {name: np.ones(1, self.world.columns[name].dtype) for name in KERNEL_COLUMNS
-                   if name != "asleep"}  # fmt: skip
-        columns["asleep"] = np.zeros(1, dtype=np.bool_)
+        """Compile (or load) the kernel on one scratch twin of the declared dtypes: no column is
+        touched."""
+        columns = {c.name: np.ones(1, c.dtype) for c in PHYSIOLOGY_KERNEL_ARGS.columns}
         self._launch(1.0, 0.0, columns)
 
     def _launch(self, dt_s: float, clock_h: float, columns: dict[str, np.ndarray]) -> None:
-        """One kernel launch over ``columns`` (host arrays by name), on the backend's device."""
+        """One kernel launch over ``columns`` (``(N,)`` host arrays by name), on the backend's
+        device."""
         if self._device is None:
-            self._step(dt_s, clock_h, *(columns[name] for name in KERNEL_COLUMNS))
+            self._step(dt_s, clock_h, *PHYSIOLOGY_KERNEL_ARGS.by_role(columns))
             return
         device = self._device.upload(columns)
-        self._step(dt_s, clock_h, *(device[name] for name in KERNEL_COLUMNS))
-        self._device.download({name: columns[name] for name in RESULT_COLUMNS})
+        self._step(dt_s, clock_h, *PHYSIOLOGY_KERNEL_ARGS.by_role(device))
+        self._device.download({name: columns[name] for name in PHYSIOLOGY_KERNEL_ARGS.written})
 
     def _exertion(self, tick: Tick) -> None:
         """Fill ``mets``, ``cadence_spm`` and ``carbs_g`` from each twin's activity."""

@@ -18,14 +18,9 @@ import re
 import numpy as np
 import pytest
 
+from synthtwin.components.physiology import PHYSIOLOGY_KERNEL_ARGS as ARGS
 from synthtwin.engine.backend import cuda_unavailable_reason
 from synthtwin.kernels import physiology
-from synthtwin.kernels.physiology import (
-    ACCUMULATOR_COLUMNS,
-    INPUT_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-)
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (pip install -e '.[cuda]')")
 
@@ -34,7 +29,6 @@ from cupyx.jit import _compile, _cuda_types  # noqa: E402
 
 from synthtwin.kernels.cupy import physiology as cuda_physiology  # noqa: E402
 
-KERNEL_COLUMNS = STATE_COLUMNS + INPUT_COLUMNS + PARAM_COLUMNS + ACCUMULATOR_COLUMNS
 H100_ARCH = "compute_90"
 GPU_REASON = cuda_unavailable_reason()
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"needs a CUDA GPU: {GPU_REASON}")
@@ -57,23 +51,24 @@ def _nvrtc_reason() -> str | None:
 
 
 def _column_dtypes(param_dtype: type) -> list[np.dtype]:
-    """The dtypes the engine stores, in kernel argument order: state and accumulators float64,
-    inputs float32 (``asleep`` bool), parameters ``param_dtype``."""
-    dtypes = {name: np.dtype(np.float64) for name in STATE_COLUMNS + ACCUMULATOR_COLUMNS}
-    dtypes.update({name: np.dtype(np.float32) for name in INPUT_COLUMNS})
-    dtypes["asleep"] = np.dtype(np.bool_)
-    dtypes.update({name: np.dtype(param_dtype) for name in PARAM_COLUMNS})
-    return [dtypes[name] for name in KERNEL_COLUMNS]
+    """The declared dtypes, in kernel argument order, with parameters as ``param_dtype``: state
+    and accumulators float64, inputs float32 (``asleep`` bool)."""
+    declared = [np.dtype(column.dtype) for column in ARGS.state + ARGS.inputs]
+    params = [np.dtype(param_dtype)] * len(ARGS.params)
+    return declared + params + [np.dtype(column.dtype) for column in ARGS.accumulators]
 
 
 def _transpile(param_dtype: type) -> _compile.Result:
-    """CUDA C++ of the global kernel for these column dtypes, as ``_JitRawKernel.__call__``
-    makes it: float scalars, and for each array ``CArray.from_ndarray`` of a 1-D C-contiguous
-    array under 2**31 elements."""
+    """CUDA C++ of the global kernel for these column dtypes, as ``step_physiology`` picks it
+    and ``_JitRawKernel.__call__`` makes it: float scalars, and for each array
+    ``CArray.from_ndarray`` of a 1-D C-contiguous array under 2**31 elements."""
     scalar = _cuda_types.Scalar(np.float64)
-    arrays = [_cuda_types.CArray(dtype, 1, True, True) for dtype in _column_dtypes(param_dtype)]
+    dtypes = _column_dtypes(param_dtype)
+    arrays = [_cuda_types.CArray(dtype, 1, True, True) for dtype in dtypes]
+    widened = tuple(dtype == np.float32 for dtype in dtypes)
+    kernel = cuda_physiology.step_kernel(len(ARGS.state), len(ARGS.accumulators), widened)
     return _compile.transpile(
-        cuda_physiology.step_kernel._func,
+        kernel._func,
         ['extern "C"', "__global__"],
         cuda_physiology.JIT_MODE,
         [scalar, scalar, *arrays],
@@ -146,7 +141,7 @@ def test_kernel_compiles_to_h100_ptx_in_double_precision(param_dtype: type) -> N
     single = re.findall(r"\b(?:add|sub|mul|div|fma|ex2|lg2|sin|cos|rcp|sqrt)\.[a-z.]*f32\b", ptx)
     assert not single, single[:5]
     widened = len(re.findall(r"\bcvt(?:\.ftz)?\.f64\.f32\b", ptx))
-    float32_columns = 3 + (len(PARAM_COLUMNS) if param_dtype is np.float32 else 0)
+    float32_columns = 3 + (len(ARGS.params) if param_dtype is np.float32 else 0)
     assert widened >= float32_columns
 
 
@@ -192,15 +187,15 @@ def test_cupy_matches_numba_over_simulated_hours() -> None:
     from synthtwin.kernels.numba.physiology import step_physiology as numba_step
 
     host = twin_columns(PARITY_TWINS, np.random.default_rng(PARITY_SEED))
-    device = {name: cupy.asarray(host[name]) for name in KERNEL_COLUMNS}
-    inputs = {name: host[name] for name in INPUT_COLUMNS}
+    device = {name: cupy.asarray(host[name]) for name in ARGS.names}
+    inputs = {column.name: host[column.name] for column in ARGS.inputs}
     for dt_s, clock_h in _parity_scenario(inputs, np.random.default_rng(PARITY_SEED + 1)):
-        for name in INPUT_COLUMNS:
+        for name in inputs:
             device[name].set(host[name])
-        numba_step(dt_s, clock_h, *(host[name] for name in KERNEL_COLUMNS))
-        cuda_physiology.step_physiology(dt_s, clock_h, *(device[name] for name in KERNEL_COLUMNS))
+        numba_step(dt_s, clock_h, *ARGS.by_role(host))
+        cuda_physiology.step_physiology(dt_s, clock_h, *ARGS.by_role(device))
     assert host["gut1_mg"].max() > 0.0 and host["steps"].min() >= 0.0
-    for name in STATE_COLUMNS + ACCUMULATOR_COLUMNS:
+    for name in ARGS.written:
         np.testing.assert_allclose(
             device[name].get(), host[name], rtol=PARITY_RTOL, atol=PARITY_ATOL, err_msg=name
         )
@@ -225,10 +220,10 @@ def test_cuda_backend_world_matches_the_cpu_world() -> None:
         try:
             assert simulation.world.backend.name == device
             simulation.loop.run_ticks(90)  # 30 simulated minutes in 20 s ticks
-            worlds[device] = {name: simulation.world[name].copy() for name in STATE_COLUMNS}
+            worlds[device] = {c.name: simulation.world[c.name].copy() for c in ARGS.state}
         finally:
             simulation.close()
-    for name in STATE_COLUMNS:
+    for name in worlds["cpu"]:
         np.testing.assert_allclose(
             worlds["cuda"][name], worlds["cpu"][name], rtol=PARITY_RTOL, atol=PARITY_ATOL
         )

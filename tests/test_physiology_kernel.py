@@ -6,21 +6,17 @@ does, through ``kernels.numba.physiology.step_physiology`` on a few twins (N <= 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 
 import numpy as np
 import pytest
 
+from synthtwin.components.physiology import PHYSIOLOGY_KERNEL_ARGS as ARGS
+from synthtwin.components.physiology import KernelArgs
 from synthtwin.kernels import physiology
-from synthtwin.kernels.numba.physiology import (
-    ACCUMULATOR_COLUMNS,
-    INPUT_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-    sleep_thresholds,
-    step_physiology,
-)
+from synthtwin.kernels.numba.physiology import sleep_thresholds, step_physiology
 
 HEALTHY = {
     "rhr_bpm": 60.0,
@@ -74,24 +70,37 @@ def make_twins(n: int, **params: float | list[float]) -> dict[str, np.ndarray]:
         "gut2_mg": 0.0,
         "sleep_pressure": 0.3,
     }
-    for name in STATE_COLUMNS:
-        cols[name] = np.broadcast_to(np.float64(basal[name]), (n,)).copy()
-    for name in ACCUMULATOR_COLUMNS:
-        cols[name] = np.zeros(n, np.float64)
+    for column in ARGS.state:
+        cols[column.name] = np.broadcast_to(np.float64(basal[column.name]), (n,)).copy()
+    for column in ARGS.accumulators:
+        cols[column.name] = np.zeros(n, np.float64)
     return cols
 
 
 def tick(cols: dict[str, np.ndarray], dt_s: float, clock_h: float = 12.0) -> None:
     """One call of the driver on the columns, by name, as the engine makes it."""
-    names = STATE_COLUMNS + INPUT_COLUMNS + PARAM_COLUMNS + ACCUMULATOR_COLUMNS
-    step_physiology(dt_s, clock_h, *(cols[name] for name in names))
+    step_physiology(dt_s, clock_h, *ARGS.by_role(cols))
 
 
-def test_column_tuples_follow_the_driver_signature() -> None:
+def test_step_twin_takes_the_declared_columns_in_order() -> None:
+    names = tuple(inspect.signature(physiology.step_twin).parameters)
+    assert names == ("dt_s", "clock_mid_h", *ARGS.names)
+
+
+def test_the_driver_takes_the_declared_roles_in_order() -> None:
     names = tuple(inspect.signature(step_physiology).parameters)
-    assert names == ("dt_s", "clock_h") + STATE_COLUMNS + INPUT_COLUMNS + PARAM_COLUMNS + (
-        ACCUMULATOR_COLUMNS
-    )
+    roles = tuple(field.name for field in dataclasses.fields(KernelArgs))
+    assert names == ("dt_s", "clock_h", *roles)
+
+
+def test_declared_columns_are_component_columns() -> None:
+    """Every kernel column but ``asleep`` is stored by a component of the world, with the dtype
+    the kernel is declared with; state and accumulators are float64, as the driver writes them."""
+    from synthtwin.engine.app.simulation import SCHEMA
+
+    assert all(SCHEMA[c.name] is c for c in ARGS.columns if c.name != "asleep")
+    assert "asleep" not in SCHEMA
+    assert {c.dtype for c in ARGS.state + ARGS.accumulators} == {"float64"}
 
 
 # Heart rate: %HRR = %VO2R, first-order kinetics with tau = 60 s.
@@ -392,7 +401,7 @@ def test_parallel_driver_is_bit_identical_between_runs() -> None:
     for cols in runs:
         for k in range(20):
             tick(cols, 90.0, (6.0 + k * 0.025) % 24.0)
-    for name in STATE_COLUMNS + ACCUMULATOR_COLUMNS:
+    for name in ARGS.written:
         np.testing.assert_array_equal(runs[0][name], runs[1][name])
 
 
@@ -429,7 +438,9 @@ def _python_step(twin: dict[str, float], dt_s: float, clock_h: float) -> dict[st
     )
     out.update(zip(model_order, glucose, strict=True))
     out["sleep_pressure"] = eq.process_s(twin["sleep_pressure"], dt_s, asleep)
-    out["energy_kcal"] = twin["energy_kcal"] + eq.energy_kcal(twin["mets"], twin["weight_kg"], dt_s)
+    out["energy_kcal"] = twin["energy_kcal"] + eq.energy_spent_kcal(
+        twin["mets"], twin["weight_kg"], dt_s
+    )
     out["steps"] = twin["steps"] + eq.steps_taken(twin["cadence_spm"], dt_s)
     return out
 

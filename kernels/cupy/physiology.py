@@ -2,7 +2,8 @@
 and the per-tick driver that advances every twin's vital signs in place on CuPy arrays.
 
 Pattern: per-element kernel, one CUDA thread per twin, the twin of the numba kernel
-(``kernels.numba.physiology.step_physiology``): same arguments in the same order, same loop body
+(``kernels.numba.physiology.step_physiology``): same arguments (the columns as four tuples,
+``(state, inputs, params, accumulators)``, in the order of their declaration), same loop body
 (``kernels.physiology.step_twin``), CuPy arrays instead of numpy ones.
 
 One statement of the equations: ``cupyx.jit.rawkernel`` reads a Python function's source and
@@ -16,6 +17,11 @@ functions, explicit casts such as ``float(x)``. What it does not: ``math.*`` (he
 ``DEVICE_MATH``), default and ``*args`` arguments, and keyword arguments to device functions,
 which it drops without a word: ``_step_kernel`` calls ``step_twin`` positionally, and
 ``kernels/physiology.py`` keeps to positional calls.
+
+One statement of the arguments: a global kernel takes each column as its own parameter, and the
+JIT reads those parameters from the kernel's source. ``step_kernel`` therefore writes that source
+from ``step_twin``'s signature (one parameter per column, same names, same order) and the columns'
+roles and dtypes, and registers it with ``linecache``, where ``inspect`` (hence the JIT) finds it.
 
 Typing: the kernels use the JIT's ``"numpy"`` mode, where a Python float literal is a double
 (the default ``"cuda"`` mode makes it a float). Parameters and inputs stored as float32 are widened
@@ -37,7 +43,9 @@ compute, so long ticks are arithmetic-bound rather than memory-bound.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import linecache
 import math
 import types
 import warnings
@@ -99,103 +107,67 @@ def _device_functions() -> dict[str, Any]:
 _step_twin = _device_functions()["step_twin"]
 
 
-def _step_kernel(
-    dt_s, clock_mid_h,
-    hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c,
-    glucose_mgdl, insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure,
-    mets, cadence_spm, asleep, carbs_g,
-    rhr_bpm, hrmax_bpm, vo2max_mets, sbp_rest_mmhg, dbp_rest_mmhg, rr_rest_brpm, spo2_rest_pct,
-    weight_kg, glucose_basal_mgdl, insulin_basal_uu_ml, insulin_sensitivity, insulin_secretion,
-    circadian_phase_h,
-    energy_kcal, steps,
-):  # fmt: skip
-    """Thread ``n`` advances twin ``n`` by one tick; the arguments of ``step_physiology``, with
-    ``clock_mid_h`` for ``clock_h``. float32 columns are widened to double as they are read."""
-    n = jit.grid(1)
-    if n < hr_bpm.size:
-        (
-            hr_bpm[n], sbp_mmhg[n], dbp_mmhg[n], rr_brpm[n], spo2_pct[n], core_temp_c[n],
-            glucose_mgdl[n], insulin_uu_ml[n], insulin_action_per_min[n], gut1_mg[n],
-            gut2_mg[n], sleep_pressure[n], energy_step_kcal, steps_step,
-        ) = _step_twin(
-            dt_s, clock_mid_h,
-            hr_bpm[n], sbp_mmhg[n], dbp_mmhg[n], rr_brpm[n], spo2_pct[n], core_temp_c[n],
-            glucose_mgdl[n], insulin_uu_ml[n], insulin_action_per_min[n], gut1_mg[n],
-            gut2_mg[n], sleep_pressure[n],
-            float(mets[n]), float(cadence_spm[n]), asleep[n], float(carbs_g[n]),
-            float(rhr_bpm[n]), float(hrmax_bpm[n]), float(vo2max_mets[n]),
-            float(sbp_rest_mmhg[n]), float(dbp_rest_mmhg[n]), float(rr_rest_brpm[n]),
-            float(spo2_rest_pct[n]), float(weight_kg[n]), float(glucose_basal_mgdl[n]),
-            float(insulin_basal_uu_ml[n]), float(insulin_sensitivity[n]),
-            float(insulin_secretion[n]), float(circadian_phase_h[n]),
-        )  # fmt: skip
-        energy_kcal[n] += energy_step_kcal
-        steps[n] += steps_step
+def _kernel_source(state: int, accumulators: int, widened: tuple[bool, ...]) -> str:
+    """Python source of ``_step_kernel``: thread ``n`` advances twin ``n`` by one tick.
+
+    Its parameters are ``dt_s``, ``clock_mid_h`` and ``step_twin``'s columns; it passes element
+    ``n`` of each column to ``step_twin`` (``float(...)``, i.e. widened to double, where
+    ``widened``) and stores the returns into the first ``state`` and the last ``accumulators``
+    columns.
+    """
+    names = tuple(inspect.signature(physiology.step_twin).parameters)[2:]
+    written = names[:state] + names[len(names) - accumulators :]
+    row = [
+        f"float({name}[n])" if wide else f"{name}[n]"
+        for name, wide in zip(names, widened, strict=True)
+    ]
+    return (
+        f"def _step_kernel(dt_s, clock_mid_h, {', '.join(names)}):\n"
+        "    n = jit.grid(1)\n"
+        f"    if n < {names[0]}.size:\n"
+        f"        ({', '.join(f'{name}[n]' for name in written)},) = _step_twin(\n"
+        f"            dt_s, clock_mid_h, {', '.join(row)}\n"
+        "        )\n"
+    )
 
 
-step_kernel = _rawkernel(_step_kernel, device=False)
-"""The global CUDA kernel; ``step_kernel._func`` is its Python source, for transpiling alone."""
+@functools.cache
+def step_kernel(state: int, accumulators: int, widened: tuple[bool, ...]) -> Any:
+    """The global CUDA kernel for ``state`` state and ``accumulators`` accumulator columns, each
+    column's float32-ness in ``widened`` (one flag per ``step_twin`` column); its ``_func`` is
+    its Python function, for transpiling alone. Launch arguments: ``dt_s``, ``clock_mid_h``,
+    then the ``(N,)`` columns in ``step_twin``'s order."""
+    source = _kernel_source(state, accumulators, widened)
+    filename = f"<physiology step kernel {state} {accumulators} {widened}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace = {"jit": jit, "_step_twin": _step_twin}
+    exec(compile(source, filename, "exec"), namespace)
+    return _rawkernel(namespace["_step_kernel"], device=False)
 
 
 def step_physiology(
     dt_s: float,
     clock_h: float,
-    hr_bpm: cupy.ndarray,
-    sbp_mmhg: cupy.ndarray,
-    dbp_mmhg: cupy.ndarray,
-    rr_brpm: cupy.ndarray,
-    spo2_pct: cupy.ndarray,
-    core_temp_c: cupy.ndarray,
-    glucose_mgdl: cupy.ndarray,
-    insulin_uu_ml: cupy.ndarray,
-    insulin_action_per_min: cupy.ndarray,
-    gut1_mg: cupy.ndarray,
-    gut2_mg: cupy.ndarray,
-    sleep_pressure: cupy.ndarray,
-    mets: cupy.ndarray,
-    cadence_spm: cupy.ndarray,
-    asleep: cupy.ndarray,
-    carbs_g: cupy.ndarray,
-    rhr_bpm: cupy.ndarray,
-    hrmax_bpm: cupy.ndarray,
-    vo2max_mets: cupy.ndarray,
-    sbp_rest_mmhg: cupy.ndarray,
-    dbp_rest_mmhg: cupy.ndarray,
-    rr_rest_brpm: cupy.ndarray,
-    spo2_rest_pct: cupy.ndarray,
-    weight_kg: cupy.ndarray,
-    glucose_basal_mgdl: cupy.ndarray,
-    insulin_basal_uu_ml: cupy.ndarray,
-    insulin_sensitivity: cupy.ndarray,
-    insulin_secretion: cupy.ndarray,
-    circadian_phase_h: cupy.ndarray,
-    energy_kcal: cupy.ndarray,
-    steps: cupy.ndarray,
+    state: tuple[cupy.ndarray, ...],
+    inputs: tuple[cupy.ndarray, ...],
+    params: tuple[cupy.ndarray, ...],
+    accumulators: tuple[cupy.ndarray, ...],
 ) -> None:
     """Advance the physiology of N twins by one tick of ``dt_s`` simulated seconds, in place, on
     the current CUDA device and stream (asynchronous, like any CuPy launch).
 
     Same arguments, dtypes and units as ``kernels.numba.physiology.step_physiology``, every array
-    a C-contiguous ``(N,)`` CuPy array: state and accumulators ``(N,) float64``; ``mets``,
-    ``cadence_spm``, ``carbs_g`` ``(N,) float32``; ``asleep`` ``(N,) bool``; parameters
-    ``(N,) float32`` or ``float64``. The kernel is transpiled and compiled on the first call for
-    each set of dtypes (CuPy caches it on disk), then launched once per call.
+    a C-contiguous ``(N,)`` CuPy array: state and accumulators ``(N,) float64``; exertion inputs
+    ``(N,) float32`` and ``asleep`` ``(N,) bool``; parameters ``(N,) float32`` or ``float64``. The
+    kernel is transpiled and compiled on the first call for each set of dtypes (CuPy caches it on
+    disk), then launched once per call.
     """
-    n = hr_bpm.size
+    columns = (*state, *inputs, *params, *accumulators)
+    n = columns[0].size
     if n == 0:
         return
+    widened = tuple(column.dtype == cupy.float32 for column in columns)
     blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    step_kernel(
-        (blocks,),
-        (THREADS_PER_BLOCK,),
-        (
-            float(dt_s), physiology.tick_midpoint_h(float(clock_h), float(dt_s)),
-            hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c,
-            glucose_mgdl, insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure,
-            mets, cadence_spm, asleep, carbs_g,
-            rhr_bpm, hrmax_bpm, vo2max_mets, sbp_rest_mmhg, dbp_rest_mmhg, rr_rest_brpm,
-            spo2_rest_pct, weight_kg, glucose_basal_mgdl, insulin_basal_uu_ml,
-            insulin_sensitivity, insulin_secretion, circadian_phase_h,
-            energy_kcal, steps,
-        ),
-    )  # fmt: skip
+    clock_mid_h = physiology.tick_midpoint_h(float(clock_h), float(dt_s))
+    kernel = step_kernel(len(state), len(accumulators), widened)
+    kernel((blocks,), (THREADS_PER_BLOCK,), (float(dt_s), clock_mid_h, *columns))

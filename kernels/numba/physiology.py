@@ -3,47 +3,47 @@ the per-tick driver that advances every twin's vital signs in place.
 
 Pattern: per-element kernel. ``step_physiology`` updates each twin independently (``prange`` over
 twins, no reductions), so its results are bit-identical from run to run whatever the thread
-count. Each array argument is ``(N,)``: state and accumulators float64 (written in place), inputs
-float32 (``asleep`` bool), parameters float32 or float64. The equations are not restated here:
-the loop body is ``kernels.physiology.step_twin``, one twin's whole tick, compiled with
-``njit(inline="always")`` and written back to the columns; the equations it (and the RK4 step)
-calls by plain name are made callable from compiled code with ``register_jitable``.
+count. It takes the kernel's columns as four tuples of ``(N,)`` arrays, ``(state, inputs, params,
+accumulators)``, each in the order of ``kernels.physiology.step_twin``'s parameters, which is the
+order of their declaration (``components.physiology.PHYSIOLOGY_KERNEL_ARGS.by_role`` builds the
+tuples): no column is named here. The equations are not restated either: the loop body loads
+twin ``n``'s row of the columns (``_load_row``), runs ``step_twin``, one twin's whole tick,
+compiled with ``njit(inline="always")``, and stores its returns into the state and accumulator
+columns (``_store_row``); the equations it (and the RK4 step) calls by plain name are made
+callable from compiled code with ``register_jitable``.
+
+Inlining: numba inlines a call only if its arguments are spelled out, and Python compiles a call
+of more than 30 positional arguments, or any ``*args`` call, to a call on a tuple, which numba
+cannot inline; ``step_twin`` called out of line takes twice as long (its loop-invariant
+``exp(-dt_s / tau_s)`` are no longer hoisted out of the loop). ``_step_twin_on``, the call of
+``step_twin`` on a row's values by keyword, is therefore generated from ``step_twin``'s
+signature. ``_load_row`` and ``_store_row`` index without negative-index wraparound, as numba
+does for a ``prange`` index written in the loop body.
 
 Caching: numba keys a cached kernel on the source of the file that defines it, never on the files
 of the functions it inlines, so an edit of ``kernels/physiology.py`` alone would reload stale
 machine code. The kernels are therefore built by ``_compile`` as closures over the SHA-256 of
 ``kernels/physiology.py``: numba's cache key includes closure contents, so editing an equation
-recompiles them.
+(or ``step_twin``'s signature, from which ``_step_twin_on`` is made) recompiles them.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from numba import njit, prange
-from numba.extending import register_jitable
-from numpy.typing import DTypeLike
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, register_jitable
+from numba.np.arrayobj import load_item, store_item
 
 from synthtwin.kernels import physiology
-from synthtwin.kernels.physiology import (
-    ACCUMULATOR_COLUMNS,
-    INPUT_COLUMNS,
-    PARAM_COLUMNS,
-    STATE_COLUMNS,
-)
 
-__all__ = [
-    "ACCUMULATOR_COLUMNS",
-    "INPUT_COLUMNS",
-    "PARAM_COLUMNS",
-    "STATE_COLUMNS",
-    "sleep_thresholds",
-    "step_physiology",
-    "warmup",
-]
+__all__ = ["sleep_thresholds", "step_physiology"]
 
 _device = njit(cache=True, inline="always")
 
@@ -60,16 +60,86 @@ for _equation in (
     physiology.minimal_model_rates,
     physiology.glucose_insulin_step,
     physiology.process_s,
-    physiology.energy_kcal,
+    physiology.energy_spent_kcal,
     physiology.steps_taken,
 ):
     register_jitable(inline="always")(_equation)
 del _equation
 
 _tick_midpoint_h = _device(physiology.tick_midpoint_h)
-_step_twin = _device(physiology.step_twin)
 _process_c = _device(physiology.process_c)
 _sleep_thresholds = _device(physiology.sleep_thresholds)
+
+
+def _spread_call(func: Callable[..., Any], fixed: int) -> Callable[..., Any]:
+    """``call(<func's first fixed arguments>, values)``: ``func`` called with those arguments and
+    then the items of the tuple ``values``, every one by keyword (see the module note), compiled
+    inline like ``_device`` functions."""
+    names = tuple(inspect.signature(func).parameters)
+    keywords = [f"{name}={name}" for name in names[:fixed]]
+    keywords += [f"{name}=values[{k}]" for k, name in enumerate(names[fixed:])]
+    source = f"def call({', '.join(names[:fixed])}, values):\n"
+    source += f"    return func({', '.join(keywords)})\n"
+    namespace = {"func": _device(func)}
+    exec(compile(source, f"<spread call of {func.__qualname__}>", "exec"), namespace)
+    return njit(inline="always")(namespace["call"])  # no file to cache by: inlined anyway
+
+
+_step_twin_on = _spread_call(physiology.step_twin, fixed=2)
+"""``_step_twin_on(dt_s, clock_mid_h, values)``: ``step_twin`` on one twin's column values."""
+
+
+def _item_pointers(
+    context: Any, builder: Any, signature: Any, columns: Any, n: Any
+) -> Iterator[tuple[int, types.Array, Any]]:
+    """``(k, type, pointer to element n)`` of each array ``k`` of the tuple ``columns``, the
+    first two arguments of ``signature``. ``n`` is a loop index in ``[0, N)``: no negative-index
+    wraparound, as numba does for a ``prange`` index."""
+    columns_type, n_type = signature.args[:2]
+    index = context.cast(builder, n, n_type, types.intp)
+    for k, array_type in enumerate(columns_type):
+        array = context.make_array(array_type)(context, builder, builder.extract_value(columns, k))
+        yield k, array_type, cgutils.get_item_pointer(context, builder, array_type, array, [index])
+
+
+def _are_columns(columns: types.Type) -> bool:
+    """Whether ``columns`` is a tuple of 1-D arrays."""
+    return isinstance(columns, types.BaseTuple) and all(
+        isinstance(column, types.Array) and column.ndim == 1 for column in columns
+    )
+
+
+@intrinsic
+def _load_row(typingctx: Any, columns: types.Type, n: types.Type) -> Any:
+    """``(columns[0][n], columns[1][n], ...)``: row ``n`` of a tuple of ``(N,)`` arrays."""
+    if not _are_columns(columns) or not isinstance(n, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        items = _item_pointers(context, builder, signature, *args)
+        values = [load_item(context, builder, array_type, ptr) for _, array_type, ptr in items]
+        return context.make_tuple(builder, signature.return_type, values)
+
+    return types.Tuple([column.dtype for column in columns])(columns, n), codegen
+
+
+@intrinsic
+def _store_row(typingctx: Any, columns: types.Type, n: types.Type, values: types.Type) -> Any:
+    """``columns[k][n] = values[k]`` for each array ``k`` of a tuple of ``(N,)`` arrays."""
+    if not _are_columns(columns) or not isinstance(n, types.Integer):
+        return None
+    if not isinstance(values, types.BaseTuple) or len(values) != len(columns):
+        return None
+
+    def codegen(context, builder, signature, args):
+        columns, n, values = args
+        for k, array_type, ptr in _item_pointers(context, builder, signature, columns, n):
+            value = builder.extract_value(values, k)
+            value = context.cast(builder, value, signature.args[2][k], array_type.dtype)
+            store_item(context, builder, array_type, value, ptr)
+        return context.get_dummy_value()
+
+    return types.void(columns, n, values), codegen
 
 
 _EQUATIONS_SHA256 = hashlib.sha256(Path(physiology.__file__).read_bytes()).hexdigest()
@@ -79,44 +149,14 @@ def _compile(equations_sha256: str) -> tuple[Callable[..., None], Callable[..., 
     """The (step, sleep-thresholds) kernels, closures over the digest of the equations' source."""
 
     @njit(parallel=True, cache=True, nogil=True)
-    def step_kernel(
-        dt_s, clock_h,
-        hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c,
-        glucose_mgdl, insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure,
-        mets, cadence_spm, asleep, carbs_g,
-        rhr_bpm, hrmax_bpm, vo2max_mets, sbp_rest_mmhg, dbp_rest_mmhg, rr_rest_brpm, spo2_rest_pct,
-        weight_kg, glucose_basal_mgdl, insulin_basal_uu_ml, insulin_sensitivity, insulin_secretion,
-        circadian_phase_h,
-        energy_kcal, steps,
-    ):  # fmt: skip
+    def step_kernel(dt_s, clock_h, state, inputs, params, accumulators):
         """The parallel loop of ``step_physiology``; same arguments."""
         equations_sha256  # noqa: B018  (the closure cell that keys numba's cache)
         clock_mid_h = _tick_midpoint_h(clock_h, dt_s)
-        # By keyword: Python compiles a call of more than 30 positional arguments to a *args
-        # call, which numba cannot inline; with keywords numba rewrites it to a plain call.
-        for n in prange(hr_bpm.shape[0]):
-            (
-                hr_bpm[n], sbp_mmhg[n], dbp_mmhg[n], rr_brpm[n], spo2_pct[n], core_temp_c[n],
-                glucose_mgdl[n], insulin_uu_ml[n], insulin_action_per_min[n], gut1_mg[n],
-                gut2_mg[n], sleep_pressure[n], energy_step_kcal, steps_step,
-            ) = _step_twin(
-                dt_s=dt_s, clock_mid_h=clock_mid_h,
-                hr_bpm=hr_bpm[n], sbp_mmhg=sbp_mmhg[n], dbp_mmhg=dbp_mmhg[n],
-                rr_brpm=rr_brpm[n], spo2_pct=spo2_pct[n], core_temp_c=core_temp_c[n],
-                glucose_mgdl=glucose_mgdl[n], insulin_uu_ml=insulin_uu_ml[n],
-                insulin_action_per_min=insulin_action_per_min[n],
-                gut1_mg=gut1_mg[n], gut2_mg=gut2_mg[n], sleep_pressure=sleep_pressure[n],
-                mets=mets[n], cadence_spm=cadence_spm[n], asleep=asleep[n], carbs_g=carbs_g[n],
-                rhr_bpm=rhr_bpm[n], hrmax_bpm=hrmax_bpm[n], vo2max_mets=vo2max_mets[n],
-                sbp_rest_mmhg=sbp_rest_mmhg[n], dbp_rest_mmhg=dbp_rest_mmhg[n],
-                rr_rest_brpm=rr_rest_brpm[n], spo2_rest_pct=spo2_rest_pct[n],
-                weight_kg=weight_kg[n], glucose_basal_mgdl=glucose_basal_mgdl[n],
-                insulin_basal_uu_ml=insulin_basal_uu_ml[n],
-                insulin_sensitivity=insulin_sensitivity[n],
-                insulin_secretion=insulin_secretion[n], circadian_phase_h=circadian_phase_h[n],
-            )  # fmt: skip
-            energy_kcal[n] += energy_step_kcal
-            steps[n] += steps_step
+        columns = state + inputs + params + accumulators
+        written = state + accumulators
+        for n in prange(state[0].shape[0]):
+            _store_row(written, n, _step_twin_on(dt_s, clock_mid_h, _load_row(columns, n)))
 
     @njit(cache=True, nogil=True)
     def thresholds_kernel(
@@ -144,91 +184,26 @@ Python and from other numba kernels; see ``thresholds_kernel`` in ``_compile``."
 def step_physiology(
     dt_s: float,
     clock_h: float,
-    hr_bpm: np.ndarray,
-    sbp_mmhg: np.ndarray,
-    dbp_mmhg: np.ndarray,
-    rr_brpm: np.ndarray,
-    spo2_pct: np.ndarray,
-    core_temp_c: np.ndarray,
-    glucose_mgdl: np.ndarray,
-    insulin_uu_ml: np.ndarray,
-    insulin_action_per_min: np.ndarray,
-    gut1_mg: np.ndarray,
-    gut2_mg: np.ndarray,
-    sleep_pressure: np.ndarray,
-    mets: np.ndarray,
-    cadence_spm: np.ndarray,
-    asleep: np.ndarray,
-    carbs_g: np.ndarray,
-    rhr_bpm: np.ndarray,
-    hrmax_bpm: np.ndarray,
-    vo2max_mets: np.ndarray,
-    sbp_rest_mmhg: np.ndarray,
-    dbp_rest_mmhg: np.ndarray,
-    rr_rest_brpm: np.ndarray,
-    spo2_rest_pct: np.ndarray,
-    weight_kg: np.ndarray,
-    glucose_basal_mgdl: np.ndarray,
-    insulin_basal_uu_ml: np.ndarray,
-    insulin_sensitivity: np.ndarray,
-    insulin_secretion: np.ndarray,
-    circadian_phase_h: np.ndarray,
-    energy_kcal: np.ndarray,
-    steps: np.ndarray,
+    state: tuple[np.ndarray, ...],
+    inputs: tuple[np.ndarray, ...],
+    params: tuple[np.ndarray, ...],
+    accumulators: tuple[np.ndarray, ...],
 ) -> None:
     """Advance the physiology of N twins by one tick of ``dt_s`` simulated seconds, in place.
 
-    Reads inputs and parameters; writes state; adds to accumulators. All arrays are ``(N,)``.
+    Reads inputs and parameters; writes state; adds to accumulators. Each tuple holds ``(N,)``
+    arrays in ``kernels.physiology.step_twin``'s parameter order (names, units and meanings
+    there); ``PHYSIOLOGY_KERNEL_ARGS.by_role(columns)`` makes the four tuples from columns by name.
 
     Args:
         dt_s: simulated seconds this tick, from 1/30 s (realtime) to 600 s (headless).
         clock_h: local hour of day at the tick's start, ``0 <= clock_h < 24``.
-        hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c: vital signs,
-            ``(N,) float64`` (beats/min, mmHg, mmHg, breaths/min, %, deg C).
-        glucose_mgdl, insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg: minimal-model
-            state G (mg/dL), I (uU/mL), X (1/min) and gut carbohydrate q1, q2 (mg),
-            ``(N,) float64``.
-        sleep_pressure: Process S in [0, 1], ``(N,) float64``.
-        mets: metabolic equivalent of the current activity, ``(N,) float32``.
-        cadence_spm: steps per minute now, ``(N,) float32``.
-        asleep: whether the twin sleeps this tick, ``(N,) bool``.
-        carbs_g: carbohydrate eaten at the tick's start (g), ``(N,) float32``.
-        rhr_bpm, hrmax_bpm, vo2max_mets, sbp_rest_mmhg, dbp_rest_mmhg, rr_rest_brpm,
-            spo2_rest_pct, weight_kg, glucose_basal_mgdl, insulin_basal_uu_ml: per-twin
-            parameters, ``(N,) float32`` or ``float64``.
-        insulin_sensitivity: multiplier on the minimal model's p3 (1 healthy, ~0.3 type 2).
-        insulin_secretion: multiplier on the pancreatic gain gamma (1 healthy, ~0.4 type 2).
-        circadian_phase_h: chronotype shift of the circadian clock in hours (+ = later).
-        energy_kcal: energy spent (kcal), ``(N,) float64``; this tick's amount is added.
-        steps: steps taken, ``(N,) float64``; this tick's amount is added.
+        state: vital signs, minimal-model state and sleep pressure, ``(N,) float64`` each,
+            overwritten.
+        inputs: this tick's exertion, ``(N,) float32`` each, and whether each twin sleeps,
+            ``(N,) bool``.
+        params: per-twin parameters, ``(N,) float32`` or ``float64`` each.
+        accumulators: energy spent and steps taken, ``(N,) float64`` each; this tick's amounts
+            are added.
     """
-    _step_physiology_kernel(
-        dt_s, clock_h,
-        hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c,
-        glucose_mgdl, insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure,
-        mets, cadence_spm, asleep, carbs_g,
-        rhr_bpm, hrmax_bpm, vo2max_mets, sbp_rest_mmhg, dbp_rest_mmhg, rr_rest_brpm, spo2_rest_pct,
-        weight_kg, glucose_basal_mgdl, insulin_basal_uu_ml, insulin_sensitivity, insulin_secretion,
-        circadian_phase_h,
-        energy_kcal, steps,
-    )  # fmt: skip
-
-
-def warmup(param_dtype: DTypeLike = np.float32) -> None:
-    """Compile (or load from cache) both kernels for the column dtypes, on two-twin arrays.
-
-    ``param_dtype`` is the dtype of the parameter columns the engine will pass.
-    """
-    n = 2
-    state = [np.ones(n, np.float64) for _ in STATE_COLUMNS]
-    inputs = [
-        np.ones(n, np.float32),
-        np.zeros(n, np.float32),
-        np.zeros(n, np.bool_),
-        np.zeros(n, np.float32),
-    ]
-    params = [np.full(n, 2.0, param_dtype) for _ in PARAM_COLUMNS]
-    accumulators = [np.zeros(n, np.float64) for _ in ACCUMULATOR_COLUMNS]
-    step_physiology(1.0, 12.0, *state, *inputs, *params, *accumulators)
-    upper, lower = np.empty(n, np.float64), np.empty(n, np.float64)
-    sleep_thresholds(12.0, params[PARAM_COLUMNS.index("circadian_phase_h")], upper, lower)
+    _step_physiology_kernel(dt_s, clock_h, state, inputs, params, accumulators)
