@@ -68,9 +68,13 @@ class PhysiologySystem(System):
         self._asleep = np.zeros(0, dtype=np.bool_)
         self._step = physiology_kernel(world.backend)
         self._device = DeviceColumns(world.backend.xp) if world.backend.name == "cuda" else None
+        self.day_index = world.clock.day_index
+        """The day whose steps and energy the accumulators hold, in days since the start date."""
 
     def run(self, tick: Tick) -> None:
         w = self.world
+        if tick.day_index != self.day_index:
+            self._start_day(tick.day_index)
         if w.n == 0:
             return
         self._exertion(tick)
@@ -96,6 +100,19 @@ class PhysiologySystem(System):
         device = self._device.upload(columns)
         self._step(dt_s, clock_h, *PHYSIOLOGY_KERNEL_ARGS.by_role(device))
         self._device.download({name: columns[name] for name in PHYSIOLOGY_KERNEL_ARGS.written})
+
+    def _start_day(self, day_index: int) -> None:
+        """Steps and energy are today's: they restart at a day's first tick (the health system
+        closed the day before at its last tick)."""
+        for column in PHYSIOLOGY_KERNEL_ARGS.accumulators:
+            self.world[column.name][...] = 0.0
+        self.day_index = day_index
+
+    def state_dict(self) -> dict:
+        return {"day_index": self.day_index}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.day_index = int(state.get("day_index", self.world.clock.day_index))
 
     def _exertion(self, tick: Tick) -> None:
         """Fill ``mets``, ``cadence_spm`` and ``carbs_g`` from each twin's activity."""
