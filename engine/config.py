@@ -14,7 +14,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "ConfigError", "ServeConfig", "SimConfig", "TickDivisors", "load_config"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "SecurityConfig",
+    "ServeConfig",
+    "SimConfig",
+    "TickDivisors",
+    "load_config",
+]
 
 
 MAX_TWINS = 1_000_000
@@ -199,16 +207,102 @@ class ServeConfig:
 
 
 @dataclass(frozen=True)
+class SecurityConfig:
+    """Access control, encryption and the limits that keep any one client to its share
+    (``[security]``). The defaults suit a local demo on loopback: with no tokens every caller is
+    admin; ``twin serve`` refuses to bind beyond loopback without tokens and encryption unless
+    ``insecure`` is set.
+
+    Attributes:
+        tokens_file: the access tokens (``twin token``); None: ``tokens.json`` next to the
+            checkpoint.
+        keys_dir: CURVE keys (``twin keys``): ``server.key[_secret]``, ``clients/<role>/*.key``.
+        curve: encrypt and authenticate every ZeroMQ socket with CURVE.
+        tls_cert, tls_key: PEM files for HTTPS and WSS (``twin cert create``); None: plain HTTP.
+        insecure: allow binding beyond loopback without tokens and encryption (warns loudly).
+        allowed_hosts: Host header values the HTTP API answers (DNS rebinding); empty: the bind
+            address, ``localhost``, ``127.0.0.1`` and ``[::1]`` with the port.
+        allowed_origins: origins (``https://host:port``) whose pages may call the API; the page's
+            own origin always may.
+        max_body_bytes: largest REST request body.
+        max_request_bytes: largest ROUTER request (ZeroMQ drops the peer beyond it).
+        max_list_items: most items in one list argument of a request.
+        max_nesting: deepest nesting of maps and lists in a request.
+        request_budget_ms: wall milliseconds of a tick spent answering requests; the rest wait.
+        rest_rate_per_s, rest_burst: each client address's REST requests per second, and burst.
+        router_rate_per_s, router_burst: each ROUTER peer's requests per second, and burst.
+        max_viewers: video viewers at once.
+        max_twin_subscriptions: twins followed by id at once, over all subscribers.
+        spawn_per_min: twins spawned per wall minute, at most.
+        min_time_scale, max_time_scale: the range ``time_scale`` requests may set.
+    """
+
+    tokens_file: Path | None = None
+    keys_dir: Path = Path("data/keys")
+    curve: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1 << 20
+    max_request_bytes: int = 1 << 20
+    max_list_items: int = 10_000
+    max_nesting: int = 8
+    request_budget_ms: float = 4.0
+    rest_rate_per_s: float = 50.0
+    rest_burst: int = 100
+    router_rate_per_s: float = 200.0
+    router_burst: int = 400
+    max_viewers: int = 8
+    max_twin_subscriptions: int = 256
+    spawn_per_min: int = 100_000
+    min_time_scale: float = 0.01
+    max_time_scale: float = MAX_TIME_SCALE
+
+    def validate(self) -> SecurityConfig:
+        _check((self.tls_cert is None) == (self.tls_key is None), "tls_cert / tls_key",
+               (self.tls_cert, self.tls_key), "both files or neither")  # fmt: skip
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{path}: no such file (make a pair with `twin cert create`)")
+        limits = {
+            "max_body_bytes": (1024, 1 << 30), "max_request_bytes": (1024, 1 << 30),
+            "max_list_items": (1, 10_000_000), "max_nesting": (2, 64),
+            "rest_burst": (1, 1_000_000), "router_burst": (1, 1_000_000),
+            "max_viewers": (0, 1000), "max_twin_subscriptions": (0, 1_000_000),
+            "spawn_per_min": (0, MAX_TWINS),
+        }  # fmt: skip
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            _check(low <= value <= high, name, value, f"an integer in {low}..{high}")
+        for name in ("request_budget_ms", "rest_rate_per_s", "router_rate_per_s"):
+            value = getattr(self, name)
+            _check(0 < value <= 1e6, name, value, "a positive number")
+        _check(0 < self.min_time_scale <= self.max_time_scale <= MAX_TIME_SCALE,
+               "min_time_scale / max_time_scale", (self.min_time_scale, self.max_time_scale),
+               f"0 < min <= max <= {MAX_TIME_SCALE:g}")  # fmt: skip
+        return self
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the composition root needs, one section per concern."""
 
     sim: SimConfig = field(default_factory=SimConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     def validate(self) -> Config:
         self.sim.validate()
         self.serve.validate()
+        self.security.validate()
         return self
+
+    @property
+    def tokens_file(self) -> Path:
+        """The token file: ``security.tokens_file``, else ``tokens.json`` by the checkpoint."""
+        return self.security.tokens_file or self.serve.checkpoint.parent / "tokens.json"
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
@@ -216,7 +310,7 @@ def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
         raise ConfigError(f"{name} = {value!r} is out of range: expected {allowed}")
 
 
-SECTIONS: dict[str, type] = {"sim": SimConfig, "serve": ServeConfig}
+SECTIONS: dict[str, type] = {"sim": SimConfig, "serve": ServeConfig, "security": SecurityConfig}
 _COERCE: dict[str, dict[str, Any]] = {
     "sim": {
         "twins": int,
@@ -246,6 +340,40 @@ _COERCE: dict[str, dict[str, Any]] = {
         "http_enabled": lambda value: _parse_bool(value),
         "gateway_niceness": int,
         "webrtc_host_addresses": lambda value: _parse_strings(value),
+    },
+    "security": {
+        "tokens_file": Path,
+        "keys_dir": Path,
+        "curve": lambda value: _parse_bool(value),
+        "tls_cert": Path,
+        "tls_key": Path,
+        "insecure": lambda value: _parse_bool(value),
+        "allowed_hosts": lambda value: _parse_strings(value),
+        "allowed_origins": lambda value: _parse_strings(value),
+        **{
+            name: int
+            for name in (
+                "max_body_bytes",
+                "max_request_bytes",
+                "max_list_items",
+                "max_nesting",
+                "rest_burst",
+                "router_burst",
+                "max_viewers",
+                "max_twin_subscriptions",
+                "spawn_per_min",
+            )
+        },
+        **{
+            name: float
+            for name in (
+                "request_budget_ms",
+                "rest_rate_per_s",
+                "router_rate_per_s",
+                "min_time_scale",
+                "max_time_scale",
+            )
+        },
     },
 }
 
@@ -309,20 +437,24 @@ def _parse_start(value: Any) -> datetime:
 
 
 def load_config(
-    path: Path | None = None, serve: dict[str, Any] | None = None, **sim: Any
+    path: Path | None = None,
+    serve: dict[str, Any] | None = None,
+    security: dict[str, Any] | None = None,
+    **sim: Any,
 ) -> Config:
     """Defaults, then the TOML file's tables, then overrides (None = not given).
 
     Args:
-        path: TOML file with ``[sim]`` and ``[serve]`` tables.
+        path: TOML file with ``[sim]``, ``[serve]`` and ``[security]`` tables.
         serve: overrides of ``[serve]`` settings.
+        security: overrides of ``[security]`` settings.
         sim: overrides of ``[sim]`` settings.
 
     Raises:
         ConfigError: unreadable file, unknown key, wrong type or out-of-range value.
     """
     tables = _read_toml(Path(path)) if path is not None else {}
-    overrides = {"sim": sim, "serve": serve or {}}
+    overrides = {"sim": sim, "serve": serve or {}, "security": security or {}}
     sections = {}
     for name, kind in SECTIONS.items():
         values = {

@@ -18,8 +18,9 @@ tokens. Digests are compared in constant time (``hmac.compare_digest``).
 The file (JSON, ``0600``, next to the checkpoint by default) is written atomically; servers re-read
 it when it changes, so a revocation takes effect within ``RELOAD_S`` without a restart.
 
-With no tokens in the file (or no file) access is open: every caller is ``admin``, as a local demo
-needs. ``engine.app.serve`` refuses to bind beyond loopback that way unless told ``--insecure``.
+With no token file access is open: every caller is ``admin``, as a local demo needs. Once a token
+has been created the file exists, and access stays closed even if every token is revoked.
+``engine.app.serve`` refuses to bind beyond loopback with open access unless told ``--insecure``.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ class TokenStore:
 
     @property
     def open_access(self) -> bool:
-        """No token exists: every caller is admin (the loopback demo)."""
-        return not self._records
+        """No token file exists: every caller is admin (the loopback demo)."""
+        return self._stamp is None
 
     def records(self) -> list[TokenRecord]:
         return sorted(self._records.values(), key=lambda r: (r.created_s, r.id))

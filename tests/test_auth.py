@@ -12,10 +12,19 @@ from synthtwin.net import auth
 from synthtwin.net.auth import AuthError, Role, TokenFileError, TokenStore, parse_duration_s
 
 
-def test_no_tokens_means_open_access(tmp_path):
+def test_no_token_file_means_open_access(tmp_path):
     store = TokenStore(tmp_path / "tokens.json")
     assert store.open_access
     assert store.check(None, Role.ADMIN) is Role.ADMIN
+
+
+def test_revoking_the_last_token_keeps_access_closed(tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    store.create(Role.VIEWER, "only")
+    store.revoke("only")
+    assert not store.open_access
+    with pytest.raises(AuthError, match="a token is required"):
+        store.check(None, Role.VIEWER)
 
 
 def test_a_token_is_shown_once_and_only_its_digest_is_kept(tmp_path):

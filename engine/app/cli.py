@@ -4,6 +4,7 @@
     twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
     twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
     twin bench [-k NAME]              (the benchmark suite, one table)
+    twin token | cert | keys ...      (access tokens, TLS certificate, CURVE keys: credentials.py)
 
 Bad arguments and unwritable paths print one clear line and exit with status 2.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from synthtwin.clients.python import cli as client_cli
+from synthtwin.engine.app import credentials
 from synthtwin.engine.app.bench_report import run_bench
 from synthtwin.engine.app.serve import Serving, serve
 from synthtwin.engine.app.simulate import OutputError, check_output_dir, run_headless
@@ -119,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run the benchmarks and print one table")
     bench.add_argument("-k", dest="select", default=None, help="only benchmarks matching this")
     client_cli.register(commands)
+    credentials.register(commands)
     return parser
 
 
@@ -186,7 +189,13 @@ def _bench(args: argparse.Namespace) -> int:
     return run_bench(args.select)
 
 
-COMMANDS = {"simulate": _simulate, "serve": _serve, "bench": _bench, **client_cli.COMMANDS}
+COMMANDS = {
+    "simulate": _simulate,
+    "serve": _serve,
+    "bench": _bench,
+    **client_cli.COMMANDS,
+    **credentials.COMMANDS,
+}
 ERRORS = (
     ConfigError,
     OutputError,
@@ -195,6 +204,7 @@ ERRORS = (
     CheckpointError,
     ServerError,
     ValueError,
+    OSError,
 )
 
 
