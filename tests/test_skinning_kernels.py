@@ -334,6 +334,28 @@ def test_recorded_launches_replay_new_inputs(dense_arrays, cache_shape):
         assert_same_outputs(recorded, live, call, tol=1e-12)
 
 
+def test_batches_below_the_reserved_size_skin_only_their_twins(dense_arrays):
+    """A skinner with room for more twins skins a smaller batch as a skinner of its size does;
+    a larger batch is refused until ``reserve`` makes room (doubling)."""
+    model = skinning_model(dense_arrays)
+    roomy = WarpSkinner(model, BATCH + 3, "cpu", record=True)
+    betas, pose, transl = random_inputs(seed=22)
+    exact = run(WarpSkinner(model, BATCH, "cpu"), betas, pose, transl)
+    for got, want in zip(run(roomy, betas, pose, transl), exact, strict=True):
+        assert_close(got, want, tol=1e-12)
+    big = random_inputs(seed=23, batch=2 * BATCH + 7)
+    with pytest.raises(ValueError, match=r"a batch of 19 twins: this skinner has room for 9"):
+        roomy.forward(*big)
+    roomy.reserve(len(big[0]))
+    assert roomy.batch_size == 19
+    roomy.reserve(BATCH)
+    assert roomy.batch_size == 19
+    for got, want in zip(run(roomy, *big), smplx_reference(dense_arrays, *big), strict=True):
+        assert_close(got, want)
+    roomy.reserve(20)
+    assert roomy.batch_size == 38
+
+
 BAD_MODELS = [
     ("shapedirs", lambda a: a["shapedirs"][:-1], r"shapedirs: expected shape \(600, 3, \*\)"),
     ("posedirs", lambda a: a["posedirs"][:, :, :-9], r"posedirs: expected shape \(600, 3, 207\)"),

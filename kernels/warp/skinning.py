@@ -23,8 +23,10 @@ vertex-major order was tried there and lost on local correctives (strided writes
 The model's arrays come from ``kernels.numba.skinning.SkinningModel`` (plain numpy, shared by both
 backends). No ``from __future__ import annotations`` here: Warp reads kernel annotations as types.
 
-``WarpSkinner`` (pattern: allocate in ``__init__``, launch in ``forward``) optionally records its
-launches once with ``wp.ScopedCapture`` (a CUDA graph; a command list on the CPU) and replays them.
+``WarpSkinner`` (pattern: allocate in ``__init__``, launch in ``forward``) skins batches of up
+to a reserved size over only the twins each call brings, and optionally records its launches once
+with ``wp.ScopedCapture`` (a CUDA graph; a command list on the CPU) and replays them. It is the
+CUDA path of ``systems.skinning.SkinningSystem``.
 """
 
 from typing import Any
@@ -312,17 +314,19 @@ def _influences(model: SkinningModel, device: wp.Device) -> Influences:
 
 
 class WarpSkinner:
-    """Forward passes of a batch of twins with Warp on ``device``; arrays allocated once,
-    ``forward`` copies the inputs in and launches kernels only.
+    """Forward passes of batches of up to ``batch_size`` twins with Warp on ``device``; arrays
+    allocated once (the model's in ``__init__``, the batch's in ``reserve``), ``forward`` copies
+    the inputs in and launches kernels over the batch's twins only.
 
     Args:
         model: the body model.
-        batch_size: B, the twins of every call.
-        device: a Warp device (``"cpu"``, ``"cuda:0"``).
+        batch_size: the most twins a call may skin; ``reserve`` raises it.
+        device: a Warp device (``"cpu"``, ``"cuda"``, ``"cuda:0"``).
         cache_shape: keep shaped vertices and rest joints while betas are unchanged (compared
             exactly with the previous call's); otherwise blend the shape on every call.
         record: record each launch sequence on first use with ``wp.ScopedCapture`` and replay
-            it after (graph capture on CUDA, a recorded command list on the CPU).
+            it after (graph capture on CUDA, a recorded command list on the CPU); one recording
+            per batch size.
     """
 
     def __init__(
@@ -335,11 +339,10 @@ class WarpSkinner:
         record: bool = False,
     ):
         self.model = model
-        self.batch_size = batch_size
         self.device = wp.get_device(device)
         self.cache_shape = cache_shape
         self.record = record
-        d, b, v, j = self.device, batch_size, model.num_vertices, model.num_joints
+        d = self.device
         self.v_template = _vec3_array(model.v_template, d)
         self.shapedirs = _vec3_array(model.shapedirs.transpose(2, 0, 1), d)  # (NB, V)
         self.joint_template = _vec3_array(model.joint_template, d)
@@ -348,23 +351,34 @@ class WarpSkinner:
         self.correctives = _correctives(model, d)
         self.influences = _influences(model, d)
         self._skin = skin_kernel(self.correctives)
-        self._betas = wp.zeros((b, model.num_betas), dtype=wp.float32, device=d)
+        self.batch_size = 0
+        self.reserve(batch_size)
+
+    def reserve(self, batch_size: int) -> None:
+        """Room for batches of ``batch_size`` twins: when that is more than now, the batch's
+        arrays are allocated anew for ``max(batch_size, 2 * self.batch_size)`` twins (so a
+        growing batch reallocates a logarithmic number of times), forgetting the cached shape and
+        the recordings."""
+        if batch_size <= self.batch_size:
+            return
+        self.batch_size = max(batch_size, 2 * self.batch_size)
+        m, d, b = self.model, self.device, self.batch_size
+        v, j = m.num_vertices, m.num_joints
+        self._betas = wp.zeros((b, m.num_betas), dtype=wp.float32, device=d)
         self._axis_angle = wp.zeros((b, j), dtype=wp.vec3, device=d)
         self._transl = wp.zeros(b, dtype=wp.vec3, device=d)
         self._rotations = wp.zeros((b, j), dtype=wp.mat33, device=d)
         self._rest_joints = wp.zeros((b, j), dtype=wp.vec3, device=d)
         self._shaped = wp.zeros((b, v), dtype=wp.vec3, device=d)
         self._transforms = wp.zeros((b, j), dtype=mat34, device=d)
-        self._pose_feature = wp.zeros((b, model.num_pose_features), dtype=wp.float32, device=d)
-        self.output = SkinnedBatch(
-            vertices=wp.zeros((b, v), dtype=wp.vec3, device=d),
-            joints=wp.zeros((b, j), dtype=wp.vec3, device=d),
-        )
+        self._pose_feature = wp.zeros((b, m.num_pose_features), dtype=wp.float32, device=d)
+        self._vertices = wp.zeros((b, v), dtype=wp.vec3, device=d)
+        self._joints = wp.zeros((b, j), dtype=wp.vec3, device=d)
         self._cached_betas: np.ndarray | None = None
-        self._graphs: dict[tuple[bool, bool], wp.Graph] = {}
+        self._graphs: dict[tuple[bool, bool, int], wp.Graph] = {}
 
     def forward(self, betas: np.ndarray, pose: np.ndarray, transl: np.ndarray) -> SkinnedBatch:
-        """Skin the batch.
+        """Skin a batch of B <= ``batch_size`` twins.
 
         Args:
             betas: ``(B, NB)`` shape coefficients.
@@ -372,59 +386,62 @@ class WarpSkinner:
             transl: ``(B, 3)`` root translation (m).
 
         Returns:
-            ``self.output``, overwritten: vertices ``(B, V) vec3``, joints ``(B, J) vec3`` on
-            ``self.device`` (``.numpy()`` gives ``(B, V, 3)`` float32).
+            Views of the first B rows of the skinner's outputs, overwritten by the next call:
+            vertices ``(B, V) vec3``, joints ``(B, J) vec3`` on ``self.device`` (``.numpy()``
+            gives ``(B, V, 3)`` float32).
         """
-        check_inputs(self.model, self.batch_size, betas, pose, transl)
+        b = len(betas)
+        if b > self.batch_size:
+            raise ValueError(f"a batch of {b} twins: this skinner has room for {self.batch_size}")
+        check_inputs(self.model, b, betas, pose, transl)
         axis_angle = pose.ndim == 3
-        (self._axis_angle if axis_angle else self._rotations).assign(np.asarray(pose, np.float32))
-        self._transl.assign(np.asarray(transl, np.float32))
+        rotations = self._axis_angle if axis_angle else self._rotations
+        rotations[:b].assign(np.asarray(pose, np.float32))
+        self._transl[:b].assign(np.asarray(transl, np.float32))
         blend = not self.cache_shape or not np.array_equal(betas, self._cached_betas)
         if blend:
-            self._betas.assign(np.asarray(betas, np.float32))
+            self._betas[:b].assign(np.asarray(betas, np.float32))
             self._cached_betas = np.array(betas) if self.cache_shape else None
         if self.record:
-            wp.capture_launch(self._graph(blend, axis_angle))
+            wp.capture_launch(self._graph(blend, axis_angle, b))
         else:
-            self._launch(blend, axis_angle)
-        return self.output
+            self._launch(blend, axis_angle, b)
+        return SkinnedBatch(vertices=self._vertices[:b], joints=self._joints[:b])
 
-    def _graph(self, blend: bool, axis_angle: bool) -> wp.Graph:
-        """The launches of ``_launch(blend, axis_angle)``, recorded on first use."""
-        key = (blend, axis_angle)
+    def _graph(self, blend: bool, axis_angle: bool, b: int) -> wp.Graph:
+        """The launches of ``_launch(blend, axis_angle, b)``, recorded on first use."""
+        key = (blend, axis_angle, b)
         if key not in self._graphs:
             with wp.ScopedCapture(device=self.device) as capture:
-                self._launch(blend, axis_angle)
+                self._launch(blend, axis_angle, b)
             self._graphs[key] = capture.graph
         return self._graphs[key]
 
-    def _launch(self, blend: bool, axis_angle: bool) -> None:
+    def _launch(self, blend: bool, axis_angle: bool, b: int) -> None:
+        """The kernels over the first ``b`` twins."""
         if blend:
-            self._launch_shape()
-        self._launch_pose_and_skin(axis_angle)
+            self._launch_shape(b)
+        self._launch_pose_and_skin(axis_angle, b)
 
-    def _launch_shape(self) -> None:
-        """Rest joints ``(B, J)`` and shaped vertices ``(B, V)`` of the current betas."""
+    def _launch_shape(self, b: int) -> None:
+        """Rest joints ``(b, J)`` and shaped vertices ``(b, V)`` of the current betas."""
         for rest, dirs, out in (
             (self.joint_template, self.joint_shapedirs, self._rest_joints),
             (self.v_template, self.shapedirs, self._shaped),
         ):
             shape_in = [rest, dirs, self._betas]
-            wp.launch(blend_shapes, out.shape, inputs=shape_in, outputs=[out], device=self.device)
+            dim = (b, out.shape[1])
+            wp.launch(blend_shapes, dim, inputs=shape_in, outputs=[out], device=self.device)
 
-    def _launch_pose_and_skin(self, axis_angle: bool) -> None:
-        """Local rotations (from axis-angle), kinematics, then skinning."""
-        b, d = self.batch_size, self.device
+    def _launch_pose_and_skin(self, axis_angle: bool, b: int) -> None:
+        """Local rotations (from axis-angle), kinematics, then skinning, of the first ``b``
+        twins."""
+        m, d = self.model, self.device
         if axis_angle:
-            wp.launch(
-                rodrigues,
-                self._rotations.shape,
-                inputs=[self._axis_angle],
-                outputs=[self._rotations],
-                device=d,
-            )
+            rodrigues_io = {"inputs": [self._axis_angle], "outputs": [self._rotations]}
+            wp.launch(rodrigues, (b, m.num_joints), **rodrigues_io, device=d)
         fk_in = [self._rotations, self._rest_joints, self.parents, self._transl]
-        fk_out = [self._transforms, self.output.joints, self._pose_feature]
+        fk_out = [self._transforms, self._joints, self._pose_feature]
         wp.launch(forward_kinematics, b, inputs=fk_in, outputs=fk_out, device=d)
         skin_in = [
             self.correctives,
@@ -434,5 +451,5 @@ class WarpSkinner:
             self._transforms,
             self._transl,
         ]
-        vertices = self.output.vertices
-        wp.launch(self._skin, vertices.shape, inputs=skin_in, outputs=[vertices], device=d)
+        vertices = self._vertices
+        wp.launch(self._skin, (b, m.num_vertices), inputs=skin_in, outputs=[vertices], device=d)
