@@ -32,7 +32,7 @@ from synthtwin.net.wire import (
 )
 from synthtwin.net.wire.arrays import pack_array
 from synthtwin.net.wire.envelope import pack_envelope
-from tests.golden.wire.make_golden import HERE, build_cases, dumps, to_json
+from tests.golden.wire.make_golden import HERE, build_cases, dumps, merged_crowd, to_json
 
 GOLDEN = HERE
 CASES = sorted(p.name for p in GOLDEN.glob("*.json"))
@@ -51,6 +51,8 @@ def _run(doc: dict):
         for name in doc["apply"]:
             dec.apply((GOLDEN / name).read_bytes())
         return dec.apply(data)
+    if doc["decoder"] == "crowd_merge":
+        return merged_crowd([(GOLDEN / name).read_bytes() for name in [*doc["apply"], doc["file"]]])
     if doc["decoder"] == "any":
         return decode_any(data)
     return DECODERS[doc["decoder"]](data)

@@ -10,10 +10,37 @@ One module per message kind, each with a dataclass, ``encode(msg) -> bytes`` and
 ``CrowdEncoder`` and ``CrowdDecoder``), ``pose``, ``vitals``, ``event``, ``meta``, ``request`` and
 ``reply``. ``envelope`` and ``arrays`` hold the shared layout, ``topics`` the PUB topics, and
 ``errors`` the ``WireError`` every decoder raises.
+
+The one client of the protocol, which every client of the project uses (``twin watch``, ``record``
+and ``query``, the gateway's REST API and video view): ``clone`` (``Replica``, the Clone state
+machine without sockets, and ``merge_cells``, the rule for a twin that two cells hold), ``dealer``
+(``RequestClient`` and ``AsyncRequestClient``: requests over a DEALER, matched by id) and
+``client`` (``CloneClient`` and ``AsyncCloneClient``: a SUB and a DEALER feeding a replica).
 """
 
-from synthtwin.net.wire import crowd, event, meta, pose, reply, request, topics, vitals
+from synthtwin.net.wire import (
+    client,
+    clone,
+    crowd,
+    dealer,
+    event,
+    meta,
+    pose,
+    reply,
+    request,
+    topics,
+    vitals,
+)
+from synthtwin.net.wire.client import AsyncCloneClient, CloneClient
+from synthtwin.net.wire.clone import Applied, Crowd, Replica, Tables, merge_cells
 from synthtwin.net.wire.crowd import CrowdDecoder, CrowdEncoder, CrowdMessage, CrowdState
+from synthtwin.net.wire.dealer import (
+    AsyncRequestClient,
+    ClientClosed,
+    RequestClient,
+    RequestError,
+    RequestTimeout,
+)
 from synthtwin.net.wire.envelope import KINDS, PROTOCOL_VERSION, Envelope, unpack_envelope
 from synthtwin.net.wire.errors import DECODE_ERROR_CODES, WireError
 from synthtwin.net.wire.event import EventMessage, activity_event
@@ -46,6 +73,12 @@ __all__ = [
     "PROTOCOL_VERSION",
     "REPLY_ERROR_CODES",
     "TWIN_PREFIX",
+    "Applied",
+    "AsyncCloneClient",
+    "AsyncRequestClient",
+    "ClientClosed",
+    "CloneClient",
+    "Crowd",
     "CrowdDecoder",
     "CrowdEncoder",
     "CrowdMessage",
@@ -55,17 +88,26 @@ __all__ = [
     "Message",
     "MetaMessage",
     "PoseMessage",
+    "Replica",
     "Reply",
     "ReplyError",
     "Request",
+    "RequestClient",
+    "RequestError",
+    "RequestTimeout",
+    "Tables",
     "VitalsMessage",
     "WireError",
     "activity_event",
     "cell_of",
     "cell_prefix",
+    "client",
+    "clone",
     "crowd",
+    "dealer",
     "decode_any",
     "event",
+    "merge_cells",
     "meta",
     "pose",
     "reply",

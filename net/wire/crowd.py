@@ -664,7 +664,11 @@ class CrowdDecoder:
                 ceil(K / 8) bytes for a base of K twins); bad_value (bits set past K, ids in the
                 base, gone ids not in it, a twin both changed and gone).
         """
-        msg = decode(data)
+        return self.apply_message(decode(data))
+
+    def apply_message(self, msg: CrowdMessage) -> CrowdState:
+        """``apply`` of a message already decoded (``from_envelope``), with the same errors but
+        those of ``decode``."""
         held = self._cells.get(msg.cell)
         if held is not None and msg.seq <= held.state.seq:
             return held.state

@@ -4,10 +4,12 @@ Run from the repository root: ``.venv/bin/python -m tests.golden.wire.make_golde
 ``tests/test_wire.py`` rebuilds every case in memory and checks the files still match.
 
 Each ``.json`` names a payload ``file`` and a ``decoder``: a kind (that kind's ``decode``), ``any``
-(``decode_any``) or ``crowd_state`` (a fresh ``CrowdDecoder`` applies the payloads in ``apply``,
-then ``file``). A valid case holds ``payload``, the msgpack value in JSON form, and ``values``, the
-decoded message; an invalid case holds the exact ``error`` ``{"code", "message"}``. JSON form: an
-array map's ``data`` becomes a nested list of numbers, any other bin ``{"$bin": "<hex>"}``.
+(``decode_any``), ``crowd_state`` (a fresh ``CrowdDecoder`` applies the payloads in ``apply``,
+then ``file``) or ``crowd_merge`` (a fresh ``net.wire.clone.Replica`` applies them as PUB crowd
+messages; the values are its merged crowd, ``merge_cells``). A valid case holds ``payload``, the
+msgpack value in JSON form, and ``values``, the decoded message; an invalid case holds the exact
+``error`` ``{"code", "message"}``. JSON form: an array map's ``data`` becomes a nested list of
+numbers, any other bin ``{"$bin": "<hex>"}``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,18 @@ import msgpack
 import numpy as np
 
 from synthtwin.components.town import PlaceKind
-from synthtwin.net.wire import crowd, decode_any, event, meta, pose, reply, request, topics, vitals
+from synthtwin.net.wire import (
+    clone,
+    crowd,
+    decode_any,
+    event,
+    meta,
+    pose,
+    reply,
+    request,
+    topics,
+    vitals,
+)
 from synthtwin.net.wire.arrays import ARRAY_KEYS
 
 __all__ = ["HERE", "Case", "build_cases", "dumps", "to_json", "write_cases"]
@@ -114,6 +127,58 @@ def _crowd_payloads() -> tuple[bytes, bytes]:
     rest = [np.append(a[keep], v) for a, v in zip(args, arrive[2:], strict=True)]
     delta = encoder.encode(3603, 503, 120.1, ids2, pos2, *rest)
     return key, delta
+
+
+MERGE_FILES = (
+    "crowd_merge_east_keyframe",
+    "crowd_merge_west_keyframe",
+    "crowd_merge_west_arrived",
+    "crowd_merge_east_left",
+    "crowd_merge_east_back",
+)
+"""The crowd streams of the merge case, in the order published."""
+
+
+def _merge_payloads() -> dict[str, tuple[str, bytes]]:
+    """Two neighbouring cells, (3, -2) west and (4, -2) east of the border x = 8000 m, where twin
+    7 steps west over the border and back while the west cell does not speak again.
+
+    After the last message both cells hold 7: the west cell from seq 602 (sampled at 130.2 s),
+    the east cell from its keyframe (sampled at 130.0 s, at seq 600) and still at seq 604, where
+    7 is back at its keyframe record and so in no delta. The east cell's message is newer: 7 is
+    there (client rule 6), although its sample time is older.
+    """
+    west, east = (CELL[0], CELL[1]), (CELL[0] + 1, CELL[1])
+    encoders = {cell: crowd.CrowdEncoder(cell, keyframe_every=30) for cell in (west, east)}
+    standing, walker = (8010.0, -3000.0, 0.0), 1.4
+
+    def publish(cell, seq: int, twins: dict[int, tuple[float, float, float]]) -> bytes:
+        ids = np.array(sorted(twins), np.uint32)
+        rows = np.array([twins[i] for i in sorted(twins)]).reshape(-1, 3)
+        n = len(ids)
+        moving = (rows[:, 2] > 0).astype(np.uint8)
+        t_s = 130.0 + (seq - 600) / 10
+        return encoders[cell].encode(
+            3900 + seq - 600, seq, t_s, ids, rows[:, :2], np.zeros(n), rows[:, 2], moving * 14,
+            moving, np.full(n, (seq - 600) / 10), np.ones(n),
+        )  # fmt: skip
+
+    payloads = [
+        publish(east, 600, {7: standing, 8: (9000.0, -3000.0, walker)}),
+        publish(west, 601, {1: (7000.0, -3000.0, 0.0)}),
+        publish(west, 602, {1: (7000.0, -3000.0, 0.0), 7: (7995.0, -3000.0, 0.0)}),
+        publish(east, 603, {8: (9000.1, -3000.0, walker)}),
+        publish(east, 604, {7: standing, 8: (9000.2, -3000.0, walker)}),
+    ]
+    return {name: ("crowd", data) for name, data in zip(MERGE_FILES, payloads, strict=True)}
+
+
+def merged_crowd(payloads: list[bytes]) -> clone.Crowd:
+    """The crowd of a fresh replica after ``payloads``, applied as PUB crowd messages."""
+    replica = clone.Replica()
+    for data in payloads:
+        replica.receive([b"crowd", data])
+    return replica.crowd()
 
 
 def _pose_message() -> pose.PoseMessage:
@@ -231,6 +296,7 @@ def _valid_payloads() -> dict[str, tuple[str, bytes]]:
                 )
             ),
         ),
+        **_merge_payloads(),
     }
 
 
@@ -517,7 +583,11 @@ def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
     def error(code: str, message: str) -> dict[str, str]:
         return {"code": code, "message": message}
 
+    merge = [f"{name}.bin" for name in MERGE_FILES]
+    merged = to_json(merged_crowd([valid[name][1] for name in MERGE_FILES]))
+    merge_doc = {"file": merge[-1], "decoder": "crowd_merge", "apply": merge[:-1], "values": merged}
     return [
+        Case("crowd_merge", merge[-1], None, merge_doc),
         Case("crowd_state", "crowd_delta.bin", None, doc(kd[1], kd[:1], values=state)),
         Case("crowd_state_stale", "crowd_keyframe.bin", None, doc(kd[0], kd, values=state)),
         Case(

@@ -1,0 +1,391 @@
+"""``dealer``: requests to the server's ROUTER over one DEALER socket, matched by correlation id.
+
+Pattern: the request side of Clone (ZeroMQ guide, chapter 5; ``docs/protocol.md`` sections 3, 6.6,
+6.7 and 7), for every operation, not only ``snapshot``. A client sends one frame, the request
+payload; it may pipeline several requests on the socket and matches each reply by the ``id`` it
+chose. Ids grow by one per request, so a reply that arrives after its caller gave up carries an
+id nobody waits for and is dropped: a socket never has to be thrown away after a timeout.
+
+Two flavours, one logic (``Correlator``: ids, payloads, matching, errors):
+
+- ``RequestClient`` blocks its thread; one caller at a time.
+- ``AsyncRequestClient`` awaits on an asyncio loop; any number of coroutines share its socket,
+  and one reader task hands each reply to the caller that waits for its id.
+
+    with RequestClient("tcp://127.0.0.1:5557") as client:
+        client.call("spawn", count=3)          # {"ids": array([200, 201, 202], dtype=uint32)}
+        client.call("twin", id=999_999)        # raises RequestError("unknown_twin", ...)
+
+    client = AsyncRequestClient("tcp://127.0.0.1:5557")
+    roster, snapshot = await client.exchange([("roster", {}), ("snapshot", {})])
+    await client.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.errors import WireError
+from synthtwin.net.wire.reply import Reply
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "AsyncRequestClient",
+    "Call",
+    "ClientClosed",
+    "Correlator",
+    "RequestClient",
+    "RequestError",
+    "RequestTimeout",
+    "result_of",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 2.0
+"""How long a request waits for its reply unless told otherwise, wall seconds."""
+
+Call = tuple[str, dict[str, Any]]
+"""One request: the operation and its arguments (numpy arrays travel as array maps)."""
+
+
+class RequestError(Exception):
+    """The server answered a request with an error reply.
+
+    Attributes:
+        code: one of ``net.wire.REPLY_ERROR_CODES`` (``bad_request``, ``unknown_op``, ...).
+        message: the server's message, e.g. ``twin 9 does not exist``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class RequestTimeout(TimeoutError):
+    """No reply within the client's timeout.
+
+    Attributes:
+        op: the operation that went unanswered (the first one, of several sent together).
+        endpoint: the ROUTER endpoint asked.
+        timeout_s: how long the client waited, wall seconds.
+    """
+
+    def __init__(self, op: str, endpoint: str, timeout_s: float) -> None:
+        super().__init__(
+            f"no reply to '{op}' from {endpoint} within {timeout_s:g} s"
+            " (is `twin serve` running there?)"
+        )
+        self.op = op
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+
+
+class ClientClosed(ConnectionError):
+    """The request client was closed (before or while a request waited)."""
+
+
+def result_of(answer: Reply) -> dict[str, Any]:
+    """The result of a successful reply.
+
+    Raises:
+        RequestError: the reply is an error reply.
+    """
+    if not answer.ok:
+        raise RequestError(answer.error.code, answer.error.message)
+    return answer.result
+
+
+class Correlator:
+    """What both flavours share: request ids, payloads, reply matching and errors.
+
+    Args:
+        endpoint: the server's ROUTER endpoint (named in timeouts).
+        timeout_s: how long a request waits for its reply, wall seconds.
+
+    Attributes:
+        applied: ``(tick, seq, t_s)`` of the last PUB message the client applied, sent with every
+            request as the protocol asks (the server may log it); ``(0, 0, 0.0)`` if none.
+    """
+
+    def __init__(self, endpoint: str, timeout_s: float) -> None:
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+        self.applied: tuple[int, int, float] = (0, 0, 0.0)
+        self._next_id = 1
+
+    def requests(self, calls: Sequence[Call]) -> tuple[list[int], list[bytes]]:
+        """Fresh ids for ``calls`` (ascending, never used before) and their payloads."""
+        first, self._next_id = self._next_id, self._next_id + len(calls)
+        ids = list(range(first, first + len(calls)))
+        tick, seq, t_s = self.applied
+        payloads = [
+            request.encode(request.Request(i, op, args, tick, seq, t_s))
+            for i, (op, args) in zip(ids, calls, strict=True)
+        ]
+        return ids, payloads
+
+    @staticmethod
+    def reply_of(frames: Sequence[bytes]) -> Reply:
+        """The reply in a DEALER message (its last frame: a REQ-style empty delimiter may come
+        first).
+
+        Raises:
+            WireError: the payload is not a valid reply; its id cannot be trusted, so every
+                request waiting on the socket fails with this error.
+        """
+        return reply.decode(frames[-1])
+
+    def timeout(self, calls: Sequence[Call], ids: Sequence[int], answered: Any) -> RequestTimeout:
+        """The timeout of the first of ``calls`` (with ``ids``) whose id is not in ``answered``."""
+        missing = next(i for i, at in enumerate(ids) if at not in answered)
+        return RequestTimeout(calls[missing][0], self.endpoint, self.timeout_s)
+
+
+def _dealer(context: zmq.Context, endpoint: str, timeout_s: float) -> zmq.Socket:
+    sock = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.SNDTIMEO, max(1, round(timeout_s * 1000)))
+    sock.connect(endpoint)
+    return sock
+
+
+class RequestClient:
+    """Sends requests to a SynthTwin ROUTER endpoint and waits for their replies (blocking).
+
+    Args:
+        endpoint: the server's ROUTER endpoint, e.g. ``tcp://127.0.0.1:5557``.
+        timeout_s: how long a call waits for its replies, wall seconds.
+        context: the ZeroMQ context (default: the process's shared instance).
+
+    Not thread-safe: one caller at a time (the asyncio flavour serves many).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.correlator = Correlator(endpoint, timeout_s)
+        self._socket = _dealer(context or zmq.Context.instance(), endpoint, timeout_s)
+
+    @property
+    def endpoint(self) -> str:
+        return self.correlator.endpoint
+
+    @property
+    def timeout_s(self) -> float:
+        return self.correlator.timeout_s
+
+    @property
+    def applied(self) -> tuple[int, int, float]:
+        """See ``Correlator.applied``."""
+        return self.correlator.applied
+
+    @applied.setter
+    def applied(self, envelope: tuple[int, int, float]) -> None:
+        self.correlator.applied = envelope
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        """The result of operation ``op`` with ``args`` (numeric arrays as numpy arrays).
+
+        Raises:
+            RequestError: the server replied with an error.
+            RequestTimeout: no reply within ``timeout_s`` (a ``TimeoutError``).
+            ClientClosed: the client is closed.
+            WireError: a reply arrived that is not a valid ``reply`` payload.
+        """
+        return self.call_reply(op, **args).result
+
+    def call_reply(self, op: str, **args: Any) -> Reply:
+        """Like ``call``, but the whole ``Reply``: its envelope ``seq`` is the server's last
+        published sequence number when it answered (the snapshot's S for ``snapshot``)."""
+        (answer,) = self.exchange([(op, args)])
+        result_of(answer)
+        return answer
+
+    def exchange(self, calls: Sequence[Call]) -> list[Reply]:
+        """Send every request at once, then wait for every reply (error replies included), in
+        the order of ``calls``. Requests sent together usually reach the ROUTER in one poll
+        between two ticks; compare the replies' ``tick`` to know whether they did.
+
+        Raises:
+            RequestTimeout, ClientClosed, WireError: as ``call``.
+        """
+        if self._socket.closed:
+            raise ClientClosed("the request client is closed")
+        ids, payloads = self.correlator.requests(calls)
+        deadline = time.monotonic() + self.timeout_s
+        answers: dict[int, Reply] = {}
+        try:
+            for payload in payloads:
+                self._socket.send(payload)
+            while len(answers) < len(ids):
+                left_ms = round((deadline - time.monotonic()) * 1000)
+                if left_ms <= 0 or not self._socket.poll(max(1, left_ms)):
+                    raise self.correlator.timeout(calls, ids, answers)
+                answer = self.correlator.reply_of(self._socket.recv_multipart())
+                if answer.id in ids:
+                    answers[answer.id] = answer
+        except zmq.Again:
+            raise self.correlator.timeout(calls, ids, answers) from None
+        return [answers[i] for i in ids]
+
+    def close(self) -> None:
+        """Close the socket (requests not answered yet are dropped)."""
+        self._socket.close(linger=0)
+
+    def __enter__(self) -> RequestClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncRequestClient:
+    """Sends requests to a SynthTwin ROUTER endpoint from any number of coroutines (asyncio).
+
+    The socket and its reader task are made on first use, in the running loop (so the client can
+    be made before the loop runs); every later use must be in the same loop.
+
+    Args:
+        endpoint: the server's ROUTER endpoint, e.g. ``tcp://127.0.0.1:5557``.
+        timeout_s: how long a call waits for its replies, wall seconds.
+        context: the ZeroMQ context (default: the process's shared instance).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        context: zmq.Context | None = None,
+    ) -> None:
+        self.correlator = Correlator(endpoint, timeout_s)
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.asyncio.Socket | None = None
+        self._reader: asyncio.Task | None = None
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._closed = False
+
+    @property
+    def endpoint(self) -> str:
+        return self.correlator.endpoint
+
+    @property
+    def timeout_s(self) -> float:
+        return self.correlator.timeout_s
+
+    @property
+    def applied(self) -> tuple[int, int, float]:
+        """See ``Correlator.applied``."""
+        return self.correlator.applied
+
+    @applied.setter
+    def applied(self, envelope: tuple[int, int, float]) -> None:
+        self.correlator.applied = envelope
+
+    async def call(self, op: str, **args: Any) -> dict[str, Any]:
+        """The result of operation ``op`` with ``args``; raises as ``RequestClient.call``."""
+        return (await self.call_reply(op, **args)).result
+
+    async def call_reply(self, op: str, **args: Any) -> Reply:
+        """Like ``call``, but the whole ``Reply`` (see ``RequestClient.call_reply``)."""
+        (answer,) = await self.exchange([(op, args)])
+        result_of(answer)
+        return answer
+
+    async def exchange(self, calls: Sequence[Call]) -> list[Reply]:
+        """Send every request at once, then wait for every reply (see
+        ``RequestClient.exchange``)."""
+        sock = self._open()
+        ids, payloads = self.correlator.requests(calls)
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in ids]
+        self._waiting.update(zip(ids, futures, strict=True))
+        try:
+            for payload in payloads:
+                await sock.send(payload)
+            await asyncio.wait(futures, timeout=self.timeout_s)
+            failed = [f.exception() for f in futures if f.done() and f.exception()]
+            if failed:
+                raise failed[0]
+            answered = {i for i, f in zip(ids, futures, strict=True) if f.done()}
+            if len(answered) < len(ids):
+                raise self.correlator.timeout(calls, ids, answered)
+            return [f.result() for f in futures]
+        except zmq.Again:
+            raise self.correlator.timeout(calls, ids, ()) from None
+        finally:
+            for i in ids:
+                self._waiting.pop(i, None)
+
+    def _open(self) -> zmq.asyncio.Socket:
+        if self._closed:
+            raise ClientClosed("the request client is closed")
+        if self._socket is None:
+            raw = _dealer(self._context, self.endpoint, self.timeout_s)
+            self._socket = zmq.asyncio.Socket.from_socket(raw)
+            self._reader = asyncio.ensure_future(self._read(self._socket))
+        return self._socket
+
+    async def _read(self, sock: zmq.asyncio.Socket) -> None:
+        """Hand each reply to the caller waiting for its id; drop the others."""
+        while True:
+            try:
+                frames = await sock.recv_multipart()
+            except zmq.ZMQError as err:  # the context was terminated under us
+                self._fail_all(ClientClosed(f"the request socket failed: {err}"))
+                return
+            try:
+                answer = self.correlator.reply_of(frames)
+            except WireError as err:
+                log.warning("unreadable reply from %s: %s", self.endpoint, err)
+                self._fail_all(err)
+                continue
+            waiting = self._waiting.get(answer.id)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(answer)
+
+    def _fail_all(self, err: BaseException) -> None:
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(err)
+
+    async def close(self) -> None:
+        """Close the socket; requests still waiting raise ``ClientClosed``."""
+        self._closed = True
+        self._fail_all(ClientClosed("the request client was closed"))
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._socket is not None:
+            self._socket.close(linger=0)
+
+    async def __aenter__(self) -> AsyncRequestClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
