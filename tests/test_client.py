@@ -3,6 +3,8 @@ server's world, topic filters, every operation and its errors, the client comman
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -14,13 +16,20 @@ import pyarrow.parquet as pq
 import pytest
 import zmq
 
-from synthtwin.clients.python import RequestClient, RequestError, Subscriber, merge_cells
+from synthtwin.clients.python import CloneClient, RequestClient, RequestError
 from synthtwin.clients.python.cli import main as client_main
 from synthtwin.clients.python.cli import parse_argument
 from synthtwin.components.town import PlaceKind, Town
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
-from synthtwin.net.wire import reply, request
+from synthtwin.net.wire import (
+    AsyncCloneClient,
+    AsyncRequestClient,
+    ClientClosed,
+    WireError,
+    reply,
+    request,
+)
 from synthtwin.net.wire.crowd import (
     HEADING_CODES,
     POS_QUANTUM_M,
@@ -84,7 +93,7 @@ def endpoints(serving: Serving) -> list[str]:
     return ["--pub", serve.pub_endpoint, "--router", serve.router_endpoint]
 
 
-def poll_for(sub: Subscriber, seconds: float) -> list:
+def poll_for(sub: CloneClient, seconds: float) -> list:
     applied = []
     end = time.monotonic() + seconds
     while (left_s := end - time.monotonic()) > 0:
@@ -98,7 +107,7 @@ def unpause(serving: Serving) -> None:
         client.call("resume")
 
 
-def drain(sub: Subscriber) -> None:
+def drain(sub: CloneClient) -> None:
     """Poll until the (paused) server has published nothing for ``QUIET_S``."""
     deadline = time.monotonic() + 10
     while sub.poll(QUIET_S) and time.monotonic() < deadline:
@@ -109,7 +118,9 @@ def drain(sub: Subscriber) -> None:
 
 
 def test_a_late_joiner_mirrors_the_world(serving: Serving):
-    with Subscriber(serving.config.serve.pub_endpoint, serving.config.serve.router_endpoint) as sub:
+    with CloneClient(
+        serving.config.serve.pub_endpoint, serving.config.serve.router_endpoint
+    ) as sub:
         assert sub.crowd().ids.size > 0  # from the snapshot alone
         applied = poll_for(sub, 1.0)
         assert any(isinstance(m, CrowdState) for m in applied)
@@ -131,14 +142,24 @@ def test_a_late_joiner_mirrors_the_world(serving: Serving):
             turn = np.angle(np.exp(1j * (view.heading_rad - world["heading_rad"][order])))
             assert np.abs(turn).max() <= np.pi / HEADING_CODES + 1e-5
             assert sub.rejected == 0
+            joined = asyncio.run(join_async(serving))  # the other flavour, from its snapshot
+            for name in ("ids", "pos_m", "heading_rad", "activity", "clip", "sample_t_s"):
+                np.testing.assert_array_equal(getattr(joined, name), getattr(view, name))
         finally:
             unpause(serving)
+
+
+async def join_async(serving: Serving):
+    """The crowd an ``AsyncCloneClient`` holds right after joining."""
+    serve = serving.config.serve
+    async with AsyncCloneClient(serve.pub_endpoint, serve.router_endpoint) as client:
+        return client.crowd()
 
 
 def test_a_twin_subscription_receives_only_that_twins_vitals(serving: Serving):
     twin = int(serving.sim.world.ids[7])
     serve = serving.config.serve
-    with Subscriber(serve.pub_endpoint, serve.router_endpoint, cells=[], twins=[twin]) as sub:
+    with CloneClient(serve.pub_endpoint, serve.router_endpoint, cells=[], twins=[twin]) as sub:
         applied = poll_for(sub, 1.0)
         vitals = [m for m in applied if isinstance(m, VitalsMessage)]
         assert vitals, "no vitals arrived"
@@ -148,26 +169,6 @@ def test_a_twin_subscription_receives_only_that_twins_vitals(serving: Serving):
         assert latest["twin_id"] == twin and latest["seq"] == vitals[-1].seq
         assert 30 <= latest["hr_bpm"] <= 220
         assert sub.vitals(twin + 1) is None
-
-
-def cell_state(cell: tuple[int, int], seq: int, ids: list[int], x_m: float) -> CrowdState:
-    """A decoded cell whose twins all stand at (x_m, 0)."""
-    n = len(ids)
-    zeros = np.zeros(n, np.float32)
-    return CrowdState(
-        cell, seq, seq, seq / TICK_HZ, np.array(ids, np.uint32), np.tile([x_m, 0.0], (n, 1)),
-        zeros, zeros, np.zeros(n, np.uint8), np.zeros(n, np.uint8), zeros, zeros, np.zeros(n),
-    )  # fmt: skip
-
-
-def test_a_twin_held_by_two_cells_comes_from_the_fresher_one():
-    old = cell_state((0, 0), seq=10, ids=[1, 2], x_m=1.0)
-    new = cell_state((1, 0), seq=12, ids=[2, 3], x_m=2.0)
-    for states in ([old, new], [new, old]):
-        view = merge_cells(states)
-        assert view.ids.tolist() == [1, 2, 3]
-        assert view.pos_m[:, 0].tolist() == [1.0, 2.0, 2.0]
-    assert merge_cells([]).ids.dtype == np.uint32
 
 
 FAKE_CELL = (0, 0)
@@ -201,7 +202,9 @@ def fake_server(pub: zmq.Socket, router: zmq.Socket, stop: threading.Event, aske
             router.send_multipart([*envelope, reply.encode(answer)])
 
 
-def test_a_lost_keyframe_is_recovered_with_a_snapshot_of_its_cell():
+@contextlib.contextmanager
+def fake_serving() -> Iterator[tuple[str, str, list]]:
+    """``fake_server`` in a thread: its PUB and ROUTER endpoints and the requests it was asked."""
     context = zmq.Context.instance()
     pub, router = context.socket(zmq.PUB), context.socket(zmq.ROUTER)
     for sock in (pub, router):
@@ -211,20 +214,44 @@ def test_a_lost_keyframe_is_recovered_with_a_snapshot_of_its_cell():
     thread = threading.Thread(target=fake_server, args=(pub, router, stop, asked))
     thread.start()
     try:
-        pub_endpoint, router_endpoint = (
-            s.getsockopt_string(zmq.LAST_ENDPOINT) for s in (pub, router)
+        yield (
+            pub.getsockopt_string(zmq.LAST_ENDPOINT),
+            router.getsockopt_string(zmq.LAST_ENDPOINT),
+            asked,
         )
-        with Subscriber(pub_endpoint, router_endpoint) as sub:
-            assert sub.crowd().ids.size == 0  # the snapshot of every cell was empty
-            applied = poll_for(sub, 0.5)
-            view = sub.crowd()
-            assert view.ids.tolist() == FAKE_IDS.tolist() and sub.rejected == 0
-            assert view.pos_m[0, 0] == pytest.approx(100.0 + applied[-1].seq)
     finally:
         stop.set()
         thread.join(timeout=10)
         pub.close()
         router.close()
+
+
+def test_a_lost_keyframe_is_recovered_with_a_snapshot_of_its_cell():
+    with fake_serving() as (pub_endpoint, router_endpoint, asked):  # noqa: SIM117
+        with CloneClient(pub_endpoint, router_endpoint) as sub:
+            assert sub.crowd().ids.size == 0  # the snapshot of every cell was empty
+            applied = poll_for(sub, 0.5)
+            view = sub.crowd()
+            assert view.ids.tolist() == FAKE_IDS.tolist() and sub.rejected == 0
+            assert view.pos_m[0, 0] == pytest.approx(100.0 + applied[-1].seq)
+    assert ("snapshot", {"cells": [list(FAKE_CELL)]}) in asked
+
+
+def test_the_asyncio_flavour_recovers_a_lost_keyframe_too():
+    async def follow(pub_endpoint: str, router_endpoint: str) -> tuple[list, AsyncCloneClient]:
+        client = AsyncCloneClient(pub_endpoint, router_endpoint)
+        assert await client.join() == [] and client.crowd().ids.size == 0
+        applied, end = [], time.monotonic() + 0.5
+        while (left_s := end - time.monotonic()) > 0:
+            applied += await client.poll(left_s)
+        await client.close()
+        return applied, client
+
+    with fake_serving() as (pub_endpoint, router_endpoint, asked):
+        applied, client = asyncio.run(follow(pub_endpoint, router_endpoint))
+    crowd = client.crowd()
+    assert crowd.ids.tolist() == FAKE_IDS.tolist() and client.rejected == 0
+    assert crowd.pos_m[0, 0] == pytest.approx(100.0 + applied[-1].seq)
     assert ("snapshot", {"cells": [list(FAKE_CELL)]}) in asked
 
 
@@ -319,42 +346,126 @@ def test_an_unreadable_request_gets_bad_request(serving: Serving):
     assert (answer.error.code, answer.error.message) == ("bad_request", "payload is not msgpack")
 
 
-def test_stale_replies_are_skipped_and_ids_grow():
-    """A fake ROUTER answers each request with an old id first, then with the right one."""
-    context = zmq.Context.instance()
-    router = context.socket(zmq.ROUTER)
+FLAVOURS = ("blocking", "asyncio")
+
+
+def run_calls(flavour: str, endpoint: str, ops: list[str], timeout_s: float = 2.0) -> list:
+    """The results of ``ops``, called one after the other on one client of ``flavour``."""
+    if flavour == "blocking":
+        with RequestClient(endpoint, timeout_s) as client:
+            return [client.call(op) for op in ops]
+
+    async def run() -> list:
+        async with AsyncRequestClient(endpoint, timeout_s) as client:
+            return [await client.call(op) for op in ops]
+
+    return asyncio.run(run())
+
+
+@contextlib.contextmanager
+def fake_router(answer, requests: int) -> Iterator[tuple[str, list[request.Request]]]:
+    """A ROUTER in a thread that reads ``requests`` requests and sends back, for each batch that
+    ``answer(batch)`` takes, the payloads it returns (``answer`` returns None to wait for more)."""
+    router = zmq.Context.instance().socket(zmq.ROUTER)
     router.setsockopt(zmq.LINGER, 0)
     router.bind("tcp://127.0.0.1:*")
-    seen: list[int] = []
+    seen: list[request.Request] = []
 
-    def answer_twice() -> None:
-        for _ in range(2):
-            if not router.poll(5000):
-                return
+    def serve() -> None:
+        batch = []
+        while len(seen) < requests and router.poll(5000):
             *envelope, payload = router.recv_multipart()
-            req = request.decode(payload)
-            seen.append(req.id)
-            for reply_id in (req.id - 1, req.id):
-                answer = reply.Reply(0, 0, 0.0, reply_id, True, {"id": reply_id})
-                router.send_multipart([*envelope, reply.encode(answer)])
+            seen.append(request.decode(payload))
+            batch.append(seen[-1])
+            replies = answer(batch)
+            if replies is not None:
+                for data in replies:
+                    router.send_multipart([*envelope, data])
+                batch = []
 
-    thread = threading.Thread(target=answer_twice)
+    thread = threading.Thread(target=serve)
     thread.start()
     try:
-        with RequestClient(router.getsockopt_string(zmq.LAST_ENDPOINT)) as client:
-            assert client.call("stats") == {"id": seen[0]}
-            assert client.call("stats") == {"id": seen[1]}
+        yield router.getsockopt_string(zmq.LAST_ENDPOINT), seen
     finally:
         thread.join(timeout=10)
         router.close()
-    assert seen[1] == seen[0] + 1
 
 
-def test_no_server_is_a_timeout_naming_the_endpoint_and_op():
+def echo(req: request.Request, reply_id: int | None = None) -> bytes:
+    reply_id = req.id if reply_id is None else reply_id
+    return reply.encode(reply.Reply(0, 0, 0.0, reply_id, True, {"id": reply_id, "op": req.op}))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_stale_replies_are_skipped_and_ids_grow(flavour):
+    """A fake ROUTER answers each request with an old id first, then with the right one."""
+
+    def stale_then_right(batch):
+        return [echo(batch[0], batch[0].id - 1), echo(batch[0])]
+
+    with fake_router(stale_then_right, 2) as (endpoint, seen):
+        results = run_calls(flavour, endpoint, ["stats", "stats"])
+    assert [r["id"] for r in results] == [req.id for req in seen]
+    assert seen[1].id == seen[0].id + 1
+
+
+def test_asyncio_callers_share_one_socket_and_get_their_own_replies():
+    """Three requests at once, answered in reverse order: each caller gets its own reply."""
+
+    def reversed_when_all_came(batch):
+        return [echo(req) for req in reversed(batch)] if len(batch) == 3 else None
+
+    async def three_at_once(endpoint: str) -> list:
+        async with AsyncRequestClient(endpoint) as client:
+            one = client.call("stats")
+            two = client.exchange([("roster", {}), ("snapshot", {})])
+            return await asyncio.gather(one, two)
+
+    with fake_router(reversed_when_all_came, 3) as (endpoint, seen):
+        stats, (roster, snapshot) = asyncio.run(three_at_once(endpoint))
+    assert stats["op"] == "stats" and roster.result["op"] == "roster"
+    assert snapshot.result["op"] == "snapshot" and roster.id + 1 == snapshot.id
+    assert sorted(req.id for req in seen) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_an_unreadable_reply_fails_the_waiting_request(flavour):
+    with (
+        fake_router(lambda batch: [b"\xc1"], 1) as (endpoint, _),
+        pytest.raises(WireError, match="payload is not msgpack"),
+    ):
+        run_calls(flavour, endpoint, ["stats"])
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_no_server_is_a_timeout_naming_the_endpoint_and_op(flavour):
     endpoint = loopback()
-    with RequestClient(endpoint, timeout_s=0.2) as client, pytest.raises(TimeoutError) as caught:
-        client.call("roster")
+    with pytest.raises(TimeoutError) as caught:
+        run_calls(flavour, endpoint, ["roster"], timeout_s=0.2)
     assert endpoint in str(caught.value) and "'roster'" in str(caught.value)
+    assert (caught.value.op, caught.value.endpoint, caught.value.timeout_s) == (
+        "roster", endpoint, 0.2,
+    )  # fmt: skip
+
+
+def test_a_closed_client_refuses_and_fails_what_waits():
+    client = RequestClient(loopback())
+    client.close()
+    with pytest.raises(ClientClosed):
+        client.call("stats")
+
+    async def close_while_waiting() -> None:
+        client = AsyncRequestClient(loopback(), timeout_s=5.0)
+        waiting = asyncio.ensure_future(client.call("stats"))
+        await asyncio.sleep(0.05)
+        await client.close()
+        with pytest.raises(ClientClosed):
+            await waiting
+        with pytest.raises(ClientClosed):
+            await client.call("stats")
+
+    asyncio.run(close_while_waiting())
 
 
 # -- commands ---------------------------------------------------------------------------------

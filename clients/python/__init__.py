@@ -1,19 +1,22 @@
-"""The Python client of SynthTwin: requests, a Clone subscriber and the client commands.
+"""The Python client of SynthTwin: the client commands, over the protocol's one client.
 
-``RequestClient`` asks the server's ROUTER (``call("spawn", count=3)``); ``Subscriber`` joins the
-PUB stream late and mirrors it (``crowd()``, ``vitals(id)``, ``events``); ``cli.register`` adds
-``twin watch``, ``twin record`` and ``twin query``. The protocol is ``docs/protocol.md``.
+``cli.register`` adds ``twin watch``, ``twin record`` and ``twin query``. They use the Clone
+client of ``net.wire`` (re-exported here), the same one the gateway uses: ``RequestClient`` asks
+the server's ROUTER (``call("spawn", count=3)``); ``CloneClient`` joins the PUB stream late and
+mirrors it (``crowd()``, ``vitals(id)``, ``events``). The protocol is ``docs/protocol.md``.
 """
 
-from synthtwin.clients.python.request_client import RequestClient, RequestError
-from synthtwin.clients.python.subscriber import Applied, CrowdView, Subscriber, Tables, merge_cells
+from synthtwin.net.wire.client import CloneClient
+from synthtwin.net.wire.clone import Applied, Crowd, Tables, merge_cells
+from synthtwin.net.wire.dealer import RequestClient, RequestError, RequestTimeout
 
 __all__ = [
     "Applied",
-    "CrowdView",
+    "CloneClient",
+    "Crowd",
     "RequestClient",
     "RequestError",
-    "Subscriber",
+    "RequestTimeout",
     "Tables",
     "merge_cells",
 ]

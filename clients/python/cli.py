@@ -27,9 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthtwin.clients.python.request_client import RequestClient, RequestError
-from synthtwin.clients.python.subscriber import CrowdView, Subscriber, Tables
+from synthtwin.net.wire.client import CloneClient
+from synthtwin.net.wire.clone import Crowd, Tables
 from synthtwin.net.wire.crowd import CrowdState
+from synthtwin.net.wire.dealer import RequestClient, RequestError
 from synthtwin.net.wire.vitals import VITAL_FIELDS, VitalsMessage
 
 __all__ = ["COMMANDS", "main", "record", "register", "query", "watch"]
@@ -171,15 +172,15 @@ def _name(names: Sequence[str], code: int) -> str:
     return names[code] if code < len(names) else f"#{code}"
 
 
-def _activity_lines(view: CrowdView, names: Sequence[str]) -> list[str]:
-    counts = np.bincount(view.activity, minlength=len(names))
+def _activity_lines(crowd: Crowd, names: Sequence[str]) -> list[str]:
+    counts = np.bincount(crowd.activity, minlength=len(names))
     order = np.argsort(-counts, kind="stable")
-    lines = [f"{'activity':<22}{'twins':>10}   ({len(view.ids)} in view)"]
+    lines = [f"{'activity':<22}{'twins':>10}   ({len(crowd.ids)} in view)"]
     return lines + [f"{_name(names, c):<22}{counts[c]:>10}" for c in order if counts[c]]
 
 
 def _twin_lines(twin_id: int, v: dict[str, Any] | None, names: Sequence[str]) -> list[str]:
-    """The twin's activity and vitals ``v`` (``Subscriber.vitals``), in their units."""
+    """The twin's activity and vitals ``v`` (``CloneClient.vitals``), in their units."""
     if v is None:
         return [f"twin {twin_id}: no vitals yet"]
     return [
@@ -194,49 +195,49 @@ def _twin_lines(twin_id: int, v: dict[str, Any] | None, names: Sequence[str]) ->
 
 def render_watch(
     stats: dict[str, Any],
-    view: CrowdView,
+    crowd: Crowd,
     tables: Tables,
     twin_id: int | None,
     twin_vitals: dict[str, Any] | None,
 ) -> str:
     """One refresh of ``watch``: status, per-system timings, activity counts, the chosen twin."""
     lines = _status_lines(stats) + [""] + _timing_lines(stats["systems"]) + [""]
-    lines += _activity_lines(view, tables.activities)
+    lines += _activity_lines(crowd, tables.activities)
     if twin_id is not None:
         lines += ["", *_twin_lines(twin_id, twin_vitals, tables.activities)]
     return "\n".join(lines) + "\n"
 
 
-def _poll_until(sub: Subscriber, until: float) -> None:
+def _poll_until(client: CloneClient, until: float) -> None:
     """Apply PUB messages until the monotonic time ``until``."""
     while (left_s := until - time.monotonic()) > 0:
-        sub.poll(left_s)
+        client.poll(left_s)
 
 
-def _watch_loop(sub: Subscriber, args: argparse.Namespace, out: TextIO) -> None:
+def _watch_loop(client: CloneClient, args: argparse.Namespace, out: TextIO) -> None:
     start = time.monotonic()
     end = start + args.seconds if args.seconds is not None else float("inf")
     frame = 0
     while time.monotonic() < end:
-        stats = sub.requests.call("stats")
-        vitals = sub.vitals(args.twin) if args.twin is not None else None
-        screen = render_watch(stats, sub.crowd(), sub.tables, args.twin, vitals)
+        stats = client.requests.call("stats")
+        vitals = client.vitals(args.twin) if args.twin is not None else None
+        screen = render_watch(stats, client.crowd(), client.tables, args.twin, vitals)
         out.write(CLEAR_SCREEN + screen if out.isatty() else screen + "\n")
         out.flush()
         frame += 1
-        _poll_until(sub, min(start + frame * args.interval, end))
+        _poll_until(client, min(start + frame * args.interval, end))
 
 
 def watch(args: argparse.Namespace) -> int:
     """``twin watch``: refresh a text view every ``--interval`` s until ``--seconds`` or Ctrl-C."""
     twins = () if args.twin is None else (args.twin,)
     try:
-        with Subscriber(
+        with CloneClient(
             args.pub, args.router, twins=twins, events=False, timeout_s=args.timeout
-        ) as sub:
-            if args.twin is not None and args.twin not in sub.roster:
+        ) as client:
+            if args.twin is not None and args.twin not in client.roster:
                 return _fail("watch", f"twin {args.twin} does not exist")
-            _watch_loop(sub, args, sys.stdout)
+            _watch_loop(client, args, sys.stdout)
     except KeyboardInterrupt:
         return 0
     except (TimeoutError, RequestError) as err:
@@ -308,7 +309,7 @@ def write_atomic(table: pa.Table, path: Path) -> None:
         raise
 
 
-def _collect(sub: Subscriber, seconds: float) -> tuple[list[CrowdState], list[VitalsMessage]]:
+def _collect(client: CloneClient, seconds: float) -> tuple[list[CrowdState], list[VitalsMessage]]:
     """Crowd states and vitals messages applied during ``seconds`` wall seconds (or until
     Ctrl-C)."""
     states: list[CrowdState] = []
@@ -316,7 +317,7 @@ def _collect(sub: Subscriber, seconds: float) -> tuple[list[CrowdState], list[Vi
     end = time.monotonic() + seconds
     try:
         while (left_s := end - time.monotonic()) > 0:
-            for msg in sub.poll(left_s):
+            for msg in client.poll(left_s):
                 if isinstance(msg, CrowdState):
                     states.append(msg)
                 elif isinstance(msg, VitalsMessage):
@@ -331,11 +332,11 @@ def record(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         return _fail("record", f"folder {args.out.parent} does not exist")
     try:
-        with Subscriber(
+        with CloneClient(
             args.pub, args.router, cells=args.cells, events=False, timeout_s=args.timeout
-        ) as sub:
-            states, vitals = _collect(sub, args.seconds)
-            tables = sub.tables
+        ) as client:
+            states, vitals = _collect(client, args.seconds)
+            tables = client.tables
     except (TimeoutError, RequestError) as err:
         return _fail("record", err)
     try:
