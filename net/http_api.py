@@ -2,9 +2,12 @@
 
 Pattern: a gateway that is a client of the ROUTER (the request side of Clone, ``docs/protocol.md``
 sections 6.6, 6.7 and 7). The API never touches the world: each REST call becomes one request
-(two for the twin list) on a DEALER socket to the simulation's ROUTER, which the simulation thread
-answers between ticks (``net.requests``). So every answer is consistent with one tick, every
-mutation happens between ticks, and bad input changes nothing, exactly as over ZeroMQ.
+(two for the twin list, joined as any Clone client joins: ``net.wire.clone.Replica``) on the
+gateway's one ``AsyncCloneClient`` (``net.wire.client``), whose DEALER socket carries every call
+at once, matched by id; the simulation thread answers between ticks (``net.requests``). So every
+answer is consistent with one tick, every mutation happens between ticks, and bad input changes
+nothing, exactly as over ZeroMQ. The video view (``net.webrtc``) follows the crowd on the same
+client.
 
 ==========================  ==================================  ================================
 REST call                   body                                ROUTER operation
@@ -37,15 +40,13 @@ from __future__ import annotations
 
 import math
 import pathlib
-import threading
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import zmq
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,18 +56,18 @@ from synthtwin.components.town import PLACE_KINDS
 from synthtwin.net.render.assets import CrowdAssets
 from synthtwin.net.render.colour import PALETTE, PLACE_RGB
 from synthtwin.net.webrtc import BadOffer, WebRtcHub
-from synthtwin.net.wire import reply, request
-from synthtwin.net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
-from synthtwin.net.wire.reply import Reply
+from synthtwin.net.wire import reply
+from synthtwin.net.wire.client import AsyncCloneClient
+from synthtwin.net.wire.clone import Crowd, Replica, join_calls
+from synthtwin.net.wire.dealer import (
+    AsyncRequestClient,
+    ClientClosed,
+    RequestError,
+    RequestTimeout,
+    result_of,
+)
 
-__all__ = [
-    "DEFAULT_TIMEOUT_S",
-    "OperationFailed",
-    "RouterClient",
-    "SimulationUnavailable",
-    "WEB_DIR",
-    "create_app",
-]
+__all__ = ["DEFAULT_TIMEOUT_S", "WEB_DIR", "create_app"]
 
 DEFAULT_TIMEOUT_S = 5.0
 """How long a REST call waits for the simulation's reply, wall seconds."""
@@ -88,159 +89,8 @@ STATUS_OF_CODE = {
 }
 """HTTP status of each reply error code (``docs/protocol.md`` section 6.7)."""
 UNAVAILABLE = 503
-
-
-class OperationFailed(Exception):
-    """The simulation answered with an error reply (``code`` from ``REPLY_ERROR_CODES``)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class SimulationUnavailable(Exception):
-    """The simulation did not answer in time, or has stopped; the message says which."""
-
-
-# -- the ROUTER client -----------------------------------------------------------------------------
-
-
-class RouterClient:
-    """Requests to the simulation's ROUTER from many threads at once.
-
-    A small pool of DEALER sockets, guarded by a lock: each call takes an idle socket (or makes
-    one), so concurrent REST calls never share a socket; a socket whose call timed out is closed
-    rather than reused (its late reply must not answer a later call). Reply ids grow by one per
-    request across the pool and replies are matched by id.
-
-    Args:
-        endpoint: the ROUTER endpoint, e.g. ``tcp://127.0.0.1:5557``.
-        timeout_s: how long a call waits for its replies, wall seconds.
-        context: the ZeroMQ context (the server's own for ``inproc://``); None makes one, which
-            ``close`` terminates.
-    """
-
-    def __init__(
-        self,
-        endpoint: str,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        context: zmq.Context | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.timeout_s = timeout_s
-        self._own_context = context is None
-        self._context = context if context is not None else zmq.Context()
-        self._lock = threading.Lock()
-        self._idle: list[zmq.Socket] = []
-        self._busy = 0
-        self._next_id = 1
-        self._closed = False
-
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
-        """The result of ``op`` (numeric arrays as numpy arrays).
-
-        Raises:
-            OperationFailed: the simulation replied with an error.
-            SimulationUnavailable: no reply within ``timeout_s``, or the server has stopped.
-        """
-        (answer,) = self.exchange([(op, args)])
-        return _result(answer)
-
-    def exchange(self, calls: Sequence[tuple[str, dict[str, Any]]]) -> list[Reply]:
-        """Send every request at once, then wait for every reply (error replies included).
-
-        Requests sent together usually reach the ROUTER in one poll between two ticks; compare
-        the replies' ``tick`` to know whether they did.
-        """
-        sock = self._take()
-        healthy = False
-        try:
-            with self._lock:
-                first, self._next_id = self._next_id, self._next_id + len(calls)
-            for offset, (op, args) in enumerate(calls):
-                sock.send(request.encode(request.Request(first + offset, op, args)))
-            answers = self._receive(sock, first, [op for op, _ in calls])
-            healthy = True
-            return answers
-        except zmq.Again:
-            raise self._timeout(calls[0][0]) from None
-        except zmq.ZMQError as err:
-            if err.errno == zmq.ETERM:
-                raise SimulationUnavailable("the simulation has stopped") from None
-            raise
-        finally:
-            self._give(sock, healthy)
-
-    def _receive(self, sock: zmq.Socket, first: int, ops: list[str]) -> list[Reply]:
-        answers: dict[int, Reply] = {}
-        deadline = time.monotonic() + self.timeout_s
-        while len(answers) < len(ops):
-            left_ms = round((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0 or not sock.poll(max(1, left_ms)):
-                missing = next(i for i in range(len(ops)) if first + i not in answers)
-                raise self._timeout(ops[missing])
-            answer = reply.decode(sock.recv_multipart()[-1])
-            if answer.id is not None and first <= answer.id < first + len(ops):
-                answers[answer.id] = answer
-        return [answers[first + i] for i in range(len(ops))]
-
-    def _timeout(self, op: str) -> SimulationUnavailable:
-        return SimulationUnavailable(
-            f"the simulation did not answer '{op}' within {self.timeout_s:g} s"
-        )
-
-    def _take(self) -> zmq.Socket:
-        with self._lock:
-            if self._closed:
-                raise SimulationUnavailable("the simulation has stopped")
-            self._busy += 1
-            if self._idle:
-                return self._idle.pop()
-        try:
-            sock = self._context.socket(zmq.DEALER)
-        except zmq.ZMQError:
-            self._give(None, False)
-            raise SimulationUnavailable("the simulation has stopped") from None
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDTIMEO, max(1, round(self.timeout_s * 1000)))
-        sock.connect(self.endpoint)
-        return sock
-
-    def _give(self, sock: zmq.Socket | None, reusable: bool) -> None:
-        with self._lock:
-            self._busy -= 1
-            if sock is not None and reusable and not self._closed:
-                self._idle.append(sock)
-                return
-            last = self._closed and self._busy == 0
-        if sock is not None:
-            sock.close(linger=0)
-        if last:
-            self._term()
-
-    def close(self) -> None:
-        """Close the idle sockets now and the busy ones when their calls end."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            idle, self._idle = self._idle, []
-            last = self._busy == 0
-        for sock in idle:
-            sock.close(linger=0)
-        if last:
-            self._term()
-
-    def _term(self) -> None:
-        if self._own_context:
-            self._context.term()
-
-
-def _result(answer: Reply) -> dict[str, Any]:
-    if not answer.ok:
-        raise OperationFailed(answer.error.code, answer.error.message)
-    return answer.result
+BAD_INPUT = 422
+BAD_OFFER = 400
 
 
 # -- the models (what /docs shows) -----------------------------------------------------------------
@@ -435,19 +285,24 @@ def create_app(
             crowd and the selected twins' vitals.
         assets: the body and clips the video view draws with.
         timeout_s: how long a call waits for the simulation before answering 503, wall seconds.
-        context: ZeroMQ context for the DEALER sockets (None: the app's own).
+        context: ZeroMQ context for the client's sockets (None: the process's shared instance).
 
-    The app's ``state.router`` is its ``RouterClient`` and ``state.webrtc`` its ``WebRtcHub``
-    (the video viewers), both closed when the app shuts down.
+    The app's ``state.clone`` is its ``AsyncCloneClient`` (the REST calls use its ``requests``;
+    the video view joins it on the first viewer, for the crowd of every cell) and
+    ``state.webrtc`` its ``WebRtcHub`` (the video viewers), both closed when the app shuts down.
     """
-    router = RouterClient(router_endpoint, timeout_s, context)
-    hub = WebRtcHub(router, pub_endpoint, assets)
+    clone = AsyncCloneClient(
+        pub_endpoint, router_endpoint, events=False, cell_vitals=False, timeout_s=timeout_s,
+        context=context,
+    )  # fmt: skip
+    requests = clone.requests
+    hub = WebRtcHub(clone, assets)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await hub.close()
-        router.close()
+        await clone.close()
 
     app = FastAPI(
         title="SynthTwin",
@@ -457,19 +312,24 @@ def create_app(
         version="1",
         lifespan=lifespan,
     )
-    app.state.router = router
+    app.state.clone = clone
     app.state.webrtc = hub
 
-    @app.exception_handler(OperationFailed)
-    async def operation_failed(_: Request, err: OperationFailed) -> JSONResponse:
+    @app.exception_handler(RequestError)
+    async def operation_failed(_: Request, err: RequestError) -> JSONResponse:
         return JSONResponse({"detail": err.message}, STATUS_OF_CODE.get(err.code, 500))
 
-    @app.exception_handler(SimulationUnavailable)
-    async def unavailable(_: Request, err: SimulationUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, UNAVAILABLE)
+    @app.exception_handler(RequestTimeout)
+    async def unanswered(_: Request, err: RequestTimeout) -> JSONResponse:
+        detail = f"the simulation did not answer '{err.op}' within {err.timeout_s:g} s"
+        return JSONResponse({"detail": detail}, UNAVAILABLE)
+
+    @app.exception_handler(ClientClosed)
+    async def stopped(_: Request, err: ClientClosed) -> JSONResponse:
+        return JSONResponse({"detail": "the simulation has stopped"}, UNAVAILABLE)
 
     @app.get("/api/twins", response_model=TwinPage, responses=_errors(422), tags=["twins"])
-    def list_twins(
+    async def list_twins(
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         q: Annotated[
@@ -485,7 +345,7 @@ def create_app(
         ] = None,
     ) -> dict[str, Any]:
         """List and search the twins, ids ascending, a page at a time."""
-        roster, crowd = _roster_and_crowd(router)
+        roster, crowd = await _roster_and_crowd(requests)
         names = [name.lower() for name in roster["activities"]]
         ids = np.asarray(roster["ids"], dtype=np.int64)
         cells = np.asarray(roster["cells"]).reshape(-1, 2)
@@ -494,7 +354,7 @@ def create_app(
         if activity is not None:
             if activity.lower() not in names:
                 message = f"activity '{activity}' is not one of {', '.join(names)}"
-                raise OperationFailed(reply.OUT_OF_RANGE, message)
+                raise HTTPException(BAD_INPUT, message)
             keep &= codes == names.index(activity.lower())
         if q:
             needle = q.lower()
@@ -516,65 +376,65 @@ def create_app(
 
     @app.get("/api/twins/{twin_id}", response_model=TwinDetail, responses=_errors(404),
              tags=["twins"])  # fmt: skip
-    def twin(twin_id: TwinId) -> dict[str, Any]:
+    async def twin(twin_id: TwinId) -> dict[str, Any]:
         """One twin: identity and profile, live vitals, today's aggregates, current activity."""
-        details = router.call("twin", id=twin_id)
+        details = await requests.call("twin", id=twin_id)
         code = int(details["activity"])
         details["activity_name"] = ACTIVITY_NAMES[code] if code < len(ACTIVITY_NAMES) else str(code)
         return details
 
     @app.post("/api/twins/spawn", response_model=Spawned, responses=_errors(422),
               tags=["twins"])  # fmt: skip
-    def spawn(body: SpawnRequest) -> dict[str, Any]:
+    async def spawn(body: SpawnRequest) -> dict[str, Any]:
         """Add synthetic twins; they appear at the next tick."""
         args: dict[str, Any] = {"count": body.count}
         if body.seed is not None:
             args["seed"] = body.seed
-        return {"ids": _ints(router.call("spawn", **args)["ids"])}
+        return {"ids": _ints((await requests.call("spawn", **args))["ids"])}
 
     @app.post("/api/twins/despawn", response_model=Removed, responses=_errors(404, 422),
               tags=["twins"])  # fmt: skip
-    def despawn(body: DespawnRequest) -> dict[str, Any]:
+    async def despawn(body: DespawnRequest) -> dict[str, Any]:
         """Remove twins; if any id names no twin, nothing is removed (404 names the first)."""
-        return {"removed": _ints(router.call("despawn", ids=body.ids)["removed"])}
+        return {"removed": _ints((await requests.call("despawn", ids=body.ids))["removed"])}
 
     @app.delete("/api/twins/{twin_id}", response_model=Removed, responses=_errors(404),
                 tags=["twins"])  # fmt: skip
-    def despawn_one(twin_id: TwinId) -> dict[str, Any]:
+    async def despawn_one(twin_id: TwinId) -> dict[str, Any]:
         """Remove one twin."""
-        return {"removed": _ints(router.call("despawn", ids=[twin_id])["removed"])}
+        return {"removed": _ints((await requests.call("despawn", ids=[twin_id]))["removed"])}
 
     @app.get("/api/stats", response_model=Stats, responses=_errors(), tags=["simulation"])
-    def stats() -> dict[str, Any]:
+    async def stats() -> dict[str, Any]:
         """The simulation loop: twins, tick, rates, time scale, pause, per-system timings."""
-        return router.call("stats")
+        return await requests.call("stats")
 
     @app.put("/api/time-scale", response_model=TimeScale, responses=_errors(422),
              tags=["simulation"])  # fmt: skip
-    def time_scale(body: TimeScaleRequest) -> dict[str, Any]:
+    async def time_scale(body: TimeScaleRequest) -> dict[str, Any]:
         """Set simulated seconds per wall-clock second."""
-        return router.call("time_scale", scale=float(body.scale))
+        return await requests.call("time_scale", scale=float(body.scale))
 
     @app.post("/api/pause", response_model=PauseState, responses=_errors(), tags=["simulation"])
-    def pause() -> dict[str, Any]:
+    async def pause() -> dict[str, Any]:
         """Stop simulated time (idempotent); requests are still answered."""
-        return router.call("pause")
+        return await requests.call("pause")
 
     @app.post("/api/resume", response_model=PauseState, responses=_errors(),
               tags=["simulation"])  # fmt: skip
-    def resume() -> dict[str, Any]:
+    async def resume() -> dict[str, Any]:
         """Let simulated time run again (idempotent)."""
-        return router.call("resume")
+        return await requests.call("resume")
 
     @app.post("/api/webrtc/offer", response_model=SessionDescription, responses=_errors(400))
     async def webrtc_offer(body: SessionDescription) -> dict[str, Any]:
         """Start a video view: a WebRTC offer (with a data channel) in, the answer out."""
         if body.type != "offer":
-            raise OperationFailed(reply.BAD_REQUEST, "type must be 'offer'")
+            raise HTTPException(BAD_OFFER, "type must be 'offer'")
         try:
             answer = await hub.answer(body.sdp, body.type)
         except BadOffer as err:
-            raise OperationFailed(reply.BAD_REQUEST, str(err)) from None
+            raise HTTPException(BAD_OFFER, str(err)) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
     @app.get("/api/legend", response_model=Legend, tags=["video"])
@@ -608,35 +468,26 @@ def _ints(values: Any) -> list[int]:
     return [int(v) for v in np.asarray(values).ravel()]
 
 
-def _roster_and_crowd(router: RouterClient) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``roster`` and ``snapshot`` answered at the same tick when possible (a spawn or despawn
-    between them would make the roster and the crowd disagree)."""
+async def _roster_and_crowd(requests: AsyncRequestClient) -> tuple[dict[str, Any], Crowd]:
+    """The ``roster`` result and the crowd of a ``snapshot``, answered at the same tick when
+    possible (a spawn or despawn between them would make the roster and the crowd disagree);
+    joined as every Clone client joins (``Replica.join``)."""
     for _ in range(CONSISTENT_TRIES):
-        roster, crowd = router.exchange([("roster", {}), ("snapshot", {})])
-        if roster.tick == crowd.tick:
+        roster, snapshot = await requests.exchange(join_calls(None))
+        if roster.tick == snapshot.tick:
             break
-    return _result(roster), _result(crowd)
+    replica = Replica()
+    replica.join(roster, snapshot)
+    return result_of(roster), replica.crowd()
 
 
-def _join_crowd(ids: np.ndarray, crowd: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _join_crowd(ids: np.ndarray, crowd: Crowd) -> tuple[np.ndarray, np.ndarray]:
     """Activity codes ``(N,) int64`` (-1: not on the crowd stream yet) and positions ``(N, 2)
-    float64`` of the twins ``ids`` (ascending), from a ``snapshot``'s crowd payloads.
-
-    A twin that just changed cells can be in two cells' states; its latest record wins.
-    """
-    decoder = CrowdDecoder()
-    states: dict[tuple[int, int], CrowdState] = {}
-    for payload in crowd["crowd"]:
-        state = decoder.apply(payload)
-        states[state.cell] = state
+    float64`` of the twins ``ids`` (ascending) in ``crowd``."""
     codes = np.full(ids.size, -1, np.int64)
     pos_m = np.full((ids.size, 2), math.nan)
-    latest = merge_latest(states.values())
-    if latest["ids"].size == 0:
-        return codes, pos_m
-    known = latest["ids"]
-    found = np.minimum(np.searchsorted(known, ids), known.size - 1)
-    hit = known[found] == ids
-    codes[hit] = latest["activity"][found[hit]]
-    pos_m[hit] = latest["pos_m"][found[hit]]
+    rows = crowd.rows(ids)
+    hit = rows >= 0
+    codes[hit] = crowd.activity[rows[hit]]
+    pos_m[hit] = crowd.pos_m[rows[hit]]
     return codes, pos_m

@@ -1,12 +1,13 @@
 """WebRTC video view of the crowd: one VP8 video track and one JSON data channel per viewer.
 
 Pattern: a peer registry (aiortc's ``examples/server``) fed by the Clone pattern's state stream.
-``WebRtcHub`` lives in the gateway process (``net.gateway``) and never touches the world: one
-asynchronous SUB socket on the simulation's PUB brings the crowd (``cell/`` crowd messages into a
-``CrowdFeed``, after a ``snapshot`` from the ROUTER; the town's places, fixed, come once from a
-``town`` request) and the vitals of the twins that viewers selected (``twin/<id>/vitals``,
-subscribed while somebody watches them, pushed to the viewers the moment they arrive). Each
-viewer has its own orbit camera; ``net.render`` draws its frames.
+``WebRtcHub`` lives in the gateway process (``net.gateway``) and never touches the world: the
+gateway's ``AsyncCloneClient`` (``net.wire.client``), joined on the first viewer, brings the crowd
+(every cell's crowd messages, after a ``snapshot``, merged by ``net.wire.clone.merge_cells`` and
+advanced to the present by a ``CrowdFeed``; the town's places, fixed, come once from a ``town``
+request) and the vitals of the twins that viewers selected (``twin/<id>/vitals``, subscribed while
+somebody watches them, pushed to the viewers the moment they arrive). Each viewer has its own
+orbit camera; ``net.render`` draws its frames.
 
 Data channel messages (JSON objects), viewer to server:
 
@@ -49,8 +50,6 @@ from typing import Any
 
 import aioice.ice
 import numpy as np
-import zmq
-import zmq.asyncio
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
@@ -68,10 +67,12 @@ from synthtwin.kernels.clips import ClipLibrary
 from synthtwin.net.render import Camera, CrowdRenderer, CrowdView
 from synthtwin.net.render.assets import CrowdAssets
 from synthtwin.net.render.town import TownView
-from synthtwin.net.wire import vitals
-from synthtwin.net.wire.crowd import CrowdDecoder, CrowdState, merge_latest
-from synthtwin.net.wire.errors import WireError
+from synthtwin.net.wire.client import AsyncCloneClient
+from synthtwin.net.wire.clone import Applied, Crowd, Replica
+from synthtwin.net.wire.crowd import CrowdState
+from synthtwin.net.wire.dealer import ClientClosed, RequestError, RequestTimeout
 from synthtwin.net.wire.topics import topic_for
+from synthtwin.net.wire.vitals import VitalsMessage
 
 __all__ = ["BadOffer", "CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "offer_host_addresses"]
 
@@ -110,35 +111,26 @@ class BadOffer(ValueError):
 
 
 class CrowdFeed:
-    """The latest crowd, merged over cells, as the renderer wants it (``view``).
+    """The replica's crowd as the renderer wants it (``latest``), advanced to the present.
 
-    Fed by the hub with ``snapshot`` payloads and ``cell/*/crowd`` messages. ``view`` advances
-    each twin from its record to the present, as protocol clients do: phase at the clip's own
-    rate (stride per loop for gaits; twins at rest are in no delta, so their records age),
-    position along heading at its speed for at most ``MAX_EXTRAPOLATION_S``. The present is the
-    newest message's sim time plus the wall time since at the rate sim time has been moving, at
-    most ``MAX_EXTRAPOLATION_S`` ahead.
+    ``latest`` converts ``Replica.crowd`` (every twin once, ``net.wire.clone.merge_cells``) when
+    it changed. ``view`` advances each twin from its record to the present, as protocol clients
+    do: phase at the clip's own rate (stride per loop for gaits; twins at rest are in no delta, so
+    their records age), position along heading at its speed for at most ``MAX_EXTRAPOLATION_S``.
+    The present is the newest crowd message's sim time (``on_crowd``) plus the wall time since at
+    the rate sim time has been moving, at most ``MAX_EXTRAPOLATION_S`` ahead.
     """
 
-    def __init__(self, library: ClipLibrary) -> None:
+    def __init__(self, library: ClipLibrary, replica: Replica) -> None:
         self.library = library
-        self._decoder = CrowdDecoder()
-        self._states: dict[tuple[int, int], CrowdState] = {}
-        self._merged: CrowdView | None = None
-        self._sample_t_s: np.ndarray = np.zeros(0)
-        self._speed_mps: np.ndarray = np.zeros(0, np.float32)
+        self.replica = replica
+        self._crowd: Crowd | None = None  # the replica's crowd that ``_latest`` was made from
+        self._latest = CrowdView.empty()
         self._newest: tuple[float, float] | None = None  # (sim t_s, wall monotonic s)
         self._sim_rate = 1.0
 
-    def apply(self, payload: bytes) -> None:
-        """Apply one crowd payload; one that cannot apply (lost keyframe) waits for the next."""
-        try:
-            state = self._decoder.apply(payload)
-        except WireError as err:
-            log.debug("crowd message skipped: %s", err)
-            return
-        self._states[state.cell] = state
-        self._merged = None
+    def on_crowd(self, state: CrowdState) -> None:
+        """Keep the clock: a cell's state after a crowd message the replica applied."""
         wall = time.monotonic()
         if self._newest is not None and state.t_s > self._newest[0]:
             elapsed = wall - self._newest[1]
@@ -156,19 +148,23 @@ class CrowdFeed:
 
     def latest(self) -> CrowdView:
         """Every twin's latest record, ids ascending (a twin just between two cells counts once)."""
-        if self._merged is None:
-            self._merged, self._sample_t_s, self._speed_mps = _merge(list(self._states.values()))
-        return self._merged
+        crowd = self.replica.crowd()
+        if crowd is not self._crowd:
+            self._crowd = crowd
+            self._latest = CrowdView(
+                crowd.ids, crowd.pos_m, crowd.heading_rad, crowd.activity, crowd.clip, crowd.phase
+            )
+        return self._latest
 
     def view(self) -> CrowdView:
         """``latest`` advanced to ``now_s``."""
         crowd = self.latest()
         if crowd.ids.size == 0:
             return crowd
-        age_s = np.maximum(self.now_s() - self._sample_t_s, 0.0)
+        age_s = np.maximum(self.now_s() - self._crowd.sample_t_s, 0.0)
         clip = crowd.clip.astype(np.int64)
         stride_m = self.library.stride_m[clip]
-        speed = self._speed_mps
+        speed = self._crowd.speed_mps
         loops_per_s = np.where(
             stride_m > 0, speed / np.maximum(stride_m, 1e-6), 1.0 / self.library.period_s[clip]
         )
@@ -185,14 +181,6 @@ def position_of(crowd: CrowdView, twin_id: int) -> np.ndarray | None:
     """``(2,)`` where the twin is in ``crowd``, metres; None if the crowd does not hold it."""
     at = int(np.searchsorted(crowd.ids, twin_id))
     return crowd.pos_m[at] if at < crowd.ids.size and crowd.ids[at] == twin_id else None
-
-
-def _merge(states: list[CrowdState]) -> tuple[CrowdView, np.ndarray, np.ndarray]:
-    """One record per twin (its latest) over the cells' states; each record's sim time (s) and
-    ground speed (m/s), ``(N,)``."""
-    latest = merge_latest(states)
-    view = CrowdView(**{f.name: latest[f.name] for f in dataclasses.fields(CrowdView)})
-    return view, latest["sample_t_s"], latest["speed_mps"].astype(np.float32)
 
 
 class CrowdVideoTrack(VideoStreamTrack):
@@ -323,30 +311,27 @@ class WebRtcHub:
     """The registry of viewers (``peers``): ``answer`` adds one, ``close`` ends them all.
 
     Args:
-        router: the gateway's ``RouterClient`` (for the first ``snapshot``).
-        pub_endpoint: the simulation's PUB.
+        clone: the gateway's Clone client, following every cell's crowd and no cell's vitals
+            (``cell_vitals=False``); the hub joins it on the first viewer and owns its stream
+            from then on (its ``requests`` stay shared).
         assets: the body and clips the video is drawn with.
         width, height: video size in pixels (even).
     """
 
     def __init__(
         self,
-        router: Any,
-        pub_endpoint: str,
+        clone: AsyncCloneClient,
         assets: CrowdAssets,
         width: int = 1280,
         height: int = 720,
     ) -> None:
-        self.router = router
-        self.pub_endpoint = pub_endpoint
+        self.clone = clone
         self.size = (width, height)
         self.assets = assets
-        self.feed = CrowdFeed(assets.library())
+        self.feed = CrowdFeed(assets.library(), clone.replica)
         self.peers: set[Peer] = set()
         self._numbers = itertools.count(1)
         self._watching: Counter[int] = Counter()
-        self._context: zmq.asyncio.Context | None = None
-        self._sub: zmq.asyncio.Socket | None = None
         self._receiver: asyncio.Task | None = None
         self._renderer: CrowdRenderer | None = None
         self._town: tuple[np.ndarray, np.ndarray] | None = None
@@ -371,51 +356,45 @@ class WebRtcHub:
             self._renderer.set_town(*self._town)
 
     async def _start_feed(self) -> None:
-        """Subscribe to the crowd, then take a snapshot (no message between is lost); and the
-        town while it is not known yet. Offers arriving together wait for the first to finish."""
+        """Join the Clone client (subscribe to the crowd, then take a snapshot: no message between
+        is lost) and follow its stream; and the town while it is not known yet. Offers arriving
+        together wait for the first to finish."""
         async with self._starting:
-            if self._sub is None:
-                await self._subscribe()
+            if self._receiver is None:
+                try:
+                    self._on_applied(await self.clone.join())
+                except (RequestTimeout, RequestError, ClientClosed) as err:
+                    log.warning("no crowd snapshot: %s", err)  # the keyframes will fill the feed
+                self._receiver = asyncio.ensure_future(self._receive())
             if self._town is None:
                 try:
-                    self._set_town(await asyncio.to_thread(self.router.call, "town"))
+                    self._set_town(await self.clone.requests.call("town"))
                 except Exception as err:  # the next offer asks again; meanwhile bare ground
                     log.warning("no town yet: %s", err)
 
-    async def _subscribe(self) -> None:
-        self._context = zmq.asyncio.Context()
-        self._sub = self._context.socket(zmq.SUB)
-        self._sub.setsockopt(zmq.LINGER, 0)
-        self._sub.setsockopt(zmq.SUBSCRIBE, b"cell/")
-        self._sub.connect(self.pub_endpoint)
-        self._receiver = asyncio.ensure_future(self._receive())
-        try:
-            snapshot = await asyncio.to_thread(self.router.call, "snapshot")
-        except Exception as err:  # the stream's keyframes will fill the feed instead
-            log.warning("no crowd snapshot: %s", err)
-        else:
-            for payload in snapshot["crowd"]:
-                self.feed.apply(payload)
-
     async def _receive(self) -> None:
-        """Apply the stream's messages as they come; one that fails is logged and skipped."""
+        """Apply the stream's messages as they come; a failure is logged and the stream goes on."""
         while True:
-            topic, payload = (await self._sub.recv_multipart())[:2]
             try:
-                if topic.startswith(b"cell/"):
-                    if topic.endswith(b"/crowd"):
-                        self.feed.apply(payload)
-                else:
-                    self._on_vitals(payload)
-            except Exception:
-                log.exception("message on %r skipped", topic)
+                applied = await self.clone.poll(None)
+            except ClientClosed:  # the gateway is stopping
+                return
+            except (RequestTimeout, RequestError) as err:  # a lost keyframe's snapshot failed
+                log.warning("crowd snapshot skipped: %s", err)
+                continue
+            self._on_applied(applied)
 
-    def _on_vitals(self, payload: bytes) -> None:
-        try:
-            message = vitals.decode(payload)
-        except WireError as err:
-            log.warning("vitals message skipped: %s", err)
-            return
+    def _on_applied(self, applied: list[Applied]) -> None:
+        for message in applied:
+            try:
+                if isinstance(message, CrowdState):
+                    self.feed.on_crowd(message)
+                elif isinstance(message, VitalsMessage):
+                    self._on_vitals(message)
+            except Exception:
+                log.exception("message seq %d skipped", message.seq)
+
+    def _on_vitals(self, message: VitalsMessage) -> None:
         for row, twin in enumerate(message.ids.tolist()):
             values = {name: float(getattr(message, name)[row]) for name in VITAL_COLUMNS}
             code = int(message.activity[row])
@@ -442,10 +421,10 @@ class WebRtcHub:
         self._watching[twin] += change
         topic = topic_for("vitals", twin_id=twin)
         if change > 0 and self._watching[twin] == 1:
-            self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+            self.clone.subscribe(topic)
         elif self._watching[twin] <= 0:
             del self._watching[twin]
-            self._sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+            self.clone.unsubscribe(topic)
 
     async def answer(self, sdp: str, kind: str) -> RTCSessionDescription:
         """Accept a viewer's offer; returns the answer (ICE candidates included).
@@ -534,7 +513,8 @@ class WebRtcHub:
             await peer.close()
 
     async def close(self) -> None:
-        """Close every peer, the feed's socket and the renderer."""
+        """Close every peer, stop following the stream and release the renderer (the Clone
+        client is its owner's to close)."""
         self._closed = True
         for peer in list(self.peers):
             with contextlib.suppress(Exception):
@@ -543,9 +523,6 @@ class WebRtcHub:
             self._receiver.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._receiver
-        if self._sub is not None:
-            self._sub.close(linger=0)
-            self._context.term()
         if self._renderer is not None:
             self._renderer.release()
             self._renderer = None

@@ -20,8 +20,11 @@ import numpy as np
 import pytest
 
 from synthtwin.components.town import PlaceKind, Town
+from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
-from synthtwin.net.webrtc import STALL_S
+from synthtwin.net.webrtc import STALL_S, CrowdFeed
+from synthtwin.net.wire.clone import Replica
+from tests.test_clone import EAST, WALK_MPS, WEST, Stream
 from tests.test_http_api import running, serve_config
 from tests.webrtc_viewer import Viewer, loopback_candidates
 
@@ -225,3 +228,28 @@ def test_an_offer_without_video_is_400_and_adds_no_viewer(serving: Serving, sdp,
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith(detail)
     assert viewers(serving) == []
+
+
+def test_the_feed_draws_each_twin_once_where_the_newest_message_put_it() -> None:
+    """The video's crowd is the replica's (one merge rule): twin 7, held by both cells after it
+    stepped back east, is drawn once, where the east cell's newer message has it."""
+    replica = Replica()
+    feed = CrowdFeed(crowd_assets().library(), replica)
+    assert len(feed.latest()) == 0
+    west, east = Stream(WEST), Stream(EAST)
+    standing = (2010.0, 1000.0, 0.0)
+    messages = [
+        east.publish(1, {7: standing, 8: (3000.0, 1000.0, WALK_MPS)}),
+        west.publish(2, {1: (1000.0, 1000.0, 0.0), 7: (1995.0, 1000.0, 0.0)}),
+        east.publish(3, {8: (3001.0, 1000.0, WALK_MPS)}),
+        east.publish(4, {7: standing, 8: (3002.0, 1000.0, WALK_MPS)}),
+    ]
+    for frames in messages:
+        for state in replica.receive(frames):
+            feed.on_crowd(state)
+    crowd = feed.latest()
+    assert crowd.ids.tolist() == [1, 7, 8] and feed.latest() is crowd
+    assert crowd.pos_m[1].tolist() == pytest.approx([2010.0, 1000.0])
+    ahead = feed.view()  # 8 walks on east (heading 0) past its record, at most 0.25 s
+    assert 0.0 <= ahead.pos_m[2, 0] - crowd.pos_m[2, 0] <= WALK_MPS * 0.25 + 1e-9
+    assert ahead.pos_m[1].tolist() == pytest.approx([2010.0, 1000.0])  # 7 stands

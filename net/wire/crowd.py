@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgpack
@@ -67,7 +66,6 @@ __all__ = [
     "POS_QUANTUM_M",
     "RECORD_DTYPE",
     "SPEED_QUANTUM_MPS",
-    "TWIN_FIELDS",
     "UNIT_CODES",
     "CrowdDecoder",
     "CrowdEncoder",
@@ -76,7 +74,6 @@ __all__ = [
     "decode",
     "encode",
     "from_envelope",
-    "merge_latest",
     "quantize",
 ]
 
@@ -705,21 +702,3 @@ class CrowdDecoder:
         rec = _take(_concat(_take(rec, keep), rows[n_changed:]), order)
         t = np.concatenate([t[keep], np.full(len(msg.ids), msg.t_s)])[order]
         return _dequantize(msg, ids[order], rec, t)
-
-
-TWIN_FIELDS = ("ids", "pos_m", "heading_rad", "speed_mps", "activity", "clip", "phase", "blend",
-               "sample_t_s")  # fmt: skip
-"""The per-twin arrays of a ``CrowdState``."""
-
-
-def merge_latest(states: Iterable[CrowdState]) -> dict[str, np.ndarray]:
-    """Every twin once, over several cells' states: ``TWIN_FIELDS`` to arrays ``(N, ...)``, ids
-    ascending. A twin that just changed cells is in two cells' states; its latest record wins."""
-    states = list(states)
-    if not states:
-        return {name: np.zeros(0) for name in TWIN_FIELDS} | {"pos_m": np.zeros((0, 2))}
-    merged = {name: np.concatenate([getattr(s, name) for s in states]) for name in TWIN_FIELDS}
-    ids = merged["ids"].astype(np.int64)
-    order = np.lexsort((merged["sample_t_s"], ids))  # by id, the latest record last
-    latest = order[np.r_[ids[order][1:] != ids[order][:-1], True]]
-    return {name: values[latest] for name, values in merged.items()} | {"ids": ids[latest]}
