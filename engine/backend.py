@@ -4,8 +4,8 @@
 
 - ``cpu``: every system runs on the CPU (numba kernels over numpy columns).
 - ``cuda``: the physiology kernel runs on an NVIDIA GPU in CuPy
-  (``kernels.cupy.physiology``, the same equations as the numba kernel); every other system
-  still runs on the CPU, because only physiology has a CUDA kernel so far.
+  (``kernels.cupy.physiology``, the same equations as the numba kernel) and the skinning system
+  on Warp's CUDA device (``kernels.warp.skinning``); every other system still runs on the CPU.
 - ``auto``: ``cuda`` when a GPU is visible (CuPy imports, NVRTC loads, a device answers), else
   ``cpu``.
 

@@ -301,6 +301,11 @@ class BodyModel:
         return cls(load_smpl_arrays(Path(path)), source=str(path))
 
     @property
+    def skinning_model(self) -> SkinningModel:
+        """The model's arrays as the skinning kernels take them (numba's and Warp's)."""
+        return self._skinning
+
+    @property
     def num_vertices(self) -> int:
         return len(self.v_template)
 

@@ -76,7 +76,7 @@ class WarpBodySkinner:
         from synthtwin.kernels.warp.skinning import WarpSkinner  # Warp only on this path
 
         # The very model the body's numba skinner reads (BodyModel has no public accessor).
-        self._skinner = WarpSkinner(body._skinning, batch_size=1, device=device)
+        self._skinner = WarpSkinner(body.skinning_model, batch_size=1, device=device)
 
     def skin(self, betas: np.ndarray, pose: np.ndarray) -> np.ndarray:
         """``(B, V, 3) float32`` vertices, as ``NumbaBodySkinner.skin`` (same arguments)."""
