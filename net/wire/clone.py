@@ -220,7 +220,7 @@ class Replica:
     # -- joining -----------------------------------------------------------------------------
 
     def join(self, roster: Reply, snapshot: Reply) -> list[CrowdState]:
-        """Apply the replies to ``join_calls``; returns the cell states of the snapshot.
+        """Apply the replies to ``join_calls``; returns each cell's state after the snapshot.
 
         Raises:
             RequestError: either is an error reply.
