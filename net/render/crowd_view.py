@@ -1,6 +1,6 @@
 """What the renderer draws of a crowd: each twin's place, heading and animation state.
 
-The caller builds it from ``net.wire.crowd.CrowdState`` fields of the same names. Glossary: N
+The caller builds it from the fields of the same names of ``net.wire.clone.Crowd``. Glossary: N
 twins.
 """
 
