@@ -8,6 +8,9 @@ environment: the composition root passes the ``Config`` down.
 from __future__ import annotations
 
 import ipaddress
+import numbers
+import os
+import reprlib
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
@@ -21,6 +24,7 @@ __all__ = [
     "ServeConfig",
     "SimConfig",
     "TickDivisors",
+    "exposure_problem",
     "load_config",
 ]
 
@@ -32,6 +36,10 @@ MAX_DT_S = 600.0
 """Simulated seconds one tick may cover, at most (physiology substeps stay accurate below it)."""
 MAX_EVERY = 1000
 """Ticks between two runs of a system, at most."""
+MAX_CHECKPOINT_EVERY_S = 86_400.0
+"""Wall seconds between two periodic checkpoints, at most."""
+MAX_TOML_DEPTH = 8
+"""Deepest nesting of tables and arrays a config file may hold."""
 
 
 class ConfigError(ValueError):
@@ -104,6 +112,8 @@ class SimConfig:
     def validate(self) -> SimConfig:
         _check(1 <= self.twins <= MAX_TWINS, "twins", self.twins, f"an integer in 1..{MAX_TWINS}")
         _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in 0..2**63-1")
+        _check(self.town_seed is None or 0 <= self.town_seed < 2**63, "town_seed",
+               self.town_seed, "an integer in 0..2**63-1")  # fmt: skip
         _check(0.1 <= self.tick_hz <= 1000, "tick_hz", self.tick_hz, "a rate in 0.1..1000 Hz")
         _check(
             0 < self.time_scale <= MAX_TIME_SCALE,
@@ -147,8 +157,13 @@ class ServeConfig:
             wall-clock second (the viewer's live charts).
         hwm: ZeroMQ high-water mark (messages queued per peer before dropping).
         max_requests_per_tick: requests answered at the start of one tick, at most.
-        checkpoint: file the world is saved to at shutdown (and periodically).
-        checkpoint_every_s: wall seconds between periodic checkpoints; 0 = only at shutdown.
+        checkpoint: file the world is saved to soon after start, periodically and at shutdown;
+            the command journal (``engine.journal``) lies beside it.
+        checkpoint_every_s: wall seconds between periodic checkpoints; 0 = only at start and
+            shutdown (the journal still keeps every acknowledged command).
+        checkpoint_fallback: where the world goes at shutdown when ``checkpoint`` cannot be
+            written; None: ``~/.local/state/synthtwin/``, then the system's temporary folder
+            (each under the checkpoint's file name).
         http_host: address the HTTP REST API (``net.http_api``) listens on (loopback by default).
         http_port: its TCP port; 0 lets the system choose a free one.
         http_enabled: whether ``twin serve`` runs the HTTP API (and the video view) at all.
@@ -168,7 +183,8 @@ class ServeConfig:
     hwm: int = 1000
     max_requests_per_tick: int = 64
     checkpoint: Path = Path("data/world.ckpt")
-    checkpoint_every_s: float = 300.0
+    checkpoint_every_s: float = 60.0
+    checkpoint_fallback: Path | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_enabled: bool = True
@@ -191,7 +207,9 @@ class ServeConfig:
         _check(1 <= self.hwm <= 10_000_000, "hwm", self.hwm, "1..10000000")
         _check(1 <= self.max_requests_per_tick <= 10_000, "max_requests_per_tick",
                self.max_requests_per_tick, "1..10000")  # fmt: skip
-        _check(self.checkpoint_every_s >= 0, "checkpoint_every_s", self.checkpoint_every_s, ">= 0")
+        every_s = self.checkpoint_every_s
+        _check(0 <= every_s <= MAX_CHECKPOINT_EVERY_S, "checkpoint_every_s", every_s,
+               f"0..{MAX_CHECKPOINT_EVERY_S:g} s (0: at start and shutdown only)")  # fmt: skip
         _check(bool(self.http_host) and not any(c.isspace() for c in self.http_host),
                "http_host", self.http_host, "a host name or IP address")  # fmt: skip
         _check(0 <= self.http_port <= 65_535, "http_port", self.http_port,
@@ -305,88 +323,90 @@ class Config:
         return self.security.tokens_file or self.serve.checkpoint.parent / "tokens.json"
 
 
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist = 3, 80, 80, 8
+
+
+def _show(value: Any) -> str:
+    """``repr(value)``, shortened (a deeply nested or huge value stays one short line)."""
+    return _SHOW.repr(value)
+
+
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ConfigError(f"{name} = {value!r} is out of range: expected {allowed}")
+        raise ConfigError(f"{name} = {_show(value)} is out of range: expected {allowed}")
 
 
-SECTIONS: dict[str, type] = {"sim": SimConfig, "serve": ServeConfig, "security": SecurityConfig}
-_COERCE: dict[str, dict[str, Any]] = {
-    "sim": {
-        "twins": int,
-        "seed": int,
-        "tick_hz": float,
-        "time_scale": float,
-        "max_catchup_ticks": int,
-        "device": str,
-        "town_seed": int,
-        "population_file": Path,
-        "start": lambda value: _parse_start(value),
-        "every": lambda value: _parse_divisors(value),
-    },
-    "serve": {
-        "pub_endpoint": str,
-        "router_endpoint": str,
-        "keyframe_every": int,
-        "crowd_hz": float,
-        "vitals_hz": float,
-        "twin_hz": float,
-        "hwm": int,
-        "max_requests_per_tick": int,
-        "checkpoint": Path,
-        "checkpoint_every_s": float,
-        "http_host": str,
-        "http_port": int,
-        "http_enabled": lambda value: _parse_bool(value),
-        "gateway_niceness": int,
-        "webrtc_host_addresses": lambda value: _parse_strings(value),
-    },
-    "security": {
-        "tokens_file": Path,
-        "keys_dir": Path,
-        "curve": lambda value: _parse_bool(value),
-        "tls_cert": Path,
-        "tls_key": Path,
-        "insecure": lambda value: _parse_bool(value),
-        "allowed_hosts": lambda value: _parse_strings(value),
-        "allowed_origins": lambda value: _parse_strings(value),
-        **{
-            name: int
-            for name in (
-                "max_body_bytes",
-                "max_request_bytes",
-                "max_list_items",
-                "max_nesting",
-                "rest_burst",
-                "router_burst",
-                "max_viewers",
-                "max_twin_subscriptions",
-                "spawn_per_min",
-            )
-        },
-        **{
-            name: float
-            for name in (
-                "request_budget_ms",
-                "rest_rate_per_s",
-                "router_rate_per_s",
-                "min_time_scale",
-                "max_time_scale",
-            )
-        },
-    },
-}
+def exposure_problem(config: Config) -> str | None:
+    """Why ``twin serve`` must not bind where ``config`` says, or None.
 
-
-def _coerce(section: str, name: str, value: Any) -> Any:
-    if value is None:
+    Binding beyond loopback (a PUB or ROUTER endpoint, or the HTTP host when the HTTP API runs,
+    not on 127.0.0.0/8, ::1, localhost, ``ipc://`` or ``inproc://``) needs access tokens (a token
+    file at ``config.tokens_file``) and encryption: CURVE (``security.curve``) for ZeroMQ, TLS
+    (``security.tls_cert``) for HTTP. ``security.insecure`` lets it bind anyway (the caller warns).
+    """
+    serve, security = config.serve, config.security
+    zmq_out = [e for e in (serve.pub_endpoint, serve.router_endpoint) if not _is_local_endpoint(e)]
+    http_out = serve.http_enabled and not _is_local_host(serve.http_host)
+    exposed = zmq_out + ([f"http://{serve.http_host}:{serve.http_port}"] if http_out else [])
+    missing = []
+    if exposed and not config.tokens_file.is_file():
+        missing.append(f"access tokens (no token file {config.tokens_file}: `twin token create`)")
+    if zmq_out and not security.curve:
+        missing.append("CURVE encryption (security.curve = true, keys from `twin keys create`)")
+    if http_out and security.tls_cert is None:
+        missing.append("TLS (security.tls_cert and tls_key from `twin cert create`)")
+    if not missing:
         return None
+    return f"binding beyond loopback ({', '.join(exposed)}) without " + " and without ".join(
+        missing
+    )
+
+
+def _is_local_endpoint(endpoint: str) -> bool:
+    """A ZeroMQ endpoint that stays on this machine: ipc://, inproc://, or TCP on loopback."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    host = endpoint.removeprefix("tcp://").rpartition(":")[0]
+    return _is_local_host(host)
+
+
+def _is_local_host(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
     try:
-        return _COERCE[section][name](value)
-    except (TypeError, ValueError) as err:
-        if isinstance(err, ConfigError):
-            raise
-        raise ConfigError(f"{section}.{name} = {value!r}: {err}") from None
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # "*", an interface name or a DNS name: beyond loopback
+
+
+# --- coercion: each setting's TOML or override value -> its field's type, strictly ---------------
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError("expected a whole number")
+    return int(value)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("expected a number")
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string")
+    return value
+
+
+def _path(value: Any) -> Path:
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else None
+    if not isinstance(text, str) or not text or "\0" in text:
+        raise TypeError("expected a file path (a non-empty string)")
+    return Path(text)
 
 
 def _parse_bool(value: Any) -> bool:
@@ -396,7 +416,7 @@ def _parse_bool(value: Any) -> bool:
 
 
 def _parse_strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise TypeError("expected a list of strings")
     return tuple(value)
 
@@ -411,6 +431,8 @@ def _is_ip_address(value: str) -> bool:
 
 def _parse_divisors(value: Any) -> TickDivisors:
     """``[sim.every]``: a table of whole tick counts by system name."""
+    if isinstance(value, TickDivisors):
+        return value
     if not isinstance(value, dict):
         raise TypeError("expected a table of ticks by system, such as [sim.every] behavior = 2")
     known = {f.name for f in fields(TickDivisors)}
@@ -418,9 +440,11 @@ def _parse_divisors(value: Any) -> TickDivisors:
     if unknown:
         raise ConfigError(f"unknown sim.every setting(s) {sorted(unknown)}; known: {sorted(known)}")
     for name, ticks in value.items():
-        if isinstance(ticks, bool) or not isinstance(ticks, int):
-            raise ConfigError(f"sim.every.{name} = {ticks!r}: expected a whole number of ticks")
-    return TickDivisors(**value)
+        if isinstance(ticks, bool) or not isinstance(ticks, numbers.Integral):
+            raise ConfigError(
+                f"sim.every.{name} = {_show(ticks)}: expected a whole number of ticks"
+            )
+    return TickDivisors(**{name: int(ticks) for name, ticks in value.items()})
 
 
 def _parse_start(value: Any) -> datetime:
@@ -429,11 +453,57 @@ def _parse_start(value: Any) -> datetime:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
         raise ConfigError(
-            f"start = {value!r}: expected a date YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+            f"start = {_show(value)}: expected a date YYYY-MM-DD or YYYY-MM-DDTHH:MM"
         ) from None
+
+
+_PARSERS: dict[str, Any] = {
+    "int": _whole,
+    "int | None": _whole,
+    "float": _number,
+    "float | None": _number,
+    "bool": _parse_bool,
+    "str": _text,
+    "str | None": _text,
+    "Path": _path,
+    "Path | None": _path,
+    "tuple[str, ...]": _parse_strings,
+    "datetime | None": _parse_start,
+    "TickDivisors": _parse_divisors,
+}
+"""How a setting is read, by its field's annotation (every field of a section needs one)."""
+
+SECTIONS: dict[str, type] = {"sim": SimConfig, "serve": ServeConfig, "security": SecurityConfig}
+
+
+def _parser(kind: type, name: str, annotation: str) -> Any:
+    try:
+        return _PARSERS[annotation]
+    except KeyError:
+        raise TypeError(f"{kind.__name__}.{name}: no parser for {annotation!r}") from None
+
+
+_COERCE: dict[str, dict[str, Any]] = {
+    section: {f.name: _parser(kind, f.name, str(f.type)) for f in fields(kind)}
+    for section, kind in SECTIONS.items()
+}
+
+
+def _coerce(section: str, name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return _COERCE[section][name](value)
+    except (TypeError, ValueError, OverflowError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"{section}.{name} = {_show(value)}: {err}") from None
+
+
+# --- loading -------------------------------------------------------------------------------------
 
 
 def load_config(
@@ -444,6 +514,9 @@ def load_config(
 ) -> Config:
     """Defaults, then the TOML file's tables, then overrides (None = not given).
 
+    The file is validated on its own first, so a bad value in it is reported even when an
+    override replaces it.
+
     Args:
         path: TOML file with ``[sim]``, ``[serve]`` and ``[security]`` tables.
         serve: overrides of ``[serve]`` settings.
@@ -451,36 +524,102 @@ def load_config(
         sim: overrides of ``[sim]`` settings.
 
     Raises:
-        ConfigError: unreadable file, unknown key, wrong type or out-of-range value.
+        ConfigError: unreadable file, unknown key, wrong type or out-of-range value; one line.
     """
     tables = _read_toml(Path(path)) if path is not None else {}
+    if tables:
+        try:
+            _build(tables)
+        except ConfigError as err:
+            raise ConfigError(f"config file {path}: {err}") from None
     overrides = {"sim": sim, "serve": serve or {}, "security": security or {}}
-    sections = {}
-    for name, kind in SECTIONS.items():
-        values = {
+    merged = {
+        name: {
             **tables.get(name, {}),
             **{k: v for k, v in overrides[name].items() if v is not None},
         }
-        known = {f.name for f in fields(kind)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(
-                f"unknown {name} setting(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        sections[name] = replace(kind(), **{k: _coerce(name, k, v) for k, v in values.items()})
-    return Config(**sections).validate()
+        for name in SECTIONS
+    }
+    return _build(merged)
+
+
+def _build(tables: dict[str, dict[str, Any]]) -> Config:
+    """A validated Config from settings by section (defaults for the rest)."""
+    sections = {name: _section(name, tables.get(name, {})) for name in SECTIONS}
+    try:
+        return Config(**sections).validate()
+    except OSError as err:  # a path the system cannot even look up (name too long, ...)
+        raise ConfigError(f"{err.filename}: {err.strerror}") from None
+
+
+def _section(name: str, values: dict[str, Any]) -> Any:
+    kind = SECTIONS[name]
+    known = {f.name for f in fields(kind)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown {name} setting(s) {_show(sorted(map(str, unknown)))}; known: {sorted(known)}"
+        )
+    return replace(kind(), **{k: _coerce(name, k, v) for k, v in values.items()})
 
 
 def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path}: no such file") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config file {path}: not valid TOML ({err})") from None
+    """The file's tables; ConfigError for anything but a readable TOML file of known tables."""
+    data = _parse_toml(path, _read_text(path))
     extra = set(data) - set(SECTIONS)
     if extra:
         raise ConfigError(
-            f"config file {path}: unknown table(s) {sorted(extra)}; expected {sorted(SECTIONS)}"
+            f"config file {path}: unknown table(s) {_show(sorted(extra))}; "
+            f"expected {sorted(SECTIONS)}"
         )
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"config file {path}: {name} = {_show(table)} is not a table; expected a [{name}] "
+                "header with settings under it"
+            )
     return data
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path}: is a folder; expected a TOML file") from None
+    except OSError as err:
+        raise ConfigError(f"config file {path}: cannot read it ({err.strerror})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {path}: not UTF-8 text (byte {err.start}); expected a TOML file"
+        ) from None
+
+
+def _parse_toml(path: Path, text: str) -> dict[str, Any]:
+    too_deep = ConfigError(
+        f"config file {path}: nested too deeply; expected at most {MAX_TOML_DEPTH} levels of "
+        "tables and arrays"
+    )
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise too_deep from None
+    if _deeper_than(data, MAX_TOML_DEPTH):
+        raise too_deep
+    return data
+
+
+def _deeper_than(value: Any, levels: int) -> bool:
+    """Whether tables and arrays nest more than ``levels`` deep in ``value`` (a scalar: 0, a
+    table or array: one more than its deepest item)."""
+    if not isinstance(value, dict | list):
+        return False
+    if levels == 0:
+        return True
+    children = value.values() if isinstance(value, dict) else value
+    return any(_deeper_than(child, levels - 1) for child in children)

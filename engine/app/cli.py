@@ -12,6 +12,7 @@ Bad arguments and unwritable paths print one clear line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -52,6 +53,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    """A finite number of seconds above 0 (``--vitals-every``, ``--step-s``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -68,10 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=None, help="random seed (0)")
     sim.add_argument("--out", type=Path, required=True, help="output folder")
     sim.add_argument("--start", type=_day, default=None, help="first day, YYYY-MM-DD (today)")
-    sim.add_argument("--step-s", type=float, default=60.0, help="simulated seconds a tick (60)")
+    sim.add_argument(
+        "--step-s", type=_positive_seconds, default=60.0, help="simulated seconds a tick (60)"
+    )
     sim.add_argument(
         "--vitals-every",
-        type=float,
+        type=_positive_seconds,
         default=None,
         metavar="SECONDS",
         help="also write vitals.parquet sampled every SECONDS of simulated time",

@@ -83,13 +83,14 @@ def run_headless(
         progress: called with the number of ticks just run (for a progress bar).
 
     Raises:
-        ValueError: the tick does not divide a day, or the vitals interval is not whole ticks.
+        ValueError: the tick does not divide a day, or the vitals interval is not a positive
+            whole number of ticks.
     """
     dt = sim.loop.dt_s
     ticks_per_day = 86_400.0 / dt
     if abs(ticks_per_day - round(ticks_per_day)) > 1e-9:
         raise ValueError(f"a tick of {dt} s does not divide a day; pick a divisor of 86400 s")
-    sampler = _VitalsSampler(sim, vitals_every_s) if vitals_every_s else None
+    sampler = _VitalsSampler(sim, vitals_every_s) if vitals_every_s is not None else None
     check_output_dir(out)
     for _ in range(days):
         for _ in range(round(ticks_per_day)):
@@ -132,6 +133,8 @@ class _VitalsSampler:
     """Samples every twin's vitals every ``every_s`` simulated seconds."""
 
     def __init__(self, sim: Simulation, every_s: float) -> None:
+        if not every_s > 0 or every_s == float("inf"):
+            raise ValueError(f"--vitals-every {every_s} s must be a positive number of seconds")
         every_ticks = every_s / sim.loop.dt_s
         if every_ticks < 1 or abs(every_ticks - round(every_ticks)) > 1e-9:
             raise ValueError(
