@@ -23,13 +23,13 @@ Accepted schema (SIPHER synthetic population / Understanding Society names as al
 
 | column | type | unit | allowed | aliases |
 | --- | --- | --- | --- | --- |
-| `source_id` | integer |  | a whole number, unique per person (-1: none) | `pidp`; `person_id` |
+| `source_id` | integer |  | a whole number from -2^63 to 2^63-1, unique per person (-1: none) | `pidp`; `person_id` |
 | `age_y` (required) | number | y | a number from 18 to 90 (y) | `age_dv`; `age` |
 | `sex` (required) | label or code |  | female, male, f, m (or codes 0-1 in that order) | `sex_dv`: 1 (male), 2 (female) |
 | `employment` | label or code |  | full_time, part_time, unemployed, retired, student, homemaker, disabled (or codes 0-6 in that order) | `jbstat`: UKHLS codes, mapped as listed below |
 | `employed` | bool |  | true, false, 1, 0, yes, no |  |
 | `student` | bool |  | true, false, 1, 0, yes, no |  |
-| `household_id` | integer |  | a whole number | `hidp` |
+| `household_id` | integer |  | a whole number from -2^63 to 2^63-1 | `hidp` |
 | `household_size` | integer | person | a whole number from 1 to 30 (person) |  |
 | `n_children` | integer | person | a whole number from 0 to 20 (person) |  |
 | `has_car` | bool |  | true, false, 1, 0, yes, no |  |
@@ -85,6 +85,7 @@ UKHLS `jbstat` codes map to `employment` labels:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,10 @@ REQUIRED = ("age_y", "sex")
 HOUSEHOLD_LEVEL = ("household_size", "n_children", "has_car")
 ID_COLUMNS = ("source_id", "household_id")
 NO_SOURCE_ID = -1
+ID_RANGE = (-(2**63), 2**63 - 1)
+"""Whole numbers an id cell may hold: those of int64, its dtype (read exactly, never through a
+float, so ids beyond 2**53 stay distinct)."""
+ID_RANGE_DOC = "from -2^63 to 2^63-1"
 BMI_TOLERANCE = 1.0
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -224,9 +229,9 @@ class FileColumn:
             return self.code_doc
         if self.kind == "id":
             return (
-                "a whole number, unique per person (-1: none)"
+                f"a whole number {ID_RANGE_DOC}, unique per person (-1: none)"
                 if self.target == "source_id"
-                else "a whole number"
+                else f"a whole number {ID_RANGE_DOC}"
             )
         lo, hi = ALLOWED_RANGE[self.target]
         unit = COLUMNS[self.target].unit
@@ -324,6 +329,8 @@ def _read_table(path: Path) -> pa.Table:
         )
     try:
         table = reader(path)
+        if reader is pacsv.read_csv:
+            table = _ids_as_text(path, table)
     except (pa.ArrowException, OSError) as err:
         raise PopulationImportError(
             path, [f"unreadable file ({err}); allowed: a CSV or Parquet table"]
@@ -331,6 +338,21 @@ def _read_table(path: Path) -> pa.Table:
     if table.num_rows == 0:
         raise PopulationImportError(path, ["no data rows; allowed: one row per adult"])
     return table
+
+
+def _ids_as_text(path: Path, table: pa.Table) -> pa.Table:
+    """``table``, re-read with its id columns as text where the CSV reader inferred floats for
+    them (it does for a whole number beyond int64, and then every id of the column is rounded)."""
+    floats = {
+        name: pa.string()
+        for name, kind in zip(table.column_names, table.schema.types, strict=True)
+        if name.strip().lower() in ACCEPTED
+        and ACCEPTED[name.strip().lower()].kind == "id"
+        and not (pa.types.is_integer(kind) or pa.types.is_string(kind))
+    }
+    if not floats:
+        return table
+    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=floats))
 
 
 # --- table -> columns ----------------------------------------------------------------------------
@@ -537,13 +559,17 @@ def _parse_cells(values: pa.ChunkedArray, fc: FileColumn) -> ParsedColumn:
         raw = np.asarray(values.fill_null("").to_numpy(zero_copy_only=False), dtype=str)
         text = np.char.lower(np.char.strip(raw))
         missing = missing | (text == "")
+    reasons = None
     if fc.kind in ("code", "bool"):
         parsed, bad = _parse_labels(values, text, fc)
+    elif fc.kind == "id":
+        parsed, reasons = _parse_ids(values, text)
+        bad = reasons != ""
     else:
         parsed, bad = _parse_numbers(values, text, fc)
     problems = [(int(r) + 1, f"empty; allowed: {fc.allowed}") for r in np.flatnonzero(missing)]
     for r in np.flatnonzero(bad & ~missing):
-        reason = _bad_reason(parsed[r], fc)
+        reason = reasons[r] if reasons is not None else _bad_reason(parsed[r], fc)
         problems.append((int(r) + 1, f"{_cell(values, r)} {reason}; allowed: {fc.allowed}"))
     return ParsedColumn(parsed, bad | missing, sorted(problems))
 
@@ -572,7 +598,9 @@ def _parse_numbers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(N,) float64`` numbers (NaN where unparsable or empty) and ``(N,) bool`` bad cells."""
     if text is None:
-        x = pc.cast(values, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+        # unsafe: an int64 beyond 2**53 becomes the nearest float (then out of range), not an error
+        x = pc.cast(values, pa.float64(), safe=False).fill_null(np.nan)
+        x = x.to_numpy(zero_copy_only=False)
     else:
         uniq, inverse = np.unique(text, return_inverse=True)
         x = np.array([_to_float(u) for u in uniq], dtype=np.float64)[inverse.ravel()]
@@ -583,6 +611,52 @@ def _parse_numbers(
         lo, hi = ALLOWED_RANGE[fc.target]
         bad |= (x < lo) | (x > hi)
     return x, bad
+
+
+def _parse_ids(values: pa.ChunkedArray, text: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,) int64`` whole numbers read exactly, and ``(N,)`` object why each cell is not
+    allowed (``""`` where it is): not a number, not whole, or beyond int64 (``ID_RANGE``)."""
+    if text is None and pa.types.is_integer(values.type):
+        return _ids_of_integers(values)
+    if text is None:
+        text = _numbers_as_exact_text(values)
+    uniq, inverse = np.unique(text, return_inverse=True)
+    parsed = [_whole_from_text(u) for u in uniq]
+    ints = np.array([v if isinstance(v, int) else 0 for v in parsed], dtype=np.int64)
+    reasons = np.array([v if isinstance(v, str) else "" for v in parsed], dtype=object)
+    return ints[inverse.ravel()], reasons[inverse.ravel()]
+
+
+def _ids_of_integers(values: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """An integer column's ids: exact; an unsigned value beyond int64 is out of range."""
+    x = values.fill_null(0).to_numpy(zero_copy_only=False)
+    over = x > ID_RANGE[1] if x.dtype == np.uint64 else np.zeros(len(x), dtype=bool)
+    reasons = np.where(over, "is out of range", "").astype(object)
+    return np.where(over, 0, x).astype(np.int64), reasons
+
+
+def _numbers_as_exact_text(values: pa.ChunkedArray) -> np.ndarray:
+    """``(N,) str`` of a float or bool column, each float's exact decimal value."""
+    if pa.types.is_boolean(values.type):
+        return np.full(len(values), "true or false")  # not a number
+    x = pc.cast(values, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    return np.array([str(Decimal(v)) if np.isfinite(v) else str(v) for v in x.tolist()])
+
+
+def _whole_from_text(text: str) -> int | str:
+    """The whole number ``text`` spells exactly (``12``, ``-1``, ``1e3``, ``12.0``), or why not."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return "is not a number"
+    if number.is_nan():
+        return "is not a number"
+    if number.is_infinite() or number.adjusted() > len(str(ID_RANGE[1])):
+        return "is out of range"  # checked before int(): 1e999999999 would take forever
+    if number != number.to_integral_value():
+        return "is not a whole number"
+    whole = int(number)
+    return whole if ID_RANGE[0] <= whole <= ID_RANGE[1] else "is out of range"
 
 
 def _parse_labels(
@@ -607,7 +681,7 @@ def _numbers_as_text(values: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_boolean(values.type):
         return np.where(values.fill_null(False).to_numpy(zero_copy_only=False), "true", "false")
     x = pc.cast(values, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-    whole = np.isfinite(x) & (x == np.floor(x))
+    whole = np.isfinite(x) & (x == np.floor(x)) & (np.abs(x) < 2.0**63)
     return np.where(whole, np.where(whole, x, 0).astype(np.int64).astype(str), x.astype(str))
 
 
