@@ -7,7 +7,9 @@ are numpy's strings for little-endian integers and IEEE floats (``ALLOWED_DTYPES
 not aligned inside the payload, so a reader that needs alignment copies.
 
 The same map anywhere in a request's ``args``, a reply's ``result`` or an event's ``data`` is an
-array too: ``to_wire`` and ``from_wire`` convert whole nested values.
+array too: ``to_wire`` and ``from_wire`` convert whole nested values. ``from_wire`` refuses values
+nested deeper than its ``max_nesting`` (``too_large``), so its recursion stays shallow whatever the
+payload. A shape has at most ``MAX_DIMS`` dimensions of at most ``MAX_DIM`` each.
 """
 
 from __future__ import annotations
@@ -17,12 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from synthtwin.net.wire.errors import BAD_VALUE, LENGTH_MISMATCH, WRONG_TYPE, WireError, type_name
+from synthtwin.net.wire.errors import (
+    BAD_VALUE,
+    ECHO_CHARS,
+    LENGTH_MISMATCH,
+    TOO_LARGE,
+    WRONG_TYPE,
+    WireError,
+    clip,
+    type_name,
+)
 from synthtwin.net.wire.fields import field_path, read_list, read_str, require
 
 __all__ = [
     "ALLOWED_DTYPES",
     "ARRAY_KEYS",
+    "MAX_DIM",
+    "MAX_DIMS",
+    "MAX_NESTING",
     "check_ascending",
     "check_rows",
     "from_wire",
@@ -33,6 +47,14 @@ __all__ = [
 
 ALLOWED_DTYPES = ("|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f4", "<f8")
 ARRAY_KEYS = frozenset(("dtype", "shape", "data"))
+MAX_DIMS = 32
+"""Most dimensions of an array's ``shape``."""
+MAX_DIM = 2**32 - 1
+"""Largest size of one dimension of an array's ``shape``."""
+MAX_NESTING = 32
+"""Deepest nesting of maps and arrays inside ``args``, ``result`` or ``data`` that ``from_wire``
+reads by default (the value itself is level 0; an array map counts as one level)."""
+_MAX_PATH_CHARS = 2 * ECHO_CHARS
 
 
 def pack_array(values: Any, dtype: str) -> dict[str, Any]:
@@ -48,6 +70,11 @@ def _read_shape(m: dict, path: str) -> list[int]:
     shape = read_list(m, "shape", path)
     if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise WireError(WRONG_TYPE, f"field '{path}.shape' must be an array of int >= 0")
+    if len(shape) > MAX_DIMS or any(d > MAX_DIM for d in shape):
+        raise WireError(
+            TOO_LARGE,
+            f"field '{path}.shape' must have at most {MAX_DIMS} dimensions of at most {MAX_DIM}",
+        )
     return shape
 
 
@@ -55,9 +82,9 @@ def _array_from_map(m: dict, path: str, dtype: str | None) -> np.ndarray:
     """The view of a validated array map; ``dtype=None`` accepts any of ``ALLOWED_DTYPES``."""
     got = read_str(m, "dtype", path)
     if dtype is not None and got != dtype:
-        raise WireError(WRONG_TYPE, f"field '{path}' must be an array of {dtype}, got {got}")
+        raise WireError(WRONG_TYPE, f"field '{path}' must be an array of {dtype}, got {clip(got)}")
     if got not in ALLOWED_DTYPES:
-        raise WireError(WRONG_TYPE, f"field '{path}' has unsupported dtype {got}")
+        raise WireError(WRONG_TYPE, f"field '{path}' has unsupported dtype {clip(got)}")
     shape = _read_shape(m, path)
     data = require(m, "data", path)
     if not isinstance(data, bytes):
@@ -125,12 +152,41 @@ def to_wire(value: Any) -> Any:
     return value
 
 
-def from_wire(value: Any, path: str) -> Any:
-    """``value`` with every array map (a map of exactly ``ARRAY_KEYS``) replaced by its view."""
-    if isinstance(value, dict):
-        if value.keys() == ARRAY_KEYS:
-            return _array_from_map(value, path, None)
-        return {k: from_wire(v, field_path(path, str(k))) for k, v in value.items()}
+def from_wire(value: Any, path: str, max_nesting: int = MAX_NESTING) -> Any:
+    """``value`` with every array map (a map of exactly ``ARRAY_KEYS``) replaced by its view.
+
+    Raises:
+        WireError: an array map's error; ``too_large`` when maps and arrays nest more than
+            ``max_nesting`` levels below ``value`` (``value`` itself is level 0).
+    """
+    return _from_wire(value, path, path, max_nesting, max_nesting)
+
+
+def _from_wire(value: Any, path: str, root: str, levels_left: int, max_nesting: int) -> Any:
+    """``from_wire`` of ``value`` at ``path``, with ``levels_left`` levels of nesting allowed."""
+    if not isinstance(value, dict | list):
+        return value
+    if levels_left < 0:
+        raise WireError(TOO_LARGE, f"field '{root}' nests deeper than {max_nesting} levels")
+    below = levels_left - 1
     if isinstance(value, list):
-        return [from_wire(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
+        return [
+            _from_wire(v, _child(path, f"[{i}]"), root, below, max_nesting)
+            if isinstance(v, dict | list) else v
+            for i, v in enumerate(value)
+        ]  # fmt: skip
+    if value.keys() == ARRAY_KEYS:
+        return _array_from_map(value, path, None)
+    return {
+        k: _from_wire(v, _child(path, f".{clip(k)}"), root, below, max_nesting)
+        if isinstance(v, dict | list) else v
+        for k, v in value.items()
+    }  # fmt: skip
+
+
+def _child(path: str, suffix: str) -> str:
+    """``path + suffix``, the whole path at most ``2 * ECHO_CHARS`` characters (then ``...``)."""
+    if path.endswith("..."):
+        return path
+    child = path + suffix
+    return child if len(child) <= _MAX_PATH_CHARS else child[: _MAX_PATH_CHARS - 3] + "..."

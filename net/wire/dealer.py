@@ -19,6 +19,9 @@ Two flavours, one logic (``Correlator``: ids, payloads, matching, errors):
     client = AsyncRequestClient("tcp://127.0.0.1:5557")
     roster, snapshot = await client.exchange([("roster", {}), ("snapshot", {})])
     await client.close()
+
+A server with access control wants a ``token`` in every request (``token=``, sent in each request's
+body); a CURVE server wants the client's keys (``curve=``, ``net.wire.curve.CurveKeys``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import zmq
 import zmq.asyncio
 
 from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.errors import WireError
 from synthtwin.net.wire.reply import Reply
 
@@ -65,12 +69,15 @@ class RequestError(Exception):
     Attributes:
         code: one of ``net.wire.REPLY_ERROR_CODES`` (``bad_request``, ``unknown_op``, ...).
         message: the server's message, e.g. ``twin 9 does not exist``.
+        retry_after_ms: with ``rate_limited``, how long to wait before asking again, wall
+            milliseconds; None otherwise.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after_ms: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after_ms = retry_after_ms
 
 
 class RequestTimeout(TimeoutError):
@@ -103,7 +110,8 @@ def result_of(answer: Reply) -> dict[str, Any]:
         RequestError: the reply is an error reply.
     """
     if not answer.ok:
-        raise RequestError(answer.error.code, answer.error.message)
+        error = answer.error
+        raise RequestError(error.code, error.message, error.retry_after_ms)
     return answer.result
 
 
@@ -113,15 +121,17 @@ class Correlator:
     Args:
         endpoint: the server's ROUTER endpoint (named in timeouts).
         timeout_s: how long a request waits for its reply, wall seconds.
+        token: the access token sent with every request, or None.
 
     Attributes:
         applied: ``(tick, seq, t_s)`` of the last PUB message the client applied, sent with every
             request as the protocol asks (the server may log it); ``(0, 0, 0.0)`` if none.
     """
 
-    def __init__(self, endpoint: str, timeout_s: float) -> None:
+    def __init__(self, endpoint: str, timeout_s: float, token: str | None = None) -> None:
         self.endpoint = endpoint
         self.timeout_s = timeout_s
+        self.token = token
         self.applied: tuple[int, int, float] = (0, 0, 0.0)
         self._next_id = 1
 
@@ -131,7 +141,7 @@ class Correlator:
         ids = list(range(first, first + len(calls)))
         tick, seq, t_s = self.applied
         payloads = [
-            request.encode(request.Request(i, op, args, tick, seq, t_s))
+            request.encode(request.Request(i, op, args, tick, seq, t_s, self.token))
             for i, (op, args) in zip(ids, calls, strict=True)
         ]
         return ids, payloads
@@ -153,10 +163,14 @@ class Correlator:
         return RequestTimeout(calls[missing][0], self.endpoint, self.timeout_s)
 
 
-def _dealer(context: zmq.Context, endpoint: str, timeout_s: float) -> zmq.Socket:
+def _dealer(
+    context: zmq.Context, endpoint: str, timeout_s: float, curve: CurveKeys | None
+) -> zmq.Socket:
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDTIMEO, max(1, round(timeout_s * 1000)))
+    if curve is not None:
+        curve.apply(sock)
     sock.connect(endpoint)
     return sock
 
@@ -168,6 +182,9 @@ class RequestClient:
         endpoint: the server's ROUTER endpoint, e.g. ``tcp://127.0.0.1:5557``.
         timeout_s: how long a call waits for its replies, wall seconds.
         context: the ZeroMQ context (default: the process's shared instance).
+        token: the access token sent with every request (a server with access control needs
+            one); None: none.
+        curve: the client's CURVE keys, for a server whose ROUTER is a CURVE server; None: plain.
 
     Not thread-safe: one caller at a time (the asyncio flavour serves many).
     """
@@ -177,9 +194,11 @@ class RequestClient:
         endpoint: str,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         context: zmq.Context | None = None,
+        token: str | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
-        self.correlator = Correlator(endpoint, timeout_s)
-        self._socket = _dealer(context or zmq.Context.instance(), endpoint, timeout_s)
+        self.correlator = Correlator(endpoint, timeout_s, token)
+        self._socket = _dealer(context or zmq.Context.instance(), endpoint, timeout_s, curve)
 
     @property
     def endpoint(self) -> str:
@@ -269,6 +288,7 @@ class AsyncRequestClient:
         endpoint: the server's ROUTER endpoint, e.g. ``tcp://127.0.0.1:5557``.
         timeout_s: how long a call waits for its replies, wall seconds.
         context: the ZeroMQ context (default: the process's shared instance).
+        token, curve: as ``RequestClient``.
     """
 
     def __init__(
@@ -276,8 +296,11 @@ class AsyncRequestClient:
         endpoint: str,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         context: zmq.Context | None = None,
+        token: str | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
-        self.correlator = Correlator(endpoint, timeout_s)
+        self.correlator = Correlator(endpoint, timeout_s, token)
+        self._curve = curve
         self._context = context or zmq.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
         self._reader: asyncio.Task | None = None
@@ -340,7 +363,7 @@ class AsyncRequestClient:
         if self._closed:
             raise ClientClosed("the request client is closed")
         if self._socket is None:
-            raw = _dealer(self._context, self.endpoint, self.timeout_s)
+            raw = _dealer(self._context, self.endpoint, self.timeout_s, self._curve)
             self._socket = zmq.asyncio.Socket.from_socket(raw)
             self._reader = asyncio.ensure_future(self._read(self._socket))
         return self._socket

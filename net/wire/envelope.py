@@ -12,11 +12,14 @@ body   map   the kind's own fields
 ====== ===== ==============================================================================
 
 Decoders check the keys in this order and report the first failure; receivers ignore keys they do
-not know, so later minor versions can add optional fields.
+not know, so later minor versions can add optional fields. A receiver that bounds its work (the
+server's ROUTER) passes ``max_items``: msgpack then refuses any array or map that declares more
+items, from its header, before reading them (``too_large``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +29,30 @@ from synthtwin.net.wire.errors import (
     BAD_VERSION,
     NOT_A_MAP,
     NOT_MSGPACK,
+    TOO_LARGE,
     TRUNCATED,
     UNKNOWN_KIND,
     WRONG_KIND,
     WireError,
+    clip,
     type_name,
 )
 from synthtwin.net.wire.fields import read_float, read_int, read_map, read_str
 
-__all__ = ["KINDS", "PROTOCOL_VERSION", "Envelope", "pack_envelope", "unpack_envelope"]
+__all__ = [
+    "KINDS",
+    "MSGPACK_MAX_DEPTH",
+    "PROTOCOL_VERSION",
+    "Envelope",
+    "pack_envelope",
+    "unpack_envelope",
+]
 
 PROTOCOL_VERSION = 1
 KINDS = ("crowd", "pose", "vitals", "event", "meta", "request", "reply")
+MSGPACK_MAX_DEPTH = 1024
+"""Deepest nesting msgpack's unpacker reads (its stack); a deeper payload is ``too_large``."""
+_OVER_LIMIT = re.compile(r"^(\d+) exceeds max_(array|map)_len\((\d+)\)$")
 
 
 @dataclass(frozen=True)
@@ -85,25 +100,40 @@ def _is_truncated(data: bytes) -> bool:
     return False
 
 
-def _unpack(data: bytes) -> Any:
+def _unpack(data: bytes, max_items: int | None = None) -> Any:
+    limits = {} if max_items is None else {"max_array_len": max_items, "max_map_len": max_items}
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, **limits)
     except msgpack.ExtraData as exc:
         raise WireError(NOT_MSGPACK, f"payload has {len(exc.extra)} trailing bytes") from None
-    except (ValueError, TypeError):
+    except msgpack.StackError:
+        message = f"payload nests deeper than {MSGPACK_MAX_DEPTH} levels"
+        raise WireError(TOO_LARGE, message) from None
+    except (ValueError, TypeError) as exc:
+        over = _OVER_LIMIT.match(str(exc)) if max_items is not None else None
+        if over is not None and int(over.group(3)) == max_items:
+            what = "an array of {} items" if over.group(2) == "array" else "a map of {} entries"
+            message = f"payload holds {what.format(over.group(1))}, more than {max_items}"
+            raise WireError(TOO_LARGE, message) from None
         if _is_truncated(data):
             raise WireError(TRUNCATED, "payload is truncated") from None
         raise WireError(NOT_MSGPACK, "payload is not msgpack") from None
 
 
-def unpack_envelope(data: bytes, kind: str | None = None) -> Envelope:
+def unpack_envelope(data: bytes, kind: str | None = None, max_items: int | None = None) -> Envelope:
     """Parse and check the envelope of ``data``; with ``kind``, require that kind.
 
+    Args:
+        data: the payload.
+        kind: the kind required, or None for any of ``KINDS``.
+        max_items: most items of any array or map in the payload; None: no limit but its size.
+
     Raises:
-        WireError: not_msgpack, truncated, not_a_map, missing_field, wrong_type, bad_version,
-            unknown_kind, wrong_kind or bad_value (a negative tick or seq).
+        WireError: not_msgpack, truncated, too_large (an array or map over ``max_items``, or
+            nesting deeper than ``MSGPACK_MAX_DEPTH``), not_a_map, missing_field, wrong_type,
+            bad_version, unknown_kind, wrong_kind or bad_value (a negative tick or seq).
     """
-    obj = _unpack(data)
+    obj = _unpack(data, max_items)
     if not isinstance(obj, dict):
         raise WireError(NOT_A_MAP, f"payload must be a map, got {type_name(obj)}")
     version = read_int(obj, "v")
@@ -114,7 +144,7 @@ def unpack_envelope(data: bytes, kind: str | None = None) -> Envelope:
         )
     got = read_str(obj, "kind")
     if got not in KINDS:
-        raise WireError(UNKNOWN_KIND, f"unknown kind '{got}'")
+        raise WireError(UNKNOWN_KIND, f"unknown kind '{clip(got)}'")
     if kind is not None and got != kind:
         raise WireError(WRONG_KIND, f"expected kind '{kind}', got '{got}'")
     return Envelope(

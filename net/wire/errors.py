@@ -3,7 +3,9 @@
 Every decoder in ``net.wire`` raises only ``WireError`` for bad input, never a bare KeyError,
 IndexError or msgpack exception. The codes and message templates are part of the protocol
 (``docs/protocol.md``, "Decode errors"): the Python, JavaScript and C# decoders produce the same
-strings for the golden files under ``tests/golden/wire/``.
+strings for the golden files under ``tests/golden/wire/``. A message quotes at most
+``ECHO_CHARS`` characters of any text it takes from the input (``clip``), so a huge payload never
+comes back in its own error.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ __all__ = [
     "BAD_VALUE",
     "BAD_VERSION",
     "DECODE_ERROR_CODES",
+    "ECHO_CHARS",
     "LENGTH_MISMATCH",
     "MISSING_FIELD",
     "NOT_A_MAP",
     "NOT_MSGPACK",
+    "TOO_LARGE",
     "TRUNCATED",
     "UNKNOWN_BASE",
     "UNKNOWN_KIND",
     "WRONG_KIND",
     "WRONG_TYPE",
     "WireError",
+    "clip",
     "type_name",
 ]
 
@@ -38,6 +43,7 @@ WRONG_TYPE = "wrong_type"
 LENGTH_MISMATCH = "length_mismatch"
 BAD_VALUE = "bad_value"
 UNKNOWN_BASE = "unknown_base"
+TOO_LARGE = "too_large"
 
 DECODE_ERROR_CODES = (
     NOT_MSGPACK,
@@ -51,7 +57,10 @@ DECODE_ERROR_CODES = (
     LENGTH_MISMATCH,
     BAD_VALUE,
     UNKNOWN_BASE,
+    TOO_LARGE,
 )
+ECHO_CHARS = 64
+"""Most characters of input text an error message quotes (``clip``)."""
 
 
 class WireError(ValueError):
@@ -90,3 +99,12 @@ def type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "map"
     return "ext"
+
+
+def clip(text: object) -> str:
+    """``text`` as a string of at most ``ECHO_CHARS`` characters: longer ones keep their first
+    ``ECHO_CHARS - 3`` and end in ``...``."""
+    text = str(text)
+    if len(text) <= ECHO_CHARS:
+        return text
+    return text[: ECHO_CHARS - 3] + "..."

@@ -16,7 +16,9 @@ last sequence number it had published (for ``snapshot``, the snapshot's sequence
 
 Error codes (``REPLY_ERROR_CODES``): ``bad_request`` (the payload failed to decode, or the args are
 missing or of the wrong type; the message says which), ``unknown_op``, ``unknown_twin``,
-``out_of_range`` (an argument outside its documented range), ``internal`` (the server failed).
+``out_of_range`` (an argument outside its documented range), ``unauthorized`` (no valid token),
+``forbidden`` (the token's role is below the op's), ``rate_limited`` (too many requests: the error
+map also holds ``retry_after_ms``, int, how long to wait), ``internal`` (the server failed).
 """
 
 from __future__ import annotations
@@ -26,14 +28,17 @@ from typing import Any
 
 from synthtwin.net.wire.arrays import from_wire, to_wire
 from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
-from synthtwin.net.wire.fields import read_bool, read_map, read_optional_int, read_str
+from synthtwin.net.wire.fields import read_bool, read_int, read_map, read_optional_int, read_str
 
 __all__ = [
     "BAD_REQUEST",
+    "FORBIDDEN",
     "INTERNAL",
     "KIND",
     "OUT_OF_RANGE",
+    "RATE_LIMITED",
     "REPLY_ERROR_CODES",
+    "UNAUTHORIZED",
     "UNKNOWN_OP",
     "UNKNOWN_TWIN",
     "Reply",
@@ -49,15 +54,27 @@ UNKNOWN_OP = "unknown_op"
 UNKNOWN_TWIN = "unknown_twin"
 OUT_OF_RANGE = "out_of_range"
 INTERNAL = "internal"
-REPLY_ERROR_CODES = (BAD_REQUEST, UNKNOWN_OP, UNKNOWN_TWIN, OUT_OF_RANGE, INTERNAL)
+UNAUTHORIZED = "unauthorized"
+FORBIDDEN = "forbidden"
+RATE_LIMITED = "rate_limited"
+REPLY_ERROR_CODES = (
+    BAD_REQUEST, UNKNOWN_OP, UNKNOWN_TWIN, OUT_OF_RANGE, UNAUTHORIZED, FORBIDDEN, RATE_LIMITED,
+    INTERNAL,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ReplyError:
-    """Why a request failed: ``code`` from ``REPLY_ERROR_CODES`` and a human-readable message."""
+    """Why a request failed: ``code`` from ``REPLY_ERROR_CODES`` and a human-readable message.
+
+    Attributes:
+        retry_after_ms: with ``rate_limited``, how long to wait before asking again, wall
+            milliseconds; None otherwise (and then not on the wire).
+    """
 
     code: str
     message: str
+    retry_after_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,8 @@ def encode(msg: Reply) -> bytes:
         if msg.error is None:
             raise ValueError("a failed reply needs an error")
         body["error"] = {"code": msg.error.code, "message": msg.error.message}
+        if msg.error.retry_after_ms is not None:
+            body["error"]["retry_after_ms"] = int(msg.error.retry_after_ms)
     return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, body)
 
 
@@ -110,7 +129,11 @@ def from_envelope(env: Envelope) -> Reply:
     error = read_map(body, "error", "body")
     code = read_str(error, "code", "body.error")
     message = read_str(error, "message", "body.error")
-    return Reply(env.tick, env.seq, env.t_s, request_id, False, error=ReplyError(code, message))
+    retry = None
+    if "retry_after_ms" in error:
+        retry = read_int(error, "retry_after_ms", "body.error", minimum=0)
+    failure = ReplyError(code, message, retry)
+    return Reply(env.tick, env.seq, env.t_s, request_id, False, error=failure)
 
 
 def decode(data: bytes) -> Reply:

@@ -245,6 +245,11 @@ def _valid_payloads() -> dict[str, tuple[str, bytes]]:
             "request",
             request.encode(request.Request(2, "despawn", {"ids": np.array([31], np.uint32)})),
         ),
+        "request_twin_token": (
+            "request",
+            request.encode(request.Request(4, "twin", {"id": 12}, token=EXAMPLE_TOKEN)),
+        ),
+        **_auth_replies(),
         "reply_snapshot": (
             "reply",
             reply.encode(reply.Reply(3603, 503, 120.1, 1, True, result={"crowd": [key, delta]})),
@@ -298,6 +303,37 @@ def _valid_payloads() -> dict[str, tuple[str, bytes]]:
         ),
         **_merge_payloads(),
     }
+
+
+EXAMPLE_TOKEN = "st_0a1b2c3d_" + "A" * 43
+"""A token of the right form (``net.auth``); no server holds it."""
+
+
+def _auth_replies() -> dict[str, tuple[str, bytes]]:
+    """The error replies of access control and rate limiting (protocol section 6.7)."""
+    errors = {
+        "reply_unauthorized": reply.ReplyError(
+            reply.UNAUTHORIZED, "a token is required: see `twin token create`"
+        ),
+        "reply_forbidden": reply.ReplyError(
+            reply.FORBIDDEN, "this needs the analyst role; the token has viewer"
+        ),
+        "reply_rate_limited": reply.ReplyError(
+            reply.RATE_LIMITED, "more than 200 requests a second; retry in 15 ms", 15
+        ),
+    }
+    return {
+        name: ("reply", reply.encode(reply.Reply(3603, 507, 120.1, 5, False, error=error)))
+        for name, error in errors.items()
+    }
+
+
+def _nested(levels: int) -> Any:
+    """A value of ``levels`` nested arrays around a nil."""
+    value = None
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 # --- invalid payloads ----------------------------------------------------------------------------
@@ -549,6 +585,38 @@ def _invalid_payloads(
             ),
             "wrong_type",
             "field 'body.args.ids' has unsupported dtype >u4",
+        ),
+        (
+            "request_token_type",
+            "request",
+            _edit(req, _setter("body.token", 7)),
+            "wrong_type",
+            "field 'body.token' must be str, got int",
+        ),
+        (
+            "request_too_deep",
+            "request",
+            _edit(req, _setter("body.args", {"cells": _nested(33)})),
+            "too_large",
+            "field 'body.args' nests deeper than 32 levels",
+        ),
+        (
+            "request_shape_dims",
+            "request",
+            _edit(
+                req, _setter("body.args", {"ids": {"dtype": "<u4", "shape": [0] * 33, "data": b""}})
+            ),
+            "too_large",
+            "field 'body.args.ids.shape' must have at most 32 dimensions of at most 4294967295",
+        ),
+        (
+            "request_long_dtype",
+            "request",
+            _edit(
+                req, _setter("body.args", {"ids": {"dtype": "x" * 100, "shape": [1], "data": b""}})
+            ),
+            "wrong_type",
+            f"field 'body.args.ids' has unsupported dtype {'x' * 61}...",
         ),
         (
             "reply_no_result",
