@@ -62,5 +62,22 @@ class AccessCheckedWorld:
             )
         self._world[name] = value
 
+    @property
+    def columns(self) -> _Layout:
+        """The column store's layout version only: every column goes through ``[]``."""
+        return _Layout(self._world)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._world, name)
+
+
+class _Layout:
+    """What a checked view exposes of the column store: ``version`` (bumped by every spawn and
+    despawn, for caches keyed on the row layout)."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    @property
+    def version(self) -> int:
+        return self._world.columns.version

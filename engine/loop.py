@@ -86,10 +86,14 @@ class Loop:
         return self.time_scale / self.tick_hz
 
     def step(self) -> None:
-        """Run one tick of every system, then advance the clock by ``dt_s``."""
-        tick = self._tick(self.dt_s)
+        """Run one tick: commands first; then, unless they paused the loop, every other system
+        on a tick of the (maybe new) ``dt_s``, and advance the clock by it."""
         started = time.perf_counter()
-        self.schedule.run(tick)
+        self.schedule.run_input(self._tick(self.dt_s))
+        if self.paused:
+            return
+        tick = self._tick(self.dt_s)
+        self.schedule.run_update(tick)
         self.world.clock.advance(tick.dt_s)
         self.world.tick += 1
         elapsed = time.perf_counter() - started

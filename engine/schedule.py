@@ -34,14 +34,16 @@ undeclared read or write raises; production systems get the World itself.
 
 A system may run at a divisor of the tick rate (``every`` ticks, from ``[sim.every]``); it then
 runs on the last tick of each window and integrates over the simulated seconds the window covered
-(which stays right when the time scale changes inside it).
+(which stays right when the time scale changes inside it). A window also ends at the tick that
+reaches midnight, so no window spans two days, and the window's tick carries the time, hour,
+weekday and day of its first tick. An open window is part of the system's checkpointed state.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from enum import IntEnum
 from typing import ClassVar
 
@@ -105,22 +107,26 @@ class System:
             raise ValueError(f"every = {every}: a system runs every 1 or more ticks")
         self.every = every
         self.timings: RollingTimings | None = None
-        self._window_start_s: float | None = None
+        self._window: Tick | None = None
+        """The first tick of the window not run yet (``every`` > 1 only)."""
 
     @property
     def name(self) -> str:
         return type(self).__name__
 
     def process(self, tick: Tick) -> None:
-        if self._window_start_s is None:
-            self._window_start_s = tick.t_s
-        if (tick.index + 1) % self.every:
-            return
-        window_s = tick.t_s + tick.dt_s - self._window_start_s
-        window = replace(tick, t_s=self._window_start_s, dt_s=window_s)
-        self._window_start_s = None
+        """Run on ``tick``, or on the window it closes (the module docstring), timed."""
+        if self.every > 1:
+            first = self._window or tick
+            if (tick.index + 1) % self.every and tick.end_day_index == tick.day_index:
+                self._window = first
+                return
+            self._window = None
+            if first is not tick:
+                tick = replace(first, index=tick.index, end_day_index=tick.end_day_index,
+                               dt_s=tick.t_s + tick.dt_s - first.t_s)  # fmt: skip
         started = time.perf_counter()
-        self.run(window)
+        self.run(tick)
         if self.timings is not None:
             self.timings.record(self.name, time.perf_counter() - started)
 
@@ -131,11 +137,14 @@ class System:
         """Compile or load this system's kernels before the first tick, so that tick is on time."""
 
     def state_dict(self) -> dict:
-        """Non-column state to checkpoint (plain data or numpy arrays); most systems have none."""
-        return {}
+        """Non-column state to checkpoint (plain data or numpy arrays): the open window, and what
+        a subclass adds (calling this first)."""
+        return {} if self._window is None else {"window": asdict(self._window)}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what ``state_dict`` returned."""
+        window = state.get("window")
+        self._window = None if window is None else Tick(**window)
 
 
 class ScheduleError(ValueError):
@@ -167,13 +176,24 @@ class Schedule:
         """Every system in run order: by phase, then by declaration."""
         _check(self.systems, set(world.columns.schema))
         self._input = tuple(s for s in self.systems if s.phase == Phase.INPUT)
+        self._update = tuple(s for s in self.systems if s.phase != Phase.INPUT)
         if self.check_access if check_access is None else check_access:
             for system in self.systems:
                 _limit_access(system, world)
 
     def run(self, tick: Tick) -> None:
         """One tick of every system, in order."""
-        for system in self.systems:
+        self.run_input(tick)
+        self.run_update(tick)
+
+    def run_input(self, tick: Tick) -> None:
+        """The INPUT phase: commands, which may pause the loop or change its time scale."""
+        for system in self._input:
+            system.process(tick)
+
+    def run_update(self, tick: Tick) -> None:
+        """Every phase after INPUT, in order."""
+        for system in self._update:
             system.process(tick)
 
     def idle(self, tick: Tick) -> None:

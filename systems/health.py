@@ -182,9 +182,10 @@ class HealthSystem(System):
         w["day_glucose_max"][:] = 0.0
 
     def state_dict(self) -> dict:
-        return {"day_index": self.day_index}
+        return {**super().state_dict(), "day_index": self.day_index}
 
     def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
         day = int(state.get("day_index", -1))
         self.day_index = day if day >= 0 else self.world.clock.day_index
 

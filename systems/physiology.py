@@ -109,9 +109,10 @@ class PhysiologySystem(System):
         self.day_index = day_index
 
     def state_dict(self) -> dict:
-        return {"day_index": self.day_index}
+        return {**super().state_dict(), "day_index": self.day_index}
 
     def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
         self.day_index = int(state.get("day_index", self.world.clock.day_index))
 
     def _exertion(self, tick: Tick) -> None:

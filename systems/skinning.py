@@ -75,7 +75,7 @@ class WarpBodySkinner:
     def __init__(self, body: BodyModel, device: str) -> None:
         from synthtwin.kernels.warp.skinning import WarpSkinner  # Warp only on this path
 
-        # The very model the body's numba skinner reads (BodyModel has no public accessor).
+        # The very arrays the body's numba skinner reads.
         self._skinner = WarpSkinner(body.skinning_model, batch_size=1, device=device)
 
     def skin(self, betas: np.ndarray, pose: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ depth of any file, goes only where its layer may go; and the distribution lists 
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def _is_under(name: str, prefix: str) -> bool:
 
 
 def _layer(module: str) -> str:
-    return max((layer for layer in ALLOWED if _is_under(module, layer)), key=len)
+    """The layer of ``module``; ``synthtwin`` itself (the whole package) counts as the app's."""
+    return max((layer for layer in ALLOWED if _is_under(module, layer)), key=len, default=APP)
 
 
 def _may_import(module: str, target: str) -> bool:
@@ -53,15 +55,37 @@ def _module_name(path: Path) -> str:
     return ".".join(("synthtwin", *parts))
 
 
+MODULE_STRING = re.compile(r"^synthtwin(\.\w+)+$")
+"""A module named in a string: ``python -m synthtwin.net.gateway``, ``importlib.import_module``."""
+
+
 def _imports(path: Path) -> list[tuple[int, str]]:
-    """``(line, module)`` of every import in a file, at any depth (functions included)."""
+    """``(line, module)`` of every import in a file, at any depth (functions included): each
+    ``from M import n`` as ``M.n`` too (``n`` may be a module), and every string constant that
+    names a synthtwin module, docstrings aside."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path}:{node.lineno}: use an absolute synthtwin import"
             found.append((node.lineno, node.module or ""))
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and MODULE_STRING.match(node.value)
+        ):
+            found.append((node.lineno, node.value))
     return found
 
 
@@ -107,6 +131,23 @@ def test_the_rules_catch_a_breach():
     assert _may_import("synthtwin.engine.synth.town", "synthtwin.kernels.physiology")
     assert _may_import("synthtwin.engine.app.cli", "synthtwin.engine.synth.town")
     assert _may_import("synthtwin.clients.python.cli", "synthtwin.net.wire.crowd")
+    assert not _may_import("synthtwin.systems.health", "synthtwin.engine.synth")
+    assert not _may_import("synthtwin.net.gateway", "synthtwin")
+
+
+def test_aliased_string_and_nested_imports_are_seen(tmp_path):
+    source = tmp_path / "probe.py"
+    source.write_text(
+        '"""Mentions synthtwin.engine.app in its docstring only."""\n'
+        "from synthtwin.engine import synth\n"
+        "def f():\n"
+        "    import synthtwin.engine.app.cli\n"
+        "    return 'synthtwin.engine.app.serve'\n"
+    )
+    seen = {target for _, target in _imports(source)}
+    assert {"synthtwin.engine.synth", "synthtwin.engine.app.cli"} <= seen
+    assert "synthtwin.engine.app.serve" in seen
+    assert "synthtwin.engine.app" not in seen, "docstrings are prose, not imports"
 
 
 def test_the_distribution_lists_every_package():

@@ -151,3 +151,23 @@ def test_a_paused_loop_still_takes_commands_and_a_resume_restarts_the_ticks():
     assert log[:3] == [("commands", 0, 0.0)] * 3
     assert ("life", 0, pytest.approx(0.01)) in log and loop.world.tick > 5
     loop.world.close()
+
+
+def test_a_pause_or_time_scale_command_takes_effect_in_its_own_tick():
+    log: list = []
+
+    class Control(Commands):
+        def run(self, tick: Tick) -> None:
+            super().run(tick)
+            if tick.index == 1:
+                loop.time_scale = 10.0
+            if tick.index == 3:
+                loop.paused = True
+
+    loop = make_loop(Control(log, "commands"), Recorder(log, "life"), tick_hz=100, time_scale=1)
+    loop.run_ticks(5)
+    life = [(index, dt) for tag, index, dt in log if tag == "life"]
+    assert life == [(0, pytest.approx(0.01)), (1, pytest.approx(0.1)), (2, pytest.approx(0.1))]
+    assert loop.world.tick == 3, "the tick whose command paused the world did not happen"
+    assert loop.world.clock.elapsed_s == pytest.approx(0.21)
+    loop.world.close()

@@ -9,8 +9,10 @@ import pytest
 
 from synthtwin.components.schema import Column
 from synthtwin.engine.access import AccessCheckedWorld, AccessError
+from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.app.tick_order import ARCHITECTURE, splice, tick_order_table
 from synthtwin.engine.backend import Backend
+from synthtwin.engine.checkpoint import save_checkpoint
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.schedule import Phase, Schedule, ScheduleError, System, Tick
 from synthtwin.engine.world import World
@@ -120,6 +122,9 @@ def test_in_checked_mode_a_system_touches_only_the_columns_it_declares(world):
         view["c"]
     with pytest.raises(AccessError, match="Mover writes column 'b' without declaring it"):
         view["b"] = np.zeros(4)
+    assert view.columns.version == world.columns.version
+    with pytest.raises(TypeError):
+        view.columns["c"]  # the store itself is not reachable through the view
 
 
 def test_production_systems_get_the_world_itself(world):
@@ -158,3 +163,36 @@ def test_the_tick_order_table_of_the_docs_is_the_schedules():
         f"{ARCHITECTURE} does not show the schedule's tick order: run "
         "`.venv/bin/python -m synthtwin.engine.app.tick_order` from the repository root"
     )
+
+
+def test_a_divided_window_ends_at_midnight_so_days_close_whole(make_simulation):
+    """Health and physiology every 7 ticks of 60 s (1440 ticks a day is no multiple of 7): each
+    day still closes at midnight with every minute and step of that day, as every tick does."""
+    every = {"health": 7, "physiology": 7}
+    divided = make_simulation(twins=20, seed=3, every=every)
+    whole = make_simulation(twins=20, seed=3)
+    for sim in (divided, whole):
+        sim.loop.run_ticks(2 * 1440)
+    a, b = divided.record.to_table(), whole.record.to_table()
+    assert a.num_rows == b.num_rows == 40, "both days closed"
+    minutes = [c for c in a.column_names if c.startswith("min_")]
+    total = sum(np.asarray(a[c]) for c in minutes)
+    assert np.allclose(total, 1440.0)
+    steps_a, steps_b = np.asarray(a["steps"]), np.asarray(b["steps"])
+    assert np.all(steps_a > 1000)
+    assert abs(steps_a.sum() / steps_b.sum() - 1) < 0.05
+
+
+def test_a_window_open_at_a_checkpoint_resumes_where_it_stopped(make_simulation, tmp_path):
+    first = make_simulation(twins=30, seed=4, every={"physiology": 4, "behavior": 3})
+    first.loop.run_ticks(10)
+    path = tmp_path / "world.ckpt"
+    save_checkpoint(first.world, first.schedule, path)
+    first.loop.run_ticks(30)
+    resumed = build_simulation(first.config, resume=path)
+    try:
+        resumed.loop.run_ticks(30)
+        for name in ("energy_kcal", "steps", "hr_bpm", "activity", "position_m"):
+            assert np.array_equal(first.world[name], resumed.world[name]), name
+    finally:
+        resumed.close()

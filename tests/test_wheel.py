@@ -54,6 +54,7 @@ def test_the_wheel_installs_one_import_package(wheel):
     assert not any(name.startswith(("synthtwin/tests/", "synthtwin/bench/")) for name in names)
 
 
+@pytest.mark.timeout(900)
 def test_twin_simulate_runs_from_the_installed_wheel(wheel, tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)

@@ -51,6 +51,7 @@ Glossary: T frames, M phase samples, J = 24 joints, H harmonics, C contacts (fee
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -90,6 +91,7 @@ __all__ = [
     "solve_root",
     "stride_length_m",
     "synth_library",
+    "clip_files",
     "synth_clip_dir",
     "synth_clip",
     "write_clips",
@@ -775,23 +777,21 @@ def synth_clip(name: str) -> Clip:
     )
 
 
-def write_clips(folder: Path) -> list[Path]:
-    """Write ``<name>.npz`` for every synthesized clip into ``folder``; returns the paths.
+def clip_files(library: ClipLibrary) -> dict[str, bytes]:
+    """``{"<name>.npz": bytes}`` of every clip of ``library`` in the AMASS layout; the bytes
+    depend only on the clips (fixed zip timestamps)."""
+    return {f"{clip.name}.npz": _npz_bytes(clip_arrays(clip)) for clip in library.clips}
 
-    The bytes depend only on the code (fixed zip timestamps), so a rewrite is identical.
-    """
+
+def write_clips(folder: Path) -> list[Path]:
+    """Write ``<name>.npz`` for every synthesized clip into ``folder``; returns the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in clip_specs():
-        path = folder / f"{name}.npz"
-        path.write_bytes(_npz_bytes(clip_arrays(synth_clip(name))))
-        paths.append(path)
+    for name, data in clip_files(synth_library()).items():
+        (folder / name).write_bytes(data)
+        paths.append(folder / name)
     return paths
-
-
-SYNTH_MOTION_VERSION = "synth-v1"
-"""Bumped whenever the synthesized clips change; names their cache folder."""
 
 
 @cache
@@ -802,8 +802,12 @@ def synth_library() -> ClipLibrary:
 
 
 def synth_clip_dir(data_dir: Path | None = None) -> Path:
-    """The synthesized clips as ``<clip>.npz`` files in ``<data>/clips/<SYNTH_MOTION_VERSION>``,
-    written on first use (atomically, as the body models: ``ensure_synth_models``), for processes
-    that read them with ``ClipLibrary.load`` instead of synthesizing them."""
-    folder = data_root(data_dir) / "clips" / SYNTH_MOTION_VERSION
+    """The clips of :func:`synth_library` as ``<clip>.npz`` files, for processes that read them
+    with ``ClipLibrary.load`` instead of synthesizing them: ``<data>/clips/<digest>``, named by a
+    digest of the files' bytes (so changed clips never reuse stale files), written on first use
+    (atomically, as the body models: ``ensure_folder``)."""
+    digest = hashlib.sha256()
+    for name, data in clip_files(synth_library()).items():
+        digest.update(name.encode() + data)
+    folder = data_root(data_dir) / "clips" / digest.hexdigest()[:16]
     return ensure_folder(folder, write_clips)
