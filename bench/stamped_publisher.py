@@ -17,8 +17,10 @@ class StampedPublisher(Publisher):
     prefix: bytes
     pending: list[int]
 
-    def _send(self, topic: bytes, payload: bytes) -> None:
-        super()._send(topic, payload)
+    def _send(
+        self, topic: bytes, payload: bytes, outbox: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        super()._send(topic, payload, outbox)
         if topic.startswith(self.prefix):
             self.pending.append(self.seq)
 

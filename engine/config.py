@@ -253,6 +253,9 @@ class SecurityConfig:
         max_twin_subscriptions: twins followed by id at once, over all subscribers.
         spawn_per_min: twins spawned per wall minute, at most.
         min_time_scale, max_time_scale: the range ``time_scale`` requests may set.
+        health_pub_endpoint: with access control (a token file exists), the ZeroMQ PUB endpoint
+            of the health topics (cell and twin vitals): a CURVE server that lets in only the
+            keys filed under analyst, operator and admin; the main PUB then carries none.
     """
 
     tokens_file: Path | None = None
@@ -277,8 +280,12 @@ class SecurityConfig:
     spawn_per_min: int = 100_000
     min_time_scale: float = 0.01
     max_time_scale: float = MAX_TIME_SCALE
+    health_pub_endpoint: str = "tcp://127.0.0.1:5558"
 
     def validate(self) -> SecurityConfig:
+        _check(self.health_pub_endpoint.startswith(("tcp://", "ipc://", "inproc://")),
+               "health_pub_endpoint", self.health_pub_endpoint,
+               "a ZeroMQ endpoint such as tcp://127.0.0.1:5558")  # fmt: skip
         _check((self.tls_cert is None) == (self.tls_key is None), "tls_cert / tls_key",
                (self.tls_cert, self.tls_key), "both files or neither")  # fmt: skip
         for path in (self.tls_cert, self.tls_key):

@@ -17,6 +17,12 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
 Sends never block: a subscriber that does not read loses messages at the high-water mark (ZeroMQ
 drops them silently), and the tick goes on. A ``meta`` message also goes out every
 ``META_EVERY_S`` wall seconds, so clients can tell a quiet server from a dead one.
+
+Health data: with a ``health_socket`` (access control on, ``net.server``), the vitals topics
+(``cell/*/vitals``, ``twin/*/vitals``) go out on that socket only, and the main socket carries
+none; ``stop_health`` stops them altogether. Subscriptions to twins by id are followed for at most
+``max_twin_subscriptions`` twins per socket (``TwinFollows``); the others are ignored and counted.
+Subscription messages are read at most ``MAX_SUBSCRIPTION_MESSAGES`` per socket per tick.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import math
 import re
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import zmq
@@ -39,14 +46,62 @@ from synthtwin.net.wire import event, meta, pose, topics, vitals
 from synthtwin.net.wire.crowd import CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
 
-__all__ = ["Publisher"]
+__all__ = ["MAX_SUBSCRIPTION_MESSAGES", "Publisher", "TwinFollows"]
 
 CROWD_COLUMNS = ("position_m", "heading_rad", "speed_mps", "activity", "clip", "clip_phase",
                  "clip_blend")  # fmt: skip
 """The columns of a crowd record, in ``CrowdEncoder.encode``'s argument order."""
 META_EVERY_S = 5.0
 """Heartbeat: protocol section 6.5 (clients treat 15 s without ``meta`` as a dead server)."""
-_TWIN_TOPIC = re.compile(rb"^twin/(\d+)/")
+MAX_SUBSCRIPTION_MESSAGES = 10_000
+"""(Un)subscription messages read from one XPUB socket per tick, at most."""
+MAX_TRACKED_EXCESS = 100_000
+"""Ignored twin subscriptions remembered (so their unsubscriptions are ignored too), at most."""
+_TWIN_TOPIC = re.compile(rb"^twin/(\d{1,10})/")
+
+
+@dataclass
+class TwinFollows:
+    """The twins the subscribers of one XPUB socket follow: by id (a topic ``twin/<id>/...``),
+    at most ``cap`` twins at once, or all of them (a prefix of ``twin/``).
+
+    Attributes:
+        cap: twins followed by id at once, at most; None: no limit.
+        twins: subscriptions per followed twin (a twin may be followed on several topics).
+        all: subscriptions to every twin.
+        ignored: subscriptions to a twin beyond ``cap``, ignored, since the start.
+    """
+
+    cap: int | None = None
+    twins: Counter[int] = field(default_factory=Counter)
+    all: int = 0
+    ignored: int = 0
+    _excess: Counter[int] = field(default_factory=Counter)
+
+    def apply(self, message: bytes) -> None:
+        """One XPUB (un)subscription message: ``\\x01`` or ``\\x00``, then the topic."""
+        subscribe, topic = message[0] == 1, message[1:]
+        match = _TWIN_TOPIC.match(topic)
+        if match:
+            self._change(int(match.group(1)), subscribe)
+        elif TWIN_PREFIX.startswith(topic):
+            self.all = max(0, self.all + (1 if subscribe else -1))
+
+    def _change(self, twin: int, subscribe: bool) -> None:
+        if not subscribe:
+            self._drop(twin)
+        elif twin in self.twins or self.cap is None or len(self.twins) < self.cap:
+            self.twins[twin] += 1
+        else:
+            self.ignored += 1
+            if len(self._excess) < MAX_TRACKED_EXCESS:
+                self._excess[twin] += 1
+
+    def _drop(self, twin: int) -> None:
+        counter = self._excess if self._excess.get(twin) else self.twins
+        counter[twin] -= 1
+        if counter[twin] <= 0:
+            del counter[twin]
 
 
 class Publisher:
@@ -60,13 +115,17 @@ class Publisher:
         vitals_hz: vitals rate per cell (and per twin, for a subscriber of all twins), per wall
             second.
         twin_hz: vitals and pose rate of each twin subscribed to by id, per wall second.
+        health_socket: a bound XPUB socket for the vitals topics; None: they go on ``socket``.
+        max_twin_subscriptions: twins followed by id at once per socket, at most; None: any.
     """
 
     def __init__(
         self, socket: zmq.Socket, tick_hz: float, keyframe_every: int, crowd_hz: float,
-        vitals_hz: float, twin_hz: float,
+        vitals_hz: float, twin_hz: float, health_socket: zmq.Socket | None = None,
+        max_twin_subscriptions: int | None = None,
     ) -> None:  # fmt: skip
         self.socket = socket
+        self.health_socket = health_socket
         self.epoch_iso = ""
         """Local calendar time of simulation time 0, published in ``meta``; set once the world
         (and its clock) exists."""
@@ -88,33 +147,46 @@ class Publisher:
         self._last_blend = np.zeros(0, dtype=np.float32)
         self._last_cell = np.zeros((0, 2), dtype=np.int32)
         self._dirty: set[tuple[int, int]] = set()
-        self._watched: Counter[int] = Counter()
-        """Subscriptions per followed twin (a twin may be followed on several topics)."""
+        self.pose_follows = TwinFollows(max_twin_subscriptions)
+        """Who follows twins on ``socket``: their poses (and vitals, without a health socket)."""
+        self.vitals_follows = self.pose_follows
+        """Who follows twins on the socket of the vitals topics."""
+        if health_socket is not None:
+            self.vitals_follows = TwinFollows(max_twin_subscriptions)
         self._occupied: set[tuple[int, int]] = set()
         self._last_meta_wall = -math.inf
-        self._all_twins_watched = 0
         self._outbox: list[tuple[bytes, bytes]] = []
+        self._health_outbox: list[tuple[bytes, bytes]] = []
+        self._vitals_outbox: list[tuple[bytes, bytes]] | None = (
+            self._outbox if health_socket is None else self._health_outbox
+        )
 
     # -- subscriptions -----------------------------------------------------------------------
 
     def read_subscriptions(self) -> None:
-        """Drain the XPUB socket's (un)subscription messages; track which twins are watched."""
-        while True:
-            try:
-                message = self.socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if not message:
-                continue
-            subscribe, topic = message[0] == 1, message[1:]
-            match = _TWIN_TOPIC.match(topic)
-            if match:
-                twin = int(match.group(1))
-                self._watched[twin] += 1 if subscribe else -1
-                if self._watched[twin] <= 0:
-                    del self._watched[twin]
-            elif TWIN_PREFIX.startswith(topic):
-                self._all_twins_watched += 1 if subscribe else -1
+        """Drain (at most ``MAX_SUBSCRIPTION_MESSAGES`` of) each XPUB socket's subscription
+        messages; track which twins are followed."""
+        _read_follows(self.socket, self.pose_follows)
+        if self.health_socket is not None:
+            _read_follows(self.health_socket, self.vitals_follows)
+
+    @property
+    def followed_twins(self) -> int:
+        """Twins followed by id now (on either socket)."""
+        return len(self.pose_follows.twins.keys() | self.vitals_follows.twins.keys())
+
+    @property
+    def ignored_subscriptions(self) -> int:
+        """Subscriptions to twins beyond ``max_twin_subscriptions``, ignored, since the start."""
+        ignored = self.pose_follows.ignored
+        if self.vitals_follows is not self.pose_follows:
+            ignored += self.vitals_follows.ignored
+        return ignored
+
+    def stop_health(self) -> None:
+        """Publish no vitals topics from now on (access control came on while serving without a
+        health socket: only a restart can serve them to the authorised alone)."""
+        self._vitals_outbox = None
 
     # -- the tick ----------------------------------------------------------------------------
 
@@ -226,32 +298,45 @@ class Publisher:
     def _publish_vitals(
         self, world: World, ids: np.ndarray, cells: np.ndarray, tick_index: int
     ) -> None:
-        """Cell vitals for the cells due this tick, and the watched twins' own vitals."""
+        """Cell vitals for the cells due this tick, the followed twins' own vitals, and the
+        poses of the twins followed on the main socket."""
         slot = tick_index % self.vitals_period
+        twin_slot = tick_index % self.twin_period
+        followed = self._followed_rows(world, ids, self.vitals_follows, twin_slot)
+        if self._vitals_outbox is not None:
+            self._publish_cell_vitals(world, ids, cells, slot)
+            every = self.vitals_follows.all
+            due = np.flatnonzero(ids % self.vitals_period == slot) if every else []
+            for row in np.union1d(due, followed).astype(np.int64):
+                topic = topics.topic_for("vitals", twin_id=int(ids[row]))
+                self._send_vitals(world, ids, np.array([row]), topic)
+        if self.pose_follows is not self.vitals_follows:
+            followed = self._followed_rows(world, ids, self.pose_follows, twin_slot)
+        self._send_poses(world, ids, followed)
+
+    def _publish_cell_vitals(
+        self, world: World, ids: np.ndarray, cells: np.ndarray, slot: int
+    ) -> None:
+        """One vitals message for each cell due in ``slot`` of ``vitals_period``."""
         key = _cell_key(cells)
         due_rows = np.flatnonzero(key % self.vitals_period == slot)
         for cell_key in np.unique(key[due_rows]):
             rows = due_rows[key[due_rows] == cell_key]
             cell = tuple(cells[rows[0]].tolist())
             self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
-        followed = self._followed_rows(world, ids, tick_index % self.twin_period)
-        due = np.flatnonzero(ids % self.vitals_period == slot) if self._all_twins_watched else []
-        for row in np.union1d(due, followed).astype(np.int64):
-            topic = topics.topic_for("vitals", twin_id=int(ids[row]))
-            self._send_vitals(world, ids, np.array([row]), topic)
-        for row in followed:
-            self._send_pose(world, ids, row)
 
-    def _followed_rows(self, world: World, ids: np.ndarray, slot: int) -> np.ndarray:
-        """Rows of the twins whose own topic somebody subscribed to by id, due this tick (slot
-        ``slot`` of ``twin_period``).
+    def _followed_rows(
+        self, world: World, ids: np.ndarray, follows: TwinFollows, slot: int
+    ) -> np.ndarray:
+        """Rows of the twins ``follows`` names by id, due this tick (slot ``slot`` of
+        ``twin_period``).
 
         Only these get full poses: a wildcard subscription to every twin gets vitals alone, since
         joint rotations travel only for the twins that need them.
         """
-        if not self._watched:
+        if not follows.twins:
             return np.zeros(0, dtype=np.int64)
-        watched = np.fromiter(self._watched, dtype=np.int64)
+        watched = np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins))
         watched = watched[(watched % self.twin_period == slot) & (watched < world.next_twin_id)]
         alive = watched[np.isin(watched, ids)]
         return world.rows_of(alive) if alive.size else alive
@@ -264,36 +349,51 @@ class Publisher:
             *(world[name][rows].astype(np.float32) for name in VITAL_COLUMNS),
             world["activity"][rows],
         )  # fmt: skip
-        self._send(topic, vitals.encode(message))
+        self._send(topic, vitals.encode(message), self._vitals_outbox)
 
-    def _send_pose(self, world: World, ids: np.ndarray, row: int) -> None:
-        """One twin's joint rotations, with its root on the map (x east, y north, z up)."""
-        rows = np.array([row])
+    def _send_poses(self, world: World, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Each of ``rows``' joint rotations, with its root on the map (x east, y north, z up),
+        one message a twin; the poses of all of them computed at once."""
+        if len(rows) == 0:
+            return
+        rows = np.asarray(rows, dtype=np.int64)
         library = world.resource(ClipLibrary)
         state = [world[name][rows] for name in ("clip", "previous_clip", "clip_phase")]
-        quat = library.poses(*state, world["clip_blend"][rows])
-        root = np.zeros((1, 3))
+        quat = library.poses(*state, world["clip_blend"][rows])  # (K, 24, 4)
+        root = np.zeros((len(rows), 3))
         root[:, :2] = world["position_m"][rows]
         root[:, 2] = library.root_height_m(state[0], state[2])
-        self.seq += 1
-        message = pose.PoseMessage(self.tick, self.seq, self.t_s, ids[rows], quat, root)
-        self._send(topics.topic_for("pose", twin_id=int(ids[row])), pose.encode(message))
+        for i, row in enumerate(rows.tolist()):
+            self.seq += 1
+            message = pose.PoseMessage(
+                self.tick, self.seq, self.t_s, ids[row : row + 1], quat[i : i + 1],
+                root[i : i + 1],
+            )  # fmt: skip
+            self._send(topics.topic_for("pose", twin_id=int(ids[row])), pose.encode(message))
 
-    def _send(self, topic: bytes, payload: bytes) -> None:
-        """Queue a message; ``_flush`` sends the tick's messages together."""
-        self._outbox.append((topic, payload))
+    def _send(
+        self, topic: bytes, payload: bytes, outbox: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        """Queue a message for the main socket (or ``outbox``); ``_flush`` sends the tick's
+        messages together."""
+        (self._outbox if outbox is None else outbox).append((topic, payload))
 
     def _flush(self) -> None:
         """Send the queued messages back to back. One at a time, between encodes, each would
         wake ZeroMQ's I/O thread anew once a subscriber is connected (measured: ~19 us a send,
         ~0.8 ms a tick at 1,000 twins); back to back, the thread drains them in one go."""
-        for topic, payload in self._outbox:
+        self._flush_to(self.socket, self._outbox)
+        if self.health_socket is not None:
+            self._flush_to(self.health_socket, self._health_outbox)
+
+    def _flush_to(self, socket: zmq.Socket, outbox: list[tuple[bytes, bytes]]) -> None:
+        for topic, payload in outbox:
             try:
-                self.socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
+                socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
                 self.sent += 1
             except zmq.Again:
                 self.refused += 1
-        self._outbox.clear()
+        outbox.clear()
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -334,3 +434,14 @@ def _cell_set(cells: np.ndarray) -> set[tuple[int, int]]:
     ix = (keys >> 32).tolist()
     iy = (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32).tolist()
     return set(zip(ix, iy, strict=True))
+
+
+def _read_follows(socket: zmq.Socket, follows: TwinFollows) -> None:
+    """Apply at most ``MAX_SUBSCRIPTION_MESSAGES`` waiting subscription messages of ``socket``."""
+    for _ in range(MAX_SUBSCRIPTION_MESSAGES):
+        try:
+            message = socket.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        if message:
+            follows.apply(message)

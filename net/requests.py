@@ -5,11 +5,27 @@ system (``systems.commands.CommandSystem``; once a period while paused), so ever
 consistent with the last published sequence number (the Clone pattern's snapshot rule); spawn and
 despawn change the world before the tick's systems run, a time scale or a pause applies from the
 next tick. Every request gets exactly one reply; bad input gets an error code and changes nothing;
-the handler never raises.
+the handler never raises, and an error message quotes at most a short prefix of the input.
+
+Before an operation runs (``docs/protocol.md`` section 7.1):
+
+1. the request is decoded within ``[security]`` limits (``max_list_items`` items per array or map,
+   ``max_nesting`` levels inside ``args``; ZeroMQ already refused payloads over
+   ``max_request_bytes``);
+2. the peer's token bucket (``router_rate_per_s``, ``router_burst``) must hold a token, else
+   ``rate_limited`` with ``retry_after_ms``;
+3. the token must grant the op's role (``OP_ROLES``; ``unauthorized`` or ``forbidden``). With
+   open access (no token file) every caller is admin, as before.
+
+Then arguments are checked: ids are uint32 and cells int32 (``out_of_range`` beyond), lists hold
+at most ``max_list_items`` items and duplicates are dropped, spawns are limited by
+``spawn_per_min`` and time scales by ``min_time_scale``..``max_time_scale``.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,19 +38,40 @@ from synthtwin.components.behavior import SHIFTS
 from synthtwin.components.identity import EMPLOYMENT
 from synthtwin.components.physiology import VITAL_COLUMNS
 from synthtwin.components.town import PLACE_KINDS, Town
-from synthtwin.engine.config import MAX_DT_S, MAX_TIME_SCALE, MAX_TWINS
+from synthtwin.engine.config import MAX_DT_S, MAX_TWINS, SecurityConfig
 from synthtwin.engine.loop import Loop
 from synthtwin.engine.world import UnknownTwinError, World
+from synthtwin.net.auth import AuthError, Role, TokenStore
+from synthtwin.net.limits import PeerBuckets, TokenBucket
 from synthtwin.net.publisher import Publisher
 from synthtwin.net.wire import fields, reply, request, topics
-from synthtwin.net.wire.errors import WRONG_TYPE, WireError
+from synthtwin.net.wire.errors import ECHO_CHARS, WRONG_TYPE, WireError, clip, type_name
 from synthtwin.net.wire.reply import Reply, ReplyError
+from synthtwin.net.wire.request import RequestLimits
 
-__all__ = ["Controls", "RequestHandler"]
+__all__ = ["MAX_BATCH", "MAX_ID", "OP_ROLES", "Controls", "RequestHandler"]
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 10_000
 """Twins one spawn or despawn request may name (docs/protocol.md section 7)."""
-"""The ``town`` reply's ``kinds``: the name of each place kind code."""
+MAX_ID = 2**32 - 1
+"""Largest twin id (ids are uint32)."""
+MAX_SEED = 2**63 - 1
+"""Largest spawn seed."""
+CELL_RANGE = (-(2**31), 2**31 - 1)
+"""Cell indices are int32."""
+MAX_MESSAGE_CHARS = 4 * ECHO_CHARS
+"""Longest error message a reply carries."""
+OP_ROLES: dict[str, Role] = {
+    "snapshot": Role.VIEWER, "roster": Role.VIEWER, "town": Role.VIEWER, "stats": Role.VIEWER,
+    "twin": Role.ANALYST,
+    "spawn": Role.OPERATOR, "despawn": Role.OPERATOR, "time_scale": Role.OPERATOR,
+    "pause": Role.OPERATOR, "resume": Role.OPERATOR,
+}  # fmt: skip
+"""The lowest role that may run each op: viewers read the crowd, analysts a twin's health
+(``twin``: profile, vitals, today), operators change the world; admin ops will be configuration.
+An unknown op needs a viewer (so that a caller without a token learns nothing of the ops)."""
 
 
 @dataclass
@@ -62,11 +99,35 @@ class _Failure(Exception):
 
 
 class RequestHandler:
-    """Decodes a request payload, runs its operation and encodes the reply."""
+    """Decodes a request payload, checks its peer's rate and its token's role, runs its operation
+    and encodes the reply.
 
-    def __init__(self, controls: Controls, publisher: Publisher) -> None:
+    Args:
+        controls: what the operations read and change.
+        publisher: the state streams (snapshots, the published sequence number).
+        security: the limits (``[security]``); None: the defaults.
+        tokens: the token store; None: open access (every caller is admin).
+
+    Attributes:
+        rate_limited: requests refused with ``rate_limited`` so far.
+    """
+
+    def __init__(
+        self,
+        controls: Controls,
+        publisher: Publisher,
+        security: SecurityConfig | None = None,
+        tokens: TokenStore | None = None,
+    ) -> None:
         self.controls = controls
         self.publisher = publisher
+        self.security = security = security or SecurityConfig()
+        self.tokens = tokens
+        self.limits = RequestLimits(security.max_list_items, security.max_nesting)
+        self.peers = PeerBuckets(security.router_rate_per_s, security.router_burst)
+        spawn_rate = security.spawn_per_min / 60.0
+        self.spawn_bucket = TokenBucket(spawn_rate, security.spawn_per_min)
+        self.rate_limited = 0
         self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
@@ -74,31 +135,53 @@ class RequestHandler:
             "town": self._town,
         }  # fmt: skip
 
-    def handle(self, payload: bytes) -> bytes:
-        """The reply payload for a request payload; never raises."""
+    def handle(self, payload: bytes, peer: bytes | None = None) -> bytes:
+        """The reply payload for a request payload from ``peer`` (a ROUTER identity; None: no
+        rate limit); never raises."""
         request_id: int | None = None
         try:
-            req = request.decode(payload)
+            req = request.decode(payload, self.limits)
             request_id = req.id
+            if peer is not None:
+                self._check_rate(peer)
+            self._authorize(req)
             operation = self.ops.get(req.op)
             if operation is None:
-                raise _Failure(reply.UNKNOWN_OP, f"unknown op '{req.op}'")
-            result = operation(req.args)
-            return self._reply(request_id, result=result)
+                raise _Failure(reply.UNKNOWN_OP, f"unknown op '{clip(req.op)}'")
+            return self._reply(request_id, result=operation(req.args))
         except WireError as err:
             return self._reply(request_id, error=ReplyError(reply.BAD_REQUEST, str(err.message)))
+        except AuthError as err:
+            return self._reply(request_id, error=ReplyError(err.code, str(err)))
         except _Failure as failure:
             return self._reply(request_id, error=failure.error)
         except UnknownTwinError as err:
             message = f"twin {err.twin_id} does not exist"
             return self._reply(request_id, error=ReplyError(reply.UNKNOWN_TWIN, message))
         except Exception as err:  # noqa: BLE001 - the server must answer, whatever failed
-            message = f"{type(err).__name__}: {err}"
+            log.exception("request %s failed", request_id)
+            message = f"{type(err).__name__}: {clip(err)}"
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, message))
+
+    def _check_rate(self, peer: bytes) -> None:
+        """``rate_limited`` unless ``peer``'s bucket holds a token."""
+        wait_s = self.peers.take(peer, time.monotonic())
+        if wait_s > 0:
+            self.rate_limited += 1
+            rate = self.security.router_rate_per_s
+            raise _rate_limited(f"more than {rate:g} requests a second", wait_s)
+
+    def _authorize(self, req: request.Request) -> None:
+        """Raises ``AuthError`` unless the request's token grants its op's role."""
+        if self.tokens is not None:
+            self.tokens.check(req.token, OP_ROLES.get(req.op, Role.VIEWER))
 
     def _reply(
         self, request_id: int | None, result: dict | None = None, error: ReplyError | None = None
     ) -> bytes:
+        if error is not None and len(error.message) > MAX_MESSAGE_CHARS:
+            message = error.message[: MAX_MESSAGE_CHARS - 3] + "..."
+            error = ReplyError(error.code, message, error.retry_after_ms)
         world = self.controls.world
         message = Reply(
             world.tick, self.publisher.seq, world.clock.elapsed_s, request_id, error is None,
@@ -113,6 +196,7 @@ class RequestHandler:
         if "cells" in args:
             listed = fields.read_list(args, "cells", "args")
             cells = [_cell(value, f"args.cells[{i}]") for i, value in enumerate(listed)]
+            cells = list(dict.fromkeys(cells))  # each cell once, in the order first asked
         return {"crowd": self.publisher.snapshot(cells)}
 
     def _roster(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +223,7 @@ class RequestHandler:
 
     def _twin(self, args: dict[str, Any]) -> dict[str, Any]:
         world = self.controls.world
-        twin_id = fields.read_int(args, "id", "args")
+        twin_id = _in_range(fields.read_int(args, "id", "args"), "args.id", 0, MAX_ID)
         row = world.row_of(twin_id)
         position = world["position_m"][row]
         vitals = {name: float(world[name][row]) for name in VITAL_COLUMNS}
@@ -171,19 +255,22 @@ class RequestHandler:
     def _spawn(self, args: dict[str, Any]) -> dict[str, Any]:
         count = fields.read_int(args, "count", "args")
         world = self.controls.world
-        limit = min(MAX_BATCH, MAX_TWINS - world.n)
+        limit = min(MAX_BATCH, MAX_TWINS - world.n, self.security.spawn_per_min)
         if not 1 <= count <= limit:
             raise _Failure(reply.OUT_OF_RANGE, _range_message("count", count, f"1..{limit}"))
-        seed = fields.read_int(args, "seed", "args", minimum=0) if "seed" in args else None
+        seed = None
+        if "seed" in args:
+            seed = _in_range(fields.read_int(args, "seed", "args", minimum=0), "args.seed",
+                             0, MAX_SEED)  # fmt: skip
+        wait_s = self.spawn_bucket.take(time.monotonic(), count)
+        if wait_s > 0:
+            per_min = self.security.spawn_per_min
+            raise _rate_limited(f"more than {per_min} twins spawned a minute", wait_s)
         ids = self.controls.spawn(count, seed)
         return {"ids": np.sort(ids).astype(np.uint32)}
 
     def _despawn(self, args: dict[str, Any]) -> dict[str, Any]:
-        ids = _id_list(args)
-        if not 1 <= ids.size <= MAX_BATCH:
-            message = _range_message("ids", f"{ids.size} ids", f"1..{MAX_BATCH} ids")
-            raise _Failure(reply.OUT_OF_RANGE, message)
-        ids = np.unique(ids)
+        ids = np.unique(_id_list(args))  # ascending, each id once
         alive = np.isin(ids, self.controls.world.ids)
         if not alive.all():
             first = int(ids[~alive][0])
@@ -194,9 +281,10 @@ class RequestHandler:
     def _time_scale(self, args: dict[str, Any]) -> dict[str, Any]:
         scale = fields.read_float(args, "scale", "args")
         loop = self.controls.loop
-        limit = min(MAX_TIME_SCALE, MAX_DT_S * loop.tick_hz)
-        if not 0 < scale <= limit:
-            raise _Failure(reply.OUT_OF_RANGE, _range_message("scale", scale, f"(0, {limit:g}]"))
+        low = self.security.min_time_scale
+        high = min(self.security.max_time_scale, MAX_DT_S * loop.tick_hz)
+        if not low <= scale <= high:
+            raise _Failure(reply.OUT_OF_RANGE, _range_message("scale", scale, f"{low:g}..{high:g}"))
         previous, loop.time_scale = loop.time_scale, scale
         return {"scale": scale, "previous": previous}
 
@@ -217,6 +305,9 @@ class RequestHandler:
             "measured_hz": stats.measured_hz, "time_scale": loop.time_scale,
             "paused": loop.paused, "sim_time": now.isoformat(timespec="seconds"),
             "overruns": stats.overruns, "dropped_ticks": stats.dropped_ticks,
+            "followed_twins": self.publisher.followed_twins,
+            "ignored_subscriptions": self.publisher.ignored_subscriptions,
+            "rate_limited": self.rate_limited,
             "systems": {
                 name: {"p50_ms": t.p50_ms, "p99_ms": t.p99_ms, "mean_ms": t.mean_ms}
                 for name, t in stats.timings.items()
@@ -224,25 +315,63 @@ class RequestHandler:
         }  # fmt: skip
 
 
+def _rate_limited(what: str, wait_s: float) -> _Failure:
+    """The ``rate_limited`` failure: ``what`` was exceeded; retry after ``wait_s`` seconds."""
+    retry_ms = max(1, int(np.ceil(wait_s * 1000)))
+    failure = _Failure(reply.RATE_LIMITED, f"{what}; retry in {retry_ms} ms")
+    failure.error = ReplyError(reply.RATE_LIMITED, failure.error.message, retry_ms)
+    return failure
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _in_range(value: int, path: str, low: int, high: int) -> int:
+    """``value``, or ``out_of_range`` outside ``low..high``."""
+    if not low <= value <= high:
+        raise _Failure(reply.OUT_OF_RANGE, f"field '{path}' holds {value}, expected {low}..{high}")
+    return value
+
+
 def _cell(value: Any, path: str) -> tuple[int, int]:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    ):
-        raise WireError(WRONG_TYPE, f"field '{path}' must be [ix, iy] ints, got {value!r}")
-    return int(value[0]), int(value[1])
+    """``[ix, iy]``: two ints in int32."""
+    if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) for v in value):
+        raise WireError(WRONG_TYPE, f"field '{path}' must be an array of 2 int")
+    ix, iy = (_in_range(v, f"{path}[{i}]", *CELL_RANGE) for i, v in enumerate(value))
+    return ix, iy
 
 
 def _id_list(args: dict[str, Any]) -> np.ndarray:
+    """``(n,) int64`` the ``ids`` argument: an array of ints or an integer array map, 1 to
+    ``MAX_BATCH`` ids, each in 0..``MAX_ID``."""
     value = fields.require(args, "ids", "args")
-    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "ui":
-        return value.astype(np.int64)
-    if not isinstance(value, list) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        raise WireError(WRONG_TYPE, f"field 'args.ids' must be an array of ints, got {value!r}")
-    return np.array(value, dtype=np.int64)
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1 or value.dtype.kind not in "ui":
+            raise WireError(WRONG_TYPE, "field 'args.ids' must be an array of int or of <u4")
+    elif isinstance(value, list):
+        bad = next((i for i, v in enumerate(value) if not _is_int(v)), None)
+        if bad is not None:
+            got = type_name(value[bad])
+            raise WireError(WRONG_TYPE, f"field 'args.ids[{bad}]' must be int, got {got}")
+    else:
+        raise WireError(WRONG_TYPE, f"field 'args.ids' must be array, got {type_name(value)}")
+    if not 1 <= len(value) <= MAX_BATCH:
+        message = _range_message("ids", f"{len(value)} ids", f"1..{MAX_BATCH} ids")
+        raise _Failure(reply.OUT_OF_RANGE, message)
+    return _checked_ids(value)
+
+
+def _checked_ids(value: np.ndarray | list[int]) -> np.ndarray:
+    """``value`` as ``(n,) int64``; ``out_of_range`` at the first id outside 0..``MAX_ID``."""
+    if isinstance(value, list):
+        bad = next((i for i, v in enumerate(value) if not 0 <= v <= MAX_ID), None)
+    else:
+        outside = (value < 0) | (value > MAX_ID)
+        bad = int(np.argmax(outside)) if outside.any() else None
+    if bad is not None:
+        _in_range(int(value[bad]), f"args.ids[{bad}]", 0, MAX_ID)
+    return np.asarray(value, dtype=np.int64)
 
 
 def _range_message(name: str, value: Any, expected: str) -> str:

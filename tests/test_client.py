@@ -296,7 +296,7 @@ def test_every_operation_and_its_errors(serving: Serving, client: RequestClient)
     assert client.call("time_scale", scale=2.0) == {"scale": 2.0, "previous": 1.0}
     assert client.call("time_scale", scale=1.0)["previous"] == 2.0
     expect_error(
-        client, "out_of_range", "field 'args.scale' holds 0.0, expected (0, 18000]",
+        client, "out_of_range", "field 'args.scale' holds 0.0, expected 0.01..18000",
         "time_scale", scale=0.0,
     )  # fmt: skip
     assert client.call("resume") == {"paused": False}

@@ -59,7 +59,9 @@ class Serving:
     def __init__(self, config: Config, resume: Path | None = None) -> None:
         self.config = config
         self.stop = threading.Event()
-        self.server = ZmqServer(config.serve, config.sim.tick_hz)
+        self.server = ZmqServer(
+            config.serve, config.sim.tick_hz, config.security, config.tokens_file
+        )
         self.http: Gateway | None = None
         try:
             if config.serve.http_enabled:
@@ -82,6 +84,8 @@ class Serving:
                 today=self.sim.today,
             ),
             self.server.publisher,
+            config.security,
+            self.server.tokens,
         )
         self._last_checkpoint = time.monotonic()
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S

@@ -1,0 +1,123 @@
+"""Limits that keep any one client of the ROUTER to its share: token buckets and a time budget.
+
+- ``TokenBucket``: a rate with a burst (``rate_per_s`` tokens a second, at most ``burst`` saved);
+  ``take(n)`` spends tokens or says how long until there are enough.
+- ``PeerBuckets``: one bucket per ROUTER peer identity, at most ``MAX_PEERS`` of them (the
+  fullest, i.e. the least recently busy, are forgotten first: a forgotten peer starts full, as a
+  new one does).
+- ``TimeBudget``: wall time a tick may spend answering requests. A request cannot be cut short, so
+  a tick that overspends carries the excess over as debt (at most ``MAX_DEBT_BUDGETS`` budgets)
+  and the next ticks answer nothing until it is paid: on average, requests cost at most the
+  budget per tick whatever they are.
+
+Pattern: token bucket (leaky bucket as a meter). Clocks are passed in (``now_s``, monotonic
+seconds), so tests need no sleeps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["MAX_DEBT_BUDGETS", "MAX_PEERS", "PeerBuckets", "TimeBudget", "TokenBucket"]
+
+MAX_PEERS = 4096
+"""Peers whose buckets are kept; beyond it the fullest are forgotten."""
+MAX_DEBT_BUDGETS = 8
+"""Most overspent time carried over, in tick budgets (so one slow request delays the answers
+of at most this many ticks)."""
+
+
+@dataclass
+class TokenBucket:
+    """``rate_per_s`` tokens a second, at most ``burst`` saved; starts full.
+
+    Attributes:
+        tokens: tokens now (as of ``at_s``).
+        at_s: monotonic time of the last update, s.
+    """
+
+    rate_per_s: float
+    burst: float
+    tokens: float = math.nan
+    at_s: float = math.nan
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.tokens):
+            self.tokens = self.burst
+
+    def level(self, now_s: float) -> float:
+        """The tokens at ``now_s`` (refilled since the last update)."""
+        if not math.isnan(self.at_s):
+            self.tokens = min(self.burst, self.tokens + (now_s - self.at_s) * self.rate_per_s)
+        self.at_s = now_s
+        return self.tokens
+
+    def take(self, now_s: float, n: float = 1.0) -> float:
+        """Spend ``n`` tokens if there are; returns 0.0, or the seconds until there would be
+        (nothing is spent then)."""
+        have = self.level(now_s)
+        if have >= n:
+            self.tokens = have - n
+            return 0.0
+        return (n - have) / self.rate_per_s
+
+
+class PeerBuckets:
+    """A ``TokenBucket`` per peer (a ROUTER identity), at most ``max_peers`` kept.
+
+    Args:
+        rate_per_s: each peer's requests a second.
+        burst: each peer's burst.
+        max_peers: buckets kept at once.
+    """
+
+    def __init__(self, rate_per_s: float, burst: float, max_peers: int = MAX_PEERS) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.max_peers = max_peers
+        self._buckets: dict[bytes, TokenBucket] = {}
+
+    def take(self, peer: bytes, now_s: float) -> float:
+        """One request of ``peer`` at ``now_s``: 0.0 if allowed, else seconds to wait."""
+        bucket = self._buckets.get(peer)
+        if bucket is None:
+            if len(self._buckets) >= self.max_peers:
+                self._forget(now_s)
+            bucket = self._buckets[peer] = TokenBucket(self.rate_per_s, self.burst)
+        return bucket.take(now_s)
+
+    def _forget(self, now_s: float) -> None:
+        """Drop the buckets that are full again (their peers are as good as new), or, if none
+        is, the fuller half."""
+        levels = {peer: bucket.level(now_s) for peer, bucket in self._buckets.items()}
+        full = [peer for peer, level in levels.items() if level >= self.burst]
+        if not full:
+            ranked = sorted(levels, key=levels.__getitem__, reverse=True)
+            full = ranked[: max(1, len(ranked) // 2)]
+        for peer in full:
+            del self._buckets[peer]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class TimeBudget:
+    """The wall time each tick may spend answering requests, with overspending carried over.
+
+    Args:
+        budget_s: seconds a tick may spend.
+    """
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.debt_s = 0.0
+
+    def allowance_s(self) -> float:
+        """Seconds this tick may spend (<= 0: none; call ``spent`` anyway to pay off debt)."""
+        return self.budget_s - self.debt_s
+
+    def spent(self, seconds: float) -> None:
+        """Record what this tick spent; the excess over the budget becomes debt."""
+        debt = self.debt_s + seconds - self.budget_s
+        self.debt_s = min(max(0.0, debt), MAX_DEBT_BUDGETS * self.budget_s)
