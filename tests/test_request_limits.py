@@ -1,0 +1,335 @@
+"""Bounded work on the ROUTER (issue #13): every finding of the issue as a regression test.
+
+Most run the request handler directly on a small simulation (no sockets, no waits); the size
+limit and the rate limit also run against a real server on 127.0.0.1. The limits' own parts
+(token buckets, the time budget, twin follows, the ZAP answers) are tested on their own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.config import SecurityConfig, load_config
+from synthtwin.net.auth import Role, TokenStore
+from synthtwin.net.limits import MAX_DEBT_BUDGETS, PeerBuckets, TimeBudget, TokenBucket
+from synthtwin.net.publisher import Publisher, TwinFollows
+from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.wire import reply, request
+from synthtwin.net.zap import ZapHandler
+from tests.conftest import MONDAY
+from tests.loopback import loopback
+
+SHORT_REPLY_BYTES = 512
+"""An error reply, whatever the request, stays below this."""
+
+
+@pytest.fixture(scope="module")
+def world():
+    """50 twins, one tick a simulated minute, published (so snapshots hold crowd payloads)."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    xpub.bind("inproc://limits")
+    publisher = Publisher(xpub, 1.0, 30, 1.0, 1.0, 1.0)
+    config = load_config(None, twins=50, seed=4, tick_hz=1.0, time_scale=60.0, start=MONDAY)
+    sim = build_simulation(config, replicator=publisher)
+    publisher.epoch_iso = sim.world.clock.start.isoformat()
+    sim.loop.run_ticks(2)
+    yield sim, publisher
+    xpub.close(linger=0)
+    context.term()
+    sim.close()
+
+
+def make_handler(world, tokens: TokenStore | None = None, **security) -> RequestHandler:
+    sim, publisher = world
+    controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
+    return RequestHandler(controls, publisher, SecurityConfig(**security).validate(), tokens)
+
+
+def ask(handler: RequestHandler, op: str, peer: bytes | None = None, token=None, **args):
+    payload = request.encode(request.Request(7, op, args, token=token))
+    return ask_raw(handler, payload, peer)
+
+
+def ask_raw(handler: RequestHandler, payload: bytes, peer: bytes | None = None) -> reply.Reply:
+    answer = handler.handle(payload, peer)
+    decoded = reply.decode(answer)
+    if not decoded.ok:
+        assert len(answer) < SHORT_REPLY_BYTES, decoded.error
+        assert decoded.error.code != reply.INTERNAL, decoded.error
+    return decoded
+
+
+def error_of(answer: reply.Reply) -> tuple[str, str]:
+    assert not answer.ok
+    return answer.error.code, answer.error.message
+
+
+def packed_request(op: str, args: dict) -> bytes:
+    """A request packed without the encoder's conversions (any msgpack value as args)."""
+    body = {"id": 7, "op": op, "args": args}
+    envelope = {"v": 1, "kind": "request", "tick": 0, "seq": 0, "t": 0.0, "body": body}
+    return msgpack.packb(envelope, use_bin_type=True)
+
+
+def deep_request(depth: int) -> bytes:
+    """A snapshot whose ``cells`` is ``depth`` nested arrays (deeper than msgpack packs: the
+    request ends with ``cells``' nil, replaced by the arrays' bytes)."""
+    payload = packed_request("snapshot", {"cells": None})
+    return payload[:-1] + b"\x91" * depth + b"\xc0"
+
+
+# -- the issue's findings -------------------------------------------------------------------
+
+
+def test_a_million_cells_is_refused_from_its_header_in_no_time(world):
+    handler = make_handler(world)
+    payload = packed_request("snapshot", {"cells": [[0, 0]] * 1_000_000})  # 3 MB
+    start = time.perf_counter()
+    answer = ask_raw(handler, payload)
+    assert time.perf_counter() - start < 0.05
+    assert error_of(answer) == (
+        "bad_request", "payload holds an array of 1000000 items, more than 10000"
+    )  # fmt: skip
+
+
+def test_repeated_cells_are_answered_once(world):
+    handler = make_handler(world)
+    cells = handler.controls.world["position_m"][:1] // 2000
+    cell = [int(c) for c in cells[0]]
+    once = ask(handler, "snapshot", cells=[cell]).result["crowd"]
+    many = ask(handler, "snapshot", cells=[cell] * 10_000).result["crowd"]
+    assert len(many) == len(once) >= 1
+
+
+def test_ten_million_ids_are_refused_and_a_bad_last_id_is_not_echoed(world):
+    handler = make_handler(world)
+    answer = ask_raw(handler, packed_request("despawn", {"ids": [0] * 10_000_000}))
+    assert error_of(answer)[1] == "payload holds an array of 10000000 items, more than 10000"
+    answer = ask_raw(handler, packed_request("despawn", {"ids": [0] * 9_999 + ["x" * 100_000]}))
+    assert error_of(answer) == ("bad_request", "field 'args.ids[9999]' must be int, got str")
+
+
+@pytest.mark.parametrize(
+    ("op", "args", "message"),
+    [
+        ("twin", {"id": 2**64 - 1}, "field 'args.id' holds 18446744073709551615, "
+                                    "expected 0..4294967295"),
+        ("twin", {"id": 2**63}, "field 'args.id' holds 9223372036854775808, "
+                                "expected 0..4294967295"),
+        ("despawn", {"ids": [1, 2**63]}, "field 'args.ids[1]' holds 9223372036854775808, "
+                                         "expected 0..4294967295"),
+        ("spawn", {"count": 2**64 - 1}, "field 'args.count' holds 18446744073709551615, "
+                                        "expected 1..10000"),
+        ("spawn", {"count": 1, "seed": 2**64 - 1}, "field 'args.seed' holds "
+                                                   "18446744073709551615, expected "
+                                                   "0..9223372036854775807"),
+        ("snapshot", {"cells": [[2**63, 0]]}, "field 'args.cells[0][0]' holds "
+                                              "9223372036854775808, expected "
+                                              "-2147483648..2147483647"),
+        ("time_scale", {"scale": 5e-324}, "field 'args.scale' holds 5e-324, expected "
+                                          "0.01..600"),
+        ("time_scale", {"scale": float("nan")}, "field 'args.scale' holds nan, expected "
+                                                "0.01..600"),
+    ],
+)  # fmt: skip
+def test_integers_and_scales_out_of_range_are_clean_errors(world, op, args, message):
+    handler = make_handler(world)
+    assert error_of(ask_raw(handler, packed_request(op, args))) == ("out_of_range", message)
+
+
+def test_despawn_ids_as_an_array_beyond_uint32_are_out_of_range(world):
+    handler = make_handler(world)
+    ids = np.array([3, 2**40], np.uint64)
+    assert error_of(ask(handler, "despawn", ids=ids)) == (
+        "out_of_range", "field 'args.ids[1]' holds 1099511627776, expected 0..4294967295"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("depth", [9, 500, 2000])
+def test_deep_args_are_too_large_not_a_recursion_error(world, depth):
+    handler = make_handler(world)
+    code, message = error_of(ask_raw(handler, deep_request(depth)))
+    assert code == "bad_request"
+    assert message in (
+        "field 'body.args' nests deeper than 8 levels", "payload nests deeper than 1024 levels"
+    )  # fmt: skip
+
+
+def test_long_input_is_never_echoed(world):
+    handler = make_handler(world)
+    op = "x" * 100_000
+    assert error_of(ask(handler, op)) == ("unknown_op", f"unknown op '{'x' * 61}...'")
+    answer = ask_raw(handler, packed_request("twin", {"k" * 5000: {"dtype": "q" * 5000}}))
+    assert answer.error.code == "bad_request" and len(answer.error.message) <= 256
+
+
+def test_spawns_beyond_spawn_per_min_are_rate_limited(world):
+    handler = make_handler(world, spawn_per_min=10)
+    assert error_of(ask(handler, "spawn", count=11)) == (
+        "out_of_range", "field 'args.count' holds 11, expected 1..10"
+    )  # fmt: skip
+    spawned = ask(handler, "spawn", count=8, seed=1).result["ids"]
+    answer = ask(handler, "spawn", count=5, seed=2)
+    assert answer.error.code == "rate_limited" and answer.error.retry_after_ms > 1000
+    assert answer.error.message.startswith("more than 10 twins spawned a minute; retry in ")
+    ask(handler, "despawn", ids=spawned)
+
+
+def test_a_peer_beyond_its_rate_is_told_when_to_retry(world):
+    handler = make_handler(world, router_rate_per_s=10.0, router_burst=5)
+    codes = [ask(handler, "stats", peer=b"flood").ok for _ in range(8)]
+    assert codes == [True] * 5 + [False] * 3
+    limited = ask(handler, "stats", peer=b"flood")
+    assert limited.error.code == "rate_limited" and 1 <= limited.error.retry_after_ms <= 100
+    assert ask(handler, "stats", peer=b"other").ok  # each peer has its own bucket
+    assert ask(handler, "stats").ok  # no peer, no limit
+    assert ask(handler, "stats").result["rate_limited"] == 4
+
+
+def test_roles_are_checked_before_the_op_runs(world, tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    viewer = store.create(Role.VIEWER, "v")
+    handler = make_handler(world, store)
+    n = handler.controls.world.n
+    assert error_of(ask(handler, "spawn", token=viewer, count=1))[0] == "forbidden"
+    assert error_of(ask(handler, "despawn", ids=[0]))[0] == "unauthorized"
+    assert error_of(ask(handler, "twin", token=viewer, id=0))[0] == "forbidden"
+    assert handler.controls.world.n == n
+
+
+# -- the parts --------------------------------------------------------------------------------
+
+
+def test_a_token_bucket_refills_at_its_rate_up_to_its_burst():
+    bucket = TokenBucket(rate_per_s=2.0, burst=3)
+    assert [bucket.take(0.0) for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+    assert bucket.take(0.5) == 0.0 and bucket.take(0.5) == 0.5
+    assert bucket.level(100.0) == 3
+
+
+def test_peer_buckets_forget_full_buckets_first():
+    peers = PeerBuckets(rate_per_s=1.0, burst=2, max_peers=3)
+    for peer in (b"a", b"b", b"c"):
+        peers.take(peer, 0.0)
+    peers.take(b"c", 0.0)
+    peers.take(b"d", 10.0)  # a, b and c are full again: forgotten
+    assert len(peers) == 1
+
+
+def test_the_time_budget_carries_overspending_over_a_bounded_number_of_ticks():
+    budget = TimeBudget(0.004)
+    budget.spent(0.001)
+    assert budget.allowance_s() == 0.004
+    budget.spent(1.0)  # one slow request
+    assert budget.debt_s == pytest.approx(MAX_DEBT_BUDGETS * 0.004)
+    ticks = 0
+    while budget.allowance_s() <= 0:
+        budget.spent(0.0)
+        ticks += 1
+    assert ticks == MAX_DEBT_BUDGETS
+
+
+def test_twin_follows_keep_to_their_cap_and_count_the_rest():
+    follows = TwinFollows(cap=2)
+    for twin in (1, 2, 3, 3):
+        follows.apply(b"\x01" + f"twin/{twin}/".encode())
+    follows.apply(b"\x01twin/")
+    follows.apply(b"\x01twin/" + b"9" * 5000 + b"/")  # not an id: ignored, no int() of it
+    assert sorted(follows.twins) == [1, 2] and follows.ignored == 2 and follows.all == 1
+    follows.apply(b"\x00twin/3/")
+    follows.apply(b"\x00twin/3/")
+    follows.apply(b"\x00twin/1/")
+    follows.apply(b"\x01twin/4/")
+    assert sorted(follows.twins) == [2, 4]
+
+
+def test_the_zap_handler_answers_only_filed_curve_keys(tmp_path):
+    import zmq.auth
+
+    (tmp_path / "clients" / "analyst").mkdir(parents=True)
+    public, _ = zmq.auth.create_certificates(tmp_path / "clients" / "analyst", "ana")
+    key = zmq.utils.z85.decode(zmq.auth.load_certificate(public)[0])
+    context = zmq.Context()
+    zap = ZapHandler(context, tmp_path)
+    try:
+
+        def status(domain: bytes, credential: bytes, mechanism: bytes = b"CURVE") -> bytes:
+            frames = [b"1.0", b"7", domain, b"127.0.0.1", b"", mechanism, credential]
+            return zap.answer(frames)[2]
+
+        assert status(b"health", key) == b"200" and status(b"main", key) == b"200"
+        assert status(b"health", bytes(32)) == b"400"
+        assert status(b"other", key) == b"400"
+        assert status(b"health", key, b"NULL") == b"400"
+        assert zap.answer([b"junk"])[2] == b"400"
+        assert zap.answer([b"1.0", b"7", b"health", b"", b"", b"CURVE", key])[4] == b"analyst"
+    finally:
+        zap.close()
+        context.term()
+
+
+# -- against a real server ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory) -> Iterator[Serving]:
+    config = load_config(
+        None,
+        serve={"pub_endpoint": loopback(), "router_endpoint": loopback(), "http_enabled": False,
+               "checkpoint": tmp_path_factory.mktemp("limits") / "w.ckpt"},
+        security={"max_request_bytes": 64 * 1024, "router_rate_per_s": 20.0, "router_burst": 10},
+        twins=50, tick_hz=30.0,
+    )  # fmt: skip
+    server = Serving(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server
+    server.stop.set()
+    thread.join(timeout=20)
+
+
+def dealer(endpoint: str) -> zmq.Socket:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    return sock
+
+
+def test_a_request_over_max_request_bytes_drops_its_peer_and_nothing_else(serving: Serving):
+    router = serving.server.endpoints["router"]
+    with dealer(router) as big, dealer(router) as small:
+        big.send(packed_request("snapshot", {"pad": "x" * 100_000}))
+        assert not big.poll(1000)  # ZeroMQ dropped the peer: no reply
+        small.send(request.encode(request.Request(1, "stats")))
+        assert small.poll(5000)
+        assert reply.decode(small.recv()).ok
+    tick = serving.sim.world.tick
+    time.sleep(0.3)
+    assert serving.sim.world.tick > tick
+
+
+def test_a_flooding_peer_is_rate_limited_and_the_tick_goes_on(serving: Serving):
+    router = serving.server.endpoints["router"]
+    payload = request.encode(request.Request(1, "stats"))
+    with dealer(router) as flood:
+        for _ in range(200):
+            flood.send(payload)
+        codes = []
+        deadline = time.monotonic() + 10
+        while len(codes) < 200 and time.monotonic() < deadline:
+            if flood.poll(1000):
+                answer = reply.decode(flood.recv())
+                codes.append(answer.error.code if not answer.ok else "ok")
+    assert len(codes) == 200
+    assert 10 <= codes.count("ok") < 60 and codes.count("rate_limited") >= 140
+    assert serving.sim.loop.stats().measured_hz > 25
