@@ -38,6 +38,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -162,6 +163,7 @@ class Journal:
         self.lineage = lineage
         self.tick = tick or (lambda: 0)
         self._fd = -1
+        self._replaying = False
         self._open(generation)
 
     @classmethod
@@ -186,13 +188,27 @@ class Journal:
         """Where the journal stands: a checkpoint written now holds every entry before it."""
         return JournalPosition(self.lineage, self.generation, self.entries)
 
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[None]:
+        """While the block runs, ``record`` records nothing: the commands re-applied from the
+        journal are in it already (recording them again would apply them twice on the next
+        resume)."""
+        self._replaying = True
+        try:
+            yield
+        finally:
+            self._replaying = False
+
     def record(self, op: str, args: dict[str, Any]) -> None:
-        """Append one command and return once it is on the disk (fdatasync).
+        """Append one command and return once it is on the disk (fdatasync); nothing while
+        ``replaying``.
 
         Raises:
             JournalError: it could not be written (disk full, read-only, closed journal); the
                 file is cut back to its last whole entry, so later entries stay readable.
         """
+        if self._replaying:
+            return
         try:
             payload = _pack({"op": op, "args": args, "tick": int(self.tick())})
         except (TypeError, ValueError, OverflowError) as err:

@@ -2,11 +2,14 @@
 
     twin simulate --twins N --days D --seed S --out DIR [--start YYYY-MM-DD] [--vitals-every S]
     twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
+               [--checkpoint FILE] [--insecure]
     twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
     twin bench [-k NAME]              (the benchmark suite, one table)
     twin token | cert | keys ...      (access tokens, TLS certificate, CURVE keys: credentials.py)
 
-Bad arguments and unwritable paths print one clear line and exit with status 2.
+Bad arguments, unwritable paths, bad config, population and checkpoint files print one clear line
+and exit with status 2; ``twin serve`` exits with status 1 when it could not save its world at
+shutdown anywhere (it says which files hold what was saved before).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from tqdm import tqdm
 from synthtwin.clients.python import cli as client_cli
 from synthtwin.engine.app import credentials
 from synthtwin.engine.app.bench_report import run_bench
+from synthtwin.engine.app.durability import ShutdownSave
 from synthtwin.engine.app.serve import Serving, serve
 from synthtwin.engine.app.simulate import OutputError, check_output_dir, run_headless
 from synthtwin.engine.app.simulation import build_simulation
@@ -29,6 +33,7 @@ from synthtwin.engine.backend import DEVICES, BackendError
 from synthtwin.engine.checkpoint import CheckpointError
 from synthtwin.engine.clock import SECONDS_PER_DAY
 from synthtwin.engine.config import ConfigError, load_config
+from synthtwin.engine.journal import JournalError
 from synthtwin.engine.synth.population_import import PopulationImportError
 from synthtwin.net.server import ServerError
 
@@ -130,7 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         "--checkpoint",
         type=Path,
         default=None,
-        help="checkpoint written at shutdown (data/world.ckpt)",
+        help="checkpoint written at start, every minute and at shutdown, its command journal "
+        "beside it (data/world.ckpt)",
+    )
+    srv.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow binding beyond loopback without access tokens and encryption (warns)",
     )
     bench = commands.add_parser("bench", help="run the benchmarks and print one table")
     bench.add_argument("-k", dest="select", default=None, help="only benchmarks matching this")
@@ -174,20 +185,39 @@ def _serve(args: argparse.Namespace) -> int:
             "http_port": args.http_port,
             "http_enabled": False if args.no_http else None,
         },
+        security={"insecure": True if args.insecure else None},
         twins=args.twins,
         seed=args.seed,
         tick_hz=args.tick_hz,
         time_scale=args.time_scale,
         device=args.device,
     )
-    serve(config, args.resume, _announce)
-    print("twin serve: stopped cleanly; world saved to", config.serve.checkpoint, flush=True)
-    return 0
+    saved = serve(config, args.resume, _announce).saved
+    return _report_save(saved, config.serve.checkpoint)
+
+
+def _report_save(saved: ShutdownSave | None, checkpoint: Path) -> int:
+    """Say where the world went at shutdown: 0 when it is saved somewhere, 1 when not."""
+    if saved is not None and saved.path is not None and not saved.errors:
+        print("twin serve: stopped cleanly; world saved to", saved.path, flush=True)
+        return 0
+    for error in saved.errors if saved is not None else ():
+        print(f"twin serve: error: {error}", file=sys.stderr)
+    if saved is not None and saved.path is not None:
+        print(f"twin serve: WARNING: the world was saved to {saved.path} instead of {checkpoint}; "
+              f"resume with --resume {saved.path}", file=sys.stderr)  # fmt: skip
+        print("twin serve: stopped; world saved to", saved.path, flush=True)
+        return 0
+    print(f"twin serve: error: the world could not be saved; its last checkpoint and journal "
+          f"are {checkpoint} and {checkpoint}.journal.*", file=sys.stderr)  # fmt: skip
+    return 1
 
 
 def _announce(serving: Serving) -> None:
     world, loop = serving.sim.world, serving.sim.loop
     endpoints = serving.server.endpoints
+    if serving.replayed:
+        print(f"twin serve: replayed {serving.replayed} journaled command(s)", flush=True)
     print(
         f"twin serve: {world.n} twins at {loop.tick_hz:g} Hz, time scale {loop.time_scale:g}, "
         f"sim time {world.clock.now:%Y-%m-%d %H:%M}\n"
@@ -216,6 +246,7 @@ ERRORS = (
     PopulationImportError,
     BackendError,
     CheckpointError,
+    JournalError,
     ServerError,
     ValueError,
     OSError,

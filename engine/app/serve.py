@@ -3,10 +3,14 @@
 The composition root of serving: builds the simulation with the ZeroMQ server as its command
 source (its requests are answered in each tick's INPUT phase) and the publisher as its
 replicator, hands the request handler what it may control, runs the fixed-tick loop in real time
-until asked to stop (SIGINT, SIGTERM or the ``stop`` event), writes checkpoints periodically and
-at shutdown, and closes every socket. The HTTP API and the video view run in a process of their
-own (``net.gateway``) as clients of the ROUTER and the PUB, so the simulation thread stays the
-only one that touches the world, and rendering or encoding never competes with it for the GIL.
+until asked to stop (SIGINT, SIGTERM or the ``stop`` event), and closes every socket. Its world
+is durable (``engine.app.durability``): a checkpoint as soon as it runs, periodically and at
+shutdown (to a fallback path if need be), and the journal of acknowledged commands between them;
+a resumed world replays the journal after its checkpoint. It refuses to bind beyond loopback
+without access tokens and encryption unless ``security.insecure`` is set (then it warns). The
+HTTP API and the video view run in a process of their own (``net.gateway``) as clients of the
+ROUTER and the PUB, so the simulation thread stays the only one that touches the world, and
+rendering or encoding never competes with it for the GIL.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from pathlib import Path
 import numba
 
 from synthtwin.engine.app.assets import crowd_assets
+from synthtwin.engine.app.durability import Durability, ShutdownSave
 from synthtwin.engine.app.simulation import Simulation, build_simulation
-from synthtwin.engine.checkpoint import save_checkpoint
-from synthtwin.engine.config import Config
+from synthtwin.engine.checkpoint import CheckpointInfo, read_checkpoint_info
+from synthtwin.engine.config import Config, ConfigError, exposure_problem
 from synthtwin.engine.threads import TASKS, pin_threads
 from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.http_api import DEFAULT_TIMEOUT_S
@@ -54,10 +59,25 @@ class Serving:
     Attributes:
         http: the gateway process of the HTTP API and the video view (its ``url``), bound here
             and served while ``run`` runs; None when ``serve.http_enabled`` is off.
+        durability: the checkpoints and the command journal.
+        warnings: what the operator must hear before serving (binding beyond loopback with
+            ``security.insecure``), one line each, logged at WARNING level (the CLI's stderr).
+        replayed: journaled commands re-applied after the resumed checkpoint.
+        saved: where the world went at shutdown (after ``run``).
+
+    Raises:
+        ConfigError: binding beyond loopback without tokens and encryption, unless insecure.
+        CheckpointError: ``resume`` is missing, unreadable or damaged (nothing is bound then).
+        JournalError: the journal cannot be created, or ``resume``'s is damaged.
     """
 
     def __init__(self, config: Config, resume: Path | None = None) -> None:
         self.config = config
+        self.warnings = _exposure_warnings(config)
+        resumed = read_checkpoint_info(resume) if resume is not None else None
+        self.replayed = 0
+        self.saved: ShutdownSave | None = None
+        self.durability: Durability | None = None
         self.stop = threading.Event()
         self.server = ZmqServer(
             config.serve, config.sim.tick_hz, config.security, config.tokens_file
@@ -69,10 +89,9 @@ class Serving:
             self.sim: Simulation = build_simulation(
                 config, resume, replicator=self.server.publisher, commands=self.server
             )
+            self.durability = Durability(self.sim, config.serve, resumed)
         except BaseException:
-            if self.http is not None:
-                self.http.stop()
-            self.server.close()
+            self._close()
             raise
         self.server.publisher.epoch_iso = self.sim.world.clock.start.isoformat()
         self.server.handler = RequestHandler(
@@ -87,9 +106,29 @@ class Serving:
             config.security,
             self.server.tokens,
         )
-        self._last_checkpoint = time.monotonic()
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
         self._gateway_backoff_s = GATEWAY_CHECK_S
+        if resume is not None:
+            self._replay(resume, resumed)
+
+    def _replay(self, resume: Path, resumed: CheckpointInfo) -> None:
+        """The loop's settings and the commands journaled after the resumed checkpoint."""
+        try:
+            apply = getattr(self.server.handler, "apply", None)
+            self.replayed = self.durability.restore(resume, resumed, apply)
+        except BaseException:
+            self._close()
+            raise
+
+    def _close(self) -> None:
+        """Release what ``__init__`` acquired, when it fails."""
+        if self.durability is not None:
+            self.durability.close()
+        if getattr(self, "sim", None) is not None:
+            self.sim.close()
+        if self.http is not None:
+            self.http.stop()
+        self.server.close()
 
     def _http_server(self) -> Gateway:
         serve = self.config.serve
@@ -116,6 +155,7 @@ class Serving:
 
     def _run(self, gateway_cores: tuple[int, ...] = ()) -> None:
         try:
+            self.durability.periodic()  # the first checkpoint, before the first tick
             if self.http is not None:
                 self.http.start(cores=gateway_cores)
             self.sim.loop.run_realtime(self.stop, before_tick=self._between_ticks)
@@ -126,7 +166,7 @@ class Serving:
                     self.http.stop(while_waiting=self.server.poll)
             finally:
                 try:
-                    self.checkpoint()
+                    self.saved = self.durability.at_shutdown()
                 finally:
                     self.server.close()
                     self.sim.close()
@@ -135,9 +175,7 @@ class Serving:
         """The host's work between ticks (requests are the ticks' INPUT phase)."""
         if self.http is not None and time.monotonic() >= self._next_gateway_check:
             self._keep_the_gateway()
-        every = self.config.serve.checkpoint_every_s
-        if every and time.monotonic() - self._last_checkpoint >= every:
-            self.checkpoint()
+        self.durability.periodic()
 
     def _keep_the_gateway(self) -> None:
         """Restart a gateway that ended by itself; one that keeps ending soon after it starts
@@ -158,9 +196,29 @@ class Serving:
                 self._gateway_backoff_s = doubled if quick else GATEWAY_CHECK_S
         self._next_gateway_check = now + self._gateway_backoff_s
 
-    def checkpoint(self) -> None:
-        save_checkpoint(self.sim.world, self.sim.schedule, self.config.serve.checkpoint)
-        self._last_checkpoint = time.monotonic()
+    def checkpoint(self) -> Path:
+        """Save the world now (between ticks, from the simulation thread); the file written.
+
+        Raises:
+            CheckpointError: it could not be written.
+        """
+        return self.durability.checkpoint()
+
+
+def _exposure_warnings(config: Config) -> list[str]:
+    """Nothing on loopback; beyond it without protection: a ConfigError, or with
+    ``security.insecure`` the warning to print."""
+    problem = exposure_problem(config)
+    if problem is None:
+        return []
+    if not config.security.insecure:
+        raise ConfigError(
+            f"refusing to serve: {problem}; fix: create tokens and enable encryption, bind to "
+            "127.0.0.1, or accept the risk with security.insecure = true (--insecure)"
+        )
+    warning = f"WARNING: serving INSECURELY: {problem} (security.insecure is set)"
+    log.warning("%s", warning)
+    return [warning]
 
 
 @contextlib.contextmanager
@@ -196,11 +254,13 @@ def cores_for_the_gateway() -> Iterator[tuple[int, ...]]:
 
 def serve(
     config: Config, resume: Path | None = None, on_ready: Callable[[Serving], None] | None = None
-) -> None:
-    """Run ``twin serve`` in the calling (main) thread; SIGINT and SIGTERM stop it cleanly."""
+) -> Serving:
+    """Run ``twin serve`` in the calling (main) thread; SIGINT and SIGTERM stop it cleanly.
+    Returns the stopped Serving (``saved`` says where the world went)."""
     serving = Serving(config, resume)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: serving.stop.set())
     if on_ready is not None:
         on_ready(serving)
     serving.run()
+    return serving
