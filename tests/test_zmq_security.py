@@ -323,3 +323,54 @@ def test_a_key_removed_from_its_folder_is_refused_at_the_next_connection(curved:
     time.sleep(RELOAD_S + 0.5)
     with subscriber(curved.health, keys) as sub:
         assert receive_topics(sub, 1.5) == set()
+
+
+# -- the twin command line --------------------------------------------------------------------
+
+
+def cli_endpoints(secured: Secured) -> list[str]:
+    return ["--pub", secured.pub, "--router", secured.router]
+
+
+def key_files(secured: Secured, role: str) -> list[str]:
+    keys_dir = secured.serving.config.security.keys_dir
+    secret = keys_dir / "secrets" / f"{role}_1.key_secret"
+    return ["--server-key", str(keys_dir / "server.key"), "--key", str(secret)]
+
+
+def test_twin_query_sends_the_token_of_its_option_or_environment(secured, capsys, monkeypatch):
+    from synthtwin.clients.python.cli import main as client_main
+
+    monkeypatch.delenv("SYNTHTWIN_TOKEN", raising=False)
+    assert client_main(["query", "stats", *cli_endpoints(secured)]) == 2
+    assert "error unauthorized: a token is required" in capsys.readouterr().err
+    monkeypatch.setenv("SYNTHTWIN_TOKEN", secured.tokens["viewer"])
+    assert client_main(["query", "stats", *cli_endpoints(secured)]) == 0
+    assert '"twins"' in capsys.readouterr().out
+    argv = ["query", "twin", "id=0", *cli_endpoints(secured), "--token", secured.tokens["viewer"]]
+    assert client_main(argv) == 2
+    assert "error forbidden: this needs the analyst role" in capsys.readouterr().err
+
+
+def test_twin_watch_shows_a_twins_vitals_to_an_analyst_with_keys(secured, capsys):
+    from synthtwin.clients.python.cli import main as client_main
+
+    twin = int(call(secured, "roster", secured.tokens["viewer"])["ids"][0])
+    argv = ["watch", *cli_endpoints(secured), "--seconds", "2", "--twin", str(twin),
+            "--token", secured.tokens["analyst"], *key_files(secured, "analyst"),
+            "--health", secured.health]  # fmt: skip
+    assert client_main(argv) == 0
+    assert "bpm" in capsys.readouterr().out
+    argv = ["watch", *cli_endpoints(secured), "--seconds", "1", "--twin", str(twin),
+            "--token", secured.tokens["viewer"]]  # fmt: skip
+    assert client_main(argv) == 0
+    assert f"twin {twin}: no vitals yet" in capsys.readouterr().out
+
+
+def test_twin_record_refuses_half_a_key_pair(secured, capsys, tmp_path):
+    from synthtwin.clients.python.cli import main as client_main
+
+    argv = ["record", *cli_endpoints(secured), "--seconds", "1", "--out",
+            str(tmp_path / "r.parquet"), "--key", "missing.key_secret"]  # fmt: skip
+    assert client_main(argv) == 2
+    assert "--key and --server-key go together" in capsys.readouterr().err

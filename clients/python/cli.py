@@ -5,9 +5,18 @@
     twin query  OP [key=value ...]                                one request, the result as JSON
 
 Each takes ``--pub`` / ``--router`` (the server's endpoints) and ``--timeout`` (seconds a request
-waits). ``register`` adds them to an argparse subparsers object; ``COMMANDS`` maps each name to
-its function, which returns the exit status: 0, or 2 after printing one line to stderr when the
-server does not answer, answers with an error, or the output cannot be written.
+waits), and for a server with access control (``docs/protocol.md`` section 2.1):
+
+    --token TOKEN          sent with every request (default: $SYNTHTWIN_TOKEN)
+    --server-key FILE      the server's public CURVE key (``<keys_dir>/server.key``)
+    --key FILE             this client's CURVE key pair (``<keys_dir>/secrets/NAME.key_secret``)
+    --health ENDPOINT      the health PUB, for vitals (default with --key: tcp://127.0.0.1:5558)
+    --curve                the main PUB and ROUTER are CURVE servers too ([security] curve)
+
+``register`` adds them to an argparse subparsers object; ``COMMANDS`` maps each name to its
+function, which returns the exit status: 0, or 2 after printing one line to stderr when the
+server does not answer, answers with an error, a key file cannot be read, or the output cannot be
+written.
 """
 
 from __future__ import annotations
@@ -30,13 +39,16 @@ import pyarrow.parquet as pq
 from synthtwin.net.wire.client import CloneClient
 from synthtwin.net.wire.clone import Crowd, Tables
 from synthtwin.net.wire.crowd import CrowdState
+from synthtwin.net.wire.curve import CurveKeys, KeyFileError
 from synthtwin.net.wire.dealer import RequestClient, RequestError
 from synthtwin.net.wire.vitals import VITAL_FIELDS, VitalsMessage
 
-__all__ = ["COMMANDS", "main", "record", "register", "query", "watch"]
+__all__ = ["COMMANDS", "access_options", "main", "record", "register", "query", "watch"]
 
 PUB_ENDPOINT = "tcp://127.0.0.1:5556"
 ROUTER_ENDPOINT = "tcp://127.0.0.1:5557"
+HEALTH_ENDPOINT = "tcp://127.0.0.1:5558"
+TOKEN_VARIABLE = "SYNTHTWIN_TOKEN"
 TIMEOUT_S = 2.0
 EXIT_ERROR = 2
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -69,6 +81,49 @@ def _add_endpoints(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=_positive_float, default=TIMEOUT_S, help="seconds a request waits (2)"
     )
+    _add_access(parser)
+
+
+def _add_access(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", default=None, help=f"access token (default: ${TOKEN_VARIABLE})")
+    parser.add_argument(
+        "--server-key", type=Path, default=None, metavar="FILE",
+        help="the server's public CURVE key file (server.key)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--key", type=Path, default=None, metavar="FILE",
+        help="this client's CURVE key pair (NAME.key_secret)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--health", default=None, metavar="ENDPOINT",
+        help=f"the health PUB, for vitals (default with --key: {HEALTH_ENDPOINT})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--curve", action="store_true", help="the main PUB and ROUTER are CURVE servers too"
+    )
+
+
+def access_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The client's credentials from the options: ``token``, ``keys``, ``health_endpoint``,
+    ``curve`` (keyword arguments of ``CloneClient``).
+
+    Raises:
+        KeyFileError: ``--key`` without ``--server-key`` (or the reverse), or an unreadable file.
+    """
+    token = args.token if args.token is not None else os.environ.get(TOKEN_VARIABLE) or None
+    if (args.key is None) != (args.server_key is None):
+        raise KeyFileError("--key and --server-key go together")
+    keys = None if args.key is None else CurveKeys.load(args.server_key, args.key)
+    health = args.health if args.health is not None else (HEALTH_ENDPOINT if keys else None)
+    if keys is None and (args.curve or health is not None):
+        raise KeyFileError("--curve and --health need --key and --server-key")
+    return {"token": token, "keys": keys, "health_endpoint": health, "curve": args.curve}
+
+
+def _request_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``token`` and ``curve`` keys of ``RequestClient`` from the options."""
+    access = access_options(args)
+    return {"token": access["token"], "curve": access["keys"] if access["curve"] else None}
 
 
 def register(subparsers: Any) -> None:
@@ -135,10 +190,11 @@ def query(args: argparse.Namespace) -> int:
     """``twin query OP [key=value ...]``: print the result as JSON, or the error reply."""
     try:
         fields = dict(parse_argument(text) for text in args.args)
-    except ValueError as err:
+        options = _request_options(args)
+    except ValueError as err:  # KeyFileError too
         return _fail("query", err)
     try:
-        with RequestClient(args.router, args.timeout) as client:
+        with RequestClient(args.router, args.timeout, **options) as client:
             result = client.call(args.op, **fields)
     except RequestError as err:
         print(f"error {err.code}: {err.message}", file=sys.stderr)
@@ -232,8 +288,12 @@ def watch(args: argparse.Namespace) -> int:
     """``twin watch``: refresh a text view every ``--interval`` s until ``--seconds`` or Ctrl-C."""
     twins = () if args.twin is None else (args.twin,)
     try:
+        options = access_options(args)
+    except KeyFileError as err:
+        return _fail("watch", err)
+    try:
         with CloneClient(
-            args.pub, args.router, twins=twins, events=False, timeout_s=args.timeout
+            args.pub, args.router, twins=twins, events=False, timeout_s=args.timeout, **options
         ) as client:
             if args.twin is not None and args.twin not in client.roster:
                 return _fail("watch", f"twin {args.twin} does not exist")
@@ -332,9 +392,14 @@ def record(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         return _fail("record", f"folder {args.out.parent} does not exist")
     try:
+        options = access_options(args)
+    except KeyFileError as err:
+        return _fail("record", err)
+    try:
         with CloneClient(
-            args.pub, args.router, cells=args.cells, events=False, timeout_s=args.timeout
-        ) as client:
+            args.pub, args.router, cells=args.cells, events=False, timeout_s=args.timeout,
+            **options,
+        ) as client:  # fmt: skip
             states, vitals = _collect(client, args.seconds)
             tables = client.tables
     except (TimeoutError, RequestError) as err:
