@@ -639,7 +639,8 @@ def _numbers_as_exact_text(values: pa.ChunkedArray) -> np.ndarray:
     """``(N,) str`` of a float or bool column, each float's exact decimal value."""
     if pa.types.is_boolean(values.type):
         return np.full(len(values), "true or false")  # not a number
-    x = pc.cast(values, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    x = pc.cast(values, pa.float64(), safe=False).fill_null(np.nan)
+    x = x.to_numpy(zero_copy_only=False)
     return np.array([str(Decimal(v)) if np.isfinite(v) else str(v) for v in x.tolist()])
 
 
@@ -680,6 +681,8 @@ def _numbers_as_text(values: pa.ChunkedArray) -> np.ndarray:
     """``(N,) str`` of a numeric or bool column; whole numbers print without a decimal point."""
     if pa.types.is_boolean(values.type):
         return np.where(values.fill_null(False).to_numpy(zero_copy_only=False), "true", "false")
+    if pa.types.is_integer(values.type):
+        return values.fill_null(0).to_numpy(zero_copy_only=False).astype(str)
     x = pc.cast(values, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
     whole = np.isfinite(x) & (x == np.floor(x)) & (np.abs(x) < 2.0**63)
     return np.where(whole, np.where(whole, x, 0).astype(np.int64).astype(str), x.astype(str))
