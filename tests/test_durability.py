@@ -201,6 +201,18 @@ def test_commands_after_the_checkpoint_are_replayed_on_resume(tmp_path, make_sim
         resumed.close()
 
 
+def test_a_resumed_world_keeps_its_time_scale_and_pause_unless_told(tmp_path):
+    with running(config_for(tmp_path)) as serving:
+        assert wait_for(lambda: (tmp_path / "w.ckpt").is_file())
+        serving.sim.loop.time_scale, serving.sim.loop.paused = 120.0, True
+    for explicit, expected_scale in ((False, 120.0), (True, 60.0)):
+        resumed = Serving(config_for(tmp_path), tmp_path / "w.ckpt", keep_time_scale=explicit)
+        try:
+            assert resumed.sim.loop.time_scale == expected_scale and resumed.sim.loop.paused
+        finally:
+            resumed._close()
+
+
 def test_a_journal_that_nothing_can_apply_is_refused(tmp_path, make_simulation):
     sim = make_simulation(twins=10, seed=4)
     saving = Durability(sim, config_for(tmp_path).serve)

@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         "--time-scale",
         type=float,
         default=None,
-        help="simulated seconds per wall second (1 = realtime)",
+        help="simulated seconds per wall second (1 = realtime; a resumed world keeps its own "
+        "unless this is given)",
     )
     srv.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
     srv.add_argument("--config", type=Path, default=None, help="TOML configuration file")
@@ -192,7 +193,8 @@ def _serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         device=args.device,
     )
-    saved = serve(config, args.resume, _announce).saved
+    explicit_scale = args.time_scale is not None
+    saved = serve(config, args.resume, _announce, keep_time_scale=explicit_scale).saved
     return _report_save(saved, config.serve.checkpoint)
 
 

@@ -107,8 +107,15 @@ class Durability:
         self.next_due_s = time.monotonic()
         self.last_saved_s: float | None = None
 
-    def restore(self, resume: Path, info: CheckpointInfo, apply: Apply | None) -> int:
-        """The loop's settings and the journal's entries after the checkpoint, re-applied.
+    def restore(
+        self,
+        resume: Path,
+        info: CheckpointInfo,
+        apply: Apply | None,
+        time_scale: float | None = None,
+    ) -> int:
+        """The loop's settings and the journal's entries after the checkpoint, re-applied;
+        then ``time_scale``, if given (the operator's explicit choice wins over both).
 
         Returns:
             how many journaled commands were re-applied.
@@ -117,9 +124,7 @@ class Durability:
             JournalError: the journal is damaged, or it holds entries and nothing can apply them.
         """
         self._restore_loop(info.loop)
-        if info.journal is None:
-            return 0
-        entries = list(read_entries(resume, info.journal))
+        entries = list(read_entries(resume, info.journal)) if info.journal else []
         if entries and apply is None:
             raise JournalError(
                 f"journal of {resume}: {len(entries)} command(s) to replay, but this build's "
@@ -130,6 +135,8 @@ class Durability:
                 self._apply(apply, entry.op, entry.args, entry.generation, entry.index)
         if entries:
             log.info("replayed %d journaled command(s) after %s", len(entries), resume)
+        if time_scale is not None:
+            self.sim.loop.time_scale = time_scale
         return len(entries)
 
     def _restore_loop(self, settings: LoopSettings | None) -> None:

@@ -65,13 +65,22 @@ class Serving:
         replayed: journaled commands re-applied after the resumed checkpoint.
         saved: where the world went at shutdown (after ``run``).
 
+    Args:
+        config: the simulation and how to serve it.
+        resume: a checkpoint to continue from: its world, its loop's time scale and pause, and
+            the commands journaled after it.
+        keep_time_scale: ``config.sim.time_scale`` wins over the resumed one (an explicit
+            ``--time-scale``).
+
     Raises:
         ConfigError: binding beyond loopback without tokens and encryption, unless insecure.
         CheckpointError: ``resume`` is missing, unreadable or damaged (nothing is bound then).
         JournalError: the journal cannot be created, or ``resume``'s is damaged.
     """
 
-    def __init__(self, config: Config, resume: Path | None = None) -> None:
+    def __init__(
+        self, config: Config, resume: Path | None = None, keep_time_scale: bool = False
+    ) -> None:
         self.config = config
         self.warnings = _exposure_warnings(config)
         resumed = read_checkpoint_info(resume) if resume is not None else None
@@ -109,13 +118,13 @@ class Serving:
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
         self._gateway_backoff_s = GATEWAY_CHECK_S
         if resume is not None:
-            self._replay(resume, resumed)
+            self._replay(resume, resumed, config.sim.time_scale if keep_time_scale else None)
 
-    def _replay(self, resume: Path, resumed: CheckpointInfo) -> None:
+    def _replay(self, resume: Path, resumed: CheckpointInfo, time_scale: float | None) -> None:
         """The loop's settings and the commands journaled after the resumed checkpoint."""
         try:
             apply = getattr(self.server.handler, "apply", None)
-            self.replayed = self.durability.restore(resume, resumed, apply)
+            self.replayed = self.durability.restore(resume, resumed, apply, time_scale)
         except BaseException:
             self._close()
             raise
@@ -253,11 +262,14 @@ def cores_for_the_gateway() -> Iterator[tuple[int, ...]]:
 
 
 def serve(
-    config: Config, resume: Path | None = None, on_ready: Callable[[Serving], None] | None = None
+    config: Config,
+    resume: Path | None = None,
+    on_ready: Callable[[Serving], None] | None = None,
+    keep_time_scale: bool = False,
 ) -> Serving:
     """Run ``twin serve`` in the calling (main) thread; SIGINT and SIGTERM stop it cleanly.
     Returns the stopped Serving (``saved`` says where the world went)."""
-    serving = Serving(config, resume)
+    serving = Serving(config, resume, keep_time_scale)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: serving.stop.set())
     if on_ready is not None:
