@@ -1,0 +1,82 @@
+"""Chat latency at 10,000 twins: one snapshot (the simulation thread's share) plus one embedded
+reply (the worker's share), per question, on a world six simulated hours into a Monday.
+
+Target: p95 <= 50 ms on 2 cores. The test times ``SAMPLES`` questions from
+``tests/chat/questions.jsonl`` to rotating twins (every third one a follow-up in the previous
+conversation) and asserts the p95 whether or not benchmarking is enabled; pytest-benchmark then
+times the same call. ``extra_info`` holds the snapshot's and the reply's p50/p95 apart.
+
+Run: ``pytest bench/test_chat_bench.py --benchmark-enable``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.config import load_config
+from synthtwin.net.chat import ChatEngine, take_snapshot
+
+TWINS = 10_000
+SAMPLES = 1_000
+P95_LIMIT_S = 0.050
+WARM_TICKS = 6 * 60
+"""Ticks of 60 simulated seconds before timing: from 07:30 to 13:30."""
+
+QUESTIONS = [
+    json.loads(line)["q"]
+    for line in (Path(__file__).parents[1] / "tests/chat/questions.jsonl").read_text().splitlines()
+]
+
+
+def _percentiles_ms(times_s: list[float]) -> dict[str, float]:
+    p50, p95, p99 = np.percentile(np.array(times_s) * 1e3, [50, 95, 99])
+    return {"p50_ms": round(float(p50), 3), "p95_ms": round(float(p95), 3),
+            "p99_ms": round(float(p99), 3)}  # fmt: skip
+
+
+def test_chat_snapshot_and_reply_at_10k_twins(benchmark):
+    benchmark.group = "chat-10k"
+    config = load_config(
+        None, twins=TWINS, seed=1, tick_hz=1.0, time_scale=60.0, start=datetime(2026, 3, 2, 7, 30)
+    )
+    sim = build_simulation(config)
+    try:
+        sim.loop.run_ticks(WARM_TICKS)
+        engine = ChatEngine()
+        ids = sim.world.ids.copy()
+        turns = itertools.count()
+        last = {"conversation": None}
+
+        def ask() -> tuple[float, float]:
+            i = next(turns)
+            twin_id = int(ids[(i // 3 * 7919) % ids.size])
+            start = time.perf_counter()
+            snap = take_snapshot(sim.world, twin_id, sim.today)
+            taken = time.perf_counter()
+            conversation = last["conversation"] if i % 3 else None
+            answer = engine.reply(snap, QUESTIONS[i % len(QUESTIONS)], conversation)
+            last["conversation"] = answer.conversation_id
+            return taken - start, time.perf_counter() - taken
+
+        timed = [ask() for _ in range(SAMPLES)]
+        snapshot_s, reply_s = zip(*timed, strict=True)
+        total = _percentiles_ms([a + b for a, b in timed])
+        benchmark.extra_info.update(
+            {
+                "total": total,
+                "snapshot": _percentiles_ms(list(snapshot_s)),
+                "reply": _percentiles_ms(list(reply_s)),
+            }
+        )
+        print(f"\nchat at {TWINS} twins: {benchmark.extra_info}")
+        assert total["p95_ms"] <= P95_LIMIT_S * 1e3
+        benchmark(ask)
+    finally:
+        sim.close()
