@@ -307,9 +307,7 @@ class Publisher:
             self._publish_cell_vitals(world, ids, cells, slot)
             every = self.vitals_follows.all
             due = np.flatnonzero(ids % self.vitals_period == slot) if every else []
-            for row in np.union1d(due, followed).astype(np.int64):
-                topic = topics.topic_for("vitals", twin_id=int(ids[row]))
-                self._send_vitals(world, ids, np.array([row]), topic)
+            self._send_twin_vitals(world, ids, np.union1d(due, followed).astype(np.int64))
         if self.pose_follows is not self.vitals_follows:
             followed = self._followed_rows(world, ids, self.pose_follows, twin_slot)
         self._send_poses(world, ids, followed)
@@ -342,14 +340,31 @@ class Publisher:
         return world.rows_of(alive) if alive.size else alive
 
     def _send_vitals(self, world: World, ids: np.ndarray, rows: np.ndarray, topic: bytes) -> None:
+        """One vitals message of the twins ``rows`` (a cell's) on ``topic``."""
         rows = rows[np.argsort(ids[rows])]
         self.seq += 1
-        message = vitals.VitalsMessage(
-            self.tick, self.seq, self.t_s, ids[rows],
+        message = self._vitals_message(world, ids, rows)
+        self._send(topic, vitals.encode(message), self._vitals_outbox)
+
+    def _send_twin_vitals(self, world: World, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Each of ``rows``' own vitals message (``twin/<id>/vitals``), quantized at once."""
+        if len(rows) == 0:
+            return
+        payloads = vitals.encode_each(self._vitals_message(world, ids, rows, self.seq + 1))
+        self.seq += len(rows)
+        for row, payload in zip(rows.tolist(), payloads, strict=True):
+            topic = topics.topic_for("vitals", twin_id=int(ids[row]))
+            self._send(topic, payload, self._vitals_outbox)
+
+    def _vitals_message(
+        self, world: World, ids: np.ndarray, rows: np.ndarray, seq: int | None = None
+    ) -> vitals.VitalsMessage:
+        """The vitals of ``rows`` (``(K,)`` int64) in their units, as of this tick."""
+        return vitals.VitalsMessage(
+            self.tick, self.seq if seq is None else seq, self.t_s, ids[rows],
             *(world[name][rows].astype(np.float32) for name in VITAL_COLUMNS),
             world["activity"][rows],
         )  # fmt: skip
-        self._send(topic, vitals.encode(message), self._vitals_outbox)
 
     def _send_poses(self, world: World, ids: np.ndarray, rows: np.ndarray) -> None:
         """Each of ``rows``' joint rotations, with its root on the map (x east, y north, z up),
@@ -363,13 +378,10 @@ class Publisher:
         root = np.zeros((len(rows), 3))
         root[:, :2] = world["position_m"][rows]
         root[:, 2] = library.root_height_m(state[0], state[2])
-        for i, row in enumerate(rows.tolist()):
-            self.seq += 1
-            message = pose.PoseMessage(
-                self.tick, self.seq, self.t_s, ids[row : row + 1], quat[i : i + 1],
-                root[i : i + 1],
-            )  # fmt: skip
-            self._send(topics.topic_for("pose", twin_id=int(ids[row])), pose.encode(message))
+        message = pose.PoseMessage(self.tick, self.seq + 1, self.t_s, ids[rows], quat, root)
+        self.seq += len(rows)
+        for row, payload in zip(rows.tolist(), pose.encode_each(message), strict=True):
+            self._send(topics.topic_for("pose", twin_id=int(ids[row])), payload)
 
     def _send(
         self, topic: bytes, payload: bytes, outbox: list[tuple[bytes, bytes]] | None = None

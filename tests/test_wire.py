@@ -498,3 +498,30 @@ def test_two_frames_over_zeromq_with_prefix_filtering():
     finally:
         pub.close(linger=0)
         sub.close(linger=0)
+
+
+def test_encode_each_is_encode_of_each_twin_alone():
+    """The publisher's batched encoders (one payload per twin, quantized at once) write the same
+    bytes as encoding each twin's own message."""
+    rng = np.random.default_rng(3)
+    ids = np.array([40, 7, 12], np.uint32)
+    columns = {spec.name: rng.uniform(spec.lo - 5, spec.hi + 5, 3).astype(np.float32)
+               for spec in vitals.VITAL_FIELDS}  # fmt: skip
+    many = vitals.VitalsMessage(9, 100, 1.5, ids, activity=np.array([1, 2, 15], np.uint8),
+                                **columns)  # fmt: skip
+    alone = [
+        vitals.encode(vitals.VitalsMessage(
+            9, 100 + i, 1.5, ids[i : i + 1], activity=many.activity[i : i + 1],
+            **{name: values[i : i + 1] for name, values in columns.items()},
+        ))
+        for i in range(3)
+    ]  # fmt: skip
+    assert vitals.encode_each(many) == alone
+    quat = rng.normal(size=(3, 24, 4)).astype(np.float32)
+    root = rng.uniform(-3000, 3000, (3, 3))
+    posed = pose.PoseMessage(9, 200, 1.5, ids, quat, root)
+    assert pose.encode_each(posed) == [
+        pose.encode(pose.PoseMessage(9, 200 + i, 1.5, ids[i : i + 1], quat[i : i + 1],
+                                     root[i : i + 1]))
+        for i in range(3)
+    ]  # fmt: skip

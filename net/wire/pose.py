@@ -40,6 +40,7 @@ __all__ = [
     "PoseMessage",
     "decode",
     "encode",
+    "encode_each",
     "from_envelope",
     "pack_quaternions",
     "unpack_quaternions",
@@ -124,15 +125,40 @@ def encode(msg: PoseMessage) -> bytes:
             translation beyond the int32 millimetre range (+-2147 km) or not finite.
     """
     check_ascending(np.asarray(msg.ids), "body.ids")
+    ids, rot, root_mm = _quantized(msg)
+    return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, _body(ids, rot, root_mm))
+
+
+def encode_each(msg: PoseMessage) -> list[bytes]:
+    """One payload per twin of ``msg`` (each twin's own topic ``twin/<id>/pose``), twin ``i``
+    with seq ``msg.seq + i``: byte for byte ``encode`` of each twin's message, with every
+    quaternion packed at once.
+
+    Raises:
+        ValueError: as ``encode``.
+    """
+    ids, rot, root_mm = _quantized(msg)
+    return [
+        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s,
+                      _body(ids[i : i + 1], rot[i : i + 1], root_mm[i : i + 1]))
+        for i in range(len(ids))
+    ]  # fmt: skip
+
+
+def _quantized(msg: PoseMessage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(M,)`` ids, ``(M, J, 3)`` rotation words and ``(M, 3)`` root millimetres of ``msg``."""
     root_mm = np.rint(np.asarray(msg.root_m, dtype=np.float64) / ROOT_QUANTUM_M)
     if root_mm.size and not (np.abs(root_mm) <= _ROOT_LIMIT_MM).all():
         raise ValueError("root translation must be finite, within the int32 millimetre range")
-    body = {
-        "ids": pack_array(msg.ids, "<u4"),
-        "rot": pack_array(pack_quaternions(msg.quat), "<u2"),
+    return np.asarray(msg.ids), pack_quaternions(msg.quat), root_mm
+
+
+def _body(ids: np.ndarray, rot: np.ndarray, root_mm: np.ndarray) -> dict:
+    return {
+        "ids": pack_array(ids, "<u4"),
+        "rot": pack_array(rot, "<u2"),
         "root": pack_array(root_mm, "<i4"),
     }
-    return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, body)
 
 
 def from_envelope(env: Envelope) -> PoseMessage:

@@ -44,6 +44,7 @@ __all__ = [
     "VitalsMessage",
     "decode",
     "encode",
+    "encode_each",
     "from_envelope",
 ]
 
@@ -121,14 +122,41 @@ def encode(msg: VitalsMessage) -> bytes:
         ValueError: ids not strictly ascending, a NaN or infinite vital, or an activity >= 16.
     """
     check_ascending(np.asarray(msg.ids), "body.ids")
+    codes = _quantized(msg)
+    return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, _body(codes, slice(None)))
+
+
+def encode_each(msg: VitalsMessage) -> list[bytes]:
+    """One payload per twin of ``msg`` (each twin's own topic ``twin/<id>/vitals``), twin ``i``
+    with seq ``msg.seq + i``: byte for byte ``encode`` of each twin's message, with the values
+    of all of them quantized at once.
+
+    Raises:
+        ValueError: as ``encode``.
+    """
+    codes = _quantized(msg)
+    return [
+        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s, _body(codes, slice(i, i + 1)))
+        for i in range(len(msg.ids))
+    ]
+
+
+def _quantized(msg: VitalsMessage) -> dict[str, tuple[np.ndarray, str]]:
+    """Each field's ``(n,)`` codes and dtype (ids and activity as they are)."""
     activity = np.asarray(msg.activity)
     if activity.size and activity.max() >= ACTIVITY_LIMIT:
         raise ValueError(f"activity codes must be < {ACTIVITY_LIMIT}")
-    body = {"ids": pack_array(msg.ids, "<u4")}
+    codes = {"ids": (np.asarray(msg.ids, dtype="<u4"), "<u4")}
     for spec in VITAL_FIELDS:
-        body[spec.name] = pack_array(_codes(spec, getattr(msg, spec.name)), spec.dtype)
-    body["activity"] = pack_array(activity, "|u1")
-    return pack_envelope(KIND, msg.tick, msg.seq, msg.t_s, body)
+        values = _codes(spec, getattr(msg, spec.name))
+        codes[spec.name] = (values.astype(np.dtype(spec.dtype)), spec.dtype)
+    codes["activity"] = (activity.astype(np.uint8), "|u1")
+    return codes
+
+
+def _body(codes: dict[str, tuple[np.ndarray, str]], rows: slice) -> dict:
+    """The body of the twins ``rows`` of ``codes`` (from ``_quantized``)."""
+    return {name: pack_array(values[rows], dtype) for name, (values, dtype) in codes.items()}
 
 
 def _read_activity(body: dict, rows: int) -> np.ndarray:
