@@ -17,7 +17,9 @@ period.
 
 Child side, ``main``: reads the spec, takes the cores it is given (``synthtwin.engine.app.serve``
 keeps one for it), lowers its priority, and serves ``create_app`` with uvicorn
-on the inherited socket until SIGTERM, SIGINT or end-of-file on stdin.
+on the inherited socket until SIGTERM, SIGINT or end-of-file on stdin: HTTPS when the spec's
+``security`` names a certificate and key (``net.http_security.HttpSecurity``), plain HTTP
+otherwise.
 """
 
 from __future__ import annotations
@@ -33,15 +35,76 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
+from synthtwin.engine.config import SecurityConfig
 from synthtwin.engine.threads import lower_priority, pin_threads
+from synthtwin.net.auth import Role
+from synthtwin.net.http_security import HttpSecurity
+from synthtwin.net.keys import create_curve_keys
 from synthtwin.net.render.assets import CrowdAssets
 from synthtwin.net.server import ServerError
+from synthtwin.net.wire.curve import CurveKeys
 
-__all__ = ["Gateway", "GatewaySpec", "main"]
+__all__ = ["Gateway", "GatewaySpec", "ZmqAccess", "gateway_keys", "main"]
 
 STOP_MARGIN_S = 5.0
 """How long ``stop`` waits beyond the spec's grace period before it kills the child."""
+GATEWAY_KEY = "gateway"
+"""The name of the gateway's CURVE key pair in the keys folder."""
+GATEWAY_ROLE = Role.ANALYST
+"""The role the gateway's key is filed under: the health PUB lets analysts in (the video's data
+channel passes vitals on to analysts only, ``net.webrtc``)."""
+
+
+def gateway_keys(keys_dir: Path) -> tuple[Path, Path]:
+    """The server's public key file and the gateway's secret key file in ``keys_dir``; the
+    gateway's pair is made on first use in ``<keys_dir>/gateway/``, its public half filed under
+    ``clients/analyst/`` (the server reads that folder again within ``net.auth.RELOAD_S``)."""
+    keys_dir = Path(keys_dir)
+    own = keys_dir / GATEWAY_KEY
+    secret = own / f"{GATEWAY_KEY}.key_secret"
+    if not secret.is_file():
+        public, secret = create_curve_keys(own, GATEWAY_KEY)
+        filed = keys_dir / "clients" / GATEWAY_ROLE.label
+        filed.mkdir(parents=True, exist_ok=True)
+        (filed / public.name).write_bytes(public.read_bytes())
+    return keys_dir / "server.key", secret
+
+
+@dataclass(frozen=True)
+class ZmqAccess:
+    """How the gateway's Clone client reaches a server with ZeroMQ access control
+    (``docs/protocol.md`` section 2.1, ``net.server``).
+
+    Attributes:
+        health_endpoint: the health PUB, where vitals are when a token file exists; None: they
+            are on the main PUB.
+        server_key: the server's public key file; None: no CURVE socket.
+        client_key: the gateway's secret key file (``gateway_keys``).
+        curve: whether the main PUB and ROUTER are CURVE servers (``security.curve``).
+    """
+
+    health_endpoint: str | None = None
+    server_key: str | None = None
+    client_key: str | None = None
+    curve: bool = False
+
+    @classmethod
+    def for_server(cls, security: SecurityConfig, access_control: bool) -> ZmqAccess:
+        """What a gateway needs beside a server of ``security`` (``access_control``: whether it
+        split off the health PUB, ``ZmqServer.access_control``)."""
+        if not (access_control or security.curve):
+            return cls()
+        server_key, client_key = gateway_keys(security.keys_dir)
+        health = security.health_pub_endpoint if access_control else None
+        return cls(health, str(server_key), str(client_key), security.curve)
+
+    def keys(self) -> CurveKeys | None:
+        """The gateway's CURVE keys, or None."""
+        if self.server_key is None or self.client_key is None:
+            return None
+        return CurveKeys.load(self.server_key, self.client_key)
 
 
 @dataclass(frozen=True)
@@ -56,6 +119,9 @@ class GatewaySpec:
         graceful_s: how long a stopping gateway lets calls in flight finish, wall seconds.
         niceness: how much lower the gateway's CPU priority is, 0..19.
         host_addresses: ICE host candidates of the video view; empty: aioice's own choice.
+        security: tokens, TLS, allow-lists and limits (an empty host allow-list: the defaults
+            for the address the gateway listens on).
+        zmq_access: the health PUB and CURVE keys of a server with access control.
     """
 
     router_endpoint: str
@@ -65,6 +131,8 @@ class GatewaySpec:
     graceful_s: float = 10.0
     niceness: int = 10
     host_addresses: tuple[str, ...] = field(default=())
+    security: HttpSecurity = field(default_factory=HttpSecurity)
+    zmq_access: ZmqAccess = field(default_factory=ZmqAccess)
 
     def __post_init__(self) -> None:
         for endpoint in (self.router_endpoint, self.pub_endpoint):
@@ -73,6 +141,26 @@ class GatewaySpec:
                     f"the HTTP API runs in a process of its own and cannot reach {endpoint}: "
                     "use tcp:// or ipc:// endpoints, or set serve.http_enabled = false"
                 )
+
+    @classmethod
+    def from_json(cls, settings: dict) -> GatewaySpec:
+        """The spec that ``asdict`` made ``settings`` of (after a JSON round trip)."""
+        security = settings["security"]
+        return cls(
+            **{
+                **settings,
+                "assets": CrowdAssets(**settings["assets"]),
+                "host_addresses": tuple(settings["host_addresses"]),
+                "security": HttpSecurity(
+                    **{
+                        **security,
+                        "allowed_hosts": tuple(security["allowed_hosts"]),
+                        "allowed_origins": tuple(security["allowed_origins"]),
+                    }
+                ),
+                "zmq_access": ZmqAccess(**settings["zmq_access"]),
+            }
+        )
 
 
 class Gateway:
@@ -95,9 +183,10 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the API (its docs are at ``/docs``)."""
+        """``http://host:port`` (``https://`` under TLS) of the API (its docs are at ``/docs``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.spec.security.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self, cores: tuple[int, ...] = ()) -> None:
         """Start the child, pinned to ``cores`` (empty: wherever the system likes); connections
@@ -111,7 +200,9 @@ class Gateway:
             pass_fds=(fd,),
             start_new_session=True,  # a terminal's Ctrl-C reaches the simulation, which stops us
         )
-        line = json.dumps({"fd": fd, "cores": list(cores), **asdict(self.spec)}) + "\n"
+        spec = asdict(self.spec)
+        spec["security"] = asdict(self.spec.security.bound_to(self.host, self.port))
+        line = json.dumps({"fd": fd, "cores": list(cores), **spec}) + "\n"
         self.process.stdin.write(line.encode())
         self.process.stdin.flush()
 
@@ -176,13 +267,7 @@ def main() -> None:
     settings = json.loads(sys.stdin.readline())
     listener = socket.socket(fileno=settings.pop("fd"))
     cores = settings.pop("cores")
-    spec = GatewaySpec(
-        **{
-            **settings,
-            "assets": CrowdAssets(**settings["assets"]),
-            "host_addresses": tuple(settings["host_addresses"]),
-        }
-    )
+    spec = GatewaySpec.from_json(settings)
     # every thread so far (numpy's, the allocator's) and, inherited, every later one
     if cores:
         pin_threads(set(cores))
@@ -190,11 +275,16 @@ def main() -> None:
     if spec.host_addresses:
         offer_host_addresses(spec.host_addresses)
     use_rendered_vp8()
-    app = create_app(spec.router_endpoint, spec.pub_endpoint, spec.assets, spec.timeout_s)
+    security, zmq_access = spec.security, spec.zmq_access
+    app = create_app(
+        spec.router_endpoint, spec.pub_endpoint, spec.assets, spec.timeout_s, security=security,
+        keys=zmq_access.keys(), health_endpoint=zmq_access.health_endpoint, curve=zmq_access.curve,
+    )  # fmt: skip
     server = uvicorn.Server(
         uvicorn.Config(
             app, lifespan="on", log_config=None, access_log=False, log_level="warning",
             timeout_graceful_shutdown=math.ceil(spec.graceful_s),
+            ssl_certfile=security.tls_cert, ssl_keyfile=security.tls_key,
         )
     )  # fmt: skip
     threading.Thread(target=_exit_on_eof, args=(server,), name="parent-watch", daemon=True).start()

@@ -2,34 +2,44 @@
 
 Pattern: a gateway that is a client of the ROUTER (the request side of Clone, ``docs/protocol.md``
 sections 6.6, 6.7 and 7). The API never touches the world: each REST call becomes one request
-(two for the twin list, joined as any Clone client joins: ``net.wire.clone.Replica``) on the
-gateway's one ``AsyncCloneClient`` (``net.wire.client``), whose DEALER socket carries every call
-at once, matched by id; the simulation thread answers between ticks (``net.requests``). So every
-answer is consistent with one tick, every mutation happens between ticks, and bad input changes
-nothing, exactly as over ZeroMQ. The video view (``net.webrtc``) follows the crowd on the same
-client.
+(two for the twin list, joined as any Clone client joins: ``net.wire.clone.Replica``) on a
+``net.wire.dealer.AsyncRequestClient`` that carries the caller's token (``CallerRequests``: one
+client, one DEALER socket, per token, each carrying every call of that token at once, matched by
+id), so the simulation checks the caller's role too (``net.requests.OP_ROLES``); the simulation
+thread answers between ticks (``net.requests``). So every answer is consistent with one tick,
+every mutation happens between ticks, and bad input changes nothing, exactly as over ZeroMQ. The
+video view (``net.webrtc``) follows the crowd on the gateway's ``AsyncCloneClient``.
 
-==========================  ==================================  ================================
-REST call                   body                                ROUTER operation
-==========================  ==================================  ================================
-GET    /api/twins           ``?offset&limit&q&activity``        ``roster`` + ``snapshot``
-GET    /api/twins/{id}                                          ``twin``
-POST   /api/twins/spawn     ``{"count": n, "seed": s}``         ``spawn``
-POST   /api/twins/despawn   ``{"ids": [...]}``                  ``despawn``
-DELETE /api/twins/{id}                                          ``despawn`` of one twin
-POST   /api/webrtc/offer    ``{"sdp": ..., "type": "offer"}``   (video view, ``net.webrtc``)
-GET    /api/viewers                                             (video view, ``net.webrtc``)
-GET    /api/legend                                              (video colours, ``net.render``)
-PUT    /api/time-scale      ``{"scale": x}``                    ``time_scale``
-POST   /api/pause                                               ``pause``
-POST   /api/resume                                              ``resume``
-GET    /api/stats                                               ``stats``
-==========================  ==================================  ================================
+========================  ===============================  ========  ===========================
+REST call                 body                             role      ROUTER operation
+========================  ===============================  ========  ===========================
+GET    /api/twins         ``?offset&limit&q&activity``     viewer    ``roster`` + ``snapshot``
+GET    /api/twins/{id}                                     analyst   ``twin``
+POST   /api/twins/spawn   ``{"count": n, "seed": s}``      operator  ``spawn``
+POST   /api/twins/despawn ``{"ids": [...]}``               operator  ``despawn``
+DELETE /api/twins/{id}                                     operator  ``despawn`` of one twin
+POST   /api/webrtc/offer  ``{"sdp": ..., "type": "offer"}``  viewer  (video view, ``net.webrtc``)
+GET    /api/viewers                                        operator  (video view, ``net.webrtc``)
+GET    /api/legend                                         viewer    (video colours)
+PUT    /api/time-scale    ``{"scale": x}``                 operator  ``time_scale``
+POST   /api/pause                                          operator  ``pause``
+POST   /api/resume                                         operator  ``resume``
+GET    /api/stats                                          viewer    ``stats``
+POST   /api/login         ``{"token": "st_..."}``          (any)     sets the login cookie
+POST   /api/logout                                         (any)     clears it
+GET    /api/session                                        viewer    the caller's role
+========================  ===============================  ========  ===========================
 
-Errors are ``{"detail": message}`` with the server's message: ``unknown_twin`` is 404,
-``out_of_range`` 422, ``bad_request`` 400, ``unknown_op`` and ``internal`` 500, and a simulation
-that does not answer within ``timeout_s`` 503. A body or query that fails validation is FastAPI's
-own 422 and never reaches the simulation.
+Roles, tokens, the login cookie and the HTTP defences (Host and Origin allow-lists, body limit,
+rate limit, security headers) are ``net.http_security``'s; with no token file every caller is
+admin. The page (``/``), ``/docs`` and ``/openapi.json`` need no token.
+
+Errors are ``{"detail": message}``: 401 without a valid token, 403 for too low a role; the
+server's message for a failed operation: ``unknown_twin`` is 404, ``out_of_range`` 422,
+``bad_request`` 400, ``unauthorized`` 401, ``forbidden`` 403, ``rate_limited`` 429 (with
+``Retry-After``), ``unknown_op`` and ``internal`` 500; a simulation that does not answer within
+``timeout_s`` 503. A body or query that fails validation is FastAPI's own 422 (non-finite numbers
+shown as null) and never reaches the simulation; a bad offer is 400, a full video view 503.
 
 The browser page in ``clients/web/`` (plain files, no build step) is served at ``/``.
 
@@ -38,27 +48,51 @@ The browser page in ``clients/web/`` (plain files, no build step) is served at `
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import math
 import pathlib
+import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import zmq
-from fastapi import FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Receive, Scope, Send
 
 from synthtwin.components.activity import ACTIVITY_NAMES
 from synthtwin.components.town import PLACE_KINDS
+from synthtwin.net.auth import AuthError, Role
+from synthtwin.net.http_security import (
+    COOKIE,
+    COOKIE_MAX_AGE_S,
+    Access,
+    AnalystCaller,
+    Caller,
+    HttpSecurity,
+    OperatorCaller,
+    StateChange,
+    ViewerCaller,
+    http_error,
+    middleware,
+)
 from synthtwin.net.render.assets import CrowdAssets
 from synthtwin.net.render.colour import PALETTE, PLACE_RGB
-from synthtwin.net.webrtc import BadOffer, WebRtcHub
+from synthtwin.net.webrtc import BadOffer, TooManyViewers, WebRtcHub
 from synthtwin.net.wire import reply
 from synthtwin.net.wire.client import AsyncCloneClient
 from synthtwin.net.wire.clone import Crowd, Replica, join_calls
+from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.dealer import (
     AsyncRequestClient,
     ClientClosed,
@@ -67,7 +101,7 @@ from synthtwin.net.wire.dealer import (
     result_of,
 )
 
-__all__ = ["DEFAULT_TIMEOUT_S", "WEB_DIR", "create_app"]
+__all__ = ["DEFAULT_TIMEOUT_S", "WEB_DIR", "CallerRequests", "create_app"]
 
 DEFAULT_TIMEOUT_S = 5.0
 """How long a REST call waits for the simulation's reply, wall seconds."""
@@ -75,6 +109,15 @@ MAX_PAGE = 500
 """Most twins one ``GET /api/twins`` returns."""
 MAX_TWIN_ID = 2**32 - 1
 """Twin ids are uint32."""
+MAX_OFFSET = 2**32
+"""No page starts beyond this (there are fewer twins than ids)."""
+INT64 = (-(2**63), 2**63 - 1)
+"""The integers the wire carries (msgpack); the simulation checks each argument's own range."""
+MAX_TOKEN_CHARS = 200
+VIEW_FULL_RETRY_S = 10
+"""``Retry-After`` of an offer refused because the video view is full, seconds."""
+MAX_CALLER_CLIENTS = 256
+"""Request clients (one per caller token) kept at once; the least recently used goes first."""
 CONSISTENT_TRIES = 3
 """Attempts to get ``roster`` and ``snapshot`` answered at the same tick before using the last."""
 WEB_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "web"
@@ -82,8 +125,11 @@ WEB_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "web"
 
 STATUS_OF_CODE = {
     reply.BAD_REQUEST: 400,
+    reply.UNAUTHORIZED: 401,
+    reply.FORBIDDEN: 403,
     reply.UNKNOWN_TWIN: 404,
     reply.OUT_OF_RANGE: 422,
+    reply.RATE_LIMITED: 429,
     reply.UNKNOWN_OP: 500,
     reply.INTERNAL: 500,
 }
@@ -91,6 +137,8 @@ STATUS_OF_CODE = {
 UNAVAILABLE = 503
 BAD_INPUT = 422
 BAD_OFFER = 400
+DOCS_CDN = "https://cdn.jsdelivr.net"
+"""Where FastAPI's Swagger UI page loads its script and style from."""
 
 
 # -- the models (what /docs shows) -----------------------------------------------------------------
@@ -203,7 +251,7 @@ class Stats(_Result):
 
 
 class SpawnRequest(_Body):
-    count: int = Field(description="twins to add, 1..10000")
+    count: int = Field(ge=INT64[0], le=INT64[1], description="twins to add, 1..10000")
     seed: int | None = Field(None, ge=0, lt=2**63, description="default: the server's next seed")
 
 
@@ -241,6 +289,17 @@ class SessionDescription(_Body):
     type: Literal["offer", "answer"]
 
 
+class LoginRequest(_Body):
+    token: str = Field(max_length=MAX_TOKEN_CHARS, description="an access token, `st_...`")
+
+
+class Session(_Result):
+    role: Literal["viewer", "analyst", "operator", "admin"] | None = Field(
+        description="the caller's role; null once logged out"
+    )
+    open: bool = Field(description="no token file: every caller is admin")
+
+
 class LegendEntry(BaseModel):
     name: str
     rgb: str = Field(description="the colour in the video, #rrggbb")
@@ -263,11 +322,62 @@ class Viewer(BaseModel):
 # -- the app ---------------------------------------------------------------------------------------
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorDetail} for status in (*statuses, UNAVAILABLE)}
+def _errors(*statuses: int, sim: bool = True) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of a route (503 too when it asks the simulation)."""
+    codes = (*statuses, UNAVAILABLE) if sim else statuses
+    return {status: {"model": ErrorDetail} for status in codes}
 
+
+EVERY_ROUTE_ERRORS = _errors(400, 413, 429, sim=False)
+"""Answers of ``net.http_security``'s layers that any route may give (Host, body, rate)."""
+ROLE_ERRORS = _errors(401, 403, sim=False)
+"""Answers of a route that needs a role."""
+CHANGE_ERRORS = _errors(401, 403, 415, sim=False)
+"""Answers of a state-changing route that needs a role."""
 
 TwinId = Annotated[int, Path(ge=0, le=MAX_TWIN_ID, description="twin id")]
+
+
+class CallerRequests:
+    """One ``AsyncRequestClient`` per caller token, so that each request carries its caller's
+    token to the ROUTER (a client sends one token with all of its requests).
+
+    Only tokens the gateway has checked reach it (``Access``), and with open access every call
+    goes without one: there are as many clients as tokens in use, at most ``MAX_CALLER_CLIENTS``
+    (the least recently used is closed; a call still waiting on it answers 503).
+
+    Args:
+        endpoint, timeout_s, context: as ``AsyncRequestClient``.
+        keys: the gateway's CURVE keys when the ROUTER is a CURVE server, else None.
+    """
+
+    def __init__(
+        self, endpoint: str, timeout_s: float, context: zmq.Context | None, keys: CurveKeys | None
+    ) -> None:
+        self.endpoint, self.timeout_s, self.context, self.keys = endpoint, timeout_s, context, keys
+        self._clients: OrderedDict[str | None, AsyncRequestClient] = OrderedDict()
+        self._closing: set[asyncio.Task] = set()
+
+    def of(self, caller: Caller) -> AsyncRequestClient:
+        """The client that sends ``caller``'s token."""
+        client = self._clients.pop(caller.token, None) or AsyncRequestClient(
+            self.endpoint, self.timeout_s, self.context, token=caller.token, curve=self.keys
+        )
+        self._clients[caller.token] = client
+        if len(self._clients) > MAX_CALLER_CLIENTS:
+            _, oldest = self._clients.popitem(last=False)
+            task = asyncio.ensure_future(oldest.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
 
 
 def create_app(
@@ -276,6 +386,10 @@ def create_app(
     assets: CrowdAssets,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     context: zmq.Context | None = None,
+    security: HttpSecurity | None = None,
+    keys: CurveKeys | None = None,
+    health_endpoint: str | None = None,
+    curve: bool = False,
 ) -> FastAPI:
     """The REST API as a FastAPI app that forwards every call to ``router_endpoint``.
 
@@ -286,38 +400,69 @@ def create_app(
         assets: the body and clips the video view draws with.
         timeout_s: how long a call waits for the simulation before answering 503, wall seconds.
         context: ZeroMQ context for the client's sockets (None: the process's shared instance).
+        security: tokens, allow-lists and limits (None: the defaults, open access, loopback
+            names on any port).
+        keys, health_endpoint, curve: the gateway's CURVE keys, the health PUB and whether the
+            main sockets are CURVE servers, for a server with ZeroMQ access control
+            (``net.gateway.ZmqAccess``; ``AsyncCloneClient``'s arguments of those names).
 
-    The app's ``state.clone`` is its ``AsyncCloneClient`` (the REST calls use its ``requests``;
-    the video view joins it on the first viewer, for the crowd of every cell) and
-    ``state.webrtc`` its ``WebRtcHub`` (the video viewers), both closed when the app shuts down.
+    The app's ``state.clone`` is its ``AsyncCloneClient`` (the video view joins it on the first
+    viewer, for the crowd of every cell), ``state.requests`` its ``CallerRequests`` (the REST
+    calls), ``state.webrtc`` its ``WebRtcHub`` (the video viewers), all closed when the app shuts
+    down, and ``state.access`` its ``Access`` (the token check).
     """
+    security = security or HttpSecurity()
     clone = AsyncCloneClient(
         pub_endpoint, router_endpoint, events=False, cell_vitals=False, timeout_s=timeout_s,
-        context=context,
+        context=context, keys=keys, health_endpoint=health_endpoint, curve=curve,
     )  # fmt: skip
-    requests = clone.requests
-    hub = WebRtcHub(clone, assets)
+    requests = CallerRequests(router_endpoint, timeout_s, context, keys if curve else None)
+    access = Access(security.tokens_file)
+    hub = WebRtcHub(clone, assets, max_viewers=security.max_viewers, check=access.check)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await hub.close()
+        await requests.close()
         await clone.close()
 
     app = FastAPI(
         title="SynthTwin",
         summary="Synthetic human digital twins in a realtime simulation",
         description="Every call is answered by the simulation between two ticks "
-        '(docs/protocol.md section 7); errors are `{"detail": message}`.',
+        '(docs/protocol.md section 7); errors are `{"detail": message}`. Calls need a token '
+        "(`Authorization: Bearer st_...`, or the cookie of `POST /api/login`) unless the server "
+        "has no token file.",
         version="1",
         lifespan=lifespan,
+        middleware=middleware(security),
+        responses=EVERY_ROUTE_ERRORS,
+        docs_url=None,
+        redoc_url=None,
     )
-    app.state.clone = clone
-    app.state.webrtc = hub
+    app.state.clone, app.state.webrtc, app.state.access = clone, hub, access
+    app.state.requests = requests
+    _handle_errors(app)
+    _twin_routes(app, requests)
+    _simulation_routes(app, requests)
+    _video_routes(app, hub)
+    _session_routes(app, access, security.tls)
+    _docs_route(app)
+    _page(app)
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Failed operations, silent simulations and bad input as ``{"detail": ...}`` answers."""
 
     @app.exception_handler(RequestError)
     async def operation_failed(_: Request, err: RequestError) -> JSONResponse:
-        return JSONResponse({"detail": err.message}, STATUS_OF_CODE.get(err.code, 500))
+        status = STATUS_OF_CODE.get(err.code, 500)
+        retry = None
+        if err.retry_after_ms is not None:
+            retry = {"Retry-After": str(max(1, math.ceil(err.retry_after_ms / 1000)))}
+        return JSONResponse({"detail": err.message}, status, headers=retry)
 
     @app.exception_handler(RequestTimeout)
     async def unanswered(_: Request, err: RequestTimeout) -> JSONResponse:
@@ -328,9 +473,31 @@ def create_app(
     async def stopped(_: Request, err: ClientClosed) -> JSONResponse:
         return JSONResponse({"detail": "the simulation has stopped"}, UNAVAILABLE)
 
-    @app.get("/api/twins", response_model=TwinPage, responses=_errors(422), tags=["twins"])
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _finite(jsonable_encoder(err.errors()))}, BAD_INPUT)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` (decoded JSON) with NaN and infinities as None: JSON has no such numbers, and a
+    validation error echoes the input it refused (``1e309`` reads as infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _twin_routes(app: FastAPI, requests: CallerRequests) -> None:
+    """The twins: list (viewer), details (analyst), spawn and despawn (operator)."""
+
+    @app.get("/api/twins", response_model=TwinPage, responses={**_errors(422), **ROLE_ERRORS},
+             tags=["twins"])  # fmt: skip
     async def list_twins(
-        offset: Annotated[int, Query(ge=0)] = 0,
+        caller: ViewerCaller,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         q: Annotated[
             str | None,
@@ -341,118 +508,209 @@ def create_app(
             ),
         ] = None,
         activity: Annotated[
-            str | None, Query(description="only twins doing this activity, e.g. `sleep`")
+            str | None,
+            Query(max_length=64, description="only twins doing this activity, e.g. `sleep`"),
         ] = None,
     ) -> dict[str, Any]:
-        """List and search the twins, ids ascending, a page at a time."""
-        roster, crowd = await _roster_and_crowd(requests)
-        names = [name.lower() for name in roster["activities"]]
-        ids = np.asarray(roster["ids"], dtype=np.int64)
-        cells = np.asarray(roster["cells"]).reshape(-1, 2)
-        codes, pos_m = _join_crowd(ids, crowd)
-        keep = np.ones(ids.size, bool)
-        if activity is not None:
-            if activity.lower() not in names:
-                message = f"activity '{activity}' is not one of {', '.join(names)}"
-                raise HTTPException(BAD_INPUT, message)
-            keep &= codes == names.index(activity.lower())
-        if q:
-            needle = q.lower()
-            by_name = [code for code, name in enumerate(names) if needle in name]
-            by_id = np.char.startswith(ids.astype(str), needle) if needle.isdigit() else False
-            keep &= by_id | np.isin(codes, by_name)
-        rows = np.flatnonzero(keep)
-        page = rows[offset : offset + limit]
-        items = [
-            {
-                "id": int(ids[row]),
-                "cell": (int(cells[row, 0]), int(cells[row, 1])),
-                "activity": names[codes[row]] if 0 <= codes[row] < len(names) else None,
-                "pos_m": None if codes[row] < 0 else (float(pos_m[row, 0]), float(pos_m[row, 1])),
-            }
-            for row in page
-        ]
-        return {"total": int(rows.size), "offset": offset, "limit": limit, "items": items}
+        """List and search the twins, ids ascending, a page at a time (no health data)."""
+        roster, crowd = await _roster_and_crowd(requests.of(caller))
+        return _page_of(roster, crowd, offset, limit, q, activity)
 
-    @app.get("/api/twins/{twin_id}", response_model=TwinDetail, responses=_errors(404),
-             tags=["twins"])  # fmt: skip
-    async def twin(twin_id: TwinId) -> dict[str, Any]:
+    @app.get("/api/twins/{twin_id}", response_model=TwinDetail,
+             responses={**_errors(404), **ROLE_ERRORS}, tags=["twins"])  # fmt: skip
+    async def twin(twin_id: TwinId, caller: AnalystCaller) -> dict[str, Any]:
         """One twin: identity and profile, live vitals, today's aggregates, current activity."""
-        details = await requests.call("twin", id=twin_id)
+        details = await requests.of(caller).call("twin", id=twin_id)
         code = int(details["activity"])
         details["activity_name"] = ACTIVITY_NAMES[code] if code < len(ACTIVITY_NAMES) else str(code)
         return details
 
-    @app.post("/api/twins/spawn", response_model=Spawned, responses=_errors(422),
-              tags=["twins"])  # fmt: skip
-    async def spawn(body: SpawnRequest) -> dict[str, Any]:
+    @app.post("/api/twins/spawn", response_model=Spawned, dependencies=[StateChange],
+              responses={**_errors(422), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
+    async def spawn(body: SpawnRequest, caller: OperatorCaller) -> dict[str, Any]:
         """Add synthetic twins; they appear at the next tick."""
         args: dict[str, Any] = {"count": body.count}
         if body.seed is not None:
             args["seed"] = body.seed
-        return {"ids": _ints((await requests.call("spawn", **args))["ids"])}
+        return {"ids": _ints((await requests.of(caller).call("spawn", **args))["ids"])}
 
-    @app.post("/api/twins/despawn", response_model=Removed, responses=_errors(404, 422),
-              tags=["twins"])  # fmt: skip
-    async def despawn(body: DespawnRequest) -> dict[str, Any]:
+    @app.post("/api/twins/despawn", response_model=Removed, dependencies=[StateChange],
+              responses={**_errors(404, 422), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
+    async def despawn(body: DespawnRequest, caller: OperatorCaller) -> dict[str, Any]:
         """Remove twins; if any id names no twin, nothing is removed (404 names the first)."""
-        return {"removed": _ints((await requests.call("despawn", ids=body.ids))["removed"])}
+        removed = await requests.of(caller).call("despawn", ids=body.ids)
+        return {"removed": _ints(removed["removed"])}
 
-    @app.delete("/api/twins/{twin_id}", response_model=Removed, responses=_errors(404),
-                tags=["twins"])  # fmt: skip
-    async def despawn_one(twin_id: TwinId) -> dict[str, Any]:
+    @app.delete("/api/twins/{twin_id}", response_model=Removed, dependencies=[StateChange],
+                responses={**_errors(404), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
+    async def despawn_one(twin_id: TwinId, caller: OperatorCaller) -> dict[str, Any]:
         """Remove one twin."""
-        return {"removed": _ints((await requests.call("despawn", ids=[twin_id]))["removed"])}
+        removed = await requests.of(caller).call("despawn", ids=[twin_id])
+        return {"removed": _ints(removed["removed"])}
 
-    @app.get("/api/stats", response_model=Stats, responses=_errors(), tags=["simulation"])
-    async def stats() -> dict[str, Any]:
-        """The simulation loop: twins, tick, rates, time scale, pause, per-system timings."""
-        return await requests.call("stats")
 
-    @app.put("/api/time-scale", response_model=TimeScale, responses=_errors(422),
+def _simulation_routes(app: FastAPI, requests: CallerRequests) -> None:
+    """The loop: stats (viewer); time scale, pause and resume (operator)."""
+
+    @app.get("/api/stats", response_model=Stats, responses={**_errors(), **ROLE_ERRORS},
              tags=["simulation"])  # fmt: skip
-    async def time_scale(body: TimeScaleRequest) -> dict[str, Any]:
+    async def stats(caller: ViewerCaller) -> dict[str, Any]:
+        """The simulation loop: twins, tick, rates, time scale, pause, per-system timings."""
+        return await requests.of(caller).call("stats")
+
+    @app.put("/api/time-scale", response_model=TimeScale, dependencies=[StateChange],
+             responses={**_errors(422), **CHANGE_ERRORS}, tags=["simulation"])  # fmt: skip
+    async def time_scale(body: TimeScaleRequest, caller: OperatorCaller) -> dict[str, Any]:
         """Set simulated seconds per wall-clock second."""
-        return await requests.call("time_scale", scale=float(body.scale))
+        return await requests.of(caller).call("time_scale", scale=float(body.scale))
 
-    @app.post("/api/pause", response_model=PauseState, responses=_errors(), tags=["simulation"])
-    async def pause() -> dict[str, Any]:
+    @app.post("/api/pause", response_model=PauseState, dependencies=[StateChange],
+              responses={**_errors(), **CHANGE_ERRORS}, tags=["simulation"])  # fmt: skip
+    async def pause(caller: OperatorCaller) -> dict[str, Any]:
         """Stop simulated time (idempotent); requests are still answered."""
-        return await requests.call("pause")
+        return await requests.of(caller).call("pause")
 
-    @app.post("/api/resume", response_model=PauseState, responses=_errors(),
-              tags=["simulation"])  # fmt: skip
-    async def resume() -> dict[str, Any]:
+    @app.post("/api/resume", response_model=PauseState, dependencies=[StateChange],
+              responses={**_errors(), **CHANGE_ERRORS}, tags=["simulation"])  # fmt: skip
+    async def resume(caller: OperatorCaller) -> dict[str, Any]:
         """Let simulated time run again (idempotent)."""
-        return await requests.call("resume")
+        return await requests.of(caller).call("resume")
 
-    @app.post("/api/webrtc/offer", response_model=SessionDescription, responses=_errors(400))
-    async def webrtc_offer(body: SessionDescription) -> dict[str, Any]:
-        """Start a video view: a WebRTC offer (with a data channel) in, the answer out."""
+
+def _video_routes(app: FastAPI, hub: WebRtcHub) -> None:
+    """The video view: signalling and legend (viewer), the viewer list (operator)."""
+
+    @app.post("/api/webrtc/offer", response_model=SessionDescription, dependencies=[StateChange],
+              responses={**_errors(400), **CHANGE_ERRORS}, tags=["video"])  # fmt: skip
+    async def webrtc_offer(body: SessionDescription, caller: ViewerCaller) -> dict[str, Any]:
+        """Start a video view: a WebRTC offer (with a data channel) in, the answer out. The data
+        channel carries the selected twin's vitals to analysts only."""
         if body.type != "offer":
             raise HTTPException(BAD_OFFER, "type must be 'offer'")
         try:
-            answer = await hub.answer(body.sdp, body.type)
+            answer = await hub.answer(body.sdp, body.type, caller.token, caller.role)
         except BadOffer as err:
             raise HTTPException(BAD_OFFER, str(err)) from None
+        except TooManyViewers as err:
+            retry = {"Retry-After": str(VIEW_FULL_RETRY_S)}
+            raise HTTPException(UNAVAILABLE, str(err), headers=retry) from None
         return {"sdp": answer.sdp, "type": answer.type}
 
-    @app.get("/api/legend", response_model=Legend, tags=["video"])
-    def legend() -> dict[str, Any]:
+    @app.get("/api/legend", response_model=Legend, responses=ROLE_ERRORS, tags=["video"])
+    def legend(caller: ViewerCaller) -> dict[str, Any]:
         """What the video's colours mean: twins by activity, places by kind."""
         return {
             "activities": _swatches(ACTIVITY_NAMES, PALETTE),
             "places": _swatches(PLACE_KINDS, PLACE_RGB),
         }
 
-    @app.get("/api/viewers", response_model=list[Viewer], tags=["video"])
-    async def viewers() -> list[dict[str, Any]]:  # async: on the loop that owns the peers
+    @app.get("/api/viewers", response_model=list[Viewer], responses=ROLE_ERRORS, tags=["video"])
+    async def viewers(  # async: on the loop that owns the peers
+        caller: OperatorCaller,
+    ) -> list[dict[str, Any]]:
         """The video viewers connected now: connection state, frames sent, camera, selection."""
         return hub.viewers()
 
-    if WEB_DIR.is_dir():  # mounted last: the /api routes and /docs match first
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
-    return app
+
+def _session_routes(app: FastAPI, access: Access, tls: bool) -> None:
+    """The page's login: a token in, an ``HttpOnly`` cookie out (``Secure`` under ``tls``)."""
+
+    @app.post("/api/login", response_model=Session, dependencies=[StateChange],
+              responses=_errors(401, 415, sim=False), tags=["session"])  # fmt: skip
+    def login(body: LoginRequest, response: Response) -> dict[str, Any]:
+        """Check a token and keep it in the login cookie (none needed with open access)."""
+        try:
+            role = access.check(body.token, Role.VIEWER)
+        except AuthError as err:
+            raise http_error(err) from None
+        if not access.open:
+            response.set_cookie(COOKIE, body.token, max_age=COOKIE_MAX_AGE_S, path="/",
+                                secure=tls, httponly=True, samesite="strict")  # fmt: skip
+        return {"role": role.label, "open": access.open}
+
+    @app.post("/api/logout", response_model=Session, dependencies=[StateChange],
+              responses=_errors(415, sim=False), tags=["session"])  # fmt: skip
+    def logout(response: Response) -> dict[str, Any]:
+        """Forget the login cookie."""
+        response.delete_cookie(COOKIE, path="/", secure=tls, httponly=True, samesite="strict")
+        return {"role": None, "open": access.open}
+
+    @app.get("/api/session", response_model=Session, responses=ROLE_ERRORS, tags=["session"])
+    def session(caller: ViewerCaller) -> dict[str, Any]:
+        """The caller's role (401 without a valid token: the page then shows its login form)."""
+        return {"role": caller.role.label, "open": access.open}
+
+
+def _docs_route(app: FastAPI) -> None:
+    """``/docs``: Swagger UI (from its CDN, as FastAPI serves it), under a CSP of its own that
+    allows that CDN and its one inline script, by hash."""
+    page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs")
+    html = page.body.decode()
+    inline = re.findall(r"<script>(.*?)</script>", html, re.S)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline
+    )
+    csp = (
+        f"default-src 'none'; script-src {DOCS_CDN} {hashes}; style-src {DOCS_CDN} "
+        f"'unsafe-inline'; img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(html, headers={"content-security-policy": csp})
+
+
+def _page(app: FastAPI) -> None:
+    """Serve the browser page (``clients/web/``) for every path no route takes (the router's
+    fallback, not a mount at ``/``: a wrong method on an API path stays that route's 405); an
+    unknown ``/api/`` path is a 404 whatever its method."""
+    files = StaticFiles(directory=WEB_DIR, html=True, check_dir=False)
+
+    async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith("/api/") or not WEB_DIR.is_dir():
+            raise HTTPException(404, "Not Found")
+        await files(scope, receive, send)
+
+    app.router.default = page
+
+
+def _page_of(
+    roster: dict[str, Any],
+    crowd: Crowd,
+    offset: int,
+    limit: int,
+    q: str | None,
+    activity: str | None,
+) -> dict[str, Any]:
+    """The ``TwinPage`` of the twins in ``roster`` that match ``q`` and ``activity``."""
+    names = [name.lower() for name in roster["activities"]]
+    ids = np.asarray(roster["ids"], dtype=np.int64)
+    cells = np.asarray(roster["cells"]).reshape(-1, 2)
+    codes, pos_m = _join_crowd(ids, crowd)
+    keep = np.ones(ids.size, bool)
+    if activity is not None:
+        if activity.lower() not in names:
+            message = f"activity '{activity}' is not one of {', '.join(names)}"
+            raise HTTPException(BAD_INPUT, message)
+        keep &= codes == names.index(activity.lower())
+    if q:
+        needle = q.lower()
+        by_name = [code for code, name in enumerate(names) if needle in name]
+        by_id = np.char.startswith(ids.astype(str), needle) if needle.isdigit() else False
+        keep &= by_id | np.isin(codes, by_name)
+    rows = np.flatnonzero(keep)
+    page = rows[offset : offset + limit]
+    items = [
+        {
+            "id": int(ids[row]),
+            "cell": (int(cells[row, 0]), int(cells[row, 1])),
+            "activity": names[codes[row]] if 0 <= codes[row] < len(names) else None,
+            "pos_m": None if codes[row] < 0 else (float(pos_m[row, 0]), float(pos_m[row, 1])),
+        }
+        for row in page
+    ]
+    return {"total": int(rows.size), "offset": offset, "limit": limit, "items": items}
 
 
 def _swatches(names: Sequence[str], rgb: np.ndarray) -> list[dict[str, str]]:

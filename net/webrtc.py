@@ -26,11 +26,16 @@ Data channel messages (JSON objects), viewer to server:
 
 Server to viewer: ``{"selected": id}`` after a pick, select or follow (``null``: none);
 ``{"vitals": {...}}`` each time the selected twin's vitals are published (``twin_hz``; fields of
-``net.wire.vitals`` plus ``id``, ``tick``, ``seq``, ``t_s`` and ``activity``); ``{"activity": name,
-"id": id}`` when its activity changes; ``{"error": message}`` for a message it could not use.
+``net.wire.vitals`` plus ``id``, ``tick``, ``seq``, ``t_s`` and ``activity``), to viewers whose
+token holds the analyst role only (health data; ``net.auth``); ``{"activity": name, "id": id}``
+when its activity changes; ``{"error": message}`` for a message it could not use.
 
-A viewer that does not connect within ``CONNECT_TIMEOUT_S``, or whose receiver reports (RTCP) stop
-for ``STALL_S`` (it vanished, froze or lost the network), is closed and removed.
+Each viewer keeps the token and role of its offer (``answer``); its token is checked again every
+``WATCH_EVERY_S``, so a viewer whose token is revoked or expires is closed. The feed's own
+requests (snapshot, town) carry the token of the newest viewer: it asks on their behalf. At most
+``max_viewers`` watch at once (``TooManyViewers`` beyond). A viewer that does not connect within
+``CONNECT_TIMEOUT_S``, or whose receiver reports (RTCP) stop for ``STALL_S`` (it vanished, froze
+or lost the network), is closed and removed.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aioice.ice
@@ -59,11 +64,12 @@ from aiortc import (
     clock,
 )
 from aiortc import sdp as sdp_parser
-from aiortc.exceptions import InvalidAccessError, InvalidStateError
+from aiortc.exceptions import InvalidAccessError, InvalidStateError, OperationError
 
 from synthtwin.components.activity import ACTIVITY_NAMES
 from synthtwin.components.physiology import VITAL_COLUMNS
 from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.net.auth import AuthError, Role
 from synthtwin.net.render import Camera, CrowdRenderer, CrowdView
 from synthtwin.net.render.assets import CrowdAssets
 from synthtwin.net.render.town import TownView
@@ -74,7 +80,15 @@ from synthtwin.net.wire.dealer import ClientClosed, RequestError, RequestTimeout
 from synthtwin.net.wire.topics import topic_for
 from synthtwin.net.wire.vitals import VitalsMessage
 
-__all__ = ["BadOffer", "CrowdFeed", "CrowdVideoTrack", "Peer", "WebRtcHub", "offer_host_addresses"]
+__all__ = [
+    "BadOffer",
+    "CrowdFeed",
+    "CrowdVideoTrack",
+    "Peer",
+    "TooManyViewers",
+    "WebRtcHub",
+    "offer_host_addresses",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +122,15 @@ def offer_host_addresses(addresses: Sequence[str]) -> None:
 
 class BadOffer(ValueError):
     """A viewer's offer that cannot start a video view; the message says why."""
+
+
+class TooManyViewers(RuntimeError):
+    """An offer while ``max_viewers`` viewers watch; the message says so."""
+
+
+TokenCheck = Callable[[str | None, Role], Role]
+"""``net.http_security.Access.check``: the role of a token if it grants the role asked, else
+``net.auth.AuthError``."""
 
 
 class CrowdFeed:
@@ -213,16 +236,31 @@ class CrowdVideoTrack(VideoStreamTrack):
 
 
 class Peer:
-    """One viewer: its connection, video sender, data channel, camera and selection."""
+    """One viewer: its connection, video sender, data channel, camera, selection, and the token
+    and role it came with."""
 
-    def __init__(self, hub: WebRtcHub, number: int, pc: RTCPeerConnection, camera: Camera) -> None:
+    def __init__(
+        self,
+        hub: WebRtcHub,
+        number: int,
+        pc: RTCPeerConnection,
+        camera: Camera,
+        token: str | None = None,
+        role: Role = Role.ADMIN,
+    ) -> None:
         self.hub, self.number, self.pc = hub, number, pc
+        self.token, self.role = token, role
         self.track = CrowdVideoTrack(hub, camera)
         self.sender: RTCRtpSender | None = None
         self.channel: Any = None
         self.selected: int | None = None
         self.last_activity: int | None = None
         self.tasks: list[asyncio.Task] = []
+
+    @property
+    def sees_vitals(self) -> bool:
+        """Whether this viewer may receive health data (the analyst role)."""
+        return self.role >= Role.ANALYST
 
     def send(self, message: dict[str, Any]) -> None:
         channel = self.channel
@@ -292,7 +330,29 @@ class Peer:
         for task in self.tasks:
             task.cancel()
         self.track.stop()
-        await self.pc.close()
+        await _close_quietly(self.pc)
+
+
+async def _close_quietly(pc: RTCPeerConnection) -> None:
+    """Close ``pc``, even one that a bad offer left half-built: aiortc's ``close`` then trips
+    over the parts it never made (no socket was opened yet: gathering starts with the answer)."""
+    try:
+        await pc.close()
+    except Exception:
+        log.info("closing a half-built connection", exc_info=True)
+
+
+def _check_offer(sdp: str) -> None:
+    """Raise ``BadOffer`` unless ``sdp`` parses as SDP with a video section."""
+    try:
+        media = [m.kind for m in sdp_parser.SessionDescription.parse(sdp).media]
+    except Exception as err:  # aiortc's parser raises whatever a bad line makes it raise
+        raise BadOffer(f"the offer is not valid SDP: {type(err).__name__}: {err}") from None
+    if "video" not in media:
+        raise BadOffer(
+            "the offer has no video section: offer a recvonly video transceiver and a data "
+            "channel, as clients/web/video.js does"
+        )
 
 
 def _number(value: Any, name: str) -> float:
@@ -316,6 +376,8 @@ class WebRtcHub:
             from then on (its ``requests`` stay shared).
         assets: the body and clips the video is drawn with.
         width, height: video size in pixels (even).
+        max_viewers: viewers at once; an offer beyond is refused (``TooManyViewers``).
+        check: checks a viewer's token again every ``WATCH_EVERY_S`` (None: never; open access).
     """
 
     def __init__(
@@ -324,9 +386,13 @@ class WebRtcHub:
         assets: CrowdAssets,
         width: int = 1280,
         height: int = 720,
+        max_viewers: int = 8,
+        check: TokenCheck | None = None,
     ) -> None:
         self.clone = clone
         self.size = (width, height)
+        self.max_viewers = max_viewers
+        self.check = check
         self.assets = assets
         self.feed = CrowdFeed(assets.library(), clone.replica)
         self.peers: set[Peer] = set()
@@ -402,7 +468,8 @@ class WebRtcHub:
                       **values, "activity": ACTIVITY_NAMES[code]}  # fmt: skip
             for peer in self.peers:
                 if peer.selected == twin:
-                    peer.send({"vitals": record})
+                    if peer.sees_vitals:
+                        peer.send({"vitals": record})
                     if peer.last_activity != code:
                         peer.send({"activity": ACTIVITY_NAMES[code], "id": twin})
                         peer.last_activity = code
@@ -426,25 +493,28 @@ class WebRtcHub:
             del self._watching[twin]
             self.clone.unsubscribe(topic)
 
-    async def answer(self, sdp: str, kind: str) -> RTCSessionDescription:
-        """Accept a viewer's offer; returns the answer (ICE candidates included).
+    async def answer(
+        self, sdp: str, kind: str, token: str | None = None, role: Role = Role.ADMIN
+    ) -> RTCSessionDescription:
+        """Accept a viewer's offer, made with ``token`` holding ``role``; returns the answer (ICE
+        candidates included).
 
         Raises:
-            BadOffer: the offer cannot make a video view (no video section, or aiortc refuses
-                it); nothing is kept of it.
+            BadOffer: the offer cannot make a video view (not SDP, no video section, or aiortc
+                refuses it); nothing is kept of it.
+            TooManyViewers: ``max_viewers`` watch already.
         """
         if self._closed:
             raise RuntimeError("the WebRTC hub is closed")
-        media = [m.kind for m in sdp_parser.SessionDescription.parse(sdp).media]
-        if "video" not in media:
-            raise BadOffer(
-                "the offer has no video section: offer a recvonly video transceiver and a data "
-                "channel, as clients/web/video.js does"
-            )
+        _check_offer(sdp)
+        self._check_room()
+        self._feed_as(token)
         await self._start_feed()
+        self._check_room()  # offers that waited for the feed: no await from here to ``add``
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         crowd = self.feed.latest()
-        peer = Peer(self, next(self._numbers), pc, Camera.framing(crowd.pos_m, self.aspect))
+        camera = Camera.framing(crowd.pos_m, self.aspect)
+        peer = Peer(self, next(self._numbers), pc, camera, token, role)
         self.peers.add(peer)
 
         @pc.on("datachannel")
@@ -466,14 +536,29 @@ class WebRtcHub:
             peer.sender = transceiver.sender
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
             await pc.setLocalDescription(await pc.createAnswer())
-        except (ValueError, InvalidAccessError, InvalidStateError) as err:
+        except (ValueError, InvalidAccessError, InvalidStateError, OperationError) as err:
             await self.remove(peer)
             raise BadOffer(f"the offer was refused: {err}") from err
+        except (LookupError, TypeError, AttributeError) as err:  # aiortc on SDP it misreads
+            await self.remove(peer)
+            log.info("offer refused", exc_info=True)
+            raise BadOffer(f"the offer was refused: {type(err).__name__}: {err}") from err
         except Exception:
             await self.remove(peer)
             raise
         peer.tasks.append(asyncio.ensure_future(self._watch(peer)))
         return pc.localDescription
+
+    def _feed_as(self, token: str | None) -> None:
+        """Send the feed's requests (snapshot, town) with ``token``, a viewer's."""
+        self.clone.requests.correlator.token = token
+
+    def _check_room(self) -> None:
+        if len(self.peers) >= self.max_viewers:
+            raise TooManyViewers(
+                f"the video view is full: {self.max_viewers} viewers watch already "
+                "(security.max_viewers); try again later"
+            )
 
     @property
     def aspect(self) -> float:
@@ -484,7 +569,8 @@ class WebRtcHub:
         return [peer.describe() for peer in sorted(self.peers, key=lambda p: p.number)]
 
     async def _watch(self, peer: Peer) -> None:
-        """Close a peer that does not connect in time, or whose receiver reports stop."""
+        """Close a peer that does not connect in time, whose receiver reports stop, or whose
+        token no longer holds (revoked or expired)."""
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while peer.pc.connectionState != "connected":
             if time.monotonic() > deadline:
@@ -494,6 +580,9 @@ class WebRtcHub:
         heard = clock.current_datetime()
         while True:
             await asyncio.sleep(WATCH_EVERY_S)
+            if not self._still_allowed(peer):
+                await self.remove(peer)
+                return
             stats = await peer.sender.getStats()
             reports = [s.timestamp for s in stats.values() if s.type == "remote-inbound-rtp"]
             heard = max([heard, *reports])
@@ -503,9 +592,22 @@ class WebRtcHub:
                 await self.remove(peer)
                 return
 
+    def _still_allowed(self, peer: Peer) -> bool:
+        """Whether the peer's token still opens the video view (its role cannot change)."""
+        if self.check is None:
+            return True
+        try:
+            self.check(peer.token, Role.VIEWER)
+        except AuthError as err:
+            log.info("viewer %d removed: %s", peer.number, err)
+            return False
+        return True
+
     async def remove(self, peer: Peer) -> None:
         if peer in self.peers:
             self.peers.discard(peer)
+            if self.peers:
+                self._feed_as(max(self.peers, key=lambda p: p.number).token)
             if peer.selected is not None:
                 self._watch_twin(peer.selected, -1)
             current = asyncio.current_task()

@@ -55,24 +55,34 @@ def serve_config(tmp_path: Path, **serve):
 
 
 @contextmanager
-def running(config) -> Iterator[Serving]:
-    """A ``Serving`` of ``config`` in a background thread, answering once 10 ticks have run;
-    stopped on exit, its thread joined and its HTTP port free again."""
+def running(config, token: str | None = None) -> Iterator[Serving]:
+    """A ``Serving`` of ``config`` in a background thread, answering once 10 ticks have run
+    (asked with ``token``, if the server has tokens); stopped on exit, its thread joined and its
+    HTTP port free again."""
     server = Serving(config)
     thread = threading.Thread(target=server.run, name="serve")
     thread.start()
     port = server.http.port
-    deadline = time.monotonic() + 20
-    with httpx.Client(base_url=server.http.url, timeout=5.0) as client:
-        while client.get("/api/stats").json()["tick"] < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
+    headers = {} if token is None else {"authorization": f"Bearer {token}"}
     try:
+        with httpx.Client(base_url=server.http.url, timeout=5.0, headers=headers) as client:
+            _wait_for_ticks(client, 10, deadline=time.monotonic() + 20)
         yield server
     finally:
         server.stop.set()
         thread.join(timeout=20)
     assert not thread.is_alive()
     assert port_is_free(port)
+
+
+def _wait_for_ticks(client: httpx.Client, ticks: int, deadline: float) -> None:
+    """Ask ``/api/stats`` until the tick passes ``ticks`` or ``deadline`` (monotonic s)."""
+    while time.monotonic() < deadline:
+        answer = client.get("/api/stats")
+        assert answer.status_code in (200, 503), answer.text
+        if answer.status_code == 200 and answer.json()["tick"] >= ticks:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +92,13 @@ def serving(tmp_path_factory) -> Iterator[Serving]:
         yield server
 
 
+JSON = {"content-type": "application/json"}
+"""What state-changing calls carry (as the page does): a form post from another site cannot."""
+
+
 @pytest.fixture
 def api(serving: Serving) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=serving.http.url, timeout=10.0) as client:
+    with httpx.Client(base_url=serving.http.url, timeout=10.0, headers=JSON) as client:
         yield client
 
 
@@ -168,7 +182,7 @@ def test_openapi_docs_are_served(api):
     assert set(spec["paths"]) == {
         "/api/twins", "/api/twins/{twin_id}", "/api/twins/spawn", "/api/twins/despawn",
         "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
-        "/api/viewers", "/api/legend",
+        "/api/viewers", "/api/legend", "/api/login", "/api/logout", "/api/session",
     }  # fmt: skip
     assert {"TwinPage", "TwinDetail", "Stats", "ErrorDetail"} <= spec["components"][
         "schemas"
@@ -227,7 +241,7 @@ def test_time_scale_and_its_range(api):
     try:
         answer = api.put("/api/time-scale", json={"scale": 0.0})
         assert answer.status_code == 422
-        assert answer.json() == {"detail": "field 'args.scale' holds 0.0, expected (0, 18000]"}
+        assert answer.json() == {"detail": "field 'args.scale' holds 0.0, expected 0.01..18000"}
         assert api.get("/api/stats").json()["time_scale"] == 2.0
     finally:
         assert api.put("/api/time-scale", json={"scale": 1.0}).json()["previous"] == 2.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 import httpx
 import numpy as np
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from synthtwin.components.town import PlaceKind, Town
 from synthtwin.engine.app.assets import crowd_assets
@@ -25,7 +27,7 @@ from synthtwin.engine.app.serve import Serving
 from synthtwin.net.webrtc import STALL_S, CrowdFeed
 from synthtwin.net.wire.clone import Replica
 from tests.test_clone import EAST, WALK_MPS, WEST, Stream
-from tests.test_http_api import running, serve_config
+from tests.test_http_api import JSON, running, serve_config
 from tests.webrtc_viewer import Viewer, loopback_candidates
 
 
@@ -87,7 +89,7 @@ async def _one_viewer(serving: Serving) -> None:
     twin = a_walker(serving)
     viewer.send({"follow": twin, "camera": {"distance_m": 12.0, "pitch_deg": 50.0}})
     await viewer.fresh_frame(1.0)
-    await asyncio.to_thread(httpx.post, f"{serving.http.url}/api/pause", timeout=5.0)
+    await asyncio.to_thread(httpx.post, f"{serving.http.url}/api/pause", headers=JSON, timeout=5.0)
     await viewer.fresh_frame(0.5)  # the camera stops on the twin
     asked = time.monotonic()
     viewer.send({"select": None})  # stops following too; the twin stays in the middle
@@ -95,7 +97,7 @@ async def _one_viewer(serving: Serving) -> None:
     asked = time.monotonic()
     viewer.send({"pick": {"u": 0.5, "v": 0.5}})
     picked = await viewer.reply("selected", asked)
-    await asyncio.to_thread(httpx.post, f"{serving.http.url}/api/resume", timeout=5.0)
+    await asyncio.to_thread(httpx.post, f"{serving.http.url}/api/resume", headers=JSON, timeout=5.0)
     assert picked["selected"] == twin
 
     await asyncio.sleep(2.0)
@@ -227,6 +229,51 @@ def test_an_offer_without_video_is_400_and_adds_no_viewer(serving: Serving, sdp,
     )
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith(detail)
+    assert viewers(serving) == []
+
+
+async def _an_offer() -> str:
+    """A real offer, as the page makes it: a recvonly video transceiver and a data channel."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.createDataChannel("control")
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await pc.close()
+    return pc.localDescription.sdp
+
+
+def _without(sdp: str, line_start: str) -> str:
+    return re.sub(re.escape(line_start) + r"[^\r]*\r\n", "", sdp, count=1)
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_malformed_or_truncated_offer_is_400_leaks_nothing_and_adds_no_viewer(serving) -> None:
+    loopback_candidates()
+    offer = asyncio.run(_an_offer())
+    bad = {
+        "cut in its video line": offer[: offer.index("m=video") + 12],
+        "cut before its ICE credentials": offer[: offer.index("a=ice-ufrag")],
+        "a NUL byte": offer.replace("a=setup:actpass", "a=setup:\x00"),
+        "no port": offer.replace("m=video ", "m=video x"),
+        "no VP8": _without(offer, "a=rtpmap:97 "),
+        # aiortc half-builds these connections, then fails to close them by itself
+        "no mid": _without(offer, "a=mid:0"),
+        "no data channel section": _without(offer, "m=application"),
+        "no DTLS role": _without(offer, "a=setup:"),
+    }
+    url = f"{serving.http.url}/api/webrtc/offer"
+    gateway = serving.http.process.pid
+    httpx.post(url, json={"sdp": bad["no mid"], "type": "offer"}, timeout=10)  # warm up
+    files = open_files(gateway)
+    for _ in range(3):
+        for why, sdp in bad.items():
+            answer = httpx.post(url, json={"sdp": sdp, "type": "offer"}, timeout=10)
+            assert answer.status_code == 400, (why, answer.text)
+            assert answer.json()["detail"].startswith("the offer "), why
+    assert open_files(gateway) <= files + 2, "refused offers left sockets open"
     assert viewers(serving) == []
 
 

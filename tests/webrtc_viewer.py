@@ -59,12 +59,14 @@ class Viewer:
 
         self._pull = asyncio.ensure_future(pull())
 
-    async def connect(self, url: str) -> None:
-        """Offer, answer, and wait for the data channel to open."""
+    async def connect(self, url: str, token: str | None = None) -> None:
+        """Offer (with ``token`` as a bearer token, if any), answer, and wait for the data
+        channel to open; raises ``httpx.HTTPStatusError`` if the offer is refused."""
         self.pc.addTransceiver("video", direction="recvonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         offer = {"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type}
-        async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+        headers = {} if token is None else {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, timeout=10.0, headers=headers) as client:
             answer = await client.post("/api/webrtc/offer", json=offer)
         answer.raise_for_status()
         await self.pc.setRemoteDescription(RTCSessionDescription(**answer.json()))

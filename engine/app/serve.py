@@ -32,8 +32,9 @@ from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.checkpoint import CheckpointInfo, read_checkpoint_info
 from synthtwin.engine.config import Config, ConfigError, exposure_problem
 from synthtwin.engine.threads import TASKS, pin_threads
-from synthtwin.net.gateway import Gateway, GatewaySpec
+from synthtwin.net.gateway import Gateway, GatewaySpec, ZmqAccess
 from synthtwin.net.http_api import DEFAULT_TIMEOUT_S
+from synthtwin.net.http_security import HttpSecurity
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
 
@@ -151,6 +152,8 @@ class Serving:
             graceful_s=timeout_s + 1,
             niceness=serve.gateway_niceness,
             host_addresses=serve.webrtc_host_addresses,
+            security=HttpSecurity.from_config(self.config.security, self.config.tokens_file),
+            zmq_access=ZmqAccess.for_server(self.config.security, self.server.access_control),
         )
         return Gateway(spec, serve.http_host, serve.http_port)
 
