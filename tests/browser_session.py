@@ -1,8 +1,9 @@
 """One viewer session in Debian's Chromium against a real server: run inside a loopback-only
 network namespace by ``tests/test_browser.py`` (see shared/notes/webrtc-in-tests.md).
 
-Usage: ``python -m tests.browser_session OUT_DIR``; prints one JSON line of findings and saves
-screenshots into OUT_DIR.
+Usage: ``python -m tests.browser_session OUT_DIR [--login]``; prints one JSON line of findings and
+saves screenshots into OUT_DIR. ``--login`` serves with a token file instead (closed access) and
+signs in: the login form, a wrong token, a viewer's token, signing out, an analyst's link.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
+from synthtwin.net.auth import Role, TokenStore
 from tests.loopback import free_port, loopback
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -27,6 +30,9 @@ FLAGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns", "--allow-loopback-in-peer-connection",
 ]  # fmt: skip
 VIDEO = "document.getElementById('video')"
+PLAYING = f"() => {VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0"
+SHOWN = "(selector) => !document.querySelector(selector).hidden"
+HIDDEN = "(selector) => document.querySelector(selector).hidden"
 FPS_WINDOW_MS = 3000
 MORNING = "2026-03-02T08:00"
 """A Monday's commute: twins on the move, for a picture that changes and reproducible shots."""
@@ -34,11 +40,13 @@ ZOOM_STEPS = 45
 """Wheel notches (x1.2 each) from the town overview down to a few metres."""
 
 
-def start_server(out: Path) -> tuple[Serving, threading.Thread]:
+def start_server(out: Path, security: dict | None = None) -> tuple[Serving, threading.Thread]:
     settings = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
                 "http_port": free_port(), "checkpoint": out / "w.ckpt",
                 "webrtc_host_addresses": ["127.0.0.1"]}  # fmt: skip
-    config = load_config(None, serve=settings, twins=300, seed=4, tick_hz=30, start=MORNING)
+    config = load_config(
+        None, serve=settings, security=security, twins=300, seed=4, tick_hz=30, start=MORNING
+    )
     server = Serving(config)
     thread = threading.Thread(target=server.run, name="serve")
     thread.start()
@@ -53,6 +61,28 @@ FRAME_JS = """() => {
   ctx.drawImage(video, 0, 0, 160, 90);
   return Array.from(ctx.getImageData(0, 0, 160, 90).data);
 }"""
+
+
+def wait_for(page, predicate: str, arg: object = None, timeout_ms: float = 30_000) -> None:
+    """Wait until the JavaScript function ``predicate(arg)`` holds in the page.
+
+    Polls with ``page.evaluate`` (DevTools, which the page's CSP does not govern), not Playwright's
+    ``wait_for_function``, whose in-page ``eval`` the CSP (rightly) refuses.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not _holds(page, predicate, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{predicate} with {arg!r} did not hold in {timeout_ms / 1000:g} s")
+        page.wait_for_timeout(50)
+
+
+def _holds(page, predicate: str, arg: object) -> bool:
+    try:
+        return bool(page.evaluate(predicate, arg))
+    except PlaywrightError as err:  # the page is loading again (a sign-out reloads it)
+        if "context was destroyed" not in str(err):
+            raise
+        return False
 
 
 def video_pixels(page) -> np.ndarray:
@@ -96,7 +126,7 @@ def play(page, url: str) -> float:
     started = time.monotonic()
     page.goto(url)
     page.wait_for_selector("#twin-rows tr", timeout=15_000)
-    page.wait_for_function(f"{VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0", timeout=20_000)
+    wait_for(page, PLAYING, timeout_ms=20_000)
     return time.monotonic() - started
 
 
@@ -135,12 +165,12 @@ def session(out: Path, url: str) -> dict:
         page.click("#pause")
         page.wait_for_timeout(1500)
         rows.nth(1).click()  # select another twin: the camera stays where the first one stands
-        page.wait_for_function(f"document.getElementById('d-id').textContent !== '{followed}'")
+        wait_for(page, "(id) => document.getElementById('d-id').textContent !== id", str(followed))
         page.wait_for_timeout(500)
         page.screenshot(path=str(out / "street.png"))
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_function(  # raises unless the click selected the twin under it
-            f"document.getElementById('d-id').textContent === '{followed}'", timeout=5_000
+        wait_for(  # raises unless the click selected the twin under it
+            page, "(id) => document.getElementById('d-id').textContent === id", str(followed), 5_000
         )
         page.click("#resume")  # paused, the simulation publishes no vitals
         page.wait_for_timeout(2500)
@@ -150,7 +180,7 @@ def session(out: Path, url: str) -> dict:
 
         page.fill("#scale-input", "1e9")  # beyond the simulation's range: a 422 to show
         page.click("#scale-form button")
-        page.wait_for_function("document.getElementById('notice').textContent !== ''")
+        wait_for(page, "() => document.getElementById('notice').textContent !== ''")
         refused = page.locator("#notice").inner_text()
         stats = page.evaluate("fetch('/api/stats').then((r) => r.json())")
 
@@ -180,15 +210,93 @@ def session(out: Path, url: str) -> dict:
     }
 
 
+def login_session(out: Path, url: str, tokens: dict[str, str]) -> dict:
+    """Closed access: the form, a wrong token, a viewer's token, sign out, an analyst's link."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url)
+        wait_for(page, SHOWN, "#login", 15_000)
+        rows_before = page.locator("#twin-rows tr").count()
+        page.screenshot(path=str(out / "login.png"))
+        page.fill("#login-token", "st_00000000_" + "x" * 43)
+        page.click("#login-submit")
+        wait_for(page, "() => document.getElementById('login-error').textContent !== ''")
+        refused = page.locator("#login-error").inner_text()
+
+        page.fill("#login-token", tokens["viewer"])
+        viewer_first_frame_s = _sign_in(page)
+        viewer = {
+            "role": page.locator("#role").inner_text(),
+            "cookie_visible_to_scripts": tokens["viewer"] in page.evaluate("document.cookie"),
+            "controls_hidden": page.evaluate(HIDDEN, "#controls"),
+        }
+        page.locator("#twin-rows tr").nth(0).click()
+        wait_for(page, SHOWN, "#detail-denied", 5_000)
+        viewer["health_hidden"] = page.evaluate(HIDDEN, "#health")
+        page.click("#logout")
+        wait_for(page, SHOWN, "#login", 15_000)
+
+        page.goto(f"{url}/?token={tokens['analyst']}&x=1")
+        analyst_first_frame_s = _sign_in(page, submit=False)
+        address = page.evaluate("location.href")
+        analyst_role = page.locator("#role").inner_text()
+        page.locator("#twin-rows tr").nth(0).click()
+        wait_for(page, SHOWN, "#health", 5_000)
+        page.wait_for_timeout(3000)
+        live = page.locator("#live-rate").inner_text()
+        page.screenshot(path=str(out / "analyst.png"))
+        browser.close()
+    return {
+        "rows_before_login": rows_before,
+        "wrong_token_error": refused,
+        "viewer": viewer,
+        "viewer_first_frame_s": viewer_first_frame_s,
+        "analyst_role": analyst_role,
+        "address_after_link": address,
+        "analyst_first_frame_s": analyst_first_frame_s,
+        "analyst_live_updates_per_s": int(live.split()[0]) if live else 0,
+        # the page asks before it signs in: Chromium logs each 401 as a failed resource load
+        "console_errors": [e for e in errors if "status of 401" not in e],
+    }
+
+
+def _sign_in(page, submit: bool = True) -> float:
+    """Submit the login form (or wait for a link's sign-in); seconds to the first video frame."""
+    started = time.monotonic()
+    if submit:
+        page.click("#login-submit")
+    wait_for(page, HIDDEN, "#login", 10_000)
+    page.wait_for_selector("#twin-rows tr", timeout=15_000)
+    wait_for(page, PLAYING, timeout_ms=20_000)
+    return time.monotonic() - started
+
+
+def closed_access(out: Path) -> dict[str, str]:
+    """A fresh token file beside the checkpoint in ``out`` (``twin serve`` then needs tokens):
+    a viewer's and an analyst's token, by role name."""
+    (out / "tokens.json").unlink(missing_ok=True)
+    store = TokenStore(out / "tokens.json")
+    return {role.label: store.create(role, role.label) for role in (Role.VIEWER, Role.ANALYST)}
+
+
 def main() -> None:
-    out = Path(sys.argv[1])
+    login = "--login" in sys.argv[2:]
+    out = Path(sys.argv[1]) / ("login" if login else "")  # the open session has no token file
     out.mkdir(parents=True, exist_ok=True)
-    server, thread = start_server(out)
+    tokens = closed_access(out) if login else {}
+    security = {"health_pub_endpoint": loopback(), "keys_dir": out / "keys"} if login else None
+    server, thread = start_server(out, security)
     try:
         deadline = time.monotonic() + 30
         while server.sim.world.tick < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
-        findings = session(out, server.http.url)
+        if login:
+            findings = login_session(out, server.http.url, tokens)
+        else:
+            findings = session(out, server.http.url)
     finally:
         server.stop.set()
         thread.join(timeout=30)

@@ -14,15 +14,24 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 
 
-def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
+def browser_session(*options: str) -> dict:
+    """Run ``tests.browser_session`` with ``options`` in a loopback-only network namespace; its
+    findings."""
     assert CHROMIUM.exists(), "Debian's chromium is missing: run `bash .ci/setup --test` as root"
-    command = f"ip link set lo up && exec {sys.executable} -m tests.browser_session {ARTIFACTS}"
+    command = " ".join(
+        ["ip link set lo up && exec", sys.executable, "-m tests.browser_session", str(ARTIFACTS),
+         *options]
+    )  # fmt: skip
     done = subprocess.run(
         ["unshare", "-n", "bash", "-c", command],
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    findings = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
+    findings = browser_session()
     assert findings["first_frame_s"] < 10
     assert findings["video_fps"] > 5
     assert findings["video_lit"] > 5, "the video stayed black"
@@ -42,3 +51,22 @@ def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
     assert findings["console_errors"] == []
     for name in ("overview.png", "street.png", "viewer.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_the_page_signs_in_with_a_token_and_shows_what_the_role_may_see():
+    """Closed access (a token file): the login form first, a wrong token refused, a viewer's token
+    in an HttpOnly cookie (no health data, no controls), sign out, an analyst's ``?token=`` link
+    that leaves the address bar at once (live vitals on the video's data channel)."""
+    findings = browser_session("--login")
+    assert findings["rows_before_login"] == 0
+    assert findings["wrong_token_error"] == "unknown or revoked token"
+    viewer = findings["viewer"]
+    assert viewer["role"] == "viewer" and viewer["controls_hidden"] and viewer["health_hidden"]
+    assert not viewer["cookie_visible_to_scripts"], "the login cookie must be HttpOnly"
+    assert findings["viewer_first_frame_s"] < 15
+    assert findings["analyst_role"] == "analyst"
+    assert findings["address_after_link"].endswith("/?x=1"), findings["address_after_link"]
+    assert findings["analyst_first_frame_s"] < 15
+    assert findings["analyst_live_updates_per_s"] >= 5, "an analyst's live vitals are missing"
+    assert findings["console_errors"] == []  # a CSP violation would be one
+    assert (ARTIFACTS / "login" / "login.png").stat().st_size > 10_000

@@ -1,5 +1,8 @@
 // SynthTwin browser page: polls the REST API of `twin serve` (net/http_api.py) and draws it.
 // Plain ES module, no build step; uPlot is vendored in ./vendor (MIT, see vendor/LICENSE).
+// A server with tokens answers 401 until the page signs in: the login form trades a token (typed,
+// or from a `?token=` link) for an HttpOnly cookie (POST /api/login), and what the page shows
+// follows the token's role (net/http_security.py).
 
 import uPlot from "./vendor/uPlot.esm.js";
 import { followTwin, selectTwin, startVideo } from "./video.js";
@@ -9,6 +12,8 @@ const DETAIL_EVERY_MS = 1000; // identity and today; live vitals come over the v
 const LIVE_STALE_MS = 2000; // without live vitals this long, the charts take the polled ones
 const LIST_EVERY_MS = 5000; // activities change: refresh the visible page now and then
 const REQUEST_TIMEOUT_MS = 4000;
+const SESSION_RETRY_MS = 2000; // the server did not answer the first question: ask again
+const ROLES = ["viewer", "analyst", "operator", "admin"];
 const PAGE = 50;
 const WINDOW_S = 300; // the charts keep the last 5 minutes
 const CHART_HEIGHT = 170;
@@ -76,6 +81,11 @@ async function api(path, init = {}) {
     body = null;
   }
   const detail = body && typeof body.detail === "string" ? body.detail : res.statusText;
+  if (res.status === 401) {
+    setConnected(true);
+    signedOut(detail);
+    throw new ApiError(401, detail);
+  }
   if (res.status >= 500) {
     setConnected(false, detail || `HTTP ${res.status}`);
     throw new ApiError(res.status, detail);
@@ -85,18 +95,96 @@ async function api(path, init = {}) {
   return body;
 }
 
-/** Run `fn` now and then every `ms` (measured from each start), whatever it throws. */
+/** Run `fn` now and then every `ms` (measured from each start) while signed in, whatever it
+ * throws. */
 function every(ms, fn) {
   const run = async () => {
     const start = performance.now();
     try {
-      await fn();
+      if (session !== null) await fn();
     } catch (err) {
       if (!(err instanceof ApiError)) console.error(err);
     }
     setTimeout(run, Math.max(0, ms - (performance.now() - start)));
   };
   run();
+}
+
+// -- the session: sign in, sign out, the role ------------------------------------------------
+
+let session = null; // {role, open} from the API; null until signed in, and after a 401
+let started = false;
+
+function atLeast(role) {
+  return session !== null && ROLES.indexOf(session.role) >= ROLES.indexOf(role);
+}
+
+/** The API answered 401 (no token, or one revoked or expired): show the login form. */
+function signedOut(why) {
+  session = null;
+  $("who").hidden = true;
+  $("login-error").textContent = why;
+  if ($("login").hidden) {
+    $("login").hidden = false;
+    $("login-token").focus();
+  }
+}
+
+function signedIn(answer) {
+  session = answer;
+  $("login").hidden = true;
+  $("login-error").textContent = "";
+  $("who").hidden = answer.open; // open access: nobody signs in or out
+  $("role").textContent = answer.role;
+  $("controls").hidden = !atLeast("operator");
+  if (selected !== null) showHealth();
+  start();
+}
+
+async function logIn(token) {
+  signedIn(await api("/api/login", { method: "POST", body: JSON.stringify({ token }) }));
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  const input = $("login-token");
+  try {
+    await logIn(input.value.trim());
+    input.value = "";
+  } catch (err) {
+    $("login-error").textContent = err.message; // a 401 says why the token was refused
+  }
+}
+
+async function logOut() {
+  await api("/api/logout", { method: "POST" }).catch(() => {});
+  location.reload(); // and the video goes with the page
+}
+
+/** A `?token=` link: trade the token for the cookie at once, and take it out of the address bar
+ * (and so out of the history) before anything else happens. Returns whether it signed in. */
+async function signInFromLink() {
+  const url = new URL(location.href);
+  const token = url.searchParams.get("token");
+  if (token === null) return false;
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  try {
+    await logIn(token);
+    return true;
+  } catch {
+    return false; // the form shows why
+  }
+}
+
+/** Ask who we are (GET /api/session) until the server answers; a 401 shows the login form. */
+async function openSession() {
+  if (await signInFromLink()) return;
+  try {
+    signedIn(await api("/api/session"));
+  } catch (err) {
+    if (err.status !== 401) setTimeout(openSession, SESSION_RETRY_MS);
+  }
 }
 
 // -- small helpers ---------------------------------------------------------------------------
@@ -268,11 +356,20 @@ function select(id, tellServer = true) {
   $("detail").hidden = false;
   $("d-id").textContent = String(id);
   $("d-activity").textContent = "…";
+  showHealth();
   for (const dl of [$("d-identity"), $("d-today")]) dl.replaceChildren();
   $("d-minutes").replaceChildren();
   if (charts.length === 0) makeCharts();
   drawCharts();
   pollDetail().catch(() => {});
+}
+
+/** The selected twin's health data for analysts, a note for viewers. */
+function showHealth() {
+  const health = atLeast("analyst");
+  $("health").hidden = !health;
+  $("detail-denied").hidden = health;
+  $("detail-role").textContent = session === null ? "" : session.role;
 }
 
 function makeCharts() {
@@ -354,7 +451,7 @@ function showTwin(d) {
 }
 
 async function pollDetail() {
-  if (selected === null) return;
+  if (selected === null || !atLeast("analyst")) return;
   const id = selected;
   try {
     const d = await api(`/api/twins/${id}`);
@@ -371,6 +468,8 @@ async function pollDetail() {
 
 // -- start -----------------------------------------------------------------------------------
 
+$("login-form").addEventListener("submit", onLogin);
+$("logout").addEventListener("click", logOut);
 $("pause").addEventListener("click", () => setPaused(true));
 $("resume").addEventListener("click", () => setPaused(false));
 $("scale-form").addEventListener("submit", setScale);
@@ -385,12 +484,31 @@ $("next").addEventListener("click", () => {
   reloadList();
 });
 onReconnect.push(reloadList);
+openSession();
 
-every(STATS_EVERY_MS, pollStats);
-every(1000, showLiveRate);
-loadLegend().catch(() => onReconnect.push(loadLegend));
-every(DETAIL_EVERY_MS, pollDetail);
-every(LIST_EVERY_MS, loadList);
+/** Start polling and the video, once signed in (at once with open access). */
+function start() {
+  if (started) return;
+  started = true;
+  every(STATS_EVERY_MS, pollStats);
+  every(1000, showLiveRate);
+  loadLegend().catch(() => onReconnect.push(loadLegend));
+  every(DETAIL_EVERY_MS, pollDetail);
+  every(LIST_EVERY_MS, loadList);
+  startVideo($("video"), $("video-status"), {
+    ready: () => session !== null,
+    selected: (id) => select(id, false),
+    vitals: (v) => {
+      if (v.id !== selected) return;
+      lastLive = Date.now();
+      liveCount += 1;
+      record(v);
+    },
+    activity: (name) => {
+      $("d-activity").textContent = name.replaceAll("_", " ");
+    },
+  });
+}
 /** The video's colours: twins by activity, then places by kind (GET /api/legend). */
 async function loadLegend() {
   const legend = await api("/api/legend");
@@ -409,16 +527,4 @@ async function loadLegend() {
 
 $("follow").addEventListener("click", () => {
   if (selected !== null) followTwin(selected);
-});
-startVideo($("video"), $("video-status"), {
-  selected: (id) => select(id, false),
-  vitals: (v) => {
-    if (v.id !== selected) return;
-    lastLive = Date.now();
-    liveCount += 1;
-    record(v);
-  },
-  activity: (name) => {
-    $("d-activity").textContent = name.replaceAll("_", " ");
-  },
 });

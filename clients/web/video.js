@@ -62,7 +62,11 @@ async function connect(video, status) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
   });
-  if (!answer.ok) throw new Error(`offer refused: ${answer.status}`);
+  if (!answer.ok) {
+    const body = await answer.json().catch(() => ({})); // 401: sign in; 503: the view is full
+    const why = typeof body.detail === "string" ? body.detail : `offer refused: ${answer.status}`;
+    throw new Error(why);
+  }
   await pc.setRemoteDescription(await answer.json());
   await lost;
   pc.close();
@@ -124,8 +128,9 @@ function bindCamera(video) {
 
 /**
  * Start the video view; it reconnects by itself after a failure or a server restart.
- * `on` holds callbacks: selected(id) when a click picked a twin (null: none), vitals(record) for
- * each vitals message of the selected twin, activity(name) when its activity changes.
+ * `on` holds callbacks: ready() whether to connect now (signed in), selected(id) when a click
+ * picked a twin (null: none), vitals(record) for each vitals message of the selected twin (sent to
+ * analysts only), activity(name) when its activity changes.
  */
 export function startVideo(video, status, on = {}) {
   handlers = on;
@@ -133,6 +138,7 @@ export function startVideo(video, status, on = {}) {
   (async () => {
     for (;;) {
       try {
+        if (handlers.ready && !handlers.ready()) throw new Error("sign in to watch");
         status.textContent = "video: connecting";
         await connect(video, status);
       } catch (err) {
