@@ -81,8 +81,10 @@ from synthtwin.net.http_security import (
     Caller,
     HttpSecurity,
     OperatorCaller,
+    OperatorChange,
     StateChange,
     ViewerCaller,
+    ViewerChange,
     http_error,
     middleware,
 )
@@ -158,6 +160,21 @@ class _Result(BaseModel):
 
 class ErrorDetail(BaseModel):
     detail: str = Field(description="the server's message, e.g. `twin 9 does not exist`")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: `body`, `query` or `path`, then the field")
+    msg: str
+    type: str
+    input: Any = Field(None, description="what was sent (NaN and infinities as null)")
+    ctx: dict[str, Any] | None = None
+
+
+class InvalidInput(BaseModel):
+    detail: str | list[ValidationIssue] = Field(
+        description="the simulation's message (an argument out of its range), or each part of "
+        "the request that failed validation"
+    )
 
 
 class TwinItem(_Result):
@@ -325,7 +342,8 @@ class Viewer(BaseModel):
 def _errors(*statuses: int, sim: bool = True) -> dict[int | str, dict[str, Any]]:
     """The documented error answers of a route (503 too when it asks the simulation)."""
     codes = (*statuses, UNAVAILABLE) if sim else statuses
-    return {status: {"model": ErrorDetail} for status in codes}
+    return {status: {"model": InvalidInput if status == BAD_INPUT else ErrorDetail}
+            for status in codes}  # fmt: skip
 
 
 EVERY_ROUTE_ERRORS = _errors(400, 413, 429, sim=False)
@@ -525,25 +543,25 @@ def _twin_routes(app: FastAPI, requests: CallerRequests) -> None:
         details["activity_name"] = ACTIVITY_NAMES[code] if code < len(ACTIVITY_NAMES) else str(code)
         return details
 
-    @app.post("/api/twins/spawn", response_model=Spawned, dependencies=[StateChange],
+    @app.post("/api/twins/spawn", response_model=Spawned,
               responses={**_errors(422), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
-    async def spawn(body: SpawnRequest, caller: OperatorCaller) -> dict[str, Any]:
+    async def spawn(body: SpawnRequest, caller: OperatorChange) -> dict[str, Any]:
         """Add synthetic twins; they appear at the next tick."""
         args: dict[str, Any] = {"count": body.count}
         if body.seed is not None:
             args["seed"] = body.seed
         return {"ids": _ints((await requests.of(caller).call("spawn", **args))["ids"])}
 
-    @app.post("/api/twins/despawn", response_model=Removed, dependencies=[StateChange],
+    @app.post("/api/twins/despawn", response_model=Removed,
               responses={**_errors(404, 422), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
-    async def despawn(body: DespawnRequest, caller: OperatorCaller) -> dict[str, Any]:
+    async def despawn(body: DespawnRequest, caller: OperatorChange) -> dict[str, Any]:
         """Remove twins; if any id names no twin, nothing is removed (404 names the first)."""
         removed = await requests.of(caller).call("despawn", ids=body.ids)
         return {"removed": _ints(removed["removed"])}
 
-    @app.delete("/api/twins/{twin_id}", response_model=Removed, dependencies=[StateChange],
+    @app.delete("/api/twins/{twin_id}", response_model=Removed,
                 responses={**_errors(404), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
-    async def despawn_one(twin_id: TwinId, caller: OperatorCaller) -> dict[str, Any]:
+    async def despawn_one(twin_id: TwinId, caller: OperatorChange) -> dict[str, Any]:
         """Remove one twin."""
         removed = await requests.of(caller).call("despawn", ids=[twin_id])
         return {"removed": _ints(removed["removed"])}
@@ -558,21 +576,21 @@ def _simulation_routes(app: FastAPI, requests: CallerRequests) -> None:
         """The simulation loop: twins, tick, rates, time scale, pause, per-system timings."""
         return await requests.of(caller).call("stats")
 
-    @app.put("/api/time-scale", response_model=TimeScale, dependencies=[StateChange],
+    @app.put("/api/time-scale", response_model=TimeScale,
              responses={**_errors(422), **CHANGE_ERRORS}, tags=["simulation"])  # fmt: skip
-    async def time_scale(body: TimeScaleRequest, caller: OperatorCaller) -> dict[str, Any]:
+    async def time_scale(body: TimeScaleRequest, caller: OperatorChange) -> dict[str, Any]:
         """Set simulated seconds per wall-clock second."""
         return await requests.of(caller).call("time_scale", scale=float(body.scale))
 
-    @app.post("/api/pause", response_model=PauseState, dependencies=[StateChange],
+    @app.post("/api/pause", response_model=PauseState,
               responses={**_errors(), **CHANGE_ERRORS}, tags=["simulation"])  # fmt: skip
-    async def pause(caller: OperatorCaller) -> dict[str, Any]:
+    async def pause(caller: OperatorChange) -> dict[str, Any]:
         """Stop simulated time (idempotent); requests are still answered."""
         return await requests.of(caller).call("pause")
 
-    @app.post("/api/resume", response_model=PauseState, dependencies=[StateChange],
+    @app.post("/api/resume", response_model=PauseState,
               responses={**_errors(), **CHANGE_ERRORS}, tags=["simulation"])  # fmt: skip
-    async def resume(caller: OperatorCaller) -> dict[str, Any]:
+    async def resume(caller: OperatorChange) -> dict[str, Any]:
         """Let simulated time run again (idempotent)."""
         return await requests.of(caller).call("resume")
 
@@ -580,9 +598,9 @@ def _simulation_routes(app: FastAPI, requests: CallerRequests) -> None:
 def _video_routes(app: FastAPI, hub: WebRtcHub) -> None:
     """The video view: signalling and legend (viewer), the viewer list (operator)."""
 
-    @app.post("/api/webrtc/offer", response_model=SessionDescription, dependencies=[StateChange],
+    @app.post("/api/webrtc/offer", response_model=SessionDescription,
               responses={**_errors(400), **CHANGE_ERRORS}, tags=["video"])  # fmt: skip
-    async def webrtc_offer(body: SessionDescription, caller: ViewerCaller) -> dict[str, Any]:
+    async def webrtc_offer(body: SessionDescription, caller: ViewerChange) -> dict[str, Any]:
         """Start a video view: a WebRTC offer (with a data channel) in, the answer out. The data
         channel carries the selected twin's vitals to analysts only."""
         if body.type != "offer":

@@ -15,8 +15,8 @@ layer               refuses                                                     
 ==================  =====================================================================  ======
 
 Past the middleware, FastAPI dependencies do the rest: ``needs(role)`` answers 401 (no valid
-token) or 403 (too low a role), and ``cross_site_proof`` refuses a state-changing request that a
-foreign page could send without a CORS preflight (415).
+token) or 403 (too low a role), then, on a state-changing route, ``cross_site_proof`` refuses a
+request that a foreign page could send without a CORS preflight (415).
 
 Tokens come as ``Authorization: Bearer st_...`` or as the ``HttpOnly``, ``SameSite=Strict`` cookie
 that ``POST /api/login`` sets (``Secure`` under TLS), and are checked against the token file
@@ -56,11 +56,13 @@ __all__ = [
     "HostCheck",
     "HttpSecurity",
     "OperatorCaller",
+    "OperatorChange",
     "OriginCheck",
     "RateLimit",
     "SecurityHeaders",
     "StateChange",
     "ViewerCaller",
+    "ViewerChange",
     "cross_site_proof",
     "default_hosts",
     "http_error",
@@ -245,17 +247,21 @@ class Access:
         return Caller(None if self.open else token, role)
 
 
-def needs(needed: Role) -> Callable[..., Awaitable[Caller]]:
+def needs(needed: Role, changes_state: bool = False) -> Callable[..., Awaitable[Caller]]:
     """A FastAPI dependency: the ``Caller`` of a request if it holds ``needed`` (401 or 403
-    otherwise), checked by the app's ``state.access``. Its security schemes (bearer token, login
-    cookie) show in the OpenAPI document."""
+    otherwise), checked by the app's ``state.access``; for a route that ``changes_state``, then
+    ``cross_site_proof`` (415). Its security schemes (bearer token, login cookie) show in the
+    OpenAPI document."""
 
     async def caller(
         request: Request,
         _bearer_token: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         _cookie_token: Annotated[str | None, Security(_cookie)],
     ) -> Caller:
-        return request.app.state.access.caller(request, needed)
+        found = request.app.state.access.caller(request, needed)
+        if changes_state:
+            await cross_site_proof(request)
+        return found
 
     caller.__name__ = f"needs_{needed.label}"
     return caller
@@ -267,6 +273,11 @@ AnalystCaller = Annotated[Caller, Depends(needs(Role.ANALYST))]
 """A route parameter: the caller, who holds the analyst role."""
 OperatorCaller = Annotated[Caller, Depends(needs(Role.OPERATOR))]
 """A route parameter: the caller, who holds the operator role."""
+ViewerChange = Annotated[Caller, Depends(needs(Role.VIEWER, changes_state=True))]
+"""A route parameter of a state-changing route: the caller, a viewer, by a non-simple request."""
+OperatorChange = Annotated[Caller, Depends(needs(Role.OPERATOR, changes_state=True))]
+"""A route parameter of a state-changing route: the caller, an operator, by a non-simple
+request."""
 
 
 def _token_of(request: Request) -> str | None:
@@ -296,7 +307,7 @@ async def cross_site_proof(request: Request) -> None:
 
 
 StateChange = Depends(cross_site_proof)
-"""``dependencies=[StateChange]`` on a state-changing route."""
+"""``dependencies=[StateChange]`` on a state-changing route that needs no role (login)."""
 
 
 # -- middleware ------------------------------------------------------------------------------------

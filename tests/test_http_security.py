@@ -334,6 +334,12 @@ def test_routes_with_bodies_check_the_role_first(closed_api, tokens, method, pat
     assert answer.status_code not in (401, 403)
 
 
+def test_the_role_is_checked_before_the_content_type(closed_api, tokens):
+    assert closed_api.post("/api/pause").status_code == 401  # no token, no JSON: 401 first
+    viewer = {"authorization": f"Bearer {tokens['viewer']}"}
+    assert closed_api.delete("/api/twins/7", headers=viewer).status_code == 403
+
+
 def test_an_unknown_or_malformed_token_is_401(closed_api, tokens):
     forged = tokens["admin"][:-4] + "AAAA"
     for token in (forged, "st_x", "x" * 5000):
