@@ -15,13 +15,16 @@ The one client of the protocol, which every client of the project uses (``twin w
 and ``query``, the gateway's REST API and video view): ``clone`` (``Replica``, the Clone state
 machine without sockets, and ``merge_cells``, the rule for a twin that two cells hold), ``dealer``
 (``RequestClient`` and ``AsyncRequestClient``: requests over a DEALER, matched by id) and
-``client`` (``CloneClient`` and ``AsyncCloneClient``: a SUB and a DEALER feeding a replica).
+``client`` (``CloneClient`` and ``AsyncCloneClient``: a SUB and a DEALER feeding a replica), with
+``curve`` (``CurveKeys``: a client's keys for a server's CURVE sockets) and a token for a server
+with access control (``docs/protocol.md`` section 2.1).
 """
 
 from synthtwin.net.wire import (
     client,
     clone,
     crowd,
+    curve,
     dealer,
     event,
     meta,
@@ -34,6 +37,7 @@ from synthtwin.net.wire import (
 from synthtwin.net.wire.client import AsyncCloneClient, CloneClient
 from synthtwin.net.wire.clone import Applied, Crowd, Replica, Tables, merge_cells
 from synthtwin.net.wire.crowd import CrowdDecoder, CrowdEncoder, CrowdMessage, CrowdState
+from synthtwin.net.wire.curve import CurveKeys, KeyFileError
 from synthtwin.net.wire.dealer import (
     AsyncRequestClient,
     ClientClosed,
@@ -48,7 +52,7 @@ from synthtwin.net.wire.messages import Message, decode_any
 from synthtwin.net.wire.meta import MetaMessage
 from synthtwin.net.wire.pose import PoseMessage
 from synthtwin.net.wire.reply import REPLY_ERROR_CODES, Reply, ReplyError
-from synthtwin.net.wire.request import OPS, Request
+from synthtwin.net.wire.request import OPS, Request, RequestLimits
 from synthtwin.net.wire.topics import (
     CELL_PREFIX,
     CELL_SIZE_M,
@@ -83,8 +87,10 @@ __all__ = [
     "CrowdEncoder",
     "CrowdMessage",
     "CrowdState",
+    "CurveKeys",
     "Envelope",
     "EventMessage",
+    "KeyFileError",
     "Message",
     "MetaMessage",
     "PoseMessage",
@@ -93,6 +99,7 @@ __all__ = [
     "ReplyError",
     "Request",
     "RequestClient",
+    "RequestLimits",
     "RequestError",
     "RequestTimeout",
     "Tables",
@@ -104,6 +111,7 @@ __all__ = [
     "client",
     "clone",
     "crowd",
+    "curve",
     "dealer",
     "decode_any",
     "event",
