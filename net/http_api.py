@@ -10,25 +10,25 @@ thread answers between ticks (``net.requests``). So every answer is consistent w
 every mutation happens between ticks, and bad input changes nothing, exactly as over ZeroMQ. The
 video view (``net.webrtc``) follows the crowd on the gateway's ``AsyncCloneClient``.
 
-========================  ===============================  ========  ===========================
-REST call                 body                             role      ROUTER operation
-========================  ===============================  ========  ===========================
-GET    /api/twins         ``?offset&limit&q&activity``     viewer    ``roster`` + ``snapshot``
-GET    /api/twins/{id}                                     analyst   ``twin``
-POST   /api/twins/spawn   ``{"count": n, "seed": s}``      operator  ``spawn``
-POST   /api/twins/despawn ``{"ids": [...]}``               operator  ``despawn``
-DELETE /api/twins/{id}                                     operator  ``despawn`` of one twin
-POST   /api/webrtc/offer  ``{"sdp": ..., "type": "offer"}``  viewer  (video view, ``net.webrtc``)
-GET    /api/viewers                                        operator  (video view, ``net.webrtc``)
-GET    /api/legend                                         viewer    (video colours)
-PUT    /api/time-scale    ``{"scale": x}``                 operator  ``time_scale``
-POST   /api/pause                                          operator  ``pause``
-POST   /api/resume                                         operator  ``resume``
-GET    /api/stats                                          viewer    ``stats``
-POST   /api/login         ``{"token": "st_..."}``          (any)     sets the login cookie
-POST   /api/logout                                         (any)     clears it
-GET    /api/session                                        viewer    the caller's role
-========================  ===============================  ========  ===========================
+=========================  =================================  ========  =========================
+REST call                  body                               role      ROUTER operation
+=========================  =================================  ========  =========================
+GET    /api/twins          ``?offset&limit&q&activity``       viewer    ``roster`` + ``snapshot``
+GET    /api/twins/{id}                                        analyst   ``twin``
+POST   /api/twins/spawn    ``{"count": n, "seed": s}``        operator  ``spawn``
+POST   /api/twins/despawn  ``{"ids": [...]}``                 operator  ``despawn``
+DELETE /api/twins/{id}                                        operator  ``despawn`` of one twin
+POST   /api/webrtc/offer   ``{"sdp": ..., "type": "offer"}``  viewer    (video, ``net.webrtc``)
+GET    /api/viewers                                           operator  (video, ``net.webrtc``)
+GET    /api/legend                                            viewer    (video colours)
+PUT    /api/time-scale     ``{"scale": x}``                   operator  ``time_scale``
+POST   /api/pause                                             operator  ``pause``
+POST   /api/resume                                            operator  ``resume``
+GET    /api/stats                                             viewer    ``stats``
+POST   /api/login          ``{"token": "st_..."}``            (any)     sets the login cookie
+POST   /api/logout                                            (any)     clears it
+GET    /api/session                                           viewer    the caller's role
+=========================  =================================  ========  =========================
 
 Roles, tokens, the login cookie and the HTTP defences (Host and Origin allow-lists, body limit,
 rate limit, security headers) are ``net.http_security``'s; with no token file every caller is

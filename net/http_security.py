@@ -4,15 +4,15 @@ size, request rate) and what a browser may do with the answers (security headers
 Pattern: defence in depth, one check per layer. The layers are pure ASGI middleware (Starlette's
 ``Middleware``), outermost first, each refusing with a JSON ``{"detail": message}``:
 
-==================  =====================================================================  ======
-layer               refuses                                                                status
-==================  =====================================================================  ======
-``SecurityHeaders`` nothing: adds the CSP, ``nosniff``, frame and referrer rules to answers
-``HostCheck``       a Host header not in the allow-list (DNS rebinding)                    400
-``RateLimit``       a client address past its token bucket (``Retry-After`` says when)     429
-``BodyLimit``       a body over the limit: at once when declared, else as it streams      413
-``OriginCheck``     a foreign ``Origin`` on a state-changing or credentialed request       403
-==================  =====================================================================  ======
+===================  =======================================================================  ======
+layer                refuses                                                                  status
+===================  =======================================================================  ======
+``SecurityHeaders``  nothing: adds the CSP, ``nosniff``, frame and referrer rules to answers
+``HostCheck``        a Host header not in the allow-list (DNS rebinding)                      400
+``RateLimit``        a client address past its token bucket (``Retry-After`` says when)       429
+``BodyLimit``        a body over the limit: at once when declared, else as it streams         413
+``OriginCheck``      a foreign ``Origin`` on a state-changing or credentialed request         403
+===================  =======================================================================  ======
 
 Past the middleware, FastAPI dependencies do the rest: ``needs(role)`` answers 401 (no valid
 token) or 403 (too low a role), then, on a state-changing route, ``cross_site_proof`` refuses a
@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from synthtwin.engine.config import SecurityConfig
 from synthtwin.net.auth import AuthError, Role, TokenStore
+from synthtwin.net.limits import PeerBuckets
 
 __all__ = [
     "COOKIE",
@@ -95,8 +95,6 @@ API_CACHE = ("cache-control", "no-store")
 """Added to every ``/api/`` answer: tokens and health data stay out of caches."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
-MAX_CLIENTS = 4096
-"""Client addresses the rate limiter remembers; the least recently seen is forgotten first."""
 _HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?$")
 _ORIGIN = re.compile(r"^(https?)://(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?/?$")
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
@@ -377,32 +375,9 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
-class TokenBuckets:
-    """One token bucket per key: ``rate_per_s`` tokens a second, at most ``burst`` saved up.
-
-    Remembers at most ``MAX_CLIENTS`` keys (the least recently used is forgotten, which gives it
-    a full bucket: lenient, never wrong for the ones that stay).
-    """
-
-    def __init__(self, rate_per_s: float, burst: int) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = burst
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def take(self, key: str, now_s: float) -> float:
-        """Take a token for ``key`` at ``now_s`` (monotonic s): 0.0, or the seconds until one is
-        there (nothing taken)."""
-        tokens, then_s = self._buckets.pop(key, (float(self.burst), now_s))
-        tokens = min(float(self.burst), tokens + (now_s - then_s) * self.rate_per_s)
-        wait_s = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
-        self._buckets[key] = (tokens - 1.0 if wait_s == 0.0 else tokens, now_s)
-        if len(self._buckets) > MAX_CLIENTS:
-            self._buckets.popitem(last=False)
-        return wait_s
-
-
 class RateLimit:
-    """429 with ``Retry-After`` for a client address past its token bucket.
+    """429 with ``Retry-After`` for a client address past its token bucket (``net.limits``, as
+    the ROUTER limits its peers).
 
     Args:
         rate_per_s, burst: each address's requests per second, and how many it may save up.
@@ -410,12 +385,12 @@ class RateLimit:
 
     def __init__(self, app: ASGIApp, rate_per_s: float, burst: int) -> None:
         self.app = app
-        self.buckets = TokenBuckets(rate_per_s, burst)
+        self.buckets = PeerBuckets(rate_per_s, burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             client = (scope.get("client") or ("unknown", 0))[0]
-            wait_s = self.buckets.take(client, time.monotonic())
+            wait_s = self.buckets.take(client.encode(), time.monotonic())
             if wait_s > 0:
                 retry_s = max(1, math.ceil(wait_s))
                 rate = f"{self.buckets.rate_per_s:g}/s, burst {self.buckets.burst}"

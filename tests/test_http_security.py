@@ -34,7 +34,6 @@ from synthtwin.net.http_security import (
     COOKIE,
     PAGE_CSP,
     HttpSecurity,
-    TokenBuckets,
     default_hosts,
 )
 from synthtwin.net.keys import create_self_signed_cert
@@ -192,15 +191,6 @@ def test_a_client_past_its_rate_is_429_with_retry_after():
         assert answer.json()["detail"] == (
             "too many requests from testclient (at most 0.5/s, burst 3); retry in 2 s"
         )
-
-
-def test_token_buckets_refill_at_their_rate_and_forget_the_oldest_client():
-    buckets = TokenBuckets(rate_per_s=10.0, burst=2)
-    assert [buckets.take("a", 0.0) for _ in range(2)] == [0.0, 0.0]
-    assert buckets.take("a", 0.0) == pytest.approx(0.1)
-    assert buckets.take("a", 0.05) == pytest.approx(0.05)  # refused: nothing was taken
-    assert buckets.take("a", 0.1) == 0.0
-    assert buckets.take("b", 0.1) == 0.0  # each address has its own bucket
 
 
 # -- security headers ------------------------------------------------------------------------------
