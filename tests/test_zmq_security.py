@@ -374,3 +374,13 @@ def test_twin_record_refuses_half_a_key_pair(secured, capsys, tmp_path):
             str(tmp_path / "r.parquet"), "--key", "missing.key_secret"]  # fmt: skip
     assert client_main(argv) == 2
     assert "--key and --server-key go together" in capsys.readouterr().err
+
+
+def test_a_gateway_forwards_each_callers_token_on_one_connection(secured: Secured):
+    """``exchange(..., token=)`` replaces the client's own token for those requests."""
+    with RequestClient(secured.router, timeout_s=5.0, token=secured.tokens["viewer"]) as client:
+        twin = int(client.call("roster")["ids"][0])
+        (as_viewer,) = client.exchange([("twin", {"id": twin})])
+        (as_analyst,) = client.exchange([("twin", {"id": twin})], token=secured.tokens["analyst"])
+    assert as_viewer.error.code == "forbidden"
+    assert as_analyst.ok and as_analyst.result["id"] == twin

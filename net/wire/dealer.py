@@ -135,13 +135,17 @@ class Correlator:
         self.applied: tuple[int, int, float] = (0, 0, 0.0)
         self._next_id = 1
 
-    def requests(self, calls: Sequence[Call]) -> tuple[list[int], list[bytes]]:
-        """Fresh ids for ``calls`` (ascending, never used before) and their payloads."""
+    def requests(
+        self, calls: Sequence[Call], token: str | None = None
+    ) -> tuple[list[int], list[bytes]]:
+        """Fresh ids for ``calls`` (ascending, never used before) and their payloads, with
+        ``token`` (None: the correlator's own)."""
         first, self._next_id = self._next_id, self._next_id + len(calls)
         ids = list(range(first, first + len(calls)))
         tick, seq, t_s = self.applied
+        token = self.token if token is None else token
         payloads = [
-            request.encode(request.Request(i, op, args, tick, seq, t_s, self.token))
+            request.encode(request.Request(i, op, args, tick, seq, t_s, token))
             for i, (op, args) in zip(ids, calls, strict=True)
         ]
         return ids, payloads
@@ -235,17 +239,18 @@ class RequestClient:
         result_of(answer)
         return answer
 
-    def exchange(self, calls: Sequence[Call]) -> list[Reply]:
+    def exchange(self, calls: Sequence[Call], token: str | None = None) -> list[Reply]:
         """Send every request at once, then wait for every reply (error replies included), in
         the order of ``calls``. Requests sent together usually reach the ROUTER in one poll
-        between two ticks; compare the replies' ``tick`` to know whether they did.
+        between two ticks; compare the replies' ``tick`` to know whether they did. ``token``
+        replaces the client's own for these requests (a gateway forwarding its callers' tokens).
 
         Raises:
             RequestTimeout, ClientClosed, WireError: as ``call``.
         """
         if self._socket.closed:
             raise ClientClosed("the request client is closed")
-        ids, payloads = self.correlator.requests(calls)
+        ids, payloads = self.correlator.requests(calls, token)
         deadline = time.monotonic() + self.timeout_s
         answers: dict[int, Reply] = {}
         try:
@@ -334,11 +339,11 @@ class AsyncRequestClient:
         result_of(answer)
         return answer
 
-    async def exchange(self, calls: Sequence[Call]) -> list[Reply]:
+    async def exchange(self, calls: Sequence[Call], token: str | None = None) -> list[Reply]:
         """Send every request at once, then wait for every reply (see
-        ``RequestClient.exchange``)."""
+        ``RequestClient.exchange``; ``token`` too)."""
         sock = self._open()
-        ids, payloads = self.correlator.requests(calls)
+        ids, payloads = self.correlator.requests(calls, token)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in ids]
         self._waiting.update(zip(ids, futures, strict=True))
