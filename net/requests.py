@@ -194,9 +194,7 @@ class RequestHandler:
     def _snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
         cells = None
         if "cells" in args:
-            listed = fields.read_list(args, "cells", "args")
-            cells = [_cell(value, f"args.cells[{i}]") for i, value in enumerate(listed)]
-            cells = list(dict.fromkeys(cells))  # each cell once, in the order first asked
+            cells = _cells(fields.read_list(args, "cells", "args"))
         return {"crowd": self.publisher.snapshot(cells)}
 
     def _roster(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -332,6 +330,19 @@ def _in_range(value: int, path: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise _Failure(reply.OUT_OF_RANGE, f"field '{path}' holds {value}, expected {low}..{high}")
     return value
+
+
+def _cells(listed: list) -> list[tuple[int, int]]:
+    """The distinct cells of ``listed`` (``[ix, iy]`` pairs of int32), in the order first asked.
+    Checked in bulk; a bad cell is found and named one by one (``_cell``)."""
+    pairs = all(type(c) is list and len(c) == 2 and type(c[0]) is int and type(c[1]) is int
+                for c in listed)  # fmt: skip
+    if pairs:
+        unique = dict.fromkeys((c[0], c[1]) for c in listed)
+        low, high = CELL_RANGE
+        if all(low <= ix <= high and low <= iy <= high for ix, iy in unique):
+            return list(unique)
+    return list(dict.fromkeys(_cell(v, f"args.cells[{i}]") for i, v in enumerate(listed)))
 
 
 def _cell(value: Any, path: str) -> tuple[int, int]:

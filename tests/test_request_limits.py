@@ -94,12 +94,41 @@ def deep_request(depth: int) -> bytes:
 def test_a_million_cells_is_refused_from_its_header_in_no_time(world):
     handler = make_handler(world)
     payload = packed_request("snapshot", {"cells": [[0, 0]] * 1_000_000})  # 3 MB
-    start = time.perf_counter()
-    answer = ask_raw(handler, payload)
-    assert time.perf_counter() - start < 0.05
+    took_s = []
+    for _ in range(3):  # the best of three: a shared machine stalls now and then
+        start = time.perf_counter()
+        answer = ask_raw(handler, payload)
+        took_s.append(time.perf_counter() - start)
+    assert min(took_s) < 0.05
     assert error_of(answer) == (
         "bad_request", "payload holds an array of 1000000 items, more than 10000"
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [[[[0, 0]] * 9_999] * 35, [[[]] * 9_999] * 105, [[{}] * 9_999] * 105, [[0] * 9_999] * 105],
+    ids=["pairs", "empty-arrays", "empty-maps", "ints"],
+)
+def test_a_megabyte_of_small_items_is_refused_after_a_bounded_count(world, cells):
+    """Within every list's 10,000 items, a 1 MiB request of tiny items still costs at most
+    50,000 items of reading (it cost 0.8-1.8 s to decode before the count)."""
+    handler = make_handler(world)
+    payload = packed_request("snapshot", {"cells": cells})
+    assert len(payload) > 2**19
+    took_s = []
+    for _ in range(3):  # the best of three: a shared machine stalls now and then
+        start = time.perf_counter()
+        answer = ask_raw(handler, payload)
+        took_s.append(time.perf_counter() - start)
+    assert min(took_s) < 0.1
+    assert error_of(answer) == ("bad_request", "payload holds more than 50000 items in all")
+
+
+def test_the_largest_snapshot_a_client_may_ask_is_answered(world):
+    handler = make_handler(world)
+    cells = [[ix, iy] for ix in range(-50, 50) for iy in range(-50, 50)]
+    assert ask(handler, "snapshot", cells=cells).ok
 
 
 def test_repeated_cells_are_answered_once(world):

@@ -155,38 +155,62 @@ def to_wire(value: Any) -> Any:
 def from_wire(value: Any, path: str, max_nesting: int = MAX_NESTING) -> Any:
     """``value`` with every array map (a map of exactly ``ARRAY_KEYS``) replaced by its view.
 
+    Containers that hold no array map are returned as they are (not copied). Paths for error
+    messages are made only when an error is raised.
+
     Raises:
         WireError: an array map's error; ``too_large`` when maps and arrays nest more than
             ``max_nesting`` levels below ``value`` (``value`` itself is level 0).
     """
-    return _from_wire(value, path, path, max_nesting, max_nesting)
-
-
-def _from_wire(value: Any, path: str, root: str, levels_left: int, max_nesting: int) -> Any:
-    """``from_wire`` of ``value`` at ``path``, with ``levels_left`` levels of nesting allowed."""
     if not isinstance(value, dict | list):
         return value
-    if levels_left < 0:
-        raise WireError(TOO_LARGE, f"field '{root}' nests deeper than {max_nesting} levels")
-    below = levels_left - 1
-    if isinstance(value, list):
-        return [
-            _from_wire(v, _child(path, f"[{i}]"), root, below, max_nesting)
-            if isinstance(v, dict | list) else v
-            for i, v in enumerate(value)
-        ]  # fmt: skip
-    if value.keys() == ARRAY_KEYS:
-        return _array_from_map(value, path, None)
-    return {
-        k: _from_wire(v, _child(path, f".{clip(k)}"), root, below, max_nesting)
-        if isinstance(v, dict | list) else v
-        for k, v in value.items()
-    }  # fmt: skip
+    return _Converter(path, max_nesting).convert(value, path, max_nesting)
 
 
-def _child(path: str, suffix: str) -> str:
-    """``path + suffix``, the whole path at most ``2 * ECHO_CHARS`` characters (then ``...``)."""
-    if path.endswith("..."):
-        return path
-    child = path + suffix
-    return child if len(child) <= _MAX_PATH_CHARS else child[: _MAX_PATH_CHARS - 3] + "..."
+class _Converter:
+    """One ``from_wire`` walk: ``where`` is a path as a chain ``(parent, key, is_index)``."""
+
+    def __init__(self, root: str, max_nesting: int) -> None:
+        self.root = root
+        self.max_nesting = max_nesting
+
+    def convert(self, value: dict | list, where: Any, levels_left: int) -> Any:
+        if levels_left < 0:
+            message = f"field '{self.root}' nests deeper than {self.max_nesting} levels"
+            raise WireError(TOO_LARGE, message)
+        if type(value) is list:
+            return self._list(value, where, levels_left - 1)
+        if value.keys() == ARRAY_KEYS:
+            return _array_from_map(value, _path_text(where), None)
+        return self._map(value, where, levels_left - 1)
+
+    def _list(self, value: list, where: Any, below: int) -> list:
+        out = value
+        for i, item in enumerate(value):
+            if isinstance(item, dict | list):
+                new = self.convert(item, (where, i, True), below)
+                if new is not item:
+                    out = list(value) if out is value else out
+                    out[i] = new
+        return out
+
+    def _map(self, value: dict, where: Any, below: int) -> dict:
+        out = value
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                new = self.convert(item, (where, key, False), below)
+                if new is not item:
+                    out = dict(value) if out is value else out
+                    out[key] = new
+        return out
+
+
+def _path_text(where: Any) -> str:
+    """The dotted path of a ``where`` chain (``body.args.ids[2]``), keys cut to ``ECHO_CHARS``
+    and the whole to ``2 * ECHO_CHARS`` characters."""
+    parts: list[str] = []
+    while isinstance(where, tuple):
+        where, key, is_index = where
+        parts.append(f"[{key}]" if is_index else f".{clip(key)}")
+    text = where + "".join(reversed(parts))
+    return text if len(text) <= _MAX_PATH_CHARS else text[: _MAX_PATH_CHARS - 3] + "..."

@@ -14,7 +14,9 @@ body   map   the kind's own fields
 Decoders check the keys in this order and report the first failure; receivers ignore keys they do
 not know, so later minor versions can add optional fields. A receiver that bounds its work (the
 server's ROUTER) passes ``max_items``: msgpack then refuses any array or map that declares more
-items, from its header, before reading them (``too_large``).
+items, from its header, before reading them, and stops reading once the arrays and maps read so
+far hold more than ``TOTAL_ITEMS_FACTOR * max_items`` items in all (each counts as 1 plus its
+length), so a payload costs at most that many objects however it is shaped (``too_large``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "KINDS",
     "MSGPACK_MAX_DEPTH",
     "PROTOCOL_VERSION",
+    "TOTAL_ITEMS_FACTOR",
     "Envelope",
     "pack_envelope",
     "unpack_envelope",
@@ -51,6 +54,9 @@ __all__ = [
 PROTOCOL_VERSION = 1
 KINDS = ("crowd", "pose", "vitals", "event", "meta", "request", "reply")
 MSGPACK_MAX_DEPTH = 1024
+TOTAL_ITEMS_FACTOR = 5
+"""With ``max_items``, a payload's arrays and maps hold at most this many times ``max_items``
+items in all (a snapshot of ``max_items`` cells holds about 4 times as many)."""
 """Deepest nesting msgpack's unpacker reads (its stack); a deeper payload is ``too_large``."""
 _OVER_LIMIT = re.compile(r"^(\d+) exceeds max_(array|map)_len\((\d+)\)$")
 
@@ -100,10 +106,36 @@ def _is_truncated(data: bytes) -> bool:
     return False
 
 
+class _OverBudget(Exception):
+    """Raised by ``_ItemBudget`` to stop msgpack mid-payload."""
+
+
+class _ItemBudget:
+    """msgpack hooks counting the items of each array and map as it is read; raises
+    ``_OverBudget`` past ``limit`` in all."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def count(self, value: Any) -> Any:
+        self.left -= 1 + len(value)
+        if self.left < 0:
+            raise _OverBudget
+        return value
+
+
 def _unpack(data: bytes, max_items: int | None = None) -> Any:
-    limits = {} if max_items is None else {"max_array_len": max_items, "max_map_len": max_items}
+    limits: dict[str, Any] = {}
+    if max_items is not None:
+        budget = _ItemBudget(TOTAL_ITEMS_FACTOR * max_items)
+        limits = {"max_array_len": max_items, "max_map_len": max_items,
+                  "list_hook": budget.count, "object_hook": budget.count}  # fmt: skip
     try:
         return msgpack.unpackb(data, raw=False, strict_map_key=False, **limits)
+    except _OverBudget:
+        message = f"payload holds more than {budget.limit} items in all"
+        raise WireError(TOO_LARGE, message) from None
     except msgpack.ExtraData as exc:
         raise WireError(NOT_MSGPACK, f"payload has {len(exc.extra)} trailing bytes") from None
     except msgpack.StackError:
