@@ -138,9 +138,16 @@ def encode_each(msg: PoseMessage) -> list[bytes]:
         ValueError: as ``encode``.
     """
     ids, rot, root_mm = _quantized(msg)
+    fields = [  # name, dtype, shape of one twin, bytes of all, bytes of one
+        ("ids", "<u4", [1], ids.astype("<u4").tobytes(), 4),
+        ("rot", "<u2", [1, *rot.shape[1:]], rot.astype("<u2").tobytes(), rot[0:1].nbytes),
+        ("root", "<i4", [1, 3], root_mm.astype("<i4").tobytes(), 12),
+    ]
     return [
-        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s,
-                      _body(ids[i : i + 1], rot[i : i + 1], root_mm[i : i + 1]))
+        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s, {
+            name: {"dtype": dtype, "shape": shape, "data": data[i * size : (i + 1) * size]}
+            for name, dtype, shape, data, size in fields
+        })
         for i in range(len(ids))
     ]  # fmt: skip
 

@@ -134,11 +134,15 @@ def encode_each(msg: VitalsMessage) -> list[bytes]:
     Raises:
         ValueError: as ``encode``.
     """
-    codes = _quantized(msg)
+    fields = [(name, dtype, values.tobytes(), values.itemsize)
+              for name, (values, dtype) in _quantized(msg).items()]  # fmt: skip
     return [
-        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s, _body(codes, slice(i, i + 1)))
+        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s, {
+            name: {"dtype": dtype, "shape": [1], "data": data[i * size : (i + 1) * size]}
+            for name, dtype, data, size in fields
+        })
         for i in range(len(msg.ids))
-    ]
+    ]  # fmt: skip
 
 
 def _quantized(msg: VitalsMessage) -> dict[str, tuple[np.ndarray, str]]:
