@@ -384,3 +384,24 @@ def test_a_gateway_forwards_each_callers_token_on_one_connection(secured: Secure
         (as_analyst,) = client.exchange([("twin", {"id": twin})], token=secured.tokens["analyst"])
     assert as_viewer.error.code == "forbidden"
     assert as_analyst.ok and as_analyst.result["id"] == twin
+
+
+def test_the_asyncio_clone_client_reads_vitals_through_the_health_pub(secured: Secured):
+    import asyncio
+
+    from synthtwin.net.wire import AsyncCloneClient
+
+    twin = int(call(secured, "roster", secured.tokens["viewer"])["ids"][0])
+
+    async def follow() -> dict | None:
+        async with AsyncCloneClient(
+            secured.pub, secured.router, twins=[twin], timeout_s=5.0,
+            token=secured.tokens["analyst"], keys=secured.keys["analyst"],
+            health_endpoint=secured.health,
+        ) as client:  # fmt: skip
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end and client.vitals(twin) is None:
+                await client.poll(0.2)
+            return client.vitals(twin)
+
+    assert asyncio.run(follow()) is not None
