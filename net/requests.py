@@ -7,7 +7,7 @@ despawn change the world before the tick's systems run, a time scale or a pause 
 next tick. Every request gets exactly one reply; bad input gets an error code and changes nothing;
 the handler never raises, and an error message quotes at most a short prefix of the input.
 
-Before an operation runs (``docs/protocol.md`` section 7.1):
+Before an operation runs (``docs/protocol.md`` sections 6.7 and 7.1):
 
 1. the request is decoded within ``[security]`` limits (``max_list_items`` items per array or map,
    ``max_nesting`` levels inside ``args``; ZeroMQ already refused payloads over
@@ -40,7 +40,7 @@ from synthtwin.components.identity import EMPLOYMENT
 from synthtwin.components.physiology import VITAL_COLUMNS
 from synthtwin.components.town import PLACE_KINDS, Town
 from synthtwin.engine.config import MAX_DT_S, MAX_TWINS, SecurityConfig
-from synthtwin.engine.loop import Loop
+from synthtwin.engine.loop import Loop, LoopStats
 from synthtwin.engine.world import UnknownTwinError, World
 from synthtwin.net.auth import AuthError, Role, TokenStore
 from synthtwin.net.limits import PeerBuckets, TokenBucket
@@ -131,7 +131,7 @@ class RequestHandler:
         spawn_rate = security.spawn_per_min / 60.0
         self.spawn_bucket = TokenBucket(spawn_rate, security.spawn_per_min)
         self.rate_limited = 0
-        self._stats_at: tuple[float, Any] = _no_stats()
+        self._stats_at: tuple[float, LoopStats | None] = _no_stats()
         self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
@@ -298,7 +298,7 @@ class RequestHandler:
         self.controls.loop.paused = False
         return {"paused": False}
 
-    def _loop_stats(self) -> Any:
+    def _loop_stats(self) -> LoopStats:
         """``Loop.stats()`` (percentiles of every system's timings: about 0.5 ms), computed at
         most once every ``STATS_EVERY_S``, so that ``stats`` requests cannot fill the budget."""
         now = time.monotonic()
@@ -327,7 +327,7 @@ class RequestHandler:
         }  # fmt: skip
 
 
-def _no_stats() -> tuple[float, Any]:
+def _no_stats() -> tuple[float, LoopStats | None]:
     return (-math.inf, None)
 
 
