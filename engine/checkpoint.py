@@ -24,8 +24,9 @@ a traceback or a world that dies on its first tick:
 3. columns: every column of the world's schema present with its exact dtype and per-twin shape;
    float columns finite; counts and accumulated amounts (units s, step, kcal, ...) not negative;
    coded columns within their tables (``Column.enum``, activities, clips, the places of the
-   town); twin ids unique and below the next twin id; positions within the town; clip phase and
-   blend within 0..1;
+   town); values within ``RANGES`` (a twin's parameters as an import allows them, its state
+   within physical limits); twin ids unique and below the next twin id; positions within the
+   town;
 4. the town (``res/Town``): place kinds within ``PlaceKind``, finite positions, a radius;
 5. every checkpointable resource loads into a copy of itself and gives back what was saved (its
    own consistency, e.g. the health record's batch sizes against its columns).
@@ -85,8 +86,35 @@ CODES: dict[str, int] = {
 """Coded columns without an ``enum`` in their schema, and the size of their table."""
 BITMASKS: dict[str, int] = {"work_days": 0x7F, "school_days": 0x7F}
 """Bitmask columns and the bits they may set (one per weekday)."""
-UNIT_INTERVAL = ("clip_phase", "clip_blend")
-"""Columns that hold a fraction 0..1 (kernels index arrays with them)."""
+RANGES: dict[str, tuple[float, float]] = {
+    # a twin's fixed parameters: what a population file may hold (ALLOWED_RANGE of
+    # engine/synth/population_import.py; tests/test_checkpoint_corruption.py keeps them equal)
+    "age_y": (18, 90), "height_cm": (120, 220), "weight_kg": (20, 300), "bmi": (12, 80),
+    "betas": (-10, 10), "openness": (-6, 6), "conscientiousness": (-6, 6),
+    "extraversion": (-6, 6), "agreeableness": (-6, 6), "neuroticism": (-6, 6),
+    "household_size": (1, 30), "n_children": (0, 20),
+    "work_start_h": (0, 24), "work_hours": (0, 16), "work_days": (0, 127), "work_mets": (0, 10),
+    "work_steps_per_min": (0, 80), "school_start_h": (0, 24), "school_hours": (0, 16),
+    "school_days": (0, 127), "chronotype_h": (0, 12), "circadian_phase_h": (-12, 12),
+    "exercise_habit": (0, 1), "vo2max_mlkgmin": (5, 90), "vo2max_mets": (1.4, 26),
+    "rhr_bpm": (30, 140), "hrmax_bpm": (100, 230), "sbp_rest_mmhg": (60, 260),
+    "dbp_rest_mmhg": (30, 160), "rr_rest_brpm": (4, 40), "spo2_rest_pct": (70, 100),
+    "glucose_basal_mgdl": (40, 600), "insulin_basal_uu_ml": (0.5, 300),
+    "insulin_sensitivity": (0.01, 5), "insulin_secretion": (0.01, 5),
+    # the state the systems evolve: physical limits, far beyond what a run reaches
+    "mets": (0, 30), "cadence_spm": (0, 400), "carbs_g": (0, 5000), "hr_bpm": (0, 400),
+    "sbp_mmhg": (0, 500), "dbp_mmhg": (0, 400), "rr_brpm": (0, 200), "spo2_pct": (0, 100),
+    "core_temp_c": (20, 50), "glucose_mgdl": (0, 5000), "insulin_uu_ml": (0, 1e5),
+    "insulin_action_per_min": (-10, 10), "gut1_mg": (0, 1e7), "gut2_mg": (0, 1e7),
+    "sleep_pressure": (-1, 2), "energy_kcal": (0, 1e6), "steps": (0, 1e7), "needs": (-10, 10),
+    "speed_mps": (0, 100), "day_hr_max": (0, 400), "day_glucose_max": (0, 5000),
+    "clip_phase": (0, 1), "clip_blend": (0, 1),
+    "activity_start_s": (-MAX_ELAPSED_S, MAX_ELAPSED_S),
+    "activity_end_s": (-MAX_ELAPSED_S, MAX_ELAPSED_S),
+}  # fmt: skip
+"""What each column may hold. Parameters beyond what an import allows, or state beyond physical
+limits, would make kernels run away (the glucose model takes substeps in proportion to insulin
+action: a damaged value can make one tick last hours)."""
 COUNT_UNITS = ("s", "step", "kcal", "value*s", "1/min*s", "m/s", "person", "mg", "g")
 """Units of counts and accumulated amounts, which are never negative."""
 TIMESTAMPS = ("activity_start_s", "activity_end_s")
@@ -457,9 +485,11 @@ def _check_column(name: str, col: Column, array: np.ndarray, ids: np.ndarray, pa
     if name in BITMASKS:
         bad = (rows.astype(np.int64) & ~BITMASKS[name]).any(axis=1)
         _rows_fail(name, bad, array, ids, f"a bitmask within {BITMASKS[name]:#x}", path)
-    if name in UNIT_INTERVAL:
-        bad = ((rows < 0) | (rows > 1)).any(axis=1)
-        _rows_fail(name, bad, array, ids, "a fraction 0..1", path)
+    if name in RANGES:
+        low, high = RANGES[name]
+        bad = ((rows < low) | (rows > high)).any(axis=1)
+        unit = f" {col.unit}" if col.unit else ""
+        _rows_fail(name, bad, array, ids, f"a value in {low:g}..{high:g}{unit}", path)
 
 
 def _rows_fail(

@@ -209,7 +209,17 @@ CASES: dict[str, tuple[Change, str]] = {
     ),
     "clip phase 5": (
         column("clip_phase", lambda c: set_item(c, 0, 5.0)),
-        "column 'clip_phase' holds 5. in row 0 (twin 1), expected a fraction 0..1",
+        "column 'clip_phase' holds 5. in row 0 (twin 1), expected a value in 0..1",
+    ),
+    "a parameter no import allows": (
+        column("insulin_basal_uu_ml", lambda c: set_item(c, 8, 2**31)),
+        "column 'insulin_basal_uu_ml' holds 2.147484e+09 in row 8 (twin 9), expected a value in "
+        "0.5..300 uU/mL",
+    ),
+    "a state beyond physical limits": (
+        column("insulin_action_per_min", lambda c: set_item(c, 2, 1e6)),
+        "column 'insulin_action_per_min' holds 1000000. in row 2 (twin 3), expected a value in "
+        "-10..10 1/min",
     ),
     "work days beyond a week": (
         column("work_days", lambda c: set_item(c, 0, 200)),
@@ -345,3 +355,10 @@ def test_the_cli_refuses_a_damaged_checkpoint_with_status_2(saved, tmp_path, cap
     assert err.err.startswith(f"twin serve: error: checkpoint {path}: column 'activity' holds 200")
     assert len(err.err.strip().splitlines()) == 1 and "ROUTER" not in err.out
     assert not (tmp_path / "w.ckpt").exists()
+
+
+def test_parameter_ranges_are_those_an_import_allows():
+    from synthtwin.engine.checkpoint import RANGES
+    from synthtwin.engine.synth.population_import import ALLOWED_RANGE
+
+    assert {name: RANGES[name] for name in ALLOWED_RANGE} == ALLOWED_RANGE
