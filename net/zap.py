@@ -9,8 +9,11 @@ client's public key. This handler answers from key folders, one set per domain:
 
 It runs in the simulation thread, from the server's ``poll`` (the tick's INPUT phase): no thread,
 no asyncio, no lock; a handshake waits at most one tick for its answer. The folders are read again
-when they change (checked every ``RELOAD_S`` wall seconds), so a key removed from a folder keeps
-that client out of its next connection (one already connected stays until it disconnects).
+when they change (checked every ``RELOAD_S`` wall seconds, and before refusing a key not seen yet,
+at most every ``RECHECK_S``), so a key filed before its client connects is let in at once, and a
+key removed from a folder keeps that client out of its next connection (one already connected
+stays until it disconnects). libzmq does not retry a refused handshake: a client refused before
+its key was filed must reconnect.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "HEALTH_ROLES",
     "MAIN_DOMAIN",
     "MAX_ZAP_PER_POLL",
+    "RECHECK_S",
     "ZAP_ENDPOINT",
     "KeyRing",
     "ZapHandler",
@@ -44,8 +48,11 @@ HEALTH_DOMAIN = "health"
 MAIN_DOMAIN = "main"
 HEALTH_ROLES = (Role.ANALYST, Role.OPERATOR, Role.ADMIN)
 """Roles whose keys the health PUB lets in."""
-MAX_ZAP_PER_POLL = 64
+MAX_ZAP_PER_POLL = 16
 """Handshakes answered in one poll, at most (the rest wait for the next tick)."""
+RECHECK_S = 0.02
+"""Before refusing an unknown key, the folders are read again if they were not this recently
+(wall seconds): a flood of strangers costs at most 50 checks of the folders a second."""
 _VERSION = b"1.0"
 
 
@@ -111,14 +118,20 @@ class ZapHandler:
         self.socket = context.socket(zmq.REP)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.bind(ZAP_ENDPOINT)
-        self._next_reload_s = time.monotonic() + RELOAD_S
+        self._loaded_s = time.monotonic()
+
+    def reload(self, min_age_s: float = RELOAD_S) -> None:
+        """Read the key folders again (if they changed) unless read within ``min_age_s``."""
+        now = time.monotonic()
+        if now - self._loaded_s < min_age_s:
+            return
+        self._loaded_s = now
+        for ring in self.rings.values():
+            ring.reload()
 
     def poll(self, limit: int = MAX_ZAP_PER_POLL) -> None:
         """Answer up to ``limit`` waiting handshakes; never blocks."""
-        if time.monotonic() >= self._next_reload_s:
-            self._next_reload_s = time.monotonic() + RELOAD_S
-            for ring in self.rings.values():
-                ring.reload()
+        self.reload()
         for _ in range(limit):
             try:
                 frames = self.socket.recv_multipart(zmq.NOBLOCK)
@@ -131,6 +144,9 @@ class ZapHandler:
         credentials...]``: 200 with the key's role as user id, or 400."""
         request_id = frames[1] if len(frames) > 1 else b""
         role = self._role(frames)
+        if role is None and len(frames) == 7:  # perhaps filed since the folders were read
+            self.reload(RECHECK_S)
+            role = self._role(frames)
         if role is None:
             self.refused += 1
             return [_VERSION, request_id, b"400", b"unknown key", b"", b""]
