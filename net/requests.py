@@ -20,6 +20,11 @@ Before an operation runs (``docs/protocol.md`` sections 6.7 and 7.1):
 Then arguments are checked: ids are uint32 and cells int32 (``out_of_range`` beyond), lists hold
 at most ``max_list_items`` items and duplicates are dropped, spawns are limited by
 ``spawn_per_min`` and time scales by ``min_time_scale``..``max_time_scale``.
+
+Write-ahead journal: a checked world-changing command (``COMMANDS``) is recorded in the
+``journal`` (on disk when ``record`` returns) before it runs and so before its reply; a resumed
+server replays the journal after its checkpoint through ``apply``. A seedless spawn is journaled
+with the seed the server draws for it, so that its replay makes the same twins.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,6 +45,7 @@ from synthtwin.components.identity import EMPLOYMENT
 from synthtwin.components.physiology import VITAL_COLUMNS
 from synthtwin.components.town import PLACE_KINDS, Town
 from synthtwin.engine.config import MAX_DT_S, MAX_TWINS, SecurityConfig
+from synthtwin.engine.journal import JournalError
 from synthtwin.engine.loop import Loop, LoopStats
 from synthtwin.engine.world import UnknownTwinError, World
 from synthtwin.net.auth import AuthError, Role, TokenStore
@@ -50,7 +56,15 @@ from synthtwin.net.wire.errors import ECHO_CHARS, WRONG_TYPE, WireError, clip, t
 from synthtwin.net.wire.reply import Reply, ReplyError
 from synthtwin.net.wire.request import RequestLimits
 
-__all__ = ["MAX_BATCH", "MAX_ID", "OP_ROLES", "Controls", "RequestHandler"]
+__all__ = [
+    "COMMANDS",
+    "MAX_BATCH",
+    "MAX_ID",
+    "OP_ROLES",
+    "CommandJournal",
+    "Controls",
+    "RequestHandler",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +89,15 @@ OP_ROLES: dict[str, Role] = {
 """The lowest role that may run each op: viewers read the crowd, analysts a twin's health
 (``twin``: profile, vitals, today), operators change the world; admin ops will be configuration.
 An unknown op needs a viewer (so that a caller without a token learns nothing of the ops)."""
+COMMANDS = ("spawn", "despawn", "time_scale", "pause", "resume")
+"""The ops that change the world or the loop: journaled, and replayed by ``apply``."""
+
+
+class CommandJournal(Protocol):
+    """Where checked commands are written ahead (``engine.journal.Journal``)."""
+
+    def record(self, op: str, args: dict[str, Any]) -> None:
+        """Append ``op`` and its ``args``; return once they are on the disk."""
 
 
 @dataclass
@@ -110,6 +133,7 @@ class RequestHandler:
         publisher: the state streams (snapshots, the published sequence number).
         security: the limits (``[security]``); None: the defaults.
         tokens: the token store; None: open access (every caller is admin).
+        journal: where ``COMMANDS`` are written ahead; None: nowhere.
 
     Attributes:
         rate_limited: requests refused with ``rate_limited`` so far.
@@ -121,8 +145,10 @@ class RequestHandler:
         publisher: Publisher,
         security: SecurityConfig | None = None,
         tokens: TokenStore | None = None,
+        journal: CommandJournal | None = None,
     ) -> None:
         self.controls = controls
+        self.journal = journal
         self.publisher = publisher
         self.security = security = security or SecurityConfig()
         self.tokens = tokens
@@ -157,6 +183,9 @@ class RequestHandler:
             return self._reply(request_id, error=ReplyError(reply.BAD_REQUEST, str(err.message)))
         except AuthError as err:
             return self._reply(request_id, error=ReplyError(err.code, str(err)))
+        except JournalError as err:  # written ahead: the command did not run
+            log.error("%s", err)
+            return self._reply(request_id, error=ReplyError(reply.INTERNAL, str(err)))
         except _Failure as failure:
             return self._reply(request_id, error=failure.error)
         except UnknownTwinError as err:
@@ -268,8 +297,9 @@ class RequestHandler:
         if wait_s > 0:
             per_min = self.security.spawn_per_min
             raise _rate_limited(f"more than {per_min} twins spawned a minute", wait_s)
-        ids = self.controls.spawn(count, seed)
-        return {"ids": np.sort(ids).astype(np.uint32)}
+        if seed is None and self.journal is not None:  # journaled as drawn: replays the same
+            seed = int(self.controls.world.rng.integers(0, MAX_SEED))
+        return self._commit("spawn", {"count": count, "seed": seed})
 
     def _despawn(self, args: dict[str, Any]) -> dict[str, Any]:
         ids = np.unique(_id_list(args))  # ascending, each id once
@@ -277,8 +307,7 @@ class RequestHandler:
         if not alive.all():
             first = int(ids[~alive][0])
             raise _Failure(reply.UNKNOWN_TWIN, f"twin {first} does not exist")
-        self.controls.despawn(ids)
-        return {"removed": ids.astype(np.uint32)}
+        return self._commit("despawn", {"ids": ids.tolist()})
 
     def _time_scale(self, args: dict[str, Any]) -> dict[str, Any]:
         scale = fields.read_float(args, "scale", "args")
@@ -287,16 +316,43 @@ class RequestHandler:
         high = min(self.security.max_time_scale, MAX_DT_S * loop.tick_hz)
         if not low <= scale <= high:
             raise _Failure(reply.OUT_OF_RANGE, _range_message("scale", scale, f"{low:g}..{high:g}"))
-        previous, loop.time_scale = loop.time_scale, scale
-        return {"scale": scale, "previous": previous}
+        return self._commit("time_scale", {"scale": scale})
 
     def _pause(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.controls.loop.paused = True
-        return {"paused": True}
+        return self._commit("pause", {})
 
     def _resume(self, args: dict[str, Any]) -> dict[str, Any]:
-        self.controls.loop.paused = False
-        return {"paused": False}
+        return self._commit("resume", {})
+
+    def _commit(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Write the checked command ahead in the journal, then carry it out."""
+        if self.journal is not None:
+            self.journal.record(op, args)
+        return self.apply(op, args)
+
+    def apply(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Carry out a checked command of ``COMMANDS`` with its journaled ``args`` (``spawn``:
+        ``count``, ``seed``; ``despawn``: ``ids``; ``time_scale``: ``scale``); returns its
+        result. A resumed server replays its journal through it: no role, rate or range check.
+
+        Raises:
+            UnknownTwinError: a despawned id is gone; KeyError: ``op`` is not a command.
+        """
+        loop = self.controls.loop
+        if op == "spawn":
+            ids = self.controls.spawn(int(args["count"]), args.get("seed"))
+            return {"ids": np.sort(ids).astype(np.uint32)}
+        if op == "despawn":
+            ids = np.asarray(args["ids"], dtype=np.int64)
+            self.controls.despawn(ids)
+            return {"removed": ids.astype(np.uint32)}
+        if op == "time_scale":
+            previous, loop.time_scale = loop.time_scale, float(args["scale"])
+            return {"scale": loop.time_scale, "previous": previous}
+        if op in ("pause", "resume"):
+            loop.paused = op == "pause"
+            return {"paused": loop.paused}
+        raise KeyError(f"{op!r} is not one of {COMMANDS}")
 
     def _loop_stats(self) -> LoopStats:
         """``Loop.stats()`` (percentiles of every system's timings: about 0.5 ms), computed at

@@ -363,3 +363,49 @@ def test_a_flooding_peer_is_rate_limited_and_the_tick_goes_on(serving: Serving):
     assert len(codes) == 200
     assert 10 <= codes.count("ok") < 60 and codes.count("rate_limited") >= 140
     assert serving.sim.world.tick > tick  # what the flood costs the tick: bench/ measures it
+
+
+# -- the write-ahead journal -------------------------------------------------------------------
+
+
+class FakeJournal:
+    """Records what it is given; fails while ``broken``."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, dict]] = []
+        self.broken = False
+
+    def record(self, op: str, args: dict) -> None:
+        from synthtwin.engine.journal import JournalError
+
+        if self.broken:
+            raise JournalError("journal j.wal: cannot record spawn (No space left on device)")
+        self.entries.append((op, args))
+
+
+def test_commands_are_journaled_checked_with_their_drawn_seed_and_replay_alike(world):
+    journal = FakeJournal()
+    handler = make_handler(world)
+    handler.journal = journal
+    twins = handler.controls.world
+    spawned = ask(handler, "spawn", count=2).result["ids"]
+    people = twins["age_y"][twins.rows_of(spawned)].copy()
+    assert error_of(ask(handler, "despawn", ids=[999_999]))[0] == "unknown_twin"
+    assert ask(handler, "despawn", ids=[int(i) for i in spawned] * 2).ok
+    assert [op for op, _ in journal.entries] == ["spawn", "despawn"]  # checked ones only
+    (_, spawn), (_, despawn) = journal.entries
+    assert spawn["count"] == 2 and isinstance(spawn["seed"], int)
+    assert despawn == {"ids": sorted(int(i) for i in spawned)}
+    again = handler.apply("spawn", spawn)["ids"]  # the replay makes the same people
+    np.testing.assert_array_equal(twins["age_y"][twins.rows_of(again)], people)
+    handler.apply("despawn", {"ids": again.tolist()})
+
+
+def test_a_command_the_journal_cannot_record_is_not_carried_out(world):
+    journal = FakeJournal()
+    handler = make_handler(world)
+    handler.journal, journal.broken = journal, True
+    n = handler.controls.world.n
+    answer = reply.decode(handler.handle(request.encode(request.Request(1, "spawn", {"count": 3}))))
+    assert answer.error.code == "internal" and "No space left on device" in answer.error.message
+    assert handler.controls.world.n == n

@@ -115,6 +115,7 @@ class Serving:
             self.server.publisher,
             config.security,
             self.server.tokens,
+            journal=self.durability.journal,
         )
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
         self._gateway_backoff_s = GATEWAY_CHECK_S
