@@ -276,7 +276,7 @@ class SecurityConfig:
     router_rate_per_s: float = 200.0
     router_burst: int = 400
     max_viewers: int = 8
-    max_twin_subscriptions: int = 256
+    max_twin_subscriptions: int = 64
     spawn_per_min: int = 100_000
     min_time_scale: float = 0.01
     max_time_scale: float = MAX_TIME_SCALE
