@@ -225,6 +225,7 @@ def _announce(serving: Serving) -> None:
         f"sim time {world.clock.now:%Y-%m-%d %H:%M}\n"
         f"  PUB    {endpoints['pub']}\n"
         f"  ROUTER {endpoints['router']}\n"
+        + (f"  HEALTH {endpoints['health']}  (vitals, CURVE)\n" if "health" in endpoints else "")
         + (f"  HTTP   {serving.http.url}  (API docs at /docs)\n" if serving.http else "")
         + "  Ctrl-C stops and saves the world",
         flush=True,
