@@ -54,7 +54,7 @@ from synthtwin.components.activity import Activity
 from synthtwin.components.pose import CLIPS
 from synthtwin.components.schema import Column
 from synthtwin.components.town import PlaceKind, Town
-from synthtwin.engine.journal import JournalPosition
+from synthtwin.engine.journal import JournalPosition, sync_folder
 from synthtwin.engine.schedule import Schedule
 from synthtwin.engine.world import World
 
@@ -204,7 +204,7 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _sync_folder(path.parent)
+        sync_folder(path.parent)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError):
@@ -212,20 +212,6 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 f"cannot write checkpoint {path}: {err.strerror or err}"
             ) from None
         raise
-
-
-def _sync_folder(folder: Path) -> None:
-    """The rename on the disk too (POSIX); skipped where a folder cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(world: World, schedule: Schedule, path: Path) -> CheckpointInfo:

@@ -59,6 +59,7 @@ __all__ = [
     "JournalPosition",
     "journal_files",
     "read_entries",
+    "sync_folder",
 ]
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,7 @@ class Journal:
         try:
             _write_all(fd, header)
             os.fsync(fd)
-            _sync_folder(path.parent)
+            sync_folder(path.parent)
         except OSError as err:
             os.close(fd)
             raise JournalError(f"journal {path}: cannot write it ({err.strerror})") from None
@@ -414,7 +415,7 @@ def _sync(fd: int) -> None:
     getattr(os, "fdatasync", os.fsync)(fd)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """A new file's folder entry on the disk (POSIX; a no-op where folders cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
