@@ -179,7 +179,30 @@ def _dealer(
     return sock
 
 
-class RequestClient:
+class _Correlated:
+    """What both request clients show of their ``Correlator``."""
+
+    correlator: Correlator
+
+    @property
+    def endpoint(self) -> str:
+        return self.correlator.endpoint
+
+    @property
+    def timeout_s(self) -> float:
+        return self.correlator.timeout_s
+
+    @property
+    def applied(self) -> tuple[int, int, float]:
+        """See ``Correlator.applied``."""
+        return self.correlator.applied
+
+    @applied.setter
+    def applied(self, envelope: tuple[int, int, float]) -> None:
+        self.correlator.applied = envelope
+
+
+class RequestClient(_Correlated):
     """Sends requests to a SynthTwin ROUTER endpoint and waits for their replies (blocking).
 
     Args:
@@ -203,23 +226,6 @@ class RequestClient:
     ) -> None:
         self.correlator = Correlator(endpoint, timeout_s, token)
         self._socket = _dealer(context or zmq.Context.instance(), endpoint, timeout_s, curve)
-
-    @property
-    def endpoint(self) -> str:
-        return self.correlator.endpoint
-
-    @property
-    def timeout_s(self) -> float:
-        return self.correlator.timeout_s
-
-    @property
-    def applied(self) -> tuple[int, int, float]:
-        """See ``Correlator.applied``."""
-        return self.correlator.applied
-
-    @applied.setter
-    def applied(self, envelope: tuple[int, int, float]) -> None:
-        self.correlator.applied = envelope
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
         """The result of operation ``op`` with ``args`` (numeric arrays as numpy arrays).
@@ -283,7 +289,7 @@ class RequestClient:
         self.close()
 
 
-class AsyncRequestClient:
+class AsyncRequestClient(_Correlated):
     """Sends requests to a SynthTwin ROUTER endpoint from any number of coroutines (asyncio).
 
     The socket and its reader task are made on first use, in the running loop (so the client can
@@ -311,23 +317,6 @@ class AsyncRequestClient:
         self._reader: asyncio.Task | None = None
         self._waiting: dict[int, asyncio.Future] = {}
         self._closed = False
-
-    @property
-    def endpoint(self) -> str:
-        return self.correlator.endpoint
-
-    @property
-    def timeout_s(self) -> float:
-        return self.correlator.timeout_s
-
-    @property
-    def applied(self) -> tuple[int, int, float]:
-        """See ``Correlator.applied``."""
-        return self.correlator.applied
-
-    @applied.setter
-    def applied(self, envelope: tuple[int, int, float]) -> None:
-        self.correlator.applied = envelope
 
     async def call(self, op: str, **args: Any) -> dict[str, Any]:
         """The result of operation ``op`` with ``args``; raises as ``RequestClient.call``."""
