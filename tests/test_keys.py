@@ -47,8 +47,9 @@ def test_a_certificate_needs_a_host(tmp_path):
         create_self_signed_cert(tmp_path, [])
 
 
-def _ask(client_secret_file, server_public: bytes, endpoint: str) -> bytes | None:
-    context = zmq.Context.instance()
+def _ask(
+    context: zmq.Context, client_secret_file, server_public: bytes, endpoint: str
+) -> bytes | None:
     public, secret = zmq.auth.load_certificate(client_secret_file)
     dealer = context.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
@@ -67,7 +68,7 @@ def test_curve_lets_a_listed_client_in_and_keeps_others_out(tmp_path):
     _, known_secret = create_curve_keys(tmp_path / "clients", "analyst")
     _, stranger_secret = create_curve_keys(tmp_path / "strangers", "stranger")
     assert stat.S_IMODE(server_secret.stat().st_mode) == 0o600
-    context = zmq.Context.instance()
+    context = zmq.Context()  # its own: no other test's ZAP handler answers for it
     auth = ThreadAuthenticator(context)
     auth.start()
     auth.configure_curve(domain="*", location=str(tmp_path / "clients"))
@@ -86,12 +87,13 @@ def test_curve_lets_a_listed_client_in_and_keeps_others_out(tmp_path):
     thread.start()
     endpoint = f"tcp://127.0.0.1:{port}"
     try:
-        assert _ask(stranger_secret, server_public, endpoint) is None
-        assert _ask(known_secret, server_public, endpoint) == b"ping"
+        assert _ask(context, stranger_secret, server_public, endpoint) is None
+        assert _ask(context, known_secret, server_public, endpoint) == b"ping"
     finally:
         thread.join(5)
         router.close()
         auth.stop()
+        context.term()
 
 
 def test_a_key_pair_is_never_overwritten(tmp_path):
