@@ -148,6 +148,7 @@ async function logIn(token) {
 async function onLogin(event) {
   event.preventDefault();
   const input = $("login-token");
+  $("login-error").textContent = ""; // the last refusal goes as this try starts
   try {
     await logIn(input.value.trim());
     input.value = "";
