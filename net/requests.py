@@ -40,8 +40,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from synthtwin.components.activity import CATEGORIES
-from synthtwin.components.behavior import SHIFTS
-from synthtwin.components.identity import EMPLOYMENT
 from synthtwin.components.physiology import VITAL_COLUMNS
 from synthtwin.components.town import PLACE_KINDS, Town
 from synthtwin.engine.config import MAX_DT_S, MAX_TWINS, SecurityConfig
@@ -51,6 +49,7 @@ from synthtwin.engine.world import UnknownTwinError, World
 from synthtwin.net.auth import AuthError, Role, TokenStore
 from synthtwin.net.limits import PeerBuckets, TokenBucket
 from synthtwin.net.publisher import Publisher
+from synthtwin.net.twin_profile import twin_profile
 from synthtwin.net.wire import fields, reply, request, topics
 from synthtwin.net.wire.errors import ECHO_CHARS, WRONG_TYPE, WireError, clip, type_name
 from synthtwin.net.wire.reply import Reply, ReplyError
@@ -267,7 +266,7 @@ class RequestHandler:
             "speed_mps": float(world["speed_mps"][row]),
             "activity": int(world["activity"][row]),
             "vitals": vitals,
-            "profile": _profile(world, row),
+            "profile": twin_profile(world, row),
             "today": self._today(row),
         }
 
@@ -461,17 +460,3 @@ def _checked_ids(value: np.ndarray | list[int]) -> np.ndarray:
 
 def _range_message(name: str, value: Any, expected: str) -> str:
     return f"field 'args.{name}' holds {value}, expected {expected}"
-
-
-def _profile(world: World, row: int) -> dict[str, Any]:
-    conditions = [name for name in ("hypertension", "diabetes") if bool(world[name][row])]
-    return {
-        "age_y": float(world["age_y"][row]),
-        "sex": ("female", "male")[int(world["sex"][row])],
-        "height_cm": float(world["height_cm"][row]),
-        "weight_kg": float(world["weight_kg"][row]),
-        "bmi": float(world["bmi"][row]),
-        "employment": EMPLOYMENT[int(world["employment"][row])],
-        "shift": SHIFTS[int(world["shift"][row])],
-        "conditions": conditions,
-    }

@@ -5,9 +5,9 @@
 under a millisecond; everything after it (understanding, replying, an LLM call) reads only the
 snapshot, so it can run in a worker thread or another process (``to_dict`` / ``from_dict``).
 
-The profile comes from the ``twin`` operation's own reader (``net.requests._profile``) and today's
-record from the same ``today(rows)`` callable its ``Controls`` hold (``Simulation.today``), so a
-chat and the ``twin`` reply agree on every value.
+The profile comes from the reader the ``twin`` operation uses too (``net.twin_profile``) and
+today's record from the same ``today(rows)`` callable its ``Controls`` hold
+(``Simulation.today``), so a chat and the ``twin`` reply agree on every value.
 
 History: the snapshot holds today's record only, and says so (``days_recorded`` = 0, the days of
 history it holds). When the health-history store lands, its past days become ``history`` facts
@@ -31,7 +31,7 @@ from synthtwin.components.locomotion import TRAVEL_MODES
 from synthtwin.components.town import PLACE_KINDS, PlaceKind, Town
 from synthtwin.engine.world import World
 from synthtwin.net.chat.facts import Fact, Value, make_fact
-from synthtwin.net.requests import _profile
+from synthtwin.net.twin_profile import twin_profile
 
 __all__ = ["TodayReader", "TwinSnapshot", "take_snapshot"]
 
@@ -133,7 +133,7 @@ def take_snapshot(world: World, twin_id: int, today: TodayReader) -> TwinSnapsho
 def _identity(world: World, row: int, now: datetime) -> dict[str, Value]:
     """Profile facts: the ``twin`` reply's profile (its shift is a schedule fact) plus household,
     habits and baselines."""
-    profile = _profile(world, row)
+    profile = twin_profile(world, row)
     size = int(world["household_size"][row])
     out: dict[str, Value] = {
         "twin_id": int(world.ids[row]),
