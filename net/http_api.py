@@ -91,6 +91,7 @@ from synthtwin.net.http_security import (
 from synthtwin.net.render.assets import CrowdAssets
 from synthtwin.net.render.colour import PALETTE, PLACE_RGB
 from synthtwin.net.webrtc import BadOffer, TooManyViewers, WebRtcHub
+from synthtwin.net.websocket import WsRelay, add_websocket_route
 from synthtwin.net.wire import reply
 from synthtwin.net.wire.client import AsyncCloneClient
 from synthtwin.net.wire.clone import Crowd, Replica, join_calls
@@ -437,10 +438,12 @@ def create_app(
     requests = CallerRequests(router_endpoint, timeout_s, context, keys if curve else None)
     access = Access(security.tokens_file)
     hub = WebRtcHub(clone, assets, max_viewers=security.max_viewers, check=access.check)
+    relay = WsRelay(pub_endpoint, health_endpoint, keys, curve, context)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await relay.close()
         await hub.close()
         await requests.close()
         await clone.close()
@@ -460,7 +463,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.clone, app.state.webrtc, app.state.access = clone, hub, access
-    app.state.requests = requests
+    app.state.requests, app.state.relay = requests, relay
+    add_websocket_route(app, relay, access, requests, security)
     _handle_errors(app)
     _twin_routes(app, requests)
     _simulation_routes(app, requests)

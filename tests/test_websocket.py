@@ -1,0 +1,264 @@
+"""The gateway's WebSocket transport (``net.websocket``) against a real ``Serving`` on loopback,
+with a real WebSocket client (``websockets``): late join, prefix subscriptions, pipelined
+requests, bad input, a client that never reads, a foreign Origin; and the slow-client rule on
+the relay itself. Every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from synthtwin.engine.app.serve import Serving
+from synthtwin.net.auth import Role
+from synthtwin.net.websocket import (
+    CrowdCache,
+    Outbox,
+    WsRelay,
+    _Connection,
+    frame,
+    is_health_topic,
+    split_frame,
+)
+from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.crowd import CrowdDecoder, CrowdEncoder
+from tests.test_http_api import running, serve_config
+
+WAIT_S = 10.0
+"""Longest wait for any answer, wall seconds."""
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory) -> Iterator[Serving]:
+    with running(serve_config(tmp_path_factory.mktemp("ws"))) as server:
+        yield server
+
+
+def ws_url(serving: Serving) -> str:
+    return serving.http.url.replace("http://", "ws://") + "/ws"
+
+
+def run(coroutine) -> None:
+    asyncio.run(asyncio.wait_for(coroutine, 60))
+
+
+async def control(ws: ClientConnection, op: str, prefix: str) -> dict:
+    """Send a subscribe or unsubscribe and return its answer (PUB messages before it are
+    discarded)."""
+    await ws.send(json.dumps({"op": op, "prefix": prefix}))
+    while True:
+        message = await asyncio.wait_for(ws.recv(), WAIT_S)
+        if isinstance(message, str):
+            return json.loads(message)
+
+
+def request_frame(request_id: int, op: str, **args) -> bytes:
+    return frame(b"", request.encode(request.Request(request_id, op, args, 0, 0, 0.0)))
+
+
+async def replies(ws: ClientConnection, count: int, pub: list | None = None) -> dict:
+    """The next ``count`` replies by id; PUB messages meanwhile go to ``pub`` (topic, payload)."""
+    found: dict = {}
+    while len(found) < count:
+        message = await asyncio.wait_for(ws.recv(), WAIT_S)
+        if isinstance(message, str):
+            continue
+        topic, payload = split_frame(message)
+        if topic:
+            if pub is not None:
+                pub.append((topic, payload))
+            continue
+        answer = reply.decode(payload)
+        found[answer.id] = answer
+    return found
+
+
+def test_late_join_rebuilds_every_twin_of_the_roster(serving):
+    """Clone over the WebSocket: subscribe to every crowd, ask roster and snapshot pipelined,
+    apply the snapshot then the live messages after its seq: every twin is in one cell, and no
+    live delta misses its keyframe."""
+
+    async def join() -> None:
+        async with connect(ws_url(serving)) as ws:
+            assert (await control(ws, "subscribe", "cell/"))["op"] == "subscribed"
+            await ws.send(request_frame(1, "roster"))
+            await ws.send(request_frame(2, "snapshot"))
+            live: list = []
+            answers = await replies(ws, 2, live)
+            roster, snapshot = answers[1].result, answers[2].result
+            decoder = CrowdDecoder()
+            for payload in snapshot["crowd"]:
+                decoder.apply(payload)
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                message = await asyncio.wait_for(ws.recv(), WAIT_S)
+                live.append(split_frame(message))
+            states = {}
+            for topic, payload in live:
+                if topic.endswith(b"/crowd"):
+                    state = decoder.apply(payload)  # raises unknown_base on a lost keyframe
+                    if state.seq > answers[2].seq:
+                        states[state.cell] = state
+            assert states, "no crowd message arrived after the snapshot"
+            ids = np.sort(np.concatenate([decoder._cells[c].state.ids for c in decoder._cells]))
+            assert np.array_equal(ids, np.sort(roster["ids"]))
+
+    run(join())
+
+
+def test_prefix_subscriptions_select_topics_and_unsubscribe_stops_them(serving):
+    async def follow() -> None:
+        async with connect(ws_url(serving)) as ws:
+            await ws.send(request_frame(1, "roster"))
+            twin = int((await replies(ws, 1))[1].result["ids"][0])
+            prefix = f"twin/{twin}/"
+            assert await control(ws, "subscribe", prefix) == {"op": "subscribed", "prefix": prefix}
+            topics = set()
+            while len(topics) < 2:
+                topic, _ = split_frame(await asyncio.wait_for(ws.recv(), WAIT_S))
+                assert topic.startswith(prefix.encode()), topic
+                topics.add(topic)
+            assert topics == {f"{prefix}pose".encode(), f"{prefix}vitals".encode()}
+            answer = await control(ws, "unsubscribe", prefix)
+            assert answer == {"op": "unsubscribed", "prefix": prefix}
+            await asyncio.sleep(0.3)  # messages already on their way
+            while True:
+                try:
+                    message = await asyncio.wait_for(ws.recv(), 0.05)
+                except TimeoutError:
+                    break
+            with pytest.raises(TimeoutError):
+                message = await asyncio.wait_for(ws.recv(), 0.5)
+                raise AssertionError(f"after unsubscribe: {message!r}")
+
+    run(follow())
+
+
+def test_pipelined_requests_keep_their_ids_and_bad_input_changes_nothing(serving):
+    async def ask() -> None:
+        async with connect(ws_url(serving)) as ws:
+            for i in (7, 3, 11):
+                await ws.send(request_frame(i, "stats"))
+            await ws.send(request_frame(12, "twin", id=2**32 + 5))
+            await ws.send(request_frame(13, "teleport"))
+            answers = await replies(ws, 5)
+            assert all(answers[i].ok and answers[i].result["twins"] >= 1 for i in (7, 3, 11))
+            assert answers[12].error.code == "out_of_range"
+            assert answers[13].error == reply.ReplyError("unknown_op", "unknown op 'teleport'")
+            await ws.send(b"\x00\xc1")  # not msgpack
+            await ws.send(b"\x09cell")  # a topic longer than the message
+            bad = await replies(ws, 1)
+            assert bad[None].error.code == "bad_request"
+            second = await replies(ws, 1)
+            assert second[None].error.message.startswith("a binary message starts with")
+            for text in ("hello", '{"op": "subscribe"}', '{"op": "dance", "prefix": ""}'):
+                await ws.send(text)
+                answer = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
+                assert answer["op"] == "error" and "subscribe" in answer["message"]
+            await ws.send(request_frame(14, "stats"))
+            assert (await replies(ws, 1))[14].ok
+
+    run(ask())
+
+
+def test_a_client_that_never_reads_stalls_nobody(serving):
+    """One client subscribes to everything and stops reading; another still gets prompt answers
+    and a live stream, and the world keeps ticking."""
+
+    async def stall() -> None:
+        async with connect(ws_url(serving), max_queue=1) as idle:
+            await control(idle, "subscribe", "")
+            async with connect(ws_url(serving)) as busy:
+                await busy.send(request_frame(1, "stats"))
+                first = (await replies(busy, 1))[1].result["tick"]
+                await asyncio.sleep(2.0)  # the idle client reads nothing meanwhile
+                started = time.monotonic()
+                await busy.send(request_frame(2, "stats"))
+                later = (await replies(busy, 1))[2].result["tick"]
+                assert time.monotonic() - started < 2.0
+                assert later > first + 10
+                assert (await control(busy, "subscribe", "meta"))["op"] == "subscribed"
+
+    run(stall())
+
+
+def test_a_foreign_origin_is_refused(serving):
+    async def foreign() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws_url(serving), origin="http://evil.example"):
+                pass
+        assert refused.value.response.status_code == 403
+        assert b"may not connect" in refused.value.response.body
+        own = serving.http.url
+        async with connect(ws_url(serving), origin=own) as ws:
+            await ws.send(request_frame(1, "stats"))
+            assert (await replies(ws, 1))[1].ok
+
+    run(foreign())
+
+
+# -- the slow-client rule, on the relay alone ----------------------------------------------------
+
+
+def _cell_stream(updates: int) -> list[bytes]:
+    """Crowd payloads of one cell of 50 walking twins, a keyframe every 5 updates."""
+    encoder = CrowdEncoder((0, 0), keyframe_every=5)
+    rng = np.random.default_rng(0)
+    ids = np.arange(50, dtype=np.uint32)
+    pos = rng.uniform(100, 1900, (50, 2))
+    payloads = []
+    for i in range(updates):
+        pos = pos + 1.0
+        z = np.zeros(50)
+        payloads.append(
+            encoder.encode(i, i + 1, i / 10, ids, pos, z, z + 1.4, z.astype(np.uint8),
+                           z.astype(np.uint8) + 1, (z + i / updates) % 1, z + 1)
+        )  # fmt: skip
+    return payloads
+
+
+def test_a_slow_connection_is_bounded_and_skips_to_the_latest_keyframe():
+    async def slow() -> None:
+        relay = WsRelay("tcp://127.0.0.1:1")  # never connected: messages are delivered by hand
+        conn = _Connection(Role.VIEWER, Outbox(max_bytes=4000), [b"cell/"])
+        relay.connections.add(conn)
+        stream = _cell_stream(23)
+        for payload in stream:
+            relay.deliver(b"cell/0/0/crowd", payload)
+            relay.deliver(b"cell/0/0/vitals", payload)  # a health topic: never for a viewer
+            assert conn.outbox.size <= 4000 + len(frame(b"cell/0/0/crowd", stream[0]))
+        assert conn.outbox.behind and conn.outbox.skips >= 1
+        got = []
+        while (item := await conn.outbox.get()) is not None:
+            got.append(item)
+        conn.outbox.resume(relay.cache.catch_up(conn.wants))
+        notice, *catch_up = [m for m, _ in list(conn.outbox.items)]
+        assert json.loads(notice)["op"] == "skipped" and json.loads(notice)["dropped"] > 0
+        decoder = CrowdDecoder()
+        for message in catch_up:
+            topic, payload = split_frame(message)
+            state = decoder.apply(payload)
+        assert state.seq == 23  # the last update: keyframe 21 and its delta 23
+        assert [split_frame(m)[1] for m in catch_up] == [stream[20], stream[22]]
+        assert not any(is_health_topic(split_frame(m)[0]) for m, _ in got if isinstance(m, bytes))
+
+    run(slow())
+
+
+def test_frames_and_the_crowd_cache_refuse_what_they_cannot_hold():
+    assert split_frame(frame(b"meta", b"xy")) == (b"meta", b"xy")
+    assert split_frame(frame(b"", b"xy")) == (b"", b"xy")
+    for bad in (b"", b"\x05abc"):
+        with pytest.raises(ValueError, match="starts with its topic"):
+            split_frame(bad)
+    with pytest.raises(ValueError, match="at most 255"):
+        frame(b"x" * 256, b"")
+    cache = CrowdCache()
+    cache.note(b"cell/0/0/crowd", b"framed", b"\xc1")  # unreadable: not kept
+    assert cache.topics == {}
