@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ChatConfig",
     "Config",
     "ConfigError",
     "SecurityConfig",
@@ -311,17 +312,52 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class ChatConfig:
+    """Talking to twins (``[chat]``, ``net.chat``): the embedded engine answers alone unless both
+    ``llm_base_url`` and ``llm_model`` name an OpenAI-compatible Chat Completions endpoint; its
+    API key comes only from the environment (``SYNTHTWIN_CHAT_API_KEY``), never from a file.
+
+    Attributes:
+        llm_base_url: the endpoint up to its version, e.g. ``http://127.0.0.1:11434/v1``.
+        llm_model: the model name the endpoint knows.
+        timeout_s: the language model's deadline per reply (tool rounds included), wall s; the
+            embedded engine answers instead past it.
+        seed: varies the embedded engine's phrasings (deterministic per seed).
+        max_pending: chats waiting for the worker at once; beyond it ``rate_limited``.
+    """
+
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    timeout_s: float = 10.0
+    seed: int = 0
+    max_pending: int = 64
+
+    def validate(self) -> ChatConfig:
+        url = self.llm_base_url
+        _check(url is None or url.startswith(("http://", "https://")), "llm_base_url", url,
+               "an http:// or https:// URL")  # fmt: skip
+        _check((url is None) == (self.llm_model is None), "llm_base_url / llm_model",
+               (url, self.llm_model), "both or neither")  # fmt: skip
+        _check(0 < self.timeout_s <= 600, "timeout_s", self.timeout_s, "0 < s <= 600")
+        _check(0 <= self.seed < 2**63, "seed", self.seed, "an integer in 0..2**63-1")
+        _check(1 <= self.max_pending <= 10_000, "max_pending", self.max_pending, "1..10000")
+        return self
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the composition root needs, one section per concern."""
 
     sim: SimConfig = field(default_factory=SimConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
 
     def validate(self) -> Config:
         self.sim.validate()
         self.serve.validate()
         self.security.validate()
+        self.chat.validate()
         return self
 
     @property
@@ -483,7 +519,12 @@ _PARSERS: dict[str, Any] = {
 }
 """How a setting is read, by its field's annotation (every field of a section needs one)."""
 
-SECTIONS: dict[str, type] = {"sim": SimConfig, "serve": ServeConfig, "security": SecurityConfig}
+SECTIONS: dict[str, type] = {
+    "sim": SimConfig,
+    "serve": ServeConfig,
+    "security": SecurityConfig,
+    "chat": ChatConfig,
+}
 
 
 def _parser(kind: type, name: str, annotation: str) -> Any:
@@ -543,7 +584,7 @@ def load_config(
     merged = {
         name: {
             **tables.get(name, {}),
-            **{k: v for k, v in overrides[name].items() if v is not None},
+            **{k: v for k, v in overrides.get(name, {}).items() if v is not None},
         }
         for name in SECTIONS
     }

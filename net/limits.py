@@ -4,7 +4,8 @@
   ``take(n)`` spends tokens or says how long until there are enough.
 - ``PeerBuckets``: one bucket per ROUTER peer identity, at most ``MAX_PEERS`` of them (the
   fullest, i.e. the least recently busy, are forgotten first: a forgotten peer starts full, as a
-  new one does).
+  new one does). A peer refused once is told when to retry; until then it is ``muted``: what it
+  sends is dropped unread, so a client that ignores the answer costs the tick next to nothing.
 - ``TimeBudget``: wall time a tick may spend answering requests. A request cannot be cut short, so
   a tick that overspends carries the excess over as debt (at most ``MAX_DEBT_BUDGETS`` budgets)
   and the next ticks answer nothing until it is paid: on average, requests cost at most the
@@ -77,15 +78,30 @@ class PeerBuckets:
         self.burst = burst
         self.max_peers = max_peers
         self._buckets: dict[bytes, TokenBucket] = {}
+        self._muted_until_s: dict[bytes, float] = {}
 
     def take(self, peer: bytes, now_s: float) -> float:
-        """One request of ``peer`` at ``now_s``: 0.0 if allowed, else seconds to wait."""
+        """One request of ``peer`` at ``now_s``: 0.0 if allowed, else seconds to wait (and the
+        peer is ``muted`` until then)."""
         bucket = self._buckets.get(peer)
         if bucket is None:
             if len(self._buckets) >= self.max_peers:
                 self._forget(now_s)
             bucket = self._buckets[peer] = TokenBucket(self.rate_per_s, self.burst)
-        return bucket.take(now_s)
+        wait_s = bucket.take(now_s)
+        if wait_s > 0:
+            self._muted_until_s[peer] = now_s + wait_s
+        return wait_s
+
+    def muted(self, peer: bytes, now_s: float) -> bool:
+        """Whether ``peer`` was refused and its time to retry has not come."""
+        until_s = self._muted_until_s.get(peer)
+        if until_s is None:
+            return False
+        if now_s < until_s:
+            return True
+        del self._muted_until_s[peer]
+        return False
 
     def _forget(self, now_s: float) -> None:
         """Drop the buckets that are full again (their peers are as good as new), or, if none
@@ -97,6 +113,7 @@ class PeerBuckets:
             full = ranked[: max(1, len(ranked) // 2)]
         for peer in full:
             del self._buckets[peer]
+            self._muted_until_s.pop(peer, None)
 
     def __len__(self) -> int:
         return len(self._buckets)

@@ -47,6 +47,7 @@ from synthtwin.engine.journal import JournalError
 from synthtwin.engine.loop import Loop, LoopStats
 from synthtwin.engine.world import UnknownTwinError, World
 from synthtwin.net.auth import AuthError, Role, TokenStore
+from synthtwin.net.chat_requests import ChatDone, ChatRefused, ChatRequests, Deferred
 from synthtwin.net.limits import PeerBuckets, TokenBucket
 from synthtwin.net.publisher import Publisher
 from synthtwin.net.twin_profile import twin_profile
@@ -81,13 +82,14 @@ STATS_EVERY_S = 0.1
 """The loop's timings and counts in ``stats`` are at most this old, wall seconds."""
 OP_ROLES: dict[str, Role] = {
     "snapshot": Role.VIEWER, "roster": Role.VIEWER, "town": Role.VIEWER, "stats": Role.VIEWER,
-    "twin": Role.ANALYST,
+    "twin": Role.ANALYST, "chat": Role.ANALYST,
     "spawn": Role.OPERATOR, "despawn": Role.OPERATOR, "time_scale": Role.OPERATOR,
     "pause": Role.OPERATOR, "resume": Role.OPERATOR,
 }  # fmt: skip
 """The lowest role that may run each op: viewers read the crowd, analysts a twin's health
-(``twin``: profile, vitals, today), operators change the world; admin ops will be configuration.
-An unknown op needs a viewer (so that a caller without a token learns nothing of the ops)."""
+(``twin``: profile, vitals, today; ``chat``: the twin answers from them), operators change the
+world; admin ops will be configuration. An unknown op needs a viewer (so that a caller without a
+token learns nothing of the ops)."""
 COMMANDS = ("spawn", "despawn", "time_scale", "pause", "resume")
 """The ops that change the world or the loop: journaled, and replayed by ``apply``."""
 
@@ -133,9 +135,12 @@ class RequestHandler:
         security: the limits (``[security]``); None: the defaults.
         tokens: the token store; None: open access (every caller is admin).
         journal: where ``COMMANDS`` are written ahead; None: nowhere.
+        chat: the ``chat`` op's worker queue (``net.chat_requests``, deferred replies: ``handle``
+            returns its ``Deferred`` ticket, ``deferred_replies`` the answers); None: no chats.
 
     Attributes:
-        rate_limited: requests refused with ``rate_limited`` so far.
+        rate_limited: requests refused with ``rate_limited``, or dropped unanswered from a muted
+            peer, so far.
     """
 
     def __init__(
@@ -145,8 +150,11 @@ class RequestHandler:
         security: SecurityConfig | None = None,
         tokens: TokenStore | None = None,
         journal: CommandJournal | None = None,
+        chat: ChatRequests | None = None,
     ) -> None:
         self.controls = controls
+        self.chat = chat
+        self._deferred: dict[int, int | None] = {}
         self.journal = journal
         self.publisher = publisher
         self.security = security = security or SecurityConfig()
@@ -161,12 +169,17 @@ class RequestHandler:
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
             "pause": self._pause, "resume": self._resume, "stats": self._stats,
-            "town": self._town,
+            "town": self._town, "chat": self._chat,
         }  # fmt: skip
 
-    def handle(self, payload: bytes, peer: bytes | None = None) -> bytes:
+    def handle(self, payload: bytes, peer: bytes | None = None) -> bytes | Deferred | None:
         """The reply payload for a request payload from ``peer`` (a ROUTER identity; None: no
-        rate limit); never raises."""
+        rate limit); never raises. None (no reply) while ``peer`` is muted: it was refused with
+        ``rate_limited`` and sends again before its ``retry_after_ms``. A ``Deferred`` ticket for
+        a request answered later (``chat``): its reply comes from ``deferred_replies``."""
+        if peer is not None and self.peers.muted(peer, time.monotonic()):
+            self.rate_limited += 1
+            return None
         request_id: int | None = None
         try:
             req = request.decode(payload, self.limits)
@@ -177,7 +190,11 @@ class RequestHandler:
             operation = self.ops.get(req.op)
             if operation is None:
                 raise _Failure(reply.UNKNOWN_OP, f"unknown op '{clip(req.op)}'")
-            return self._reply(request_id, result=operation(req.args))
+            result = operation(req.args)
+            if isinstance(result, Deferred):
+                self._deferred[result.ticket] = request_id
+                return result
+            return self._reply(request_id, result=result)
         except WireError as err:
             return self._reply(request_id, error=ReplyError(reply.BAD_REQUEST, str(err.message)))
         except AuthError as err:
@@ -187,6 +204,8 @@ class RequestHandler:
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, str(err)))
         except _Failure as failure:
             return self._reply(request_id, error=failure.error)
+        except ChatRefused as refused:
+            return self._reply(request_id, error=refused.error)
         except UnknownTwinError as err:
             message = f"twin {err.twin_id} does not exist"
             return self._reply(request_id, error=ReplyError(reply.UNKNOWN_TWIN, message))
@@ -194,6 +213,13 @@ class RequestHandler:
             log.exception("request %s failed", request_id)
             message = f"{type(err).__name__}: {clip(err)}"
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, message))
+
+    def deferred_replies(self) -> list[tuple[int, bytes]]:
+        """``(ticket, reply payload)`` of each deferred request finished since the last call."""
+        done: list[ChatDone] = self.chat.finished() if self.chat is not None else []
+        return [
+            (d.ticket, self._reply(self._deferred.pop(d.ticket), d.result, d.error)) for d in done
+        ]
 
     def _check_rate(self, peer: bytes) -> None:
         """``rate_limited`` unless ``peer``'s bucket holds a token."""
@@ -230,14 +256,14 @@ class RequestHandler:
         return {"crowd": self.publisher.snapshot(cells)}
 
     def _roster(self, args: dict[str, Any]) -> dict[str, Any]:
-        world = self.controls.world
-        order = np.argsort(world.ids)
+        """The twins and cells as published up to the reply's seq (not the world now: a twin
+        spawned this tick is announced by the tick's ``meta``)."""
+        ids, cells = self.publisher.roster()
         message = self.publisher.meta_message(np.zeros(0, np.uint32), np.zeros(0, np.uint32))
         return {
             "protocol": message.protocol, "epoch": message.epoch,
             "activities": list(message.activities), "clips": list(message.clips),
-            "ids": world.ids[order].astype(np.uint32),
-            "cells": self.publisher.cells_of(world.ids[order], world["position_m"][order]),
+            "ids": ids, "cells": cells,
         }  # fmt: skip
 
     def _town(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +307,12 @@ class RequestHandler:
             "resting_hr": None if np.isnan(resting) else resting,
             "minutes": {c: float(day[f"min_{c}"][0]) for c in CATEGORIES},
         }  # fmt: skip
+
+    def _chat(self, args: dict[str, Any]) -> Deferred:
+        """Queue a chat with a twin (``net.chat_requests``); its reply comes later."""
+        if self.chat is None:
+            raise _Failure(reply.UNKNOWN_OP, "unknown op 'chat': this server does not chat")
+        return self.chat.submit(args)
 
     def _spawn(self, args: dict[str, Any]) -> dict[str, Any]:
         count = fields.read_int(args, "count", "args")

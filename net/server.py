@@ -18,6 +18,10 @@ Access control (``docs/protocol.md`` section 2.1) follows the token file (``net.
   made in ``keys_dir`` on first use;
 - ``[security] curve = true``: the main PUB and the ROUTER are CURVE servers too (any role's key).
 
+Deferred replies: a ``chat`` request (``net.chat_requests``) is answered at a later poll, once
+the chat worker has composed it; the server keeps its envelope until then, and publishes the
+exchange (``event/chat``, health data) with ``publish_health``.
+
 The split is chosen when the server starts. If the first token is created while it serves
 without the split, the publisher stops the health topics (until a restart) rather than keep
 them on the open PUB. Requests larger than ``max_request_bytes`` make ZeroMQ drop the peer
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import zmq
@@ -35,6 +40,7 @@ import zmq.auth
 
 from synthtwin.engine.config import SecurityConfig, ServeConfig
 from synthtwin.net.auth import RELOAD_S, TokenFileError, TokenStore
+from synthtwin.net.chat_requests import Deferred
 from synthtwin.net.keys import create_curve_keys
 from synthtwin.net.limits import TimeBudget
 from synthtwin.net.publisher import Publisher
@@ -117,6 +123,8 @@ class ZmqServer:
             config.twin_hz, self.health, self.security.max_twin_subscriptions,
         )  # fmt: skip
         self.handler: RequestHandler | None = None
+        self._deferred: dict[int, list[bytes]] = {}
+        """The envelopes of deferred requests (``chat``) by ticket, until their replies go."""
         self.answered = 0
         self.budget = TimeBudget(self.security.request_budget_ms / 1000.0)
         self._next_access_check_s = time.monotonic() + RELOAD_S
@@ -175,8 +183,10 @@ class ZmqServer:
         if self.tokens is not None and not self.access_control:
             self._watch_for_tokens()
         self.publisher.read_subscriptions()
+        self.publisher.heartbeat()  # between ticks: heard while paused too
         if self.handler is not None:
             self._answer()
+            self._answer_deferred()
 
     def _answer(self) -> None:
         """Answer requests until none waits, ``max_requests_per_tick`` are answered or this
@@ -190,14 +200,43 @@ class ZmqServer:
                 break
             envelope, payload = frames[:-1], frames[-1]
             answer = self.handler.handle(payload, peer=envelope[0] if envelope else b"")
-            try:
-                self.router.send_multipart([*envelope, answer], zmq.NOBLOCK)
-                self.answered += 1
-            except zmq.Again:
-                self.publisher.refused += 1
+            if answer is None:  # a muted peer: dropped unanswered
+                continue
+            if isinstance(answer, Deferred):  # answered at a later poll
+                self._deferred[answer.ticket] = envelope
+            else:
+                self._send_reply(envelope, answer)
             if time.perf_counter() - start >= allowance:
                 break
         self.budget.spent(time.perf_counter() - start)
+
+    def _answer_deferred(self) -> None:
+        """Send the replies of deferred requests (``chat``) that finished since the last poll."""
+        for ticket, answer in self.handler.deferred_replies():
+            self._send_reply(self._deferred.pop(ticket), answer)
+
+    def _send_reply(self, envelope: list[bytes], answer: bytes) -> None:
+        try:
+            self.router.send_multipart([*envelope, answer], zmq.NOBLOCK)
+            self.answered += 1
+        except zmq.Again:
+            self.publisher.refused += 1
+
+    def publish_health(self, topic: bytes, payload_at: Callable[[int], bytes]) -> bool:
+        """Publish one message of health data now, between ticks, with the publisher's next
+        sequence number (``payload_at(seq)`` encodes it): on the health PUB with access control,
+        on the PUB with open access, nowhere once the health topics stopped. Whether it went."""
+        sock = self.health if self.access_control else self.pub
+        if sock is None:
+            return False
+        self.publisher.seq += 1
+        try:
+            sock.send_multipart([topic, payload_at(self.publisher.seq)], zmq.NOBLOCK)
+        except zmq.Again:
+            self.publisher.refused += 1
+            return False
+        self.publisher.sent += 1
+        return True
 
     def _watch_for_tokens(self) -> None:
         """Every ``RELOAD_S``: if a token file appeared since the start, stop the health topics

@@ -10,7 +10,8 @@ a resumed world replays the journal after its checkpoint. It refuses to bind bey
 without access tokens and encryption unless ``security.insecure`` is set (then it warns). The
 HTTP API and the video view run in a process of their own (``net.gateway``) as clients of the
 ROUTER and the PUB, so the simulation thread stays the only one that touches the world, and
-rendering or encoding never competes with it for the GIL.
+rendering or encoding never competes with it for the GIL. Chats with twins (``[chat]``) are
+composed on a worker thread of their own (``net.chat_service``), answered at a later tick.
 """
 
 from __future__ import annotations
@@ -30,15 +31,18 @@ from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.durability import Durability, ShutdownSave
 from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.checkpoint import CheckpointInfo, read_checkpoint_info
-from synthtwin.engine.config import Config, ConfigError, exposure_problem
+from synthtwin.engine.config import ChatConfig, Config, ConfigError, exposure_problem
 from synthtwin.engine.threads import TASKS, pin_threads
+from synthtwin.net.chat import ChatEngine, ChatSettings, api_key_from_env
+from synthtwin.net.chat_requests import ChatRequests
+from synthtwin.net.chat_service import ChatService
 from synthtwin.net.gateway import Gateway, GatewaySpec, ZmqAccess
 from synthtwin.net.http_api import DEFAULT_TIMEOUT_S
 from synthtwin.net.http_security import HttpSecurity
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
 
-__all__ = ["Serving", "cores_for_the_gateway", "serve"]
+__all__ = ["Serving", "chat_settings", "cores_for_the_gateway", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class Serving:
             config.serve, config.sim.tick_hz, config.security, config.tokens_file
         )
         self.http: Gateway | None = None
+        self.chat: ChatService | None = None
         try:
             if config.serve.http_enabled:
                 self.http = self._http_server()
@@ -100,6 +105,7 @@ class Serving:
                 config, resume, replicator=self.server.publisher, commands=self.server
             )
             self.durability = Durability(self.sim, config.serve, resumed)
+            self.chat = ChatService(ChatEngine(chat_settings(config.chat)), config.chat.max_pending)
         except BaseException:
             self._close()
             raise
@@ -116,6 +122,9 @@ class Serving:
             config.security,
             self.server.tokens,
             journal=self.durability.journal,
+            chat=ChatRequests(
+                self.chat, self.sim.world, self.sim.today, self.server.publish_health
+            ),
         )
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
         self._gateway_backoff_s = GATEWAY_CHECK_S
@@ -135,6 +144,8 @@ class Serving:
         """Release what ``__init__`` acquired, when it fails."""
         if self.durability is not None:
             self.durability.close()
+        if self.chat is not None:
+            self.chat.close()
         if getattr(self, "sim", None) is not None:
             self.sim.close()
         if self.http is not None:
@@ -181,6 +192,7 @@ class Serving:
                 try:
                     self.saved = self.durability.at_shutdown()
                 finally:
+                    self.chat.close()
                     self.server.close()
                     self.sim.close()
 
@@ -216,6 +228,15 @@ class Serving:
             CheckpointError: it could not be written.
         """
         return self.durability.checkpoint()
+
+
+def chat_settings(chat: ChatConfig) -> ChatSettings:
+    """The chat engine's settings from ``[chat]``, with the language model's API key from the
+    environment (``SYNTHTWIN_CHAT_API_KEY``; never from a file)."""
+    return ChatSettings(
+        seed=chat.seed, llm_base_url=chat.llm_base_url, llm_model=chat.llm_model,
+        llm_api_key=api_key_from_env(os.environ), llm_timeout_s=chat.timeout_s,
+    )  # fmt: skip
 
 
 def _exposure_warnings(config: Config) -> list[str]:

@@ -20,10 +20,10 @@ from synthtwin.net.chat.memory import ConversationStore, Turn, valid_id
 from synthtwin.net.chat.snapshot import TwinSnapshot
 from synthtwin.net.chat.understand import Understander, Understanding
 from synthtwin.net.chat.voice import speak, voice_of
+from synthtwin.net.wire.chat import MAX_MESSAGE_CHARS
 
 __all__ = ["ChatEngine", "ChatInputError", "ChatReply", "ChatSettings", "MAX_MESSAGE_CHARS"]
 
-MAX_MESSAGE_CHARS = 2000
 
 Engine = Literal["embedded", "llm"]
 

@@ -7,19 +7,18 @@ the store (``new_id``) or by the caller (letters, digits, ``-`` and ``_``, up to
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from synthtwin.net.chat.understand import Understanding
+from synthtwin.net.wire.chat import CONVERSATION_ID
 
 __all__ = ["Context", "ConversationStore", "Turn", "valid_id"]
 
 MAX_CONVERSATIONS = 1000
 MAX_TURNS = 20
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class _Conversation:
 
 def valid_id(conversation_id: str) -> bool:
     """Whether a caller-chosen conversation id is acceptable."""
-    return bool(_ID.fullmatch(conversation_id))
+    return bool(CONVERSATION_ID.fullmatch(conversation_id))
 
 
 class ConversationStore:

@@ -134,6 +134,7 @@ class Correlator:
         self.token = token
         self.applied: tuple[int, int, float] = (0, 0, 0.0)
         self._next_id = 1
+        self._hold_until_s = 0.0
 
     def requests(
         self, calls: Sequence[Call], token: str | None = None
@@ -150,16 +151,32 @@ class Correlator:
         ]
         return ids, payloads
 
-    @staticmethod
-    def reply_of(frames: Sequence[bytes]) -> Reply:
+    def reply_of(self, frames: Sequence[bytes]) -> Reply:
         """The reply in a DEALER message (its last frame: a REQ-style empty delimiter may come
-        first).
+        first). A ``rate_limited`` reply holds the client's next requests back until its
+        ``retry_after_ms`` has passed (the server drops what a refused peer sends before then).
 
         Raises:
             WireError: the payload is not a valid reply; its id cannot be trusted, so every
                 request waiting on the socket fails with this error.
         """
-        return reply.decode(frames[-1])
+        answer = reply.decode(frames[-1])
+        error = answer.error
+        if error is not None and error.code == reply.RATE_LIMITED and error.retry_after_ms:
+            until_s = time.monotonic() + error.retry_after_ms / 1000
+            self._hold_until_s = max(self._hold_until_s, until_s)
+        return answer
+
+    def held(self, ids: Sequence[int]) -> list[Reply] | None:
+        """``rate_limited`` replies for ``ids``, made here without asking, while the server's
+        last ``retry_after_ms`` has not passed; None when the requests may be sent."""
+        wait_s = self._hold_until_s - time.monotonic()
+        if wait_s <= 0:
+            return None
+        wait_ms = max(1, round(wait_s * 1000))
+        error = reply.ReplyError(reply.RATE_LIMITED, f"retry in {wait_ms} ms", wait_ms)
+        tick, seq, t_s = self.applied
+        return [Reply(tick, seq, t_s, i, False, error=error) for i in ids]
 
     def timeout(self, calls: Sequence[Call], ids: Sequence[int], answered: Any) -> RequestTimeout:
         """The timeout of the first of ``calls`` (with ``ids``) whose id is not in ``answered``."""
@@ -257,6 +274,9 @@ class RequestClient(_Correlated):
         if self._socket.closed:
             raise ClientClosed("the request client is closed")
         ids, payloads = self.correlator.requests(calls, token)
+        held = self.correlator.held(ids)
+        if held is not None:
+            return held
         deadline = time.monotonic() + self.timeout_s
         answers: dict[int, Reply] = {}
         try:
@@ -333,6 +353,9 @@ class AsyncRequestClient(_Correlated):
         ``RequestClient.exchange``; ``token`` too)."""
         sock = self._open()
         ids, payloads = self.correlator.requests(calls, token)
+        held = self.correlator.held(ids)
+        if held is not None:
+            return held
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in ids]
         self._waiting.update(zip(ids, futures, strict=True))

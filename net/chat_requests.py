@@ -1,0 +1,147 @@
+"""The ROUTER ``chat`` op: a twin's reply composed off the tick and answered at a later poll.
+
+Pattern: a deferred reply (a ROUTER keeps the caller's envelope and answers when the work is
+done; ZeroMQ guide, chapter 3, "asynchronous server"). In a tick's INPUT phase the request
+handler (``net.requests``) hands the op's args to ``ChatRequests.submit``: it checks them
+(``net.wire.chat.read_args``), takes the twin's snapshot there, in the simulation thread
+(``net.chat.take_snapshot``: a consistent copy of one row, a fraction of a millisecond) and
+queues it on the ``ChatService`` worker; the handler returns the ``Deferred`` ticket, under which
+the server (``net.server``) keeps the caller's envelope. At every later poll ``finished`` hands
+back the chats the worker has done, each with its result or error, and publishes each exchange
+as ``event/chat`` through ``publish`` (health data: ``net.server.ZmqServer.publish_health``
+sends it on the health PUB under access control). The server polls once a tick, so a reply
+goes out within a tick or two of the worker finishing; the tick itself never waits for a chat.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from synthtwin.engine.world import World
+from synthtwin.net.chat import ChatInputError, ChatReply, TodayReader, take_snapshot
+from synthtwin.net.chat_service import ChatService
+from synthtwin.net.wire import event, reply, topics
+from synthtwin.net.wire.chat import (
+    CHAT,
+    ChatArgsError,
+    ChatExchange,
+    chat_event,
+    read_args,
+    read_result,
+)
+from synthtwin.net.wire.errors import clip
+from synthtwin.net.wire.reply import ReplyError
+
+__all__ = ["BUSY_RETRY_MS", "CHAT_TOPIC", "ChatDone", "ChatRefused", "ChatRequests", "Deferred"]
+
+log = logging.getLogger(__name__)
+
+BUSY_RETRY_MS = 100
+"""``retry_after_ms`` of a chat refused because ``max_pending`` chats wait (an embedded reply
+takes a few milliseconds, so the queue drains within it)."""
+CHAT_TOPIC = topics.topic_for("event", event_type=CHAT)
+"""``event/chat``."""
+
+Publish = Callable[[bytes, Callable[[int], bytes]], bool]
+"""``publish(topic, payload_at)``: send the payload ``payload_at(seq)`` encodes with its sequence
+number (``net.server.ZmqServer.publish_health``); whether it went out."""
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A request answered at a later poll: the server keeps its envelope under ``ticket``."""
+
+    ticket: int
+
+
+@dataclass(frozen=True)
+class ChatDone:
+    """A finished chat: its ``result`` (the op's result map) or its ``error``."""
+
+    ticket: int
+    result: dict[str, Any] | None
+    error: ReplyError | None
+
+
+class ChatRefused(Exception):
+    """A chat not queued: bad arguments, or ``rate_limited`` while the worker is full; ``error``
+    is the reply's error."""
+
+    def __init__(self, error: ReplyError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class ChatRequests:
+    """Chats between the ROUTER and the ``ChatService`` worker (simulation thread only).
+
+    Args:
+        service: the worker that composes replies.
+        world: the running world (snapshots are taken from it).
+        today: ``today(rows)``, the daily record so far (``Simulation.today``).
+        publish: where each exchange goes as ``event/chat``; None: nowhere.
+    """
+
+    def __init__(
+        self,
+        service: ChatService,
+        world: World,
+        today: TodayReader,
+        publish: Publish | None = None,
+    ) -> None:
+        self.service, self.world, self.today, self.publish = service, world, today, publish
+        self._tickets = itertools.count(1)
+        self._asked: dict[int, tuple[int, str]] = {}
+
+    def submit(self, args: dict[str, Any]) -> Deferred:
+        """Check ``args``, snapshot the twin and queue its chat; the ticket of its reply.
+
+        Raises:
+            WireError: a missing or mistyped argument; ChatRefused: a value out of range or
+            form, or the worker is full; UnknownTwinError: no such twin. Nothing is queued then.
+        """
+        try:
+            checked = read_args(args)
+        except ChatArgsError as err:
+            raise ChatRefused(ReplyError(err.code, err.message)) from None
+        snapshot = take_snapshot(self.world, checked.twin_id, self.today)
+        ticket = next(self._tickets)
+        message, cid = checked.message, checked.conversation_id
+        if not self.service.submit(ticket, snapshot, message, cid):
+            pending = self.service.max_pending
+            text = f"{pending} chats are being answered; retry in {BUSY_RETRY_MS} ms"
+            raise ChatRefused(ReplyError(reply.RATE_LIMITED, text, BUSY_RETRY_MS))
+        self._asked[ticket] = (checked.twin_id, message)
+        return Deferred(ticket)
+
+    def finished(self) -> list[ChatDone]:
+        """The chats done since the last call, oldest first; each exchange published."""
+        done = []
+        for ticket, outcome in self.service.finished():
+            twin_id, message = self._asked.pop(ticket)
+            if isinstance(outcome, ChatInputError):
+                done.append(ChatDone(ticket, None, ReplyError(reply.BAD_REQUEST, str(outcome))))
+            elif isinstance(outcome, Exception):
+                log.error("chat with twin %d failed: %r", twin_id, outcome)
+                text = f"{type(outcome).__name__}: {clip(outcome)}"
+                done.append(ChatDone(ticket, None, ReplyError(reply.INTERNAL, text)))
+            else:
+                done.append(ChatDone(ticket, outcome.to_dict(), None))
+                self._publish(twin_id, message, outcome)
+        return done
+
+    def _publish(self, twin_id: int, message: str, answer: ChatReply) -> None:
+        """``event/chat`` of one exchange, at the world's current tick."""
+        if self.publish is None:
+            return
+        exchange = ChatExchange(twin_id, message, read_result(answer.to_dict()))
+        tick, t_s = self.world.tick, self.world.clock.elapsed_s
+
+        def payload_at(seq: int) -> bytes:
+            return event.encode(chat_event(tick, seq, t_s, exchange))
+
+        self.publish(CHAT_TOPIC, payload_at)

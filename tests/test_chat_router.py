@@ -1,0 +1,196 @@
+"""The ROUTER ``chat`` op and ``event/chat``: a real server on loopback ZeroMQ, deferred replies,
+bad arguments refused with nothing changed, a full worker answered ``rate_limited``."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq
+
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
+from synthtwin.net.chat import ChatEngine, numbers_in
+from synthtwin.net.chat_requests import ChatRequests, Deferred
+from synthtwin.net.chat_service import ChatService
+from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.server import ZmqServer
+from synthtwin.net.wire import event, reply, request
+from synthtwin.net.wire.chat import MAX_MESSAGE_CHARS, read_event, read_result
+from synthtwin.net.wire.dealer import RequestClient, RequestError
+from tests.conftest import small_simulation
+from tests.loopback import loopback
+
+TIMEOUT_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chat")
+    config = load_config(
+        None,
+        serve={"pub_endpoint": loopback(), "router_endpoint": loopback(),
+               "checkpoint": folder / "w.ckpt", "http_enabled": False},
+        twins=50, tick_hz=30, time_scale=60,
+    )  # fmt: skip
+    serving = Serving(config)
+    thread = threading.Thread(target=serving.run, daemon=True)
+    thread.start()
+    yield serving
+    serving.stop.set()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+@pytest.fixture
+def client(serving):
+    client = RequestClient(serving.config.serve.router_endpoint, TIMEOUT_S)
+    yield client
+    client.close()
+
+
+def _chat_events(serving):
+    """A SUB of ``event/chat`` on the server's PUB (open access), connected."""
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"event/chat")
+    sub.connect(serving.config.serve.pub_endpoint)
+    time.sleep(0.3)  # the subscription reaches the XPUB
+    return sub
+
+
+def test_a_chat_is_answered_grounded_and_published_as_an_event(serving, client):
+    twin = int(serving.sim.world.ids[3])
+    sub = _chat_events(serving)
+    try:
+        first = read_result(client.call("chat", id=twin, message="what is your heart rate?"))
+        assert first.intent == "vitals" and first.engine == "embedded"
+        said = {str(f.value) for f in first.facts}
+        assert numbers_in(first.reply) and set(numbers_in(first.reply)) <= said
+        again = client.call(
+            "chat",
+            id=twin,
+            message="and your blood pressure?",
+            conversation_id=first.conversation_id,
+        )
+        follow = read_result(again)
+        assert follow.conversation_id == first.conversation_id
+        assert {"sbp_mmhg", "dbp_mmhg"} <= {f.name for f in follow.facts}
+        assert sub.poll(int(TIMEOUT_S * 1000))
+        topic, payload = sub.recv_multipart()
+        published = read_event(event.decode(payload))
+        assert topic == b"event/chat" and published.twin_id == twin
+        assert published.message == "what is your heart rate?" and published.result == first
+    finally:
+        sub.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ({"id": 0}, "bad_request", "missing field 'args.message'"),
+        ({"id": 0, "message": 7}, "bad_request", "field 'args.message' must be str, got int"),
+        ({"id": 0, "message": "   "}, "out_of_range",
+         f"field 'args.message' holds 0 characters, expected 1..{MAX_MESSAGE_CHARS}"),
+        ({"id": 0, "message": "x" * (MAX_MESSAGE_CHARS + 1)}, "out_of_range",
+         f"field 'args.message' holds {MAX_MESSAGE_CHARS + 1} characters, expected "
+         f"1..{MAX_MESSAGE_CHARS}"),
+        ({"id": 2**32, "message": "hi"}, "out_of_range",
+         "field 'args.id' holds 4294967296, expected 0..4294967295"),
+        ({"id": 999_999, "message": "hi"}, "unknown_twin", "twin 999999 does not exist"),
+        ({"id": 0, "message": "hi", "conversation_id": "no spaces"}, "bad_request",
+         "field 'args.conversation_id' must be 1 to 64 letters, digits, '-' or '_'"),
+        ({"id": 0, "message": "hi", "conversation_id": 5}, "bad_request",
+         "field 'args.conversation_id' must be str or nil, got int"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_get_a_clear_error_and_change_nothing(serving, client, args, code, message):
+    conversations = len(serving.server.handler.chat.service.engine.conversations)
+    with pytest.raises(RequestError) as caught:
+        client.call("chat", **args)
+    assert (caught.value.code, caught.value.message) == (code, message)
+    assert serving.server.handler.chat.service.pending == 0
+    assert len(serving.server.handler.chat.service.engine.conversations) == conversations
+
+
+def test_the_tick_goes_on_while_chats_are_answered(serving, client):
+    twin = int(serving.sim.world.ids[0])
+    tick = serving.sim.world.tick
+    for _ in range(5):
+        assert client.call("chat", id=twin, message="how did you sleep?")["intent"] == "sleep"
+    assert serving.sim.world.tick > tick
+
+
+# -- the handler alone: a full worker, a server without chats -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim():
+    sim = small_simulation(twins=10, seed=3)
+    sim.loop.run_ticks(60)
+    yield sim
+    sim.close()
+
+
+def _payload(op: str, **args) -> bytes:
+    return request.encode(request.Request(7, op, args))
+
+
+def _handler(sim, chat: ChatRequests | None) -> tuple[RequestHandler, ZmqServer]:
+    endpoints = {"pub_endpoint": loopback(), "router_endpoint": loopback()}
+    server = ZmqServer(load_config(None, serve=endpoints).serve, 1.0)
+    controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
+    return RequestHandler(controls, server.publisher, chat=chat), server
+
+
+def test_a_full_worker_answers_rate_limited_and_queues_nothing(sim):
+    release = threading.Event()
+
+    class Slow(ChatEngine):
+        def reply(self, *args, **kwargs):
+            release.wait(5)
+            return super().reply(*args, **kwargs)
+
+    service = ChatService(Slow(), max_pending=1)
+    handler, server = _handler(sim, ChatRequests(service, sim.world, sim.today))
+    try:
+        twin = int(sim.world.ids[0])
+        assert isinstance(handler.handle(_payload("chat", id=twin, message="hi")), Deferred)
+        refused = reply.decode(handler.handle(_payload("chat", id=twin, message="hi")))
+        assert refused.id == 7 and refused.error.code == "rate_limited"
+        assert refused.error.retry_after_ms > 0 and service.pending == 1
+        release.set()
+        deadline = time.monotonic() + TIMEOUT_S
+        done = []
+        while not done and time.monotonic() < deadline:
+            done = handler.deferred_replies()
+            time.sleep(0.01)
+        ((ticket, payload),) = done
+        answered = reply.decode(payload)
+        assert answered.ok and answered.id == 7 and answered.result["intent"] == "greeting"
+    finally:
+        service.close()
+        server.close()
+
+
+def test_a_server_without_chats_says_so(sim):
+    handler, server = _handler(sim, None)
+    try:
+        answer = reply.decode(handler.handle(_payload("chat", id=0, message="hi")))
+        assert answer.error.code == "unknown_op" and "does not chat" in answer.error.message
+    finally:
+        server.close()
+
+
+def test_health_data_goes_nowhere_once_the_health_topics_stopped(sim):
+    handler, server = _handler(sim, None)
+    try:
+        assert server.publish_health(b"event/chat", lambda seq: msgpack.packb(seq))
+        seq = server.publisher.seq
+        server.access_control = True  # a token file appeared; no health PUB was bound
+        assert not server.publish_health(b"event/chat", lambda seq: msgpack.packb(seq))
+        assert server.publisher.seq == seq
+    finally:
+        server.close()
