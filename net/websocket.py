@@ -381,12 +381,11 @@ class _Session:
 
     async def run(self) -> None:
         self.relay.connections.add(self.conn)
-        sender = asyncio.ensure_future(self._send())
+        helpers = [asyncio.ensure_future(self._send()), asyncio.ensure_future(self._watch())]
         try:
             await self._receive()
         finally:
-            sender.cancel()
-            for task in (sender, *self.tasks):
+            for task in (*helpers, *self.tasks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -411,7 +410,6 @@ class _Session:
                 self._control(text or "")
 
     async def _send(self) -> None:
-        checked_s = time.monotonic()
         while True:
             item = await self.conn.outbox.get()
             if item is None:
@@ -424,18 +422,16 @@ class _Session:
                 await self.ws.send_bytes(message)
             if answer:
                 self.answers.release()
-            if time.monotonic() - checked_s > RECHECK_S:
-                checked_s = time.monotonic()
-                if not self._still_allowed():
-                    await self.ws.close(POLICY_VIOLATION, "the token no longer grants access")
-                    return
 
-    def _still_allowed(self) -> bool:
-        try:
-            self.access.check(self.caller.token, Role.VIEWER)
-        except AuthError:
-            return False
-        return True
+    async def _watch(self) -> None:
+        """Close the connection once its token no longer grants access (revoked, expired)."""
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            try:
+                self.access.check(self.caller.token, Role.VIEWER)
+            except AuthError as err:
+                await self.ws.close(POLICY_VIOLATION, str(err)[:120])
+                return
 
     def _answer(self, answer: dict[str, Any]) -> None:
         self.conn.outbox.put(json.dumps(answer), answer=True)

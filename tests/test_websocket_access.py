@@ -1,0 +1,110 @@
+"""Tokens and roles on the WebSocket transport, against a real ``Serving`` with a token file and
+a health PUB: no token or a bad one is refused (401), a viewer never receives a health topic
+and cannot ask for a twin's details, an analyst follows a twin's vitals (from the health PUB),
+and a revoked token's connection is closed. Loopback only, every wait bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
+from synthtwin.net.auth import RELOAD_S, Role, TokenStore
+from synthtwin.net.websocket import POLICY_VIOLATION, RECHECK_S, SUBPROTOCOL, split_frame
+from tests.loopback import loopback
+from tests.test_http_api import running
+from tests.test_websocket import WAIT_S, control, replies, request_frame, run, ws_url
+
+TWINS = 100
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory) -> TokenStore:
+    return TokenStore(tmp_path_factory.mktemp("ws_access") / "tokens.json")
+
+
+@pytest.fixture(scope="module")
+def made(tokens: TokenStore) -> dict[str, str]:
+    return {role.label: tokens.create(role, role.label) for role in Role}
+
+
+@pytest.fixture(scope="module")
+def serving(tokens: TokenStore, made: dict[str, str]) -> Iterator[Serving]:
+    serve = {
+        "pub_endpoint": loopback(),
+        "router_endpoint": loopback(),
+        "http_port": 0,
+        "checkpoint": tokens.path.parent / "w.ckpt",  # tokens.json beside it: closed access
+    }
+    security = {"health_pub_endpoint": loopback(), "keys_dir": tokens.path.parent / "keys"}
+    config = load_config(None, serve=serve, security=security, twins=TWINS, seed=5)
+    with running(config, token=made["admin"]) as server:
+        yield server
+
+
+def test_a_token_is_required(serving):
+    async def refused() -> None:
+        for headers in ({}, {"authorization": "Bearer st_00000000_nope"}):
+            with pytest.raises(InvalidStatus) as no:
+                async with connect(ws_url(serving), additional_headers=headers):
+                    pass
+            assert no.value.response.status_code == 401
+
+    run(refused())
+
+
+def test_a_viewer_gets_no_health_topic_and_an_analyst_follows_vitals(serving, made):
+    async def roles() -> None:
+        viewer = connect(ws_url(serving), subprotocols=[SUBPROTOCOL, f"bearer.{made['viewer']}"])
+        async with viewer as ws:
+            assert ws.subprotocol == SUBPROTOCOL
+            await ws.send(request_frame(1, "roster"))
+            twin = int((await replies(ws, 1))[1].result["ids"][0])
+            await control(ws, "subscribe", "")
+            await control(ws, "subscribe", f"twin/{twin}/")
+            topics = set()
+            for _ in range(300):
+                message = await asyncio.wait_for(ws.recv(), WAIT_S)
+                if isinstance(message, bytes):
+                    topics.add(split_frame(message)[0])
+                if f"twin/{twin}/pose".encode() in topics and len(topics) > 3:
+                    break
+            assert f"twin/{twin}/pose".encode() in topics
+            assert not [t for t in topics if t.endswith(b"/vitals")], topics
+            await ws.send(request_frame(2, "twin", id=twin))
+            assert (await replies(ws, 1))[2].error.code == "forbidden"
+        analyst = {"authorization": f"Bearer {made['analyst']}"}
+        async with connect(ws_url(serving), additional_headers=analyst) as ws:
+            await control(ws, "subscribe", f"twin/{twin}/vitals")
+            topic, _ = split_frame(await asyncio.wait_for(ws.recv(), WAIT_S))
+            assert topic == f"twin/{twin}/vitals".encode()
+
+    run(roles())
+
+
+def test_revoking_a_token_closes_its_connection(serving, tokens):
+    temp = tokens.create(Role.VIEWER, "ws-temp")
+
+    async def revoke() -> None:
+        url, protocols = ws_url(serving), [f"bearer.{temp}"]
+        for _ in range(int((RELOAD_S + 3) / 0.2)):  # until the gateway has read the new token
+            try:
+                ws = await connect(url, subprotocols=protocols)
+                break
+            except InvalidStatus:
+                await asyncio.sleep(0.2)
+        async with ws:
+            await control(ws, "subscribe", "meta")
+            tokens.revoke("ws-temp")
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), RELOAD_S + RECHECK_S + 3)
+            assert closed.value.rcvd.code == POLICY_VIOLATION
+            assert closed.value.rcvd.reason == "unknown or revoked token"
+
+    run(revoke())
