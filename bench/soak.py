@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-p99-ms", type=float, default=None)
     parser.add_argument("--max-growth-pct", type=float, default=None)
     args = parser.parse_args(argv)
+    # a SIGTERM unwinds like Ctrl-C, so the `finally` stops the server it started
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         samples = soak(args.twins, args.minutes, args.every, args.warmup)
     except (RuntimeError, RequestTimeout) as error:
