@@ -11,7 +11,10 @@ Group ``skinning-64x6890`` (one call = 64 twins, all on the CPU):
 - ``*_per_call``: our full path, nothing cached across calls: shape blend, rest joints, Rodrigues,
   forward kinematics, pose correctives, skinning (numba; Warp on the CPU);
 - ``*_cached``: the engine's path, shaped vertices and rest joints cached while betas hold;
-- ``numba_dense_per_call``: the form a real SMPL file needs (dense correctives, all 24 weights).
+- ``numba_dense_per_call``: the form a real SMPL file needs (dense correctives, all 24 weights);
+- ``body_model_*``: the public ``BodyModel.forward`` (numpy in, fresh numpy arrays out, inputs
+  checked), with the same betas every call (``_same_betas``: shape cached) or alternating between
+  two sets (``_new_betas``: shape blended every call), side by side with ``smplx``.
 
 Group ``fk-64``: Rodrigues and the joint chain alone. ``extra_info`` holds ``speedup_vs_smplx``
 (smplx's best time over ours, measured in the same session) and ``ms_per_twin``.
@@ -39,6 +42,7 @@ project default) every test runs its function once, as a smoke test.
 from __future__ import annotations
 
 import functools
+import itertools
 import pickle
 import time
 from collections.abc import Callable
@@ -55,6 +59,7 @@ from smplx.lbs import batch_rigid_transform, batch_rodrigues
 from synthtwin.engine.synth.body_model import write_smpl_folder
 from synthtwin.kernels.numba import skinning as nb
 from synthtwin.kernels.numba.skinning import NumbaSkinner, SkinningModel
+from synthtwin.kernels.smpl import BodyModel, BodyOutput
 from synthtwin.kernels.warp import skinning as wk
 from synthtwin.kernels.warp.skinning import WarpSkinner
 
@@ -194,9 +199,47 @@ def test_numba_dense_per_call(benchmark, arrays, inputs, smplx_seconds) -> None:
     run_forward(benchmark, skinner, inputs, smplx_seconds)
 
 
-def test_paths_agree_with_smplx(arrays, smpl, inputs) -> None:
+@pytest.fixture(scope="module")
+def body(smpl_folder) -> BodyModel:
+    return BodyModel.load(smpl_folder / "smpl" / "SMPL_NEUTRAL.pkl")
+
+
+def body_forward(body: BodyModel, *calls) -> Callable[[], BodyOutput]:
+    """``BodyModel.forward`` of each call's ``(betas, pose, transl)`` in turn, one per run."""
+    arguments = [
+        (betas, pose[:, 1:].reshape(BATCH, -1), pose[:, 0], transl) for betas, pose, transl in calls
+    ]
+    turns = itertools.cycle(arguments)
+
+    def forward() -> BodyOutput:
+        return body.forward(*next(turns))
+
+    return forward
+
+
+def test_body_model_same_betas(benchmark, body, inputs, smplx_seconds) -> None:
+    benchmark.group = GROUP
+    forward = body_forward(body, inputs)
+    forward()
+    benchmark(forward)
+    record(benchmark, smplx_seconds)
+
+
+def test_body_model_new_betas(benchmark, body, inputs, smplx_seconds) -> None:
+    benchmark.group = GROUP
+    betas, pose, transl = inputs
+    forward = body_forward(body, inputs, (betas[::-1].copy(), pose, transl))
+    forward()
+    benchmark(forward)
+    record(benchmark, smplx_seconds)
+
+
+def test_paths_agree_with_smplx(arrays, smpl, body, inputs) -> None:
     """Every timed path computes smplx's vertices and (first 24) joints on this model."""
     want = smplx_forward(smpl, inputs)()
+    public = body_forward(body, inputs)()
+    assert np.abs(public.vertices - want.vertices.numpy()).max() < TOL_M
+    assert np.abs(public.joints - want.joints.numpy()[:, :24]).max() < TOL_M
     for skinner in (
         NumbaSkinner(local_model(arrays), BATCH, cache_shape=False),
         NumbaSkinner(model(arrays), BATCH),

@@ -24,6 +24,7 @@ import scipy.sparse
 
 from synthtwin.kernels.numba.skinning import (
     NumbaSkinner,
+    SkinnedBatch,
     SkinningModel,
     blend_shapes,
     forward_kinematics,
@@ -252,10 +253,13 @@ class BodyOutput:
 
 
 def _batch(name: str, value: np.ndarray, widths: range, label: str) -> np.ndarray:
-    """``value`` as a float64 ``(B, k)`` array with ``k`` in ``widths``, or a clear ValueError."""
+    """``value`` as a finite float64 ``(B, k)`` array with ``k`` in ``widths``, or a clear
+    ValueError."""
     array = np.asarray(value, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] not in widths:
         raise ValueError(f"{name} must have shape (B, {label}), got {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got NaN or infinity")
     return array
 
 
@@ -264,7 +268,8 @@ class BodyModel:
 
     The forward pass is the numba skinning kernel (``synthtwin.kernels.numba.skinning``): shape
     blend, forward kinematics, pose correctives (sparse when the model's are local) and linear blend
-    skinning, the math of smplx's ``lbs``; it matches smplx to ~1e-6 m.
+    skinning over each vertex's non-zero weights, the math of smplx's ``lbs``; it matches smplx to
+    ~1e-6 m. The kernel writes straight into the returned arrays (no copy).
 
     Attributes (the raw SMPL arrays, float64 unless stated): ``v_template (V, 3)``,
     ``shapedirs (V, 3, NB)``, ``posedirs (V, 3, 207)``, ``J_regressor (J, V)``,
@@ -285,9 +290,11 @@ class BodyModel:
         self.parents[0] = -1
         self.joint_names = JOINT_NAMES
         local = np.count_nonzero(self.posedirs) < SPARSE_POSEDIRS_BELOW * self.posedirs.size
+        # Each vertex's non-zero weights only (exact): SMPL's have at most 4 of 24.
+        widest = max(1, int(np.count_nonzero(self.weights, axis=1).max()))
         self._skinning = SkinningModel.from_arrays(
             self.v_template, self.shapedirs, self.posedirs, self.J_regressor, self.weights,
-            self.parents, correctives="local" if local else "dense",
+            self.parents, correctives="local" if local else "dense", max_influences=widest,
         )  # fmt: skip
         self._skinners: dict[int, NumbaSkinner] = {}
 
@@ -338,11 +345,18 @@ class BodyModel:
                 "betas, body_pose, global_orient and transl must share the batch size B, got "
                 f"{len(betas)}, {len(body_pose)}, {len(global_orient)}, {len(transl)}"
             )
-        pose = np.hstack([global_orient, body_pose]).reshape(len(betas), NUM_JOINTS, 3)
-        full_betas = np.zeros((len(betas), self.num_betas), dtype=np.float32)
+        batch = len(betas)
+        pose = np.empty((batch, NUM_JOINTS, 3), dtype=np.float32)  # (B, J, 3) root first
+        pose[:, 0] = global_orient
+        pose[:, 1:] = body_pose.reshape(batch, NUM_JOINTS - 1, 3)
+        full_betas = np.zeros((batch, self.num_betas), dtype=np.float32)
         full_betas[:, : betas.shape[1]] = betas
-        skinned = self._skinner(len(betas)).forward(full_betas, pose, transl.astype(np.float32))
-        return BodyOutput(skinned.vertices.copy(), skinned.joints.copy())
+        out = SkinnedBatch(  # fresh arrays the kernel writes into: the caller owns them
+            vertices=np.empty((batch, self.num_vertices, 3), dtype=np.float32),
+            joints=np.empty((batch, NUM_JOINTS, 3), dtype=np.float32),
+        )
+        self._skinner(batch).forward(full_betas, pose, transl.astype(np.float32), out)
+        return BodyOutput(out.vertices, out.joints)
 
     def joint_transforms(self, pose: np.ndarray, betas: np.ndarray | None = None) -> np.ndarray:
         """``(B, 24, 3, 4) float32``: each joint's rest-to-posed rigid transform, smplx's ``A``.
@@ -358,6 +372,8 @@ class BodyModel:
         pose = np.asarray(pose, dtype=np.float32)
         if pose.ndim != 3 or pose.shape[1:] != (NUM_JOINTS, 3):
             raise ValueError(f"pose must have shape (B, {NUM_JOINTS}, 3), got {pose.shape}")
+        if not np.isfinite(pose).all():
+            raise ValueError("pose must be finite, got NaN or infinity")
         batch = len(pose)
         betas_t = np.zeros((self.num_betas, batch), dtype=np.float32)  # (NB, B) twin-last
         if betas is not None:

@@ -154,6 +154,31 @@ def test_low_poly_lod_matches_smplx_with_its_vertex_ids(smpl_root, models):
     assert_parity(layer, models["male", 1], np.random.default_rng(2), batches=2)
 
 
+def test_forward_skins_each_vertex_with_its_non_zero_weights_only(models):
+    model = models["neutral", 0]
+    skinning = model.skinning_model
+    assert skinning.influence_joint.shape == (model.num_vertices, 4)  # at most 4 of 24 non-zero
+    rows = np.arange(model.num_vertices)[:, None]
+    rebuilt = np.zeros((model.num_vertices, 24), np.float32)  # (V, J) from (V, 4)
+    np.add.at(rebuilt, (rows, skinning.influence_joint), skinning.influence_weight)
+    np.testing.assert_array_equal(rebuilt, model.weights.astype(np.float32))
+
+
+def test_forward_returns_arrays_the_caller_owns(models):
+    model = models["neutral", 1]
+    rng = np.random.default_rng(4)
+    calls = [
+        (rng.normal(0.0, 1.0, (3, 10)), rng.normal(0.0, 0.3, (3, 69)), np.zeros((3, 3)))
+        for _ in range(2)
+    ]
+    first = model.forward(*calls[0], np.zeros((3, 3)))
+    kept = first.vertices.copy(), first.joints.copy()
+    second = model.forward(*calls[1], np.ones((3, 3)))
+    assert not np.shares_memory(first.vertices, second.vertices)
+    np.testing.assert_array_equal(first.vertices, kept[0])
+    np.testing.assert_array_equal(first.joints, kept[1])
+
+
 # ---------------------------------------------------------------------------------------------
 # Anatomy
 
@@ -491,6 +516,13 @@ def test_forward_validates_shapes(models):
             model.forward(**(ok | {key: bad}))
     with pytest.raises(ValueError, match="share the batch size"):
         model.forward(**(ok | {"transl": np.zeros((3, 3))}))
+    for key in ok:
+        bad = ok[key].copy()
+        bad[1, 0] = np.nan
+        with pytest.raises(ValueError, match=f"{key} must be finite"):
+            model.forward(**(ok | {key: bad}))
+    with pytest.raises(ValueError, match="pose must be finite"):
+        model.joint_transforms(np.full((1, 24, 3), np.inf))
     with pytest.raises(ValueError, match="gender must be one of"):
         synth_body("other")
     with pytest.raises(ValueError, match="lod must be one of"):

@@ -392,6 +392,28 @@ def test_input_shapes_are_validated(backend, dense_arrays):
             skinner.forward(*call)
 
 
+def test_numba_writes_into_given_outputs_and_checks_them(dense_arrays):
+    skinner = make_skinner("numba", skinning_model(dense_arrays))
+    inputs = random_inputs(seed=24)
+    want = run(skinner, *inputs)
+    out = nb.SkinnedBatch(
+        vertices=np.full((BATCH, NUM_VERTICES, 3), np.nan, np.float32),
+        joints=np.full((BATCH, NUM_JOINTS, 3), np.nan, np.float32),
+    )
+    assert skinner.forward(*inputs, out) is out
+    np.testing.assert_array_equal(out.vertices, want[0])
+    np.testing.assert_array_equal(out.joints, want[1])
+    bad_outputs = [
+        ("vertices", np.zeros((BATCH, NUM_VERTICES - 1, 3), np.float32)),
+        ("vertices", np.zeros((BATCH, NUM_VERTICES, 3), np.float64)),
+        ("joints", np.zeros((BATCH, 3, NUM_JOINTS), np.float32).transpose(0, 2, 1)),
+    ]
+    for name, bad in bad_outputs:
+        arrays = {"vertices": out.vertices, "joints": out.joints} | {name: bad}
+        with pytest.raises(ValueError, match=f"out.{name}: expected a writeable C-contiguous"):
+            skinner.forward(*inputs, nb.SkinnedBatch(**arrays))
+
+
 def test_kernels_compile_for_cuda(tmp_path):
     """The same source builds for an H100 (sm_90) with Warp's NVRTC, no GPU needed."""
     built = wp.compile_aot_module(wk, arch=90, module_dir=tmp_path)

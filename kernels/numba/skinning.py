@@ -439,7 +439,8 @@ def skin(
 ) -> None:
     """Blend, pose and skin every vertex of every twin; parallel over vertex tiles.
 
-    ``vertex = sum_k w_k A_k [base + sum_e dirs_e coefficients[coefficient_e], 1] + transl``.
+    ``vertex = sum_k w_k A_k [base + sum_e dirs_e coefficients[coefficient_e], 1] + transl``;
+    influences of weight 0 (a row's padding) are skipped.
 
     Args:
         base: ``(V, 3, 1) float32`` the template (blend from entry 0 of each row), or
@@ -470,9 +471,10 @@ def skin(
                 for b in range(num_twins):
                     out[c, b] = transl_t[c, b]
             for k in range(influence_joint.shape[1]):
-                _add_weighted_transform(
-                    influence_weight[v, k], influence_joint[v, k], transforms, posed, out
-                )
+                if influence_weight[v, k] != 0.0:  # padding and zero weights move nothing
+                    _add_weighted_transform(
+                        influence_weight[v, k], influence_joint[v, k], transforms, posed, out
+                    )
             for b in range(num_twins):
                 for c in range(3):
                     vertices[b, v, c] = out[c, b]
@@ -531,6 +533,24 @@ def _add_weighted_transform(weight, j, transforms, posed, out) -> None:
             )
 
 
+def _checked_output(out: SkinnedBatch, like: SkinnedBatch) -> SkinnedBatch:
+    """``out`` if its arrays match ``like``'s shape, dtype and C order (numba does not check
+    bounds), else ``ValueError``."""
+    for name in ("vertices", "joints"):
+        got, want = getattr(out, name), getattr(like, name)
+        if not (
+            isinstance(got, np.ndarray)
+            and got.shape == want.shape
+            and got.dtype == want.dtype
+            and got.flags.c_contiguous
+            and got.flags.writeable
+        ):
+            raise ValueError(
+                f"out.{name}: expected a writeable C-contiguous float32 array of shape {want.shape}"
+            )
+    return out
+
+
 class NumbaSkinner:
     """Forward passes of a batch of twins on the CPU; arrays allocated once, ``forward`` runs
     kernels only.
@@ -560,23 +580,32 @@ class NumbaSkinner:
             vertices=np.zeros((b, v, 3), f32), joints=np.zeros((b, j, 3), f32)
         )
 
-    def forward(self, betas: np.ndarray, pose: np.ndarray, transl: np.ndarray) -> SkinnedBatch:
+    def forward(
+        self,
+        betas: np.ndarray,
+        pose: np.ndarray,
+        transl: np.ndarray,
+        out: SkinnedBatch | None = None,
+    ) -> SkinnedBatch:
         """Skin the batch.
 
         Args:
             betas: ``(B, NB)`` shape coefficients.
             pose: ``(B, J, 3)`` axis-angle (rad) or ``(B, J, 3, 3)`` local rotation matrices.
             transl: ``(B, 3)`` root translation (m).
+            out: C-contiguous float32 vertices ``(B, V, 3)`` and joints ``(B, J, 3)`` to write;
+                None: ``self.output``.
 
         Returns:
-            ``self.output``, overwritten: vertices ``(B, V, 3)``, joints ``(B, J, 3)`` float32.
+            ``out`` or ``self.output``, overwritten.
         """
         check_inputs(self.model, self.batch_size, betas, pose, transl)
+        out = self.output if out is None else _checked_output(out, self.output)
         self._load_inputs(betas, pose, transl)
         if not self.cache_shape or not np.array_equal(betas, self._betas):
             self._blend_shape(betas)
-        self._pose_and_skin()
-        return self.output
+        self._pose_and_skin(out)
+        return out
 
     def _load_inputs(self, betas: np.ndarray, pose: np.ndarray, transl: np.ndarray) -> None:
         """Betas and transl into their twin-last rows, pose into local rotations."""
@@ -596,7 +625,7 @@ class NumbaSkinner:
             blend_shapes(model.v_template, model.shapedirs, betas_t, self._shaped)
             self._betas = np.array(betas)
 
-    def _pose_and_skin(self) -> None:
+    def _pose_and_skin(self, out: SkinnedBatch) -> None:
         model = self.model
         forward_kinematics(
             self._rotations,
@@ -619,6 +648,6 @@ class NumbaSkinner:
             model.influence_weight,
             self._transforms,
             self._transl_t,
-            self.output.vertices,
+            out.vertices,
         )
-        self.output.joints[:] = self._joints_t.transpose(2, 0, 1)
+        out.joints[:] = self._joints_t.transpose(2, 0, 1)
