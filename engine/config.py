@@ -21,6 +21,7 @@ __all__ = [
     "ChatConfig",
     "Config",
     "ConfigError",
+    "HistoryConfig",
     "SecurityConfig",
     "ServeConfig",
     "SimConfig",
@@ -312,6 +313,38 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    """The health record (``[history]``): every twin's days, activity episodes and vitals in an
+    embedded DuckDB file (``engine.health_store``), written off the tick.
+
+    Attributes:
+        enabled: whether ``twin serve`` keeps the record at all.
+        path: the DuckDB file; None: ``health.duckdb`` next to the checkpoint
+            (``data/health.duckdb`` by default).
+        minute_s: simulated seconds between two vitals samples of every twin (60: one a minute).
+        minute_days: simulated days of vitals samples kept; older ones are deleted (daily rows
+            and episodes are kept forever).
+        queue_rows: rows waiting for the writer, at most; beyond it a tick's rows are dropped
+            and counted rather than wait.
+    """
+
+    enabled: bool = True
+    path: Path | None = None
+    minute_s: float = 60.0
+    minute_days: int = 30
+    queue_rows: int = 2_000_000
+
+    def validate(self) -> HistoryConfig:
+        _check(isinstance(self.enabled, bool), "enabled", self.enabled, "true or false")
+        _check(1.0 <= self.minute_s <= 86_400.0, "minute_s", self.minute_s,
+               "1..86400 simulated s")  # fmt: skip
+        _check(1 <= self.minute_days <= 36_500, "minute_days", self.minute_days, "1..36500 days")
+        _check(1_000 <= self.queue_rows <= 100_000_000, "queue_rows", self.queue_rows,
+               "1000..100000000 rows")  # fmt: skip
+        return self
+
+
+@dataclass(frozen=True)
 class ChatConfig:
     """Talking to twins (``[chat]``, ``net.chat``): the embedded engine answers alone unless both
     ``llm_base_url`` and ``llm_model`` name an OpenAI-compatible Chat Completions endpoint; its
@@ -352,13 +385,20 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     def validate(self) -> Config:
         self.sim.validate()
         self.serve.validate()
         self.security.validate()
         self.chat.validate()
+        self.history.validate()
         return self
+
+    @property
+    def history_file(self) -> Path:
+        """The health record: ``history.path``, else ``health.duckdb`` by the checkpoint."""
+        return self.history.path or self.serve.checkpoint.parent / "health.duckdb"
 
     @property
     def tokens_file(self) -> Path:
@@ -524,6 +564,7 @@ SECTIONS: dict[str, type] = {
     "serve": ServeConfig,
     "security": SecurityConfig,
     "chat": ChatConfig,
+    "history": HistoryConfig,
 }
 
 
@@ -558,6 +599,7 @@ def load_config(
     path: Path | None = None,
     serve: dict[str, Any] | None = None,
     security: dict[str, Any] | None = None,
+    history: dict[str, Any] | None = None,
     **sim: Any,
 ) -> Config:
     """Defaults, then the TOML file's tables, then overrides (None = not given).
@@ -566,9 +608,10 @@ def load_config(
     override replaces it.
 
     Args:
-        path: TOML file with ``[sim]``, ``[serve]`` and ``[security]`` tables.
+        path: TOML file with ``[sim]``, ``[serve]``, ``[security]`` and ``[history]`` tables.
         serve: overrides of ``[serve]`` settings.
         security: overrides of ``[security]`` settings.
+        history: overrides of ``[history]`` settings.
         sim: overrides of ``[sim]`` settings.
 
     Raises:
@@ -580,7 +623,12 @@ def load_config(
             _build(tables)
         except ConfigError as err:
             raise ConfigError(f"config file {path}: {err}") from None
-    overrides = {"sim": sim, "serve": serve or {}, "security": security or {}}
+    overrides = {
+        "sim": sim,
+        "serve": serve or {},
+        "security": security or {},
+        "history": history or {},
+    }
     merged = {
         name: {
             **tables.get(name, {}),

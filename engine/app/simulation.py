@@ -6,6 +6,7 @@ other module receives what it needs. ``build_simulation`` returns everything a f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from synthtwin.engine.checkpoint import load_checkpoint
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.config import Config
 from synthtwin.engine.loop import Loop
+from synthtwin.engine.record_queue import RecordBatch
 from synthtwin.engine.schedule import Schedule, System
 from synthtwin.engine.synth.body_model import synth_body
 from synthtwin.engine.synth.motion import synth_library
@@ -41,6 +43,7 @@ from synthtwin.systems.commands import CommandSource, CommandSystem
 from synthtwin.systems.health import HealthRecord, HealthSystem, day_summary
 from synthtwin.systems.locomotion import LocomotionSystem
 from synthtwin.systems.physiology import PhysiologySystem
+from synthtwin.systems.recording import RecordingSystem
 from synthtwin.systems.replication import ReplicationSystem, Replicator
 from synthtwin.systems.skinning import SkinningSystem
 
@@ -115,16 +118,18 @@ def build_simulation(
     resume: Path | None = None,
     replicator: Replicator | None = None,
     commands: CommandSource | None = None,
+    record: Callable[[RecordBatch], object] | None = None,
 ) -> Simulation:
     """A world ready to tick: population spawned, or restored from ``resume``; with
     ``commands``, every tick starts by applying what came from it; with a ``replicator``, every
-    tick ends by handing the world to it."""
+    tick ends by handing the world to it; with ``record``, the health record's rows go to it
+    (``systems.recording``, ``engine.app.record.Recorder.sink``)."""
     sim = config.sim
     start = sim.start or datetime.now().replace(microsecond=0)
     capacity = max(1024, sim.twins)
     world = World(SCHEMA, SimClock(start), sim.seed, select_backend(sim.device), capacity)
     try:
-        schedule = _populate(world, config, resume, replicator, commands)
+        schedule = _populate(world, config, resume, replicator, commands, record)
     except BaseException:
         world.close()
         raise
@@ -138,6 +143,7 @@ def _populate(
     resume: Path | None,
     replicator: Replicator | None,
     commands: CommandSource | None,
+    record: Callable[[RecordBatch], object] | None = None,
 ) -> Schedule:
     """Resources, schedule and twins (spawned, or restored from ``resume``) of a new world."""
     sim = config.sim
@@ -146,7 +152,7 @@ def _populate(
     world.insert_resource(HealthRecord())
     world.insert_resource(synth_library())
     world.insert_resource(Meshes())
-    schedule = Schedule(world, _systems(world, config, replicator, commands))
+    schedule = Schedule(world, _systems(world, config, replicator, commands, record))
     if resume:
         load_checkpoint(world, schedule, resume)
     else:
@@ -162,6 +168,7 @@ def _systems(
     config: Config,
     replicator: Replicator | None,
     commands: CommandSource | None,
+    record: Callable[[RecordBatch], object] | None = None,
 ) -> list[System]:
     """Every system of the world, in declaration order, at its configured divisor."""
     every = config.sim.every
@@ -176,6 +183,8 @@ def _systems(
         PhysiologySystem(world, every.physiology),
         HealthSystem(world, every.health),
     ]
+    if record is not None:
+        systems.append(RecordingSystem(world, record, config.history.minute_s))
     if replicator is not None:
         systems.append(ReplicationSystem(world, replicator, every.replication))
     return systems

@@ -1,0 +1,81 @@
+"""Recorder: the health record of one simulation, composed: store, queue and writer thread.
+
+The composition root's side of ``engine.health_store``: ``twin serve`` and ``twin simulate
+--store`` build one before the simulation (its ``sink`` feeds ``systems.recording``), ``align``
+it with the built world before the first tick, ``flush`` it before each checkpoint and ``close``
+it last. Crash consistency (a world resumed from a checkpoint after a kill -9): ``align`` deletes
+what the world has not lived yet (samples and episodes after its clock, days it has not closed)
+and adds the closed days the checkpoint holds that the store lacks; the flush before every
+checkpoint puts every sample up to it in the store. So the record holds every day the checkpoint
+covers and nothing from the future, and the resumed world records the rest again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from synthtwin.engine.config import HistoryConfig
+from synthtwin.engine.health_store import HealthStore
+from synthtwin.engine.record_queue import RecordBatch, RecordQueue
+from synthtwin.engine.record_writer import RecordWriter
+from synthtwin.engine.world import World
+from synthtwin.systems.health import HealthRecord
+
+__all__ = ["FLUSH_TIMEOUT_S", "Recorder"]
+
+log = logging.getLogger(__name__)
+
+FLUSH_TIMEOUT_S = 30.0
+"""Longest wait for the writer before a checkpoint, wall seconds."""
+
+
+class Recorder:
+    """A health record being written (module docstring).
+
+    Args:
+        path: the DuckDB file.
+        config: resolution, minute data kept, queue size (``[history]``).
+        blocking: wait for room in a full queue instead of dropping (headless runs).
+
+    Raises:
+        StoreError: the file cannot be opened (another process writes it, not a DuckDB file).
+    """
+
+    def __init__(self, path: Path, config: HistoryConfig, blocking: bool = False) -> None:
+        self.config = config
+        self.store = HealthStore(path)
+        self.queue = RecordQueue(config.queue_rows)
+        self.writer = RecordWriter(self.store, self.queue, config.minute_days)
+        self._blocking = blocking
+
+    def sink(self, batch: RecordBatch) -> bool:
+        """Hand one batch to the writer (``systems.recording``'s sink)."""
+        if self._blocking:
+            self.queue.put(batch)
+            return True
+        return self.queue.offer(batch)
+
+    def align(self, world: World) -> None:
+        """Make the store agree with ``world`` before its first tick (module docstring)."""
+        deleted = self.store.truncate_after(world.clock.now)
+        added = self.store.fill_days(world.resource(HealthRecord).columns())
+        if any(deleted.values()) or added:
+            log.info(
+                "health record %s aligned with the world at %s: deleted %s, added %d days",
+                self.store.path, world.clock.now, deleted, added,
+            )  # fmt: skip
+
+    def flush(self) -> None:
+        """Wait until everything recorded so far is stored (at most ``FLUSH_TIMEOUT_S``)."""
+        if not self.writer.flush(FLUSH_TIMEOUT_S):
+            log.error(
+                "the health record's writer is behind by more than %g s; a checkpoint goes on "
+                "without its latest rows",
+                FLUSH_TIMEOUT_S,
+            )
+
+    def close(self) -> None:
+        """Store what is queued, stop the writer and close the file."""
+        self.writer.close()
+        self.store.close()

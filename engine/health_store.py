@@ -1,0 +1,151 @@
+"""HealthStore: the health record of every twin in one embedded DuckDB file.
+
+Tables (one row each per ...; columns and units as the record's producers define them:
+``systems.recording``):
+
+- ``twins``: twin: ``twin_id``, ``age_y``, ``sex`` (0 female, 1 male), ``employment`` (code of
+  ``components.identity.EMPLOYMENT``), ``hypertension``, ``diabetes``; replaced when a twin is
+  written again;
+- ``daily``: twin and simulated day: the daily record (``systems.health.DAILY_FIELDS``, the
+  columns of ``daily.parquet``); kept forever;
+- ``episodes``: twin and activity episode: ``twin_id``, ``start``, ``end`` (simulated local
+  time), ``activity`` (code of ``components.activity.Activity``), ``place`` (index of the town's
+  places); kept forever;
+- ``vitals``: twin and sample time (every ``[history] minute_s``): ``twin_id``, ``t``, the vital
+  signs (``components.physiology.VITAL_COLUMNS``), ``activity``; kept ``minute_days`` days.
+
+A table is created by its first batch (its columns and types are the batch's), so the store
+never restates the producers' schemas. DuckDB allows one writing process: the serving process
+(or ``twin simulate``) owns the file, its writer thread (``engine.record_writer``) writes and
+other threads read through ``cursor``s of the same database. Each write is one transaction,
+durable when it returns (DuckDB's write-ahead log), so a killed process loses only what was
+still queued; ``truncate_after`` then removes what a resumed world has not lived yet.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from synthtwin.engine.record_queue import TABLES
+
+__all__ = ["HealthStore", "StoreError"]
+
+TIME_COLUMNS = {"vitals": "t", "episodes": "end"}
+"""The simulated time each time-stamped table is truncated by."""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or written; the message says which file and why."""
+
+
+class HealthStore:
+    """One DuckDB database file holding the record (module docstring).
+
+    Args:
+        path: the file; created, with its folder, if missing.
+
+    Raises:
+        StoreError: the file cannot be created or opened (another process writes it, it is not
+            a DuckDB file, the folder is not writable).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = duckdb.connect(str(self.path))
+        except (OSError, duckdb.Error) as err:
+            raise StoreError(
+                f"cannot open the health record {self.path}: {_first_line(err)}"
+            ) from None
+        self._tables = set(self._existing_tables())
+
+    def _existing_tables(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+        return [name for (name,) in rows if name in TABLES]
+
+    def has(self, table: str) -> bool:
+        """Whether ``table`` holds (or held) rows."""
+        return table in self._tables
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to the same database, for one reading thread."""
+        return self.db.cursor()
+
+    def write(self, table: str, columns: dict[str, np.ndarray]) -> None:
+        """Append rows to ``table`` in one transaction (``twins``: replacing those twins' rows).
+
+        Args:
+            columns: ``(M,)`` arrays by column name; datetime64 becomes TIMESTAMP or DATE.
+        """
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; expected one of {TABLES}")
+        batch = pa.table(columns)  # noqa: F841 - scanned by name in the SQL below
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        try:
+            if table not in self._tables:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM batch LIMIT 0")
+            if table == "twins":
+                cur.execute("DELETE FROM twins WHERE twin_id IN (SELECT twin_id FROM batch)")
+            cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+        self._tables.add(table)
+
+    def fill_days(self, columns: dict[str, np.ndarray]) -> int:
+        """Add the daily rows of ``columns`` that the store lacks (same twin and day); the
+        number added. A resumed world's closed days, so that none is missing."""
+        if not len(columns.get("twin_id", ())):
+            return 0
+        if "daily" not in self._tables:
+            self.write("daily", columns)
+            return len(columns["twin_id"])
+        batch = pa.table(columns)  # noqa: F841 - scanned by name in the SQL below
+        missing = self.db.sql(
+            "SELECT b.* FROM batch b ANTI JOIN daily d ON d.twin_id = b.twin_id AND d.day = b.day"
+        ).to_arrow_table()
+        if missing.num_rows:
+            self.write("daily", {name: missing[name] for name in missing.column_names})
+        return missing.num_rows
+
+    def truncate_after(self, now: datetime) -> dict[str, int]:
+        """Delete what a world at ``now`` has not lived: vitals sampled after it, episodes
+        ending after it, days not closed by it (on or after ``now``'s date). Rows deleted by
+        table."""
+        deleted = {}
+        with self.db.cursor() as cur:
+            for table, column in TIME_COLUMNS.items():
+                if table in self._tables:
+                    cur.execute(f'DELETE FROM {table} WHERE "{column}" > ?', [now])
+                    deleted[table] = cur.fetchone()[0]
+            if "daily" in self._tables:
+                cur.execute("DELETE FROM daily WHERE day >= ?", [now.date()])
+                deleted["daily"] = cur.fetchone()[0]
+        return deleted
+
+    def prune_vitals(self, before: date) -> None:
+        """Delete vitals samples taken before ``before`` (the minute data kept is bounded)."""
+        if "vitals" in self._tables:
+            self.db.execute(
+                "DELETE FROM vitals WHERE t < ?", [datetime.combine(before, datetime.min.time())]
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]

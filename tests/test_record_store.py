@@ -1,0 +1,166 @@
+"""The health record: the store's round trips, the bounded queue, and what the recording system
+writes from a real simulation into a real DuckDB file."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from synthtwin.engine.app.record import Recorder
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.config import load_config
+from synthtwin.engine.health_store import HealthStore, StoreError
+from synthtwin.engine.record_queue import RecordBatch, RecordQueue
+from synthtwin.systems.health import DAILY_FIELDS
+
+EVENING = datetime(2026, 3, 2, 21, 0)
+"""Three hours before midnight: a short run closes one (partial) day."""
+
+
+def _vitals(ids: list[int], minute: int) -> dict[str, np.ndarray]:
+    t = np.datetime64("2026-03-02T00:00", "us") + np.timedelta64(minute, "m")
+    return {
+        "twin_id": np.asarray(ids, np.uint32),
+        "t": np.full(len(ids), t),
+        "hr_bpm": np.arange(len(ids), dtype=np.float32) + minute,
+    }
+
+
+def _days(ids: list[int], day: str) -> dict[str, np.ndarray]:
+    return {
+        "twin_id": np.asarray(ids, np.uint32),
+        "day": np.full(len(ids), np.datetime64(day, "D")),
+        "steps": np.asarray(ids, np.int32) * 100,
+    }
+
+
+def test_rows_written_come_back_with_their_types(tmp_path):
+    store = HealthStore(tmp_path / "deep" / "h.duckdb")
+    store.write("vitals", _vitals([1, 2], 5))
+    store.write("daily", _days([1, 2], "2026-03-02"))
+    store.close()
+    db = duckdb.connect(str(tmp_path / "deep" / "h.duckdb"), read_only=True)
+    rows = db.execute("SELECT twin_id, t, hr_bpm FROM vitals ORDER BY twin_id").fetchall()
+    assert rows == [(1, datetime(2026, 3, 2, 0, 5), 5.0), (2, datetime(2026, 3, 2, 0, 5), 6.0)]
+    types = dict(db.execute("SELECT column_name, data_type FROM duckdb_columns()").fetchall())
+    assert types["twin_id"] == "UINTEGER" and types["day"] == "DATE" and types["t"] == "TIMESTAMP"
+    db.close()
+
+
+def test_twins_are_replaced_and_unknown_tables_refused(tmp_path):
+    store = HealthStore(tmp_path / "h.duckdb")
+    store.write("twins", {"twin_id": np.array([1, 2], np.uint32), "age_y": np.array([30.0, 40])})
+    store.write("twins", {"twin_id": np.array([2], np.uint32), "age_y": np.array([41.0])})
+    assert store.db.execute("SELECT * FROM twins ORDER BY twin_id").fetchall() == [
+        (1, 30.0),
+        (2, 41.0),
+    ]
+    with pytest.raises(ValueError, match="unknown table 'people'"):
+        store.write("people", {"twin_id": np.array([1], np.uint32)})
+    store.close()
+
+
+def test_truncate_after_removes_the_future_and_fill_days_the_missing(tmp_path):
+    store = HealthStore(tmp_path / "h.duckdb")
+    for minute in (10, 20, 30):
+        store.write("vitals", _vitals([1, 2], minute))
+    store.write("daily", _days([1, 2], "2026-03-01"))
+    store.write("daily", _days([1, 2], "2026-03-02"))
+    deleted = store.truncate_after(datetime(2026, 3, 2, 0, 20))
+    assert deleted == {"vitals": 2, "daily": 2}
+    assert store.db.execute("SELECT max(t) FROM vitals").fetchall() == [
+        (datetime(2026, 3, 2, 0, 20),)
+    ]
+    assert store.fill_days(_days([1, 2, 3], "2026-03-01")) == 1
+    assert store.db.execute("SELECT count(*) FROM daily").fetchall() == [(3,)]
+    store.prune_vitals(datetime(2026, 3, 3).date())
+    assert store.db.execute("SELECT count(*) FROM vitals").fetchall() == [(0,)]
+    store.close()
+
+
+def test_a_store_another_process_writes_is_refused_with_one_line(tmp_path):
+    path = tmp_path / "h.duckdb"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=f"cannot open the health record {path}: ") as err:
+        HealthStore(path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_full_queue_drops_and_counts_and_a_barrier_follows_the_rest():
+    queue = RecordQueue(max_rows=3)
+    assert queue.offer(RecordBatch("vitals", _vitals([1, 2], 0)))
+    assert not queue.offer(RecordBatch("vitals", _vitals([1, 2], 1)))
+    assert (queue.dropped_rows, queue.dropped_batches, queue.waiting_rows) == (2, 1, 2)
+    barrier = queue.barrier()
+    items = queue.take(0.0)
+    assert [type(i).__name__ for i in items] == ["RecordBatch", "Barrier"]
+    assert items[1] is barrier and queue.waiting_rows == 0
+    assert queue.take(0.0) == []
+
+
+def _recorded_run(path: Path, ticks: int, minute_s: float = 60.0):
+    config = load_config(
+        None, twins=12, seed=3, tick_hz=1.0, time_scale=60.0, start=EVENING,
+        history={"minute_s": minute_s},
+    )  # fmt: skip
+    recorder = Recorder(path, config.history, blocking=True)
+    sim = build_simulation(config, record=recorder.sink)
+    recorder.align(sim.world)
+    sim.loop.run_ticks(ticks)
+    return sim, recorder
+
+
+def test_a_simulation_records_twins_days_episodes_and_vitals(tmp_path):
+    sim, recorder = _recorded_run(tmp_path / "h.duckdb", ticks=200, minute_s=120.0)
+    recorder.flush()
+    db = recorder.store.db
+    ids = sorted(sim.world.ids.tolist())
+    assert [r[0] for r in db.execute("SELECT twin_id FROM twins ORDER BY 1").fetchall()] == ids
+    # vitals: every twin at every even minute from 21:02 to 00:20, nothing in between
+    times = db.execute("SELECT t, count(*) FROM vitals GROUP BY t ORDER BY t").fetchall()
+    assert times[0][0] == datetime(2026, 3, 2, 21, 2) and times[-1][0] == datetime(
+        2026, 3, 3, 0, 20
+    )
+    assert {count for _, count in times} == {len(ids)} and len(times) == 100
+    # the day closed at midnight, exactly as the simulation's own record holds it
+    daily = db.execute("SELECT * FROM daily ORDER BY twin_id").fetchnumpy()
+    expected = sim.record.columns()
+    assert list(daily) == list(DAILY_FIELDS)
+    assert np.array_equal(daily["twin_id"], np.sort(expected["twin_id"]))
+    order = np.argsort(expected["twin_id"])
+    assert np.allclose(daily["steps"], expected["steps"][order])
+    # episodes: each twin's follow one another without gap or overlap, and the last one ends
+    # where the twin's current activity began
+    moved = 0
+    for twin in ids:
+        rows = db.execute(
+            'SELECT start, "end", activity FROM episodes WHERE twin_id = ? ORDER BY start', [twin]
+        ).fetchall()
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(rows, rows[1:], strict=False))
+        began_s = float(sim.world["activity_start_s"][sim.world.row_of(twin)])
+        if began_s > 0:  # else asleep since before the start: no episode has ended
+            assert rows[-1][1] == EVENING + timedelta(seconds=began_s)
+            moved += 1
+    assert moved >= len(ids) // 2
+    recorder.close()
+    sim.close()
+
+
+def test_despawned_twins_end_their_episode_and_spawned_ones_are_profiled(tmp_path):
+    sim, recorder = _recorded_run(tmp_path / "h.duckdb", ticks=5)
+    gone = int(sim.world.ids[0])
+    sim.despawn([gone])
+    born = sim.spawn(2, seed=1)
+    sim.loop.run_ticks(1)
+    recorder.flush()
+    db = recorder.store.db
+    ended = db.execute('SELECT max("end") FROM episodes WHERE twin_id = ?', [gone]).fetchall()
+    assert ended == [(EVENING.replace(minute=6),)]
+    profiled = db.execute("SELECT twin_id FROM twins WHERE twin_id IN (?, ?)", born.tolist())
+    assert sorted(r[0] for r in profiled.fetchall()) == sorted(born.tolist())
+    recorder.close()
+    sim.close()
