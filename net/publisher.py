@@ -4,10 +4,15 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
 
 - ``meta`` when the roster changed (twins spawned or despawned);
 - ``event/activity`` for every twin whose activity changed;
-- ``cell/<ix>/<iy>/crowd`` for every cell where something visible changed (a twin moved, changed
-  activity, clip or cross-fade weight, arrived or left), keyframes and deltas from one
-  ``CrowdEncoder`` per cell, at ``crowd_hz`` per cell (cells spread over the ticks; clients
-  dead-reckon with speed and heading, as game engines replicate crowds at 10-20 Hz);
+- ``cell/<ix>/<iy>/crowd``: keyframes and deltas from one ``CrowdEncoder`` per cell, each cell at
+  its own turn, ``crowd_hz`` turns a second (cells spread over the ticks; clients dead-reckon with
+  speed and heading, as game engines replicate crowds at 10-20 Hz). At its turn a cell publishes
+  when something visible changed (a twin moved, changed activity, clip or cross-fade weight), and
+  a keyframe every ``keyframe_every`` turns even when nothing did. A twin that enters or leaves a
+  cell (moving, spawned, despawned) makes the cells concerned publish in that same tick, out of
+  turn, so that after every tick the published streams hold each twin in exactly one cell, the
+  one ``roster`` names (protocol sections 5 and 9). A cell that empties ends its
+  stream with that message; a twin entering it later starts a new one with a keyframe;
 - ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
 - ``twin/<id>/vitals`` and ``twin/<id>/pose`` (24 joint rotations from the clip library) at
   ``twin_hz`` for the twins somebody subscribed to by id (the XPUB socket tells the publisher
@@ -16,7 +21,8 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
 
 Sends never block: a subscriber that does not read loses messages at the high-water mark (ZeroMQ
 drops them silently), and the tick goes on. A ``meta`` message also goes out every
-``META_EVERY_S`` wall seconds, so clients can tell a quiet server from a dead one.
+``META_EVERY_S`` wall seconds, while paused too (``heartbeat``), so clients can tell a quiet
+server from a dead one.
 
 Health data: with a ``health_socket`` (access control on, ``net.server``), the vitals topics
 (``cell/*/vitals``, ``twin/*/vitals``) go out on that socket only, and the main socket carries
@@ -51,8 +57,9 @@ __all__ = ["MAX_SUBSCRIPTION_MESSAGES", "Publisher", "TwinFollows"]
 CROWD_COLUMNS = ("position_m", "heading_rad", "speed_mps", "activity", "clip", "clip_phase",
                  "clip_blend")  # fmt: skip
 """The columns of a crowd record, in ``CrowdEncoder.encode``'s argument order."""
-META_EVERY_S = 5.0
-"""Heartbeat: protocol section 6.5 (clients treat 15 s without ``meta`` as a dead server)."""
+META_EVERY_S = 4.0
+"""Heartbeat, wall s: below the 5 s of protocol section 6.5, so a late tick still keeps it (clients
+treat 15 s without ``meta`` as a dead server)."""
 MAX_SUBSCRIPTION_MESSAGES = 10_000
 """(Un)subscription messages read from one XPUB socket per tick, at most."""
 MAX_TRACKED_EXCESS = 100_000
@@ -146,14 +153,18 @@ class Publisher:
         self._last_clip = np.zeros(0, dtype=np.uint8)
         self._last_blend = np.zeros(0, dtype=np.float32)
         self._last_cell = np.zeros((0, 2), dtype=np.int32)
+        self._carried = np.zeros(0, dtype=bool)
+        """Per twin id: whether a published crowd stream holds it (in ``_last_cell``)."""
         self._dirty: set[tuple[int, int]] = set()
+        """Cells where something visible changed, waiting for their turn."""
+        self._membership: set[tuple[int, int]] = set()
+        """Cells a twin entered or left this tick: they publish now, out of turn."""
         self.pose_follows = TwinFollows(max_twin_subscriptions)
         """Who follows twins on ``socket``: their poses (and vitals, without a health socket)."""
         self.vitals_follows = self.pose_follows
         """Who follows twins on the socket of the vitals topics."""
         if health_socket is not None:
             self.vitals_follows = TwinFollows(max_twin_subscriptions)
-        self._occupied: set[tuple[int, int]] = set()
         self._last_meta_wall = -math.inf
         self._outbox: list[tuple[bytes, bytes]] = []
         self._health_outbox: list[tuple[bytes, bytes]] = []
@@ -199,7 +210,6 @@ class Publisher:
             self._publish_roster(world)
             changed_activity = self._publish_activity_events(ids, world["activity"])
             cells = topics.cell_of(world["position_m"])
-            self._occupied = _cell_set(cells)
             self._publish_crowd(world, ids, cells, changed_activity)
             self._publish_vitals(world, ids, cells, tick.index)
         finally:
@@ -214,12 +224,12 @@ class Publisher:
         self._last_clip = np.concatenate([self._last_clip, np.zeros(grow, np.uint8)])
         self._last_blend = np.concatenate([self._last_blend, np.zeros(grow, np.float32)])
         self._last_cell = np.concatenate([self._last_cell, np.zeros((grow, 2), np.int32)])
+        self._carried = np.concatenate([self._carried, np.zeros(grow, bool)])
 
     def _publish_roster(self, world: World) -> None:
         """``meta`` with the twins added and removed since the last one, or a heartbeat."""
         if world.columns.version == self._roster_version:
-            if time.monotonic() - self._last_meta_wall >= META_EVERY_S:
-                self._send_meta(np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+            self._beat()
             return
         self._roster_version = world.columns.version
         roster = np.sort(world.ids)
@@ -227,8 +237,22 @@ class Publisher:
         removed = np.setdiff1d(self._roster, roster, assume_unique=True)
         self._roster = roster
         self._last_activity[removed] = -1
-        self._dirty |= _cell_set(self._last_cell[removed])
+        self._membership |= _cell_set(self._last_cell[removed[self._carried[removed]]])
+        self._carried[removed] = False
         self._send_meta(added.astype(np.uint32), removed.astype(np.uint32))
+
+    def heartbeat(self) -> None:
+        """Send ``meta`` now if none went out for ``META_EVERY_S`` wall seconds: the server
+        calls it between ticks, so that a paused server (no ticks) is heard too (protocol
+        section 6.5)."""
+        try:
+            self._beat()
+        finally:
+            self._flush()
+
+    def _beat(self) -> None:
+        if time.monotonic() - self._last_meta_wall >= META_EVERY_S:
+            self._send_meta(np.zeros(0, np.uint32), np.zeros(0, np.uint32))
 
     def meta_message(self, added: np.ndarray, removed: np.ndarray) -> meta.MetaMessage:
         return meta.MetaMessage(
@@ -258,21 +282,23 @@ class Publisher:
     def _publish_crowd(
         self, world: World, ids: np.ndarray, cells: np.ndarray, changed_activity: np.ndarray
     ) -> None:
-        """Mark cells where something visible changed; encode the marked cells due this tick."""
+        """Encode the cells a twin entered or left, and those whose turn it is that changed
+        visibly or owe a keyframe."""
         previous_cell = self._last_cell[ids]
-        moved_cell = (previous_cell != cells).any(axis=1)
-        dirty = (world["speed_mps"] > 0) | changed_activity | moved_cell
+        carried = self._carried[ids]
+        moved = ~carried | (previous_cell != cells).any(axis=1)
+        dirty = (world["speed_mps"] > 0) | changed_activity
         dirty |= self._last_clip[ids] != world["clip"]
         dirty |= self._last_blend[ids] != world["clip_blend"]
-        self._dirty |= _cell_set(cells[dirty]) | _cell_set(previous_cell[moved_cell])
+        self._dirty |= _cell_set(cells[dirty])
+        self._membership |= _cell_set(cells[moved]) | _cell_set(previous_cell[moved & carried])
         self._last_cell[ids] = cells
+        self._carried[ids] = True
         self._last_clip[ids] = world["clip"]
         self._last_blend[ids] = world["clip_blend"]
-        slot = self.tick % self.crowd_period
-        due = sorted(c for c in self._dirty if _key_of(c) % self.crowd_period == slot)
+        due = self._due_cells(self.tick % self.crowd_period)
         if not due:
             return
-        self._dirty.difference_update(due)
         key = _cell_key(cells)
         order = np.argsort(key, kind="stable")
         sorted_keys = key[order]
@@ -282,6 +308,24 @@ class Publisher:
         columns = [ids[order], *(world[name][order] for name in CROWD_COLUMNS)]
         for cell, lo, hi in zip(due, starts, ends, strict=True):
             self._encode_cell(cell, [column[lo:hi] for column in columns])
+
+    def _due_cells(self, slot: int) -> list[tuple[int, int]]:
+        """The cells to encode this tick, sorted: those a twin entered or left, and of the cells
+        whose turn is ``slot``, those that changed visibly or owe a keyframe. The other cells of
+        the turn count a turn without a message (``CrowdEncoder.skip``)."""
+        turn = {c for c in self._dirty if _key_of(c) % self.crowd_period == slot}
+        self._dirty -= turn
+        due = turn | self._membership
+        self._dirty -= self._membership
+        self._membership = set()
+        for cell, encoder in self._encoders.items():
+            if cell in due or _key_of(cell) % self.crowd_period != slot:
+                continue
+            if encoder.keyframe_due:
+                due.add(cell)
+            else:
+                encoder.skip()
+        return sorted(due)
 
     def _encode_cell(self, cell: tuple[int, int], columns: list[np.ndarray]) -> None:
         """Encode one cell's twins: ``columns`` are ids then ``CROWD_COLUMNS``, ``(n,)`` each."""
@@ -294,6 +338,8 @@ class Publisher:
         if payload is not None:
             self.seq += 1
             self._send(topics.topic_for("crowd", cell=cell), payload)
+        if columns[0].size == 0:  # emptied: the stream ends; a twin entering starts a new one
+            del self._encoders[cell]
 
     def _publish_vitals(
         self, world: World, ids: np.ndarray, cells: np.ndarray, tick_index: int
@@ -409,18 +455,17 @@ class Publisher:
 
     # -- snapshots ---------------------------------------------------------------------------
 
-    def cells_of(self, ids: np.ndarray, position_m: np.ndarray) -> np.ndarray:
-        """``(K, 2) int32`` the cell whose crowd stream carries each of ``ids``: the one last
-        published, or for twins not published yet the cell of ``position_m`` ``(K, 2)``."""
-        ids = np.asarray(ids, dtype=np.int64)
-        cells = topics.cell_of(position_m)
-        known = np.isin(ids, self._roster)
-        cells[known] = self._last_cell[ids[known]]
-        return cells
+    def roster(self) -> tuple[np.ndarray, np.ndarray]:
+        """The twins as published so far: ``(n,) uint32`` ids ascending (those announced by
+        ``meta``) and ``(n, 2) int32`` the cell whose crowd stream holds each (protocol 9.3: the
+        roster agrees with a snapshot at the same seq)."""
+        ids = self._roster.astype(np.uint32)
+        return ids, self._last_cell[ids].copy()
 
     def snapshot(self, cells: list[tuple[int, int]] | None) -> list[bytes]:
-        """The published keyframe (and latest delta) of each cell, in the order asked."""
-        chosen = sorted(self._occupied) if cells is None else cells
+        """The published keyframe (and latest delta) of each cell, in the order asked; None:
+        every cell whose stream holds twins."""
+        chosen = sorted(self._encoders) if cells is None else cells
         payloads: list[bytes] = []
         for cell in chosen:
             encoder = self._encoders.get(tuple(cell))

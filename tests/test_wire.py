@@ -23,6 +23,7 @@ from synthtwin.net.wire import (
     crowd,
     decode_any,
     event,
+    fields,
     meta,
     pose,
     reply,
@@ -525,3 +526,22 @@ def test_encode_each_is_encode_of_each_twin_alone():
                                      root[i : i + 1]))
         for i in range(3)
     ]  # fmt: skip
+
+
+def test_a_request_may_leave_out_args():
+    """``roster``, ``stats``, ``pause``, ``resume`` and ``town`` take no arguments: a request
+    without ``args`` decodes, with its id (so its reply is matched), to no arguments."""
+    payload = pack_envelope("request", 0, 0, 0.0, {"id": 6, "op": "stats"})
+    assert request.decode(payload) == request.Request(6, "stats", {})
+
+
+@pytest.mark.parametrize(
+    ("value", "family"),
+    [(np.zeros(1, np.float32), "map"), (msgpack.ExtType(1, b"x"), "ext"), ((1, 2), "array")],
+)
+def test_an_argument_of_the_wrong_type_is_named_by_its_msgpack_family(value, family):
+    """Section 10's template names the family: an array map (read as an array) is a map, an
+    ext is an ext; never a Python repr."""
+    with pytest.raises(WireError) as caught:
+        fields.read_int({"count": value}, "count", "args")
+    assert caught.value.message == f"field 'args.count' must be int, got {family}"

@@ -464,6 +464,17 @@ class CrowdEncoder:
         """The payloads a late joiner applies: [keyframe] or [keyframe, latest delta]."""
         return list(self._published)
 
+    @property
+    def keyframe_due(self) -> bool:
+        """Whether the next ``encode`` publishes a keyframe (the first, or ``keyframe_every``
+        updates after the last)."""
+        return self._key is None or self._updates_since_key + 1 >= self.keyframe_every
+
+    def skip(self) -> None:
+        """Count an update with nothing to publish (the cell's turn came and nothing changed),
+        so that a cell at rest still publishes a keyframe every ``keyframe_every`` updates."""
+        self._updates_since_key += 1
+
     def encode(
         self,
         tick: int,
@@ -504,7 +515,7 @@ class CrowdEncoder:
             raise ValueError(f"got {len(ids)} ids for {len(rec)} positions")
         rows = _as_rows(rec) if order is None else _as_rows(rec)[order]
         self._last_seq = seq
-        if self._key is None or self._updates_since_key + 1 >= self.keyframe_every:
+        if self.keyframe_due:
             return self._keyframe((tick, seq, t_s), ids, rows)
         self._updates_since_key += 1
         return self._delta((tick, seq, t_s), ids, rows)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
+import numpy as np
+
 __all__ = [
     "BAD_VALUE",
     "BAD_VERSION",
@@ -81,7 +84,12 @@ def type_name(value: Any) -> str:
     """The msgpack family of a decoded value, as messages name it.
 
     One of ``nil``, ``bool``, ``int``, ``float``, ``str``, ``bin``, ``array``, ``map``, ``ext``.
+    An array map already read as a numpy array (``arrays.from_wire``) is a ``map`` on the wire.
     """
+    if isinstance(value, msgpack.ExtType):  # a namedtuple: before the tuples
+        return "ext"
+    if isinstance(value, np.ndarray):
+        return "map"
     if value is None:
         return "nil"
     if isinstance(value, bool):

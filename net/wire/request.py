@@ -7,7 +7,8 @@ field type  meaning
 ===== ===== =============================================================================
 id    int   the client's request id (>= 0), echoed by the reply
 op    str   the operation, one of ``OPS`` (any other gets the reply error ``unknown_op``)
-args  map   the operation's arguments (``docs/protocol.md``); arrays as array maps
+args  map   optional (absent: none): the operation's arguments (``docs/protocol.md``); arrays
+            as array maps
 token str   optional: the caller's access token (``twin token create``); required by a server
             with access control, which answers ``unauthorized`` without a valid one
 ===== ===== =============================================================================
@@ -92,7 +93,9 @@ def from_envelope(env: Envelope, max_nesting: int = MAX_NESTING) -> Request:
     """The request in a decoded envelope (see ``decode``)."""
     request_id = read_int(env.body, "id", "body", minimum=0)
     op = read_str(env.body, "op", "body")
-    args = from_wire(read_map(env.body, "args", "body"), "body.args", max_nesting)
+    args = {}  # absent: no arguments (protocol section 6.6)
+    if "args" in env.body:
+        args = from_wire(read_map(env.body, "args", "body"), "body.args", max_nesting)
     token = read_str(env.body, "token", "body") if "token" in env.body else None
     return Request(request_id, op, args, env.tick, env.seq, env.t_s, token)
 

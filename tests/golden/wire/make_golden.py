@@ -37,6 +37,7 @@ from synthtwin.net.wire import (
     vitals,
 )
 from synthtwin.net.wire.arrays import ARRAY_KEYS
+from synthtwin.net.wire.envelope import pack_envelope
 
 __all__ = ["HERE", "Case", "build_cases", "dumps", "to_json", "write_cases"]
 
@@ -244,6 +245,10 @@ def _valid_payloads() -> dict[str, tuple[str, bytes]]:
         "request_despawn": (
             "request",
             request.encode(request.Request(2, "despawn", {"ids": np.array([31], np.uint32)})),
+        ),
+        "request_roster_no_args": (
+            "request",
+            pack_envelope("request", 0, 0, 0.0, {"id": 6, "op": "roster"}),
         ),
         "request_twin_token": (
             "request",

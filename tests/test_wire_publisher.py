@@ -1,0 +1,223 @@
+"""The publisher keeps the protocol's own rules on a live stream (issue #10).
+
+A scripted world (twins placed and moved by the test) is published on a real XPUB socket on
+127.0.0.1 and read by a real SUB socket; every wait is bounded. Checked after every tick:
+
+- section 5: the cells' published states hold each twin in exactly one cell, and so does a
+  snapshot, while twins cross cell borders;
+- sections 7 and 9.3: the roster's cell of each twin is the snapshot's, at the same seq;
+- section 7: a cell that empties and fills again starts its stream anew with a keyframe, so a
+  late joiner never meets a delta against a keyframe it could not have (``unknown_base``);
+- section 6.1: still cells publish a keyframe every ``keyframe_every`` turns;
+- section 6.5: ``meta`` goes out between ticks (a paused server) too.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+import zmq
+
+from synthtwin.engine.app.simulation import SCHEMA
+from synthtwin.engine.backend import select_backend
+from synthtwin.engine.clock import SimClock
+from synthtwin.engine.schedule import Tick
+from synthtwin.engine.world import World
+from synthtwin.net import publisher as publisher_module
+from synthtwin.net.publisher import Publisher
+from synthtwin.net.wire import CrowdDecoder, crowd, meta, topics
+from tests.loopback import loopback
+
+TICK_HZ = 30.0
+CROWD_HZ = 10.0
+"""A cell's turn comes every third tick."""
+KEYFRAME_EVERY = 4
+WAIT_S = 5.0
+BORDER_M = topics.CELL_SIZE_M
+"""The border between cells (0, 0) and (1, 0), x in metres."""
+
+
+class Live:
+    """A scripted world, its publisher on a loopback XPUB and a SUB that reads everything."""
+
+    def __init__(self, positions_m: np.ndarray) -> None:
+        self.world = World(SCHEMA, SimClock(datetime(2026, 3, 2)), 0, select_backend("cpu"), 64)
+        self.world.spawn({"position_m": np.asarray(positions_m, float)}, len(positions_m))
+        self.context = zmq.Context()
+        xpub = self.context.socket(zmq.XPUB)
+        xpub.bind(loopback())
+        self.publisher = Publisher(xpub, TICK_HZ, KEYFRAME_EVERY, CROWD_HZ, 1.0, 1.0)
+        self.sub = self.context.socket(zmq.SUB)
+        self.sub.connect(xpub.getsockopt_string(zmq.LAST_ENDPOINT))
+        self.sub.subscribe(b"cell/")
+        self.sub.subscribe(b"meta")
+        assert xpub.poll(int(WAIT_S * 1000)), "the subscription never reached the publisher"
+        self.tick = 0
+
+    def step(self, moves_m: dict[int, tuple[float, float]] | None = None) -> list[bytes]:
+        """Move twins by ``moves_m`` (id -> (dx, dy), m; moving twins get a speed), publish one
+        tick, and return the crowd payloads it published, in order."""
+        speed = np.zeros(self.world.n)
+        for twin, (dx, dy) in (moves_m or {}).items():
+            row = int(self.world.rows_of([twin])[0])
+            self.world["position_m"][row] += (dx, dy)
+            speed[row] = 1.4
+        self.world["speed_mps"] = speed.astype(self.world["speed_mps"].dtype)
+        seq = self.publisher.seq
+        self.publisher.replicate(self.world, Tick(self.tick, 1 / TICK_HZ, self.tick / TICK_HZ,
+                                                  0.0, 0, 0, 0))  # fmt: skip
+        self.tick += 1
+        return [p for t, p in self.receive(self.publisher.seq - seq) if t.endswith(b"/crowd")]
+
+    def receive(self, count: int) -> list[tuple[bytes, bytes]]:
+        """The next ``count`` messages of the SUB, in order."""
+        frames = []
+        for _ in range(count):
+            assert self.sub.poll(int(WAIT_S * 1000)), "a published message did not arrive"
+            topic, payload = self.sub.recv_multipart()
+            frames.append((topic, payload))
+        return frames
+
+    def close(self) -> None:
+        self.sub.close(linger=0)
+        self.publisher.socket.close(linger=0)
+        self.context.term()
+        self.world.close()
+
+
+@pytest.fixture
+def live():
+    made: list[Live] = []
+
+    def make(positions_m) -> Live:
+        made.append(Live(positions_m))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+def cells_holding(states: dict[tuple[int, int], crowd.CrowdState]) -> dict[int, list]:
+    """Twin id -> the cells whose state holds it."""
+    held: dict[int, list] = {}
+    for cell, state in states.items():
+        for twin in state.ids.tolist():
+            held.setdefault(twin, []).append(cell)
+    return held
+
+
+def snapshot_states(publisher: Publisher) -> dict[tuple[int, int], crowd.CrowdState]:
+    """What a late joiner holds after applying ``snapshot`` of every cell."""
+    decoder, states = CrowdDecoder(), {}
+    for payload in publisher.snapshot(None):
+        state = decoder.apply(payload)
+        states[state.cell] = state
+    return states
+
+
+def test_a_twin_crossing_a_border_is_in_exactly_one_cell_after_every_tick(live):
+    """Twins walk back and forth across a border, each cell publishing at its own turn: the
+    followed streams, the snapshot and the roster agree on one cell per twin, every tick."""
+    near = BORDER_M - 3.0
+    one = live([[near, 500.0], [near - 1, 900.0], [500.0, 500.0], [BORDER_M + 700, 300.0]])
+    decoder, states = CrowdDecoder(), {}
+    walks = {1: (0.9, 0.0), 2: (0.45, 0.0)}
+    crossings = 0
+    for tick in range(60):
+        if tick == 30:
+            walks = {1: (-0.9, 0.0), 2: (-0.45, 0.0)}
+        before = one.publisher.roster()[1].copy()
+        for payload in one.step(walks):
+            state = decoder.apply(payload)
+            states[state.cell] = state
+        ids, cells = one.publisher.roster()
+        crossings += int((cells != before).any(axis=1).sum()) if len(before) == len(ids) else 0
+        held = cells_holding(states)
+        assert sorted(held) == [1, 2, 3, 4], f"tick {tick}: {held}"
+        assert all(len(c) == 1 for c in held.values()), f"tick {tick}: {held}"
+        snapped = cells_holding(snapshot_states(one.publisher))
+        assert snapped == held, f"tick {tick}"
+        assert {int(i): [tuple(c)] for i, c in zip(ids, cells.tolist(), strict=True)} == held
+    assert crossings == 4, "each walker crosses the border twice"
+
+
+def test_a_late_joiner_follows_a_cell_that_empties_and_fills_again(live):
+    """The only twin of cell (1, 0) leaves it and comes back; joiners at every tick take a
+    snapshot and then follow the stream: no delta ever needs a keyframe they cannot hold."""
+    one = live([[BORDER_M + 2.0, 500.0], [500.0, 500.0]])
+    joiners: list[tuple[CrowdDecoder, int]] = []
+    emptied = False
+    for tick in range(40):
+        decoder = CrowdDecoder()
+        for payload in one.publisher.snapshot(None):
+            decoder.apply(payload)
+        joiners.append((decoder, one.publisher.seq))
+        step = (-0.5, 0.0) if tick < 20 else (0.5, 0.0)
+        for payload in one.step({1: step}):
+            message = crowd.decode(payload)
+            for joined, since in joiners:
+                if message.seq > since:
+                    joined.apply(payload)  # raises unknown_base if the stream broke its rule
+        emptied = emptied or (1, 0) not in snapshot_states(one.publisher)
+    assert emptied, "the cell emptied"
+    assert (1, 0) in snapshot_states(one.publisher), "and filled again"
+
+
+def test_a_still_cell_publishes_a_keyframe_every_keyframe_every_turns(live):
+    """Nobody moves: every cell still sends a keyframe every ``KEYFRAME_EVERY`` turns (a turn
+    every third tick), so a late joiner's keyframe is never older than that."""
+    one = live([[500.0, 500.0], [BORDER_M + 500.0, 500.0], [BORDER_M + 600.0, 900.0]])
+    period = round(TICK_HZ / CROWD_HZ)
+    keyframes: dict[tuple[int, int], list[int]] = {}
+    for _ in range(6 * KEYFRAME_EVERY * period):
+        for payload in one.step():
+            message = crowd.decode(payload)
+            assert message.is_keyframe, "nothing changed: only keyframes"
+            keyframes.setdefault(message.cell, []).append(message.tick)
+        for state in snapshot_states(one.publisher).values():
+            assert one.tick - 1 - state.tick <= KEYFRAME_EVERY * period
+    assert sorted(keyframes) == [(0, 0), (1, 0)]
+    for ticks in keyframes.values():  # the first out of turn (the twins were new), then at turns
+        gaps = np.diff(ticks)
+        assert gaps[0] <= KEYFRAME_EVERY * period
+        assert set(gaps[1:].tolist()) == {KEYFRAME_EVERY * period}
+
+
+def test_a_spawned_twin_is_in_the_roster_and_its_cell_after_the_same_tick(live):
+    """Twins spawned and despawned between ticks: the tick's messages carry them in and out of
+    their cells, so roster and snapshot agree from then on (and neither knew them before)."""
+    one = live([[500.0, 500.0]])
+    one.step()
+    new = one.world.spawn({"position_m": np.array([[BORDER_M + 10.0, 10.0]])}, 1)
+    assert new.tolist() not in one.publisher.roster()[0].tolist()
+    one.step()
+    assert cells_holding(snapshot_states(one.publisher)) == {1: [(0, 0)], 2: [(1, 0)]}
+    assert one.publisher.roster()[1].tolist() == [[0, 0], [1, 0]]
+    one.world.despawn(new)
+    payloads = one.step()
+    assert [crowd.decode(p).cell for p in payloads] == [(1, 0)]
+    assert cells_holding(snapshot_states(one.publisher)) == {1: [(0, 0)]}
+    assert one.publisher.roster()[0].tolist() == [1]
+
+
+def test_meta_goes_out_between_ticks_while_no_tick_runs(live, monkeypatch):
+    """``heartbeat`` (called by the server between ticks, paused or not) sends ``meta`` once
+    ``META_EVERY_S`` passed without one, and not before."""
+    monkeypatch.setattr(publisher_module, "META_EVERY_S", 0.2)
+    one = live([[500.0, 500.0]])
+    one.step()  # its meta announces the twin
+    seq = one.publisher.seq
+    one.publisher.heartbeat()
+    assert one.publisher.seq == seq, "a meta went out just now"
+    deadline = time.monotonic() + WAIT_S
+    while one.publisher.seq == seq and time.monotonic() < deadline:
+        time.sleep(0.01)
+        one.publisher.heartbeat()
+    assert one.publisher.seq == seq + 1
+    ((topic, payload),) = one.receive(1)
+    assert topic == topics.META_TOPIC
+    assert meta.decode(payload).seq == seq + 1
