@@ -269,7 +269,8 @@ class BodyModel:
     The forward pass is the numba skinning kernel (``synthtwin.kernels.numba.skinning``): shape
     blend, forward kinematics, pose correctives (sparse when the model's are local) and linear blend
     skinning over each vertex's non-zero weights, the math of smplx's ``lbs``; it matches smplx to
-    ~1e-6 m. The kernel writes straight into the returned arrays (no copy).
+    ~1e-6 m. The kernel writes straight into the returned arrays (no copy); a batch size's shaped
+    vertices are cached while its betas repeat.
 
     Attributes (the raw SMPL arrays, float64 unless stated): ``v_template (V, 3)``,
     ``shapedirs (V, 3, NB)``, ``posedirs (V, 3, 207)``, ``J_regressor (J, V)``,

@@ -307,7 +307,9 @@ def test_cached_shape_follows_betas(backend, local_arrays):
     )
     betas, pose, transl = random_inputs(seed=17)
     other_betas, other_pose, _ = random_inputs(seed=18)
-    for call in [(betas, pose), (betas, other_pose), (other_betas, other_pose)]:
+    calls = [(betas, pose), (betas, other_pose), (betas, pose), (other_betas, other_pose)]
+    calls += [(other_betas, pose), (other_betas, other_pose), (betas, pose)]
+    for call in calls:  # new betas, cached on their second call, kept, then new again
         got = run(skinner, *call, transl)
         want = smplx_reference(local_arrays, *call, transl)
         assert_close(got[0], want[0])

@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 TILE_VERTICES = 32
-"""Vertices a parallel task skins: each task allocates its (B,) accumulators once."""
+"""Vertices a parallel task skins: each task allocates its accumulators once and writes its
+``(TILE_VERTICES, 3)`` block of each twin's output contiguously."""
 
 SMALL_ANGLE_RAD = 1e-8
 """Below this rotation angle, Rodrigues' formula is replaced by its first order, I + [r]x."""
@@ -456,8 +457,11 @@ def skin(
     num_vertices, num_twins = base.shape[0], vertices.shape[0]
     for tile in prange((num_vertices + TILE_VERTICES - 1) // TILE_VERTICES):
         posed = np.empty((3, num_twins), dtype=np.float32)
-        out = np.empty((3, num_twins), dtype=np.float32)
-        for v in range(tile * TILE_VERTICES, min(num_vertices, (tile + 1) * TILE_VERTICES)):
+        tile_out = np.empty((TILE_VERTICES, 3, num_twins), dtype=np.float32)  # twin-last
+        v0 = tile * TILE_VERTICES
+        v1 = min(num_vertices, v0 + TILE_VERTICES)
+        for v in range(v0, v1):
+            i = v - v0  # the vertex's row in tile_out
             _load_base(v, base, posed)
             _add_basis_rows(
                 basis_start[v] + first_entry,
@@ -469,15 +473,15 @@ def skin(
             )
             for c in range(3):
                 for b in range(num_twins):
-                    out[c, b] = transl_t[c, b]
+                    tile_out[i, c, b] = transl_t[c, b]
             for k in range(influence_joint.shape[1]):
                 if influence_weight[v, k] != 0.0:  # padding and zero weights move nothing
-                    _add_weighted_transform(
-                        influence_weight[v, k], influence_joint[v, k], transforms, posed, out
-                    )
-            for b in range(num_twins):
+                    weight, joint = influence_weight[v, k], influence_joint[v, k]
+                    _add_weighted_transform(weight, joint, transforms, posed, tile_out, i)
+        for b in range(num_twins):  # each twin's rows v0:v1, contiguous in vertices
+            for v in range(v0, v1):
                 for c in range(3):
-                    vertices[b, v, c] = out[c, b]
+                    vertices[b, v, c] = tile_out[v - v0, c, b]
 
 
 @njit(inline="always", cache=True)
@@ -522,13 +526,13 @@ def _add_basis_rows(e, end, basis_coefficient, basis_dirs, coefficients, posed) 
 
 
 @njit(inline="always", cache=True)
-def _add_weighted_transform(weight, j, transforms, posed, out) -> None:
-    """``out[:, b] += weight * (transforms[j, :, b] as 3 x 4) @ [posed[:, b], 1]``."""
+def _add_weighted_transform(weight, j, transforms, posed, out, i) -> None:
+    """``out[i, :, b] += weight * (transforms[j, :, b] as 3 x 4) @ [posed[:, b], 1]``."""
     for b in range(posed.shape[1]):
         x, y, z = posed[0, b], posed[1, b], posed[2, b]
         for r in range(3):
             a = transforms[j, 4 * r, b] * x + transforms[j, 4 * r + 1, b] * y
-            out[r, b] += weight * (
+            out[i, r, b] += weight * (
                 a + transforms[j, 4 * r + 2, b] * z + transforms[j, 4 * r + 3, b]
             )
 
@@ -555,8 +559,11 @@ class NumbaSkinner:
     """Forward passes of a batch of twins on the CPU; arrays allocated once, ``forward`` runs
     kernels only.
 
-    With ``cache_shape`` the shaped vertices and rest joints are kept while betas are unchanged
-    (compared exactly with the previous call's); without it every call blends the shape.
+    With ``cache_shape`` the rest joints are kept while betas are unchanged (compared exactly with
+    the previous call's), and the shaped vertices are cached once the same betas come a second
+    time: a call with new betas blends the shape inside the skinning pass (no cache to write and
+    read back), a run of calls with the same betas skips it. Without ``cache_shape`` every call
+    blends the shape.
     """
 
     def __init__(self, model: SkinningModel, batch_size: int, *, cache_shape: bool = True):
@@ -575,7 +582,8 @@ class NumbaSkinner:
         self._transforms = np.zeros((j, 12, b), f32)
         self._joints_t = np.zeros((j, 3, b), f32)
         self._shaped = np.zeros((v, 3, b), f32) if cache_shape else None
-        self._betas: np.ndarray | None = None  # betas of the cached shape
+        self._betas: np.ndarray | None = None  # betas of the rest joints
+        self._shaped_holds_betas = False  # whether _shaped holds the shape of self._betas
         self.output = SkinnedBatch(
             vertices=np.zeros((b, v, 3), f32), joints=np.zeros((b, j, 3), f32)
         )
@@ -603,7 +611,9 @@ class NumbaSkinner:
         out = self.output if out is None else _checked_output(out, self.output)
         self._load_inputs(betas, pose, transl)
         if not self.cache_shape or not np.array_equal(betas, self._betas):
-            self._blend_shape(betas)
+            self._blend_joints(betas)
+        elif not self._shaped_holds_betas:
+            self._blend_vertices()
         self._pose_and_skin(out)
         return out
 
@@ -616,14 +626,20 @@ class NumbaSkinner:
         else:
             self._rotations[:] = pose.transpose(1, 2, 3, 0)
 
-    def _blend_shape(self, betas: np.ndarray) -> None:
-        """Rest joints, and with ``cache_shape`` the shaped vertices, of these betas."""
+    def _blend_joints(self, betas: np.ndarray) -> None:
+        """Rest joints of these betas (loaded); the shaped vertices no longer match them."""
         model = self.model
         betas_t = self._coefficients[: model.num_betas]
         blend_shapes(model.joint_template, model.joint_shapedirs, betas_t, self._rest_joints)
-        if self.cache_shape:
-            blend_shapes(model.v_template, model.shapedirs, betas_t, self._shaped)
-            self._betas = np.array(betas)
+        self._betas = np.array(betas)
+        self._shaped_holds_betas = False
+
+    def _blend_vertices(self) -> None:
+        """The shaped vertices of the loaded betas, into the cache."""
+        model = self.model
+        betas_t = self._coefficients[: model.num_betas]
+        blend_shapes(model.v_template, model.shapedirs, betas_t, self._shaped)
+        self._shaped_holds_betas = True
 
     def _pose_and_skin(self, out: SkinnedBatch) -> None:
         model = self.model
@@ -636,7 +652,8 @@ class NumbaSkinner:
             self._joints_t,
             self._coefficients[model.num_betas :],
         )
-        base, first = (self._shaped, model.num_betas) if self.cache_shape else (self._template, 0)
+        cached = self._shaped_holds_betas
+        base, first = (self._shaped, model.num_betas) if cached else (self._template, 0)
         skin(
             base,
             first,
