@@ -15,6 +15,7 @@ REST call                  body                               role      ROUTER o
 =========================  =================================  ========  =========================
 GET    /api/twins          ``?offset&limit&q&activity``       viewer    ``roster`` + ``snapshot``
 GET    /api/twins/{id}                                        analyst   ``twin``
+POST   /api/twins/{id}/chat ``{"message", "conversation_id"}`` analyst ``chat``
 POST   /api/twins/spawn    ``{"count": n, "seed": s}``        operator  ``spawn``
 POST   /api/twins/despawn  ``{"ids": [...]}``                 operator  ``despawn``
 DELETE /api/twins/{id}                                        operator  ``despawn`` of one twin
@@ -93,6 +94,7 @@ from synthtwin.net.render.colour import PALETTE, PLACE_RGB
 from synthtwin.net.webrtc import BadOffer, TooManyViewers, WebRtcHub
 from synthtwin.net.websocket import WsRelay, add_websocket_route
 from synthtwin.net.wire import reply
+from synthtwin.net.wire.chat import CONVERSATION_ID, ENGINES, MAX_MESSAGE_CHARS, SOURCES
 from synthtwin.net.wire.client import AsyncCloneClient
 from synthtwin.net.wire.clone import Crowd, Replica, join_calls
 from synthtwin.net.wire.curve import CurveKeys
@@ -266,6 +268,32 @@ class Stats(_Result):
     overruns: int
     dropped_ticks: int
     systems: dict[str, SystemTiming] = Field(description="time each system takes a tick")
+
+
+class ChatMessage(_Body):
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS,
+                         description="what you say to the twin")  # fmt: skip
+    conversation_id: str | None = Field(
+        None, pattern=f"^{CONVERSATION_ID.pattern}$",
+        description="continue this conversation (from a previous answer); null starts one",
+    )  # fmt: skip
+
+
+class ChatFact(BaseModel):
+    name: str = Field(description="e.g. `hr_bpm`, `sleep_hours`")
+    value: bool | int | float | str = Field(description="as the reply says it (rounded)")
+    unit: str
+    source: Literal[SOURCES] = Field(description="where the value comes from")
+    time: str | None = Field(description="simulated local time it holds at, ISO 8601")
+
+
+class ChatAnswer(_Result):
+    reply: str = Field(description="the twin's answer, in the first person")
+    conversation_id: str
+    facts: list[ChatFact] = Field(description="every number in `reply` is one of these values")
+    intent: str = Field(description="what the message was understood to ask")
+    engine: Literal[ENGINES] = Field(description="who wrote the reply")
+    fallback: str | None = Field(None, description="why a language model's answer was not used")
 
 
 class SpawnRequest(_Body):
@@ -546,6 +574,16 @@ def _twin_routes(app: FastAPI, requests: CallerRequests) -> None:
         code = int(details["activity"])
         details["activity_name"] = ACTIVITY_NAMES[code] if code < len(ACTIVITY_NAMES) else str(code)
         return details
+
+    @app.post("/api/twins/{twin_id}/chat", response_model=ChatAnswer, dependencies=[StateChange],
+              responses={**_errors(404, 422, 429), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip
+    async def chat(twin_id: TwinId, body: ChatMessage, caller: AnalystCaller) -> dict[str, Any]:
+        """Talk to a twin: it answers in the first person from its live state, its day so far,
+        its profile and its timetable (the ROUTER's ``chat``, composed off the tick)."""
+        cid = body.conversation_id
+        return await requests.of(caller).call(
+            "chat", id=twin_id, message=body.message, conversation_id=cid
+        )
 
     @app.post("/api/twins/spawn", response_model=Spawned,
               responses={**_errors(422), **CHANGE_ERRORS}, tags=["twins"])  # fmt: skip

@@ -4,6 +4,7 @@
     twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
                [--checkpoint FILE] [--insecure]
     twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
+    twin chat ID                      (talk to a twin: clients/python/chat.py)
     twin bench [-k NAME]              (the benchmark suite, one table)
     twin token | cert | keys ...      (access tokens, TLS certificate, CURVE keys: credentials.py)
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from synthtwin.clients.python import chat as chat_cli
 from synthtwin.clients.python import cli as client_cli
 from synthtwin.engine.app import credentials
 from synthtwin.engine.app.bench_report import run_bench
@@ -147,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="run the benchmarks and print one table")
     bench.add_argument("-k", dest="select", default=None, help="only benchmarks matching this")
     client_cli.register(commands)
+    chat_cli.register(commands)
     credentials.register(commands)
     return parser
 
@@ -241,6 +244,7 @@ COMMANDS = {
     "serve": _serve,
     "bench": _bench,
     **client_cli.COMMANDS,
+    **chat_cli.COMMANDS,
     **credentials.COMMANDS,
 }
 ERRORS = (
