@@ -9,6 +9,7 @@ every step is bounded in time and a failure shows NUnit's output."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from synthtwin.kernels.smpl import JOINT_NAMES, PARENTS
 from synthtwin.net.wire.crowd import CrowdEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +67,12 @@ def assemblies(tmp_path_factory) -> Path:
     return out
 
 
-def _bench_payloads(folder: Path) -> None:
-    """A keyframe of ``BENCH_TWINS`` walking twins and a delta in which half of them moved,
-    written by the Python encoder (the reference) into ``folder``."""
+def _fixtures(folder: Path) -> None:
+    """What the NUnit tests compare with, written into ``folder``: SMPL's joint names and
+    parents as the server has them (``smpl.json``), and a keyframe of ``BENCH_TWINS`` walking
+    twins and a delta in which half of them moved, by the Python encoder (the reference)."""
+    smpl = {"joint_names": list(JOINT_NAMES), "parents": PARENTS.tolist()}
+    (folder / "smpl.json").write_text(json.dumps(smpl))
     rng = np.random.default_rng(7)
     n = BENCH_TWINS
     ids = np.arange(n, dtype=np.uint32) * 3
@@ -92,8 +97,8 @@ def _nunit(assemblies: Path, env: dict[str, str], *options: str) -> str:
 def test_core_tests_pass_on_every_golden_vector(assemblies, tmp_path):
     """Every NUnit test but the live ones; prints the C# decode throughput (rough: whatever
     else this machine runs meanwhile)."""
-    _bench_payloads(tmp_path)
-    env = {"SYNTHTWIN_GOLDEN": str(GOLDEN), "SYNTHTWIN_BENCH": str(tmp_path)}
+    _fixtures(tmp_path)
+    env = {"SYNTHTWIN_GOLDEN": str(GOLDEN), "SYNTHTWIN_FIXTURES": str(tmp_path)}
     output = _nunit(assemblies, env, "-exclude=Live", f"-xml={tmp_path / 'result.xml'}")
     assert "Tests run:" in output and "Failures: 0" in output, output[-4000:]
     throughput = [line for line in output.splitlines() if "twins/s" in line]

@@ -8,7 +8,7 @@ namespace SynthTwin.Core.Tests
 {
     /// <summary>
     /// Decode throughput of crowd messages that the Python encoder wrote (a keyframe of 1000
-    /// walking twins and a delta of half of them, in SYNTHTWIN_BENCH): twins per second through
+    /// walking twins and a delta of half of them, in SYNTHTWIN_FIXTURES): twins per second through
     /// <see cref="CrowdDecoder"/> (decode, check, dequantize), printed as "... twins/s". A rough
     /// figure: it runs on whatever machine runs the tests, beside whatever else runs there.
     /// </summary>
@@ -19,8 +19,8 @@ namespace SynthTwin.Core.Tests
 
         static byte[] Payload(string name)
         {
-            string dir = Environment.GetEnvironmentVariable("SYNTHTWIN_BENCH");
-            if (string.IsNullOrEmpty(dir)) throw new InvalidOperationException("set SYNTHTWIN_BENCH to the payloads' folder");
+            string dir = Environment.GetEnvironmentVariable("SYNTHTWIN_FIXTURES");
+            if (string.IsNullOrEmpty(dir)) throw new InvalidOperationException("set SYNTHTWIN_FIXTURES to the payloads' folder");
             return File.ReadAllBytes(Path.Combine(dir, name));
         }
 
