@@ -3,7 +3,8 @@ network namespace by ``tests/test_browser.py`` (see shared/notes/webrtc-in-tests
 
 Usage: ``python -m tests.browser_session OUT_DIR [--login]``; prints one JSON line of findings and
 saves screenshots into OUT_DIR. ``--login`` serves with a token file instead (closed access) and
-signs in: the login form, a wrong token, a viewer's token, signing out, an analyst's link.
+signs in: the login form, a wrong token, a viewer's token, signing out, an analyst's link (and
+its chat with the selected twin).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ VIDEO = "document.getElementById('video')"
 PLAYING = f"() => {VIDEO}.videoWidth > 0 && {VIDEO}.currentTime > 0"
 SHOWN = "(selector) => !document.querySelector(selector).hidden"
 HIDDEN = "(selector) => document.querySelector(selector).hidden"
+CHAT_REPLIES = "(n) => document.querySelectorAll('#chat-log .chat-twin').length >= n"
 FPS_WINDOW_MS = 3000
 MORNING = "2026-03-02T08:00"
 """A Monday's commute: twins on the move, for a picture that changes and reproducible shots."""
@@ -236,6 +238,7 @@ def login_session(out: Path, url: str, tokens: dict[str, str]) -> dict:
         page.locator("#twin-rows tr").nth(0).click()
         wait_for(page, SHOWN, "#detail-denied", 5_000)
         viewer["health_hidden"] = page.evaluate(HIDDEN, "#health")
+        viewer["chat_visible"] = page.is_visible("#chat")
         page.click("#logout")
         wait_for(page, SHOWN, "#login", 15_000)
 
@@ -247,6 +250,7 @@ def login_session(out: Path, url: str, tokens: dict[str, str]) -> dict:
         wait_for(page, SHOWN, "#health", 5_000)
         page.wait_for_timeout(3000)
         live = page.locator("#live-rate").inner_text()
+        chat = talk(page, ["what is your heart rate?", "and your blood pressure?"])
         page.screenshot(path=str(out / "analyst.png"))
         browser.close()
     return {
@@ -258,9 +262,25 @@ def login_session(out: Path, url: str, tokens: dict[str, str]) -> dict:
         "address_after_link": address,
         "analyst_first_frame_s": analyst_first_frame_s,
         "analyst_live_updates_per_s": int(live.split()[0]) if live else 0,
+        "chat": chat,
         # the page asks before it signs in: Chromium logs each 401 as a failed resource load
         "console_errors": [e for e in errors if "status of 401" not in e],
     }
+
+
+def talk(page, messages: list[str]) -> list[dict]:
+    """Send each message in the chat panel and wait for its reply: the reply's text, the facts
+    of its tooltip, and what the panel says it was about."""
+    said = []
+    for count, message in enumerate(messages, start=1):
+        page.fill("#chat-input", message)
+        page.click("#chat-send")
+        wait_for(page, CHAT_REPLIES, count, 10_000)
+        line = page.locator("#chat-log .chat-twin").nth(count - 1)
+        about = page.locator("#chat-about").inner_text()
+        said.append({"reply": line.inner_text(), "facts": line.get_attribute("title"),
+                     "about": about})  # fmt: skip
+    return said
 
 
 def _sign_in(page, submit: bool = True) -> float:

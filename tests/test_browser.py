@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from synthtwin.net.chat import numbers_in
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path("/usr/lib/chromium/chromium")
@@ -55,8 +57,9 @@ def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
 
 def test_the_page_signs_in_with_a_token_and_shows_what_the_role_may_see():
     """Closed access (a token file): the login form first, a wrong token refused, a viewer's token
-    in an HttpOnly cookie (no health data, no controls), sign out, an analyst's ``?token=`` link
-    that leaves the address bar at once (live vitals on the video's data channel)."""
+        in an HttpOnly cookie (no health data, no controls), sign out, an analyst's ``?token=`` link
+        that leaves the address bar at once (live vitals on the video's data channel), and the
+    analyst's chat with the selected twin: grounded replies, a follow-up (hidden for the viewer)."""
     findings = browser_session("--login")
     assert findings["rows_before_login"] == 0
     assert findings["wrong_token_error"] == "unknown or revoked token"
@@ -68,5 +71,12 @@ def test_the_page_signs_in_with_a_token_and_shows_what_the_role_may_see():
     assert findings["address_after_link"].endswith("/?x=1"), findings["address_after_link"]
     assert findings["analyst_first_frame_s"] < 15
     assert findings["analyst_live_updates_per_s"] >= 5, "an analyst's live vitals are missing"
+    assert not viewer["chat_visible"], "the chat panel shows health data: analysts only"
+    heart, pressure = findings["chat"]
+    assert heart["reply"].startswith("twin ") and "vitals" in heart["about"], heart
+    assert "hr_bpm = " in heart["facts"] and "(live)" in heart["facts"], heart
+    for number in numbers_in(heart["reply"].partition(": ")[2]):
+        assert f"= {number} " in heart["facts"], (number, heart)
+    assert "sbp_mmhg = " in pressure["facts"], pressure
     assert findings["console_errors"] == []  # a CSP violation would be one
     assert (ARTIFACTS / "login" / "login.png").stat().st_size > 10_000

@@ -360,10 +360,60 @@ function select(id, tellServer = true) {
   showHealth();
   for (const dl of [$("d-identity"), $("d-today")]) dl.replaceChildren();
   $("d-minutes").replaceChildren();
+  resetChat();
   if (charts.length === 0) makeCharts();
   drawCharts();
   pollDetail().catch(() => {});
 }
+
+// -- talking to the selected twin (POST /api/twins/{id}/chat, analysts) -----------------------
+
+let conversation = null; // {twin, id}: the conversation with the selected twin, once started
+
+function resetChat() {
+  conversation = null;
+  $("chat-log").replaceChildren();
+  $("chat-about").textContent = "";
+}
+
+function chatLine(who, text, className) {
+  const li = el("li", undefined, className);
+  li.append(el("b", `${who}: `), text);
+  $("chat-log").append(li);
+  li.scrollIntoView({ block: "nearest" });
+  return li;
+}
+
+/** Send the typed message to the selected twin; its reply (the facts it rests on as a tooltip),
+ * or the server's refusal, joins the log. */
+async function onChat(event) {
+  event.preventDefault();
+  const input = $("chat-input");
+  const message = input.value.trim();
+  if (!message || selected === null) return;
+  const twin = selected;
+  input.value = "";
+  chatLine("you", message, "chat-you");
+  $("chat-send").disabled = true;
+  try {
+    const cid = conversation !== null && conversation.twin === twin ? conversation.id : null;
+    const answer = await api(`/api/twins/${twin}/chat`, {
+      method: "POST",
+      body: JSON.stringify({ message, conversation_id: cid }),
+    });
+    if (twin !== selected) return;
+    conversation = { twin, id: answer.conversation_id };
+    const line = chatLine(`twin ${twin}`, answer.reply, "chat-twin");
+    line.title = answer.facts.map((f) => `${f.name} = ${f.value} ${f.unit} (${f.source})`).join("\n");
+    $("chat-about").textContent = `${answer.intent.replaceAll("_", " ")} · ${answer.engine}`;
+  } catch (err) {
+    if (twin === selected) chatLine("error", err.message, "chat-error bad");
+  } finally {
+    $("chat-send").disabled = false;
+  }
+}
+
+$("chat-form").addEventListener("submit", onChat);
 
 /** The selected twin's health data for analysts, a note for viewers. */
 function showHealth() {
