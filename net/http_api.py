@@ -15,6 +15,9 @@ REST call                  body                               role      ROUTER o
 =========================  =================================  ========  =========================
 GET    /api/twins          ``?offset&limit&q&activity``       viewer    ``roster`` + ``snapshot``
 GET    /api/twins/{id}                                        analyst   ``twin``
+GET    /api/twins/{id}/history ``?from&to&resolution``         analyst   ``history`` (deferred)
+GET    /api/twins/{id}/timeline ``?date``                     analyst   ``history`` (deferred)
+GET    /api/population/daily ``?from&to&group_by``             analyst   ``history`` (deferred)
 POST   /api/twins/{id}/chat ``{"message", "conversation_id"}`` analyst ``chat``
 POST   /api/twins/spawn    ``{"count": n, "seed": s}``        operator  ``spawn``
 POST   /api/twins/despawn  ``{"ids": [...]}``                 operator  ``despawn``
@@ -58,6 +61,7 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -495,6 +499,7 @@ def create_app(
     add_websocket_route(app, relay, access, requests, security)
     _handle_errors(app)
     _twin_routes(app, requests)
+    _history_routes(app, requests)
     _simulation_routes(app, requests)
     _video_routes(app, hub)
     _session_routes(app, access, security.tls)
@@ -779,6 +784,99 @@ def _swatches(names: Sequence[str], rgb: np.ndarray) -> list[dict[str, str]]:
     return [
         {"name": name, "rgb": "#" + "".join(f"{c:02x}" for c in code)}
         for name, code in zip(names, codes, strict=True)
+    ]
+
+
+class History(_Result):
+    twin_id: int
+    resolution: Literal["minute", "hour", "day"]
+    columns: dict[str, list[float | int | str | None]] = Field(
+        description="one list per column, one value per row; `day` or `t` (simulated local "
+        "time) first; null where a day had no value (a resting HR without awake rest)"
+    )
+
+
+class Timeline(_Result):
+    twin_id: int
+    date: str
+    episodes: dict[str, list[float | int | str | None]] = Field(
+        description="the day's activity episodes: start, end, activity (code), place"
+    )
+    vitals: dict[str, list[float | int | str | None]] = Field(description="the day's samples")
+
+
+class PopulationDaily(_Result):
+    group_by: Literal["age_band", "sex", "condition", "employment"]
+    groups: list[str]
+    columns: dict[str, list[float | int | str | None]] = Field(
+        description="per day and group (an index into `groups`): twins, and each measure's mean"
+    )
+
+
+First = Annotated[date | None, Query(alias="from", description="first simulated day, YYYY-MM-DD")]
+Last = Annotated[date | None, Query(alias="to", description="last simulated day, included")]
+Day = Annotated[date | None, Query(alias="date", description="simulated day, YYYY-MM-DD")]
+
+
+def _history_routes(app: FastAPI, requests: CallerRequests) -> None:
+    """The health record (analyst): the ROUTER's ``history`` op, queried off the tick."""
+
+    @app.get("/api/twins/{twin_id}/history", response_model=History,
+             responses={**_errors(404, 422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip
+    async def history(
+        twin_id: TwinId,
+        caller: AnalystCaller,
+        first: First = None,
+        last: Last = None,
+        resolution: Literal["minute", "hour", "day"] = "day",
+    ) -> dict[str, Any]:
+        """A twin's record: daily rows, or its vitals by hour or minute (at most 3660, 92 or 7
+        days; by default the 30 days to today, or today)."""
+        args = _dates(**{"from": first, "to": last})
+        result = await requests.of(caller).call(
+            "history", query="history", id=twin_id, resolution=resolution, **args
+        )
+        return {**result, "columns": _lists(result["columns"])}
+
+    @app.get("/api/twins/{twin_id}/timeline", response_model=Timeline,
+             responses={**_errors(404, 422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip
+    async def timeline(twin_id: TwinId, caller: AnalystCaller, day: Day = None) -> dict[str, Any]:
+        """A twin's day: its activity episodes and its vitals as sampled (default: today)."""
+        args = _dates(date=day)
+        result = await requests.of(caller).call("history", query="timeline", id=twin_id, **args)
+        episodes, vitals = _lists(result["episodes"]), _lists(result["vitals"])
+        return {**result, "episodes": episodes, "vitals": vitals}
+
+    @app.get("/api/population/daily", response_model=PopulationDaily,
+             responses={**_errors(422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip
+    async def population(
+        caller: AnalystCaller,
+        first: First = None,
+        last: Last = None,
+        group_by: Literal["age_band", "sex", "condition", "employment"] = "age_band",
+    ) -> dict[str, Any]:
+        """Each day's means over the twins of each group (default: the 30 days to today)."""
+        args = _dates(**{"from": first, "to": last})
+        result = await requests.of(caller).call(
+            "history", query="population", group_by=group_by, **args
+        )
+        return {**result, "columns": _lists(result["columns"])}
+
+
+def _dates(**days: date | None) -> dict[str, str]:
+    """The given days as the ``history`` op's ISO strings."""
+    return {key: day.isoformat() for key, day in days.items() if day is not None}
+
+
+def _lists(columns: dict[str, Any]) -> dict[str, list]:
+    """Columns as JSON lists: arrays to numbers, NaN to null."""
+    return {name: _json_values(values) for name, values in columns.items()}
+
+
+def _json_values(values: Any) -> list:
+    """One column as a JSON list, NaN as null."""
+    return [
+        None if isinstance(v, float) and math.isnan(v) else v for v in np.asarray(values).tolist()
     ]
 
 

@@ -48,6 +48,7 @@ from synthtwin.engine.loop import Loop, LoopStats
 from synthtwin.engine.world import UnknownTwinError, World
 from synthtwin.net.auth import AuthError, Role, TokenStore
 from synthtwin.net.chat_requests import ChatDone, ChatRefused, ChatRequests, Deferred
+from synthtwin.net.history_requests import HistoryDone, HistoryRefused, HistoryRequests
 from synthtwin.net.limits import PeerBuckets, TokenBucket
 from synthtwin.net.publisher import Publisher
 from synthtwin.net.twin_profile import twin_profile
@@ -82,14 +83,14 @@ STATS_EVERY_S = 0.1
 """The loop's timings and counts in ``stats`` are at most this old, wall seconds."""
 OP_ROLES: dict[str, Role] = {
     "snapshot": Role.VIEWER, "roster": Role.VIEWER, "town": Role.VIEWER, "stats": Role.VIEWER,
-    "twin": Role.ANALYST, "chat": Role.ANALYST,
+    "twin": Role.ANALYST, "chat": Role.ANALYST, "history": Role.ANALYST,
     "spawn": Role.OPERATOR, "despawn": Role.OPERATOR, "time_scale": Role.OPERATOR,
     "pause": Role.OPERATOR, "resume": Role.OPERATOR,
 }  # fmt: skip
 """The lowest role that may run each op: viewers read the crowd, analysts a twin's health
-(``twin``: profile, vitals, today; ``chat``: the twin answers from them), operators change the
-world; admin ops will be configuration. An unknown op needs a viewer (so that a caller without a
-token learns nothing of the ops)."""
+(``twin``: profile, vitals, today; ``chat``: the twin answers from them; ``history``: the health
+record), operators change the world; admin ops will be configuration. An unknown op needs a
+viewer (so that a caller without a token learns nothing of the ops)."""
 COMMANDS = ("spawn", "despawn", "time_scale", "pause", "resume")
 """The ops that change the world or the loop: journaled, and replayed by ``apply``."""
 
@@ -137,6 +138,8 @@ class RequestHandler:
         journal: where ``COMMANDS`` are written ahead; None: nowhere.
         chat: the ``chat`` op's worker queue (``net.chat_requests``, deferred replies: ``handle``
             returns its ``Deferred`` ticket, ``deferred_replies`` the answers); None: no chats.
+        history: the ``history`` op's queries of the health record (``net.history_requests``,
+            deferred the same way); None: no record.
 
     Attributes:
         rate_limited: requests refused with ``rate_limited``, or dropped unanswered from a muted
@@ -151,9 +154,11 @@ class RequestHandler:
         tokens: TokenStore | None = None,
         journal: CommandJournal | None = None,
         chat: ChatRequests | None = None,
+        history: HistoryRequests | None = None,
     ) -> None:
         self.controls = controls
         self.chat = chat
+        self.history = history
         self._deferred: dict[int, int | None] = {}
         self.journal = journal
         self.publisher = publisher
@@ -169,7 +174,7 @@ class RequestHandler:
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
             "pause": self._pause, "resume": self._resume, "stats": self._stats,
-            "town": self._town, "chat": self._chat,
+            "town": self._town, "chat": self._chat, "history": self._history,
         }  # fmt: skip
 
     def handle(self, payload: bytes, peer: bytes | None = None) -> bytes | Deferred | None:
@@ -204,7 +209,7 @@ class RequestHandler:
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, str(err)))
         except _Failure as failure:
             return self._reply(request_id, error=failure.error)
-        except ChatRefused as refused:
+        except (ChatRefused, HistoryRefused) as refused:
             return self._reply(request_id, error=refused.error)
         except UnknownTwinError as err:
             message = f"twin {err.twin_id} does not exist"
@@ -216,7 +221,9 @@ class RequestHandler:
 
     def deferred_replies(self) -> list[tuple[int, bytes]]:
         """``(ticket, reply payload)`` of each deferred request finished since the last call."""
-        done: list[ChatDone] = self.chat.finished() if self.chat is not None else []
+        done: list[ChatDone | HistoryDone] = self.chat.finished() if self.chat is not None else []
+        if self.history is not None:
+            done += self.history.finished()
         return [
             (d.ticket, self._reply(self._deferred.pop(d.ticket), d.result, d.error)) for d in done
         ]
@@ -313,6 +320,12 @@ class RequestHandler:
         if self.chat is None:
             raise _Failure(reply.UNKNOWN_OP, "unknown op 'chat': this server does not chat")
         return self.chat.submit(args)
+
+    def _history(self, args: dict[str, Any]) -> Deferred:
+        """Queue a query of the health record (``net.history_requests``); its reply comes later."""
+        if self.history is None:
+            raise _Failure(reply.UNKNOWN_OP, "unknown op 'history': this server keeps no record")
+        return self.history.submit(args)
 
     def _spawn(self, args: dict[str, Any]) -> dict[str, Any]:
         count = fields.read_int(args, "count", "args")

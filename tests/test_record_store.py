@@ -3,13 +3,15 @@ writes from a real simulation into a real DuckDB file."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
+from synthtwin.engine.app.cli import main
 from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
@@ -164,3 +166,18 @@ def test_despawned_twins_end_their_episode_and_spawned_ones_are_profiled(tmp_pat
     assert sorted(r[0] for r in profiled.fetchall()) == sorted(born.tolist())
     recorder.close()
     sim.close()
+
+
+def test_twin_simulate_store_writes_the_record_ending_today(tmp_path):
+    store = tmp_path / "h.duckdb"
+    argv = ["simulate", "--twins", "8", "--days", "1", "--step-s", "300", "--quiet",
+            "--out", str(tmp_path / "out"), "--store", str(store)]  # fmt: skip
+    assert main(argv) == 0
+    yesterday = date.today() - timedelta(days=1)
+    daily = pq.read_table(tmp_path / "out" / "daily.parquet")
+    with duckdb.connect(str(store), read_only=True) as db:
+        days = db.execute("SELECT DISTINCT day FROM daily").fetchall()
+        assert days == [(yesterday,)]
+        assert db.execute("SELECT count(*) FROM daily").fetchone()[0] == daily.num_rows
+        samples = db.execute("SELECT count(DISTINCT t), count(*) FROM vitals").fetchone()
+        assert samples == (288, 288 * daily.num_rows)  # every 5 minutes of the day, every twin

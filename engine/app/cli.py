@@ -1,6 +1,7 @@
 """The ``twin`` command line.
 
     twin simulate --twins N --days D --seed S --out DIR [--start YYYY-MM-DD] [--vitals-every S]
+                  [--store FILE.duckdb]
     twin serve [--twins N] [--tick-hz 30] [--time-scale 1] [--config FILE.toml] [--resume CKPT]
                [--checkpoint FILE] [--insecure]
     twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
@@ -18,7 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from tqdm import tqdm
@@ -28,6 +29,7 @@ from synthtwin.clients.python import cli as client_cli
 from synthtwin.engine.app import credentials
 from synthtwin.engine.app.bench_report import run_bench
 from synthtwin.engine.app.durability import ShutdownSave
+from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.serve import Serving, serve
 from synthtwin.engine.app.simulate import OutputError, check_output_dir, run_headless
 from synthtwin.engine.app.simulation import build_simulation
@@ -35,6 +37,7 @@ from synthtwin.engine.backend import DEVICES, BackendError
 from synthtwin.engine.checkpoint import CheckpointError
 from synthtwin.engine.clock import SECONDS_PER_DAY
 from synthtwin.engine.config import ConfigError, load_config
+from synthtwin.engine.health_store import StoreError
 from synthtwin.engine.journal import JournalError
 from synthtwin.engine.synth.population_import import PopulationImportError
 from synthtwin.net.server import ServerError
@@ -106,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     sim.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the health record twin serve keeps (DuckDB, such as "
+        "data/health.duckdb); without --start the run then ends at today's midnight",
+    )
 
     srv = commands.add_parser("serve", help="run in real time behind ZeroMQ endpoints")
     srv.add_argument("--twins", type=_positive_int, default=None, help="population size (1000)")
@@ -160,7 +171,9 @@ def _simulate(args: argparse.Namespace) -> int:
     given = {"twins": args.twins, "seed": args.seed, "device": args.device,
              "population_file": args.population}  # fmt: skip
     from_file = load_config(args.config, **given).sim
-    first_day = args.start or (from_file.start or datetime.now()).date()
+    today = datetime.now().date()
+    ending_today = today - timedelta(days=args.days) if args.store is not None else today
+    first_day = args.start or (from_file.start.date() if from_file.start else ending_today)
     config = load_config(
         args.config,
         **given,
@@ -169,13 +182,20 @@ def _simulate(args: argparse.Namespace) -> int:
         start=datetime(first_day.year, first_day.month, first_day.day),
     )
     check_output_dir(args.out)
-    sim = build_simulation(config)
-    ticks = round(args.days * SECONDS_PER_DAY / sim.loop.dt_s)
-    with tqdm(total=ticks, unit="tick", disable=args.quiet, desc=f"{sim.world.n} twins") as bar:
-        run = run_headless(sim, args.days, args.out, args.vitals_every, bar.update)
+    recorder = Recorder(args.store, config.history, blocking=True) if args.store else None
+    try:
+        sim = build_simulation(config, record=recorder.sink if recorder else None)
+        if recorder is not None:
+            recorder.align(sim.world)
+        ticks = round(args.days * SECONDS_PER_DAY / sim.loop.dt_s)
+        with tqdm(total=ticks, unit="tick", disable=args.quiet, desc=f"{sim.world.n} twins") as bar:
+            run = run_headless(sim, args.days, args.out, args.vitals_every, bar.update, recorder)
+        sim.close()
+    finally:
+        if recorder is not None:
+            recorder.close()
     for name, path in run.files.items():
         print(f"{name}: {path}")
-    sim.close()
     return 0
 
 
@@ -255,6 +275,7 @@ ERRORS = (
     CheckpointError,
     JournalError,
     ServerError,
+    StoreError,
     ValueError,
     OSError,
 )

@@ -91,16 +91,23 @@ class Durability:
         sim: the simulation to save.
         config: where and how often to save.
         resumed: what the checkpoint the world was restored from recorded (None: a new world).
+        before_save: called before each checkpoint is written (the health record's flush:
+            ``engine.app.record.Recorder.flush``, so it holds everything the checkpoint covers).
 
     Raises:
         JournalError: the journal cannot be created next to ``config.checkpoint``.
     """
 
     def __init__(
-        self, sim: Simulation, config: ServeConfig, resumed: CheckpointInfo | None = None
+        self,
+        sim: Simulation,
+        config: ServeConfig,
+        resumed: CheckpointInfo | None = None,
+        before_save: Callable[[], None] | None = None,
     ) -> None:
         self.sim = sim
         self.config = config
+        self.before_save = before_save
         after = resumed.journal if resumed is not None else None
         self.journal = Journal.start(config.checkpoint, after, tick=lambda: sim.world.tick)
         self.failures = 0
@@ -174,6 +181,8 @@ class Durability:
             CheckpointError: the file could not be written (the journal still holds everything).
         """
         target = path or self.config.checkpoint
+        if self.before_save is not None:
+            self.before_save()
         position = self.journal.rotate() if self.journal.entries else self.journal.position
         loop = self.sim.loop
         settings = LoopSettings(loop.time_scale, loop.paused)

@@ -11,7 +11,10 @@ without access tokens and encryption unless ``security.insecure`` is set (then i
 HTTP API and the video view run in a process of their own (``net.gateway``) as clients of the
 ROUTER and the PUB, so the simulation thread stays the only one that touches the world, and
 rendering or encoding never competes with it for the GIL. Chats with twins (``[chat]``) are
-composed on a worker thread of their own (``net.chat_service``), answered at a later tick.
+composed on a worker thread of their own (``net.chat_service``), answered at a later tick. The
+health record (``[history]``, ``engine.app.record``) is written by a thread of its own, flushed
+before each checkpoint and aligned with a resumed world; its ``history`` queries run on another
+(``net.history_requests``), answered at a later tick too.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numba
 
 from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.durability import Durability, ShutdownSave
+from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.checkpoint import CheckpointInfo, read_checkpoint_info
 from synthtwin.engine.config import ChatConfig, Config, ConfigError, exposure_problem
@@ -37,6 +41,7 @@ from synthtwin.net.chat import ChatEngine, ChatSettings, api_key_from_env
 from synthtwin.net.chat_requests import ChatRequests
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.gateway import Gateway, GatewaySpec, ZmqAccess
+from synthtwin.net.history_requests import HistoryRequests
 from synthtwin.net.http_api import DEFAULT_TIMEOUT_S
 from synthtwin.net.http_security import HttpSecurity
 from synthtwin.net.requests import Controls, RequestHandler
@@ -92,6 +97,7 @@ class Serving:
         self.replayed = 0
         self.saved: ShutdownSave | None = None
         self.durability: Durability | None = None
+        self.recorder: Recorder | None = None
         self.stop = threading.Event()
         self.server = ZmqServer(
             config.serve, config.sim.tick_hz, config.security, config.tokens_file
@@ -101,10 +107,18 @@ class Serving:
         try:
             if config.serve.http_enabled:
                 self.http = self._http_server()
+            if config.history.enabled:
+                self.recorder = Recorder(config.history_file, config.history)
+            record = self.recorder.sink if self.recorder is not None else None
             self.sim: Simulation = build_simulation(
-                config, resume, replicator=self.server.publisher, commands=self.server
-            )
-            self.durability = Durability(self.sim, config.serve, resumed)
+                config, resume, replicator=self.server.publisher, commands=self.server,
+                record=record,
+            )  # fmt: skip
+            flush = None
+            if self.recorder is not None:
+                self.recorder.align(self.sim.world)
+                flush = self.recorder.flush
+            self.durability = Durability(self.sim, config.serve, resumed, before_save=flush)
             self.chat = ChatService(ChatEngine(chat_settings(config.chat)), config.chat.max_pending)
         except BaseException:
             self._close()
@@ -125,11 +139,27 @@ class Serving:
             chat=ChatRequests(
                 self.chat, self.sim.world, self.sim.today, self.server.publish_health
             ),
+            history=self._history_requests(),
         )
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
         self._gateway_backoff_s = GATEWAY_CHECK_S
         if resume is not None:
             self._replay(resume, resumed, config.sim.time_scale if keep_time_scale else None)
+
+    def _history_requests(self) -> HistoryRequests | None:
+        """The ``history`` op's queries, on the record's database (None: no record kept)."""
+        if self.recorder is None:
+            return None
+        clock = self.sim.world.clock
+        return HistoryRequests(self.recorder.store, lambda: clock.date)
+
+    def _close_record(self) -> None:
+        """Stop the history queries, store what is queued and close the record."""
+        handler = self.server.handler
+        if handler is not None and handler.history is not None:
+            handler.history.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     def _replay(self, resume: Path, resumed: CheckpointInfo, time_scale: float | None) -> None:
         """The loop's settings and the commands journaled after the resumed checkpoint."""
@@ -148,6 +178,7 @@ class Serving:
             self.chat.close()
         if getattr(self, "sim", None) is not None:
             self.sim.close()
+        self._close_record()
         if self.http is not None:
             self.http.stop()
         self.server.close()
@@ -194,6 +225,7 @@ class Serving:
                 finally:
                     self.chat.close()
                     self.server.close()
+                    self._close_record()
                     self.sim.close()
 
     def _between_ticks(self) -> None:

@@ -5,6 +5,16 @@ Output files (Parquet, one row per ...):
 - ``daily.parquet``: twin and simulated day (``systems.health.DAILY_FIELDS``).
 - ``vitals.parquet`` (with ``vitals_every_s``): twin and sample time (``VITALS_FIELDS``).
 Files are written to a temporary name and renamed, so a reader never sees half a file.
+
+The daily and vitals files are streamed: each closed day, and each ``VITALS_ROW_GROUP_ROWS``
+vitals rows, is written as a Parquet row group while the run goes on, so the run's memory does not
+grow with the vitals it samples (the health system's ``HealthRecord`` still holds the closed days,
+~110 B a twin-day; docs/architecture.md, memory per twin).
+
+With a ``Recorder`` (``twin simulate --store FILE``) the run also writes the health record
+(``engine.health_store``) that ``twin serve`` keeps: the same rows by the same system
+(``systems.recording``), the writer waited for instead of dropping, all of it stored when the
+run returns.
 """
 
 from __future__ import annotations
@@ -21,13 +31,22 @@ import pyarrow.parquet as pq
 
 from synthtwin.components.activity import ACTIVITIES, CATEGORIES, Activity
 from synthtwin.components.pose import CLIPS
+from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.simulation import Simulation
 from synthtwin.engine.synth.population import COLUMNS as POPULATION_COLUMNS
 from synthtwin.engine.synth.population import Population
 from synthtwin.kernels.animation import quat_to_axis_angle
 from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.systems.health import HealthRecord
 
-__all__ = ["VITALS_FIELDS", "HeadlessRun", "OutputError", "check_output_dir", "run_headless"]
+__all__ = [
+    "VITALS_FIELDS",
+    "VITALS_ROW_GROUP_ROWS",
+    "HeadlessRun",
+    "OutputError",
+    "check_output_dir",
+    "run_headless",
+]
 
 VITALS_FIELDS = {
     "hr_bpm": "1/min",
@@ -42,6 +61,8 @@ VITALS_FIELDS = {
     "mets": "MET",
 }
 """Vitals sampled into ``vitals.parquet`` (besides twin_id, time, activity, category, x, y)."""
+VITALS_ROW_GROUP_ROWS = 100_000
+"""Vitals rows gathered into one row group of ``vitals.parquet`` (~37 MB with their poses)."""
 
 
 class OutputError(OSError):
@@ -75,12 +96,15 @@ def run_headless(
     out: Path,
     vitals_every_s: float | None = None,
     progress: Callable[[int], None] | None = None,
+    recorder: Recorder | None = None,
 ) -> HeadlessRun:
     """Tick ``sim`` for ``days`` simulated days and write its outputs to ``out`` (each day is
     closed into the daily record by its last tick).
 
     Args:
         progress: called with the number of ticks just run (for a progress bar).
+        recorder: the health record ``sim`` was built with (``build_simulation(record=...)``);
+            flushed at the end and listed as ``store``.
 
     Raises:
         ValueError: the tick does not divide a day, or the vitals interval is not a positive
@@ -92,23 +116,49 @@ def run_headless(
         raise ValueError(f"a tick of {dt} s does not divide a day; pick a divisor of 86400 s")
     sampler = _VitalsSampler(sim, vitals_every_s) if vitals_every_s is not None else None
     check_output_dir(out)
-    for _ in range(days):
-        for _ in range(round(ticks_per_day)):
-            sim.loop.step()
-            if sampler is not None:
-                sampler.maybe_sample()
-            if progress is not None:
-                progress(1)
-    files = {
-        "population": out / "population.parquet",
-        "daily": out / "daily.parquet",
-    }
-    _write(population_table(sim), files["population"])
-    _write(sim.record.to_table(), files["daily"])
+    files = {"population": out / "population.parquet", "daily": out / "daily.parquet"}
+    streams = {"daily": _ParquetStream(files["daily"], 1)}
     if sampler is not None:
         files["vitals"] = out / "vitals.parquet"
-        _write(sampler.table(), files["vitals"])
+        streams["vitals"] = _ParquetStream(files["vitals"], VITALS_ROW_GROUP_ROWS)
+    try:
+        _run_days(sim, days, round(ticks_per_day), sampler, streams, progress)
+        _write(population_table(sim), files["population"])
+        streams["daily"].close(HealthRecord().to_table())
+        if sampler is not None:
+            streams["vitals"].close(_VitalsSampler.empty_table())
+    except BaseException:
+        for stream in streams.values():
+            stream.abort()
+        raise
+    if recorder is not None:
+        recorder.flush()
+        files["store"] = recorder.store.path
     return HeadlessRun(files, sim.world.tick, sim.world.n, days)
+
+
+def _run_days(
+    sim: Simulation,
+    days: int,
+    ticks_per_day: int,
+    sampler: _VitalsSampler | None,
+    streams: dict[str, _ParquetStream],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Tick ``days`` days, streaming each closed day and each vitals sample into ``streams``."""
+    days_written = 0
+    for _ in range(days):
+        for _ in range(ticks_per_day):
+            sim.loop.step()
+            sample = sampler.maybe_sample() if sampler is not None else None
+            if sample is not None:
+                streams["vitals"].append(sample)
+            if progress is not None:
+                progress(1)
+        closed = sim.record.batches
+        for batch in closed[days_written:]:
+            streams["daily"].append(HealthRecord([batch]).to_table())
+        days_written = len(closed)
 
 
 def population_table(sim: Simulation) -> pa.Table:
@@ -129,6 +179,57 @@ def _write(table: pa.Table, path: Path) -> None:
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
 
 
+class _ParquetStream:
+    """A Parquet file written while it grows: appended tables are gathered into row groups of at
+    least ``min_rows`` rows (the last one may hold fewer) and written to a temporary name, which
+    ``close`` renames to ``path`` (a reader never sees half a file) and ``abort`` removes."""
+
+    def __init__(self, path: Path, min_rows: int) -> None:
+        self.path = path
+        self.min_rows = min_rows
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def append(self, table: pa.Table) -> None:
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self.min_rows:
+            self._write_pending()
+
+    def close(self, empty: pa.Table) -> None:
+        """Write what is pending and put the file in place; ``empty`` (no rows) gives the schema
+        of a file nothing was appended to."""
+        if self._writer is None and not self._pending:
+            self._pending.append(empty)
+        self._write_pending()
+        try:
+            self._writer.close()
+            os.replace(self._tmp, self.path)
+        except OSError as err:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
+
+    def abort(self) -> None:
+        """Close and remove the temporary file, if any."""
+        if self._writer is not None:
+            self._writer.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def _write_pending(self) -> None:
+        """The pending tables as one row group."""
+        table = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
+        try:
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self._tmp, table.schema)
+            self._writer.write_table(table)
+        except OSError as err:
+            self.abort()
+            raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
+
+
 class _VitalsSampler:
     """Samples every twin's vitals every ``every_s`` simulated seconds."""
 
@@ -142,19 +243,18 @@ class _VitalsSampler:
             )
         self.sim = sim
         self.every_ticks = round(every_ticks)
-        self.rows: list[dict[str, np.ndarray]] = []
 
-    def maybe_sample(self) -> None:
+    def maybe_sample(self) -> pa.Table | None:
+        """Every twin's vitals now, at a sampling tick; None at the others."""
         world = self.sim.world
         if world.tick % self.every_ticks:
-            return
+            return None
         time = np.datetime64(world.clock.start + timedelta(seconds=world.clock.elapsed_s), "s")
-        act = world["activity"]
-        self.rows.append(
+        return self._table(
             {
                 "twin_id": world.ids.copy(),
                 "time": np.full(world.n, time),
-                "activity": act.copy(),
+                "activity": world["activity"].copy(),
                 **{name: world[name].astype(np.float32) for name in VITALS_FIELDS},
                 "x_m": world["position_m"][:, 0].copy(),
                 "y_m": world["position_m"][:, 1].copy(),
@@ -172,16 +272,16 @@ class _VitalsSampler:
         )
         return quat_to_axis_angle(quat).reshape(len(quat), -1).astype(np.float32)
 
-    def table(self) -> pa.Table:
+    @staticmethod
+    def empty_table() -> pa.Table:
+        """The file of a run that took no sample."""
+        return pa.table({"twin_id": pa.array([], pa.uint32())})
+
+    @staticmethod
+    def _table(cols: dict[str, np.ndarray]) -> pa.Table:
+        """One sample's rows, activities, categories and clips named."""
         names = [a.name.lower() for a in Activity]
         categories = [CATEGORIES[ACTIVITIES[a].category] for a in Activity]
-        cols = (
-            {k: np.concatenate([r[k] for r in self.rows]) for k in self.rows[0]}
-            if self.rows
-            else {}
-        )
-        if not cols:
-            return pa.table({"twin_id": pa.array([], pa.uint32())})
         act, clip, poses = cols.pop("activity"), cols.pop("clip"), cols.pop("pose")
         return pa.table(
             {

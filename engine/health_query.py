@@ -1,0 +1,212 @@
+"""History queries on the health record (``engine.health_store``): a twin's history, a day's
+timeline, the population's days by group.
+
+Each query takes a DuckDB connection of its own (``HealthStore.cursor``; the ROUTER's ``history``
+op runs them on a worker thread, ``net.history_requests``) and returns a map of columns: numeric
+arrays (``(R,)``, one value per row: float32 or integer; booleans as uint8) and time as ISO
+strings (``YYYY-MM-DD`` days, ``YYYY-MM-DDTHH:MM:SS`` simulated local times). Bad arguments raise
+``HistoryError`` with the argument and the allowed range, before anything is read.
+
+Age bands follow the decades of NHANES and NCHS reporting (18-29, then ten-year bands, 80+;
+CDC/NCHS, National Health Statistics Reports); conditions are the twin's diagnoses
+(``hypertension``, ``diabetes``, both, none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from synthtwin.components.identity import EMPLOYMENT
+from synthtwin.components.physiology import VITAL_COLUMNS
+
+__all__ = [
+    "GROUPS",
+    "MAX_DAYS",
+    "RESOLUTIONS",
+    "DayRange",
+    "HistoryError",
+    "population_daily",
+    "twin_history",
+    "twin_timeline",
+]
+
+RESOLUTIONS = ("minute", "hour", "day")
+MAX_DAYS = {"minute": 7, "hour": 92, "day": 3660}
+"""Longest range one query may cover, in days, by resolution (bounds a reply's size: a week of
+minutes is 10,080 rows)."""
+GROUPS = ("age_band", "sex", "condition", "employment")
+AGE_BANDS = ("18-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
+DAILY_MEASURES = ("steps", "sleep_hours", "resting_hr", "mean_hr", "sbp_mean", "dbp_mean",
+                  "glucose_mean", "spo2_mean", "energy_kcal")  # fmt: skip
+"""The daily columns the population query averages."""
+_GROUP_SQL = {
+    "age_band": "CASE WHEN t.age_y < 30 THEN 0 WHEN t.age_y >= 80 THEN 6 "
+    "ELSE CAST(floor(t.age_y / 10) AS INTEGER) - 2 END",
+    "sex": "t.sex",
+    "condition": "CAST(t.hypertension AS INTEGER) + 2 * CAST(t.diabetes AS INTEGER)",
+    "employment": "t.employment",
+}
+_GROUP_NAMES = {
+    "age_band": AGE_BANDS,
+    "sex": ("female", "male"),
+    "condition": ("none", "hypertension", "diabetes", "hypertension+diabetes"),
+    "employment": EMPLOYMENT,
+}
+
+
+class HistoryError(ValueError):
+    """A query's argument is missing, malformed or out of range; the message says which.
+
+    Attributes:
+        code: the reply error code (``bad_request``, ``out_of_range`` or ``unknown_twin``).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Whole simulated days ``first`` to ``last``, both included."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def checked(cls, first: date, last: date, longest_days: int) -> DayRange:
+        if last < first:
+            raise HistoryError("out_of_range", f"'to' {last} is before 'from' {first}")
+        days = (last - first).days + 1
+        if days > longest_days:
+            raise HistoryError(
+                "out_of_range", f"{days} days asked, at most {longest_days} at this resolution"
+            )
+        return cls(first, last)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, datetime.min.time())
+
+    @property
+    def end(self) -> datetime:
+        """Midnight after ``last``."""
+        return datetime.combine(self.last + timedelta(days=1), datetime.min.time())
+
+
+def twin_history(
+    db: duckdb.DuckDBPyConnection, twin_id: int, days: DayRange, resolution: str
+) -> dict[str, Any]:
+    """One twin's record over ``days``: ``day`` rows of the daily record, or its vitals by
+    ``minute`` (as sampled) or by ``hour`` (hourly means).
+
+    Returns:
+        ``{"resolution", "twin_id", "columns": {name: (R,) values}}``; ``day`` or ``t`` first.
+    """
+    _require_twin(db, twin_id)
+    if resolution == "day":
+        sql = "SELECT * FROM daily WHERE twin_id = ? AND day BETWEEN ? AND ? ORDER BY day"
+        columns = _fetch(db, "daily", sql, [twin_id, days.first, days.last])
+    elif resolution == "hour":
+        means = ", ".join(f"avg({c})::FLOAT AS {c}" for c in VITAL_COLUMNS)
+        sql = (
+            f"SELECT time_bucket(INTERVAL 1 HOUR, t) AS t, {means} FROM vitals "
+            "WHERE twin_id = ? AND t >= ? AND t < ? GROUP BY 1 ORDER BY 1"
+        )
+        columns = _fetch(db, "vitals", sql, [twin_id, days.start, days.end])
+    else:
+        sql = "SELECT * FROM vitals WHERE twin_id = ? AND t >= ? AND t < ? ORDER BY t"
+        columns = _fetch(db, "vitals", sql, [twin_id, days.start, days.end])
+    columns.pop("twin_id", None)
+    return {"resolution": resolution, "twin_id": twin_id, "columns": columns}
+
+
+def twin_timeline(db: duckdb.DuckDBPyConnection, twin_id: int, day: date) -> dict[str, Any]:
+    """One twin's day: its activity episodes that overlap the day (clipped to it) and its
+    vitals as sampled that day.
+
+    Returns:
+        ``{"twin_id", "date", "episodes": {start, end, activity, place}, "vitals": {t, ...}}``.
+    """
+    _require_twin(db, twin_id)
+    span = DayRange(day, day)
+    episodes = _fetch(
+        db,
+        "episodes",
+        'SELECT greatest(start, ?) AS start, least("end", ?) AS "end", activity, place '
+        'FROM episodes WHERE twin_id = ? AND "end" > ? AND start < ? ORDER BY start',
+        [span.start, span.end, twin_id, span.start, span.end],
+    )
+    vitals = twin_history(db, twin_id, span, "minute")["columns"]
+    return {"twin_id": twin_id, "date": day.isoformat(), "episodes": episodes, "vitals": vitals}
+
+
+def population_daily(db: duckdb.DuckDBPyConnection, days: DayRange, group_by: str) -> dict:
+    """Every day's means of ``DAILY_MEASURES`` over the twins of each group.
+
+    Returns:
+        ``{"group_by", "groups": [names], "columns": {day, group (index into groups), twins,
+        and each measure's mean}}``.
+    """
+    if group_by not in GROUPS:
+        raise HistoryError("out_of_range", f"group_by '{group_by}': expected one of {GROUPS}")
+    means = ", ".join(f"avg(d.{m})::FLOAT AS {m}" for m in DAILY_MEASURES)
+    sql = (
+        f"SELECT d.day, {_GROUP_SQL[group_by]} AS grp, count(*)::INTEGER AS twins, {means} "
+        "FROM daily d JOIN twins t USING (twin_id) WHERE d.day BETWEEN ? AND ? "
+        "GROUP BY ALL ORDER BY 1, 2"
+    )
+    columns = _fetch(db, "daily", sql, [days.first, days.last], needs=("twins",))
+    if "grp" in columns:
+        columns["group"] = columns.pop("grp").astype(np.uint8)
+    return {"group_by": group_by, "groups": list(_GROUP_NAMES[group_by]), "columns": columns}
+
+
+def _require_twin(db: duckdb.DuckDBPyConnection, twin_id: int) -> None:
+    found = (
+        _has(db, "twins")
+        and db.execute("SELECT count(*) FROM twins WHERE twin_id = ?", [twin_id]).fetchone()[0]
+    )
+    if not found:
+        raise HistoryError("unknown_twin", f"twin {twin_id} has no health record")
+
+
+def _has(db: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+        ).fetchone()[0]
+    )
+
+
+def _fetch(
+    db: duckdb.DuckDBPyConnection,
+    table: str,
+    sql: str,
+    params: list,
+    needs: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The query's columns for the wire (module docstring); empty when a table is missing."""
+    if not all(_has(db, name) for name in (table, *needs)):
+        return {}
+    result = db.execute(sql, params).fetchnumpy()
+    return {name: _wire_column(name, values) for name, values in result.items()}
+
+
+def _wire_column(name: str, values: np.ndarray) -> Any:
+    """Times as ISO strings, booleans as uint8, masked (NULL) floats as NaN."""
+    if isinstance(values, np.ma.MaskedArray):
+        values = values.filled(np.nan) if values.dtype.kind == "f" else values.data
+    if values.dtype.kind == "M":
+        unit = "D" if name == "day" else "s"
+        return np.datetime_as_string(values, unit=unit).tolist()
+    if values.dtype.kind == "b":
+        return values.astype(np.uint8)
+    if values.dtype == np.float64:
+        return values.astype(np.float32)
+    return values

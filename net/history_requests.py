@@ -1,0 +1,180 @@
+"""The ROUTER ``history`` op: health-record queries run off the tick and answered at a later poll.
+
+Pattern: a deferred reply, the mechanism of the ``chat`` op (``net.chat_requests.Deferred``; the
+server keeps the caller's envelope under the ticket). In a tick's INPUT phase the request
+handler (``net.requests``) hands the op's args to ``HistoryRequests.submit``: it checks them
+(types, dates, ranges; a bad one is refused there and then) and queues the query on one worker
+thread, which reads the store through a DuckDB connection of its own (``HealthStore.cursor``,
+beside the writer's); the handler returns the ``Deferred`` ticket. At every later poll
+``finished`` hands back the queries done, each with its result or error. Tickets are negative,
+so they never meet the chat op's (positive) ones. At most ``max_pending`` queries wait at once;
+beyond that the op answers ``rate_limited``. Args (``docs/protocol.md``, section "history"):
+
+- ``query``: ``"history"`` (``id``, ``resolution`` minute|hour|day, ``from``, ``to``),
+  ``"timeline"`` (``id``, ``date``) or ``"population"`` (``from``, ``to``, ``group_by``);
+- dates are ``YYYY-MM-DD`` strings of simulated days; ``to`` defaults to the simulated today,
+  ``from`` to ``to`` (minute, hour) or 29 days before it (day, population); ``date`` to today.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from synthtwin.engine.health_query import (
+    GROUPS,
+    MAX_DAYS,
+    RESOLUTIONS,
+    DayRange,
+    HistoryError,
+    population_daily,
+    twin_history,
+    twin_timeline,
+)
+from synthtwin.engine.health_store import HealthStore
+from synthtwin.net.chat_requests import Deferred
+from synthtwin.net.wire import fields, reply
+from synthtwin.net.wire.errors import clip
+from synthtwin.net.wire.reply import ReplyError
+
+__all__ = ["BUSY_RETRY_MS", "QUERIES", "HistoryDone", "HistoryRefused", "HistoryRequests"]
+
+log = logging.getLogger(__name__)
+
+QUERIES = ("history", "timeline", "population")
+BUSY_RETRY_MS = 50
+"""``retry_after_ms`` of a query refused while ``max_pending`` wait (each takes milliseconds)."""
+DEFAULT_DAYS = 30
+"""Days a daily history or population query covers when ``from`` is not given."""
+MAX_TWIN_ID = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class HistoryDone:
+    """A finished query: its ``result`` (the op's result map) or its ``error``."""
+
+    ticket: int
+    result: dict[str, Any] | None
+    error: ReplyError | None
+
+
+class HistoryRefused(Exception):
+    """A query not queued (bad arguments, or too many waiting); ``error`` is the reply's."""
+
+    def __init__(self, error: ReplyError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class HistoryRequests:
+    """``history`` queries between the ROUTER and their worker thread (simulation thread only).
+
+    Args:
+        store: the health record (its writer's database).
+        today: the simulated date now (``World.clock.date``), the default end of a range.
+        max_pending: queries waiting or running at once, at most.
+    """
+
+    def __init__(self, store: HealthStore, today: Callable[[], date], max_pending: int = 8) -> None:
+        self.today = today
+        self.max_pending = max_pending
+        self._db = store.cursor()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+        self._pending: deque[tuple[int, Future[dict[str, Any]]]] = deque()
+        self._tickets = itertools.count(-1, -1)
+
+    def submit(self, args: dict[str, Any]) -> Deferred:
+        """Check ``args`` and queue the query; the ticket of its reply.
+
+        Raises:
+            WireError: a missing or mistyped argument; HistoryRefused: a value out of range or
+            form, or the worker is full. Nothing is queued then.
+        """
+        try:
+            query = self._query(args)
+        except HistoryError as err:
+            raise HistoryRefused(ReplyError(err.code, str(err))) from None
+        if len(self._pending) >= self.max_pending:
+            text = f"{self.max_pending} history queries are running; retry in {BUSY_RETRY_MS} ms"
+            raise HistoryRefused(ReplyError(reply.RATE_LIMITED, text, BUSY_RETRY_MS))
+        ticket = next(self._tickets)
+        self._pending.append((ticket, self._worker.submit(query, self._db)))
+        return Deferred(ticket)
+
+    def finished(self) -> list[HistoryDone]:
+        """The queries done since the last call, oldest first; never blocks."""
+        done = []
+        while self._pending and self._pending[0][1].done():
+            ticket, future = self._pending.popleft()
+            error = future.exception()
+            if error is None:
+                done.append(HistoryDone(ticket, future.result(), None))
+            elif isinstance(error, HistoryError):
+                done.append(HistoryDone(ticket, None, ReplyError(error.code, str(error))))
+            else:
+                log.error("history query failed: %r", error)
+                text = f"{type(error).__name__}: {clip(error)}"
+                done.append(HistoryDone(ticket, None, ReplyError(reply.INTERNAL, text)))
+        return done
+
+    def close(self) -> None:
+        """Stop the worker (queries not started are dropped) and its connection."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+        self._db.close()
+
+    def _query(self, args: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+        """The checked query as a function of a connection."""
+        kind = fields.read_str(args, "query", "args")
+        if kind not in QUERIES:
+            raise HistoryError("out_of_range", f"args.query '{clip(kind)}': expected {QUERIES}")
+        if kind == "population":
+            days = self._range(args, "day")
+            group_by = _text(args, "group_by", "age_band")
+            if group_by not in GROUPS:
+                raise HistoryError("out_of_range", f"args.group_by '{clip(group_by)}': "
+                                   f"expected one of {GROUPS}")  # fmt: skip
+            return lambda db: population_daily(db, days, group_by)
+        twin_id = fields.read_int(args, "id", "args")
+        if not 0 <= twin_id <= MAX_TWIN_ID:
+            raise HistoryError("out_of_range", f"args.id {twin_id}: expected 0..{MAX_TWIN_ID}")
+        if kind == "timeline":
+            day = _day(args, "date", self.today())
+            return lambda db: twin_timeline(db, twin_id, day)
+        resolution = _text(args, "resolution", "day")
+        if resolution not in RESOLUTIONS:
+            raise HistoryError("out_of_range", f"args.resolution '{clip(resolution)}': "
+                               f"expected one of {RESOLUTIONS}")  # fmt: skip
+        days = self._range(args, resolution)
+        return lambda db: twin_history(db, twin_id, days, resolution)
+
+    def _range(self, args: dict[str, Any], resolution: str) -> DayRange:
+        last = _day(args, "to", self.today())
+        back = DEFAULT_DAYS - 1 if resolution == "day" else 0
+        first = _day(args, "from", last - timedelta(days=back))
+        return DayRange.checked(first, last, MAX_DAYS[resolution])
+
+
+def _text(args: dict[str, Any], key: str, default: str) -> str:
+    return fields.read_str(args, key, "args") if key in args else default
+
+
+def _day(args: dict[str, Any], key: str, default: date) -> date:
+    """``args[key]`` as a date (``YYYY-MM-DD``), or ``default`` when absent."""
+    if key not in args:
+        return default
+    text = fields.read_str(args, key, "args")
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else _bad_day(key, text)
+    except ValueError:
+        return _bad_day(key, text)
+
+
+def _bad_day(key: str, text: str) -> date:
+    raise HistoryError("bad_request", f"args.{key} '{clip(text)}': expected a date YYYY-MM-DD")
