@@ -150,12 +150,36 @@ export function decode(bytes) {
 
 // -- the subscriber side ------------------------------------------------------------------------
 
-/** One twin's record: the 11 quantized bytes as numbers. */
-function recordAt(msg, r) {
-  return [
-    msg.pos.data[2 * r], msg.pos.data[2 * r + 1], msg.heading.data[r], msg.speed.data[r],
-    msg.activity.data[r], msg.clip.data[r], msg.phase.data[r], msg.blend.data[r],
-  ];
+/** Quantized records of n twins as columns (the layout of `rec`), owned (not payload views). */
+function emptyRecords(n) {
+  return {
+    pos: new Int16Array(2 * n),
+    heading: new Uint16Array(n),
+    speed: new Uint8Array(n),
+    activity: new Uint8Array(n),
+    clip: new Uint8Array(n),
+    phase: new Uint8Array(n),
+    blend: new Uint8Array(n),
+  };
+}
+
+/** Copy record `from` of columns `src` (NdArrays' data or arrays) to row `to` of `dst`. */
+function copyRecord(src, from, dst, to) {
+  dst.pos[2 * to] = src.pos[2 * from];
+  dst.pos[2 * to + 1] = src.pos[2 * from + 1];
+  dst.heading[to] = src.heading[from];
+  dst.speed[to] = src.speed[from];
+  dst.activity[to] = src.activity[from];
+  dst.clip[to] = src.clip[from];
+  dst.phase[to] = src.phase[from];
+  dst.blend[to] = src.blend[from];
+}
+
+function columnsOf(msg) {
+  return {
+    pos: msg.pos.data, heading: msg.heading.data, speed: msg.speed.data,
+    activity: msg.activity.data, clip: msg.clip.data, phase: msg.phase.data, blend: msg.blend.data,
+  };
 }
 
 /**
@@ -175,42 +199,39 @@ function recordAt(msg, r) {
  * @property {NdArray} sample_t_s (N,) <f8, sim time of each twin's record, s
  */
 
-function dequantize(msg, ids, recs, sampleT) {
+/** The state after `msg`: twins `ids` (N,) with records `rec` (columns) sampled at `sampleT`. */
+function dequantize(msg, ids, rec, sampleT) {
   const n = ids.length;
   const cx = (msg.cell[0] + 0.5) * CELL_SIZE_M;
   const cy = (msg.cell[1] + 0.5) * CELL_SIZE_M;
   const pos = new Float64Array(2 * n);
   const heading = new Float32Array(n);
   const speed = new Float32Array(n);
-  const activity = new Uint8Array(n);
-  const clipCode = new Uint8Array(n);
   const phase = new Float32Array(n);
   const blend = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const r = recs[i];
-    pos[2 * i] = cx + r[0] * POS_QUANTUM_M;
-    pos[2 * i + 1] = cy + r[1] * POS_QUANTUM_M;
-    heading[i] = r[2] * ((2 * Math.PI) / HEADING_CODES);
-    speed[i] = r[3] * SPEED_QUANTUM_MPS;
-    activity[i] = r[4];
-    clipCode[i] = r[5];
-    phase[i] = r[6] / UNIT_CODES;
-    blend[i] = r[7] / UNIT_CODES;
+    pos[2 * i] = cx + rec.pos[2 * i] * POS_QUANTUM_M;
+    pos[2 * i + 1] = cy + rec.pos[2 * i + 1] * POS_QUANTUM_M;
+    heading[i] = rec.heading[i] * ((2 * Math.PI) / HEADING_CODES);
+    speed[i] = rec.speed[i] * SPEED_QUANTUM_MPS;
+    phase[i] = rec.phase[i] / UNIT_CODES;
+    blend[i] = rec.blend[i] / UNIT_CODES;
   }
   return {
     cell: msg.cell, tick: msg.tick, seq: msg.seq, t_s: msg.t_s,
-    ids: new NdArray("<u4", [n], Uint32Array.from(ids)),
+    ids: new NdArray("<u4", [n], ids),
     pos_m: new NdArray("<f8", [n, 2], pos),
     heading_rad: new NdArray("<f4", [n], heading),
     speed_mps: new NdArray("<f4", [n], speed),
-    activity: new NdArray("|u1", [n], activity),
-    clip: new NdArray("|u1", [n], clipCode),
+    activity: new NdArray("|u1", [n], rec.activity),
+    clip: new NdArray("|u1", [n], rec.clip),
     phase: new NdArray("<f4", [n], phase),
     blend: new NdArray("<f4", [n], blend),
-    sample_t_s: new NdArray("<f8", [n], Float64Array.from(sampleT)),
+    sample_t_s: new NdArray("<f8", [n], sampleT),
   };
 }
 
+/** (K,) 0/1 per base twin from the bitmask; checks its length and that padding bits are 0. */
 function changedMask(msg, nBase) {
   const need = (nBase + 7) >> 3;
   const bytes = msg.changed.data;
@@ -220,10 +241,10 @@ function changedMask(msg, nBase) {
       `field 'body.changed' has ${bytes.length} bytes, expected ${need} for a base of ${nBase} twins`,
     );
   }
-  const mask = new Array(nBase);
+  const mask = new Uint8Array(nBase);
   for (let i = 0; i < 8 * need; i++) {
     const bit = (bytes[i >> 3] >> (i & 7)) & 1;
-    if (i < nBase) mask[i] = bit === 1;
+    if (i < nBase) mask[i] = bit;
     else if (bit) {
       throw new WireError(BAD_VALUE, `field 'body.changed' sets bits beyond the base's ${nBase} twins`);
     }
@@ -231,21 +252,33 @@ function changedMask(msg, nBase) {
   return mask;
 }
 
+/** (n,) 0/1: which of ascending `ids` are in ascending `sorted` (two pointers). */
+function member(sorted, ids) {
+  const found = new Uint8Array(ids.length);
+  let k = 0;
+  for (let i = 0; i < ids.length; i++) {
+    while (k < sorted.length && sorted[k] < ids[i]) k++;
+    found[i] = k < sorted.length && sorted[k] === ids[i] ? 1 : 0;
+  }
+  return found;
+}
+
+/** (K,) 0/1 of the base twins that are gone; checks ids and gone against the base. */
 function goneMask(msg, key, changed) {
-  const base = new Set(key.ids);
-  for (const id of msg.ids.data) {
-    if (base.has(id)) {
-      throw new WireError(BAD_VALUE, `field 'body.ids' holds ${id}, which is in the base keyframe`);
-    }
+  const newIds = msg.ids.data;
+  const inBase = member(key.ids, newIds);
+  const twin = newIds.find((_, i) => inBase[i]);
+  if (twin !== undefined) {
+    throw new WireError(BAD_VALUE, `field 'body.ids' holds ${twin}, which is in the base keyframe`);
   }
-  for (const id of msg.gone.data) {
-    if (!base.has(id)) {
-      throw new WireError(BAD_VALUE, `field 'body.gone' holds ${id}, which is not in the base keyframe`);
-    }
+  const leaving = msg.gone.data;
+  const known = member(key.ids, leaving);
+  const stranger = leaving.find((_, i) => !known[i]);
+  if (stranger !== undefined) {
+    throw new WireError(BAD_VALUE, `field 'body.gone' holds ${stranger}, which is not in the base keyframe`);
   }
-  const leaving = new Set(msg.gone.data);
-  const gone = key.ids.map((id) => leaving.has(id));
-  const both = key.ids.findIndex((id, i) => gone[i] && changed[i]);
+  const gone = member(leaving, key.ids);
+  const both = key.ids.findIndex((_, i) => gone[i] && changed[i]);
   if (both >= 0) throw new WireError(BAD_VALUE, `twin ${key.ids[both]} is both changed and gone`);
   return gone;
 }
@@ -280,9 +313,12 @@ export class CrowdDecoder {
     let state;
     if (msg.base === msg.seq) {
       const n = msg.ids.data.length;
-      key = { seq: msg.seq, t_s: msg.t_s, ids: Array.from(msg.ids.data) };
-      key.records = key.ids.map((_, r) => recordAt(msg, r));
-      state = dequantize(msg, key.ids, key.records, new Array(n).fill(msg.t_s));
+      const records = emptyRecords(n);
+      const src = columnsOf(msg);
+      for (let r = 0; r < n; r++) copyRecord(src, r, records, r);
+      key = { seq: msg.seq, t_s: msg.t_s, ids: msg.ids.data.slice(), records };
+      state = dequantize(msg, key.ids.slice(), { ...records, activity: records.activity.slice(),
+        clip: records.clip.slice() }, new Float64Array(n).fill(msg.t_s));
     } else if (held === undefined || held.key.seq !== msg.base) {
       const has = held === undefined ? "none" : `seq ${held.key.seq}`;
       throw new WireError(
@@ -303,16 +339,39 @@ export class CrowdDecoder {
   }
 }
 
+/** The state after delta `msg` on keyframe `key`: kept base twins and new ones merged by id. */
 function rebuild(msg, key) {
-  const changed = changedMask(msg, key.ids.length);
+  const k = key.ids.length;
+  const changed = changedMask(msg, k);
   const gone = goneMask(msg, key, changed);
-  const twins = [];
-  let r = 0;
-  key.ids.forEach((id, i) => {
-    const own = changed[i] ? [recordAt(msg, r++), msg.t_s] : [key.records[i], key.t_s];
-    if (!gone[i]) twins.push([id, ...own]);
-  });
-  msg.ids.data.forEach((id) => twins.push([id, recordAt(msg, r++), msg.t_s]));
-  twins.sort((a, b) => a[0] - b[0]);
-  return dequantize(msg, twins.map((t) => t[0]), twins.map((t) => t[1]), twins.map((t) => t[2]));
+  const newIds = msg.ids.data;
+  let nChanged = 0;
+  for (let i = 0; i < k; i++) nChanged += changed[i];
+  const n = k - msg.gone.data.length + newIds.length;
+  const ids = new Uint32Array(n);
+  const rec = emptyRecords(n);
+  const sampleT = new Float64Array(n);
+  const src = columnsOf(msg);
+  let i = 0; // base twin
+  let row = 0; // next changed record of msg
+  let j = 0; // new twin
+  for (let out = 0; out < n; out++) {
+    while (i < k && gone[i]) i++;
+    if (i < k && (j >= newIds.length || key.ids[i] < newIds[j])) {
+      ids[out] = key.ids[i];
+      if (changed[i]) {
+        copyRecord(src, row++, rec, out);
+        sampleT[out] = msg.t_s;
+      } else {
+        copyRecord(key.records, i, rec, out);
+        sampleT[out] = key.t_s;
+      }
+      i++;
+    } else {
+      ids[out] = newIds[j];
+      copyRecord(src, nChanged + j++, rec, out);
+      sampleT[out] = msg.t_s;
+    }
+  }
+  return dequantize(msg, ids, rec, sampleT);
 }
