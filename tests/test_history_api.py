@@ -134,3 +134,23 @@ def test_the_router_refuses_bad_args_with_their_code(served, args, code, message
     serving, _, _ = served
     answer = ask(serving.server.endpoints["router"], "history", **args)
     assert not answer.ok and answer.error.code == code and message in answer.error.message
+
+
+def test_twin_history_cli_prints_csv_writes_parquet_and_reports_refusals(served, capsys, tmp_path):
+    serving, _, daily = served
+    twin = int(daily["twin_id"][2])
+    router = ["--router", serving.server.endpoints["router"]]
+    assert main(["history", str(twin), "--days", "2", "--to", LAST, "--csv", *router]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith('"day","weekday"') and len(lines) == 3
+    assert [int(line.split(",")[14]) for line in lines[1:]] == _twin_days(daily, twin)
+    out = tmp_path / "day.parquet"
+    argv = ["history", str(twin), "--days", "1", "--to", LAST, "--resolution", "minute",
+            "--parquet", "--out", str(out), *router]  # fmt: skip
+    assert main(argv) == 0
+    assert pq.read_table(out).num_rows == 288
+    assert main(["history", str(twin), "--days", "2", *router]) == 0  # to the server's today
+    shown = capsys.readouterr().out  # 03-03 and 03-04 (not closed yet: no row)
+    assert LAST in shown and FIRST not in shown and "resting_hr" in shown.splitlines()[0]
+    assert main(["history", "4000000", *router]) == 2
+    assert "unknown_twin: twin 4000000 has no health record" in capsys.readouterr().err

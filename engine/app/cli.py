@@ -6,6 +6,7 @@
                [--checkpoint FILE] [--insecure]
     twin watch | record | query ...   (tools on the client library, clients/python/cli.py)
     twin chat ID                      (talk to a twin: clients/python/chat.py)
+    twin history ID [--days 30] [--csv|--parquet --out FILE]   (clients/python/history.py)
     twin bench [-k NAME]              (the benchmark suite, one table)
     twin token | cert | keys ...      (access tokens, TLS certificate, CURVE keys: credentials.py)
 
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from synthtwin.clients.python import chat as chat_cli
 from synthtwin.clients.python import cli as client_cli
+from synthtwin.clients.python import history as history_cli
 from synthtwin.engine.app import credentials
 from synthtwin.engine.app.bench_report import run_bench
 from synthtwin.engine.app.durability import ShutdownSave
@@ -161,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("-k", dest="select", default=None, help="only benchmarks matching this")
     client_cli.register(commands)
     chat_cli.register(commands)
+    history_cli.register(commands)
     credentials.register(commands)
     return parser
 
@@ -265,6 +268,7 @@ COMMANDS = {
     "bench": _bench,
     **client_cli.COMMANDS,
     **chat_cli.COMMANDS,
+    **history_cli.COMMANDS,
     **credentials.COMMANDS,
 }
 ERRORS = (
