@@ -1,14 +1,16 @@
-"""ChatService: replies composed on a worker thread, collected in order, bounded."""
+"""ChatService: replies composed in a worker process, collected in order, bounded, and a worker
+that dies replaced."""
 
 from __future__ import annotations
 
-import threading
+import os
 import time
 
 import pytest
 
 from synthtwin.net.chat import ChatEngine, ChatReply, take_snapshot
-from synthtwin.net.chat_service import ChatService
+from synthtwin.net.chat_service import WORKER_NICENESS, ChatService
+from tests.chat.engines import RELEASE, Broken, Mortal, Slow
 from tests.conftest import small_simulation
 
 
@@ -22,7 +24,7 @@ def sim():
 
 def _collect(service: ChatService, count: int) -> list:
     done: list = []
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while len(done) < count and time.monotonic() < deadline:
         done += service.finished()
         time.sleep(0.005)
@@ -30,50 +32,69 @@ def _collect(service: ChatService, count: int) -> list:
 
 
 def test_replies_come_back_in_order_with_the_engines_own_answers(sim):
-    engine = ChatEngine()
-    service = ChatService(engine)
-    ids = sim.world.ids[:3].tolist()
-    snapshots = [take_snapshot(sim.world, i, sim.today) for i in ids]
-    for i, snapshot in zip(ids, snapshots, strict=True):
-        assert service.submit(i, snapshot, "what is your heart rate?", f"c{i}")
-    done = _collect(service, 3)
-    assert [key for key, _ in done] == ids
-    for (key, reply), snapshot in zip(done, snapshots, strict=True):
-        assert isinstance(reply, ChatReply) and reply.intent == "vitals"
-        direct = ChatEngine().reply(snapshot, "what is your heart rate?", f"c{key}")
-        assert reply.reply == direct.reply
-    service.close()
+    service = ChatService()
+    try:
+        ids = sim.world.ids[:3].tolist()
+        snapshots = [take_snapshot(sim.world, i, sim.today) for i in ids]
+        for i, snapshot in zip(ids, snapshots, strict=True):
+            assert service.submit(i, snapshot, "what is your heart rate?", f"c{i}")
+        done = _collect(service, 3)
+        assert [key for key, _ in done] == ids and service.submitted == 3
+        for (key, reply), snapshot in zip(done, snapshots, strict=True):
+            assert isinstance(reply, ChatReply) and reply.intent == "vitals"
+            direct = ChatEngine().reply(snapshot, "what is your heart rate?", f"c{key}")
+            assert reply == direct
+        follow = take_snapshot(sim.world, ids[0], sim.today)
+        service.submit("again", follow, "and your blood pressure?", f"c{ids[0]}")
+        ((_, reply),) = _collect(service, 1)
+        assert reply.intent == "vitals", "the worker keeps the conversation"
+    finally:
+        service.close()
 
 
-def test_a_slow_engine_never_blocks_the_caller_and_the_queue_is_bounded(sim):
-    release = threading.Event()
-
-    class Slow(ChatEngine):
-        def reply(self, *args, **kwargs):
-            release.wait(5)
-            return super().reply(*args, **kwargs)
-
-    service = ChatService(Slow(), max_pending=2)
-    snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
-    started = time.perf_counter()
-    assert service.submit("a", snapshot, "hello", None)
-    assert service.submit("b", snapshot, "hello", None)
-    assert not service.submit("c", snapshot, "hello", None), "a third waits for room"
-    assert service.finished() == [] and time.perf_counter() - started < 0.1
-    release.set()
-    assert [key for key, _ in _collect(service, 2)] == ["a", "b"]
-    assert service.pending == 0
-    service.close()
+def test_the_worker_runs_below_the_server_and_a_slow_engine_never_blocks(
+    sim, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(RELEASE, str(tmp_path / "go"))
+    service = ChatService(max_pending=2, engine=Slow)
+    try:
+        worker = service.ready(timeout_s=30)
+        assert os.getpriority(os.PRIO_PROCESS, worker) - os.getpriority(os.PRIO_PROCESS, 0) == (
+            WORKER_NICENESS
+        )
+        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        started = time.perf_counter()
+        assert service.submit("a", snapshot, "hello", None)
+        assert service.submit("b", snapshot, "hello", None)
+        assert not service.submit("c", snapshot, "hello", None), "a third waits for room"
+        assert service.finished() == [] and time.perf_counter() - started < 0.1
+        (tmp_path / "go").touch()
+        assert [key for key, _ in _collect(service, 2)] == ["a", "b"]
+        assert service.pending == 0
+    finally:
+        service.close()
 
 
 def test_an_engine_error_is_handed_back_not_raised(sim):
-    class Broken(ChatEngine):
-        def reply(self, *args, **kwargs):
-            raise ValueError("no")
+    service = ChatService(engine=Broken)
+    try:
+        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        service.submit("x", snapshot, "hello", None)
+        ((key, error),) = _collect(service, 1)
+        assert key == "x" and isinstance(error, ValueError) and str(error) == "no"
+    finally:
+        service.close()
 
-    service = ChatService(Broken())
-    snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
-    service.submit("x", snapshot, "hello", None)
-    ((key, error),) = _collect(service, 1)
-    assert key == "x" and isinstance(error, ValueError)
-    service.close()
+
+def test_a_worker_that_dies_is_replaced(sim):
+    service = ChatService(engine=Mortal)
+    try:
+        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        service.submit("dead", snapshot, "die", None)
+        ((_, error),) = _collect(service, 1)
+        assert isinstance(error, Exception)
+        assert service.submit("alive", snapshot, "hello", None)
+        ((key, reply),) = _collect(service, 1)
+        assert key == "alive" and reply.intent == "greeting"
+    finally:
+        service.close()

@@ -11,7 +11,7 @@ without access tokens and encryption unless ``security.insecure`` is set (then i
 HTTP API and the video view run in a process of their own (``net.gateway``) as clients of the
 ROUTER and the PUB, so the simulation thread stays the only one that touches the world, and
 rendering or encoding never competes with it for the GIL. Chats with twins (``[chat]``) are
-composed on a worker thread of their own (``net.chat_service``), answered at a later tick. The
+composed in a worker process of their own (``net.chat_service``), answered at a later tick. The
 health record (``[history]``, ``engine.app.record``) is written by a thread of its own, flushed
 before each checkpoint and aligned with a resumed world; its ``history`` queries run on another
 (``net.history_requests``), answered at a later tick too.
@@ -37,7 +37,7 @@ from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.checkpoint import CheckpointInfo, read_checkpoint_info
 from synthtwin.engine.config import ChatConfig, Config, ConfigError, exposure_problem
 from synthtwin.engine.threads import TASKS, pin_threads
-from synthtwin.net.chat import ChatEngine, ChatSettings, api_key_from_env
+from synthtwin.net.chat import ChatSettings, api_key_from_env
 from synthtwin.net.chat_requests import ChatRequests
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.gateway import Gateway, GatewaySpec, ZmqAccess
@@ -119,7 +119,7 @@ class Serving:
                 self.recorder.align(self.sim.world)
                 flush = self.recorder.flush
             self.durability = Durability(self.sim, config.serve, resumed, before_save=flush)
-            self.chat = ChatService(ChatEngine(chat_settings(config.chat)), config.chat.max_pending)
+            self.chat = ChatService(chat_settings(config.chat), config.chat.max_pending)
         except BaseException:
             self._close()
             raise
