@@ -41,6 +41,18 @@ namespace SynthTwin.Core.Clone
             return row >= 0 ? row : -1;
         }
 
+        /// <summary>The rows of the twins within <paramref name="rangeM"/> of map point
+        /// (<paramref name="xM"/>, <paramref name="yM"/>) on both axes (a square), into
+        /// <paramref name="rows"/> (cleared first), ascending.</summary>
+        public void RowsNear(double xM, double yM, double rangeM, List<int> rows)
+        {
+            rows.Clear();
+            for (int i = 0; i < Ids.Length; i++)
+            {
+                if (Math.Abs(PosM[2 * i] - xM) <= rangeM && Math.Abs(PosM[2 * i + 1] - yM) <= rangeM) rows.Add(i);
+            }
+        }
+
         /// <summary>
         /// Every twin of <paramref name="states"/> once. A twin that several cells hold comes from
         /// the cell whose state has the greatest seq (protocol section 8, rule 6): every crowd

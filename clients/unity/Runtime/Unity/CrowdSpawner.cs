@@ -1,0 +1,87 @@
+using System.Collections.Generic;
+using SynthTwin.Core.Clone;
+using SynthTwin.Core.Smpl;
+using UnityEngine;
+
+namespace SynthTwin.Unity
+{
+    /// <summary>
+    /// A pooled humanoid per twin in range, driven by its replicated animation state (protocol
+    /// section 6.1): placed at its map position and heading, its Animator playing the state
+    /// named after its clip (<c>meta.clips</c>: idle, walk, ...) from the twin's phase whenever
+    /// a new record arrives; between records the Animator advances the clip at its own rate.
+    /// Which twins are in range and which bodies to take or return is decided by the core
+    /// (<see cref="Crowd.RowsNear"/>, <see cref="RangeSet"/>).
+    /// </summary>
+    public sealed class CrowdSpawner : MonoBehaviour
+    {
+        public SynthTwinClient client;
+
+        [Tooltip("A humanoid with an Animator whose states are named after the server's clips")]
+        public GameObject humanoid;
+
+        [Tooltip("Twins within this distance of the focus, on both map axes, are shown, m")]
+        public float rangeM = 150f;
+
+        [Tooltip("Most bodies shown at once")]
+        public int maxTwins = 500;
+
+        [Tooltip("Where the view is (the camera); map x = world x, map y = world z")]
+        public Transform focus;
+
+        readonly RangeSet _range = new RangeSet();
+        readonly Dictionary<uint, Animator> _bodies = new Dictionary<uint, Animator>();
+        readonly Dictionary<uint, double> _sampled = new Dictionary<uint, double>();
+        readonly Stack<Animator> _pool = new Stack<Animator>();
+        readonly List<int> _rows = new List<int>();
+        readonly List<uint> _ids = new List<uint>(), _entered = new List<uint>(), _left = new List<uint>();
+
+        void Update()
+        {
+            Replica replica = client.Replica;
+            if (replica == null) return;
+            Crowd crowd = replica.Crowd();
+            Vector3 at = focus != null ? focus.position : Vector3.zero;
+            crowd.RowsNear(at.x, at.z, rangeM, _rows);
+            _ids.Clear();
+            foreach (int row in _rows) _ids.Add(crowd.Ids[row]);
+            _range.Update(_ids, maxTwins, _entered, _left);
+            foreach (uint id in _left) Release(id);
+            foreach (uint id in _entered) _bodies[id] = Take();
+            foreach (int row in _rows)
+            {
+                Animator body;
+                if (_bodies.TryGetValue(crowd.Ids[row], out body)) Drive(body, crowd, row, replica.Tables);
+            }
+        }
+
+        Animator Take()
+        {
+            Animator body = _pool.Count > 0 ? _pool.Pop() : Instantiate(humanoid, transform).GetComponent<Animator>();
+            body.gameObject.SetActive(true);
+            return body;
+        }
+
+        void Release(uint id)
+        {
+            Animator body = _bodies[id];
+            _bodies.Remove(id);
+            _sampled.Remove(id);
+            body.gameObject.SetActive(false);
+            _pool.Push(body);
+        }
+
+        void Drive(Animator body, Crowd crowd, int row, Tables tables)
+        {
+            Vec3 p = Handedness.MapToUnity(new Vec3(crowd.PosM[2 * row], crowd.PosM[2 * row + 1], 0));
+            float yaw = (float)Handedness.HeadingToUnityYawDeg(crowd.HeadingRad[row]);
+            body.transform.SetPositionAndRotation(new Vector3((float)p.X, (float)p.Y, (float)p.Z), Quaternion.Euler(0, yaw, 0));
+            uint id = crowd.Ids[row];
+            double sampled;
+            if (_sampled.TryGetValue(id, out sampled) && sampled == crowd.SampleTimeS[row]) return;
+            _sampled[id] = crowd.SampleTimeS[row];
+            int clip = crowd.Clip[row];
+            if (clip < tables.Clips.Length) body.Play(tables.Clips[clip], 0, crowd.Phase[row]);
+        }
+    }
+}
