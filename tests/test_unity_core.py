@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pytest
 
 from synthtwin.kernels.smpl import JOINT_NAMES, PARENTS
 from synthtwin.net.wire.crowd import CrowdEncoder
+from tests.test_http_api import running, serve_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "clients" / "unity"
@@ -29,6 +31,8 @@ NUNIT_GLOB = "/usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll"
 COMPILE_S = 120
 RUN_S = 300
 BENCH_TWINS = 1000
+RESTART_WAIT_S = 90
+"""Longest wait for the C# client's first join before the server is restarted, wall s."""
 
 pytestmark = pytest.mark.skipif(
     shutil.which("mcs") is None, reason="needs Mono's mcs (bash .ci/setup --test installs mono-mcs)"
@@ -88,10 +92,17 @@ def _fixtures(folder: Path) -> None:
     (folder / "delta.bin").write_bytes(delta)
 
 
-def _nunit(assemblies: Path, env: dict[str, str], *options: str) -> str:
+def _nunit_command(assemblies: Path, *options: str) -> list[str]:
     command = ["nunit-console", "-nologo", "-noshadow", "-labels", *options]
-    command.append(str(assemblies / "SynthTwin.Core.Tests.dll"))
-    return _run(command, RUN_S, env={**os.environ, **env})
+    return [*command, str(assemblies / "SynthTwin.Core.Tests.dll")]
+
+
+def _nunit(assemblies: Path, env: dict[str, str], *options: str) -> str:
+    return _run(_nunit_command(assemblies, *options), RUN_S, env={**os.environ, **env})
+
+
+def _ws_url(serving) -> str:
+    return serving.http.url.replace("http://", "ws://") + "/ws"
 
 
 def test_core_tests_pass_on_every_golden_vector(assemblies, tmp_path):
@@ -104,3 +115,40 @@ def test_core_tests_pass_on_every_golden_vector(assemblies, tmp_path):
     throughput = [line for line in output.splitlines() if "twins/s" in line]
     assert throughput, output[-4000:]
     print(*throughput, sep="\n")
+
+
+def test_core_follows_a_live_server_over_the_websocket(assemblies, tmp_path):
+    """Late join against a snapshot (paused), a followed twin's pose and vitals, pipelined
+    requests and their errors, by the C# client on a live server's WebSocket."""
+    with running(serve_config(tmp_path)) as serving:
+        env = {"SYNTHTWIN_WS": _ws_url(serving)}
+        output = _nunit(assemblies, env, "-include=Live", "-exclude=Restart")
+    assert "Tests run: 2," in output and "Failures: 0" in output, output[-4000:]
+
+
+def test_core_reconnects_and_joins_again_after_a_server_restart(assemblies, tmp_path):
+    """The C# client joins, the server stops and a new one starts on the same HTTP port: the
+    client reconnects by itself and joins the new server (whose seq starts again at 1)."""
+    signal = tmp_path / "signal"
+    signal.mkdir()
+    first = serve_config(tmp_path)
+    with running(first) as serving:
+        port = serving.http.port
+        env = {**os.environ, "SYNTHTWIN_WS": _ws_url(serving), "SYNTHTWIN_SIGNAL": str(signal)}
+        command = _nunit_command(assemblies, "-include=Restart")
+        client = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
+        )
+        deadline = time.monotonic() + RESTART_WAIT_S
+        while not (signal / "joined").exists() and client.poll() is None:
+            assert time.monotonic() < deadline, "the C# client did not join"
+            time.sleep(0.1)
+    try:
+        with running(serve_config(tmp_path, http_port=port)):
+            output, _ = client.communicate(timeout=RUN_S)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.communicate()
+    text = output.decode(errors="replace")
+    assert client.returncode == 0 and "Failures: 0" in text, text[-4000:]
