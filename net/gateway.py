@@ -285,6 +285,7 @@ def main() -> None:
             app, lifespan="on", log_config=None, access_log=False, log_level="warning",
             timeout_graceful_shutdown=math.ceil(spec.graceful_s),
             ssl_certfile=security.tls_cert, ssl_keyfile=security.tls_key,
+            ws_per_message_deflate=False,  # the WebSocket's payloads are quantized binary
         )
     )  # fmt: skip
     threading.Thread(target=_exit_on_eof, args=(server,), name="parent-watch", daemon=True).start()

@@ -1,12 +1,11 @@
 // Against a live `twin serve` over the gateway's WebSocket (tests/test_js_client.py starts the
 // server and sets SYNTHTWIN_WS_URL; skipped without it): late join compared with the roster,
-// requests and their errors, a twin's topics, and (with SYNTHTWIN_MEASURE_OUT) the decode
-// throughput and the time each crowd message was decoded, for the publish -> decoded latency.
+// requests and their errors, a twin's topics, and (with SYNTHTWIN_MEASURE_OUT, for
+// bench/test_websocket_bench.py) the time each crowd message was decoded and the payloads.
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { CrowdDecoder } from "../src/crowd.js";
 import { RequestError, SynthTwinSocket, WsClone } from "../src/client.js";
 
 const URL = process.env.SYNTHTWIN_WS_URL;
@@ -72,7 +71,7 @@ test("a twin's topics bring its pose and vitals", { skip }, async () => {
   }
 });
 
-test("measure: decode throughput and the time each crowd message is decoded", { skip: skip || !MEASURE_OUT }, async () => {
+test("measure: when each crowd message is decoded, and the payloads for bench/decode.js", { skip: skip || !MEASURE_OUT }, async () => {
   const socket = await connect();
   const decodedAtMs = {};
   const payloads = [];
@@ -90,20 +89,9 @@ test("measure: decode throughput and the time each crowd message is decoded", { 
     socket.close();
   }
   assert.ok(payloads.length > 0);
-  let twins = 0;
-  const started = performance.now();
-  let rounds = 0;
-  while (performance.now() - started < 1000) {
-    const decoder = new CrowdDecoder();
-    for (const payload of payloads) {
-      try {
-        twins += decoder.apply(payload).ids.length;
-      } catch {
-        // a delta whose keyframe came before the recording: not counted
-      }
-    }
-    rounds += 1;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  writeFileSync(MEASURE_OUT, JSON.stringify({ decoded_at_ms: decodedAtMs, twins_per_s: twins / seconds, messages: payloads.length, rounds }));
+  const sizes = new Uint8Array(4 * payloads.length);
+  const view = new DataView(sizes.buffer);
+  payloads.forEach((payload, i) => view.setUint32(4 * i, payload.length, true));
+  writeFileSync(`${MEASURE_OUT}.payloads`, Buffer.concat(payloads.flatMap((p, i) => [sizes.subarray(4 * i, 4 * i + 4), p])));
+  writeFileSync(MEASURE_OUT, JSON.stringify({ decoded_at_ms: decodedAtMs }));
 });
