@@ -218,7 +218,9 @@ class _ParquetStream:
         self._tmp.unlink(missing_ok=True)
 
     def _write_pending(self) -> None:
-        """The pending tables as one row group."""
+        """The pending tables, if any, as one row group."""
+        if not self._pending:
+            return
         table = pa.concat_tables(self._pending)
         self._pending, self._pending_rows = [], 0
         try:
