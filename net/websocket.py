@@ -484,8 +484,13 @@ class _Session:
         try:
             client = self.requests.of(self.caller)
             (answer,) = await client.exchange([(asked.op, asked.args)])
-        except (RequestTimeout, ClientClosed) as err:
-            self._reply(asked.id, reply.ReplyError(reply.INTERNAL, str(err)))
+        except RequestTimeout as err:  # the request MAY have had an effect (section 6.7)
+            text = f"the simulation did not answer '{err.op}' within {err.timeout_s:g} s"
+            self._reply(asked.id, reply.ReplyError(reply.INTERNAL, text))
+            return
+        except (ClientClosed, WireError, zmq.ZMQError):
+            text = "the simulation has stopped, or its reply could not be read"
+            self._reply(asked.id, reply.ReplyError(reply.INTERNAL, text))
             return
         self.conn.outbox.put(
             frame(b"", reply.encode(reply.Reply(answer.tick, answer.seq, answer.t_s, asked.id,

@@ -12,11 +12,14 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import zmq
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
+from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
 from synthtwin.net.auth import Role
+from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.websocket import (
     CrowdCache,
     Outbox,
@@ -28,6 +31,7 @@ from synthtwin.net.websocket import (
 )
 from synthtwin.net.wire import reply, request
 from synthtwin.net.wire.crowd import CrowdDecoder, CrowdEncoder
+from tests.loopback import loopback
 from tests.test_http_api import running, serve_config
 
 WAIT_S = 10.0
@@ -201,6 +205,38 @@ def test_a_foreign_origin_is_refused(serving):
             assert (await replies(ws, 1))[1].ok
 
     run(foreign())
+
+
+def test_a_silent_simulation_is_answered_internal():
+    """A gateway whose ROUTER never answers: the request gets ``internal`` after the gateway's
+    timeout, under its own id, and the connection still works."""
+    with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as deaf:  # bound, never answers
+        deaf.setsockopt(zmq.LINGER, 0)
+        port = deaf.bind_to_random_port("tcp://127.0.0.1")
+        spec = GatewaySpec(f"tcp://127.0.0.1:{port}", loopback(), crowd_assets(), timeout_s=0.2)
+        http = Gateway(spec, "127.0.0.1", 0)
+        http.start()
+
+        async def ask() -> None:
+            url = http.url.replace("http://", "ws://") + "/ws"
+            for _ in range(100):  # until the child serves
+                try:
+                    ws = await connect(url)
+                    break
+                except OSError:
+                    await asyncio.sleep(0.1)
+            async with ws:
+                await ws.send(request_frame(9, "stats"))
+                answer = (await replies(ws, 1))[9]
+                assert answer.error == reply.ReplyError(
+                    "internal", "the simulation did not answer 'stats' within 0.2 s"
+                )
+                assert (await control(ws, "subscribe", "meta"))["op"] == "subscribed"
+
+        try:
+            run(ask())
+        finally:
+            http.stop()
 
 
 # -- the slow-client rule, on the relay alone ----------------------------------------------------
