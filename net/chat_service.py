@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,8 +44,10 @@ _engine: ChatEngine | None = None
 
 
 def _start(factory: EngineFactory, settings: ChatSettings) -> None:
-    """The worker's initializer: lower priority, every core, then the engine (trains ~0.3 s)."""
+    """The worker's initializer: Ctrl-C is the server's to handle (it closes the worker), lower
+    priority, every core, then the engine (trains ~0.3 s)."""
     global _engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(WORKER_NICENESS)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, range(os.cpu_count() or 1))

@@ -313,6 +313,8 @@ def _explain_hr(d: Draft, topic: str) -> None:
         d.add("I'm asleep, so my heart is taking it easy.")
     elif d.value("mets", 1.0) >= EFFORT_METS:
         d.add(f"That's because I'm {_doing(d)}: {d.say('mets')} of effort.")
+    elif d.value("activity_minutes", 99) == 0 and act != "travel":  # whole minutes: not "0 ago"
+        d.add(f"I only just started {_doing(d)}, so it's settling.")
     elif d.value("activity_minutes", 99) < SETTLING_MIN and act != "travel":
         d.add(f"I only started {_doing(d)} {d.say('activity_minutes')} ago, so it's settling.")
     elif act == "travel":
