@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
 from synthtwin.net.chat import (
     API_KEY_ENV,
     ChatEngine,
@@ -28,7 +30,9 @@ from synthtwin.net.chat import (
 )
 from synthtwin.net.chat.snapshot import TwinSnapshot
 from synthtwin.net.chat.tools import TOOLS
+from synthtwin.net.wire.dealer import RequestClient
 from tests.conftest import small_simulation
+from tests.loopback import loopback
 
 Script = Callable[[dict], tuple[int, dict]]
 """A fake model: the request body -> (HTTP status, response body)."""
@@ -204,3 +208,35 @@ def test_the_key_comes_from_the_environment_mapping():
     assert api_key_from_env({API_KEY_ENV: "sk-1"}) == "sk-1"
     assert api_key_from_env({}) is None
     assert ChatSettings(llm_base_url="http://x/v1").llm is None
+
+
+def test_twin_serve_answers_through_the_model_its_chat_table_names(fake, tmp_path, monkeypatch):
+    """End to end: a ``[chat]`` table in the config file, the key from the environment, the
+    worker process calling the model, the ROUTER's ``chat`` answered by it."""
+
+    def model(body: dict) -> tuple[int, dict]:
+        hr = _tool_result(body, "hr_bpm")
+        if hr is None:
+            return _message(tool_calls=[_tool_call("get_live_state")])
+        return _message(f"My heart is beating {hr['value']} times a minute.")
+
+    url, seen = fake(model)
+    monkeypatch.setenv(API_KEY_ENV, "sk-serve")
+    toml = tmp_path / "serve.toml"
+    toml.write_text(f'[chat]\nllm_base_url = "{url}"\nllm_model = "fake-model"\ntimeout_s = 5\n')
+    serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
+             "checkpoint": tmp_path / "w.ckpt", "http_enabled": False}  # fmt: skip
+    serving = Serving(load_config(toml, serve=serve, twins=20, seed=3))
+    thread = threading.Thread(target=serving.run, daemon=True)
+    thread.start()
+    try:
+        with RequestClient(serve["router_endpoint"], 20.0) as client:
+            twin = int(serving.sim.world.ids[0])
+            answer = client.call("chat", id=twin, message="what's your heart rate?")
+    finally:
+        serving.stop.set()
+        thread.join(timeout=20)
+    assert answer["engine"] == "llm" and answer["fallback"] is None, answer
+    assert answer["reply"].startswith("My heart is beating ")
+    assert seen[0][0]["Authorization"] == "Bearer sk-serve"
+    assert seen[0][1]["model"] == "fake-model"

@@ -60,6 +60,9 @@ GATEWAY_STEADY_S = 10.0
 GATEWAY_BACKOFF_MAX_S = 60.0
 """The longest wait between checks of a gateway that keeps ending at once."""
 HTTP_TIMEOUT_TICKS = 3
+CHAT_MARGIN_S = 2.0
+"""With a language model, a REST call waits for ``[chat] timeout_s`` plus this (the embedded
+engine's fallback and a tick or two) before its 503."""
 """A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
 
 
@@ -186,6 +189,8 @@ class Serving:
     def _http_server(self) -> Gateway:
         serve = self.config.serve
         timeout_s = max(DEFAULT_TIMEOUT_S, HTTP_TIMEOUT_TICKS / self.config.sim.tick_hz)
+        if chat_settings(self.config.chat).llm is not None:  # a chat may wait for the model
+            timeout_s = max(timeout_s, self.config.chat.timeout_s + CHAT_MARGIN_S)
         endpoints = self.server.endpoints
         spec = GatewaySpec(
             router_endpoint=endpoints["router"],
