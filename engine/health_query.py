@@ -109,21 +109,29 @@ def twin_history(
         ``{"resolution", "twin_id", "columns": {name: (R,) values}}``; ``day`` or ``t`` first.
     """
     _require_twin(db, twin_id)
+    columns = _columns(db, twin_id, days, resolution)
+    return {"resolution": resolution, "twin_id": twin_id, "columns": columns}
+
+
+def _columns(
+    db: duckdb.DuckDBPyConnection, twin_id: int, days: DayRange, resolution: str
+) -> dict[str, Any]:
+    """The twin's rows over ``days`` at ``resolution`` (``twin_history``), ``twin_id`` aside."""
     if resolution == "day":
         sql = "SELECT * FROM daily WHERE twin_id = ? AND day BETWEEN ? AND ? ORDER BY day"
-        columns = _fetch(db, "daily", sql, [twin_id, days.first, days.last])
+        columns = _fetch(db, sql, [twin_id, days.first, days.last])
     elif resolution == "hour":
         means = ", ".join(f"avg({c})::FLOAT AS {c}" for c in VITAL_COLUMNS)
         sql = (
             f"SELECT time_bucket(INTERVAL 1 HOUR, t) AS t, {means} FROM vitals "
             "WHERE twin_id = ? AND t >= ? AND t < ? GROUP BY 1 ORDER BY 1"
         )
-        columns = _fetch(db, "vitals", sql, [twin_id, days.start, days.end])
+        columns = _fetch(db, sql, [twin_id, days.start, days.end])
     else:
         sql = "SELECT * FROM vitals WHERE twin_id = ? AND t >= ? AND t < ? ORDER BY t"
-        columns = _fetch(db, "vitals", sql, [twin_id, days.start, days.end])
+        columns = _fetch(db, sql, [twin_id, days.start, days.end])
     columns.pop("twin_id", None)
-    return {"resolution": resolution, "twin_id": twin_id, "columns": columns}
+    return columns
 
 
 def twin_timeline(db: duckdb.DuckDBPyConnection, twin_id: int, day: date) -> dict[str, Any]:
@@ -137,12 +145,11 @@ def twin_timeline(db: duckdb.DuckDBPyConnection, twin_id: int, day: date) -> dic
     span = DayRange(day, day)
     episodes = _fetch(
         db,
-        "episodes",
         'SELECT greatest(start, ?) AS start, least("end", ?) AS "end", activity, place '
         'FROM episodes WHERE twin_id = ? AND "end" > ? AND start < ? ORDER BY start',
         [span.start, span.end, twin_id, span.start, span.end],
     )
-    vitals = twin_history(db, twin_id, span, "minute")["columns"]
+    vitals = _columns(db, twin_id, span, "minute")
     return {"twin_id": twin_id, "date": day.isoformat(), "episodes": episodes, "vitals": vitals}
 
 
@@ -161,40 +168,25 @@ def population_daily(db: duckdb.DuckDBPyConnection, days: DayRange, group_by: st
         "FROM daily d JOIN twins t USING (twin_id) WHERE d.day BETWEEN ? AND ? "
         "GROUP BY ALL ORDER BY 1, 2"
     )
-    columns = _fetch(db, "daily", sql, [days.first, days.last], needs=("twins",))
+    columns = _fetch(db, sql, [days.first, days.last])
     if "grp" in columns:
         columns["group"] = columns.pop("grp").astype(np.uint8)
     return {"group_by": group_by, "groups": list(_GROUP_NAMES[group_by]), "columns": columns}
 
 
 def _require_twin(db: duckdb.DuckDBPyConnection, twin_id: int) -> None:
-    found = (
-        _has(db, "twins")
-        and db.execute("SELECT count(*) FROM twins WHERE twin_id = ?", [twin_id]).fetchone()[0]
-    )
-    if not found:
+    found = _fetch(db, "SELECT twin_id FROM twins WHERE twin_id = ?", [twin_id])
+    if not len(found.get("twin_id", ())):
         raise HistoryError("unknown_twin", f"twin {twin_id} has no health record")
 
 
-def _has(db: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        db.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-        ).fetchone()[0]
-    )
-
-
-def _fetch(
-    db: duckdb.DuckDBPyConnection,
-    table: str,
-    sql: str,
-    params: list,
-    needs: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """The query's columns for the wire (module docstring); empty when a table is missing."""
-    if not all(_has(db, name) for name in (table, *needs)):
+def _fetch(db: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict[str, Any]:
+    """The query's columns for the wire (module docstring); empty while a table it reads does
+    not exist yet (nothing of its kind was recorded)."""
+    try:
+        result = db.execute(sql, params).fetchnumpy()
+    except duckdb.CatalogException:
         return {}
-    result = db.execute(sql, params).fetchnumpy()
     return {name: _wire_column(name, values) for name, values in result.items()}
 
 

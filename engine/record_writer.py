@@ -3,10 +3,12 @@
 Pattern: a single writer behind a bounded queue (``engine.record_queue``). The thread takes
 everything waiting at once, joins consecutive batches of one table and writes each run in one
 transaction (``HealthStore.write``: one bulk insert from Arrow), so the store sees few large
-writes whatever the tick rate. After a daily batch it deletes the vitals samples older than
-``minute_days`` days before that day. A write that fails is logged and counted; the thread goes
-on. ``flush`` waits until everything queued before it is stored (a checkpoint calls it first,
-so the record holds every minute the checkpoint covers).
+writes whatever the tick rate. After a daily batch it rewrites that day's vitals in twin order
+(``HealthStore.compact_vitals``: a one-twin query of a past day then reads one row group, not
+the day's hundred) and deletes the vitals samples older than ``minute_days`` days before it. A
+write that fails is logged and counted; the thread goes on. ``flush`` waits until everything
+queued before it is stored (a checkpoint calls it first, so the record holds every minute the
+checkpoint covers).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class RecordWriter:
             self.store.write(table, columns)
             if table == "daily":
                 newest = columns["day"].max().astype(object)
+                self.store.compact_vitals(newest)
                 self.store.prune_vitals(newest - timedelta(days=self.minute_days - 1))
         except Exception as err:  # noqa: BLE001 - a failed write must not stop the record
             self.failed_rows += rows

@@ -43,7 +43,14 @@ from synthtwin.net.wire import fields, reply
 from synthtwin.net.wire.errors import clip
 from synthtwin.net.wire.reply import ReplyError
 
-__all__ = ["BUSY_RETRY_MS", "QUERIES", "HistoryDone", "HistoryRefused", "HistoryRequests"]
+__all__ = [
+    "BUSY_RETRY_MS",
+    "QUERIES",
+    "HistoryDone",
+    "HistoryRefused",
+    "HistoryRequests",
+    "parse_query",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +104,7 @@ class HistoryRequests:
             form, or the worker is full. Nothing is queued then.
         """
         try:
-            query = self._query(args)
+            query = parse_query(args, self.today())
         except HistoryError as err:
             raise HistoryRefused(ReplyError(err.code, str(err))) from None
         if len(self._pending) >= self.max_pending:
@@ -129,36 +136,48 @@ class HistoryRequests:
         self._pending.clear()
         self._db.close()
 
-    def _query(self, args: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
-        """The checked query as a function of a connection."""
-        kind = fields.read_str(args, "query", "args")
-        if kind not in QUERIES:
-            raise HistoryError("out_of_range", f"args.query '{clip(kind)}': expected {QUERIES}")
-        if kind == "population":
-            days = self._range(args, "day")
-            group_by = _text(args, "group_by", "age_band")
-            if group_by not in GROUPS:
-                raise HistoryError("out_of_range", f"args.group_by '{clip(group_by)}': "
-                                   f"expected one of {GROUPS}")  # fmt: skip
-            return lambda db: population_daily(db, days, group_by)
-        twin_id = fields.read_int(args, "id", "args")
-        if not 0 <= twin_id <= MAX_TWIN_ID:
-            raise HistoryError("out_of_range", f"args.id {twin_id}: expected 0..{MAX_TWIN_ID}")
-        if kind == "timeline":
-            day = _day(args, "date", self.today())
-            return lambda db: twin_timeline(db, twin_id, day)
-        resolution = _text(args, "resolution", "day")
-        if resolution not in RESOLUTIONS:
-            raise HistoryError("out_of_range", f"args.resolution '{clip(resolution)}': "
-                               f"expected one of {RESOLUTIONS}")  # fmt: skip
-        days = self._range(args, resolution)
-        return lambda db: twin_history(db, twin_id, days, resolution)
 
-    def _range(self, args: dict[str, Any], resolution: str) -> DayRange:
-        last = _day(args, "to", self.today())
-        back = DEFAULT_DAYS - 1 if resolution == "day" else 0
-        first = _day(args, "from", last - timedelta(days=back))
-        return DayRange.checked(first, last, MAX_DAYS[resolution])
+Query = Callable[[Any], dict[str, Any]]
+"""A checked query: a function of a DuckDB connection that returns the op's result."""
+
+
+def parse_query(args: dict[str, Any], today: date) -> Query:
+    """The ``history`` op's ``args`` checked (module docstring); ``today`` is the simulated date
+    ranges end at by default.
+
+    Raises:
+        WireError: a missing or mistyped argument (``bad_request``); HistoryError: a value out of
+        range or form, with its reply code.
+    """
+    kind = fields.read_str(args, "query", "args")
+    if kind not in QUERIES:
+        raise HistoryError("out_of_range", f"args.query '{clip(kind)}': expected {QUERIES}")
+    if kind == "population":
+        days = _range(args, "day", today)
+        group_by = _text(args, "group_by", "age_band")
+        if group_by not in GROUPS:
+            raise HistoryError("out_of_range", f"args.group_by '{clip(group_by)}': "
+                               f"expected one of {GROUPS}")  # fmt: skip
+        return lambda db: population_daily(db, days, group_by)
+    twin_id = fields.read_int(args, "id", "args")
+    if not 0 <= twin_id <= MAX_TWIN_ID:
+        raise HistoryError("out_of_range", f"args.id {twin_id}: expected 0..{MAX_TWIN_ID}")
+    if kind == "timeline":
+        day = _day(args, "date", today)
+        return lambda db: twin_timeline(db, twin_id, day)
+    resolution = _text(args, "resolution", "day")
+    if resolution not in RESOLUTIONS:
+        raise HistoryError("out_of_range", f"args.resolution '{clip(resolution)}': "
+                           f"expected one of {RESOLUTIONS}")  # fmt: skip
+    days = _range(args, resolution, today)
+    return lambda db: twin_history(db, twin_id, days, resolution)
+
+
+def _range(args: dict[str, Any], resolution: str, today: date) -> DayRange:
+    last = _day(args, "to", today)
+    back = DEFAULT_DAYS - 1 if resolution == "day" else 0
+    first = _day(args, "from", last - timedelta(days=back))
+    return DayRange.checked(first, last, MAX_DAYS[resolution])
 
 
 def _text(args: dict[str, Any], key: str, default: str) -> str:

@@ -1,0 +1,52 @@
+"""The ``history`` op on the wire: golden vectors (valid and invalid, with exact errors) and every
+truncation of a valid payload refused with a decode error."""
+
+from __future__ import annotations
+
+import json
+
+import msgpack
+import pytest
+
+from synthtwin.engine.health_query import HistoryError
+from synthtwin.net.wire.errors import WireError
+from tests.golden.history.make_golden import DECODERS, HERE, build_cases, dumps
+from tests.golden.wire.make_golden import to_json
+
+CASES = sorted(p.name for p in HERE.glob("*.json"))
+
+
+def test_golden_files_are_current():
+    expected = {"make_golden.py"}
+    for case in build_cases():
+        assert (HERE / case.file).read_bytes() == case.payload, case.file
+        assert (HERE / f"{case.name}.json").read_text() == dumps(case.doc) + "\n", case.name
+        expected |= {case.file, f"{case.name}.json"}
+    assert {p.name for p in HERE.iterdir() if p.is_file()} == expected
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if not c.startswith("invalid_")])
+def test_golden_valid(name):
+    doc = json.loads((HERE / name).read_text())
+    data = (HERE / doc["file"]).read_bytes()
+    # compared as JSON text: a missing value is NaN, which equals nothing, itself included
+    assert dumps(to_json(msgpack.unpackb(data, raw=False))) == dumps(doc["payload"])
+    assert dumps(to_json(DECODERS[doc["decoder"]](data))) == dumps(doc["values"])
+
+
+@pytest.mark.parametrize("name", [c for c in CASES if c.startswith("invalid_")])
+def test_golden_invalid(name):
+    doc = json.loads((HERE / name).read_text())
+    with pytest.raises((WireError, HistoryError)) as caught:
+        DECODERS[doc["decoder"]]((HERE / doc["file"]).read_bytes())
+    message = getattr(caught.value, "message", str(caught.value))
+    assert (caught.value.code, message) == (doc["error"]["code"], doc["error"]["message"])
+
+
+def test_every_truncation_raises_only_wire_error():
+    for case in build_cases():
+        if case.name.startswith("invalid_"):
+            continue
+        for end in range(len(case.payload)):
+            with pytest.raises(WireError):
+                DECODERS[case.doc["decoder"]](case.payload[:end])
