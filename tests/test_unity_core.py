@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from synthtwin.kernels.smpl import JOINT_NAMES, PARENTS
+from synthtwin.net.wire import pose
 from synthtwin.net.wire.crowd import CrowdEncoder
 from tests.test_http_api import running, serve_config
 
@@ -31,6 +32,7 @@ NUNIT_GLOB = "/usr/lib/cli/nunit.framework-2.6*/nunit.framework.dll"
 COMPILE_S = 120
 RUN_S = 300
 BENCH_TWINS = 1000
+POSE_TWINS = 64
 RESTART_WAIT_S = 90
 """Longest wait for the C# client's first join before the server is restarted, wall s."""
 
@@ -90,6 +92,10 @@ def _fixtures(folder: Path) -> None:
     delta = encoder.encode(2, 2, 0.1, ids, pos, heading, speed, activity, clip, phase, blend)
     (folder / "keyframe.bin").write_bytes(key)
     (folder / "delta.bin").write_bytes(delta)
+    quat = rng.normal(size=(POSE_TWINS, len(JOINT_NAMES), 4))
+    root = rng.uniform(-1000, 1000, (POSE_TWINS, 3))
+    twins = np.arange(POSE_TWINS, dtype=np.uint32)
+    (folder / "pose.bin").write_bytes(pose.encode(pose.PoseMessage(1, 3, 0.1, twins, quat, root)))
 
 
 def _nunit_command(assemblies: Path, *options: str) -> list[str]:

@@ -7,9 +7,10 @@ using SynthTwin.Core.Wire;
 namespace SynthTwin.Core.Tests
 {
     /// <summary>
-    /// Decode throughput of crowd messages that the Python encoder wrote (a keyframe of 1000
-    /// walking twins and a delta of half of them, in SYNTHTWIN_FIXTURES): twins per second through
-    /// <see cref="CrowdDecoder"/> (decode, check, dequantize), printed as "... twins/s". A rough
+    /// Decode throughput of messages that the Python encoder wrote (in SYNTHTWIN_FIXTURES: a
+    /// keyframe of 1000 walking twins, a delta of half of them, a pose message of 64 twins):
+    /// twins per second through <see cref="CrowdDecoder"/> (decode, check, dequantize) and
+    /// <see cref="PoseMessage.Decode"/>, printed as "... twins/s". A rough
     /// figure: it runs on whatever machine runs the tests, beside whatever else runs there.
     /// </summary>
     [TestFixture]
@@ -49,6 +50,19 @@ namespace SynthTwin.Core.Tests
             Console.WriteLine("C# crowd decode, keyframe of 1000: {0:F0} twins/s", keyframes);
             Console.WriteLine("C# crowd decode, keyframe + delta of 1000: {0:F0} twins/s", both);
             Assert.Greater(keyframes, 1e5, "far slower than expected");
+        }
+
+        [Test]
+        public void PosesDecodeInTwinsPerSecond()
+        {
+            byte[] payload = Payload("pose.bin");
+            Assert.AreEqual(64, PoseMessage.Decode(payload).Ids.Length);
+            long twins = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < RunS) twins += PoseMessage.Decode(payload).Ids.Length;
+            double rate = twins / clock.Elapsed.TotalSeconds;
+            Console.WriteLine("C# pose decode (24 joints), 64 twins a message: {0:F0} twins/s", rate);
+            Assert.Greater(rate, 1e3, "far slower than expected");
         }
     }
 }
