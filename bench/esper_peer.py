@@ -58,6 +58,9 @@ SPO2_MEAN_PCT, SPO2_SD_PCT, SPO2_MAX_PCT = 97.5, 1.0, 100.0
 GLUCOSE_BASAL_MGDL = 90.0
 INSULIN_BASAL_UU_ML = 8.0
 SLEEP_PRESSURE_RANGE = (0.1, 0.9)
+RHR_DAY_SD_BPM, SBP_DAY_SD_MMHG = 1.0, 5.0  # today's offsets (kernels.physiology.day_variation)
+HR_NOISE_CV, SBP_NOISE_MMHG = 0.045, 5.0  # wander amplitudes at ~50 years
+EXERTION_DTYPES = {c.name: c.dtype for c in ARGS.inputs}
 # Activities (METs, cadence steps/min, asleep): asleep, seated, walking, running.
 ACTIVITIES = ((0.95, 0.0, True), (1.3, 0.0, False), (3.5, 100.0, False), (9.0, 160.0, False))
 ACTIVITY_SHARES = (0.3, 0.5, 0.15, 0.05)
@@ -104,6 +107,9 @@ class PhysiologyProcessor(esper.Processor):
 def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Columns of ``n`` healthy adults at rest state, with a mix of activities; ``(n,)`` each.
 
+    Today's condition: resting-HR and SBP offsets of SD 1 bpm and 5 mmHg, wander amplitudes of
+    a 50-year-old, a random key each; the wander processes start at a random stationary value.
+
     Parameters: resting heart rate 70 +- 10 beats/min, ``hrmax = 208 - 0.7 age`` for ages 20-70,
     aerobic capacity 8-12 METs, 60-100 kg, resting pressure 120/75 +- 10/8 mmHg, basal glucose
     90 mg/dL and insulin 8 uU/mL, multipliers 1, circadian phase 0. Vitals start at the resting
@@ -133,6 +139,15 @@ def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     cols["cadence_spm"] = cadence_spm[activity].astype(np.float32)
     cols["asleep"] = asleep[activity].astype(np.bool_)
     cols["carbs_g"] = np.zeros(n, np.float32)
+    condition = {
+        "rhr_offset_bpm": rng.normal(0.0, RHR_DAY_SD_BPM, n),
+        "bp_offset_mmhg": rng.normal(0.0, SBP_DAY_SD_MMHG, n),
+        "hr_noise_cv": np.full(n, HR_NOISE_CV),
+        "sbp_noise_mmhg": np.full(n, SBP_NOISE_MMHG),
+        "variation_key": rng.integers(1, 2**31, n).astype(np.float64),
+    }
+    for name, values in condition.items():
+        cols[name] = values.astype(EXERTION_DTYPES[name])
     digesting = rng.random(n) < DIGESTING_SHARE
     start = {
         "hr_bpm": cols["rhr_bpm"],
@@ -147,6 +162,9 @@ def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "gut1_mg": np.where(digesting, rng.uniform(*GUT_RANGE_MG, n), 0.0),
         "gut2_mg": np.where(digesting, rng.uniform(*GUT_RANGE_MG, n), 0.0),
         "sleep_pressure": rng.uniform(*SLEEP_PRESSURE_RANGE, n),
+        "hr_noise": rng.standard_normal(n),
+        "bp_noise": rng.standard_normal(n),
+        "noise_draws": np.zeros(n),
     }
     for c in ARGS.state:
         cols[c.name] = np.asarray(start[c.name], c.dtype).copy()

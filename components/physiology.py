@@ -56,6 +56,9 @@ VITALS = Component(
         Column("gut1_mg", "float64", unit="mg", doc="carbohydrate in gut compartment 1"),
         Column("gut2_mg", "float64", unit="mg", doc="carbohydrate in gut compartment 2"),
         Column("sleep_pressure", "float64", default=0.3, doc="Borbely process S, 0..1"),
+        Column("hr_noise", "float64", doc="wander of resting HR, unit Ornstein-Uhlenbeck"),
+        Column("bp_noise", "float64", doc="wander of blood pressure, unit Ornstein-Uhlenbeck"),
+        Column("noise_draws", "float64", doc="ticks that drew random numbers: their counter"),
         Column("energy_kcal", "float64", unit="kcal", doc="energy spent today"),
         Column("steps", "float64", unit="step", doc="steps taken today"),
     ),
@@ -67,8 +70,15 @@ EXERTION = Component(
         Column("mets", "float32", unit="MET", default=1, doc="intensity of the current activity"),
         Column("cadence_spm", "float32", unit="1/min", doc="average steps per minute now"),
         Column("carbs_g", "float32", unit="g", doc="carbohydrate eaten this tick"),
+        Column("rhr_offset_bpm", "float64", unit="1/min", doc="today's resting-HR offset"),
+        Column("bp_offset_mmhg", "float64", unit="mmHg", doc="today's systolic BP offset"),
+        Column("hr_noise_cv", "float32", doc="minute-to-minute CV of resting HR, fraction"),
+        Column("sbp_noise_mmhg", "float32", unit="mmHg", doc="minute-to-minute SD of SBP"),
+        Column("variation_key", "float64", doc="key of the twin's random draws, integer < 2**31"),
+        Column("activity_factor", "float32", default=1, doc="today's factor on step cadence"),
     ),
-    doc="what the current activity asks of the body; written by the physiology system",
+    doc="what the current activity and today's condition ask of the body; written by the "
+    "physiology system",
 )
 
 VITAL_COLUMNS = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "rr_brpm", "spo2_pct", "core_temp_c",
@@ -145,7 +155,7 @@ _ACCUMULATORS = ("energy_kcal", "steps")
 
 PHYSIOLOGY_KERNEL_ARGS = KernelArgs(
     state=_all_but(VITALS, *_ACCUMULATORS),
-    inputs=(*EXERTION.columns, ASLEEP),
+    inputs=(*_all_but(EXERTION, "activity_factor"), ASLEEP),
     params=(
         *_all_but(PHYSIOLOGY_PARAMS, "vo2max_mlkgmin"),
         *_only(BODY, "weight_kg"),

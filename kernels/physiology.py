@@ -6,13 +6,23 @@ exceptions, nothing from the project. ``kernels/numba/physiology.py`` compiles t
 for the CPU and ``kernels/cupy/physiology.py`` transpiles them into CUDA device functions, so keep
 to what both compilers take: ``math.exp``, ``math.cos``, ``math.ceil`` and ``math.pi``, ``min`` and
 ``max``, ``if`` on a bool, ``for`` over ``range`` of a run-time count, tuple returns, positional
-calls between these functions (CuPy's JIT ignores keyword arguments), no default arguments.
+calls between these functions (CuPy's JIT ignores keyword arguments), no default arguments;
+``math.log``, ``math.sqrt`` and ``math.sin`` too, and ``int(x)`` of a float with the integer
+operators ``>>``, ``^``, ``&``, ``%``, ``+`` and ``*`` on values that stay below 2**62 (the
+random bits).
 
 Pattern: *target plus first-order kinetics*. Each vital sign has a target set by the activity
 (``mets``), sleep and the twin's parameters, and relaxes toward it with a time constant. With the
 target held constant over a tick, ``relax`` is the exact solution, so any tick length (1/30 s in
 realtime, minutes headless) gives the same trajectory. Glucose and insulin are a nonlinear ODE,
 integrated with RK4 substeps of at most one simulated minute.
+
+Variability: heart rate and blood pressure wander around their resting values minute to minute
+(unit Ornstein-Uhlenbeck processes, ``ou_step``) and their resting values move from day to day
+(``day_variation``: a daily wobble, the seasons, the weekend, multi-day excursions). Every random
+number is a counter-based draw (``random_bits``) keyed by the twin's ``variation_key``, a stream
+and a counter (the tick count ``noise_draws``, or the day): deterministic per seed, identical on
+every backend, and nothing to carry but the counter.
 
 Parameters may be stored as float32: let every float32 operand meet a float64 (a constant, the
 state, ``intensity``) before another float32, so compiled results equal Python's double ones.
@@ -30,9 +40,12 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "BITS31",
+    "BP_NOISE_TAU_S",
     "BP_TAU_S",
     "CORE_TEMP_MEAN_C",
     "CORE_TEMP_TAU_S",
+    "HR_NOISE_TAU_S",
     "HR_TAU_S",
     "RR_MAX_BRPM",
     "RR_TAU_S",
@@ -40,20 +53,28 @@ __all__ = [
     "S_PER_H",
     "blood_pressure_targets_mmhg",
     "core_temp_target_c",
+    "day_variation",
+    "excursion_effects",
     "energy_spent_kcal",
     "glucose_insulin_step",
     "hr_target_bpm",
     "intensity_fraction",
     "minimal_model_rates",
+    "mix31",
+    "normal_pair",
+    "ou_step",
     "process_c",
     "process_s",
+    "random_bits",
     "relax",
+    "resting_hr_now_bpm",
     "rr_target_brpm",
     "sleep_thresholds",
     "spo2_target_pct",
     "step_twin",
     "steps_taken",
     "tick_midpoint_h",
+    "wander_amplitudes",
 ]
 
 S_PER_MIN = 60.0
@@ -117,6 +138,49 @@ PROCESS_C_PEAK_H = 15.5
 
 # Energy.
 KCAL_PER_KG_PER_H_PER_MET = 1.0
+
+# Short-term variability: Ornstein-Uhlenbeck processes of unit variance.
+HR_NOISE_TAU_S = 120.0
+BP_NOISE_TAU_S = 300.0
+DBP_NOISE_FRACTION = 0.6
+WANDER_AGE_FROM_Y = 20.0
+WANDER_AGE_SPAN_Y = 60.0
+HR_NOISE_CV_AT_20 = 0.055
+HR_NOISE_CV_PER_Y = -0.02 / 60.0
+SBP_NOISE_MMHG_AT_20 = 4.0
+SBP_NOISE_MMHG_PER_Y = 0.04
+
+# Counter-based random bits: integer arithmetic on 31-bit values, exact in int64 everywhere.
+BITS31 = 0x7FFFFFFF
+MIX_MULTIPLIER_1 = 0x45D9F3B
+MIX_MULTIPLIER_2 = 0x2C1B3C6D
+STREAM_STRIDE = 0x61C88647
+TICK_STREAM = 0
+UNIFORM_BITS = 0x7FFF
+UNIFORM_SCALE = 32768.0
+ANGLE_BITS = 0xFFFF
+ANGLE_SCALE = 65536.0
+
+# Day-to-day variation (day_variation).
+DAYS_PER_YEAR = 365.25
+DAY_STREAM = 1
+EXCURSION_STREAM = 2
+RHR_DAY_SD_BPM = 1.0
+SBP_DAY_SD_MMHG = 5.0
+RHR_SEASON_AMPLITUDE_BPM = 1.0
+SBP_SEASON_AMPLITUDE_MMHG = 2.5
+SEASON_PEAK_DAY_OF_YEAR = 10.0
+RHR_WEEKEND_BPM = 1.6
+SATURDAY = 5
+# Excursions, one entry per kind: a cold, a bad week, travel.
+EXCURSION_KINDS = 3
+EXCURSION_RATE_PER_Y = (2.5, 4.0, 3.0)
+EXCURSION_MIN_DAYS = (5, 3, 2)
+EXCURSION_MAX_DAYS = (10, 7, 7)
+EXCURSION_RHR_BPM = (3.0, 2.0, 1.5)
+EXCURSION_SBP_MMHG = (0.0, 4.0, 0.0)
+EXCURSION_ACTIVITY_FACTOR = (0.6, 0.85, 1.3)
+EXCURSION_SEVERITY_MAX = 3.0
 
 
 def relax(value: float, target: float, dt_s: float, tau_s: float) -> float:
@@ -413,6 +477,177 @@ def tick_midpoint_h(clock_h: float, dt_s: float) -> float:
     return clock_h + 0.5 * dt_s / S_PER_H
 
 
+def mix31(x: int) -> int:
+    """A bijective mix of a 31-bit integer into 31 well-spread bits.
+
+    Two xorshift-multiply rounds (Wellons' "hash prospector" 32-bit hash, ``lowbias32``, with
+    the multipliers cut to 31 bits): every operand stays below 2**62, so signed 64-bit integers
+    compute it exactly and alike in Python, numba and CUDA C++. Works elementwise on int64 numpy
+    arrays too.
+    """
+    x = ((x >> 16) ^ x) * MIX_MULTIPLIER_1 & BITS31
+    x = ((x >> 15) ^ x) * MIX_MULTIPLIER_2 & BITS31
+    return (x >> 16) ^ x
+
+
+def random_bits(key: float, stream: int, counter: float) -> int:
+    """31 random bits for draw ``counter`` of ``stream`` of the twin whose key is ``key``.
+
+    Counter-based (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3", SC'11):
+    a pure function of (key, stream, counter), so any draw is reproducible without a generator
+    state, in any order, on any device. ``key`` is the twin's ``variation_key`` (an integer below
+    2**31 stored as a float), ``counter`` a non-negative integer stored as a float (a tick count
+    or a day number).
+    """
+    lane = mix31((int(key) + stream * STREAM_STRIDE) & BITS31)
+    return mix31((mix31(lane) + int(counter)) & BITS31)
+
+
+def normal_pair(bits: int) -> tuple[float, float]:
+    """Two independent standard normal draws from 31 random bits (Box & Muller 1958).
+
+    15 bits make the radius' uniform (in (0, 1), so ``|z|`` < 4.8) and 16 the angle's.
+    """
+    u_radius = ((bits & UNIFORM_BITS) + 0.5) / UNIFORM_SCALE
+    u_angle = ((bits >> 15) & ANGLE_BITS) / ANGLE_SCALE
+    radius = math.sqrt(-2.0 * math.log(u_radius))
+    angle = 2.0 * math.pi * u_angle
+    return radius * math.cos(angle), radius * math.sin(angle)
+
+
+def ou_step(value: float, normal: float, dt_s: float, tau_s: float) -> float:
+    """An Ornstein-Uhlenbeck process of unit variance advanced by ``dt_s`` seconds, exactly.
+
+    ``x(t + dt) = x a + sqrt(1 - a**2) z`` with ``a = exp(-dt / tau)`` and ``z`` standard normal
+    (Gillespie 1996, Am J Phys 64:225): the exact update for any ``dt``, so the process has the
+    autocorrelation ``exp(-lag / tau)`` and unit variance whatever the tick length.
+    """
+    decay = math.exp(-dt_s / tau_s)
+    return value * decay + math.sqrt(1.0 - decay * decay) * normal
+
+
+def resting_hr_now_bpm(
+    rhr_bpm: float, rhr_offset_bpm: float, hr_noise_cv: float, hr_noise: float
+) -> float:
+    """The twin's resting heart rate this minute (beats/min): today's level times its wander.
+
+    Today's level is the long-term ``rhr_bpm`` plus the day's offset (illness, season, weekday:
+    ``day_variation``). The wander is the unit OU process ``hr_noise`` scaled by the twin's
+    coefficient of variation ``hr_noise_cv``: minute-to-minute heart rate fluctuates by a few
+    percent at rest, the slow (very-low- and low-frequency) part of heart rate variability,
+    whose power dominates 5-minute recordings (normal short-term SDNN ~50 ms, ~6 % of the beat
+    interval: Nunan, Sandercock & Brodie 2010, Pacing Clin Electrophysiol 33:1407; Task Force
+    of the ESC and NASPE 1996, Circulation 93:1043). It is applied to the resting component
+    only, so it fades with intensity as vagal modulation does and never lifts heart rate above
+    ``hrmax`` (``hr_target_bpm`` blends this value with ``hrmax_bpm``).
+    """
+    return (rhr_offset_bpm + rhr_bpm) * (1.0 + hr_noise_cv * hr_noise)
+
+
+def wander_amplitudes(age_y: float) -> tuple[float, float]:
+    """(CV of resting heart rate's wander, SD of systolic pressure's wander in mmHg) by age.
+
+    Heart rate variability falls with age (Umetani et al. 1998, J Am Coll Cardiol 31:593: SDNN
+    and the other indices lose roughly a third to a half from the 20s to the 70s): here a CV of
+    5.5 % at 20 falling linearly to 3.5 % at 80, which through ``ou_step`` and the 60 s heart
+    rate kinetics gives minute-to-minute SDs of ~3-4 % of resting heart rate. Short-term blood
+    pressure variability rises with age (Parati et al. 2013, Nat Rev Cardiol 10:143): a systolic
+    SD of 4 mmHg at 20 rising to 6.4 mmHg at 80 (diastolic 0.6 of it). Ages outside 20-80 take
+    the end values.
+    """
+    years = min(max(age_y - WANDER_AGE_FROM_Y, 0.0), WANDER_AGE_SPAN_Y)
+    hr_cv = HR_NOISE_CV_AT_20 + HR_NOISE_CV_PER_Y * years
+    return hr_cv, SBP_NOISE_MMHG_AT_20 + SBP_NOISE_MMHG_PER_Y * years
+
+
+def uniform(bits: int) -> float:
+    """A uniform draw in (0, 1) from 31 random bits."""
+    return (bits + 0.5) / (BITS31 + 1.0)
+
+
+def excursion_effects(key: float, day_index: float, kind: int) -> tuple[float, float, float]:
+    """(RHR rise bpm, SBP rise mmHg, activity factor) on ``day_index`` of excursions of ``kind``.
+
+    An excursion of each kind starts on any day with probability ``rate / 365.25`` and lasts a
+    whole number of days drawn uniformly from its range; its severity is exponential with mean 1,
+    capped at 3, and scales its rises (the activity factor moves toward the kind's by
+    ``min(severity, 1)``). Start, length and severity are counter-based draws keyed by the twin
+    and the start day, so a day's state needs no memory of earlier days: the ``max_days`` days
+    before it are looked at. Overlapping excursions add their rises and multiply their factors.
+
+    Kinds and values: 0 a cold, an acute respiratory infection, which adults catch 2-4 times a
+    year and which lasts 7-10 days (Heikkinen & Jarvinen 2003, Lancet 361:51); resting heart rate
+    rises in influenza-like illness and daily steps fall (Radin et al. 2020, Lancet Digit Health
+    2:e85; Quer et al. 2021, Nat Med 27:73): here +3 bpm and 60 % of the usual steps at
+    severity 1. 1 a bad week (work stress, short sleep): heart rate and blood pressure rise
+    under psychological stress (Steptoe & Kivimaki 2012, Nat Rev Cardiol 9:360), here +2 bpm,
+    +4 mmHg, 85 % of the steps. 2 travel: +1.5 bpm (jet lag, unfamiliar beds) and 130 % of the
+    steps. The rates, lengths and sizes of kinds 1 and 2 are best-known values.
+    """
+    rhr_bpm = 0.0
+    sbp_mmhg = 0.0
+    activity = 1.0
+    rate_per_day = EXCURSION_RATE_PER_Y[kind] / DAYS_PER_YEAR
+    span = EXCURSION_MAX_DAYS[kind] - EXCURSION_MIN_DAYS[kind] + 1
+    for lag in range(EXCURSION_MAX_DAYS[kind]):
+        start_bits = random_bits(key, EXCURSION_STREAM + kind, day_index - lag)
+        if uniform(start_bits) < rate_per_day:
+            shape_bits = mix31(start_bits)
+            if lag < EXCURSION_MIN_DAYS[kind] + shape_bits % span:
+                severity = min(-math.log(uniform(mix31(shape_bits))), EXCURSION_SEVERITY_MAX)
+                rhr_bpm += EXCURSION_RHR_BPM[kind] * severity
+                sbp_mmhg += EXCURSION_SBP_MMHG[kind] * severity
+                activity *= 1.0 + (EXCURSION_ACTIVITY_FACTOR[kind] - 1.0) * min(severity, 1.0)
+    return rhr_bpm, sbp_mmhg, activity
+
+
+def day_variation(
+    key: float, day_index: float, day_of_year: float, weekday: int
+) -> tuple[float, float, float]:
+    """A twin's condition on one day: (resting-HR offset bpm, SBP offset mmHg, activity factor).
+
+    The sum of
+    - a day-to-day wobble, independent between days: SD 1 bpm of resting heart rate, whose
+      daily value stays within a few bpm of a person's own mean on most days while 20 % of
+      people see at least one week in which it moves by 10 bpm or more (Quer et al. 2020,
+      PLoS One 15:e0227709, 92,457 Fitbit users, daily resting HR over a median of 320 days):
+      with the excursions below and the weekend step, ~26 % of twins have such a week in a
+      year of this model before measurement noise (the SD is set for that); and SD 5 mmHg of
+      systolic pressure, the order of the day-to-day variability of home blood pressure
+      (Parati et al. 2013, Nat Rev Cardiol 10:143, review of blood-pressure variability over
+      minutes, days and seasons);
+    - a seasonal cosine peaking in early January: resting heart rate is highest in January and
+      lowest in July (Quer et al. 2020; nightly resting HR of 57,000 Oura ring users ~2 bpm
+      higher in December than in August, Sleep 2019, 42 suppl. 1, abstract 1200), here 2 bpm
+      from peak to trough; blood pressure is ~5 mmHg higher in winter (Brennan et al. 1982, BMJ
+      285:919), here 5 mmHg peak to trough;
+    - a weekend rise of resting heart rate, +1.6 bpm on Saturdays and Sundays (the same Oura
+      abstract: weekly peaks at weekends of +1.6 bpm);
+    - multi-day excursions (``excursion_effects``): a cold, a bad week, travel.
+    Diastolic pressure follows at ``DBP_NOISE_FRACTION`` of the systolic offset (in
+    ``step_twin``). The activity factor scales the day's stepping cadence.
+
+    Args:
+        key: the twin's ``variation_key``.
+        day_index: simulated days since the start date (a whole number).
+        day_of_year: days since 1 January (0-365).
+        weekday: 0 Monday ... 6 Sunday.
+    """
+    rhr_z, sbp_z = normal_pair(random_bits(key, DAY_STREAM, day_index))
+    season = math.cos(2.0 * math.pi * (day_of_year - SEASON_PEAK_DAY_OF_YEAR) / DAYS_PER_YEAR)
+    rhr_bpm = RHR_DAY_SD_BPM * rhr_z + RHR_SEASON_AMPLITUDE_BPM * season
+    sbp_mmhg = SBP_DAY_SD_MMHG * sbp_z + SBP_SEASON_AMPLITUDE_MMHG * season
+    if weekday >= SATURDAY:
+        rhr_bpm += RHR_WEEKEND_BPM
+    activity = 1.0
+    for kind in range(EXCURSION_KINDS):
+        rhr_rise, sbp_rise, factor = excursion_effects(key, day_index, kind)
+        rhr_bpm += rhr_rise
+        sbp_mmhg += sbp_rise
+        activity *= factor
+    return rhr_bpm, sbp_mmhg, activity
+
+
 def step_twin(
     dt_s: float,
     clock_mid_h: float,
@@ -428,9 +663,17 @@ def step_twin(
     gut1_mg: float,
     gut2_mg: float,
     sleep_pressure: float,
+    hr_noise: float,
+    bp_noise: float,
+    noise_draws: float,
     mets: float,
     cadence_spm: float,
     carbs_g: float,
+    rhr_offset_bpm: float,
+    bp_offset_mmhg: float,
+    hr_noise_cv: float,
+    sbp_noise_mmhg: float,
+    variation_key: float,
     asleep: bool,
     rhr_bpm: float,
     hrmax_bpm: float,
@@ -448,12 +691,15 @@ def step_twin(
     energy_kcal: float,
     steps: float,
 ) -> tuple[
-    float, float, float, float, float, float, float, float, float, float, float, float, float, float
-]:
+    float, float, float, float, float, float, float, float, float, float, float, float, float,
+    float, float, float, float,
+]:  # fmt: skip
     """One twin's whole tick of ``dt_s`` seconds: the new values of the columns it writes.
 
     Composes the models above, each from the tick's start state with its inputs held over the
-    tick: every vital sign ``relax``-es toward its target, glucose and insulin take one
+    tick: the short-term variability processes take one ``ou_step`` on the tick's counter-based
+    normal draws, every vital sign ``relax``-es toward its target (heart rate and blood
+    pressure around today's resting values and their wander), glucose and insulin take one
     ``glucose_insulin_step``, sleep pressure one ``process_s``; the tick's energy and steps are
     added to the accumulators. The parameters after ``clock_mid_h`` are the kernel's columns in
     the order and roles of their declaration, ``components.physiology.PHYSIOLOGY_KERNEL_ARGS``
@@ -468,9 +714,17 @@ def step_twin(
         glucose_mgdl, insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg: minimal-model
             state G (mg/dL), I (uU/mL), X (1/min), gut carbohydrate q1 and q2 (mg).
         sleep_pressure: Process S, dimensionless in [0, 1].
+        hr_noise, bp_noise: the unit OU processes of heart rate and blood pressure wander.
+        noise_draws: how many ticks have drawn random numbers (the counter of the draws).
         mets: metabolic equivalent of the current activity (1 = rest).
         cadence_spm: steps per minute.
         carbs_g: carbohydrate eaten at the tick's start (g).
+        rhr_offset_bpm, bp_offset_mmhg: today's offsets of resting heart rate (beats/min) and
+            systolic pressure (mmHg), from ``day_variation``.
+        hr_noise_cv: coefficient of variation of resting heart rate's wander (fraction), from
+            ``wander_amplitudes``.
+        sbp_noise_mmhg: SD of systolic pressure's wander (mmHg; diastolic 0.6 of it).
+        variation_key: the twin's key of its random draws (an integer below 2**31).
         asleep: whether the twin sleeps this tick.
         rhr_bpm, hrmax_bpm: resting and maximal heart rate (beats/min).
         vo2max_mets: maximal aerobic capacity (METs, > 1).
@@ -487,16 +741,22 @@ def step_twin(
 
     Returns:
         ``(hr_bpm, sbp_mmhg, dbp_mmhg, rr_brpm, spo2_pct, core_temp_c, glucose_mgdl,
-        insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure, energy_kcal,
-        steps)``: the twelve state values at the tick's end, in the argument order and units
-        above, then the accumulators plus the energy spent (kcal) and the steps taken over the
-        tick.
+        insulin_uu_ml, insulin_action_per_min, gut1_mg, gut2_mg, sleep_pressure, hr_noise,
+        bp_noise, noise_draws, energy_kcal, steps)``: the fifteen state values at the tick's
+        end, in the argument order and units above, then the accumulators plus the energy
+        spent (kcal) and the steps taken over the tick.
     """
+    hr_z, bp_z = normal_pair(random_bits(variation_key, TICK_STREAM, noise_draws))
+    hr_wander = ou_step(hr_noise, hr_z, dt_s, HR_NOISE_TAU_S)
+    bp_wander = ou_step(bp_noise, bp_z, dt_s, BP_NOISE_TAU_S)
+    rest_bpm = resting_hr_now_bpm(rhr_bpm, rhr_offset_bpm, hr_noise_cv, hr_wander)
+    sbp_shift_mmhg = bp_offset_mmhg + sbp_noise_mmhg * bp_wander
     intensity = intensity_fraction(mets, vo2max_mets)
-    hr_target = hr_target_bpm(intensity, asleep, rhr_bpm, hrmax_bpm)
+    hr_target = hr_target_bpm(intensity, asleep, rest_bpm, hrmax_bpm)
     sbp_target, dbp_target = blood_pressure_targets_mmhg(
-        intensity, asleep, vo2max_mets, sbp_rest_mmhg, dbp_rest_mmhg
-    )
+        intensity, asleep, vo2max_mets, sbp_shift_mmhg + sbp_rest_mmhg,
+        DBP_NOISE_FRACTION * sbp_shift_mmhg + dbp_rest_mmhg,
+    )  # fmt: skip
     rr_target = rr_target_brpm(intensity, asleep, rr_rest_brpm)
     spo2_target = spo2_target_pct(intensity, asleep, spo2_rest_pct)
     temp_target = core_temp_target_c(clock_mid_h, circadian_phase_h, intensity)
@@ -518,6 +778,9 @@ def step_twin(
         q1,
         q2,
         process_s(sleep_pressure, dt_s, asleep),
+        hr_wander,
+        bp_wander,
+        noise_draws + 1.0,
         energy_kcal + energy_spent_kcal(mets, weight_kg, dt_s),
         steps + steps_taken(cadence_spm, dt_s),
     )

@@ -11,6 +11,9 @@ Definitions (units in the record's schema):
 - ``sleep_hours``: time asleep in the longest bout in bed that ended on the day (the wake-up day,
   as wearables assign sleep): time in bed x sleep efficiency, which falls with age from about 95 %
   at 20 to about 83 % at 80 (Ohayon et al. 2004, Sleep 27:1255, meta-analysis of adult norms).
+  A twin with no bout ended on the day but asleep at its close (a night worker who stays up
+  after a last shift and goes to bed in the afternoon) is credited the bout so far, and the
+  bout's remainder counts as a new bout of the next day: no day with sleep has none.
 - ``resting_hr``: mean heart rate over awake, seated quiet (<= 1.3 MET) time at least 5 minutes into
   the activity: the wearable analogue of a seated resting pulse (NHANES protocol: seated, 5 min).
 - means are time-weighted over the twin's simulated part of the day.
@@ -165,6 +168,8 @@ class HealthSystem(System):
         if w.n:
             day = w.clock.start.date() + timedelta(days=self.day_index)
             w.resource(HealthRecord).append(day_summary(w, np.arange(w.n), day))
+            bout = w["sleep_bout_s"]
+            bout[w["day_main_sleep_s"] == 0.0] = 0.0  # credited to the closed day
         self._reset()
 
     def _reset(self) -> None:
@@ -198,7 +203,9 @@ def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarr
     rest_s = w["day_rest_s"][rows]
     with np.errstate(invalid="ignore", divide="ignore"):
         resting = np.where(rest_s > 0, w["day_rest_hr_sum"][rows] / rest_s, np.nan)
-    asleep_s = w["day_main_sleep_s"][rows] * _sleep_efficiency(w["age_y"][rows])
+    main_s = w["day_main_sleep_s"][rows]
+    in_bed_s = np.where(main_s > 0.0, main_s, w["sleep_bout_s"][rows])
+    asleep_s = in_bed_s * _sleep_efficiency(w["age_y"][rows])
     out = {
         "twin_id": w.ids[rows].copy(),
         "day": np.full(rows.size, np.datetime64(day, "D")),

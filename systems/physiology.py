@@ -9,6 +9,11 @@ order. On CUDA the columns stay on the host, where every other system reads them
 copies the kernel's columns to the GPU and the columns it writes back
 (``engine.backend.DeviceColumns``).
 
+Today's condition: at a day's first tick (and whenever twins are spawned or removed) every
+twin's resting-HR and blood-pressure offsets and activity factor for the day are drawn
+(``kernels.physiology.day_variation``, counter-based on its ``variation_key`` and the day); the
+kernel reads the offsets and the activity factor scales the stepping cadence.
+
 Meals: a meal's carbohydrate enters the gut when the meal starts. US adults eat about 220 g
 (women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
 America" 2017-2018), so a meal at home carries 60 g (women) or 75 g (men) and a restaurant meal
@@ -18,6 +23,7 @@ America" 2017-2018), so a meal at home carries 60 g (women) or 75 g (men) and a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import numpy as np
 
@@ -26,7 +32,7 @@ from synthtwin.components.physiology import ASLEEP, EXERTION, PHYSIOLOGY_KERNEL_
 from synthtwin.engine.backend import Backend, DeviceColumns
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
-from synthtwin.kernels import travel
+from synthtwin.kernels import physiology, travel
 from synthtwin.kernels.numba import physiology as cpu_physiology
 
 __all__ = ["PhysiologySystem", "physiology_kernel"]
@@ -34,6 +40,10 @@ __all__ = ["PhysiologySystem", "physiology_kernel"]
 MEAL_CARBS_G = np.array([60.0, 75.0], dtype=np.float32)
 """(2,) carbohydrate of a home meal by sex (0 female, 1 male), grams."""
 RESTAURANT_FACTOR = 1.3
+CONDITION_COLUMNS = (
+    "rhr_offset_bpm", "bp_offset_mmhg", "activity_factor", "hr_noise_cv", "sbp_noise_mmhg"
+)  # fmt: skip
+"""The columns ``kernels.numba.physiology.day_variation`` writes, in its order."""
 
 
 def physiology_kernel(backend: Backend) -> Callable[..., None]:
@@ -57,6 +67,7 @@ class PhysiologySystem(System):
         "work_mets",
         "work_steps_per_min",
         "sex",
+        "age_y",
         *(column.name for column in PHYSIOLOGY_KERNEL_ARGS.params),
     )
     writes = (*EXERTION.names, *PHYSIOLOGY_KERNEL_ARGS.written)
@@ -70,6 +81,8 @@ class PhysiologySystem(System):
         self._device = DeviceColumns(world.backend.xp) if world.backend.name == "cuda" else None
         self.day_index = world.clock.day_index
         """The day whose steps and energy the accumulators hold, in days since the start date."""
+        self._condition_of: tuple[int, int] | None = None
+        """(day, twin count) of the condition columns; recomputed when either changes."""
 
     def run(self, tick: Tick) -> None:
         w = self.world
@@ -77,6 +90,8 @@ class PhysiologySystem(System):
             self._start_day(tick.day_index)
         if w.n == 0:
             return
+        if self._condition_of != (tick.day_index, w.n):
+            self._condition(tick.day_index)
         self._exertion(tick)
         if self._asleep.shape != (w.n,):
             self._asleep = np.empty(w.n, dtype=np.bool_)
@@ -86,10 +101,13 @@ class PhysiologySystem(System):
         self._launch(tick.dt_s, tick.hour_of_day, columns)
 
     def warmup(self) -> None:
-        """Compile (or load) the kernel on one scratch twin of the declared dtypes: no column is
+        """Compile (or load) the kernels on one scratch twin of the declared dtypes: no column is
         touched."""
         columns = {c.name: np.ones(1, c.dtype) for c in PHYSIOLOGY_KERNEL_ARGS.columns}
         self._launch(1.0, 0.0, columns)
+        dtypes = {column.name: column.dtype for column in EXERTION.columns}
+        condition = tuple(np.zeros(1, dtypes[name]) for name in CONDITION_COLUMNS)
+        cpu_physiology.day_variation(0, 0, 0, np.zeros(1), np.zeros(1, np.float32), *condition)
 
     def _launch(self, dt_s: float, clock_h: float, columns: dict[str, np.ndarray]) -> None:
         """One kernel launch over ``columns`` (``(N,)`` host arrays by name), on the backend's
@@ -107,6 +125,32 @@ class PhysiologySystem(System):
         for column in PHYSIOLOGY_KERNEL_ARGS.accumulators:
             self.world[column.name][...] = 0.0
         self.day_index = day_index
+
+    def _condition(self, day_index: int) -> None:
+        """Every twin's condition for the day ``day_index`` days after the start date: its
+        offsets, activity factor and wander amplitudes (``CONDITION_COLUMNS``), after giving
+        new twins their ``variation_key``."""
+        w = self.world
+        self._give_keys()
+        day = w.clock.start.date() + timedelta(days=day_index)
+        cpu_physiology.day_variation(
+            day_index, day.timetuple().tm_yday - 1, day.weekday(), w["variation_key"],
+            w["age_y"], *(w[name] for name in CONDITION_COLUMNS),
+        )  # fmt: skip
+        self._condition_of = (day_index, w.n)
+
+    def _give_keys(self) -> None:
+        """``variation_key`` of the twins without one (0): a mix of the world's seed and the
+        twin's id, so a twin's random draws depend on the seed, its id and the counter only.
+        Kept keys (a restored checkpoint's) are left alone."""
+        w = self.world
+        keys = w["variation_key"]
+        new = keys == 0.0
+        if not new.any():
+            return
+        seed = int(w.rng.bit_generator.seed_seq.entropy) & physiology.BITS31
+        ids = w.ids[new].astype(np.int64)
+        keys[new] = physiology.mix31((physiology.mix31(seed) + ids) & physiology.BITS31)
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), "day_index": self.day_index}
@@ -129,6 +173,7 @@ class PhysiologySystem(System):
         mode = w["trip_mode"][moving]
         mets[moving] = travel.MODE_METS[mode]
         cadence[moving] = travel.MODE_CADENCE_SPM[mode]
+        cadence *= w["activity_factor"]
         carbs = w["carbs_g"]
         carbs[:] = 0.0
         eating = (act == Activity.EAT) | (act == Activity.EAT_OUT)

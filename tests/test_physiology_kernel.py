@@ -45,6 +45,8 @@ OGTT_CARBS_G = 75.0
 def make_twins(n: int, **params: float | list[float]) -> dict[str, np.ndarray]:
     """Columns of ``n`` healthy resting twins, awake at their basal state; ``params`` override.
 
+    Today's offsets and the wander amplitudes are 0 unless given, so the models are exact.
+
     Parameters and inputs are ``(n,) float32`` (``asleep`` bool), state and accumulators
     ``(n,) float64``, as the engine stores them.
     """
@@ -56,6 +58,17 @@ def make_twins(n: int, **params: float | list[float]) -> dict[str, np.ndarray]:
     cols["cadence_spm"] = np.zeros(n, np.float32)
     cols["asleep"] = np.zeros(n, np.bool_)
     cols["carbs_g"] = np.zeros(n, np.float32)
+    calm = {  # no offsets and no wander: the deterministic models alone
+        "rhr_offset_bpm": 0.0,
+        "bp_offset_mmhg": 0.0,
+        "hr_noise_cv": 0.0,
+        "sbp_noise_mmhg": 0.0,
+        "variation_key": 1.0,
+    }
+    for column in ARGS.inputs:
+        if column.name in calm:
+            value = params.get(column.name, calm[column.name])
+            cols[column.name] = np.broadcast_to(np.asarray(value, column.dtype), (n,)).copy()
     basal = {
         "hr_bpm": cols["rhr_bpm"],
         "sbp_mmhg": cols["sbp_rest_mmhg"],
@@ -69,6 +82,9 @@ def make_twins(n: int, **params: float | list[float]) -> dict[str, np.ndarray]:
         "gut1_mg": 0.0,
         "gut2_mg": 0.0,
         "sleep_pressure": 0.3,
+        "hr_noise": 0.0,
+        "bp_noise": 0.0,
+        "noise_draws": 0.0,
     }
     for column in ARGS.state:
         cols[column.name] = np.broadcast_to(np.float64(basal[column.name]), (n,)).copy()
@@ -456,3 +472,87 @@ def test_driver_matches_the_python_equations() -> None:
         expected = _python_step(twin, dt_s, clock_h)
         got = {name: cols[name][n] for name in expected}
         assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+# Short-term variability: unit Ornstein-Uhlenbeck wander on counter-based draws.
+
+
+def _wander_run(n: int, dt_s: float, ticks: int, asleep: bool = False) -> np.ndarray:
+    """``(ticks, n)`` heart rate of ``n`` seated (or sleeping) twins with wander, one row a tick;
+    each twin has its own key, the amplitudes of a 45-year-old."""
+    hr_cv, sbp_sd = physiology.wander_amplitudes(45.0)
+    cols = make_twins(
+        n, hr_noise_cv=hr_cv, sbp_noise_mmhg=sbp_sd, variation_key=list(range(1, n + 1))
+    )
+    cols["mets"][:] = physiology.SEATED_REST_METS
+    cols["asleep"][:] = asleep
+    rows = []
+    for _ in range(ticks):
+        tick(cols, dt_s)
+        rows.append(cols["hr_bpm"].copy())
+    return np.array(rows)
+
+
+def test_resting_hr_wanders_a_few_percent_with_minutes_of_memory() -> None:
+    """Minute-to-minute HR at seated rest: never flat, an SD of a few percent of the resting
+    rate (short-term HRV, Nunan et al. 2010), correlated over a couple of minutes and not over
+    half an hour (the OU time constant of 120 s behind the 60 s heart-rate kinetics)."""
+    hr = _wander_run(32, 60.0, 1440)[30:]  # one day of minutes, after settling
+    assert (np.diff(hr, axis=0) != 0.0).all()
+    cv = (hr.std(axis=0) / HEALTHY["rhr_bpm"]).mean()
+    assert 0.02 <= cv <= 0.05
+    z = (hr - hr.mean(axis=0)) / hr.std(axis=0)
+    lag1 = (z[1:] * z[:-1]).mean()
+    lag30 = (z[30:] * z[:-30]).mean()
+    assert lag1 > 0.4 and abs(lag30) < 0.15
+
+
+def test_wander_has_unit_variance_whatever_the_tick_length() -> None:
+    cols_fast = _wander_run(16, 1.0, 1)  # warm the compile
+    del cols_fast
+    for dt_s, ticks in ((1.0, 20_000), (60.0, 2_000)):
+        cols = make_twins(64, hr_noise_cv=0.05, variation_key=list(range(7, 71)))
+        samples = []
+        for k in range(ticks):
+            tick(cols, dt_s)
+            if k % max(1, int(600 / dt_s)) == 0:
+                samples.append(cols["hr_noise"].copy())
+        values = np.concatenate(samples)
+        assert abs(values.mean()) < 0.15, dt_s
+        assert 0.8 <= values.var() <= 1.2, dt_s
+
+
+def test_draws_are_keyed_by_twin_and_counter_and_reproducible() -> None:
+    keys = [5, 5, 6]
+    cols = make_twins(3, hr_noise_cv=0.05, sbp_noise_mmhg=5.0, variation_key=keys)
+    for _ in range(10):
+        tick(cols, 60.0)
+    assert cols["hr_bpm"][0] == cols["hr_bpm"][1] != cols["hr_bpm"][2]
+    assert (cols["noise_draws"] == 10.0).all()
+    bits = [physiology.random_bits(5.0, 0, c) for c in range(2000)]
+    assert len(set(bits)) == len(bits)
+    z = np.array([physiology.normal_pair(b) for b in bits])
+    assert abs(z.mean()) < 0.06 and 0.9 <= z.var() <= 1.1
+    assert abs(np.corrcoef(z[:, 0], z[:, 1])[0, 1]) < 0.07
+
+
+def test_sleeping_hr_stays_below_the_resting_hr_and_still_varies() -> None:
+    hr = _wander_run(32, 60.0, 480, asleep=True)[30:]
+    rest = HEALTHY["rhr_bpm"]
+    assert hr.mean() < (1.0 - 0.5 * physiology.HR_SLEEP_DIP_FRACTION) * rest
+    assert np.percentile(hr, 99) < rest
+    assert (hr.std(axis=0) > 0.5).all()
+
+
+def test_hr_stays_at_most_hrmax_with_wander_at_any_intensity() -> None:
+    cols = make_twins(16, hr_noise_cv=0.06, variation_key=list(range(1, 17)))
+    cols["mets"][:] = 20.0
+    for _ in range(600):
+        tick(cols, 10.0)
+        assert (cols["hr_bpm"] <= cols["hrmax_bpm"] + 1e-9).all()
+
+
+def test_wander_amplitudes_follow_age() -> None:
+    young, old = physiology.wander_amplitudes(25.0), physiology.wander_amplitudes(75.0)
+    assert young[0] > old[0] and young[1] < old[1]
+    assert physiology.wander_amplitudes(10.0) == physiology.wander_amplitudes(20.0)

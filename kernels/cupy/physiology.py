@@ -83,7 +83,13 @@ def _ceil(x: float) -> int:
 
 
 DEVICE_MATH = types.SimpleNamespace(
-    exp=cupy.exp, cos=cupy.cos, ceil=_rawkernel(_ceil, device=True), pi=math.pi
+    exp=cupy.exp,
+    cos=cupy.cos,
+    sin=cupy.sin,
+    log=cupy.log,
+    sqrt=cupy.sqrt,
+    ceil=_rawkernel(_ceil, device=True),
+    pi=math.pi,
 )
 """What ``kernels/physiology.py`` uses of ``math``, as CuPy's JIT can call it on the device."""
 

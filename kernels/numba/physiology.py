@@ -43,7 +43,7 @@ from numba.np.arrayobj import load_item, store_item
 
 from synthtwin.kernels import physiology
 
-__all__ = ["sleep_thresholds", "step_physiology"]
+__all__ = ["day_variation", "sleep_thresholds", "step_physiology"]
 
 _device = njit(cache=True, inline="always")
 
@@ -62,6 +62,13 @@ for _equation in (
     physiology.process_s,
     physiology.energy_spent_kcal,
     physiology.steps_taken,
+    physiology.mix31,
+    physiology.random_bits,
+    physiology.normal_pair,
+    physiology.ou_step,
+    physiology.resting_hr_now_bpm,
+    physiology.uniform,
+    physiology.excursion_effects,
 ):
     register_jitable(inline="always")(_equation)
 del _equation
@@ -69,6 +76,8 @@ del _equation
 _tick_midpoint_h = _device(physiology.tick_midpoint_h)
 _process_c = _device(physiology.process_c)
 _sleep_thresholds = _device(physiology.sleep_thresholds)
+_day_variation = _device(physiology.day_variation)
+_wander_amplitudes = _device(physiology.wander_amplitudes)
 
 
 def _spread_call(func: Callable[..., Any], fixed: int) -> Callable[..., Any]:
@@ -146,7 +155,8 @@ _EQUATIONS_SHA256 = hashlib.sha256(Path(physiology.__file__).read_bytes()).hexdi
 
 
 def _compile(equations_sha256: str) -> tuple[Callable[..., None], Callable[..., None]]:
-    """The (step, sleep-thresholds) kernels, closures over the digest of the equations' source."""
+    """The (step, sleep-thresholds, day-variation) kernels, closures over the digest of the
+    equations' source."""
 
     @njit(parallel=True, cache=True, nogil=True)
     def step_kernel(dt_s, clock_h, state, inputs, params, accumulators):
@@ -173,12 +183,47 @@ def _compile(equations_sha256: str) -> tuple[Callable[..., None], Callable[..., 
             out_upper[n] = upper
             out_lower[n] = lower
 
-    return step_kernel, thresholds_kernel
+    @njit(parallel=True, cache=True, nogil=True)
+    def day_kernel(
+        day_index: int,
+        day_of_year: int,
+        weekday: int,
+        variation_key: np.ndarray,
+        age_y: np.ndarray,
+        rhr_offset_bpm: np.ndarray,
+        bp_offset_mmhg: np.ndarray,
+        activity_factor: np.ndarray,
+        hr_noise_cv: np.ndarray,
+        sbp_noise_mmhg: np.ndarray,
+    ) -> None:
+        """Each twin's condition on one day: ``kernels.physiology.day_variation`` and
+        ``wander_amplitudes``.
+
+        ``variation_key`` ``(N,) float64``, ``age_y`` ``(N,) float32``; written, ``(N,)`` each:
+        resting-HR offset (bpm), SBP offset (mmHg), activity factor, HR wander CV, SBP wander SD
+        (mmHg). (Separate arrays, not a tuple: numba's parallel loops lose writes to arrays
+        unpacked from a tuple argument.)
+        """
+        equations_sha256  # noqa: B018  (keys numba's cache, as in step_kernel)
+        for n in prange(variation_key.shape[0]):
+            rhr, sbp, activity = _day_variation(
+                variation_key[n], float(day_index), float(day_of_year), weekday
+            )
+            hr_cv, sbp_sd = _wander_amplitudes(float(age_y[n]))
+            rhr_offset_bpm[n] = rhr
+            bp_offset_mmhg[n] = sbp
+            activity_factor[n] = activity
+            hr_noise_cv[n] = hr_cv
+            sbp_noise_mmhg[n] = sbp_sd
+
+    return step_kernel, thresholds_kernel, day_kernel
 
 
-_step_physiology_kernel, sleep_thresholds = _compile(_EQUATIONS_SHA256)
+_step_physiology_kernel, sleep_thresholds, day_variation = _compile(_EQUATIONS_SHA256)
 """``sleep_thresholds(clock_h, circadian_phase_h, out_upper, out_lower)``: njit, callable from
-Python and from other numba kernels; see ``thresholds_kernel`` in ``_compile``."""
+Python and from other numba kernels; see ``thresholds_kernel`` in ``_compile``.
+``day_variation(day_index, day_of_year, weekday, variation_key, age_y, *outputs)``: see
+``day_kernel`` there."""
 
 
 def step_physiology(
