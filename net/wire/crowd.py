@@ -6,24 +6,27 @@ the LAST KEYFRAME, never against the last delta: any one delta plus its keyframe
 so a lost delta costs nothing and a late joiner needs only the keyframe and the latest delta. A
 keyframe is the message whose ``base`` equals its own ``seq``; a delta names its keyframe's seq.
 
-Body (one record per twin, struct of arrays; R = popcount(changed) + len(ids)):
+Body (protocol 1.1; R = popcount(changed) + A records):
 
-========= ======= ======== ===================================================================
-field     dtype   shape    meaning
-========= ======= ======== ===================================================================
-cell      int[2]  -        ``[ix, iy]``, the cell (``net.wire.topics``)
-base      int     -        seq of the keyframe this message is against; == seq for a keyframe
-changed   ``|u1`` (B,)     delta: bit i (LSB first) set if base twin i changed; keyframe: empty
-ids       ``<u4`` (A,)     twins not in the base, ascending; a keyframe's base is empty: all twins
-gone      ``<u4`` (G,)     delta: base twins that left the cell, ascending; keyframe: empty
-pos       ``<i2`` (R, 2)   x, y offset from the cell centre, 5 cm (+-1638.35 m)
-heading   ``<u2`` (R,)     heading * 65536 / 2 pi, 0 = east, counter-clockwise
-speed     ``|u1`` (R,)     ground speed, 0.1 m/s (0..25.5 m/s, clamped)
-activity  ``|u1`` (R,)     activity code, < 16
-clip      ``|u1`` (R,)     animation clip code (``meta.clips``)
-phase     ``|u1`` (R,)     clip phase * 255
-blend     ``|u1`` (R,)     blend weight * 255
-========= ======= ======== ===================================================================
+========= ======= ============================================================================
+field     type    meaning
+========= ======= ============================================================================
+cell      int[2]  ``[ix, iy]``, the cell (``net.wire.topics``)
+base      int     seq of the keyframe this message is against; == seq for a keyframe
+changed   bin     delta: bit i (LSB first) set if base twin i changed (ceil(K / 8) bytes);
+                  absent when empty (a keyframe)
+ids       bin     ``<u4`` (A,): twins not in the base, ascending (a keyframe: all twins); absent
+                  when empty
+gone      bin     ``<u4`` (G,): base twins that left the cell, ascending; absent when empty
+rec       bin     the R records, 11 R bytes: seven columns one after the other (``REC_COLUMNS``)
+========= ======= ============================================================================
+
+Columns of ``rec`` (R rows each): ``pos`` ``<i2`` (R, 2), x, y offset from the cell centre, 5 cm
+(+-1638.35 m); ``heading`` ``<u2``, heading * 65536 / 2 pi, 0 = east, counter-clockwise;
+``speed`` ``|u1``, 0.1 m/s (0..25.5 m/s, clamped); ``activity`` ``|u1`` < 16; ``clip`` ``|u1``
+(``meta.clips``); ``phase`` and ``blend`` ``|u1``, value * 255. Version 1.0 sent each column and
+each id list as an array map (about 290 bytes more a message); 1.1 sends raw bins, since their
+dtypes and shapes are fixed by the protocol.
 
 Records come first for the changed base twins (in the base's id order), then for ``ids``. A twin
 is in a delta when it is new, or when any field but ``phase`` differs from its keyframe record
@@ -36,14 +39,14 @@ speed 0.05 m/s below the 25.5 m/s clamp; phase and blend 1 / 510.
 
 from __future__ import annotations
 
-import functools
+import math
 import struct
 from dataclasses import dataclass
 
 import msgpack
 import numpy as np
 
-from synthtwin.net.wire.arrays import check_ascending, check_rows, read_array
+from synthtwin.net.wire.arrays import check_ascending
 from synthtwin.net.wire.envelope import PROTOCOL_VERSION, Envelope, unpack_envelope
 from synthtwin.net.wire.errors import (
     BAD_VALUE,
@@ -51,8 +54,9 @@ from synthtwin.net.wire.errors import (
     UNKNOWN_BASE,
     WRONG_TYPE,
     WireError,
+    type_name,
 )
-from synthtwin.net.wire.fields import read_int, read_list
+from synthtwin.net.wire.fields import read_int, read_list, require
 from synthtwin.net.wire.topics import cell_centre_m
 
 __all__ = [
@@ -65,6 +69,7 @@ __all__ = [
     "POS_LIMIT_M",
     "POS_QUANTUM_M",
     "RECORD_DTYPE",
+    "REC_COLUMNS",
     "SPEED_QUANTUM_MPS",
     "UNIT_CODES",
     "CrowdDecoder",
@@ -105,10 +110,15 @@ RECORD_DTYPE = np.dtype(
 )
 """One twin's quantized record, 11 bytes: the wire fields after ``ids``, as one row."""
 
-_RECORD_FIELDS = tuple(
+REC_COLUMNS = tuple(
     (name, RECORD_DTYPE[name].base.str, RECORD_DTYPE[name].shape) for name in RECORD_DTYPE.names
 )
-"""(wire name, dtype string, trailing shape) of each record array, in body order."""
+"""(name, dtype string, trailing shape) of each column of ``rec``, in order."""
+_REC_SLICES = tuple(
+    (RECORD_DTYPE.fields[name][1], RECORD_DTYPE.fields[name][1] + RECORD_DTYPE[name].itemsize)
+    for name in RECORD_DTYPE.names
+)
+"""(first, end) byte of each column within one 11-byte record."""
 _NO_IDS = np.zeros(0, dtype=np.uint32)
 _NO_BITS = np.zeros(0, dtype=np.uint8)
 _ROW = np.dtype(f"V{RECORD_DTYPE.itemsize}")  # a record as opaque bytes: fast to move around
@@ -286,12 +296,6 @@ def _as_rows(rec: np.ndarray) -> np.ndarray:
     return rec.view(np.uint8).reshape(-1, _ROW_BYTES)
 
 
-def _fields(rows: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The record arrays of contiguous (R, 11) uint8 ``rows`` (views), in body order."""
-    rec = rows.reshape(-1).view(RECORD_DTYPE)
-    return tuple(rec[name] for name in RECORD_DTYPE.names)
-
-
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N,) bool: (N, 11) uint8 record rows differ in any field but phase (the at-rest rule)."""
     diff = np.bitwise_xor(a, b)
@@ -301,25 +305,19 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- encode / decode of one message --------------------------------------------------------------
 #
-# ``_pack`` writes the msgpack bytes itself: keys, dtypes and map headers are constant and packed
-# once, here, so that per message only the envelope numbers, shapes, bin headers and data are
-# written. The bytes are exactly those of ``pack_envelope`` with a body of ``pack_array`` maps
-# (``tests/test_wire.py`` checks it): numbers go through msgpack itself, or a table of its bytes.
+# ``_pack`` writes the msgpack bytes itself: keys and map headers are constant and packed once,
+# here, so that per message only the envelope numbers, the cell, bin headers and data are written.
+# The bytes are exactly those of ``pack_envelope`` (``tests/test_wire.py`` checks it).
 
-_ARRAY_FIELDS = (("changed", "|u1"), ("ids", "<u4"), ("gone", "<u4")) + tuple(
-    (name, dtype) for name, dtype, _ in _RECORD_FIELDS
-)
-"""(wire name, dtype string) of every array of the body, in body order."""
-_ARRAY_DTYPES = tuple(np.dtype(dtype) for _, dtype in _ARRAY_FIELDS)
 _ENVELOPE_HEAD = b"\x86" + b"".join(
     msgpack.packb(v) for v in ("v", PROTOCOL_VERSION, "kind", KIND, "tick")
 )
-_SEQ, _T, _BASE, _DATA = (msgpack.packb(key) for key in ("seq", "t", "base", "data"))
-_BODY_HEAD = msgpack.packb("body") + bytes([0x80 | 2 + len(_ARRAY_FIELDS)]) + msgpack.packb("cell")
-_ARRAY_HEADS = tuple(
-    msgpack.packb(name) + b"\x83" + b"".join(msgpack.packb(v) for v in ("dtype", dtype, "shape"))
-    for name, dtype in _ARRAY_FIELDS
+_SEQ, _T, _BODY, _CELL, _BASE, _REC = (
+    msgpack.packb(key) for key in ("seq", "t", "body", "cell", "base", "rec")
 )
+_LISTS = (("changed", msgpack.packb("changed")), ("ids", msgpack.packb("ids")),
+          ("gone", msgpack.packb("gone")))  # fmt: skip
+"""The optional bins of the body, in body order, with their packed keys."""
 _SMALL_INTS = tuple(msgpack.packb(i) for i in range(128))
 _BIN8_HEADS = tuple(bytes((0xC4, size)) for size in range(256))
 _F64 = struct.Struct(">Bd")
@@ -327,11 +325,6 @@ _F64 = struct.Struct(">Bd")
 
 def _pack_int(value: int) -> bytes:
     return _SMALL_INTS[value] if 0 <= value < 128 else msgpack.packb(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _pack_shape_and_data_key(shape: tuple[int, ...]) -> bytes:
-    return msgpack.packb(list(shape)) + _DATA
 
 
 def _pack_bin_head(size: int) -> bytes:
@@ -342,15 +335,27 @@ def _pack_bin_head(size: int) -> bytes:
     return b"\xc6" + size.to_bytes(4, "big")
 
 
+def _rec_bytes(rows: np.ndarray) -> bytes:
+    """``rec`` of (R, 11) uint8 record rows: each column's bytes for every row, column after
+    column (the transpose of the rows' layout)."""
+    return b"".join(rows[:, lo:hi].tobytes() for lo, hi in _REC_SLICES)
+
+
 def _pack(
     envelope: tuple[int, int, float],
     cell: tuple[int, int],
     base: int,
-    arrays: tuple[np.ndarray, ...],
+    lists: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rows: np.ndarray,
 ) -> bytes:
-    """The payload of a crowd message: ``envelope`` (tick, seq, t_s), and the body's arrays in
-    body order, each already of its wire dtype (``_ARRAY_DTYPES``)."""
+    """The payload of a crowd message: ``envelope`` (tick, seq, t_s); ``lists`` the changed
+    bitmask ``(B,) uint8``, ``ids`` and ``gone`` ``(A,)``, ``(G,) <u4``, each left out when
+    empty; ``rows`` the (R, 11) uint8 records."""
     tick, seq, t_s = envelope
+    present = [
+        (key, arr.tobytes()) for (_, key), arr in zip(_LISTS, lists, strict=True) if arr.size
+    ]
+    rec = _rec_bytes(rows)
     parts = [
         _ENVELOPE_HEAD,
         _pack_int(int(tick)),
@@ -358,22 +363,25 @@ def _pack(
         _pack_int(int(seq)),
         _T,
         _F64.pack(0xCB, float(t_s)),
-        _BODY_HEAD,
+        _BODY,
+        bytes([0x80 | 3 + len(present)]),
+        _CELL,
         b"\x92" + _pack_int(int(cell[0])) + _pack_int(int(cell[1])),
         _BASE,
         _pack_int(int(base)),
     ]
-    for head, arr in zip(_ARRAY_HEADS, arrays, strict=True):
-        data = arr.tobytes()  # C order, whatever the strides
-        parts += (head, _pack_shape_and_data_key(arr.shape), _pack_bin_head(len(data)), data)
+    for key, data in present:
+        parts += (key, _pack_bin_head(len(data)), data)
+    parts += (_REC, _pack_bin_head(len(rec)), rec)
     return b"".join(parts)
 
 
 def encode(msg: CrowdMessage) -> bytes:
     """The payload of ``msg``."""
-    values = (msg.changed, msg.ids, msg.gone, *(getattr(msg, n) for n in RECORD_DTYPE.names))
-    arrays = tuple(np.asarray(v, d) for v, d in zip(values, _ARRAY_DTYPES, strict=True))
-    return _pack((msg.tick, msg.seq, msg.t_s), msg.cell, msg.base, arrays)
+    lists = (np.asarray(msg.changed, "u1"), np.asarray(msg.ids, "<u4"), np.asarray(msg.gone, "<u4"))
+    return _pack(
+        (msg.tick, msg.seq, msg.t_s), msg.cell, msg.base, lists, _as_rows(_records_of(msg))
+    )
 
 
 def _read_cell(body: dict) -> tuple[int, int]:
@@ -383,19 +391,49 @@ def _read_cell(body: dict) -> tuple[int, int]:
     return cell[0], cell[1]
 
 
-def _read_records(body: dict, rows: int) -> dict[str, np.ndarray]:
-    """The record arrays (views), each of ``rows`` rows, checked in table order."""
-    rec = {}
-    for name, dtype, trailing in _RECORD_FIELDS:
-        arr = read_array(body, name, "body", dtype, trailing)
-        check_rows(arr, f"body.{name}", rows)
-        if name == "activity" and rows and arr.max() >= ACTIVITY_LIMIT:
-            bad = int(arr[arr >= ACTIVITY_LIMIT][0])
-            raise WireError(
-                BAD_VALUE, f"field 'body.activity' holds {bad}, expected < {ACTIVITY_LIMIT}"
-            )
-        rec[name] = arr
-    return rec
+def _read_bin(body: dict, key: str, required: bool = False) -> bytes:
+    """The bin ``body[key]``; absent: empty (unless ``required``)."""
+    if key not in body and not required:
+        return b""
+    value = require(body, key, "body")
+    if not isinstance(value, bytes):
+        raise WireError(WRONG_TYPE, f"field 'body.{key}' must be bin, got {type_name(value)}")
+    return value
+
+
+def _read_ids(body: dict, key: str) -> np.ndarray:
+    """``(n,) <u4`` ascending, from the optional bin ``body[key]`` (a view)."""
+    data = _read_bin(body, key)
+    if len(data) % 4:
+        raise WireError(
+            LENGTH_MISMATCH, f"field 'body.{key}' holds {len(data)} bytes, expected a multiple of 4"
+        )
+    ids = np.frombuffer(data, "<u4")
+    check_ascending(ids, f"body.{key}")
+    return ids
+
+
+def _read_rec(body: dict, rows: int) -> dict[str, np.ndarray]:
+    """The columns of ``rec`` (views), each of ``rows`` rows; activities < 16."""
+    data = _read_bin(body, "rec", required=True)
+    if len(data) != RECORD_DTYPE.itemsize * rows:
+        raise WireError(
+            LENGTH_MISMATCH,
+            f"field 'body.rec' holds {len(data)} bytes, expected "
+            f"{RECORD_DTYPE.itemsize * rows} for {rows} records",
+        )
+    columns, offset = {}, 0
+    for name, dtype, trailing in REC_COLUMNS:
+        count = rows * math.prod(trailing)
+        columns[name] = np.frombuffer(data, dtype, count, offset).reshape((rows, *trailing))
+        offset += count * np.dtype(dtype).itemsize
+    activity = columns["activity"]
+    if rows and activity.max() >= ACTIVITY_LIMIT:
+        bad = int(activity[activity >= ACTIVITY_LIMIT][0])
+        raise WireError(
+            BAD_VALUE, f"field 'body.rec' holds activity {bad}, expected < {ACTIVITY_LIMIT}"
+        )
+    return columns
 
 
 def from_envelope(env: Envelope) -> CrowdMessage:
@@ -405,15 +443,13 @@ def from_envelope(env: Envelope) -> CrowdMessage:
     base = read_int(body, "base", "body", minimum=0)
     if base > env.seq:
         raise WireError(BAD_VALUE, f"field 'body.base' holds {base}, expected <= seq {env.seq}")
-    changed = read_array(body, "changed", "body", "|u1")
-    ids = read_array(body, "ids", "body", "<u4")
-    check_ascending(ids, "body.ids")
-    gone = read_array(body, "gone", "body", "<u4")
-    check_ascending(gone, "body.gone")
+    changed = np.frombuffer(_read_bin(body, "changed"), np.uint8)
+    ids = _read_ids(body, "ids")
+    gone = _read_ids(body, "gone")
     if base == env.seq and (changed.size or gone.size):
         raise WireError(BAD_VALUE, "a keyframe (base == seq) must have empty changed and gone")
     rows = int(np.unpackbits(changed).sum()) + len(ids)
-    records = _read_records(body, rows)
+    records = _read_rec(body, rows)
     return CrowdMessage(env.tick, env.seq, env.t_s, cell, base, changed, ids, gone, **records)
 
 
@@ -421,9 +457,10 @@ def decode(data: bytes) -> CrowdMessage:
     """Decode and check a crowd payload (fields checked in the order of the body table).
 
     Raises:
-        WireError: any envelope error, or missing_field, wrong_type, length_mismatch (record
-            arrays with other than R rows, a ``data`` of the wrong size) or bad_value (a base after
-            seq, ids or gone not ascending, a keyframe with changed or gone, an activity >= 16).
+        WireError: any envelope error, or missing_field, wrong_type, length_mismatch (``ids`` or
+            ``gone`` not whole ``<u4``s, a ``rec`` of other than 11 R bytes) or bad_value (a base
+            after seq, ids or gone not ascending, a keyframe with changed or gone, an activity
+            >= 16).
     """
     return from_envelope(unpack_envelope(data, KIND))
 
@@ -527,7 +564,7 @@ class CrowdEncoder:
         self._key = (seq, ids, rows)
         self._updates_since_key = 0
         self._last = (None, ids, _NO_IDS, rows)
-        payload = _pack(envelope, self.cell, seq, (_NO_BITS, ids, _NO_IDS, *_fields(rows)))
+        payload = _pack(envelope, self.cell, seq, (_NO_BITS, ids, _NO_IDS), rows)
         self._published = [payload]
         return payload
 
@@ -562,7 +599,7 @@ class CrowdEncoder:
         if self._repeats_last(bits, new_ids, gone, rows):
             return None
         self._last = (bits, new_ids, gone, rows)
-        payload = _pack(envelope, self.cell, key_seq, (bits, new_ids, gone, *_fields(rows)))
+        payload = _pack(envelope, self.cell, key_seq, (bits, new_ids, gone), rows)
         self._published = [self._published[0], payload]
         return payload
 

@@ -366,6 +366,16 @@ def _setter(path: str, value: Any):
     return change
 
 
+def _u4(ids: list[int]) -> bytes:
+    """A crowd id list: the bin of ``<u4`` ids."""
+    return np.array(ids, "<u4").tobytes()
+
+
+def _with_byte(data: bytes, at: int, value: int) -> bytes:
+    """``data`` with byte ``at`` set to ``value``."""
+    return data[:at] + bytes([value]) + data[at + 1 :]
+
+
 def _array(dtype: str, values: list) -> dict:
     arr = np.array(values, dtype=dtype)
     return {"dtype": dtype, "shape": list(arr.shape), "data": arr.tobytes()}
@@ -382,8 +392,6 @@ def _invalid_payloads(
         valid["request_snapshot"][1],
     )
     rep, tab = valid["reply_snapshot"][1], valid["meta"][1]
-    heading4 = _array("<u2", [0, 16384, 32768, 52150])
-    pos_flat = _array("<i2", list(range(10)))
     return [
         ("empty", "any", b"", "truncated", "payload is truncated"),
         ("not_msgpack", "any", b"\xc1", "not_msgpack", "payload is not msgpack"),
@@ -456,65 +464,58 @@ def _invalid_payloads(
         (
             "crowd_ids_order",
             "crowd",
-            _edit(key, _setter("body.ids", _array("<u4", [7, 12, 40, 31, 1002]))),
+            _edit(key, _setter("body.ids", _u4([7, 12, 40, 31, 1002]))),
             "bad_value",
             "field 'body.ids' must be strictly ascending",
         ),
         (
             "crowd_ids_short",
             "crowd",
-            _edit(key, lambda e: e["body"]["ids"].update(data=e["body"]["ids"]["data"][:-1])),
+            _edit(key, lambda e: e["body"].update(ids=e["body"]["ids"][:-1])),
             "length_mismatch",
-            "field 'body.ids' holds 19 bytes, expected 20 for shape [5] of <u4",
+            "field 'body.ids' holds 19 bytes, expected a multiple of 4",
         ),
         (
-            "crowd_ids_data_type",
+            "crowd_ids_type",
             "crowd",
-            _edit(key, lambda e: e["body"]["ids"].update(data="abc")),
+            _edit(key, _setter("body.ids", _array("<u4", [7, 12, 31, 40, 1002]))),
             "wrong_type",
-            "field 'body.ids.data' must be bin, got str",
+            "field 'body.ids' must be bin, got map",
         ),
         (
             "crowd_keyframe_gone",
             "crowd",
-            _edit(key, _setter("body.gone", _array("<u4", [7]))),
+            _edit(key, _setter("body.gone", _u4([7]))),
             "bad_value",
             "a keyframe (base == seq) must have empty changed and gone",
         ),
         (
-            "crowd_missing_heading",
+            "crowd_missing_rec",
             "crowd",
-            _edit(key, _setter("body.heading", ...)),
+            _edit(key, _setter("body.rec", ...)),
             "missing_field",
-            "missing field 'body.heading'",
+            "missing field 'body.rec'",
         ),
         (
-            "crowd_pos_dtype",
+            "crowd_rec_type",
             "crowd",
-            _edit(key, _setter("body.pos", _array("<f4", [[0, 0]] * 5))),
+            _edit(key, _setter("body.rec", "abc")),
             "wrong_type",
-            "field 'body.pos' must be an array of <i2, got <f4",
+            "field 'body.rec' must be bin, got str",
         ),
         (
-            "crowd_pos_shape",
+            "crowd_rec_length",
             "crowd",
-            _edit(key, _setter("body.pos", pos_flat)),
-            "wrong_type",
-            "field 'body.pos' must have shape [n, 2], got [10]",
-        ),
-        (
-            "crowd_heading_rows",
-            "crowd",
-            _edit(key, _setter("body.heading", heading4)),
+            _edit(key, lambda e: e["body"].update(rec=e["body"]["rec"][:-1])),
             "length_mismatch",
-            "field 'body.heading' has 4 rows, expected 5",
+            "field 'body.rec' holds 54 bytes, expected 55 for 5 records",
         ),
         (
             "crowd_activity",
             "crowd",
-            _edit(key, _setter("body.activity", _array("|u1", [5, 0, 16, 14, 14]))),
+            _edit(key, lambda e: e["body"].update(rec=_with_byte(e["body"]["rec"], 7 * 5 + 2, 16))),
             "bad_value",
-            "field 'body.activity' holds 16, expected < 16",
+            "field 'body.rec' holds activity 16, expected < 16",
         ),
         (
             "pose_rot_shape",
@@ -647,8 +648,8 @@ def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
     decoder.apply(key)
     state = to_json(decoder.apply(delta))
     kd = ["crowd_keyframe.bin", "crowd_delta.bin"]
-    long_mask = _edit(delta, _setter("body.changed", _array("|u1", [10, 0])))
-    unknown_gone = _edit(delta, _setter("body.gone", _array("<u4", [32])))
+    long_mask = _edit(delta, _setter("body.changed", bytes([10, 0])))
+    unknown_gone = _edit(delta, _setter("body.gone", _u4([32])))
 
     def doc(file: str, apply: list[str], **rest: Any) -> dict[str, Any]:
         return {"file": file, "decoder": "crowd_state", "apply": apply, **rest}
