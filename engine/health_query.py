@@ -31,6 +31,7 @@ __all__ = [
     "DayRange",
     "HistoryError",
     "population_daily",
+    "twin_baselines",
     "twin_history",
     "twin_timeline",
 ]
@@ -44,6 +45,13 @@ AGE_BANDS = ("18-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 DAILY_MEASURES = ("steps", "sleep_hours", "resting_hr", "mean_hr", "sbp_mean", "dbp_mean",
                   "glucose_mean", "spo2_mean", "energy_kcal")  # fmt: skip
 """The daily columns the population query averages."""
+BASELINE_MEASURES = ("resting_hr", "sleep_hours", "steps", "sbp_mean", "dbp_mean")
+"""The daily columns with rolling baselines and trends."""
+BASELINE_DAYS = (7, 28)
+TREND_DAYS = 28
+TREND_T = 2.0
+"""A trend has a direction when its slope is at least this many standard errors from zero
+(about a 95 % two-sided test for 28 days); else it is ``flat``."""
 _GROUP_SQL = {
     "age_band": "CASE WHEN t.age_y < 30 THEN 0 WHEN t.age_y >= 80 THEN 6 "
     "ELSE CAST(floor(t.age_y / 10) AS INTEGER) - 2 END",
@@ -151,6 +159,66 @@ def twin_timeline(db: duckdb.DuckDBPyConnection, twin_id: int, day: date) -> dic
     )
     vitals = _columns(db, twin_id, span, "minute")
     return {"twin_id": twin_id, "date": day.isoformat(), "episodes": episodes, "vitals": vitals}
+
+
+def twin_baselines(db: duckdb.DuckDBPyConnection, twin_id: int, days: DayRange) -> dict:
+    """A twin's rolling baselines over ``days`` and its trends over the ``TREND_DAYS`` days to
+    ``days.last``, for each of ``BASELINE_MEASURES``.
+
+    A day's N-day baseline is the mean of the N days before it (the day itself excluded, as
+    wearables compare a night with the weeks before it; days without a value skipped). A trend
+    is the least-squares slope per day over the last ``TREND_DAYS`` days (``change``: the slope
+    times the days it spans), its ``direction`` ``up``
+    or ``down`` when ``|slope| / standard error >= TREND_T`` (t = sqrt(r2 (n - 2) / (1 - r2))),
+    else ``flat``.
+
+    Returns:
+        ``{"twin_id", "columns": {day, and per measure its value, <m>_7d, <m>_28d},
+        "trends": {measure: {"slope_per_day", "change", "days", "direction"}}}``.
+    """
+    _require_twin(db, twin_id)
+    longest = max(BASELINE_DAYS)
+    rolled = ", ".join(
+        f"{m}, " + ", ".join(f"avg({m}) OVER w{n} AS {m}_{n}d" for n in BASELINE_DAYS)
+        for m in BASELINE_MEASURES
+    )
+    windows = ", ".join(
+        f"w{n} AS (ORDER BY day RANGE BETWEEN INTERVAL {n} DAYS PRECEDING "
+        "AND INTERVAL 1 DAYS PRECEDING)"
+        for n in BASELINE_DAYS
+    )
+    sql = (
+        f"SELECT * FROM (SELECT day, {rolled} FROM daily WHERE twin_id = ? AND day BETWEEN ? "
+        f"AND ? WINDOW {windows}) WHERE day >= ? ORDER BY day"
+    )
+    since = days.first - timedelta(days=longest)
+    columns = _fetch(db, sql, [twin_id, since, days.last, days.first])
+    trend_first = days.last - timedelta(days=TREND_DAYS - 1)
+    fits = ", ".join(
+        f"regr_slope({m}, x), regr_r2({m}, x), regr_count({m}, x)" for m in BASELINE_MEASURES
+    )
+    fit_sql = (
+        f"SELECT {fits} FROM (SELECT *, (day - DATE '2000-01-01')::DOUBLE AS x FROM daily "
+        "WHERE twin_id = ? AND day BETWEEN ? AND ?)"
+    )
+    try:
+        row = db.execute(fit_sql, [twin_id, trend_first, days.last]).fetchone()
+    except duckdb.CatalogException:
+        row = (None,) * (3 * len(BASELINE_MEASURES))
+    trends = {m: _trend(*row[3 * i : 3 * i + 3]) for i, m in enumerate(BASELINE_MEASURES)}
+    return {"twin_id": twin_id, "columns": columns, "trends": trends}
+
+
+def _trend(slope: float | None, r2: float | None, n: int | None) -> dict[str, Any]:
+    """One measure's trend from its regression (module docstring of ``twin_baselines``)."""
+    n = int(n or 0)
+    if slope is None or n < 3 or not np.isfinite(slope):
+        return {"slope_per_day": None, "change": None, "days": n, "direction": "flat"}
+    r2 = float(r2) if r2 is not None and np.isfinite(r2) else 0.0
+    t_squared = np.inf if r2 >= 1.0 else r2 * (n - 2) / (1.0 - r2)
+    direction = "flat" if t_squared < TREND_T**2 or slope == 0 else ("up" if slope > 0 else "down")
+    return {"slope_per_day": float(slope), "change": float(slope) * (n - 1), "days": n,
+            "direction": direction}  # fmt: skip
 
 
 def population_daily(db: duckdb.DuckDBPyConnection, days: DayRange, group_by: str) -> dict:

@@ -87,7 +87,7 @@ class HealthStore:
         """
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; expected one of {TABLES}")
-        batch = pa.table(columns)  # noqa: F841 - scanned by name in the SQL below
+        batch = _arrow(columns)  # noqa: F841 - scanned by name in the SQL below
         cur = self.db.cursor()
         cur.execute("BEGIN")
         try:
@@ -112,7 +112,7 @@ class HealthStore:
         if "daily" not in self._tables:
             self.write("daily", columns)
             return len(columns["twin_id"])
-        batch = pa.table(columns)  # noqa: F841 - scanned by name in the SQL below
+        batch = _arrow(columns)  # noqa: F841 - scanned by name in the SQL below
         missing = self.db.sql(
             "SELECT b.* FROM batch b ANTI JOIN daily d ON d.twin_id = b.twin_id AND d.day = b.day"
         ).to_arrow_table()
@@ -172,6 +172,16 @@ class HealthStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _arrow(columns: dict[str, np.ndarray | pa.ChunkedArray]) -> pa.Table:
+    """The columns as an Arrow table; a float NaN (a value the day did not have, such as a
+    resting HR without awake rest) becomes NULL, which SQL aggregates skip."""
+    return pa.table({
+        name: values if isinstance(values, pa.ChunkedArray | pa.Array)
+        else pa.array(values, from_pandas=True)
+        for name, values in columns.items()
+    })  # fmt: skip
 
 
 def _first_line(err: BaseException) -> str:

@@ -11,9 +11,11 @@ so they never meet the chat op's (positive) ones. At most ``max_pending`` querie
 beyond that the op answers ``rate_limited``. Args (``docs/protocol.md``, section "history"):
 
 - ``query``: ``"history"`` (``id``, ``resolution`` minute|hour|day, ``from``, ``to``),
-  ``"timeline"`` (``id``, ``date``) or ``"population"`` (``from``, ``to``, ``group_by``);
+  ``"timeline"`` (``id``, ``date``), ``"baselines"`` (``id``, ``from``, ``to``: rolling 7- and
+  28-day baselines and 28-day trends) or ``"population"`` (``from``, ``to``, ``group_by``);
 - dates are ``YYYY-MM-DD`` strings of simulated days; ``to`` defaults to the simulated today,
-  ``from`` to ``to`` (minute, hour) or 29 days before it (day, population); ``date`` to today.
+  ``from`` to ``to`` (minute, hour) or 29 days before it (day, baselines, population); ``date``
+  to today.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from synthtwin.engine.health_query import (
     DayRange,
     HistoryError,
     population_daily,
+    twin_baselines,
     twin_history,
     twin_timeline,
 )
@@ -54,7 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-QUERIES = ("history", "timeline", "population")
+QUERIES = ("history", "timeline", "population", "baselines")
 BUSY_RETRY_MS = 50
 """``retry_after_ms`` of a query refused while ``max_pending`` wait (each takes milliseconds)."""
 DEFAULT_DAYS = 30
@@ -165,6 +168,9 @@ def parse_query(args: dict[str, Any], today: date) -> Query:
     if kind == "timeline":
         day = _day(args, "date", today)
         return lambda db: twin_timeline(db, twin_id, day)
+    if kind == "baselines":
+        days = _range(args, "day", today)
+        return lambda db: twin_baselines(db, twin_id, days)
     resolution = _text(args, "resolution", "day")
     if resolution not in RESOLUTIONS:
         raise HistoryError("out_of_range", f"args.resolution '{clip(resolution)}': "

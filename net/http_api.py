@@ -17,6 +17,7 @@ GET    /api/twins          ``?offset&limit&q&activity``       viewer    ``roster
 GET    /api/twins/{id}                                        analyst   ``twin``
 GET    /api/twins/{id}/history ``?from&to&resolution``         analyst   ``history`` (deferred)
 GET    /api/twins/{id}/timeline ``?date``                     analyst   ``history`` (deferred)
+GET    /api/twins/{id}/baselines ``?from&to``                  analyst   ``history`` (deferred)
 GET    /api/population/daily ``?from&to&group_by``             analyst   ``history`` (deferred)
 POST   /api/twins/{id}/chat ``{"message", "conversation_id"}`` analyst ``chat``
 POST   /api/twins/spawn    ``{"count": n, "seed": s}``        operator  ``spawn``
@@ -805,6 +806,22 @@ class Timeline(_Result):
     vitals: dict[str, list[float | int | str | None]] = Field(description="the day's samples")
 
 
+class Trend(BaseModel):
+    slope_per_day: float | None = Field(description="least-squares slope, units per day")
+    change: float | None = Field(description="the slope times the days it spans")
+    days: int = Field(description="days with a value in the 28 days")
+    direction: Literal["up", "down", "flat"]
+
+
+class Baselines(_Result):
+    twin_id: int
+    columns: dict[str, list[float | int | str | None]] = Field(
+        description="per day: each measure and its 7- and 28-day baselines (`<m>_7d`, `<m>_28d`: "
+        "the mean of the days before it)"
+    )
+    trends: dict[str, Trend] = Field(description="each measure's trend over the last 28 days")
+
+
 class PopulationDaily(_Result):
     group_by: Literal["age_band", "sex", "condition", "employment"]
     groups: list[str]
@@ -846,6 +863,17 @@ def _history_routes(app: FastAPI, requests: CallerRequests) -> None:
         result = await requests.of(caller).call("history", query="timeline", id=twin_id, **args)
         episodes, vitals = _lists(result["episodes"]), _lists(result["vitals"])
         return {**result, "episodes": episodes, "vitals": vitals}
+
+    @app.get("/api/twins/{twin_id}/baselines", response_model=Baselines,
+             responses={**_errors(404, 422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip
+    async def baselines(
+        twin_id: TwinId, caller: AnalystCaller, first: First = None, last: Last = None
+    ) -> dict[str, Any]:
+        """A twin's rolling 7- and 28-day baselines of resting HR, sleep, steps and blood
+        pressure, and their 28-day trends (default: the 30 days to today)."""
+        args = _dates(**{"from": first, "to": last})
+        result = await requests.of(caller).call("history", query="baselines", id=twin_id, **args)
+        return {**result, "columns": _lists(result["columns"])}
 
     @app.get("/api/population/daily", response_model=PopulationDaily,
              responses={**_errors(422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip

@@ -154,3 +154,16 @@ def test_twin_history_cli_prints_csv_writes_parquet_and_reports_refusals(served,
     assert LAST in shown and FIRST not in shown and "resting_hr" in shown.splitlines()[0]
     assert main(["history", "4000000", *router]) == 2
     assert "unknown_twin: twin 4000000 has no health record" in capsys.readouterr().err
+
+
+def test_rest_baselines_are_the_days_before(served):
+    _, client, daily = served
+    twin = int(daily["twin_id"][3])
+    answer = client.get(f"/api/twins/{twin}/baselines", params={"from": FIRST, "to": LAST})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    steps = _twin_days(daily, twin)
+    assert body["columns"]["steps"] == steps
+    assert body["columns"]["steps_7d"] == [None, steps[0]]  # nothing before the first day
+    assert body["trends"]["steps"] == {"slope_per_day": None, "change": None, "days": 2,
+                                       "direction": "flat"}  # fmt: skip

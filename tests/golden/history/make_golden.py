@@ -80,6 +80,10 @@ def _valid() -> dict[str, tuple[str, bytes]]:
         "history_request": ("history_request", _request(ARGS)),
         "history_request_timeline": ("history_request", _request(timeline)),
         "history_request_population": ("history_request", _request(population)),
+        "history_request_baselines": (
+            "history_request",
+            _request({"query": "baselines", "id": TWIN}),
+        ),
         "history_reply": ("history_reply", reply.encode(result)),
     }
 
