@@ -14,13 +14,14 @@ No plain-numpy row: the equations are scalar functions with per-twin control flo
 a per-twin number of RK4 substeps, ``min``/``max``), which numpy's whole-array operations cannot
 run; a numpy version would be a second statement of the model with ``np.where`` and masks.
 
-Memory roofline: per twin a tick reads 12 state and 2 accumulator float64, 3 float32 inputs and
-a bool, 13 float32 parameters (177 B) and writes 12 state and 2 accumulator float64 (112 B):
-``BYTES_PER_TWIN`` = 289 B, recorded in each row's notes with the achieved bandwidth. On an H100
-(HBM3, ~3.35 TB/s) the bound is 289 B / 3.35 TB/s = 86 ps per twin, 0.86 us for 10k twins: below
-a kernel launch (~3-5 us), so at these sizes a launch costs its latency, not its bytes. The staged
-path moves the same 289 B per twin over PCIe (~25 GB/s pinned, less pageable), ~0.1 ms per 10k
-twins: the copies, not the kernel, bound ``--device cuda``.
+Memory roofline: per twin a tick reads 15 state and 2 accumulator float64, 5 float32 and 3
+float64 inputs and a bool, 13 float32 parameters (233 B) and writes 15 state and 2 accumulator
+float64 (136 B): ``bytes_per_twin`` = 369 B, recorded in each row's notes with the achieved
+bandwidth. On an H100 (HBM3, ~3.35 TB/s) the bound is 369 B / 3.35 TB/s = 110 ps per twin,
+1.1 us for 10k twins: below a kernel launch (~3-5 us), so at these sizes a launch costs its
+latency, not its bytes. The staged path moves the same 369 B per twin over PCIe (~25 GB/s
+pinned, less pageable), ~0.15 ms per 10k twins: the copies, not the kernel, bound
+``--device cuda``.
 
 Run: ``pytest bench/test_physiology_bench.py --benchmark-enable``. With benchmarks disabled (the
 project default) every test runs its function once, as a smoke test.

@@ -181,6 +181,21 @@ def test_resting_heart_rate_matches_nhanes(cols: dict[str, np.ndarray]) -> None:
     np.testing.assert_allclose(cols["hrmax_bpm"], 208.0 - 0.7 * cols["age_y"], rtol=1e-6)
 
 
+def test_resting_heart_rate_tails_match_nhanes(cols: dict[str, np.ndarray]) -> None:
+    """Ostchega et al. 2011 (NHSR 41, adults 20+): bradycardia (< 60 bpm) 15.2 % of men and
+    6.9 % of women, tachycardia (>= 100 bpm) 1.3 % and 1.9 %; and no implausible extremes.
+    Tolerances: a few binomial standard errors of 20,000 twins plus the age mix."""
+    adult = cols["age_y"] >= 20
+    rhr = cols["rhr_bpm"]
+    for sex_mask, slow, fast in ((male(cols), 0.152, 0.013), (~male(cols), 0.069, 0.019)):
+        group = rhr[adult & sex_mask]
+        assert (group < 60).mean() == pytest.approx(slow, abs=0.03)
+        assert (group >= 100).mean() == pytest.approx(fast, abs=0.008)
+    assert rhr.min() >= 38.0 and rhr.max() <= 125.0
+    old = rhr[(cols["age_y"] >= 70) & ~male(cols)]
+    assert (old >= 100).mean() < 0.02
+
+
 def test_blood_pressure_by_age(cols: dict[str, np.ndarray]) -> None:
     sbp = [cols["sbp_rest_mmhg"][band(cols, *b)].mean() for b in ((18, 40), (40, 60), (60, 91))]
     dbp = [cols["dbp_rest_mmhg"][band(cols, *b)].mean() for b in ((18, 40), (40, 60), (60, 91))]
