@@ -1,0 +1,63 @@
+"""The JavaScript client (``clients/js``) under Node's test runner: every golden vector of
+``tests/golden/wire`` (``test/golden.test.js``), then against a live ``Serving`` on loopback over
+the gateway's WebSocket (``test/live.test.js``: late join, requests, a twin's topics). Node runs
+the client's own tests; this file starts the server and bounds each run in time. Skipped only
+where ``node`` is absent (``bash .ci/setup --test`` installs it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synthtwin.engine.app.serve import Serving
+from tests.test_http_api import running, serve_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "clients" / "js"
+NODE_S = 120
+"""Longest run of one ``node --test``, wall seconds."""
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None, reason="needs Node.js (bash .ci/setup --test installs it)"
+)
+
+
+def node_test(path: str, env: dict[str, str] | None = None) -> str:
+    """Run ``node --test path`` in the package; its output, or a failure that shows it."""
+    command = ["node", "--test", path]
+    try:
+        done = subprocess.run(
+            command, cwd=PACKAGE, capture_output=True, text=True, timeout=NODE_S,
+            env={**os.environ, **(env or {})}, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"node --test {path} ran past {NODE_S} s:\n{exc.stdout or ''}")
+    output = done.stdout + done.stderr
+    if done.returncode != 0:
+        pytest.fail(f"node --test {path} failed ({done.returncode}):\n{output[-12000:]}")
+    return output
+
+
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory) -> Iterator[Serving]:
+    with running(serve_config(tmp_path_factory.mktemp("js"))) as server:
+        yield server
+
+
+def ws_url(serving: Serving) -> str:
+    return serving.http.url.replace("http://", "ws://") + "/ws"
+
+
+def test_every_golden_vector():
+    output = node_test("test/golden.test.js")
+    assert "# fail 0" in output and "# skipped 0" in output
+
+
+def test_against_a_live_server(serving):
+    output = node_test("test/live.test.js", {"SYNTHTWIN_WS_URL": ws_url(serving)})
+    assert "# pass 3" in output and "# fail 0" in output, output[-3000:]
