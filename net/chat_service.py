@@ -1,20 +1,24 @@
 """ChatService: twins' replies composed off the tick, in one worker process.
 
 The simulation thread takes a twin's snapshot (``net.chat.take_snapshot``, a consistent copy of
-one row, well under a millisecond) and ``submit``s it with the message; the worker process runs
-``ChatEngine.reply`` (a few milliseconds embedded, up to the language model's timeout with one
-configured); the simulation thread collects what is ``finished`` at its next poll and answers.
-Replies come back in the order they were asked, and the worker keeps the conversations.
+one row, a fraction of a millisecond) and ``submit``s it with the message; the worker process
+runs ``ChatEngine.reply`` (a few milliseconds embedded, up to the language model's timeout with
+one configured); the simulation thread collects what is ``finished`` at its next poll and
+answers. Replies come back in the order they were asked, and the worker keeps the
+conversations.
 
-Why a process, not a thread: a worker thread held the GIL for the whole reply, and the tick
-waited for it at every turn (measured on 2 shared cores, 1,000 twins at 30 Hz: 25 chats a second
-took the tick's p99 from 11 to 28 ms; ``bench/test_chat_serve_bench.py``). The process is
-started with ``spawn`` (forking a process that runs ZeroMQ's threads is unsafe), at a lower
-priority (``WORKER_NICENESS``, like the gateway) and free to run on any core, so the tick
-preempts it. Only the snapshot (``TwinSnapshot.to_dict``) and the reply cross over, a few
-kilobytes. At most ``max_pending`` chats wait at once, counted until ``finished`` hands them
-back; beyond that ``submit`` refuses (the caller answers "busy"). A worker that dies is replaced
-at the next ``submit``; the chats it held come back as errors.
+Why a process, and no helper thread: a worker thread held the GIL for the whole reply, and the
+tick waited for it at every turn (measured on 2 shared cores, 1,000 twins at 30 Hz: 25 chats a
+second took the tick's p99 from 11 to 28 ms; ``bench/test_chat_serve_bench.py``); a process
+pool's manager thread still took the GIL from the tick for every chat. So the simulation thread
+itself writes each chat to a pipe and reads the replies from it, never waiting: at most
+``IN_FLIGHT`` chats are in the pipe at once (a few kilobytes each, far below the pipe's buffer,
+so a write never blocks), the others wait here. The worker is started with ``spawn`` (forking a
+process that runs ZeroMQ's threads is unsafe) when the service is made, at a lower priority
+(``WORKER_NICENESS``, like the gateway), free to run on any core so that the tick preempts it.
+At most ``max_pending`` chats wait, run or are done uncollected; beyond that ``submit`` refuses
+(the caller answers "busy"). A worker that dies is replaced; the chats it held come back as
+errors.
 """
 
 from __future__ import annotations
@@ -24,48 +28,59 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Any
 
 from synthtwin.net.chat import ChatEngine, ChatReply, ChatSettings, TwinSnapshot
 
-__all__ = ["WORKER_NICENESS", "ChatService"]
+__all__ = ["IN_FLIGHT", "WORKER_NICENESS", "ChatService", "WorkerDied"]
 
 WORKER_NICENESS = 10
 """How much lower than the server the worker process runs (``nice``)."""
+IN_FLIGHT = 2
+"""Chats written to the worker's pipe at once: each at most ~20 kB pickled (a snapshot and a
+message of 2,000 characters), so the pipe's 64 kB buffer never fills and a write never waits."""
+CLOSE_WAIT_S = 1.0
+"""How long ``close`` waits for the worker to end before it kills it."""
 
 EngineFactory = Callable[[ChatSettings], ChatEngine]
 """Builds the worker's engine from the settings (``ChatEngine``); it must be importable by name
 (a top-level class or function), since the worker process imports it."""
 
-_engine: ChatEngine | None = None
-"""The worker process's engine (set by ``_start``)."""
+
+class WorkerDied(RuntimeError):
+    """The chat worker process ended while it held this chat."""
 
 
-def _start(factory: EngineFactory, settings: ChatSettings) -> None:
-    """The worker's initializer: Ctrl-C is the server's to handle (it closes the worker), lower
-    priority, every core, then the engine (trains ~0.3 s)."""
-    global _engine
+def _work(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> None:
+    """The worker process: Ctrl-C is the server's to handle, a lower priority, every core; the
+    engine (trains ~0.3 s), then ``("ready", pid)``, then one ``("reply", ChatReply)`` or
+    ``("error", exception)`` per ``(snapshot dict, message, conversation id)`` read, until the
+    pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(WORKER_NICENESS)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    _engine = factory(settings)
-
-
-def _reply(snapshot: dict[str, Any], message: str, conversation_id: str | None) -> ChatReply:
-    """In the worker: the engine's reply to ``message`` for the snapshot ``to_dict`` wrote."""
-    return _engine.reply(TwinSnapshot.from_dict(snapshot), message, conversation_id)
-
-
-def _pid() -> int:
-    """In the worker, once its engine is built: the worker's process id."""
-    return os.getpid()
+    engine = factory(settings)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            snapshot, message, conversation_id = conn.recv()
+        except EOFError:
+            return
+        try:
+            answer = ("reply", engine.reply(TwinSnapshot.from_dict(snapshot), message,
+                                            conversation_id))  # fmt: skip
+        except Exception as err:  # noqa: BLE001 - handed back to the caller, whatever it is
+            answer = ("error", err)
+        try:
+            conn.send(answer)
+        except Exception as err:  # noqa: BLE001 - an error that does not pickle
+            conn.send(("error", RuntimeError(f"{type(err).__name__}: {err}")))
 
 
 class ChatService:
-    """One worker process that answers chats in order.
+    """One worker process that answers chats in order; used from one thread (the simulation's).
 
     Args:
         settings: the engine's settings (``[chat]``); None: the defaults (embedded only).
@@ -86,43 +101,40 @@ class ChatService:
         self.max_pending = max_pending
         self.factory = engine
         self.submitted = 0
-        self._pending: deque[tuple[Hashable, Future[ChatReply]]] = deque()
-        self._worker = self._start_worker()
+        self._waiting: deque[tuple[Hashable, tuple[Any, ...]]] = deque()
+        self._sent: deque[Hashable] = deque()
+        self._done: list[tuple[Hashable, ChatReply | BaseException]] = []
+        self._pid: int | None = None
+        self._start_worker()
 
-    def _start_worker(self) -> ProcessPoolExecutor:
-        """A new worker process, started now (not by the first chat, in the tick)."""
-        worker = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start, initargs=(self.factory, self.settings),
+    def _start_worker(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_work, args=(child, self.factory, self.settings), name="synthtwin-chat",
+            daemon=True,
         )  # fmt: skip
-        self._started = worker.submit(_pid)
-        return worker
+        self._process.start()
+        child.close()
+        self._pid = None
 
     def submit(
         self, key: Hashable, snapshot: TwinSnapshot, message: str, conversation_id: str | None
     ) -> bool:
-        """Queue a chat under ``key``; False (nothing queued) when ``max_pending`` are waiting."""
-        if len(self._pending) >= self.max_pending:
+        """Queue a chat under ``key``; False (nothing queued) when ``max_pending`` are waiting.
+        Never blocks."""
+        if self.pending >= self.max_pending:
             return False
-        args = (snapshot.to_dict(), message, conversation_id)
-        try:
-            future = self._worker.submit(_reply, *args)
-        except BrokenProcessPool:  # the worker died: a new one answers from now on
-            self._worker.shutdown(wait=False, cancel_futures=True)
-            self._worker = self._start_worker()
-            future = self._worker.submit(_reply, *args)
-        self._pending.append((key, future))
+        self._waiting.append((key, (snapshot.to_dict(), message, conversation_id)))
         self.submitted += 1
+        self._pump()
         return True
 
     def finished(self) -> list[tuple[Hashable, ChatReply | BaseException]]:
         """The chats done since the last call, oldest first, each with its reply or the error
-        the engine raised; never blocks."""
-        done = []
-        while self._pending and self._pending[0][1].done():
-            key, future = self._pending.popleft()
-            error = future.exception()
-            done.append((key, error if error is not None else future.result()))
+        the engine raised (``WorkerDied`` if the worker ended); never blocks."""
+        self._pump()
+        done, self._done = self._done, []
         return done
 
     def ready(self, timeout_s: float) -> int:
@@ -131,13 +143,52 @@ class ChatService:
         Raises:
             TimeoutError: it is not ready yet.
         """
-        return self._started.result(timeout=timeout_s)
+        if self._pid is None and self._conn.poll(timeout_s):
+            self._pump()
+        if self._pid is None:
+            raise TimeoutError(f"the chat worker is not ready after {timeout_s:g} s")
+        return self._pid
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._waiting) + len(self._sent) + len(self._done)
+
+    def _pump(self) -> None:
+        """Read every reply the worker has written, then write waiting chats up to
+        ``IN_FLIGHT``; a worker that ended is replaced."""
+        try:
+            while self._conn.poll():
+                kind, value = self._conn.recv()
+                if kind == "ready":
+                    self._pid = value
+                else:
+                    self._done.append((self._sent.popleft(), value))
+            while self._waiting and len(self._sent) < IN_FLIGHT:
+                key, chat = self._waiting[0]
+                self._conn.send(chat)
+                self._waiting.popleft()
+                self._sent.append(key)
+        except (EOFError, OSError):
+            self._replace_worker()
+
+    def _replace_worker(self) -> None:
+        """The worker ended: its chats fail, a new worker takes the waiting ones."""
+        self._stop_worker()
+        died = WorkerDied(f"the chat worker ended (exit code {self._process.exitcode})")
+        self._done += [(key, died) for key in self._sent]
+        self._sent.clear()
+        self._start_worker()
+
+    def _stop_worker(self) -> None:
+        self._conn.close()
+        self._process.join(CLOSE_WAIT_S)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
 
     def close(self) -> None:
-        """Stop the worker; chats not started are dropped."""
-        self._worker.shutdown(wait=False, cancel_futures=True)
-        self._pending.clear()
+        """Stop the worker; chats not answered yet are dropped."""
+        self._stop_worker()
+        self._waiting.clear()
+        self._sent.clear()
+        self._done.clear()

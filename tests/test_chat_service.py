@@ -9,7 +9,7 @@ import time
 import pytest
 
 from synthtwin.net.chat import ChatEngine, ChatReply, take_snapshot
-from synthtwin.net.chat_service import WORKER_NICENESS, ChatService
+from synthtwin.net.chat_service import WORKER_NICENESS, ChatService, WorkerDied
 from tests.chat.engines import RELEASE, Broken, Mortal, Slow
 from tests.conftest import small_simulation
 
@@ -92,7 +92,7 @@ def test_a_worker_that_dies_is_replaced(sim):
         snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
         service.submit("dead", snapshot, "die", None)
         ((_, error),) = _collect(service, 1)
-        assert isinstance(error, Exception)
+        assert isinstance(error, WorkerDied) and "exit code 1" in str(error)
         assert service.submit("alive", snapshot, "hello", None)
         ((key, reply),) = _collect(service, 1)
         assert key == "alive" and reply.intent == "greeting"

@@ -9,7 +9,7 @@ the number the fact holds, and ``grounding.numbers_in`` can check a reply agains
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from synthtwin.components.activity import CATEGORIES
@@ -46,8 +46,10 @@ class Fact:
     time: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fact as a JSON-ready mapping."""
-        return asdict(self)
+        """The fact as a JSON-ready mapping (written out: ``dataclasses.asdict`` deep-copies,
+        ~20 us a fact, and a snapshot of ~75 facts crosses to the chat worker in the tick)."""
+        return {"name": self.name, "value": self.value, "unit": self.unit,
+                "source": self.source, "time": self.time}  # fmt: skip
 
 
 @dataclass(frozen=True)
