@@ -31,7 +31,7 @@ from synthtwin.net.wire import (
     topics,
     vitals,
 )
-from synthtwin.net.wire.envelope import pack_envelope
+from synthtwin.net.wire.envelope import KINDS, pack_envelope
 from tests.golden.wire.make_golden import HERE, build_cases, dumps, merged_crowd, to_json
 
 GOLDEN = HERE
@@ -546,3 +546,24 @@ def test_an_argument_of_the_wrong_type_is_named_by_its_msgpack_family(value, fam
     with pytest.raises(WireError) as caught:
         fields.read_int({"count": value}, "count", "args")
     assert caught.value.message == f"field 'args.count' must be int, got {family}"
+
+
+BY_HAND = sorted((HERE / "by_hand").glob("*.json"))
+"""Vectors whose bytes were written by hand from docs/protocol.md's tables (section 11)."""
+
+
+def test_there_is_a_vector_written_by_hand_for_every_kind():
+    kinds = {json.loads(path.read_text())["kind"] for path in BY_HAND}
+    assert kinds == set(KINDS)
+
+
+@pytest.mark.parametrize("path", BY_HAND, ids=lambda path: path.stem)
+def test_the_encoder_writes_exactly_the_bytes_written_by_hand(path):
+    """Decoding the hand-written bytes gives the case's values, and encoding that message gives
+    the same bytes, byte for byte: the reference encoder against the document, not itself."""
+    case = json.loads(path.read_text())
+    data = bytes.fromhex("".join(hex_bytes for hex_bytes, _note in case["bytes"]))
+    module = {m.KIND: m for m in (crowd, pose, vitals, event, meta, request, reply)}[case["kind"]]
+    message = module.decode(data)
+    assert to_json(message) == case["values"]
+    assert module.encode(message) == data
