@@ -16,7 +16,9 @@ itself writes each chat to a pipe and reads the replies from it, never waiting: 
 so a write never blocks), the others wait here. The worker is started with ``spawn`` (forking a
 process that runs ZeroMQ's threads is unsafe) when the service is made, at a lower priority
 (``WORKER_NICENESS``, like the gateway), free to run on any core so that the tick preempts it.
-At most ``max_pending`` chats wait, run or are done uncollected; beyond that ``submit`` refuses
+Since the pipe is read and written only when the simulation thread polls, the worker answers at
+most ``IN_FLIGHT`` chats a poll (60 a second at 30 Hz): a bound on what chats cost the tick. At
+most ``max_pending`` chats wait, run or are done uncollected; beyond that ``submit`` refuses
 (the caller answers "busy"). A worker that dies is replaced; the chats it held come back as
 errors.
 """
