@@ -7,8 +7,10 @@ namespace SynthTwin.Core.Wire
     /// <c>crowd</c> (section 6.1): the animation state of one cell's twins as quantized codes, a
     /// keyframe (<c>Base == Seq</c>, every twin) or a delta against the cell's last keyframe.
     /// R = popcount(Changed) + Ids.Length records: the changed base twins in base order, then the
-    /// twins of <see cref="Ids"/>. Bytes per twin: 15 in a keyframe, 11 in a delta plus one bit
-    /// per base twin.
+    /// twins of <see cref="Ids"/>. On the wire (protocol 1.1) <c>changed</c>, <c>ids</c> and
+    /// <c>gone</c> are raw bins, left out when empty, and <c>rec</c> holds the R records column
+    /// after column (pos, heading, speed, activity, clip, phase, blend: 11 R bytes). Bytes per
+    /// twin: 15 in a keyframe, 11 in a delta plus one bit per base twin.
     /// </summary>
     public sealed class CrowdMessage : WireMessage
     {
@@ -16,6 +18,10 @@ namespace SynthTwin.Core.Wire
 
         /// <summary>Activity codes are below this.</summary>
         public const int ActivityLimit = 16;
+
+        /// <summary>Bytes of one record in <c>rec</c>: pos 4, heading 2, speed, activity, clip,
+        /// phase and blend 1 each.</summary>
+        public const int RecordBytes = 11;
 
         /// <summary>Cell index (ix, iy).</summary>
         public int CellX, CellY;
@@ -68,11 +74,9 @@ namespace SynthTwin.Core.Wire
                     WireException.BadValue,
                     "field 'body.base' holds " + msg.Base + ", expected <= seq " + envelope.Seq);
             }
-            msg.Changed = Arrays.Read(body, "changed", "body", "|u1").ToBytes();
-            msg.Ids = Arrays.Read(body, "ids", "body", "<u4").ToUInt32();
-            Arrays.CheckAscending(msg.Ids, "body.ids");
-            msg.Gone = Arrays.Read(body, "gone", "body", "<u4").ToUInt32();
-            Arrays.CheckAscending(msg.Gone, "body.gone");
+            msg.Changed = ReadBin(body, "changed", false).ToArray();
+            msg.Ids = ReadIds(body, "ids");
+            msg.Gone = ReadIds(body, "gone");
             if (msg.IsKeyframe && (msg.Changed.Length > 0 || msg.Gone.Length > 0))
             {
                 throw new WireException(
@@ -106,31 +110,78 @@ namespace SynthTwin.Core.Wire
             return count;
         }
 
-        static NumArray Record(MsgMap body, string name, string dtype, int rows, params int?[] trailing)
+        static readonly MsgBin NoBytes = new MsgBin(new byte[0], 0, 0);
+
+        /// <summary>The bin <c>body[key]</c>; absent: empty, unless <paramref name="required"/>.</summary>
+        static MsgBin ReadBin(MsgMap body, string key, bool required)
         {
-            NumArray array = Arrays.Read(body, name, "body", dtype, trailing);
-            Arrays.CheckRows(array, "body." + name, rows);
-            return array;
+            if (!required && !body.ContainsKey(key)) return NoBytes;
+            object value = Fields.Require(body, key, "body");
+            var bin = value as MsgBin;
+            if (bin == null) throw Fields.WrongType("body." + key, "bin", value);
+            return bin;
         }
 
+        /// <summary>(n,) ids, ascending, from the optional bin <c>body[key]</c> of n little-endian uint32.</summary>
+        static uint[] ReadIds(MsgMap body, string key)
+        {
+            MsgBin bin = ReadBin(body, key, false);
+            if (bin.Count % 4 != 0)
+            {
+                throw new WireException(
+                    WireException.LengthMismatch,
+                    "field 'body." + key + "' holds " + bin.Count + " bytes, expected a multiple of 4");
+            }
+            var ids = new uint[bin.Count / 4];
+            for (int i = 0; i < ids.Length; i++) ids[i] = (uint)Little(bin, 4 * i, 4);
+            Arrays.CheckAscending(ids, "body." + key);
+            return ids;
+        }
+
+        static int Little(MsgBin bin, int at, int size)
+        {
+            int value = 0;
+            for (int b = size - 1; b >= 0; b--) value = (value << 8) | bin.Buffer[bin.Offset + at + b];
+            return value;
+        }
+
+        /// <summary>The columns of <c>rec</c>: R records of 11 bytes, each column for every record
+        /// one after the other (pos, heading, speed, activity, clip, phase, blend).</summary>
         static void ReadRecords(MsgMap body, CrowdMessage msg, int rows)
         {
-            msg.Pos = Record(body, "pos", "<i2", rows, 2).ToInt16();
-            msg.Heading = Record(body, "heading", "<u2", rows).ToUInt16();
-            msg.Speed = Record(body, "speed", "|u1", rows).ToBytes();
-            msg.Activity = Record(body, "activity", "|u1", rows).ToBytes();
+            MsgBin rec = ReadBin(body, "rec", true);
+            if (rec.Count != RecordBytes * rows)
+            {
+                throw new WireException(
+                    WireException.LengthMismatch,
+                    "field 'body.rec' holds " + rec.Count + " bytes, expected " + RecordBytes * rows + " for " + rows + " records");
+            }
+            msg.Pos = new short[2 * rows];
+            for (int i = 0; i < 2 * rows; i++) msg.Pos[i] = (short)Little(rec, 2 * i, 2);
+            msg.Heading = new ushort[rows];
+            for (int i = 0; i < rows; i++) msg.Heading[i] = (ushort)Little(rec, 4 * rows + 2 * i, 2);
+            msg.Speed = Column(rec, 6, rows);
+            msg.Activity = Column(rec, 7, rows);
             foreach (byte code in msg.Activity)
             {
                 if (code >= ActivityLimit)
                 {
                     throw new WireException(
                         WireException.BadValue,
-                        "field 'body.activity' holds " + code + ", expected < " + ActivityLimit);
+                        "field 'body.rec' holds activity " + code + ", expected < " + ActivityLimit);
                 }
             }
-            msg.Clip = Record(body, "clip", "|u1", rows).ToBytes();
-            msg.Phase = Record(body, "phase", "|u1", rows).ToBytes();
-            msg.Blend = Record(body, "blend", "|u1", rows).ToBytes();
+            msg.Clip = Column(rec, 8, rows);
+            msg.Phase = Column(rec, 9, rows);
+            msg.Blend = Column(rec, 10, rows);
+        }
+
+        /// <summary>The one-byte column that starts at byte <c>first * rows</c> of <c>rec</c>.</summary>
+        static byte[] Column(MsgBin rec, int first, int rows)
+        {
+            var column = new byte[rows];
+            System.Buffer.BlockCopy(rec.Buffer, rec.Offset + first * rows, column, 0, rows);
+            return column;
         }
     }
 }
