@@ -298,6 +298,7 @@ class RequestHandler:
             "heading_rad": float(world["heading_rad"][row]),
             "speed_mps": float(world["speed_mps"][row]),
             "activity": int(world["activity"][row]),
+            "betas": [float(b) for b in world["betas"][row]],  # SMPL shape (protocol 14)
             "vitals": vitals,
             "profile": twin_profile(world, row),
             "today": self._today(row),

@@ -9,7 +9,8 @@ A scripted world (twins placed and moved by the test) is published on a real XPU
 - section 7: a cell that empties and fills again starts its stream anew with a keyframe, so a
   late joiner never meets a delta against a keyframe it could not have (``unknown_base``);
 - section 6.1: still cells publish a keyframe every ``keyframe_every`` turns;
-- section 6.5: ``meta`` goes out between ticks (a paused server) too.
+- section 6.5: ``meta`` goes out between ticks (a paused server) too;
+- section 7: ``roster`` without ``args``, and the ``twin`` reply's ``betas``.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ import numpy as np
 import pytest
 import zmq
 
-from synthtwin.engine.app.simulation import SCHEMA
+from synthtwin.engine.app.simulation import SCHEMA, build_simulation
 from synthtwin.engine.backend import select_backend
 from synthtwin.engine.clock import SimClock
+from synthtwin.engine.config import SecurityConfig, load_config
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.net import publisher as publisher_module
 from synthtwin.net.publisher import Publisher
-from synthtwin.net.wire import CrowdDecoder, crowd, meta, topics
+from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.wire import CrowdDecoder, crowd, meta, reply, request, topics
+from synthtwin.net.wire.envelope import pack_envelope
+from tests.conftest import MONDAY
 from tests.loopback import loopback
 
 TICK_HZ = 30.0
@@ -221,3 +226,32 @@ def test_meta_goes_out_between_ticks_while_no_tick_runs(live, monkeypatch):
     ((topic, payload),) = one.receive(1)
     assert topic == topics.META_TOPIC
     assert meta.decode(payload).seq == seq + 1
+
+
+def test_the_twin_reply_carries_the_twins_betas_and_roster_needs_no_args():
+    """The ``twin`` reply has the SMPL shape (section 7), and ``roster`` without ``args`` is
+    answered with its id; the roster is the published one (the twins' tick has run)."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    xpub.bind(loopback())
+    publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)
+    config = load_config(None, twins=5, seed=4, tick_hz=1.0, time_scale=60.0, start=MONDAY)
+    sim = build_simulation(config, replicator=publisher)
+    try:
+        controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
+        handler = RequestHandler(controls, publisher, SecurityConfig().validate(), None)
+        bare = pack_envelope("request", 0, 0, 0.0, {"id": 8, "op": "roster"})
+        assert reply.decode(handler.handle(bare)).result["ids"].size == 0, "nothing published"
+        sim.loop.run_ticks(1)
+        answer = reply.decode(handler.handle(bare))
+        assert answer.id == 8 and answer.result["ids"].tolist() == sorted(sim.world.ids.tolist())
+        twin = int(answer.result["ids"][0])
+        details = reply.decode(
+            handler.handle(request.encode(request.Request(9, "twin", {"id": twin})))
+        )
+        row = sim.world.rows_of([twin])[0]
+        assert details.result["betas"] == pytest.approx(sim.world["betas"][row].tolist())
+    finally:
+        xpub.close(linger=0)
+        context.term()
+        sim.close()
