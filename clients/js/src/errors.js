@@ -59,20 +59,21 @@ export class MsgExt {
 }
 
 /**
- * The msgpack family of a decoded value, as messages name it.
+ * The msgpack family of a decoded value (raw, or converted by fromWire), as messages name it.
  * @param {unknown} value
  * @returns {string} nil, bool, int, float, str, bin, array, map or ext
  */
 export function typeName(value) {
   if (value === null) return "nil";
   if (typeof value === "boolean") return "bool";
-  if (typeof value === "number" || typeof value === "bigint") return "int";
+  if (typeof value === "bigint") return "int";
+  if (typeof value === "number") return Number.isInteger(value) ? "int" : "float"; // unboxed
   if (value instanceof MsgFloat) return "float";
   if (typeof value === "string") return "str";
   if (value instanceof Uint8Array) return "bin";
   if (Array.isArray(value)) return "array";
-  if (value instanceof Map) return "map";
-  return "ext";
+  if (value instanceof MsgExt || typeof value !== "object") return "ext";
+  return "map"; // a Map, a plain object or an NdArray (an array map on the wire)
 }
 
 /**

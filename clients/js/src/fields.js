@@ -18,10 +18,15 @@ export function fieldPath(prefix, key) {
   return prefix ? `${prefix}.${key}` : key;
 }
 
-/** The value of `m.get(key)`; missing_field if absent. */
+/** Whether map `m` (a Map as msgpack read it, or an object as fromWire made it) holds `key`. */
+export function has(m, key) {
+  return m instanceof Map ? m.has(key) : Object.hasOwn(m, key);
+}
+
+/** The value of `key` in map `m` (a Map or an object); missing_field if absent. */
 export function require(m, key, prefix = "") {
-  if (!m.has(key)) throw new WireError(MISSING_FIELD, `missing field '${fieldPath(prefix, key)}'`);
-  return m.get(key);
+  if (!has(m, key)) throw new WireError(MISSING_FIELD, `missing field '${fieldPath(prefix, key)}'`);
+  return m instanceof Map ? m.get(key) : m[key];
 }
 
 function wrongType(prefix, key, expected, value) {
@@ -31,7 +36,7 @@ function wrongType(prefix, key, expected, value) {
 
 /** Whether a decoded msgpack value is an int (a number or a BigInt, never a float). */
 export function isInt(value) {
-  return typeof value === "number" || typeof value === "bigint";
+  return typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value));
 }
 
 /** An int field (number, or BigInt beyond 2^53), at least `minimum` when given. */
@@ -74,10 +79,10 @@ export function readBool(m, key, prefix = "") {
   return value;
 }
 
-/** A map field (a Map). */
+/** A map field (a Map, or an object as fromWire made it). */
 export function readMap(m, key, prefix = "") {
   const value = require(m, key, prefix);
-  if (!(value instanceof Map)) throw wrongType(prefix, key, "map", value);
+  if (typeName(value) !== "map") throw wrongType(prefix, key, "map", value);
   return value;
 }
 

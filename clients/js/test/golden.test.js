@@ -1,6 +1,7 @@
-// Every golden vector of tests/golden/wire/ (docs/protocol.md section 11): each valid file
-// decodes to its `values` (and its msgpack to its `payload`), each invalid one fails with exactly
-// its `error`. Also: every truncation of every valid payload fails with a WireError only.
+// Every golden vector of tests/golden/wire/ (docs/protocol.md section 11), chat/ and history/:
+// each valid file decodes to its `values` (and its msgpack to its `payload`), each invalid one
+// fails with exactly its `error` (but history's invalid arguments: the server's checks, see
+// SERVER_ONLY). Also: every truncation of every valid payload fails with a WireError only.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -8,19 +9,45 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { DTYPES, NdArray } from "../src/arrays.js";
+import { ChatArgsError, readArgs, readEvent, readResult } from "../src/chat.js";
 import { mergeCells } from "../src/clone.js";
 import { CrowdDecoder } from "../src/crowd.js";
 import { DECODERS, decodeAny } from "../src/decode.js";
 import { MsgFloat, WireError } from "../src/errors.js";
+import * as event from "../src/event.js";
 import { unpack } from "../src/msgpack.js";
+import * as reply from "../src/reply.js";
+import * as request from "../src/request.js";
 
-const GOLDEN =
-  process.env.SYNTHTWIN_GOLDEN ??
-  join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tests", "golden", "wire");
-const read = (name) => new Uint8Array(readFileSync(join(GOLDEN, name)));
-const CASES = readdirSync(GOLDEN).filter((name) => name.endsWith(".json")).sort();
+const GOLDEN_ROOT =
+  process.env.SYNTHTWIN_GOLDEN ?? join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tests", "golden");
+const FOLDERS = ["wire", "chat", "history"];
 
-function run(doc) {
+/** The decoders of the cases beside the wire's (tests/golden/chat and history, make_golden.py). */
+const OP_DECODERS = {
+  chat_request: (data) => readArgs(request.decode(data).args),
+  chat_reply: (data) => readResult(reply.decode(data).result),
+  chat_event: (data) => readEvent(event.decode(data)),
+  history_request: (data) => request.decode(data).args,
+  history_reply: (data) => reply.decode(data).result,
+};
+/** history_request's invalid cases are the server's checks of the op's arguments
+ * (net/history_requests.py: dates, ranges), not decoding: a client has no such rules. */
+const SERVER_ONLY = (folder, doc) => folder === "history" && doc.error !== undefined;
+
+function cases(folder) {
+  const dir = join(GOLDEN_ROOT, folder);
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(".json"))
+    .sort()
+    .map((name) => {
+      const doc = JSON.parse(readFileSync(join(dir, name), "utf8").replace(/\bNaN\b/g, '"NaN"'));
+      return { folder, name, doc, read: (file) => new Uint8Array(readFileSync(join(dir, file))) };
+    });
+}
+const CASES = FOLDERS.flatMap(cases).filter(({ folder, doc }) => !SERVER_ONLY(folder, doc));
+
+function run({ doc, read }) {
   const data = read(doc.file);
   if (doc.decoder === "crowd_state" || doc.decoder === "crowd_merge") {
     const decoder = new CrowdDecoder();
@@ -29,7 +56,7 @@ function run(doc) {
     return doc.decoder === "crowd_state" ? state : mergeCells(decoder.states());
   }
   if (doc.decoder === "any") return decodeAny(data);
-  return DECODERS[doc.decoder](data);
+  return (DECODERS[doc.decoder] ?? OP_DECODERS[doc.decoder])(data);
 }
 
 function nested(flat, shape) {
@@ -66,6 +93,8 @@ function toJson(value) {
 function same(actual, expected, path) {
   if (typeof actual === "bigint" || typeof expected === "bigint") {
     assert.equal(BigInt(actual), BigInt(expected), path);
+  } else if (expected === "NaN") {
+    assert.ok(Number.isNaN(actual), `${path}: ${actual} is not NaN`);
   } else if (typeof expected === "number") {
     assert.equal(typeof actual, "number", path);
     if (Number.isInteger(expected) && Number.isInteger(actual)) assert.equal(actual, expected, path);
@@ -84,30 +113,28 @@ function same(actual, expected, path) {
   }
 }
 
-test("the golden folder holds cases", () => assert.ok(CASES.length >= 60, GOLDEN));
+test("the golden folders hold cases", () => assert.ok(CASES.length >= 80, GOLDEN_ROOT));
 
-for (const name of CASES) {
-  const doc = JSON.parse(readFileSync(join(GOLDEN, name), "utf8"));
+for (const item of CASES) {
+  const { folder, name, doc, read } = item;
   if (name.startsWith("invalid_")) {
-    test(`golden ${name}`, () => {
-      assert.throws(() => run(doc), (err) => {
-        assert.ok(err instanceof WireError, `${err}`);
+    test(`golden ${folder}/${name}`, () => {
+      assert.throws(() => run(item), (err) => {
+        assert.ok(err instanceof WireError || err instanceof ChatArgsError, `${err}`);
         assert.deepEqual({ code: err.code, message: err.message }, doc.error);
         return true;
       });
     });
   } else {
-    test(`golden ${name}`, () => {
+    test(`golden ${folder}/${name}`, () => {
       if (doc.payload !== undefined) same(toJson(unpack(read(doc.file))), doc.payload, "payload");
-      same(toJson(run(doc)), doc.values, "values");
+      same(toJson(run(item)), doc.values, "values");
     });
   }
 }
 
 test("every truncation of every valid payload fails with a WireError only", () => {
-  for (const name of CASES.filter((n) => !n.startsWith("invalid_"))) {
-    const doc = JSON.parse(readFileSync(join(GOLDEN, name), "utf8"));
-    if (doc.payload === undefined) continue;
+  for (const { doc, read } of CASES.filter((c) => !c.name.startsWith("invalid_") && c.doc.payload)) {
     const data = read(doc.file);
     for (let end = 0; end < data.length; end++) {
       assert.throws(() => decodeAny(data.subarray(0, end)), WireError, `${doc.file}[:${end}]`);
