@@ -5,7 +5,9 @@ Groups ``crowd-encode-<n>``, ``crowd-decode-<n>`` and ``pose-100`` time encode a
 sparse town, where the fixed cost of a message dominates). The walking-crowd scenario (twins at
 1.4 m/s, 30 Hz, 10 s, a keyframe every 30 updates) reports the average bytes per twin per update
 against the 396 B of a raw float32 SMPL pose and position, and
-``test_walking_crowd_bytes_per_twin`` asserts it.
+``test_walking_crowd_bytes_per_twin`` asserts it. ``crowd-live-1k`` measures a live ``twin serve``
+of 1,000 twins at a busy and a quiet hour of its world (protocol section 12; 10 s each, 1 s with
+benchmarks disabled).
 
 Run: ``pytest bench/test_wire_bench.py --benchmark-enable``. With benchmarks disabled (the project
 default) every benchmark runs once, as a smoke test.
@@ -13,10 +15,18 @@ default) every benchmark runs once, as a smoke test.
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import datetime
+
 import numpy as np
 import pytest
+import zmq
 
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
 from synthtwin.net.wire import CrowdDecoder, CrowdEncoder, crowd, pose, topics
+from tests.loopback import loopback
 
 CELL = (2, 5)
 SEED = 2026
@@ -208,3 +218,56 @@ def test_pose_decode(benchmark):
     data = pose.encode(_poses(100))
     benchmark.group = "pose-100"
     benchmark(pose.decode, data)
+
+
+LIVE_TWINS = 1_000
+LIVE_S = 10.0
+"""Seconds of a live server's crowd stream measured (1 s when benchmarks are disabled)."""
+LIVE_STARTS = ("2026-03-02T12:30:00", "2026-03-02T22:30:00")
+"""World times of day measured: a busy hour (two thirds of the twins travel) and a quiet one."""
+
+
+def live_crowd_bytes(start: str, seconds: float, tmp_path) -> dict[str, float]:
+    """Bytes per twin per update of a live ``twin serve`` (``Serving``, 1,000 twins, realtime)
+    for a SUB of every ``cell/`` topic: crowd bytes received over the twins the received
+    messages hold (each message counts its cell's twins); every message decoded and applied."""
+    serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
+             "checkpoint": tmp_path / f"{start[11:13]}.ckpt", "http_enabled": False}  # fmt: skip
+    config = load_config(None, serve=serve, twins=LIVE_TWINS, tick_hz=30, time_scale=1,
+                         start=datetime.fromisoformat(start))  # fmt: skip
+    serving = Serving(config)
+    thread = threading.Thread(target=serving.run, daemon=True)
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.connect(serve["pub_endpoint"])
+    sub.subscribe(topics.CELL_PREFIX)
+    thread.start()
+    decoder, received, held, messages = CrowdDecoder(), 0, 0, 0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not sub.poll(100):
+                continue
+            topic, payload = sub.recv_multipart()
+            if topic.endswith(b"/crowd"):
+                received += len(payload)
+                held += len(decoder.apply(payload).ids)
+                messages += 1
+    finally:
+        serving.stop.set()
+        thread.join(timeout=30)
+        sub.close(linger=0)
+        context.term()
+    return {"bytes_per_twin_per_update": round(received / max(held, 1), 2),
+            "twins_per_message": round(held / max(messages, 1), 1),
+            "bytes_per_message": round(received / max(messages, 1))}  # fmt: skip
+
+
+@pytest.mark.parametrize("start", LIVE_STARTS)
+def test_live_twin_serve_crowd(benchmark, start, tmp_path):
+    """A live crowd, not a synthetic one: what a subscriber of every cell receives."""
+    benchmark.group = "crowd-live-1k"
+    seconds = 1.0 if benchmark.disabled else LIVE_S
+    measured = benchmark.pedantic(live_crowd_bytes, args=(start, seconds, tmp_path), rounds=1)
+    benchmark.extra_info.update(measured, world_time=start, seconds=seconds)
+    assert measured["bytes_per_message"] < 400, "1.1: about 80 fixed bytes a message"
