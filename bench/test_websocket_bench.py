@@ -5,7 +5,9 @@ gateway, loopback only:
   (``clients/js/test/live.test.js``, its ``measure`` test, under Node) joins every cell over the
   WebSocket and notes when it decoded each crowd message; latency is the wall time from the
   publisher's hand-over to ZeroMQ (``bench.stamped_publisher``) to that moment (target: p99 at
-  most 10 ms). The same run reports the JavaScript decode throughput, once the server has
+  most 10 ms). A ZeroMQ subscriber in the benchmark's process decodes the same messages
+  meanwhile (``zmq_p50_ms``, ``zmq_p99_ms``): the same machine's baseline without the gateway.
+  The same run reports the JavaScript decode throughput, once the server has
   stopped: the recorded crowd messages applied by fresh ``CrowdDecoder``s for 3 s
   (``clients/js/bench/decode.js``), in cell twins per second.
 - ``test_tick_with_ws_clients_that_never_read``: the realtime tick's p99 (ms) with 20 WebSocket
@@ -32,11 +34,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import zmq
 from websockets.asyncio.client import connect
 
 from bench.stamped_publisher import StampedPublisher
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
+from synthtwin.net.wire import decode_any
 from tests.loopback import loopback
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,10 +97,19 @@ def test_ws_publish_to_decoded_latency(benchmark, tmp_path):
     env = {**os.environ, "SYNTHTWIN_WS_URL": _ws_url(serving),
            "SYNTHTWIN_MEASURE_OUT": str(out), "SYNTHTWIN_MEASURE_S": str(seconds)}  # fmt: skip
 
+    direct: list[float] = []  # the same messages, decoded by a ZeroMQ subscriber meanwhile
+
     def measure() -> None:
+        stop = threading.Event()
+        listener = threading.Thread(target=_listen, args=(serving, sent_at, direct, stop))
+        listener.start()
         command = ["node", "--test", "--test-name-pattern", "measure", "test/live.test.js"]
-        done = subprocess.run(command, cwd=JS, env=env, capture_output=True, text=True,
-                              timeout=NODE_S, check=False)  # fmt: skip
+        try:
+            done = subprocess.run(command, cwd=JS, env=env, capture_output=True, text=True,
+                                  timeout=NODE_S, check=False)  # fmt: skip
+        finally:
+            stop.set()
+            listener.join()
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
     benchmark.pedantic(_run, args=(serving, measure), rounds=1, iterations=1)
@@ -114,6 +127,24 @@ def test_ws_publish_to_decoded_latency(benchmark, tmp_path):
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
         "js_decode_twins_per_s": round(json.loads(decoded.stdout)["twins_per_s"]),
     })  # fmt: skip
+    if direct:
+        zmq_ms = np.array(direct) * 1e3
+        benchmark.extra_info["zmq_p50_ms"] = round(float(np.percentile(zmq_ms, 50)), 2)
+        benchmark.extra_info["zmq_p99_ms"] = round(float(np.percentile(zmq_ms, 99)), 2)
+
+
+def _listen(serving: Serving, sent_at: dict, latencies: list, stop: threading.Event) -> None:
+    """Decode every crowd message on a SUB socket until ``stop``; ``latencies`` gets the wall
+    seconds from each message's hand-over to ZeroMQ (the baseline of the same machine)."""
+    with zmq.Context() as ctx, ctx.socket(zmq.SUB) as sub:
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.SUBSCRIBE, b"cell/")
+        sub.connect(serving.config.serve.pub_endpoint)
+        while not stop.is_set():
+            if sub.poll(100):
+                message = decode_any(sub.recv_multipart()[1])
+                if message.seq in sent_at:
+                    latencies.append(time.monotonic() - sent_at[message.seq])
 
 
 async def _clients(url: str, stalled: int, seconds: float) -> None:
