@@ -265,7 +265,9 @@ def test_a_slow_connection_is_bounded_and_skips_to_the_latest_keyframe():
         conn = _Connection(Role.VIEWER, Outbox(max_bytes=4000), [b"cell/"])
         relay.connections.add(conn)
         stream = _cell_stream(23)
-        for payload in stream:
+        relay.deliver(b"cell/0/0/crowd", stream[0])
+        conn.outbox.put('{"op": "subscribed"}', answer=True)  # answers are never dropped
+        for payload in stream[1:]:
             relay.deliver(b"cell/0/0/crowd", payload)
             relay.deliver(b"cell/0/0/vitals", payload)  # a health topic: never for a viewer
             assert conn.outbox.size <= 4000 + len(frame(b"cell/0/0/crowd", stream[0]))
@@ -273,6 +275,7 @@ def test_a_slow_connection_is_bounded_and_skips_to_the_latest_keyframe():
         got = []
         while (item := await conn.outbox.get()) is not None:
             got.append(item)
+        assert got[0] == ('{"op": "subscribed"}', True)
         conn.outbox.resume(relay.cache.catch_up(conn.wants))
         notice, *catch_up = [m for m, _ in list(conn.outbox.items)]
         assert json.loads(notice)["op"] == "skipped" and json.loads(notice)["dropped"] > 0
