@@ -476,9 +476,13 @@ def _id_list(args: dict[str, Any]) -> np.ndarray:
     """``(n,) int64`` the ``ids`` argument: an array of ints or an integer array map, 1 to
     ``MAX_BATCH`` ids, each in 0..``MAX_ID``."""
     value = fields.require(args, "ids", "args")
-    if isinstance(value, np.ndarray):
-        if value.ndim != 1 or value.dtype.kind not in "ui":
-            raise WireError(WRONG_TYPE, "field 'args.ids' must be an array of int or of <u4")
+    if isinstance(value, np.ndarray):  # protocol section 10's templates
+        if value.dtype.kind not in "ui":
+            got = value.dtype.str
+            raise WireError(WRONG_TYPE, f"field 'args.ids' must be an array of <u4, got {got}")
+        if value.ndim != 1:
+            got = list(value.shape)
+            raise WireError(WRONG_TYPE, f"field 'args.ids' must have shape [n], got {got}")
     elif isinstance(value, list):
         bad = next((i for i, v in enumerate(value) if not _is_int(v)), None)
         if bad is not None:

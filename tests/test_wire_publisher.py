@@ -10,7 +10,8 @@ A scripted world (twins placed and moved by the test) is published on a real XPU
   late joiner never meets a delta against a keyframe it could not have (``unknown_base``);
 - section 6.1: still cells publish a keyframe every ``keyframe_every`` turns;
 - section 6.5: ``meta`` goes out between ticks (a paused server) too;
-- section 7: ``roster`` without ``args``, and the ``twin`` reply's ``betas``.
+- section 7: ``roster`` without ``args``, and the ``twin`` reply's ``betas``;
+- sections 6.7 and 10: argument errors in the templates, with msgpack family names.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import msgpack
 import numpy as np
 import pytest
 import zmq
@@ -31,7 +33,7 @@ from synthtwin.engine.world import World
 from synthtwin.net import publisher as publisher_module
 from synthtwin.net.publisher import Publisher
 from synthtwin.net.requests import Controls, RequestHandler
-from synthtwin.net.wire import CrowdDecoder, crowd, meta, reply, request, topics
+from synthtwin.net.wire import CrowdDecoder, crowd, meta, reply, topics
 from synthtwin.net.wire.envelope import pack_envelope
 from tests.conftest import MONDAY
 from tests.loopback import loopback
@@ -228,30 +230,57 @@ def test_meta_goes_out_between_ticks_while_no_tick_runs(live, monkeypatch):
     assert meta.decode(payload).seq == seq + 1
 
 
-def test_the_twin_reply_carries_the_twins_betas_and_roster_needs_no_args():
-    """The ``twin`` reply has the SMPL shape (section 7), and ``roster`` without ``args`` is
-    answered with its id; the roster is the published one (the twins' tick has run)."""
+@pytest.fixture(scope="module")
+def served():
+    """A small simulation whose publisher has published nothing yet, and its request handler."""
     context = zmq.Context()
     xpub = context.socket(zmq.XPUB)
     xpub.bind(loopback())
     publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)
     config = load_config(None, twins=5, seed=4, tick_hz=1.0, time_scale=60.0, start=MONDAY)
     sim = build_simulation(config, replicator=publisher)
-    try:
-        controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
-        handler = RequestHandler(controls, publisher, SecurityConfig().validate(), None)
-        bare = pack_envelope("request", 0, 0, 0.0, {"id": 8, "op": "roster"})
-        assert reply.decode(handler.handle(bare)).result["ids"].size == 0, "nothing published"
-        sim.loop.run_ticks(1)
-        answer = reply.decode(handler.handle(bare))
-        assert answer.id == 8 and answer.result["ids"].tolist() == sorted(sim.world.ids.tolist())
-        twin = int(answer.result["ids"][0])
-        details = reply.decode(
-            handler.handle(request.encode(request.Request(9, "twin", {"id": twin})))
-        )
-        row = sim.world.rows_of([twin])[0]
-        assert details.result["betas"] == pytest.approx(sim.world["betas"][row].tolist())
-    finally:
-        xpub.close(linger=0)
-        context.term()
-        sim.close()
+    controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
+    yield sim, RequestHandler(controls, publisher, SecurityConfig().validate(), None)
+    xpub.close(linger=0)
+    context.term()
+    sim.close()
+
+
+def ask(handler: RequestHandler, body: dict) -> reply.Reply:
+    return reply.decode(handler.handle(pack_envelope("request", 0, 0, 0.0, body)))
+
+
+def test_the_twin_reply_carries_the_twins_betas_and_roster_needs_no_args(served):
+    """The ``twin`` reply has the SMPL shape (section 7), and ``roster`` without ``args`` is
+    answered with its id; the roster is the published one (the twins' tick has run)."""
+    sim, handler = served
+    assert ask(handler, {"id": 8, "op": "roster"}).result["ids"].size == 0, "nothing published"
+    sim.loop.run_ticks(1)
+    answer = ask(handler, {"id": 8, "op": "roster"})
+    assert answer.id == 8 and answer.result["ids"].tolist() == sorted(sim.world.ids.tolist())
+    twin = int(answer.result["ids"][0])
+    details = ask(handler, {"id": 9, "op": "twin", "args": {"id": twin}})
+    row = sim.world.rows_of([twin])[0]
+    assert details.result["betas"] == pytest.approx(sim.world["betas"][row].tolist())
+
+
+F4 = {"dtype": "<f4", "shape": [1], "data": b"\0\0\x80?"}
+
+
+@pytest.mark.parametrize(
+    ("op", "args", "message"),
+    [
+        ("twin", {"id": F4}, "field 'args.id' must be int, got map"),
+        ("time_scale", {"scale": F4}, "field 'args.scale' must be float, got map"),
+        ("spawn", {"count": msgpack.ExtType(1, b"x")}, "field 'args.count' must be int, got ext"),
+        ("despawn", {"ids": F4}, "field 'args.ids' must be an array of <u4, got <f4"),
+        ("despawn", {"ids": {"dtype": "<u4", "shape": [2, 1], "data": bytes(8)}},
+         "field 'args.ids' must have shape [n], got [2, 1]"),
+        ("despawn", {"ids": msgpack.ExtType(1, b"x")}, "field 'args.ids' must be array, got ext"),
+    ],
+)  # fmt: skip
+def test_argument_errors_follow_the_templates_and_keep_the_id(served, op, args, message):
+    """Section 10's templates with msgpack family names, never a Python repr; the reply keeps
+    the request's id."""
+    answer = ask(served[1], {"id": 11, "op": op, "args": args})
+    assert (answer.id, answer.error.code, answer.error.message) == (11, "bad_request", message)
