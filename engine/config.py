@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AlertsConfig",
     "ChatConfig",
     "Config",
     "ConfigError",
@@ -378,6 +379,63 @@ class ChatConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Alert rules on the health record (``[alerts]``, ``engine.alerts``), evaluated off the tick
+    by the record's writer each time a day closes. Defaults from clinical and wearable practice:
+
+    Attributes:
+        enabled: whether closed days are checked at all.
+        resting_hr_rise_bpm, resting_hr_rise_days: resting HR at least this far above its 28-day
+            baseline on this many consecutive days (wearable infection studies flag +10 bpm
+            sustained: Radin et al. 2020, Lancet Digit Health 2:e85; Mishra et al. 2020, Nat
+            Biomed Eng 4:1208).
+        tachycardia_bpm: a day's resting HR above it (resting tachycardia, > 100 bpm: AHA).
+        spo2_low_pct, spo2_low_min: SpO2 below it for this long (< 92 %, BTS oxygen guideline:
+            O'Driscoll et al. 2017, Thorax 72:i1; sustained 10 min).
+        bp_day_sbp_mmhg, bp_day_dbp_mmhg: a day's mean BP at or above (140/90: hypertension grade 1,
+            Williams et al. 2018 ESC/ESH, Eur Heart J 39:3021).
+        bp_crisis_sbp_mmhg, bp_crisis_dbp_mmhg: any sample at or above (180/120: hypertensive
+            crisis, Whelton et al. 2018 ACC/AHA, Hypertension 71:e13).
+        glucose_high_mgdl, glucose_low_mgdl, glucose_min: glucose above or below for this long
+            (outside 70-180 mg/dL for 15 min: Battelino et al. 2019, Diabetes Care 42:1593;
+            Danne et al. 2017, Diabetes Care 40:1631).
+        short_sleep_h, short_sleep_nights, short_sleep_window: main sleep under it on this many
+            of the last ``window`` nights (adults need 7 h or more; under 6 h is short sleep:
+            Watson et al. 2015, Sleep 38:843).
+    """
+
+    enabled: bool = True
+    resting_hr_rise_bpm: float = 10.0
+    resting_hr_rise_days: int = 2
+    tachycardia_bpm: float = 100.0
+    spo2_low_pct: float = 92.0
+    spo2_low_min: float = 10.0
+    bp_day_sbp_mmhg: float = 140.0
+    bp_day_dbp_mmhg: float = 90.0
+    bp_crisis_sbp_mmhg: float = 180.0
+    bp_crisis_dbp_mmhg: float = 120.0
+    glucose_high_mgdl: float = 180.0
+    glucose_low_mgdl: float = 70.0
+    glucose_min: float = 15.0
+    short_sleep_h: float = 6.0
+    short_sleep_nights: int = 3
+    short_sleep_window: int = 5
+
+    def validate(self) -> AlertsConfig:
+        _check(isinstance(self.enabled, bool), "alerts.enabled", self.enabled, "true or false")
+        for name in ("resting_hr_rise_days", "short_sleep_nights", "short_sleep_window"):
+            value = getattr(self, name)
+            _check(1 <= value <= 28, f"alerts.{name}", value, "1..28 days")
+        _check(self.short_sleep_nights <= self.short_sleep_window, "alerts.short_sleep_nights",
+               self.short_sleep_nights, "at most short_sleep_window")  # fmt: skip
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float":
+                _check(0 < value <= 1000, f"alerts.{f.name}", value, "a positive number")
+        return self
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the composition root needs, one section per concern."""
 
@@ -386,6 +444,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     def validate(self) -> Config:
         self.sim.validate()
@@ -393,6 +452,7 @@ class Config:
         self.security.validate()
         self.chat.validate()
         self.history.validate()
+        self.alerts.validate()
         return self
 
     @property
@@ -565,6 +625,7 @@ SECTIONS: dict[str, type] = {
     "security": SecurityConfig,
     "chat": ChatConfig,
     "history": HistoryConfig,
+    "alerts": AlertsConfig,
 }
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "RESOLUTIONS",
     "DayRange",
     "HistoryError",
+    "acknowledge",
+    "list_alerts",
     "population_daily",
     "twin_baselines",
     "twin_history",
@@ -221,6 +223,33 @@ def _trend(slope: float | None, r2: float | None, n: int | None) -> dict[str, An
             "direction": direction}  # fmt: skip
 
 
+def list_alerts(db: duckdb.DuckDBPyConnection, days: DayRange, twin_id: int | None) -> dict:
+    """The alerts of ``days`` (of one twin, or all), oldest first, and their count per rule.
+
+    Returns:
+        ``{"columns": {alert_id, twin_id, day, rule, value, acknowledged}, "counts": {rule: n}}``.
+    """
+    where = "day BETWEEN ? AND ?" + ("" if twin_id is None else " AND twin_id = ?")
+    params = [days.first, days.last] + ([] if twin_id is None else [twin_id])
+    columns = _fetch(db, f"SELECT * FROM alerts WHERE {where} ORDER BY alert_id", params)
+    counts = _fetch(db, f"SELECT rule, count(*) AS n FROM alerts WHERE {where} GROUP BY rule "
+                    "ORDER BY rule", params)  # fmt: skip
+    return {
+        "columns": columns,
+        "counts": dict(zip(counts.get("rule", []), map(int, counts.get("n", [])), strict=True)),
+    }
+
+
+def acknowledge(db: duckdb.DuckDBPyConnection, alert_id: int) -> dict:
+    """Mark one alert acknowledged (again is fine); ``HistoryError`` ``out_of_range`` when no
+    alert has that id."""
+    found = _fetch(db, "UPDATE alerts SET acknowledged = true WHERE alert_id = ? "
+                   "RETURNING alert_id", [alert_id])  # fmt: skip
+    if not len(found.get("alert_id", ())):
+        raise HistoryError("out_of_range", f"no alert {alert_id}")
+    return {"alert_id": alert_id, "acknowledged": True}
+
+
 def population_daily(db: duckdb.DuckDBPyConnection, days: DayRange, group_by: str) -> dict:
     """Every day's means of ``DAILY_MEASURES`` over the twins of each group.
 
@@ -265,6 +294,8 @@ def _wire_column(name: str, values: np.ndarray) -> Any:
     if values.dtype.kind == "M":
         unit = "D" if name == "day" else "s"
         return np.datetime_as_string(values, unit=unit).tolist()
+    if values.dtype.kind == "O":  # text
+        return values.tolist()
     if values.dtype.kind == "b":
         return values.astype(np.uint8)
     if values.dtype == np.float64:

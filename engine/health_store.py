@@ -122,8 +122,8 @@ class HealthStore:
 
     def truncate_after(self, now: datetime) -> dict[str, int]:
         """Delete what a world at ``now`` has not lived: vitals sampled after it, episodes
-        ending after it, days not closed by it (on or after ``now``'s date). Rows deleted by
-        table."""
+        ending after it, days not closed by it (on or after ``now``'s date) and their alerts.
+        Rows deleted by table."""
         deleted = {}
         with self.db.cursor() as cur:
             for table, column in TIME_COLUMNS.items():
@@ -133,6 +133,11 @@ class HealthStore:
             if "daily" in self._tables:
                 cur.execute("DELETE FROM daily WHERE day >= ?", [now.date()])
                 deleted["daily"] = cur.fetchone()[0]
+            try:
+                cur.execute("DELETE FROM alerts WHERE day >= ?", [now.date()])
+                deleted["alerts"] = cur.fetchone()[0]
+            except duckdb.CatalogException:
+                pass  # no alert was ever stored
         return deleted
 
     def compact_vitals(self, day: date) -> None:

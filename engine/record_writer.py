@@ -5,7 +5,8 @@ everything waiting at once, joins consecutive batches of one table and writes ea
 transaction (``HealthStore.write``: one bulk insert from Arrow), so the store sees few large
 writes whatever the tick rate. After a daily batch it rewrites that day's vitals in twin order
 (``HealthStore.compact_vitals``: a one-twin query of a past day then reads one row group, not
-the day's hundred) and deletes the vitals samples older than ``minute_days`` days before it. A
+the day's hundred), deletes the vitals samples older than ``minute_days`` days before it and
+checks the alert rules on the day (``engine.alerts``; ``take_alerts`` hands them on). A
 write that fails is logged and counted; the thread goes on. ``flush`` waits until everything
 queued before it is stored (a checkpoint calls it first, so the record holds every minute the
 checkpoint covers).
@@ -15,10 +16,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from datetime import timedelta
 
 import numpy as np
 
+from synthtwin.engine.alerts import evaluate_day
+from synthtwin.engine.config import AlertsConfig
 from synthtwin.engine.health_store import HealthStore
 from synthtwin.engine.record_queue import Barrier, RecordBatch, RecordQueue
 
@@ -37,16 +41,29 @@ class RecordWriter:
         store: where rows go.
         queue: where they come from.
         minute_days: simulated days of vitals samples kept.
+        alerts: the rules checked on each closed day (``engine.alerts``); None: none.
+        minute_s: simulated seconds between two samples (how long a run of samples lasts).
 
     Attributes:
         written_rows: rows stored so far.
         failed_rows: rows whose write failed (logged).
     """
 
-    def __init__(self, store: HealthStore, queue: RecordQueue, minute_days: int) -> None:
+    def __init__(
+        self,
+        store: HealthStore,
+        queue: RecordQueue,
+        minute_days: int,
+        alerts: AlertsConfig | None = None,
+        minute_s: float = 60.0,
+    ) -> None:
         self.store = store
         self.queue = queue
         self.minute_days = minute_days
+        self.alerts = alerts
+        self.minute_s = minute_s
+        self.fired: deque[dict] = deque()
+        """Alerts stored and not yet taken for delivery (``take_alerts``), oldest first."""
         self.written_rows = 0
         self.failed_rows = 0
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
@@ -82,6 +99,28 @@ class RecordWriter:
                     return
             self._write(pending)
 
+    def take_alerts(self) -> list[dict]:
+        """The alerts fired since the last call (``alert_id``, ``twin_id``, ``day``, ``rule``,
+        ``value`` each), oldest first; never blocks."""
+        taken = []
+        while self.fired:
+            taken.append(self.fired.popleft())
+        return taken
+
+    def _check_alerts(self, day) -> None:
+        """Check the rules on ``day`` (just closed) and keep its alerts for delivery."""
+        if self.alerts is None or not self.alerts.enabled:
+            return
+        try:
+            with self.store.cursor() as db:
+                found = evaluate_day(db, day, self.alerts, self.minute_s)
+        except Exception as err:  # noqa: BLE001 - a failed check must not stop the record
+            log.error("the alert rules could not be checked on %s: %s", day, err)
+            return
+        rows = {name: values.tolist() for name, values in found.items()}
+        for i in range(len(rows.get("alert_id", ()))):
+            self.fired.append({name: values[i] for name, values in rows.items()})
+
     def _write(self, batches: list[RecordBatch]) -> None:
         """Store a run of batches of one table in one transaction."""
         if not batches:
@@ -102,3 +141,5 @@ class RecordWriter:
             log.error("the health record could not store %d %s rows: %s", rows, table, err)
             return
         self.written_rows += rows
+        if table == "daily":
+            self._check_alerts(newest)

@@ -35,14 +35,17 @@ from synthtwin.engine.health_query import (
     RESOLUTIONS,
     DayRange,
     HistoryError,
+    acknowledge,
+    list_alerts,
     population_daily,
     twin_baselines,
     twin_history,
     twin_timeline,
 )
 from synthtwin.engine.health_store import HealthStore
-from synthtwin.net.chat_requests import Deferred
-from synthtwin.net.wire import fields, reply
+from synthtwin.engine.world import World
+from synthtwin.net.chat_requests import Deferred, Publish
+from synthtwin.net.wire import event, fields, reply, topics
 from synthtwin.net.wire.errors import clip
 from synthtwin.net.wire.reply import ReplyError
 
@@ -52,12 +55,16 @@ __all__ = [
     "HistoryDone",
     "HistoryRefused",
     "HistoryRequests",
+    "alert_event",
     "parse_query",
 ]
 
 log = logging.getLogger(__name__)
 
-QUERIES = ("history", "timeline", "population", "baselines")
+QUERIES = ("history", "timeline", "population", "baselines", "alerts", "ack")
+ALERT = "alert"
+ALERT_TOPIC = topics.topic_for("event", event_type=ALERT)
+"""``event/alert``."""
 BUSY_RETRY_MS = 50
 """``retry_after_ms`` of a query refused while ``max_pending`` wait (each takes milliseconds)."""
 DEFAULT_DAYS = 30
@@ -87,12 +94,26 @@ class HistoryRequests:
 
     Args:
         store: the health record (its writer's database).
-        today: the simulated date now (``World.clock.date``), the default end of a range.
+        world: the running world (its simulated today ends a range by default; its tick and
+            time stamp each ``event/alert``).
+        publish: where each alert goes as ``event/alert`` (``ZmqServer.publish_health``);
+            None: nowhere.
+        alerts: takes the alerts fired since the last call (``RecordWriter.take_alerts``);
+            None: no alerts.
         max_pending: queries waiting or running at once, at most.
     """
 
-    def __init__(self, store: HealthStore, today: Callable[[], date], max_pending: int = 8) -> None:
-        self.today = today
+    def __init__(
+        self,
+        store: HealthStore,
+        world: World,
+        publish: Publish | None = None,
+        alerts: Callable[[], list[dict[str, Any]]] | None = None,
+        max_pending: int = 8,
+    ) -> None:
+        self.world = world
+        self.publish = publish
+        self.alerts = alerts
         self.max_pending = max_pending
         self._db = store.cursor()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
@@ -107,7 +128,7 @@ class HistoryRequests:
             form, or the worker is full. Nothing is queued then.
         """
         try:
-            query = parse_query(args, self.today())
+            query = parse_query(args, self.world.clock.date)
         except HistoryError as err:
             raise HistoryRefused(ReplyError(err.code, str(err))) from None
         if len(self._pending) >= self.max_pending:
@@ -118,7 +139,9 @@ class HistoryRequests:
         return Deferred(ticket)
 
     def finished(self) -> list[HistoryDone]:
-        """The queries done since the last call, oldest first; never blocks."""
+        """The queries done since the last call, oldest first; never blocks. Publishes the
+        alerts fired since the last call first."""
+        self._publish_alerts()
         done = []
         while self._pending and self._pending[0][1].done():
             ticket, future = self._pending.popleft()
@@ -132,6 +155,16 @@ class HistoryRequests:
                 text = f"{type(error).__name__}: {clip(error)}"
                 done.append(HistoryDone(ticket, None, ReplyError(reply.INTERNAL, text)))
         return done
+
+    def _publish_alerts(self) -> None:
+        """``event/alert`` of each alert fired since the last call, at the world's tick."""
+        if self.alerts is None:
+            return
+        tick, t_s = self.world.tick, self.world.clock.elapsed_s
+        for alert in self.alerts():
+            if self.publish is not None:
+                self.publish(ALERT_TOPIC, lambda seq, a=alert: event.encode(
+                    alert_event(tick, seq, t_s, a)))  # fmt: skip
 
     def close(self) -> None:
         """Stop the worker (queries not started are dropped) and its connection."""
@@ -155,6 +188,13 @@ def parse_query(args: dict[str, Any], today: date) -> Query:
     kind = fields.read_str(args, "query", "args")
     if kind not in QUERIES:
         raise HistoryError("out_of_range", f"args.query '{clip(kind)}': expected {QUERIES}")
+    if kind == "alerts":
+        days = _range(args, "day", today)
+        twin = fields.read_int(args, "id", "args") if "id" in args else None
+        return lambda db: list_alerts(db, days, twin)
+    if kind == "ack":
+        alert_id = fields.read_int(args, "alert_id", "args")
+        return lambda db: acknowledge(db, alert_id)
     if kind == "population":
         days = _range(args, "day", today)
         group_by = _text(args, "group_by", "age_band")
@@ -184,6 +224,14 @@ def _range(args: dict[str, Any], resolution: str, today: date) -> DayRange:
     back = DEFAULT_DAYS - 1 if resolution == "day" else 0
     first = _day(args, "from", last - timedelta(days=back))
     return DayRange.checked(first, last, MAX_DAYS[resolution])
+
+
+def alert_event(tick: int, seq: int, t_s: float, alert: dict[str, Any]) -> event.EventMessage:
+    """The ``event/alert`` message of one stored alert (``alert_id``, ``twin_id``, ``day``,
+    ``rule``, ``value``): its twin, and ``data`` ``{alert_id, rule, day, value}``."""
+    data = {"alert_id": int(alert["alert_id"]), "rule": str(alert["rule"]),
+            "day": str(alert["day"])[:10], "value": float(alert["value"])}  # fmt: skip
+    return event.EventMessage(tick, seq, t_s, ALERT, int(alert["twin_id"]), data)
 
 
 def _text(args: dict[str, Any], key: str, default: str) -> str:

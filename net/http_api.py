@@ -18,6 +18,8 @@ GET    /api/twins/{id}                                        analyst   ``twin``
 GET    /api/twins/{id}/history ``?from&to&resolution``         analyst   ``history`` (deferred)
 GET    /api/twins/{id}/timeline ``?date``                     analyst   ``history`` (deferred)
 GET    /api/twins/{id}/baselines ``?from&to``                  analyst   ``history`` (deferred)
+GET    /api/alerts ``?from&to&twin``                          analyst   ``history`` (deferred)
+POST   /api/alerts/{id}/ack                                   analyst   ``history`` (deferred)
 GET    /api/population/daily ``?from&to&group_by``             analyst   ``history`` (deferred)
 POST   /api/twins/{id}/chat ``{"message", "conversation_id"}`` analyst ``chat``
 POST   /api/twins/spawn    ``{"count": n, "seed": s}``        operator  ``spawn``
@@ -822,6 +824,19 @@ class Baselines(_Result):
     trends: dict[str, Trend] = Field(description="each measure's trend over the last 28 days")
 
 
+class Alerts(_Result):
+    columns: dict[str, list[float | int | str | bool | None]] = Field(
+        description="one row per alert: alert_id, twin_id, day, rule, value (the measure that "
+        "fired it), acknowledged"
+    )
+    counts: dict[str, int] = Field(description="alerts per rule in the range")
+
+
+class Acknowledged(_Result):
+    alert_id: int
+    acknowledged: bool
+
+
 class PopulationDaily(_Result):
     group_by: Literal["age_band", "sex", "condition", "employment"]
     groups: list[str]
@@ -874,6 +889,30 @@ def _history_routes(app: FastAPI, requests: CallerRequests) -> None:
         args = _dates(**{"from": first, "to": last})
         result = await requests.of(caller).call("history", query="baselines", id=twin_id, **args)
         return {**result, "columns": _lists(result["columns"])}
+
+    @app.get("/api/alerts", response_model=Alerts,
+             responses={**_errors(422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip
+    async def alerts(
+        caller: AnalystCaller,
+        first: First = None,
+        last: Last = None,
+        twin: Annotated[int | None, Query(ge=0, le=MAX_TWIN_ID, description="one twin")] = None,
+    ) -> dict[str, Any]:
+        """The alerts the rules fired (``[alerts]``), population-wide or of one twin, with their
+        count per rule (default: the 30 days to today)."""
+        args = _dates(**{"from": first, "to": last}) | ({} if twin is None else {"id": twin})
+        result = await requests.of(caller).call("history", query="alerts", **args)
+        return {**result, "columns": _lists(result["columns"])}
+
+    @app.post("/api/alerts/{alert_id}/ack", response_model=Acknowledged,
+              dependencies=[StateChange], responses={**_errors(422), **CHANGE_ERRORS},
+              tags=["history"])  # fmt: skip
+    async def acknowledge(
+        alert_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="alert id")],
+        caller: AnalystCaller,
+    ) -> dict[str, Any]:
+        """Mark an alert acknowledged."""
+        return await requests.of(caller).call("history", query="ack", alert_id=alert_id)
 
     @app.get("/api/population/daily", response_model=PopulationDaily,
              responses={**_errors(422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip

@@ -30,8 +30,11 @@ def served(tmp_path_factory):
     """Two simulated days of ``TWINS`` twins in a store, served from the next midnight on."""
     tmp = tmp_path_factory.mktemp("history")
     store = tmp / "health.duckdb"
+    rules = tmp / "rules.toml"  # every day with a resting HR fires resting_tachycardia
+    rules.write_text("[alerts]\ntachycardia_bpm = 1.0\n")
     argv = ["simulate", "--twins", str(TWINS), "--days", "2", "--step-s", "300", "--quiet",
-            "--start", FIRST, "--out", str(tmp / "out"), "--store", str(store)]  # fmt: skip
+            "--start", FIRST, "--out", str(tmp / "out"), "--store", str(store),
+            "--config", str(rules)]  # fmt: skip
     assert main(argv) == 0
     config = load_config(
         None,
@@ -167,3 +170,22 @@ def test_rest_baselines_are_the_days_before(served):
     assert body["columns"]["steps_7d"] == [None, steps[0]]  # nothing before the first day
     assert body["trends"]["steps"] == {"slope_per_day": None, "change": None, "days": 2,
                                        "direction": "flat"}  # fmt: skip
+
+
+def test_rest_lists_alerts_with_counts_and_acknowledges_them(served):
+    _, client, daily = served
+    listed = client.get("/api/alerts", params={"from": FIRST, "to": LAST})
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    rested = sum(r is not None and r == r for r in daily["resting_hr"])  # not NaN
+    assert body["counts"]["resting_tachycardia"] == rested
+    assert sum(body["counts"].values()) == len(body["columns"]["alert_id"])
+    first = body["columns"]["alert_id"][0]
+    twin = body["columns"]["twin_id"][0]
+    acked = client.post(f"/api/alerts/{first}/ack", json={})
+    assert acked.status_code == 200 and acked.json() == {"alert_id": first, "acknowledged": True}
+    mine = client.get("/api/alerts", params={"from": FIRST, "to": LAST, "twin": twin}).json()
+    assert set(mine["columns"]["twin_id"]) == {twin}
+    assert mine["columns"]["acknowledged"][mine["columns"]["alert_id"].index(first)] == 1
+    missing = client.post("/api/alerts/999999/ack", json={})
+    assert missing.status_code == 422 and "no alert 999999" in missing.text

@@ -4,10 +4,13 @@ the days before, trends the least-squares slopes with their direction, groups an
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from synthtwin.engine.alerts import evaluate_day
+from synthtwin.engine.config import AlertsConfig
 from synthtwin.engine.health_query import (
     DayRange,
     HistoryError,
@@ -16,6 +19,8 @@ from synthtwin.engine.health_query import (
     twin_history,
 )
 from synthtwin.engine.health_store import HealthStore
+from synthtwin.net.history_requests import ALERT_TOPIC, HistoryRequests
+from synthtwin.net.wire import event, topics
 
 FIRST = date(2026, 2, 2)
 DAYS = 40
@@ -91,3 +96,84 @@ def test_population_groups_and_query_limits(store):
         twin_history(health.cursor(), 99, days, "day")
     assert err.value.code == "unknown_twin"
     assert twin_history(health.cursor(), TWIN, days, "minute")["columns"] == {}  # no samples yet
+
+
+def test_each_alert_rule_fires_on_its_onset_day_and_only_then(tmp_path):
+    health = HealthStore(tmp_path / "alerts.duckdb")
+    days = 33
+    day = np.datetime64(FIRST, "D") + np.arange(days)
+    resting = np.full(days, 60.0, np.float32)
+    resting[30:] = 75.0  # +15 bpm from day 30 on: the 2-day rise starts on day 31
+    sleep = np.full(days, 7.5, np.float32)
+    sleep[[27, 29, 31]] = 5.0  # the third short night of five on day 31
+    sbp = np.full(days, 120.0, np.float32)
+    sbp[31] = 145.0
+    health.write("daily", {
+        "twin_id": np.full(days, TWIN, np.uint32), "day": day, "resting_hr": resting,
+        "sleep_hours": sleep, "sbp_mean": sbp, "dbp_mean": np.full(days, 75.0, np.float32),
+    })  # fmt: skip
+    minutes = 1440
+    spo2 = np.full(minutes, 97.0, np.float32)
+    spo2[600:612] = 90.0  # 12 minutes low
+    glucose = np.full(minutes, 100.0, np.float32)
+    glucose[700:710] = 200.0  # 10 minutes high: not enough
+    crisis = np.full(minutes, 120.0, np.float32)
+    crisis[800] = 185.0
+    health.write("vitals", {
+        "twin_id": np.full(minutes, TWIN, np.uint32),
+        "t": (np.datetime64(FIRST + timedelta(days=31), "m") + np.arange(minutes)).astype("M8[us]"),
+        "spo2_pct": spo2, "glucose_mgdl": glucose, "sbp_mmhg": crisis,
+        "dbp_mmhg": np.full(minutes, 80.0, np.float32),
+    })  # fmt: skip
+    rules = AlertsConfig()
+    fired = evaluate_day(health.db, FIRST + timedelta(days=31), rules, 60.0)
+    found = dict(zip(fired["rule"].tolist(), fired["value"].tolist(), strict=True))
+    assert found == pytest.approx(
+        {
+            "resting_hr_rise": 75.0 - (27 * 60.0 + 75.0) / 28,  # day 30 is in the baseline
+            "short_sleep": 3.0,
+            "bp_day_mean": 145.0,
+            "spo2_low": 12.0,
+            "bp_crisis": 185.0,
+        }
+    )
+    assert set(fired["twin_id"].tolist()) == {TWIN} and fired["alert_id"].tolist() == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert not evaluate_day(health.db, FIRST + timedelta(days=32), rules, 60.0)["rule"].size
+    again = evaluate_day(health.db, FIRST + timedelta(days=31), rules, 60.0)  # replaces, no twin
+    assert again["rule"].size == 5
+    assert health.db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 5
+    health.close()
+
+
+def test_fired_alerts_are_published_as_event_alert_at_the_next_poll(tmp_path):
+    health = HealthStore(tmp_path / "h.duckdb")
+    world = SimpleNamespace(tick=90, clock=SimpleNamespace(elapsed_s=5400.0, date=FIRST))
+    sent = []
+    waiting = [[{"alert_id": 3, "twin_id": TWIN, "day": date(2026, 2, 2), "rule": "spo2_low",
+                 "value": 12.0}]]  # fmt: skip
+    requests = HistoryRequests(
+        health, world, lambda topic, payload_at: sent.append((topic, payload_at(17))) or True,
+        lambda: waiting.pop() if waiting else [],
+    )  # fmt: skip
+    try:
+        assert requests.finished() == [] and requests.finished() == []
+    finally:
+        requests.close()
+        health.close()
+    [(topic, payload)] = sent
+    message = event.decode(payload)
+    assert topic == ALERT_TOPIC == topics.topic_for("event", event_type="alert")
+    assert (message.tick, message.seq, message.t_s, message.type, message.twin_id) == (
+        90,
+        17,
+        5400.0,
+        "alert",
+        TWIN,
+    )
+    assert message.data == {"alert_id": 3, "rule": "spo2_low", "day": "2026-02-02", "value": 12.0}

@@ -185,7 +185,9 @@ def _simulate(args: argparse.Namespace) -> int:
         start=datetime(first_day.year, first_day.month, first_day.day),
     )
     check_output_dir(args.out)
-    recorder = Recorder(args.store, config.history, blocking=True) if args.store else None
+    recorder = None
+    if args.store:
+        recorder = Recorder(args.store, config.history, blocking=True, alerts=config.alerts)
     try:
         sim = build_simulation(config, record=recorder.sink if recorder else None)
         if recorder is not None:

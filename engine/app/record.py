@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from synthtwin.engine.config import HistoryConfig
+from synthtwin.engine.config import AlertsConfig, HistoryConfig
 from synthtwin.engine.health_store import HealthStore
 from synthtwin.engine.record_queue import RecordBatch, RecordQueue
 from synthtwin.engine.record_writer import RecordWriter
@@ -37,16 +37,25 @@ class Recorder:
         path: the DuckDB file.
         config: resolution, minute data kept, queue size (``[history]``).
         blocking: wait for room in a full queue instead of dropping (headless runs).
+        alerts: the rules checked on each closed day (``[alerts]``); None: none.
 
     Raises:
         StoreError: the file cannot be opened (another process writes it, not a DuckDB file).
     """
 
-    def __init__(self, path: Path, config: HistoryConfig, blocking: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        config: HistoryConfig,
+        blocking: bool = False,
+        alerts: AlertsConfig | None = None,
+    ) -> None:
         self.config = config
         self.store = HealthStore(path)
         self.queue = RecordQueue(config.queue_rows)
-        self.writer = RecordWriter(self.store, self.queue, config.minute_days)
+        self.writer = RecordWriter(
+            self.store, self.queue, config.minute_days, alerts, config.minute_s
+        )
         self._blocking = blocking
 
     def sink(self, batch: RecordBatch) -> bool:

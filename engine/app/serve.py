@@ -111,7 +111,7 @@ class Serving:
             if config.serve.http_enabled:
                 self.http = self._http_server()
             if config.history.enabled:
-                self.recorder = Recorder(config.history_file, config.history)
+                self.recorder = Recorder(config.history_file, config.history, alerts=config.alerts)
             record = self.recorder.sink if self.recorder is not None else None
             self.sim: Simulation = build_simulation(
                 config, resume, replicator=self.server.publisher, commands=self.server,
@@ -153,8 +153,10 @@ class Serving:
         """The ``history`` op's queries, on the record's database (None: no record kept)."""
         if self.recorder is None:
             return None
-        clock = self.sim.world.clock
-        return HistoryRequests(self.recorder.store, lambda: clock.date)
+        return HistoryRequests(
+            self.recorder.store, self.sim.world, self.server.publish_health,
+            self.recorder.writer.take_alerts,
+        )  # fmt: skip
 
     def _close_record(self) -> None:
         """Stop the history queries, store what is queued and close the record."""

@@ -6,9 +6,9 @@ Deterministic; ``tests/test_history_wire.py`` rebuilds every case in memory and 
 Each ``.json`` names its payload ``file`` and a ``decoder``: ``history_request`` (a ``request``
 whose args ``net.history_requests.parse_query`` accepts; ``values`` are the args) or
 ``history_reply`` (a ``reply``; ``values`` are its result, made by ``engine.health_query`` on a
-two-day store of one twin). A valid case holds ``payload`` (the msgpack value in JSON form, as
-``tests/golden/wire``) and ``values``; an invalid one the exact ``error`` ``{"code",
-"message"}``.
+two-day store of one twin) or ``alert_event`` (an ``event/alert``). A valid case holds
+``payload`` (the msgpack value in JSON form, as ``tests/golden/wire``) and ``values``; an
+invalid one the exact ``error`` ``{"code", "message"}``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import numpy as np
 
 from synthtwin.engine.health_query import DayRange, twin_history
 from synthtwin.engine.health_store import HealthStore
-from synthtwin.net.history_requests import parse_query
-from synthtwin.net.wire import reply, request
+from synthtwin.net.history_requests import alert_event, parse_query
+from synthtwin.net.wire import event, reply, request
 from tests.golden.wire.make_golden import Case, dumps, to_json
 
 __all__ = ["DECODERS", "HERE", "TODAY", "build_cases", "write_cases"]
@@ -33,6 +33,8 @@ __all__ = ["DECODERS", "HERE", "TODAY", "build_cases", "write_cases"]
 HERE = Path(__file__).resolve().parent
 TWIN = 7
 TODAY = date(2026, 3, 4)
+ALERT = {"alert_id": 41, "twin_id": TWIN, "day": "2026-03-03", "rule": "resting_tachycardia",
+         "value": 104.5}  # fmt: skip
 ARGS = {"query": "history", "id": TWIN, "resolution": "day", "from": "2026-03-02",
         "to": "2026-03-03"}  # fmt: skip
 
@@ -46,6 +48,7 @@ def _checked_args(data: bytes) -> dict[str, Any]:
 DECODERS: dict[str, Callable[[bytes], Any]] = {
     "history_request": _checked_args,
     "history_reply": lambda data: reply.decode(data).result,
+    "alert_event": event.decode,
 }
 
 
@@ -85,6 +88,7 @@ def _valid() -> dict[str, tuple[str, bytes]]:
             _request({"query": "baselines", "id": TWIN}),
         ),
         "history_reply": ("history_reply", reply.encode(result)),
+        "alert_event": ("alert_event", event.encode(alert_event(7250, 1802, 173100.0, ALERT))),
     }
 
 
