@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from synthtwin.components.pose import CLIPS
 from synthtwin.kernels.smpl import JOINT_NAMES, PARENTS
 from synthtwin.net.wire import pose
 from synthtwin.net.wire.crowd import CrowdEncoder
@@ -75,10 +76,11 @@ def assemblies(tmp_path_factory) -> Path:
 
 def _fixtures(folder: Path) -> None:
     """What the NUnit tests compare with, written into ``folder``: SMPL's joint names and
-    parents as the server has them (``smpl.json``), and a keyframe of ``BENCH_TWINS`` walking
-    twins and a delta in which half of them moved, by the Python encoder (the reference)."""
-    smpl = {"joint_names": list(JOINT_NAMES), "parents": PARENTS.tolist()}
-    (folder / "smpl.json").write_text(json.dumps(smpl))
+    parents and the clip names as the server has them (``server.json``); by the Python encoder
+    (the reference), a keyframe of ``BENCH_TWINS`` walking twins, a delta in which half of them
+    moved, and a pose message of ``POSE_TWINS`` twins."""
+    server = {"joint_names": list(JOINT_NAMES), "parents": PARENTS.tolist(), "clips": list(CLIPS)}
+    (folder / "server.json").write_text(json.dumps(server))
     rng = np.random.default_rng(7)
     n = BENCH_TWINS
     ids = np.arange(n, dtype=np.uint32) * 3

@@ -7,11 +7,12 @@ namespace SynthTwin.Unity
 {
     /// <summary>
     /// A pooled humanoid per twin in range, driven by its replicated animation state (protocol
-    /// section 6.1): placed at its map position and heading, its Animator playing the state
-    /// named after its clip (<c>meta.clips</c>: idle, walk, ...) from the twin's phase whenever
-    /// a new record arrives; between records the Animator advances the clip at its own rate.
-    /// Which twins are in range and which bodies to take or return is decided by the core
-    /// (<see cref="Crowd.RowsNear"/>, <see cref="RangeSet"/>).
+    /// section 6.1, subscriber rule 5): each frame placed at its map position moved on at its
+    /// speed and heading since its record, and its Animator (speed 0) showing the state named
+    /// after its clip (<c>meta.clips</c>: stand, walk, ...) at the phase its record holds,
+    /// advanced at the clip's own rate (protocol section 14). Which twins are in range, which
+    /// bodies to take or return, positions and phases are the core's (<see cref="Crowd"/>,
+    /// <see cref="RangeSet"/>, <see cref="ClipTable"/>, <see cref="SimClock"/>).
     /// </summary>
     public sealed class CrowdSpawner : MonoBehaviour
     {
@@ -31,7 +32,6 @@ namespace SynthTwin.Unity
 
         readonly RangeSet _range = new RangeSet();
         readonly Dictionary<uint, Animator> _bodies = new Dictionary<uint, Animator>();
-        readonly Dictionary<uint, double> _sampled = new Dictionary<uint, double>();
         readonly Stack<Animator> _pool = new Stack<Animator>();
         readonly List<int> _rows = new List<int>();
         readonly List<uint> _ids = new List<uint>(), _entered = new List<uint>(), _left = new List<uint>();
@@ -48,10 +48,11 @@ namespace SynthTwin.Unity
             _range.Update(_ids, maxTwins, _entered, _left);
             foreach (uint id in _left) Release(id);
             foreach (uint id in _entered) _bodies[id] = Take();
+            double now = replica.SimNowS();
             foreach (int row in _rows)
             {
                 Animator body;
-                if (_bodies.TryGetValue(crowd.Ids[row], out body)) Drive(body, crowd, row, replica.Tables);
+                if (_bodies.TryGetValue(crowd.Ids[row], out body)) Drive(body, crowd, row, replica.Tables, now);
             }
         }
 
@@ -59,6 +60,7 @@ namespace SynthTwin.Unity
         {
             Animator body = _pool.Count > 0 ? _pool.Pop() : Instantiate(humanoid, transform).GetComponent<Animator>();
             body.gameObject.SetActive(true);
+            body.speed = 0; // the phase comes from the server
             return body;
         }
 
@@ -66,22 +68,19 @@ namespace SynthTwin.Unity
         {
             Animator body = _bodies[id];
             _bodies.Remove(id);
-            _sampled.Remove(id);
             body.gameObject.SetActive(false);
             _pool.Push(body);
         }
 
-        void Drive(Animator body, Crowd crowd, int row, Tables tables)
+        void Drive(Animator body, Crowd crowd, int row, Tables tables, double now)
         {
-            Vec3 p = Handedness.MapToUnity(new Vec3(crowd.PosM[2 * row], crowd.PosM[2 * row + 1], 0));
+            double x, y;
+            crowd.PositionAt(row, now, out x, out y);
+            Vec3 p = Handedness.MapToUnity(new Vec3(x, y, 0));
             float yaw = (float)Handedness.HeadingToUnityYawDeg(crowd.HeadingRad[row]);
             body.transform.SetPositionAndRotation(new Vector3((float)p.X, (float)p.Y, (float)p.Z), Quaternion.Euler(0, yaw, 0));
-            uint id = crowd.Ids[row];
-            double sampled;
-            if (_sampled.TryGetValue(id, out sampled) && sampled == crowd.SampleTimeS[row]) return;
-            _sampled[id] = crowd.SampleTimeS[row];
             int clip = crowd.Clip[row];
-            if (clip < tables.Clips.Length) body.Play(tables.Clips[clip], 0, crowd.Phase[row]);
+            if (clip < tables.Clips.Length) body.Play(tables.Clips[clip], 0, (float)crowd.PhaseAt(row, now, tables.Clips));
         }
     }
 }

@@ -3,7 +3,7 @@ using UnityEngine;
 
 /// <summary>
 /// The crowd sample: put this on an empty GameObject of an empty scene, give it a humanoid
-/// prefab (an Animator with states named idle, walk, ... as the server's meta.clips) and press
+/// prefab (an Animator with states named stand, walk, ... as the server's meta.clips) and press
 /// Play with <c>twin serve</c> running: it connects to ws://127.0.0.1:8000/ws, shows a pooled
 /// body per twin within 150 m of the camera, and drives one more body with the full pose of the
 /// first twin of the roster.

@@ -10,7 +10,7 @@ namespace SynthTwin.Core.Tests
 {
     /// <summary>
     /// SMPL to Unity: the joint table against the server's (kernels/smpl.py, written by the
-    /// pytest into SYNTHTWIN_FIXTURES/smpl.json), handedness on known vectors and rotations, and
+    /// pytest into SYNTHTWIN_FIXTURES/server.json), handedness on known vectors and rotations, and
     /// retargeting known poses onto a T-pose and an A-pose rig, checked by where the bones point.
     /// </summary>
     [TestFixture]
@@ -29,7 +29,7 @@ namespace SynthTwin.Core.Tests
         {
             string dir = Environment.GetEnvironmentVariable("SYNTHTWIN_FIXTURES");
             if (string.IsNullOrEmpty(dir)) throw new InvalidOperationException("set SYNTHTWIN_FIXTURES");
-            JsonValue smpl = JsonValue.Parse(File.ReadAllText(Path.Combine(dir, "smpl.json")));
+            JsonValue smpl = JsonValue.Parse(File.ReadAllText(Path.Combine(dir, "server.json")));
             Assert.AreEqual(SmplSkeleton.Joints, smpl["joint_names"].Count);
             for (int j = 0; j < SmplSkeleton.Joints; j++)
             {

@@ -41,6 +41,28 @@ namespace SynthTwin.Core.Clone
             return row >= 0 ? row : -1;
         }
 
+        /// <summary>Longest a position is extrapolated past its record, simulated s.</summary>
+        public const double MaxExtrapolationS = 2.0;
+
+        /// <summary>The clip phase of row <paramref name="row"/> at sim time
+        /// <paramref name="simNowS"/>, advanced from its record at the clip's own rate
+        /// (<see cref="ClipTable"/>; <paramref name="clips"/>: <c>meta.clips</c>).</summary>
+        public double PhaseAt(int row, double simNowS, string[] clips)
+        {
+            ClipRate clip = Clip[row] < clips.Length ? ClipTable.Find(clips[Clip[row]]) : null;
+            return ClipTable.Advance(clip, Phase[row], SpeedMps[row], simNowS - SampleTimeS[row]);
+        }
+
+        /// <summary>The map position (x, y, m) of row <paramref name="row"/> at sim time
+        /// <paramref name="simNowS"/>: its record moved on at its speed and heading, for at most
+        /// <see cref="MaxExtrapolationS"/>.</summary>
+        public void PositionAt(int row, double simNowS, out double xM, out double yM)
+        {
+            double dt = Math.Max(0, Math.Min(MaxExtrapolationS, simNowS - SampleTimeS[row]));
+            xM = PosM[2 * row] + SpeedMps[row] * Math.Cos(HeadingRad[row]) * dt;
+            yM = PosM[2 * row + 1] + SpeedMps[row] * Math.Sin(HeadingRad[row]) * dt;
+        }
+
         /// <summary>The rows of the twins within <paramref name="rangeM"/> of map point
         /// (<paramref name="xM"/>, <paramref name="yM"/>) on both axes (a square), into
         /// <paramref name="rows"/> (cleared first), ascending.</summary>

@@ -40,6 +40,18 @@ namespace SynthTwin.Core.Clone
         /// <summary>Sim time of the last PUB message applied, s.</summary>
         public double AppliedTimeS;
 
+        /// <summary>The server's sim time between messages (fed by every PUB message applied).</summary>
+        public readonly SimClock Clock = new SimClock();
+
+        /// <summary>The wall clock <see cref="Clock"/> is fed with.</summary>
+        public static readonly System.Diagnostics.Stopwatch Wall = System.Diagnostics.Stopwatch.StartNew();
+
+        /// <summary>The server's sim time now, extrapolated from the last message applied, s.</summary>
+        public double SimNowS()
+        {
+            return Clock.Now(Wall.Elapsed.TotalSeconds);
+        }
+
         readonly CrowdDecoder _decoder = new CrowdDecoder();
         readonly Dictionary<long, CrowdState> _cells = new Dictionary<long, CrowdState>();
         readonly Dictionary<string, VitalsMessage> _vitals = new Dictionary<string, VitalsMessage>();
@@ -171,6 +183,7 @@ namespace SynthTwin.Core.Clone
             }
             if (applied)
             {
+                Clock.Observe(envelope.TimeS, Wall.Elapsed.TotalSeconds);
                 AppliedTick = envelope.Tick;
                 AppliedSeq = envelope.Seq;
                 AppliedTimeS = envelope.TimeS;
