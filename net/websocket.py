@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -81,8 +81,6 @@ __all__ = [
     "split_frame",
 ]
 
-log = logging.getLogger(__name__)
-
 PATH = "/ws"
 SUBPROTOCOL = "synthtwin-v1"
 """The subprotocol the gateway accepts (and echoes when the client offers it)."""
@@ -107,6 +105,8 @@ class WsSettings:
     Attributes:
         max_queue_bytes: PUB messages queued for a connection before it is skipped ahead, bytes.
         max_prefixes: subscriptions one connection may hold at once.
+        max_twins: of those, prefixes naming twins (``twin/<digits>``): the server's PUB
+            follows at most ``max_twin_subscriptions`` twins for all of the gateway's clients.
         max_in_flight: client messages whose answer is not sent yet, before the gateway stops
             reading the connection.
         max_message_bytes: largest client message; larger ones close the connection (1009).
@@ -116,6 +116,7 @@ class WsSettings:
 
     max_queue_bytes: int = 4 << 20
     max_prefixes: int = 256
+    max_twins: int = 16
     max_in_flight: int = 32
     max_message_bytes: int = 1 << 20
     rate_per_s: float = 200.0
@@ -445,12 +446,9 @@ class _Session:
             self._answer({"op": "error", "message": _CONTROL_HELP})
             return
         holds = prefix in self.conn.prefixes
-        if op == "subscribe" and len(prefix) > MAX_PREFIX_BYTES:
-            self._answer({"op": "error", "message": f"a prefix has at most {MAX_PREFIX_BYTES} "
-                          "bytes"})  # fmt: skip
-        elif op == "subscribe" and len(self.conn.prefixes) >= self.settings.max_prefixes:
-            self._answer({"op": "error", "message": f"at most {self.settings.max_prefixes} "
-                          "subscriptions at once"})  # fmt: skip
+        refused = None if op != "subscribe" or holds else self._refusal(prefix)
+        if refused is not None:
+            self._answer({"op": "error", "message": refused})
         elif op == "subscribe":
             if not holds:
                 self.relay.subscribe(self.conn, prefix)
@@ -461,6 +459,17 @@ class _Session:
             self._answer({"op": "unsubscribed", "prefix": prefix.decode()})
         else:
             self._answer({"op": "error", "message": _CONTROL_HELP})
+
+    def _refusal(self, prefix: bytes) -> str | None:
+        """Why a new subscription is refused (its size, or the connection's limits), or None."""
+        if len(prefix) > MAX_PREFIX_BYTES:
+            return f"a prefix has at most {MAX_PREFIX_BYTES} bytes"
+        if len(self.conn.prefixes) >= self.settings.max_prefixes:
+            return f"at most {self.settings.max_prefixes} subscriptions at once"
+        twins = sum(1 for held in self.conn.prefixes if _NAMES_TWINS.match(held))
+        if _NAMES_TWINS.match(prefix) and twins >= self.settings.max_twins:
+            return f"at most {self.settings.max_twins} twin subscriptions at once"
+        return None
 
     async def _request(self, data: bytes) -> None:
         """Forward one request through the pool; answer under the client's id."""
@@ -503,6 +512,8 @@ class _Session:
         self.conn.outbox.put(frame(b"", payload), answer=True)
 
 
+_NAMES_TWINS = re.compile(rb"twin/[0-9]")
+"""A prefix that names twins by id (the server publishes their poses while it is held)."""
 _CONTROL_HELP = (
     'a text message is {"op": "subscribe" or "unsubscribe", "prefix": "<ASCII topic prefix>"}'
 )

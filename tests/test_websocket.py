@@ -167,6 +167,12 @@ def test_pipelined_requests_keep_their_ids_and_bad_input_changes_nothing(serving
                 assert answer["op"] == "error" and "subscribe" in answer["message"]
             await ws.send(request_frame(14, "stats"))
             assert (await replies(ws, 1))[14].ok
+            for twin in range(16):  # twins that do not exist: the server ignores them
+                answer = await control(ws, "subscribe", f"twin/{900_000 + twin}/")
+                assert answer["op"] == "subscribed"
+            answer = await control(ws, "subscribe", "twin/999999/")
+            assert answer == {"op": "error", "message": "at most 16 twin subscriptions at once"}
+            assert (await control(ws, "subscribe", "twin/"))["op"] == "subscribed"
 
     run(ask())
 
