@@ -66,3 +66,20 @@ def test_a_failed_run_leaves_no_file_behind(make_simulation, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_headless(sim, DAYS, tmp_path, vitals_every_s=VITALS_EVERY_S, progress=progress)
     assert sorted(Path(tmp_path).iterdir()) == []
+
+
+def test_a_file_that_cannot_be_put_in_place_is_a_clear_error(
+    make_simulation, tmp_path, monkeypatch
+):
+    sim = make_simulation(twins=TWINS, step_s=STEP_S)
+    replace = simulate.os.replace
+
+    def full_disk(src, dst) -> None:
+        if Path(dst).name == "daily.parquet":
+            raise OSError(28, "No space left on device")
+        replace(src, dst)
+
+    monkeypatch.setattr(simulate.os, "replace", full_disk)
+    with pytest.raises(simulate.OutputError, match=r"daily\.parquet: No space left on device"):
+        run_headless(sim, 0, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["population.parquet"]

@@ -19,6 +19,7 @@ run returns.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,9 +213,11 @@ class _ParquetStream:
             raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
 
     def abort(self) -> None:
-        """Close and remove the temporary file, if any."""
-        if self._writer is not None:
-            self._writer.close()
+        """Close and remove the temporary file, if any (best effort: a run is failing)."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()
         self._tmp.unlink(missing_ok=True)
 
     def _write_pending(self) -> None:
