@@ -24,7 +24,12 @@ namespace SynthTwin.Core.Net
         /// (a lost keyframe is recovered by rule 4).</summary>
         public const int MaxKept = 100000;
 
+        /// <summary>Wait before asking roster and snapshot again after a failed join (unless
+        /// the reply says how long: rate_limited's retry_after_ms), wall ms.</summary>
+        public const long RejoinMs = 500;
+
         readonly WebSocketTransport _transport;
+        DateTime? _rejoinAtUtc;
         readonly Queue<KeyValuePair<string, byte[]>> _kept = new Queue<KeyValuePair<string, byte[]>>();
         PendingRequest _roster, _snapshot, _recovery;
         int _awaitedAnswers = -1; // subscription answers awaited before joining; -1: not joining
@@ -113,6 +118,7 @@ namespace SynthTwin.Core.Net
                 case WsEventKind.Connected:
                     _kept.Clear();
                     _roster = _snapshot = _recovery = null;
+                    _rejoinAtUtc = null;
                     _awaitedAnswers = _transport.Prefixes().Length;
                     break;
                 case WsEventKind.Disconnected:
@@ -179,16 +185,27 @@ namespace SynthTwin.Core.Net
             _snapshot = Requests.Send("snapshot");
         }
 
+        static RequestException ErrorOf(Reply reply)
+        {
+            return new RequestException(reply.Error.Code, reply.Error.Message, reply.Error.RetryAfterMs);
+        }
+
         void FinishJoin()
         {
+            if (_rejoinAtUtc.HasValue && DateTime.UtcNow >= _rejoinAtUtc.Value)
+            {
+                _rejoinAtUtc = null;
+                if (_transport.IsConnected) SendJoin();
+            }
             if (_roster == null || !_roster.Done || !_snapshot.Done) return;
             PendingRequest roster = _roster, snapshot = _snapshot;
             _roster = _snapshot = null;
             if (roster.Reply == null || snapshot.Reply == null || !roster.Reply.Ok || !snapshot.Reply.Ok)
             {
-                Exception why = roster.Failure ?? snapshot.Failure;
-                Reject("join: " + (why != null ? why.Message : "an error reply"));
-                if (_transport.IsConnected) SendJoin();
+                RequestException why = roster.Failure ?? snapshot.Failure ?? ErrorOf(roster.Reply.Ok ? snapshot.Reply : roster.Reply);
+                Reject("join: " + why.Message);
+                long waitMs = why.RetryAfterMs ?? RejoinMs;
+                _rejoinAtUtc = DateTime.UtcNow.AddMilliseconds(waitMs);
                 return;
             }
             var replica = new Replica();
