@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import select
 import subprocess
 import sys
 import time
@@ -168,3 +170,38 @@ def test_twin_chat_without_a_server_fails_in_one_line(capsys, monkeypatch):
     assert main(["chat", "1", "--router", loopback(), "--timeout", "0.3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("twin chat: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_twin_chat_at_a_terminal_prompts_and_keeps_its_history(serving, made, tmp_path):
+    """The REPL under a pseudo-terminal: a prompt, a reply, Ctrl-D, the history file written."""
+    import pty
+
+    history = tmp_path / "history"
+    argv = [TWIN, "chat", str(a_twin(serving)), "--router", serving.config.serve.router_endpoint,
+            "--token", made["analyst"], "--history", str(history)]  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the CLI
+        os.execv(TWIN, argv)
+    seen = b""
+    try:
+        seen += _read_until(fd, b"you> ")
+        os.write(fd, b"how did you sleep?\n")
+        seen += _read_until(fd, b"you> ")
+        os.write(fd, b"\x04")  # Ctrl-D
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert f"twin {a_twin(serving)}> ".encode() in seen, seen
+    assert history.read_text().splitlines()[-1] == "how did you sleep?"
+
+
+def _read_until(fd: int, marker: bytes, timeout_s: float = 30.0) -> bytes:
+    """What the terminal shows until ``marker`` (fails the test after ``timeout_s``)."""
+    got, deadline = b"", time.monotonic() + timeout_s
+    while marker not in got:
+        assert time.monotonic() < deadline, got
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            got += os.read(fd, 4096)
+    return got
