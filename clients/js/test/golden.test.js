@@ -30,6 +30,7 @@ const OP_DECODERS = {
   chat_event: (data) => readEvent(event.decode(data)),
   history_request: (data) => request.decode(data).args,
   history_reply: (data) => reply.decode(data).result,
+  alert_event: (data) => event.decode(data),
 };
 /** history_request's invalid cases are the server's checks of the op's arguments
  * (net/history_requests.py: dates, ranges), not decoding: a client has no such rules. */
@@ -56,7 +57,9 @@ function run({ doc, read }) {
     return doc.decoder === "crowd_state" ? state : mergeCells(decoder.states());
   }
   if (doc.decoder === "any") return decodeAny(data);
-  return (DECODERS[doc.decoder] ?? OP_DECODERS[doc.decoder])(data);
+  const decoder = DECODERS[doc.decoder] ?? OP_DECODERS[doc.decoder];
+  assert.ok(decoder, `no decoder '${doc.decoder}' in this test: add it to OP_DECODERS`);
+  return decoder(data);
 }
 
 function nested(flat, shape) {
