@@ -181,6 +181,7 @@ def test_openapi_docs_are_served(api):
     spec = api.get("/openapi.json").json()
     assert set(spec["paths"]) == {
         "/api/twins", "/api/twins/{twin_id}", "/api/twins/spawn", "/api/twins/despawn",
+        "/api/twins/{twin_id}/chat",
         "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
         "/api/viewers", "/api/legend", "/api/login", "/api/logout", "/api/session",
     }  # fmt: skip
