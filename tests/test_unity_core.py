@@ -63,6 +63,7 @@ def assemblies(tmp_path_factory) -> Path:
     here, so it compiling proves the core needs none) and ``SynthTwin.Core.Tests.dll``."""
     nunit = glob.glob(NUNIT_GLOB)
     assert nunit, f"mcs is here but not NUnit ({NUNIT_GLOB}): run bash .ci/setup --test"
+    assert shutil.which("nunit-console"), "mcs is here but not nunit-console: bash .ci/setup --test"
     out = tmp_path_factory.mktemp("unity")
     shutil.copy(nunit[0], out)
     core = ["-recurse:" + str(PACKAGE / "Runtime" / "Core" / "*.cs")]
