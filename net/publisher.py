@@ -8,11 +8,12 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
   its own turn, ``crowd_hz`` turns a second (cells spread over the ticks; clients dead-reckon with
   speed and heading, as game engines replicate crowds at 10-20 Hz). At its turn a cell publishes
   when something visible changed (a twin moved, changed activity, clip or cross-fade weight), and
-  a keyframe every ``keyframe_every`` turns even when nothing did. A twin that enters or leaves a
-  cell (moving, spawned, despawned) makes the cells concerned publish in that same tick, out of
-  turn, so that after every tick the published streams hold each twin in exactly one cell, the
-  one ``roster`` names (protocol sections 5 and 9). A cell that empties ends its
-  stream with that message; a twin entering it later starts a new one with a keyframe;
+  a keyframe every ``keyframe_every`` turns even when nothing did (cells staggered, so that the
+  cells of the first tick do not all keyframe in the same tick ever after). A twin that enters or
+  leaves a cell (moving, spawned, despawned) makes the cells concerned publish in that same tick,
+  out of turn, so that after every tick the published streams hold each twin in exactly one
+  cell, the one ``roster`` names (protocol sections 5 and 9). A cell that empties ends its stream
+  with that message; a twin entering it later starts a new one with a keyframe;
 - ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
 - ``twin/<id>/vitals`` and ``twin/<id>/pose`` (24 joint rotations from the clip library) at
   ``twin_hz`` for the twins somebody subscribed to by id (the XPUB socket tells the publisher
@@ -333,7 +334,8 @@ class Publisher:
         if encoder is None:
             if columns[0].size == 0:
                 return
-            encoder = self._encoders[cell] = CrowdEncoder(cell, self.keyframe_every)
+            stagger = (31 * cell[0] + cell[1]) % self.keyframe_every  # spread over the turns
+            encoder = self._encoders[cell] = CrowdEncoder(cell, self.keyframe_every, stagger)
         payload = encoder.encode(self.tick, self.seq + 1, self.t_s, *columns)
         if payload is not None:
             self.seq += 1

@@ -567,3 +567,20 @@ def test_the_encoder_writes_exactly_the_bytes_written_by_hand(path):
     message = module.decode(data)
     assert to_json(message) == case["values"]
     assert module.encode(message) == data
+
+
+def test_a_staggered_encoder_keyframes_early_once_then_every_k_updates():
+    """``stagger`` s: the second keyframe comes after K - s updates, then every K, so cells that
+    start together (a server's first tick) do not keyframe in the same tick ever after."""
+    rng = np.random.default_rng(21)
+    twins = _crowd(6, rng)
+    encoder = CrowdEncoder(CELL, keyframe_every=5, stagger=2)
+    keyframes = []
+    for update in range(14):
+        twins = _step(twins, rng, update)
+        data = encoder.encode(update, update + 1, update / 30, **twins)
+        if data is not None and crowd.decode(data).is_keyframe:
+            keyframes.append(update)
+    assert keyframes == [0, 3, 8, 13]
+    with pytest.raises(ValueError, match="stagger"):
+        CrowdEncoder(CELL, keyframe_every=5, stagger=5)

@@ -484,14 +484,19 @@ class CrowdEncoder:
     late joiner needs (Clone): the last keyframe and the last delta published after it.
     """
 
-    def __init__(self, cell: tuple[int, int], keyframe_every: int = 30) -> None:
+    def __init__(self, cell: tuple[int, int], keyframe_every: int = 30, stagger: int = 0) -> None:
+        """``stagger``: updates by which the second keyframe comes early (0..keyframe_every - 1),
+        so that cells whose streams start together do not keyframe together ever after."""
         if keyframe_every < 1:
             raise ValueError("keyframe_every must be >= 1")
+        if not 0 <= stagger < keyframe_every:
+            raise ValueError("stagger must be in 0..keyframe_every - 1")
         self.cell = (int(cell[0]), int(cell[1]))
         self.keyframe_every = keyframe_every
         self._centre = cell_centre_m(self.cell)
         self._key: tuple[int, np.ndarray, np.ndarray] | None = None  # seq, ids, (K, 11) rows
         self._updates_since_key = 0
+        self._stagger = stagger
         self._last_seq = -1
         # the last message published: (changed, ids, gone, rows); changed is None for a keyframe
         self._last: tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -562,7 +567,7 @@ class CrowdEncoder:
     ) -> bytes:
         seq = envelope[1]
         self._key = (seq, ids, rows)
-        self._updates_since_key = 0
+        self._updates_since_key, self._stagger = self._stagger, 0
         self._last = (None, ids, _NO_IDS, rows)
         payload = _pack(envelope, self.cell, seq, (_NO_BITS, ids, _NO_IDS), rows)
         self._published = [payload]
