@@ -134,6 +134,8 @@ CONSISTENT_TRIES = 3
 """Attempts to get ``roster`` and ``snapshot`` answered at the same tick before using the last."""
 WEB_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "web"
 """The browser page (``clients/web/``), served at ``/`` next to the API."""
+JS_DIR = WEB_DIR.parent / "js" / "src"
+"""The JavaScript client's modules (``clients/js/src/``), served at ``/js/``."""
 
 STATUS_OF_CODE = {
     reply.BAD_REQUEST: 400,
@@ -731,11 +733,16 @@ def _docs_route(app: FastAPI) -> None:
 
 def _page(app: FastAPI) -> None:
     """Serve the browser page (``clients/web/``) for every path no route takes (the router's
-    fallback, not a mount at ``/``: a wrong method on an API path stays that route's 405); an
+    fallback, not a mount at ``/``: a wrong method on an API path stays that route's 405), and
+    the JavaScript client's modules (``clients/js/src/``) at ``/js/`` for the page to import; an
     unknown ``/api/`` path is a 404 whatever its method."""
     files = StaticFiles(directory=WEB_DIR, html=True, check_dir=False)
+    client = StaticFiles(directory=JS_DIR, check_dir=False)
 
     async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"].startswith("/js/") and JS_DIR.is_dir():  # the JavaScript client
+            await client({**scope, "path": scope["path"][len("/js") :]}, receive, send)
+            return
         if scope["path"].startswith("/api/") or not WEB_DIR.is_dir():
             raise HTTPException(404, "Not Found")
         await files(scope, receive, send)

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 import zmq
@@ -246,6 +247,19 @@ def test_a_silent_simulation_is_answered_internal():
             run(ask())
         finally:
             http.stop()
+
+
+def test_the_gateway_serves_the_javascript_client_for_pages(serving):
+    """``/js/`` serves ``clients/js/src`` as JavaScript modules a page of the same origin may
+    import (the page's CSP allows its own scripts); nothing outside that folder."""
+    with httpx.Client(base_url=serving.http.url, timeout=5.0) as web:
+        module = web.get("/js/index.js")
+        assert module.status_code == 200
+        assert module.headers["content-type"].startswith("text/javascript")
+        assert "script-src 'self'" in module.headers["content-security-policy"]
+        assert 'from "./client.js"' in module.text
+        assert web.get("/js/../web/index.html").status_code == 404
+        assert web.get("/js/nothing.js").status_code == 404
 
 
 # -- the slow-client rule, on the relay alone ----------------------------------------------------
