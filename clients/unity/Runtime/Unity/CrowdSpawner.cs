@@ -10,9 +10,11 @@ namespace SynthTwin.Unity
     /// section 6.1, subscriber rule 5): each frame placed at its map position moved on at its
     /// speed and heading since its record, and its Animator (speed 0) showing the state named
     /// after its clip (<c>meta.clips</c>: stand, walk, ...) at the phase its record holds,
-    /// advanced at the clip's own rate (protocol section 14). Which twins are in range, which
-    /// bodies to take or return, positions and phases are the core's (<see cref="Crowd"/>,
-    /// <see cref="RangeSet"/>, <see cref="ClipTable"/>, <see cref="SimClock"/>).
+    /// advanced at the clip's own rate (protocol section 14). With a second Animator layer
+    /// holding the same states, a clip change fades from the clip shown before over the blend
+    /// (layer 1's weight). Which twins are in range, which bodies to take or return, positions,
+    /// phases and fades are the core's (<see cref="Crowd"/>, <see cref="RangeSet"/>,
+    /// <see cref="ClipTable"/>, <see cref="SimClock"/>, <see cref="ClipFades"/>).
     /// </summary>
     public sealed class CrowdSpawner : MonoBehaviour
     {
@@ -31,6 +33,7 @@ namespace SynthTwin.Unity
         public Transform focus;
 
         readonly RangeSet _range = new RangeSet();
+        readonly ClipFades _fades = new ClipFades();
         readonly Dictionary<uint, Animator> _bodies = new Dictionary<uint, Animator>();
         readonly Stack<Animator> _pool = new Stack<Animator>();
         readonly List<int> _rows = new List<int>();
@@ -68,6 +71,7 @@ namespace SynthTwin.Unity
         {
             Animator body = _bodies[id];
             _bodies.Remove(id);
+            _fades.Forget(id);
             body.gameObject.SetActive(false);
             _pool.Push(body);
         }
@@ -80,7 +84,19 @@ namespace SynthTwin.Unity
             float yaw = (float)Handedness.HeadingToUnityYawDeg(crowd.HeadingRad[row]);
             body.transform.SetPositionAndRotation(new Vector3((float)p.X, (float)p.Y, (float)p.Z), Quaternion.Euler(0, yaw, 0));
             int clip = crowd.Clip[row];
-            if (clip < tables.Clips.Length) body.Play(tables.Clips[clip], 0, (float)crowd.PhaseAt(row, now, tables.Clips));
+            if (clip >= tables.Clips.Length) return;
+            float phase = (float)crowd.PhaseAt(row, now, tables.Clips);
+            double blend = crowd.BlendAt(row, now);
+            int from = _fades.From(crowd, row, blend);
+            if (body.layerCount < 2 || from >= tables.Clips.Length)
+            {
+                body.Play(tables.Clips[clip], 0, phase);
+                return;
+            }
+            // layer 0 the clip fading out, layer 1 the new one over it at the blend's weight
+            body.Play(tables.Clips[from], 0, phase);
+            body.Play(tables.Clips[clip], 1, phase);
+            body.SetLayerWeight(1, (float)blend);
         }
     }
 }

@@ -84,6 +84,33 @@ namespace SynthTwin.Core.Tests
         }
 
         [Test]
+        public void AClipChangeFadesFromTheClipShownBeforeOverTheRisingBlend()
+        {
+            var crowd = new Crowd
+            {
+                Ids = new uint[] { 7 }, PosM = new[] { 0.0, 0.0 }, HeadingRad = new[] { 0f }, SpeedMps = new[] { 0f },
+                Activity = new byte[] { 0 }, Clip = new byte[] { 0 }, Phase = new[] { 0f }, Blend = new[] { 1f },
+                SampleTimeS = new[] { 10.0 },
+            };
+            var fades = new ClipFades();
+            Assert.AreEqual(0, fades.From(crowd, 0, crowd.BlendAt(0, 10)), "standing, no fade");
+            crowd.Clip[0] = 1; // starts walking: blend 0 at t = 20
+            crowd.Blend[0] = 0;
+            crowd.SampleTimeS[0] = 20;
+            Assert.AreEqual(0.5, crowd.BlendAt(0, 20.15), 1e-9, "rises over 0.3 s");
+            Assert.AreEqual(0, fades.From(crowd, 0, crowd.BlendAt(0, 20.15)), "fades out of stand");
+            Assert.AreEqual(0, fades.From(crowd, 0, crowd.BlendAt(0, 20.2)), "still");
+            Assert.AreEqual(1.0, crowd.BlendAt(0, 21), "at most 1");
+            Assert.AreEqual(1, fades.From(crowd, 0, crowd.BlendAt(0, 21)), "walking alone");
+            Assert.AreEqual(1, fades.From(crowd, 0, 0.5), "the fade ended");
+            var late = new ClipFades();
+            Assert.AreEqual(1, late.From(crowd, 0, 0.5), "a late joiner shows the new clip alone");
+            fades.Forget(7);
+            crowd.Clip[0] = 2;
+            Assert.AreEqual(2, fades.From(crowd, 0, 0.1), "forgotten: nothing shown before");
+        }
+
+        [Test]
         public void ABodyTurnedByItsHeadingFacesWhereSectionFourteenPlacesIt()
         {
             // Section 14: forward (+z) -> (cos h, sin h, 0), left (+x) -> (-sin h, cos h, 0), up -> z.

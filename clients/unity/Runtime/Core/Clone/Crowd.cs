@@ -53,6 +53,18 @@ namespace SynthTwin.Core.Clone
             return ClipTable.Advance(clip, Phase[row], SpeedMps[row], simNowS - SampleTimeS[row]);
         }
 
+        /// <summary>Seconds the server raises a new clip's blend from 0 to 1 (protocol section 14).</summary>
+        public const double BlendRiseS = 0.3;
+
+        /// <summary>The blend weight of row <paramref name="row"/> at sim time
+        /// <paramref name="simNowS"/>: its record's, risen linearly at 1 / <see cref="BlendRiseS"/>
+        /// a second up to 1.</summary>
+        public double BlendAt(int row, double simNowS)
+        {
+            double dt = Math.Max(0, simNowS - SampleTimeS[row]);
+            return Math.Min(1.0, Blend[row] + dt / BlendRiseS);
+        }
+
         /// <summary>The map position (x, y, m) of row <paramref name="row"/> at sim time
         /// <paramref name="simNowS"/>: its record moved on at its speed and heading, for at most
         /// <see cref="MaxExtrapolationS"/>.</summary>
