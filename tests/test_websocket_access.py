@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.net.auth import RELOAD_S, Role, TokenStore
+from synthtwin.net.http_security import COOKIE
 from synthtwin.net.websocket import POLICY_VIOLATION, RECHECK_S, SUBPROTOCOL, split_frame
 from tests.loopback import loopback
 from tests.test_http_api import running
@@ -56,6 +57,21 @@ def test_a_token_is_required(serving):
             assert no.value.response.status_code == 401
 
     run(refused())
+
+
+def test_a_page_connects_with_its_login_cookie(serving, made):
+    """What a page of the gateway's own origin sends: its Origin and the login cookie."""
+
+    async def page() -> None:
+        cookie = {"cookie": f"{COOKIE}={made['analyst']}"}
+        own = serving.http.url
+        async with connect(ws_url(serving), origin=own, additional_headers=cookie) as ws:
+            await ws.send(request_frame(1, "roster"))
+            twin = int((await replies(ws, 1))[1].result["ids"][0])
+            await ws.send(request_frame(2, "twin", id=twin))
+            assert (await replies(ws, 1))[2].ok  # an analyst's op: the cookie's role
+
+    run(page())
 
 
 def test_a_viewer_gets_no_health_topic_and_an_analyst_follows_vitals(serving, made):
