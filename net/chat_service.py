@@ -25,6 +25,7 @@ errors.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -58,7 +59,13 @@ def _work(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> N
     """The worker process: Ctrl-C is the server's to handle, a lower priority, every core; the
     engine (trains ~0.3 s), then ``("ready", pid)``, then one ``("reply", ChatReply)`` or
     ``("error", exception)`` per ``(snapshot dict, message, conversation id)`` read, until the
-    pipe closes."""
+    pipe closes (the server closed the service: the worker ends quietly)."""
+    with contextlib.suppress(EOFError, BrokenPipeError):
+        _serve(conn, factory, settings)
+
+
+def _serve(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> None:
+    """The worker's settings and loop (``_work``); raises EOFError once the pipe is closed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(WORKER_NICENESS)
     if hasattr(os, "sched_setaffinity"):
@@ -66,10 +73,7 @@ def _work(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> N
     engine = factory(settings)
     conn.send(("ready", os.getpid()))
     while True:
-        try:
-            snapshot, message, conversation_id = conn.recv()
-        except EOFError:
-            return
+        snapshot, message, conversation_id = conn.recv()
         try:
             answer = ("reply", engine.reply(TwinSnapshot.from_dict(snapshot), message,
                                             conversation_id))  # fmt: skip

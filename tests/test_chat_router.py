@@ -19,9 +19,11 @@ from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
 from synthtwin.net.wire import event, reply, request
 from synthtwin.net.wire.chat import MAX_MESSAGE_CHARS, read_event, read_result
+from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.dealer import RequestClient, RequestError
 from tests.conftest import small_simulation
 from tests.loopback import loopback
+from tests.test_zmq_security import credentials, secured_config, start, stop, subscriber
 
 TIMEOUT_S = 10.0
 
@@ -186,3 +188,36 @@ def test_health_data_goes_nowhere_once_the_health_topics_stopped(sim):
         assert server.publisher.seq == seq
     finally:
         server.close()
+
+
+# -- access control: the exchange is health data ------------------------------------------------
+
+
+def test_with_access_control_event_chat_goes_to_analyst_keys_on_the_health_pub(tmp_path):
+    _, tokens, secrets = credentials(tmp_path)
+    serving, thread = start(secured_config(tmp_path))
+    server_key = tmp_path / "keys" / "server.key"
+    analyst = CurveKeys.load(server_key, secrets["analyst"])
+    viewer = CurveKeys.load(server_key, secrets["viewer"])
+    health = serving.server.endpoints["health"]
+    subs = [subscriber(health, analyst, b"event/chat"), subscriber(health, viewer, b"event/"),
+            subscriber(serving.server.endpoints["pub"], None, b"event/chat")]  # fmt: skip
+    try:
+        time.sleep(0.5)  # the CURVE handshakes and subscriptions
+        twin = int(serving.sim.world.ids[0])
+        router = serving.server.endpoints["router"]
+        with RequestClient(router, TIMEOUT_S, token=tokens["viewer"]) as client:
+            with pytest.raises(RequestError) as caught:
+                client.call("chat", id=twin, message="hi")
+            assert caught.value.code == "forbidden"
+        with RequestClient(router, TIMEOUT_S, token=tokens["analyst"]) as client:
+            asked = client.call("chat", id=twin, message="how are you?")
+        analyst_sub, viewer_sub, open_sub = subs
+        assert analyst_sub.poll(int(TIMEOUT_S * 1000))
+        exchange = read_event(event.decode(analyst_sub.recv_multipart()[1]))
+        assert exchange.twin_id == twin and exchange.result.reply == asked["reply"]
+        assert not viewer_sub.poll(500) and not open_sub.poll(0)
+    finally:
+        for sub in subs:
+            sub.close()
+        stop(serving, thread)
