@@ -376,6 +376,18 @@ def _with_byte(data: bytes, at: int, value: int) -> bytes:
     return data[:at] + bytes([value]) + data[at + 1 :]
 
 
+def _one_more_record(delta: bytes, **lists: list[int]) -> bytes:
+    """``delta`` with ``changed`` and/or ``ids`` replaced by ``lists`` and its last record
+    repeated once at the end (so R = popcount(changed) + A still holds)."""
+    msg = crowd.decode(delta)
+    columns = {
+        n: np.concatenate([getattr(msg, n), getattr(msg, n)[-1:]]) for n in crowd.RECORD_DTYPE.names
+    }
+    changed = np.array(lists.get("changed", msg.changed), np.uint8)
+    ids = np.array(lists.get("ids", msg.ids), np.uint32)
+    return crowd.encode(dataclasses.replace(msg, changed=changed, ids=ids, **columns))
+
+
 def _array(dtype: str, values: list) -> dict:
     arr = np.array(values, dtype=dtype)
     return {"dtype": dtype, "shape": list(arr.shape), "data": arr.tobytes()}
@@ -650,6 +662,11 @@ def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
     kd = ["crowd_keyframe.bin", "crowd_delta.bin"]
     long_mask = _edit(delta, _setter("body.changed", bytes([10, 0])))
     unknown_gone = _edit(delta, _setter("body.gone", _u4([32])))
+    # one more record each (R = popcount + A): base twins 7, 12, 31, 40, 1002; changed 12, 40
+    padding = _one_more_record(delta, changed=[10 | 1 << 5])
+    in_base = _one_more_record(delta, ids=[12, 55])
+    changed_gone = _one_more_record(delta, changed=[14])
+    other_base = _edit(delta, _setter("body.base", 499))
 
     def doc(file: str, apply: list[str], **rest: Any) -> dict[str, Any]:
         return {"file": file, "decoder": "crowd_state", "apply": apply, **rest}
@@ -689,6 +706,34 @@ def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
                 ),
             ),
         ),
+        *(
+            Case(name, f"{name}.bin", payload, doc(f"{name}.bin", kd[:1], error=error(*err)))
+            for name, payload, err in (
+                (
+                    "invalid_crowd_changed_padding",
+                    padding,
+                    ("bad_value", "field 'body.changed' sets bits beyond the base's 5 twins"),
+                ),
+                (
+                    "invalid_crowd_ids_in_base",
+                    in_base,
+                    ("bad_value", "field 'body.ids' holds 12, which is in the base keyframe"),
+                ),
+                (
+                    "invalid_crowd_changed_and_gone",
+                    changed_gone,
+                    ("bad_value", "twin 31 is both changed and gone"),
+                ),
+                (
+                    "invalid_crowd_other_keyframe",
+                    other_base,
+                    (
+                        "unknown_base",
+                        "cell [3, -2]: delta needs keyframe seq 499, decoder has seq 500",
+                    ),
+                ),
+            )
+        ),  # fmt: skip
         Case(
             "invalid_crowd_gone_unknown",
             "invalid_crowd_gone_unknown.bin",
