@@ -381,12 +381,15 @@ class _Session:
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
+        """Until the client leaves, a send fails or the token stops working (whichever ends
+        first: a receive loop waiting for answers that can no longer be sent must not wait on)."""
         self.relay.connections.add(self.conn)
-        helpers = [asyncio.ensure_future(self._send()), asyncio.ensure_future(self._watch())]
+        loops = [asyncio.ensure_future(loop) for loop in (self._receive(), self._send(),
+                                                          self._watch())]  # fmt: skip
         try:
-            await self._receive()
+            await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (*helpers, *self.tasks):
+            for task in (*loops, *self.tasks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task

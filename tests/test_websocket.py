@@ -202,6 +202,31 @@ def test_a_client_that_never_reads_stalls_nobody(serving):
     run(stall())
 
 
+def test_a_client_that_leaves_mid_requests_leaves_nothing_behind(serving):
+    """A client follows a twin, sends more requests than may be in flight and vanishes without
+    reading: its session ends and its subscription goes (the server follows no twin after)."""
+
+    async def vanish() -> None:
+        async with connect(ws_url(serving)) as watcher:
+            await watcher.send(request_frame(1, "roster"))
+            twin = int((await replies(watcher, 1))[1].result["ids"][0])
+            gone = await connect(ws_url(serving), max_queue=1)
+            await control(gone, "subscribe", f"twin/{twin}/")
+            for i in range(40):
+                await gone.send(request_frame(i, "stats"))
+            gone.transport.abort()
+            followed = 1
+            for i in range(100, 200):
+                await watcher.send(request_frame(i, "stats"))
+                followed = (await replies(watcher, 1))[i].result["followed_twins"]
+                if followed == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert followed == 0
+
+    run(vanish())
+
+
 def test_a_foreign_origin_is_refused(serving):
     async def foreign() -> None:
         with pytest.raises(InvalidStatus) as refused:
