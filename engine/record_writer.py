@@ -62,6 +62,7 @@ class RecordWriter:
         self.minute_days = minute_days
         self.alerts = alerts
         self.minute_s = minute_s
+        self._reported_drops = 0
         self.fired: deque[dict] = deque()
         """Alerts stored and not yet taken for delivery (``take_alerts``), oldest first."""
         self.written_rows = 0
@@ -83,6 +84,7 @@ class RecordWriter:
     def _run(self) -> None:
         while True:
             items = self.queue.take(TAKE_WAIT_S)
+            self._report_drops()
             pending: list[RecordBatch] = []
             for item in items:
                 if isinstance(item, RecordBatch):
@@ -98,6 +100,17 @@ class RecordWriter:
                 else:  # None: closed
                     return
             self._write(pending)
+
+    def _report_drops(self) -> None:
+        """Log the rows the tick dropped at a full queue since the last report."""
+        dropped = self.queue.dropped_rows
+        if dropped > self._reported_drops:
+            log.warning(
+                "the health record is behind: %d rows dropped at a full queue (%d in all); "
+                "raise [history] queue_rows or lower the time scale",
+                dropped - self._reported_drops, dropped,
+            )  # fmt: skip
+            self._reported_drops = dropped
 
     def take_alerts(self) -> list[dict]:
         """The alerts fired since the last call (``alert_id``, ``twin_id``, ``day``, ``rule``,

@@ -17,6 +17,7 @@ from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
 from synthtwin.engine.health_store import HealthStore, StoreError
 from synthtwin.engine.record_queue import RecordBatch, RecordQueue
+from synthtwin.engine.record_writer import RecordWriter
 from synthtwin.systems.health import DAILY_FIELDS
 
 EVENING = datetime(2026, 3, 2, 21, 0)
@@ -181,3 +182,17 @@ def test_twin_simulate_store_writes_the_record_ending_today(tmp_path):
         assert db.execute("SELECT count(*) FROM daily").fetchone()[0] == daily.num_rows
         samples = db.execute("SELECT count(DISTINCT t), count(*) FROM vitals").fetchone()
         assert samples == (288, 288 * daily.num_rows)  # every 5 minutes of the day, every twin
+
+
+def test_the_writer_stores_what_waits_and_reports_what_the_tick_dropped(tmp_path, caplog):
+    store = HealthStore(tmp_path / "h.duckdb")
+    queue = RecordQueue(max_rows=1000)
+    assert queue.offer(RecordBatch("vitals", _vitals(list(range(1, 601)), 0)))
+    assert not queue.offer(RecordBatch("vitals", _vitals(list(range(1, 601)), 1)))  # full
+    writer = RecordWriter(store, queue, minute_days=30)  # its first take reports the drop
+    assert writer.flush(10.0)
+    writer.close()
+    assert writer.written_rows == 600 and writer.failed_rows == 0
+    assert "600 rows dropped at a full queue (600 in all)" in caplog.text
+    assert store.db.execute("SELECT count(*) FROM vitals").fetchone()[0] == 600
+    store.close()
