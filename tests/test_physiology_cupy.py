@@ -123,6 +123,7 @@ def test_equations_keep_to_what_cupy_jit_translates() -> None:
 def test_kernel_transpiles_from_the_equations_source(param_dtype: type) -> None:
     code = _transpile(param_dtype).code
     called = {"step_twin", "relax", "glucose_insulin_step", "minimal_model_rates", "process_s"}
+    called |= {"random_bits", "mix31", "normal_pair", "approx_normal", "ou_step"}
     for name in called:
         assert re.search(rf"__device__ .* {name}(_\d+)?\(", code), name
     assert "exp(" in code and "cos(" in code

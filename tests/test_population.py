@@ -142,6 +142,19 @@ def test_employment_matches_bls_cps_2023(cols: dict[str, np.ndarray]) -> None:
     assert cols["student"][band(cols, 18, 25)].mean() == pytest.approx(0.40, abs=0.04)
 
 
+def test_employment_is_age_appropriate(cols: dict[str, np.ndarray]) -> None:
+    """Work fades through the 70s and 80s (CPS 2023: ~8 % of the 75+ employed, mostly part time
+    at the oldest ages); nobody past 65 is a student, nobody under 45 retired."""
+    employed = cols["employed"]
+    shares = [employed[band(cols, lo, hi)].mean() for lo, hi in ((75, 80), (80, 85), (85, 120))]
+    assert shares[0] > shares[1] > shares[2]
+    assert 0.05 <= employed[band(cols, 75, 120)].mean() <= 0.11
+    assert shares[2] < 0.05
+    oldest_workers = employed & (cols["age_y"] >= 80)
+    assert (cols["employment"][oldest_workers] == Employment.PART_TIME).mean() > 0.4
+    assert not cols["student"][cols["age_y"] >= 65].any()
+
+
 def test_employment_flags_are_consistent(cols: dict[str, np.ndarray]) -> None:
     code = cols["employment"]
     works = (code == Employment.FULL_TIME) | (code == Employment.PART_TIME)

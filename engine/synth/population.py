@@ -649,21 +649,21 @@ def conditional_normal(
 
 # --- employment and school -----------------------------------------------------------------------
 
-WORK_AGE_EDGES_Y = (18, 20, 25, 35, 45, 55, 65, 70, 75)
+WORK_AGE_EDGES_Y = (18, 20, 25, 35, 45, 55, 65, 70, 75, 80, 85)
 EMPLOYMENT_POPULATION_RATIO = AgeBands(
     WORK_AGE_EDGES_Y,
-    (0.46, 0.67, 0.76, 0.75, 0.745, 0.585, 0.29, 0.17, 0.06),
-    (0.44, 0.67, 0.86, 0.885, 0.86, 0.705, 0.38, 0.23, 0.10),
+    (0.46, 0.67, 0.76, 0.75, 0.745, 0.585, 0.29, 0.17, 0.09, 0.05, 0.02),
+    (0.44, 0.67, 0.86, 0.885, 0.86, 0.705, 0.38, 0.23, 0.14, 0.08, 0.04),
 )
 UNEMPLOYMENT_RATE = AgeBands(
     WORK_AGE_EDGES_Y,
-    (0.10, 0.065, 0.039, 0.030, 0.028, 0.027, 0.029, 0.029, 0.029),
-    (0.11, 0.070, 0.039, 0.030, 0.028, 0.027, 0.029, 0.029, 0.029),
+    (0.10, 0.065, 0.039, 0.030, 0.028, 0.027, 0.029, 0.029, 0.029, 0.029, 0.029),
+    (0.11, 0.070, 0.039, 0.030, 0.028, 0.027, 0.029, 0.029, 0.029, 0.029, 0.029),
 )
 PART_TIME_SHARE = AgeBands(
     WORK_AGE_EDGES_Y,
-    (0.50, 0.27, 0.16, 0.16, 0.15, 0.19, 0.36, 0.44, 0.50),
-    (0.40, 0.20, 0.06, 0.05, 0.05, 0.08, 0.27, 0.35, 0.42),
+    (0.50, 0.27, 0.16, 0.16, 0.15, 0.19, 0.36, 0.44, 0.50, 0.60, 0.65),
+    (0.40, 0.20, 0.06, 0.05, 0.05, 0.08, 0.27, 0.35, 0.42, 0.52, 0.58),
 )
 RETIRED_SHARE = AgeBands(
     (18, 50, 55, 60, 65, 70, 75),
@@ -705,9 +705,13 @@ def sample_employment(
     """``(N,)`` :class:`Employment` codes, drawn jointly with the student flag.
 
     Sources: US BLS, Current Population Survey 2023 annual averages, Table 3 (employment-population
-    ratio by age and sex; 25-54: about 80.7 %) and Table 8 (part-time share of the employed, about
-    17 %); unemployment rates by age from CPS 2023 Table 3; NCES Condition of Education 2022,
-    "College Student Employment" (40 % of full-time and 74 % of part-time undergraduates work).
+    ratio by age and sex; 25-54: about 80.7 %; 75 and over: about 6 % of women and 10 % of men)
+    and Table 8 (part-time share of the employed, about 17 %); the 75+ ratio is split into 75-79,
+    80-84 and 85+ (women 9, 5 and 2 %, men 14, 8 and 4 %: the 75+ mean is kept, and work becomes
+    rare and mostly part time in the 80s; best-known values), so a working 90-year-old is as
+    rare as in life; unemployment rates by age from CPS 2023 Table 3; NCES Condition of
+    Education 2022, "College Student Employment" (40 % of full-time and 74 % of part-time
+    undergraduates work).
     Retired, disabled and home-maker shares of the non-employed follow CPS 2023 "persons not in the
     labor force" by age (best-known values); the home-maker group also holds the "other" reasons.
     Students are employed at their own rate and the others at the rate that restores the band's

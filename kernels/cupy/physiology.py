@@ -85,7 +85,6 @@ def _ceil(x: float) -> int:
 DEVICE_MATH = types.SimpleNamespace(
     exp=cupy.exp,
     cos=cupy.cos,
-    sin=cupy.sin,
     log=cupy.log,
     sqrt=cupy.sqrt,
     ceil=_rawkernel(_ceil, device=True),

@@ -64,6 +64,7 @@ for _equation in (
     physiology.steps_taken,
     physiology.mix31,
     physiology.random_bits,
+    physiology.approx_normal,
     physiology.normal_pair,
     physiology.ou_step,
     physiology.resting_hr_now_bpm,
