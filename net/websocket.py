@@ -41,8 +41,9 @@ import json
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
@@ -67,6 +68,9 @@ from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.dealer import ClientClosed, RequestTimeout
 from synthtwin.net.wire.envelope import unpack_envelope
 from synthtwin.net.wire.errors import WireError
+
+if TYPE_CHECKING:  # net.http_api builds the app and imports this module
+    from synthtwin.net.http_api import CallerRequests
 
 __all__ = [
     "PATH",
@@ -178,7 +182,7 @@ class CrowdCache:
         elif held.key is not None and held.key[0] == base:
             held.delta = (env.seq, framed)
 
-    def catch_up(self, wants: Any) -> list[bytes]:
+    def catch_up(self, wants: Callable[[bytes], bool]) -> list[bytes]:
         """Framed keyframes and deltas of the topics ``wants(topic)`` accepts, in seq order."""
         found: list[tuple[int, bytes]] = []
         for topic, held in self.topics.items():
@@ -188,7 +192,7 @@ class CrowdCache:
                     found.append(held.delta)
         return [framed for _, framed in sorted(found, key=lambda item: item[0])]
 
-    def forget(self, keep: Any) -> None:
+    def forget(self, keep: Callable[[bytes], bool]) -> None:
         """Drop the topics ``keep(topic)`` refuses (nobody subscribes to them any more)."""
         self.topics = {t: held for t, held in self.topics.items() if keep(t)}
 
@@ -370,8 +374,8 @@ class _Session:
     """One accepted WebSocket: reads client messages, sends the outbox."""
 
     def __init__(
-        self, ws: WebSocket, relay: WsRelay, caller: Caller, access: Access, requests: Any,
-        settings: WsSettings,
+        self, ws: WebSocket, relay: WsRelay, caller: Caller, access: Access,
+        requests: CallerRequests, settings: WsSettings,
     ) -> None:  # fmt: skip
         self.ws, self.relay, self.caller, self.access = ws, relay, caller, access
         self.requests, self.settings = requests, settings
@@ -561,7 +565,7 @@ def _refusal(ws: WebSocket, security: HttpSecurity, access: Access) -> tuple[int
 
 
 def add_websocket_route(
-    app: FastAPI, relay: WsRelay, access: Access, requests: Any, security: HttpSecurity,
+    app: FastAPI, relay: WsRelay, access: Access, requests: CallerRequests, security: HttpSecurity,
     settings: WsSettings | None = None,
 ) -> None:  # fmt: skip
     """Serve ``PATH`` on ``app``: ``requests`` is the gateway's ``CallerRequests``."""
