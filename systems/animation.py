@@ -16,8 +16,9 @@ from synthtwin.components.pose import CLIPS
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.kernels.numba.animation import ClipRules, advance_clips
 
-__all__ = ["AnimationSystem", "clip_of"]
+__all__ = ["AnimationSystem", "clip_rules"]
 
 CROSSFADE_S = 0.3
 STEPS_PER_LOOP = 2.0
@@ -43,18 +44,19 @@ CLIP_OF_MODE = np.array([C["walk"], C["cycle"], C["drive"], C["sit"]], dtype=np.
 GAIT = np.isin(np.arange(len(CLIPS)), [C["walk"], C["run"], C["cycle"]])
 
 
-def clip_of(activity: np.ndarray, trip_mode: np.ndarray, work_mets: np.ndarray) -> np.ndarray:
-    """``(N,) uint8`` clip for each twin: by activity, by mode while travelling, and standing
-    rather than desk work for physical jobs (above 2 MET)."""
-    clip = CLIP_OF_ACTIVITY[activity]
-    moving = activity == Activity.TRAVEL
-    clip[moving] = CLIP_OF_MODE[trip_mode[moving]]
-    clip[(activity == Activity.WORK) & (work_mets > DESK_JOB_MAX_METS)] = C["stand"]
-    return clip
+def clip_rules(stride_m: np.ndarray, period_s: np.ndarray) -> ClipRules:
+    """The rules above as the kernel's tables, with a library's ``(C,) float32`` strides (m per
+    loop) and periods (s per loop)."""
+    return ClipRules(
+        CLIP_OF_ACTIVITY, CLIP_OF_MODE, GAIT, stride_m, period_s,
+        int(Activity.TRAVEL), int(Activity.WORK), C["stand"],
+        DESK_JOB_MAX_METS, STEPS_PER_LOOP, CROSSFADE_S,
+    )  # fmt: skip
 
 
 class AnimationSystem(System):
-    """Clip, phase and cross-fade weight of every twin."""
+    """Clip, phase and cross-fade weight of every twin (one fused kernel,
+    ``kernels.numba.animation``)."""
 
     phase = Phase.ANIMATION
     reads = ("activity", "trip_mode", "work_mets", "speed_mps")
@@ -64,23 +66,19 @@ class AnimationSystem(System):
     def __init__(self, world: World, every: int = 1) -> None:
         super().__init__(every)
         self.world = world
-        self.library = world.resource(ClipLibrary)
+        library = world.resource(ClipLibrary)
+        self.rules = clip_rules(library.stride_m, library.period_s)
+
+    def warmup(self) -> None:
+        self._advance(0.0, slice(0, 0))
 
     def run(self, tick: Tick) -> None:
+        if self.world.n:
+            self._advance(tick.dt_s, slice(None))
+
+    def _advance(self, dt_s: float, rows: slice) -> None:
         w = self.world
-        if w.n == 0:
-            return
-        clip = clip_of(w["activity"], w["trip_mode"], w["work_mets"])
-        switched = clip != w["clip"]
-        w["previous_clip"][switched] = w["clip"][switched]
-        w["clip"][:] = clip
-        w["clip_blend"][switched] = 0.0
-        blend = w["clip_blend"]
-        np.minimum(blend + tick.dt_s / CROSSFADE_S, 1.0, out=blend)
-        stride = self.library.stride_m[clip]
-        travelling = GAIT[clip] & (w["speed_mps"] > 0) & (stride > 0)
-        stepping = w["cadence_spm"] / (60.0 * STEPS_PER_LOOP)
-        cycles_per_s = np.where(GAIT[clip], stepping, 1.0 / self.library.period_s[clip])
-        cycles_per_s[travelling] = w["speed_mps"][travelling] / stride[travelling]
-        phase = w["clip_phase"]
-        np.mod(phase + cycles_per_s * tick.dt_s, 1.0, out=phase)
+        advance_clips(
+            self.rules, dt_s, *(w[name][rows] for name in (*self.reads, *self.reads_previous)),
+            *(w[name][rows] for name in self.writes),
+        )  # fmt: skip
