@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import zmq
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
@@ -285,6 +285,29 @@ def test_the_gateway_serves_the_javascript_client_for_pages(serving):
         assert 'from "./client.js"' in module.text
         assert web.get("/js/../web/index.html").status_code == 404
         assert web.get("/js/nothing.js").status_code == 404
+
+
+def test_a_foreign_host_and_an_oversized_message_are_refused(serving):
+    """DNS rebinding: a handshake naming another host is refused (400) before any upgrade; a
+    client message over ``max_body_bytes`` closes the connection (1009)."""
+
+    async def refuse() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", serving.http.port)
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: evil.example\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        status = await asyncio.wait_for(reader.readline(), WAIT_S)
+        writer.close()
+        assert status.startswith(b"HTTP/1.1 400"), status
+        async with connect(ws_url(serving), max_size=None) as ws:
+            await ws.send(bytes(serving.config.security.max_body_bytes + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), WAIT_S)
+            assert closed.value.rcvd.code == 1009
+
+    run(refuse())
 
 
 # -- the slow-client rule, on the relay alone ----------------------------------------------------
