@@ -1,8 +1,9 @@
 """The JavaScript client (``clients/js``) under Node's test runner: every golden vector of
-``tests/golden/wire`` (``test/golden.test.js``), then against a live ``Serving`` on loopback over
-the gateway's WebSocket (``test/live.test.js``: late join, requests, a twin's topics). Node runs
-the client's own tests; this file starts the server and bounds each run in time. Skipped only
-where ``node`` is absent (``bash .ci/setup --test`` installs it)."""
+``tests/golden`` (``test/golden.test.js``) and the msgpack writer (``test/msgpack.test.js``),
+then against a live ``Serving`` on loopback over the gateway's WebSocket (``test/live.test.js``:
+late join, requests, a twin's topics). Node runs the client's own tests; this file starts the
+server and bounds each run in time. Skipped only where ``node`` is absent (``bash .ci/setup
+--test`` installs it)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def node_test(path: str, env: dict[str, str] | None = None) -> str:
-    """Run ``node --test path`` in the package; its output, or a failure that shows it."""
-    command = ["node", "--test", path]
+def node_test(*paths: str, env: dict[str, str] | None = None) -> str:
+    """Run ``node --test paths`` in the package; its output, or a failure that shows it."""
+    path = " ".join(paths)
+    command = ["node", "--test", *paths]
     try:
         done = subprocess.run(
             command, cwd=PACKAGE, capture_output=True, text=True, timeout=NODE_S,
@@ -53,11 +55,11 @@ def ws_url(serving: Serving) -> str:
     return serving.http.url.replace("http://", "ws://") + "/ws"
 
 
-def test_every_golden_vector():
-    output = node_test("test/golden.test.js")
+def test_every_golden_vector_and_the_msgpack_writer():
+    output = node_test("test/golden.test.js", "test/msgpack.test.js")
     assert "# fail 0" in output and "# skipped 0" in output
 
 
 def test_against_a_live_server(serving):
-    output = node_test("test/live.test.js", {"SYNTHTWIN_WS_URL": ws_url(serving)})
+    output = node_test("test/live.test.js", env={"SYNTHTWIN_WS_URL": ws_url(serving)})
     assert "# pass 3" in output and "# fail 0" in output, output[-3000:]
