@@ -160,7 +160,8 @@ class PhysiologySystem(System):
         self.day_index = int(state.get("day_index", self.world.clock.day_index))
 
     def _exertion(self, tick: Tick) -> None:
-        """Fill ``mets``, ``cadence_spm`` and ``carbs_g`` from each twin's activity."""
+        """Fill ``mets``, ``cadence_spm`` (scaled by today's ``activity_factor``) and ``carbs_g``
+        from each twin's activity."""
         w = self.world
         act = w["activity"]
         mets, cadence = w["mets"], w["cadence_spm"]
