@@ -182,6 +182,9 @@ def test_openapi_docs_are_served(api):
     assert set(spec["paths"]) == {
         "/api/twins", "/api/twins/{twin_id}", "/api/twins/spawn", "/api/twins/despawn",
         "/api/twins/{twin_id}/chat",
+        "/api/twins/{twin_id}/history", "/api/twins/{twin_id}/timeline",
+        "/api/twins/{twin_id}/baselines", "/api/population/daily", "/api/alerts",
+        "/api/alerts/{alert_id}/ack",
         "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
         "/api/viewers", "/api/legend", "/api/login", "/api/logout", "/api/session",
     }  # fmt: skip
