@@ -1,15 +1,17 @@
 """The JavaScript client (``clients/js``) under Node's test runner: every golden vector of
 ``tests/golden`` (``test/golden.test.js``) and the msgpack writer (``test/msgpack.test.js``),
 then against a live ``Serving`` on loopback over the gateway's WebSocket (``test/live.test.js``:
-late join, requests, a twin's topics). Node runs the client's own tests; this file starts the
-server and bounds each run in time. Skipped only where ``node`` is absent (``bash .ci/setup
---test`` installs it)."""
+late join, requests, a twin's topics, a reconnect after the gateway restarts). Node runs the
+client's own tests; this file starts the server, kills its gateway for the reconnect and bounds
+each run in time. Skipped only where ``node`` is absent (``bash .ci/setup --test`` installs
+it)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +65,25 @@ def test_every_golden_vector_and_the_msgpack_writer():
 def test_against_a_live_server(serving):
     output = node_test("test/live.test.js", env={"SYNTHTWIN_WS_URL": ws_url(serving)})
     assert "# pass 3" in output and "# fail 0" in output, output[-3000:]
+
+
+def test_reconnects_after_the_gateway_restarts(serving, tmp_path):
+    """The JS ``LiveClone`` joins, the gateway process is killed (``twin serve`` starts it
+    again), and the client joins again by itself and holds every twin of the roster."""
+    joined = tmp_path / "joined"
+    env = {**os.environ, "SYNTHTWIN_WS_URL": ws_url(serving), "SYNTHTWIN_JOINED_FILE": str(joined)}
+    command = ["node", "--test", "--test-name-pattern", "reconnect", "test/live.test.js"]
+    node = subprocess.Popen(command, cwd=PACKAGE, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + NODE_S / 2
+        while not joined.exists() and node.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert joined.exists(), node.communicate(timeout=NODE_S)[0][-4000:]
+        serving.http.process.kill()
+        output, _ = node.communicate(timeout=NODE_S)
+    finally:
+        if node.poll() is None:
+            node.kill()
+    assert node.returncode == 0, output[-6000:]
+    assert "# pass 1" in output

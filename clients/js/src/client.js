@@ -229,3 +229,73 @@ export class WsClone {
     this.replica.roster = new Set(roster.ids.data);
   }
 }
+
+/**
+ * A `WsClone` that survives its connection: when the WebSocket closes (the gateway restarted,
+ * the network dropped), it connects again, backing off from `retryMs` to `maxRetryMs`, and joins
+ * again with a fresh `Replica` (a new snapshot: what it missed meanwhile is not replayed).
+ * `onJoined(clone)` is called after each join, `onApplied(msg)` with each applied message.
+ */
+export class LiveClone {
+  /**
+   * @param {string} url
+   * @param {string[]} prefixes
+   * @param {{token?: string, WebSocket?: typeof WebSocket, timeoutMs?: number,
+   *          retryMs?: number, maxRetryMs?: number}} [options]
+   */
+  constructor(url, prefixes, { retryMs = 250, maxRetryMs = 5000, ...options } = {}) {
+    this.url = url;
+    this.prefixes = prefixes;
+    this.options = options;
+    this.retryMs = retryMs;
+    this.maxRetryMs = maxRetryMs;
+    /** @type {WsClone | null} */
+    this.clone = null;
+    this.joins = 0;
+    this.closed = false;
+    this.onJoined = () => {};
+    this.onApplied = () => {};
+  }
+
+  /** A LiveClone joined once (retrying as after a drop). */
+  static async start(url, prefixes, options = {}) {
+    const live = new LiveClone(url, prefixes, options);
+    await live.#join();
+    return live;
+  }
+
+  /** The current replica (null before the first join). */
+  get replica() {
+    return this.clone === null ? null : this.clone.replica;
+  }
+
+  async #join() {
+    let waitMs = this.retryMs;
+    while (!this.closed) {
+      let socket = null;
+      try {
+        socket = await SynthTwinSocket.connect(this.url, this.options);
+        const clone = await WsClone.join(socket, this.prefixes);
+        clone.onApplied = (msg) => this.onApplied(msg);
+        socket.ws.addEventListener("close", () => this.#dropped(clone), { once: true });
+        this.clone = clone;
+        this.joins += 1;
+        this.onJoined(clone);
+        return;
+      } catch {
+        if (socket !== null) socket.close();
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        waitMs = Math.min(2 * waitMs, this.maxRetryMs);
+      }
+    }
+  }
+
+  #dropped(clone) {
+    if (!this.closed && this.clone === clone) this.#join();
+  }
+
+  close() {
+    this.closed = true;
+    if (this.clone !== null) this.clone.socket.close();
+  }
+}

@@ -12,6 +12,6 @@ export { KINDS, PROTOCOL_VERSION, unpackEnvelope } from "./envelope.js";
 export { MsgExt, MsgFloat, WireError } from "./errors.js";
 export { pack, unpack } from "./msgpack.js";
 export { Replica, mergeCells } from "./clone.js";
-export { SUBPROTOCOL, RequestError, SynthTwinSocket, WsClone, frame, splitFrame } from "./client.js";
+export { LiveClone, SUBPROTOCOL, RequestError, SynthTwinSocket, WsClone, frame, splitFrame } from "./client.js";
 export { encode as encodeRequest } from "./request.js";
 export { unpackQuaternions } from "./pose.js";

@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { RequestError, SynthTwinSocket, WsClone } from "../src/client.js";
+import { LiveClone, RequestError, SynthTwinSocket, WsClone } from "../src/client.js";
 
 const URL = process.env.SYNTHTWIN_WS_URL;
 const MEASURE_OUT = process.env.SYNTHTWIN_MEASURE_OUT;
+const JOINED_FILE = process.env.SYNTHTWIN_JOINED_FILE;
 const skip = URL === undefined ? "SYNTHTWIN_WS_URL is not set" : false;
 const Impl = globalThis.WebSocket ?? (await import("ws")).WebSocket;
 
@@ -68,6 +69,22 @@ test("a twin's topics bring its pose and vitals", { skip }, async () => {
     assert.ok(hr >= 30 && hr <= 220, `${hr}`);
   } finally {
     socket.close();
+  }
+});
+
+test("reconnect: joins again after the gateway restarts", { skip: skip || !JOINED_FILE }, async () => {
+  // tests/test_js_client.py kills the gateway once JOINED_FILE exists; the server restarts it
+  const live = await LiveClone.start(URL, ["cell/", "meta"], { WebSocket: Impl });
+  try {
+    writeFileSync(JOINED_FILE, "joined");
+    for (let i = 0; i < 600 && live.joins < 2; i++) await sleep(100);
+    assert.equal(live.joins, 2);
+    await sleep(1000);
+    const roster = [...live.replica.roster].sort((a, b) => a - b);
+    assert.deepEqual(Array.from(live.replica.crowd().ids.data), roster);
+    assert.equal(live.replica.rejected, 0);
+  } finally {
+    live.close();
   }
 });
 
