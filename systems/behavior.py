@@ -26,7 +26,9 @@ from synthtwin.components.town import PlaceKind, Town
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels import travel
+from synthtwin.kernels.numba.behavior import grow_needs
 from synthtwin.kernels.numba.physiology import sleep_thresholds
+from synthtwin.kernels.physiology import PROCESS_C_AMPLITUDE, SLEEP_LOWER_THRESHOLD_MEAN
 
 __all__ = ["BehaviorSystem"]
 
@@ -48,6 +50,8 @@ IN_BED_MARGIN = 0.04
 lower one at which it gets up; ATUS counts time in bed trying to sleep as sleeping."""
 LIE_IN_MARGIN = 0.07
 """Extra margin below the lower threshold before getting up on a morning without an alarm."""
+WAKE_S_MAX = SLEEP_LOWER_THRESHOLD_MEAN + PROCESS_C_AMPLITUDE - IN_BED_MARGIN
+"""The highest S at which a sleeper gets up (the lower threshold at its circadian peak)."""
 DURATION_SIGMA = 0.35
 """Log-normal spread of activity durations around the catalogue medians."""
 CHOICE_NOISE = 0.3
@@ -60,6 +64,8 @@ HUNGRY = 0.6
 BREAK_HUNGER = 0.8
 """Hunger at which a twin takes a meal break from work or class."""
 OFF = -np.inf
+NEED_CAP = 1.5
+"""The most a need grows to."""
 
 MEAL_HOURS = ((6.0, 9.5), (11.5, 14.0), (17.5, 21.0))
 """Local hours of breakfast, lunch and dinner, when eating gets a bonus (ATUS eating peaks)."""
@@ -143,10 +149,10 @@ class BehaviorSystem(System):
         self.table = activity_table()
         self._rates_version = -1
         self._rates = np.zeros((0, len(NEEDS)), dtype=np.float32)
-        self._growth = np.zeros((0, len(NEEDS)), dtype=np.float32)
 
     def warmup(self) -> None:
         self._thresholds(np.zeros(0, dtype=np.int64), 0.0)
+        grow_needs(self._rates, np.zeros(0, dtype=bool), 0.0, 0.0, NEED_CAP, self._rates)
 
     # -- the tick ----------------------------------------------------------------------------
 
@@ -157,7 +163,7 @@ class BehaviorSystem(System):
         asleep = w["activity"] == A.SLEEP
         self._grow_needs(tick, asleep)
         sleepers = np.flatnonzero(asleep)
-        woke = sleepers[self._rested(sleepers, tick)]
+        woke = self._rested(sleepers, tick)
         rows = np.union1d(np.flatnonzero(w["activity_end_s"] <= tick.t_s), woke)
         if rows.size == 0:
             return
@@ -180,27 +186,29 @@ class BehaviorSystem(System):
         return upper, lower
 
     def _rested(self, sleepers: np.ndarray, tick: Tick) -> np.ndarray:
-        """``(M,) bool`` sleepers who get up now: S below the lower threshold (lower still on a
-        morning without an alarm), after at least ``MIN_SLEEP_S`` in bed."""
+        """The rows of ``sleepers`` who get up now: S below the lower threshold (lower still on a
+        morning without an alarm), after at least ``MIN_SLEEP_S`` in bed.
+
+        The thresholds are computed only for sleepers whose S is at most ``WAKE_S_MAX`` (no
+        lower threshold is higher), which leaves the answer unchanged."""
         w = self.world
+        slept_s = tick.t_s - w["activity_start_s"][sleepers]
+        sleepers = sleepers[
+            (w["sleep_pressure"][sleepers] <= WAKE_S_MAX) & (slept_s >= MIN_SLEEP_S)
+        ]
         _, lower = self._thresholds(sleepers, tick.hour_of_day)
         free_morning = w["activity_end_s"][sleepers] - tick.t_s > 2 * S_PER_H
         get_up = lower - IN_BED_MARGIN - LIE_IN_MARGIN * free_morning
-        slept_s = tick.t_s - w["activity_start_s"][sleepers]
-        return (w["sleep_pressure"][sleepers] <= get_up) & (slept_s >= MIN_SLEEP_S)
+        return sleepers[w["sleep_pressure"][sleepers] <= get_up]
 
     def _grow_needs(self, tick: Tick, asleep: np.ndarray) -> None:
-        """Needs grow at their rates, a quarter as fast asleep, up to 1.5."""
+        """Needs grow at their rates, a quarter as fast asleep, up to ``NEED_CAP``."""
         w = self.world
         if self._rates_version != w.columns.version:
             self._rates = self._need_rates()
-            self._growth = np.empty_like(self._rates)
             self._rates_version = w.columns.version
-        factor = np.where(asleep, 0.25 * tick.dt_s / S_PER_H, tick.dt_s / S_PER_H)
-        np.multiply(self._rates, factor[:, None], out=self._growth)
-        needs = w["needs"]
-        needs += self._growth
-        np.minimum(needs, 1.5, out=needs)
+        awake_h, asleep_h = tick.dt_s / S_PER_H, 0.25 * tick.dt_s / S_PER_H
+        grow_needs(self._rates, asleep, awake_h, asleep_h, NEED_CAP, w["needs"])
 
     def _need_rates(self) -> np.ndarray:
         """``(N, 7) float32`` growth of each need per awake hour.

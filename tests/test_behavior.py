@@ -7,7 +7,16 @@ from synthtwin.components.activity import ACTIVITIES, CATEGORIES, Activity
 from synthtwin.components.town import Town
 from synthtwin.engine.world import UnknownTwinError
 from synthtwin.kernels import travel
+from synthtwin.kernels.numba.behavior import grow_needs
 from synthtwin.kernels.numba.locomotion import move_along_grid
+from synthtwin.systems.behavior import (
+    IN_BED_MARGIN,
+    LIE_IN_MARGIN,
+    MIN_SLEEP_S,
+    NEED_CAP,
+    S_PER_H,
+    BehaviorSystem,
+)
 
 
 def test_every_activity_maps_to_one_of_the_twelve_atus_categories():
@@ -103,3 +112,43 @@ def test_spawned_twins_join_the_running_world_and_despawned_ones_leave(make_simu
         sim.despawn([5])
     with pytest.raises(ValueError, match="spawn count 0 is out of range"):
         sim.spawn(0)
+
+
+def test_needs_grow_as_numpy_computes_them_bit_for_bit():
+    rng = np.random.default_rng(3)
+    rates = rng.uniform(0.0, 0.2, (5_000, 7)).astype(np.float32)
+    needs = rng.uniform(0.0, 1.6, (5_000, 7)).astype(np.float32)
+    asleep = rng.random(5_000) < 0.4
+    awake_h, asleep_h = 2.0 / S_PER_H, 0.25 * 2.0 / S_PER_H
+    expected = needs.copy()
+    growth = np.empty_like(rates)
+    np.multiply(rates, np.where(asleep, asleep_h, awake_h)[:, None], out=growth)
+    expected += growth
+    np.minimum(expected, NEED_CAP, out=expected)
+    grow_needs(rates, asleep, awake_h, asleep_h, NEED_CAP, needs)
+    np.testing.assert_array_equal(needs, expected, strict=True)
+    assert (needs == NEED_CAP).any() and (needs < NEED_CAP).any()
+
+
+def test_skipping_sleepers_who_cannot_wake_yet_changes_no_answer(make_simulation):
+    """``_rested`` skips sleepers whose S is above any lower threshold; every tick of a night
+    and a morning, it names the same twins as the thresholds of every sleeper do."""
+    sim = make_simulation(twins=300, seed=5)
+    behaviour = next(s for s in sim.schedule.systems if isinstance(s, BehaviorSystem))
+    rested, woken = behaviour._rested, []
+
+    def checked(sleepers: np.ndarray, tick) -> np.ndarray:
+        w = behaviour.world
+        _, lower = behaviour._thresholds(sleepers, tick.hour_of_day)
+        free_morning = w["activity_end_s"][sleepers] - tick.t_s > 2 * S_PER_H
+        get_up = lower - IN_BED_MARGIN - LIE_IN_MARGIN * free_morning
+        slept_s = tick.t_s - w["activity_start_s"][sleepers]
+        every = sleepers[(w["sleep_pressure"][sleepers] <= get_up) & (slept_s >= MIN_SLEEP_S)]
+        got = rested(sleepers, tick)
+        np.testing.assert_array_equal(got, every)
+        woken.extend(got.tolist())
+        return got
+
+    behaviour._rested = checked
+    sim.loop.run_ticks(12 * 60)
+    assert len(woken) > 20
