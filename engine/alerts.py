@@ -121,14 +121,16 @@ def _sample_rules(day: date, r: AlertsConfig, minute_s: float) -> list[str]:
 
 def _longest_run(rule: str, condition: str, minutes: float, span: str, minute_s: float) -> str:
     """Twins whose consecutive samples meeting ``condition`` last ``minutes`` or more (a run of
-    k samples lasts k x ``minute_s``: gaps and islands over each twin's samples in time order)."""
+    k samples lasts k x ``minute_s``: gaps and islands over each twin's samples in time order),
+    looked for only among the twins with at least ``need`` such samples that day (one scan)."""
     need = max(1, math.ceil(minutes * 60.0 / minute_s))
     return (
         f"SELECT twin_id, '{rule}', max(n) * {minute_s / 60.0} FROM (SELECT twin_id, count(*) "
         "AS n FROM (SELECT twin_id, hit, row_number() OVER (PARTITION BY twin_id ORDER BY t) - "
         "row_number() OVER (PARTITION BY twin_id, hit ORDER BY t) AS run FROM (SELECT twin_id, "
-        f"t, ({condition}) AS hit FROM vitals WHERE {span})) WHERE hit GROUP BY twin_id, run) "
-        f"WHERE n >= {need} GROUP BY twin_id"
+        f"t, ({condition}) AS hit FROM vitals WHERE {span} AND twin_id IN (SELECT twin_id FROM "
+        f"vitals WHERE {span} AND {condition} GROUP BY twin_id HAVING count(*) >= {need}))) "
+        f"WHERE hit GROUP BY twin_id, run) WHERE n >= {need} GROUP BY twin_id"
     )
 
 
