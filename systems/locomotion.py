@@ -19,7 +19,9 @@ __all__ = ["LocomotionSystem"]
 
 class LocomotionSystem(System):
     """Positions at the end of the tick: along the trip for travellers, at the place for twins
-    whose activity began this tick; everyone else has not moved."""
+    whose activity began this tick or who still move after their trip ended (behaviour on a
+    divisor starts a window's activities at its first tick's time); everyone else has not
+    moved."""
 
     phase = Phase.LOCOMOTION
     reads = ("activity", "activity_start_s", "activity_end_s", "trip_from_m", "trip_to_m", "place")
@@ -46,7 +48,8 @@ class LocomotionSystem(System):
             return
         moving = w["activity"] == Activity.TRAVEL
         rows = np.flatnonzero(moving)
-        arrived = np.flatnonzero(~moving & (w["activity_start_s"] >= tick.t_s))
+        began = (w["activity_start_s"] >= tick.t_s) | (w["speed_mps"] != 0)
+        arrived = np.flatnonzero(~moving & began)
         w["position_m"][arrived] = self.town.xy_m[w["place"][arrived]]
         w["speed_mps"][arrived] = 0.0
         self._move(rows, tick.t_s + tick.dt_s)

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from synthtwin.components.activity import Activity
 from synthtwin.components.schema import Column
+from synthtwin.components.town import Town
 from synthtwin.engine.access import AccessCheckedWorld, AccessError
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.app.tick_order import ARCHITECTURE, splice, tick_order_table
@@ -196,3 +198,19 @@ def test_a_window_open_at_a_checkpoint_resumes_where_it_stopped(make_simulation,
             assert np.array_equal(first.world[name], resumed.world[name]), name
     finally:
         resumed.close()
+
+
+def test_with_behaviour_every_3_ticks_twins_that_arrived_stand_at_their_place(make_simulation):
+    """A window's activities start at its first tick's time, before the tick locomotion runs on:
+    a twin whose trip ended still stops at its place, speed 0, at the window's last tick."""
+    sim = make_simulation(twins=100, seed=8, every={"behavior": 3})
+    w, town, checked = sim.world, sim.world.resource(Town), []
+
+    def still_at_their_place() -> None:
+        idle = w["activity"] != Activity.TRAVEL
+        assert (w["speed_mps"][idle] == 0).all()
+        assert np.array_equal(w["position_m"][idle], town.xy_m[w["place"][idle]])
+        checked.append(int((w["activity_start_s"][idle] >= w.clock.elapsed_s - 180).sum()))
+
+    sim.loop.run_ticks(1440, on_tick=still_at_their_place)
+    assert sum(checked) > 500, "many twins started an activity within a window"
