@@ -556,3 +556,18 @@ def test_wander_amplitudes_follow_age() -> None:
     young, old = physiology.wander_amplitudes(25.0), physiology.wander_amplitudes(75.0)
     assert young[0] > old[0] and young[1] < old[1]
     assert physiology.wander_amplitudes(10.0) == physiology.wander_amplitudes(20.0)
+
+
+def test_day_kernel_matches_the_python_day_model() -> None:
+    from synthtwin.kernels.numba.physiology import day_variation
+
+    keys = np.arange(1, 65, dtype=np.float64) * 7919.0
+    age = np.linspace(18.0, 90.0, 64).astype(np.float32)
+    out = [np.zeros(64), np.zeros(64)] + [np.zeros(64, np.float32) for _ in range(3)]
+    for day_index, day_of_year, weekday in ((0, 5, 0), (40, 45, 6), (300, 305, 3)):
+        day_variation(day_index, day_of_year, weekday, keys, age, *out)
+        for n in range(64):
+            expected = physiology.day_variation(keys[n], day_index, day_of_year, weekday)
+            expected += physiology.wander_amplitudes(float(age[n]))
+            got = tuple(float(column[n]) for column in out)
+            np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -260,3 +260,18 @@ def test_nobody_sleeps_above_their_own_resting_hr_and_bp_dips_at_night(nights):
     sbp_dip = 1.0 - sbp[asleep].mean() / sbp[resting].mean()
     assert 0.05 <= hr_dip <= 0.20
     assert 0.08 <= sbp_dip <= 0.20
+
+
+def test_steps_and_sleep_vary_within_a_person_as_in_cohorts(week):
+    """Day-to-day variation within a person: over two weeks of 24 h accelerometry, 54.5-65.6 %
+    of the variance of daily physical activity is within-person (Jaeschke et al. 2018); the
+    night-to-night SD of a person's sleep duration is of the order of an hour (Bei et al. 2016,
+    Sleep Med Rev 28:108, review of intraindividual sleep variability)."""
+    _, daily = week
+    ids = daily["twin_id"]
+    people = np.unique(ids)
+    steps = daily["steps"].astype(np.float64)
+    within = np.mean([steps[ids == i].var(ddof=1) for i in people])
+    assert 0.4 <= within / steps.var(ddof=1) <= 0.75
+    sleep_sd = [daily["sleep_hours"][ids == i].std(ddof=1) for i in people]
+    assert 0.4 <= np.median(sleep_sd) <= 1.5
