@@ -294,6 +294,8 @@ def test_no_acknowledged_command_is_lost_on_kill_9(tmp_path):
     try:
         with RequestClient(router) as client:
             stats = client.call("stats")
+            # the roster is what the PUB has published (protocol 9.3): wait for the first tick's
+            assert wait_for(lambda: client.call_reply("roster").seq > 0, 10)
             roster = client.call("roster")["ids"].tolist()
         assert stats["twins"] == 30 + 7 - 2 and stats["time_scale"] == 30.0
         assert set(spawned) <= set(roster) and not {1, 2} & set(roster)
