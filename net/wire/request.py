@@ -42,6 +42,8 @@ OPS = (
     "resume",
     "stats",
     "town",
+    "chat",
+    "history",
 )
 
 
