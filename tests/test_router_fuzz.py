@@ -39,8 +39,8 @@ INTS = [0, 1, -1, 7, 255, 10_000, 10_001, 2**31, 2**32 - 1, 2**32, 2**63 - 1, 2*
         -(2**63)]  # fmt: skip
 FLOATS = [0.0, -0.0, 5e-324, 1e-300, 0.5, 1.0, 600.0, 1e308, math.inf, -math.inf, math.nan]
 DTYPES = ["|u1", "<u4", "<i8", "<u8", "<f4", "<f8", ">u4", "S3", "", "x" * 80]
-ARG_NAMES = ["cells", "id", "ids", "count", "seed", "scale", "pad", "", "message",
-             "conversation_id", "query", "from", "to", "resolution", "date", "group_by"]  # fmt: skip
+ARG_NAMES = ["cells", "id", "ids", "count", "seed", "scale", "pad", "", "message", "query",
+             "conversation_id", "from", "to", "resolution", "date", "group_by"]  # fmt: skip
 
 
 def _value(rng: random.Random, depth: int = 0) -> Any:
