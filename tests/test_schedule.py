@@ -146,7 +146,8 @@ def test_the_real_schedule_builds_in_phase_order():
         ("INPUT", "CommandSystem"), ("BEHAVIOR", "BehaviorSystem"),
         ("LOCOMOTION", "LocomotionSystem"), ("ANIMATION", "AnimationSystem"),
         ("SKINNING", "SkinningSystem"), ("PHYSIOLOGY", "PhysiologySystem"),
-        ("HEALTH", "HealthSystem"), ("REPLICATION", "ReplicationSystem"),
+        ("HEALTH", "HealthSystem"), ("HEALTH", "RecordingSystem"),
+        ("REPLICATION", "ReplicationSystem"),
     ]  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
+from synthtwin.engine.record_queue import RecordBatch
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 
@@ -33,11 +34,16 @@ class _Offline:
     def replicate(self, world: World, tick: Tick) -> None:
         """Nobody listens."""
 
+    def record(self, batch: RecordBatch) -> None:
+        """No health record is written."""
+
 
 def tick_order_table() -> str:
-    """The Markdown table of the schedule ``twin serve`` builds with the default config."""
+    """The Markdown table of the schedule ``twin serve`` builds with the default config (the
+    health record's recording system included)."""
     config = load_config(None, twins=1, start=datetime(2026, 3, 2))
-    sim = build_simulation(config, replicator=_Offline(), commands=_Offline())
+    offline = _Offline()
+    sim = build_simulation(config, replicator=offline, commands=offline, record=offline.record)
     try:
         return sim.schedule.table()
     finally:
