@@ -3,8 +3,9 @@ reply (the worker's share), per question, on a world six simulated hours into a 
 
 Target: p95 <= 50 ms on 2 cores. The test times ``SAMPLES`` questions from
 ``tests/chat/questions.jsonl`` to rotating twins (every third one a follow-up in the previous
-conversation) and asserts the p95 whether or not benchmarking is enabled; pytest-benchmark then
-times the same call. ``extra_info`` holds the snapshot's and the reply's p50/p95 apart.
+conversation) and asserts the p95; pytest-benchmark then times the same call. ``extra_info``
+holds the snapshot's and the reply's p50/p95 apart. With benchmarks disabled (the test suite) it
+runs a small world for a few questions and asserts nothing of time: timings never gate tests.
 
 Run: ``pytest bench/test_chat_bench.py --benchmark-enable``.
 """
@@ -25,6 +26,8 @@ from synthtwin.net.chat import ChatEngine, take_snapshot
 
 TWINS = 10_000
 SAMPLES = 1_000
+SMOKE = {"twins": 300, "samples": 30, "warm_ticks": 30}
+"""The suite's run, benchmarks disabled."""
 P95_LIMIT_S = 0.050
 WARM_TICKS = 6 * 60
 """Ticks of 60 simulated seconds before timing: from 07:30 to 13:30."""
@@ -43,12 +46,13 @@ def _percentiles_ms(times_s: list[float]) -> dict[str, float]:
 
 def test_chat_snapshot_and_reply_at_10k_twins(benchmark):
     benchmark.group = "chat-10k"
-    config = load_config(
-        None, twins=TWINS, seed=1, tick_hz=1.0, time_scale=60.0, start=datetime(2026, 3, 2, 7, 30)
-    )
+    size = {"twins": TWINS, "samples": SAMPLES, "warm_ticks": WARM_TICKS}
+    size = SMOKE if benchmark.disabled else size
+    config = load_config(None, twins=size["twins"], seed=1, tick_hz=1.0, time_scale=60.0,
+                         start=datetime(2026, 3, 2, 7, 30))  # fmt: skip
     sim = build_simulation(config)
     try:
-        sim.loop.run_ticks(WARM_TICKS)
+        sim.loop.run_ticks(size["warm_ticks"])
         engine = ChatEngine()
         ids = sim.world.ids.copy()
         turns = itertools.count()
@@ -65,7 +69,7 @@ def test_chat_snapshot_and_reply_at_10k_twins(benchmark):
             last["conversation"] = answer.conversation_id
             return taken - start, time.perf_counter() - taken
 
-        timed = [ask() for _ in range(SAMPLES)]
+        timed = [ask() for _ in range(size["samples"])]
         snapshot_s, reply_s = zip(*timed, strict=True)
         total = _percentiles_ms([a + b for a, b in timed])
         benchmark.extra_info.update(
@@ -75,8 +79,9 @@ def test_chat_snapshot_and_reply_at_10k_twins(benchmark):
                 "reply": _percentiles_ms(list(reply_s)),
             }
         )
-        print(f"\nchat at {TWINS} twins: {benchmark.extra_info}")
-        assert total["p95_ms"] <= P95_LIMIT_S * 1e3
+        print(f"\nchat at {size['twins']} twins: {benchmark.extra_info}")
+        if not benchmark.disabled:
+            assert total["p95_ms"] <= P95_LIMIT_S * 1e3
         benchmark(ask)
     finally:
         sim.close()
