@@ -7,8 +7,9 @@ not a simulation: the sizes and the insert order, day after day in time order, a
 to the queries) and written through ``HealthStore.write`` as the writer thread writes them (each
 day's vitals compacted in twin order once the day is over, ``HealthStore.compact_vitals``). The
 queries are ``engine.health_query``'s, on a cursor of their own, as the ``history`` op runs them.
-Each is timed ``SAMPLES`` times over rotating twins and its p95 asserted, benchmarking enabled or
-not; ``extra_info`` holds the store's size, the bytes per twin-day and the insert rate.
+Each is timed ``SAMPLES`` times over rotating twins and, with benchmarks enabled, its p95
+asserted (timings never gate the suite); ``extra_info`` holds the store's size, the bytes per
+twin-day and the insert rate.
 
 With benchmarks disabled (the suite) the store is small (``SMALL_TWINS``), so it checks that the
 bench runs in seconds. Run: ``pytest bench/test_history_bench.py --benchmark-enable``.
@@ -186,7 +187,7 @@ def test_a_twins_90_day_daily_history(benchmark, store):
     p95_s = _p95_s(query, ids)
     benchmark.extra_info.update(facts, p95_ms=round(p95_s * 1e3, 2))
     benchmark(query, int(ids[len(ids) // 2]))
-    assert p95_s <= P95_LIMIT_S
+    assert benchmark.disabled or p95_s <= P95_LIMIT_S
 
 
 def test_a_twins_one_day_minute_timeline(benchmark, store):
@@ -204,7 +205,7 @@ def test_a_twins_one_day_minute_timeline(benchmark, store):
     p95_s = _p95_s(query, ids)
     benchmark.extra_info.update(facts, p95_ms=round(p95_s * 1e3, 2))
     benchmark(query, int(ids[0]))
-    assert p95_s <= P95_LIMIT_S
+    assert benchmark.disabled or p95_s <= P95_LIMIT_S
 
 
 def test_population_daily_by_age_band_over_90_days(benchmark, store):
