@@ -77,6 +77,7 @@ class AnimationSystem(System):
             self._advance(tick.dt_s, slice(None))
 
     def _advance(self, dt_s: float, rows: slice) -> None:
+        """The kernel on ``rows``: it takes the declared columns in declaration order."""
         w = self.world
         advance_clips(
             self.rules, dt_s, *(w[name][rows] for name in (*self.reads, *self.reads_previous)),

@@ -82,7 +82,7 @@ def advance_clips(
 
 @njit(cache=True, nogil=True)
 def _advance(
-    dt_s, fade_per_tick, spm_per_loop_hz, desk_job_max_mets,
+    dt_s, fade_per_tick, spm_per_loop_per_s, desk_job_max_mets,
     of_activity, of_mode, gait, stride_m, period_s, travel, work, stand,
     activity, trip_mode, work_mets, speed_mps, cadence_spm,
     clip, previous_clip, clip_phase, clip_blend,
@@ -106,6 +106,6 @@ def _advance(
         elif speed_mps[n] > 0 and stride_m[c] > 0:
             loops_per_s = speed_mps[n] / stride_m[c]
         else:
-            loops_per_s = cadence_spm[n] / spm_per_loop_hz
+            loops_per_s = cadence_spm[n] / spm_per_loop_per_s
         phase = clip_phase[n] + loops_per_s * dt_s
         clip_phase[n] = phase - np.floor(phase)
