@@ -30,7 +30,8 @@ Access, as the REST routes (``net.http_security``): the Host and Origin allow-li
 ``Authorization: Bearer`` header, the login cookie, or the subprotocol ``bearer.<token>`` (what a
 browser script can set); with a token file, none valid: 401. The role is re-checked every
 ``RECHECK_S`` (a revoked or expired token closes the connection, code 1008); a viewer never
-receives health topics (``cell/<ix>/<iy>/vitals``, ``twin/<id>/vitals``).
+receives health topics (``cell/<ix>/<iy>/vitals``, ``twin/<id>/vitals``, ``event/chat``,
+``event/alert``) nor anything the health PUB sent.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ MAX_PREFIX_BYTES = 1024
 RECHECK_S = 2.0
 """How often a connection's token is checked again, wall seconds (``net.auth.RELOAD_S``)."""
 HEALTH_SUFFIX = b"/vitals"
+HEALTH_EVENTS = (b"event/chat", b"event/alert")
+"""Event topics that are health data (on the health PUB under access control)."""
 CROWD_SUFFIX = b"/crowd"
 POLICY_VIOLATION = 1008
 """WebSocket close code of a connection whose token stopped working."""
@@ -142,13 +145,19 @@ def split_frame(data: bytes) -> tuple[bytes, bytes]:
 
 
 def is_health_topic(topic: bytes) -> bool:
-    """``cell/<ix>/<iy>/vitals`` and ``twin/<id>/vitals`` (``docs/protocol.md`` section 2.1)."""
+    """``cell/<ix>/<iy>/vitals``, ``twin/<id>/vitals``, ``event/chat`` and ``event/alert``
+    (``docs/protocol.md`` section 2.1)."""
+    if topic in HEALTH_EVENTS:
+        return True
     return topic.endswith(HEALTH_SUFFIX) and topic.startswith((b"cell/", b"twin/"))
 
 
 def may_carry_health(prefix: bytes) -> bool:
-    """Whether some health topic starts with ``prefix`` (``""``, ``c``, ``twin/4`` ...)."""
-    return any(p.startswith(prefix) or prefix.startswith(p) for p in (b"cell/", b"twin/"))
+    """Whether some health topic starts with ``prefix`` (``""``, ``c``, ``twin/4``, ``event/``
+    ...)."""
+    return any(
+        p.startswith(prefix) or prefix.startswith(p) for p in (b"cell/", b"twin/", *HEALTH_EVENTS)
+    )
 
 
 # -- the slow-client rule --------------------------------------------------------------------------
@@ -306,7 +315,7 @@ class WsRelay:
                 self.keys.apply(raw)
             raw.connect(self.health_endpoint if health else self.pub_endpoint)
             sock = self._subs[health] = zmq.asyncio.Socket.from_socket(raw)
-            self._readers.append(asyncio.ensure_future(self._read(sock)))
+            self._readers.append(asyncio.ensure_future(self._read(sock, health)))
         return sock
 
     def _sockets_for(self, prefix: bytes, role: Role) -> list[bool]:
@@ -338,7 +347,7 @@ class WsRelay:
             self.unsubscribe(conn, prefix)
         self.connections.discard(conn)
 
-    async def _read(self, sock: zmq.asyncio.Socket) -> None:
+    async def _read(self, sock: zmq.asyncio.Socket, health: bool) -> None:
         while True:
             try:
                 frames = await sock.recv_multipart(copy=True)
@@ -346,15 +355,17 @@ class WsRelay:
                 return
             if len(frames) != 2 or len(frames[0]) > MAX_TOPIC_BYTES:
                 continue
-            self.deliver(frames[0], frames[1])
+            self.deliver(frames[0], frames[1], health)
 
-    def deliver(self, topic: bytes, payload: bytes) -> None:
-        """Queue one PUB message for every connection that wants it (one framed copy)."""
+    def deliver(self, topic: bytes, payload: bytes, health: bool = False) -> None:
+        """Queue one PUB message for every connection that wants it (one framed copy); one
+        from the health PUB (``health``) for analysts and above only, whatever its topic (an
+        analyst's subscription brings it to the relay for every connection's prefixes)."""
         framed = frame(topic, payload)
-        if topic.endswith(CROWD_SUFFIX):
+        if topic.endswith(CROWD_SUFFIX) and not health:
             self.cache.note(topic, framed, payload)
         for conn in self.connections:
-            if conn.wants(topic):
+            if (not health or conn.role >= Role.ANALYST) and conn.wants(topic):
                 conn.outbox.put(framed)
 
     async def close(self) -> None:

@@ -372,3 +372,28 @@ def test_frames_and_the_crowd_cache_refuse_what_they_cannot_hold():
     cache = CrowdCache()
     cache.note(b"cell/0/0/crowd", b"framed", b"\xc1")  # unreadable: not kept
     assert cache.topics == {}
+
+
+def test_the_health_pub_reaches_analysts_only():
+    """Whatever its topic, a message of the health PUB goes to analysts and above only (an
+    analyst's ``""`` brings event/chat to the relay for every connection following ``event/``);
+    a prefix that may carry a health event goes to the health SUB too."""
+
+    async def fan_out() -> None:
+        relay = WsRelay("tcp://127.0.0.1:1", "tcp://127.0.0.1:2")  # delivered by hand
+        viewer = _Connection(Role.VIEWER, Outbox(1 << 20), [b"event/", b""])
+        analyst = _Connection(Role.ANALYST, Outbox(1 << 20), [b"event/"])
+        relay.connections.update((viewer, analyst))
+        for topic in (b"event/chat", b"event/alert", b"event/other"):
+            relay.deliver(topic, b"x", health=True)
+        relay.deliver(b"event/chat", b"x")  # a health event on the PUB: not for a viewer
+        relay.deliver(b"event/spawn", b"x")
+        assert [split_frame(m)[0] for m, _ in viewer.outbox.items] == [b"event/spawn"]
+        assert len(analyst.outbox.items) == 5
+        for prefix in (b"", b"e", b"event/", b"event/chat", b"event/alert", b"twin/4/"):
+            assert relay._sockets_for(prefix, Role.ANALYST) == [False, True], prefix
+            assert relay._sockets_for(prefix, Role.VIEWER) == [False], prefix
+        assert relay._sockets_for(b"event/spawn", Role.ANALYST) == [False]
+        assert relay._sockets_for(b"meta", Role.ANALYST) == [False]
+
+    run(fan_out())

@@ -6,6 +6,7 @@ and a revoked token's connection is closed. Loopback only, every wait bounded.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -124,3 +125,44 @@ def test_revoking_a_token_closes_its_connection(serving, tokens):
             assert closed.value.rcvd.reason == "unknown or revoked token"
 
     run(revoke())
+
+
+def test_a_viewer_gets_no_health_event_an_analyst_subscribed_for(serving, made):
+    """event/chat is health data on the health PUB (protocol section 2.1): an analyst's
+    subscription brings it to the gateway's health SUB, but a viewer following ``event/`` on the
+    same gateway never receives it; an analyst following ``event/`` does."""
+
+    async def events() -> None:
+        analyst = {"authorization": f"Bearer {made['analyst']}"}
+        viewer = [f"bearer.{made['viewer']}"]
+        async with (
+            connect(ws_url(serving), additional_headers=analyst) as everything,
+            connect(ws_url(serving), additional_headers=analyst) as events_only,
+            connect(ws_url(serving), subprotocols=viewer) as watcher,
+        ):
+            await control(everything, "subscribe", "")
+            await control(events_only, "subscribe", "event/")
+            await control(watcher, "subscribe", "event/")
+            await control(watcher, "subscribe", "")
+            await everything.send(request_frame(1, "roster"))
+            twin = int((await replies(everything, 1))[1].result["ids"][0])
+            await asyncio.sleep(0.5)  # the health SUB's subscriptions take effect
+            await everything.send(request_frame(2, "chat", id=twin, message="how are you?"))
+            assert (await replies(everything, 1))[2].ok
+
+            async def chat_events(ws) -> list[bytes]:
+                seen, end = [], asyncio.get_running_loop().time() + 3.0
+                with contextlib.suppress(TimeoutError):
+                    while (left := end - asyncio.get_running_loop().time()) > 0:
+                        message = await asyncio.wait_for(ws.recv(), left)
+                        if isinstance(message, bytes) and message[1:].startswith(b"event/"):
+                            seen.append(split_frame(message)[0])
+                return seen
+
+            got_analyst, got_viewer = await asyncio.gather(
+                chat_events(events_only), chat_events(watcher)
+            )
+            assert b"event/chat" in got_analyst
+            assert b"event/chat" not in got_viewer, got_viewer
+
+    run(events())
