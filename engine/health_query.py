@@ -31,6 +31,7 @@ __all__ = [
     "DayRange",
     "HistoryError",
     "acknowledge",
+    "days_before",
     "list_alerts",
     "population_daily",
     "twin_baselines",
@@ -79,6 +80,12 @@ class HistoryError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def days_before(day: date, days: int) -> date:
+    """``day`` less ``days`` days, no earlier than ``date.min`` (a range near year 1 is cut
+    short there instead of overflowing)."""
+    return date.fromordinal(max(1, day.toordinal() - days))
 
 
 @dataclass(frozen=True)
@@ -193,9 +200,9 @@ def twin_baselines(db: duckdb.DuckDBPyConnection, twin_id: int, days: DayRange) 
         f"SELECT * FROM (SELECT day, {rolled} FROM daily WHERE twin_id = ? AND day BETWEEN ? "
         f"AND ? WINDOW {windows}) WHERE day >= ? ORDER BY day"
     )
-    since = days.first - timedelta(days=longest)
+    since = days_before(days.first, longest)
     columns = _fetch(db, sql, [twin_id, since, days.last, days.first])
-    trend_first = days.last - timedelta(days=TREND_DAYS - 1)
+    trend_first = days_before(days.last, TREND_DAYS - 1)
     fits = ", ".join(
         f"regr_slope({m}, x), regr_r2({m}, x), regr_count({m}, x)" for m in BASELINE_MEASURES
     )

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from synthtwin.engine.health_query import (
@@ -36,6 +36,7 @@ from synthtwin.engine.health_query import (
     DayRange,
     HistoryError,
     acknowledge,
+    days_before,
     list_alerts,
     population_daily,
     twin_baselines,
@@ -222,7 +223,7 @@ def parse_query(args: dict[str, Any], today: date) -> Query:
 def _range(args: dict[str, Any], resolution: str, today: date) -> DayRange:
     last = _day(args, "to", today)
     back = DEFAULT_DAYS - 1 if resolution == "day" else 0
-    first = _day(args, "from", last - timedelta(days=back))
+    first = _day(args, "from", days_before(last, back))
     return DayRange.checked(first, last, MAX_DAYS[resolution])
 
 
@@ -239,14 +240,18 @@ def _text(args: dict[str, Any], key: str, default: str) -> str:
 
 
 def _day(args: dict[str, Any], key: str, default: date) -> date:
-    """``args[key]`` as a date (``YYYY-MM-DD``), or ``default`` when absent."""
+    """``args[key]`` as a date (``YYYY-MM-DD``, before ``date.max``: a query reads up to the
+    midnight after its last day), or ``default`` when absent."""
     if key not in args:
         return default
     text = fields.read_str(args, key, "args")
     try:
-        return date.fromisoformat(text) if len(text) == 10 else _bad_day(key, text)
+        day = date.fromisoformat(text) if len(text) == 10 else _bad_day(key, text)
     except ValueError:
         return _bad_day(key, text)
+    if day == date.max:
+        raise HistoryError("out_of_range", f"args.{key} '{text}': expected a day before {day}")
+    return day
 
 
 def _bad_day(key: str, text: str) -> date:

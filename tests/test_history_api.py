@@ -189,3 +189,30 @@ def test_rest_lists_alerts_with_counts_and_acknowledges_them(served):
     assert mine["columns"]["acknowledged"][mine["columns"]["alert_id"].index(first)] == 1
     missing = client.post("/api/alerts/999999/ack", json={})
     assert missing.status_code == 422 and "no alert 999999" in missing.text
+
+
+def test_dates_at_the_ends_of_the_calendar_are_answered_never_a_500(served, capsys):
+    """A range reaching back past year 1 is cut there (empty, 200); a last day of 9999-12-31
+    (whose next midnight does not exist) is refused with 422: no OverflowError, no 500."""
+    serving, client, daily = served
+    twin = int(daily["twin_id"][0])
+    for path, params in [
+        (f"/api/twins/{twin}/history", {"to": "0001-01-05"}),
+        (f"/api/twins/{twin}/baselines", {"from": "0001-01-05", "to": "0001-01-06"}),
+        ("/api/alerts", {"to": "0001-01-02"}),
+        ("/api/population/daily", {"to": "0001-01-01"}),
+        (f"/api/twins/{twin}/timeline", {"date": "9999-12-30"}),
+    ]:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200, (path, answer.text)
+    for path, params in [
+        (f"/api/twins/{twin}/history", {"to": "9999-12-31", "resolution": "minute"}),
+        (f"/api/twins/{twin}/timeline", {"date": "9999-12-31"}),
+    ]:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 422, (path, answer.text)
+        assert "expected a day before 9999-12-31" in answer.text
+    router = ["--router", serving.server.endpoints["router"]]
+    assert main(["history", str(twin), "--to", "0001-01-02", "--days", "5", *router]) == 0
+    assert main(["history", str(twin), "--days", "1000000000", "--to", LAST, *router]) == 2
+    assert "days asked, at most 3660" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -75,7 +75,7 @@ def fetch_history(
     """
     if last is None:
         last = date.fromisoformat(client.call("stats")["sim_time"][:10])
-    first = last - timedelta(days=max(days, 1) - 1)
+    first = date.fromordinal(max(1, last.toordinal() - max(days, 1) + 1))  # no earlier than 1-1-1
     result = client.call("history", query="history", id=twin_id, resolution=resolution,
                          **{"from": first.isoformat(), "to": last.isoformat()})  # fmt: skip
     columns = {name: np.asarray(values) for name, values in result["columns"].items()}
