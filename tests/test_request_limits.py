@@ -433,3 +433,26 @@ def test_a_command_the_journal_cannot_record_is_not_carried_out(world):
     answer = reply.decode(handler.handle(request.encode(request.Request(1, "spawn", {"count": 3}))))
     assert answer.error.code == "internal" and "No space left on device" in answer.error.message
     assert handler.controls.world.n == n
+
+
+def test_only_the_peer_rate_refusal_holds_a_client_back():
+    """The server mutes a peer only past its rate; a spawn over spawn_per_min (up to a minute
+    to wait), a busy chat or history worker refuses that one request: the client's other
+    requests (a roster, a snapshot) must still be sent."""
+    from synthtwin.net.wire.dealer import Correlator
+
+    def refused(message: str, retry_ms: int) -> list[bytes]:
+        error = reply.ReplyError(reply.RATE_LIMITED, message, retry_ms)
+        return [reply.encode(reply.Reply(1, 1, 0.0, 1, False, error=error))]
+
+    correlator = Correlator("tcp://127.0.0.1:1", 5.0)
+    for message in (
+        "more than 10 twins spawned a minute; retry in 60000 ms",
+        "64 chats are being answered; retry in 50 ms",
+        "8 history queries are running; retry in 50 ms",
+    ):
+        correlator.reply_of(refused(message, 60_000))
+        assert correlator.held([2]) is None, message
+    correlator.reply_of(refused("more than 200 requests a second; retry in 800 ms", 800))
+    (held,) = correlator.held([3])
+    assert held.id == 3 and held.error.code == "rate_limited" and held.error.retry_after_ms > 700

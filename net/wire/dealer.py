@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+PEER_RATE = re.compile(r"more than \S+ requests a second; ")
+"""The message of the ROUTER's refusal of a peer past its rate (``docs/protocol.md`` section
+7.2): the server mutes the peer until ``retry_after_ms``, so the client holds its requests."""
 
 DEFAULT_TIMEOUT_S = 2.0
 """How long a request waits for its reply unless told otherwise, wall seconds."""
@@ -153,8 +157,10 @@ class Correlator:
 
     def reply_of(self, frames: Sequence[bytes]) -> Reply:
         """The reply in a DEALER message (its last frame: a REQ-style empty delimiter may come
-        first). A ``rate_limited`` reply holds the client's next requests back until its
-        ``retry_after_ms`` has passed (the server drops what a refused peer sends before then).
+        first). A ``rate_limited`` reply to the peer's rate (``PEER_RATE``) holds the client's
+        next requests back until its ``retry_after_ms`` has passed (the server drops what a
+        refused peer sends before then); other refusals (spawns a minute, chats or history
+        queries pending) concern one op and hold nothing back.
 
         Raises:
             WireError: the payload is not a valid reply; its id cannot be trusted, so every
@@ -162,7 +168,12 @@ class Correlator:
         """
         answer = reply.decode(frames[-1])
         error = answer.error
-        if error is not None and error.code == reply.RATE_LIMITED and error.retry_after_ms:
+        if (
+            error is not None
+            and error.code == reply.RATE_LIMITED
+            and error.retry_after_ms
+            and PEER_RATE.match(error.message)
+        ):
             until_s = time.monotonic() + error.retry_after_ms / 1000
             self._hold_until_s = max(self._hold_until_s, until_s)
         return answer
