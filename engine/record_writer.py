@@ -43,6 +43,8 @@ class RecordWriter:
         minute_days: simulated days of vitals samples kept.
         alerts: the rules checked on each closed day (``engine.alerts``); None: none.
         minute_s: simulated seconds between two samples (how long a run of samples lasts).
+        deliver: keep the fired alerts for ``take_alerts`` (a server publishes them); False: store
+            them only (a headless run, where nothing takes them, would hold every one).
 
     Attributes:
         written_rows: rows stored so far.
@@ -56,12 +58,14 @@ class RecordWriter:
         minute_days: int,
         alerts: AlertsConfig | None = None,
         minute_s: float = 60.0,
+        deliver: bool = True,
     ) -> None:
         self.store = store
         self.queue = queue
         self.minute_days = minute_days
         self.alerts = alerts
         self.minute_s = minute_s
+        self.deliver = deliver
         self._reported_drops = 0
         self.fired: deque[dict] = deque()
         """Alerts stored and not yet taken for delivery (``take_alerts``), oldest first."""
@@ -129,6 +133,8 @@ class RecordWriter:
                 found = evaluate_day(db, day, self.alerts, self.minute_s)
         except Exception as err:  # noqa: BLE001 - a failed check must not stop the record
             log.error("the alert rules could not be checked on %s: %s", day, err)
+            return
+        if not self.deliver:
             return
         rows = {name: values.tolist() for name, values in found.items()}
         for i in range(len(rows.get("alert_id", ()))):

@@ -196,3 +196,24 @@ def test_the_writer_stores_what_waits_and_reports_what_the_tick_dropped(tmp_path
     assert "600 rows dropped at a full queue (600 in all)" in caplog.text
     assert store.db.execute("SELECT count(*) FROM vitals").fetchone()[0] == 600
     store.close()
+
+
+@pytest.mark.parametrize("blocking", [False, True])
+def test_fired_alerts_are_kept_for_publishing_only_when_serving(tmp_path, blocking):
+    """A server takes its fired alerts at every poll; a headless run (``blocking``) has nobody
+    to take them, so its writer stores them and keeps none (it held every one before)."""
+    from synthtwin.engine.config import AlertsConfig, HistoryConfig
+
+    rules = AlertsConfig(tachycardia_bpm=1.0)  # every day with a resting HR fires
+    recorder = Recorder(tmp_path / "h.duckdb", HistoryConfig(), blocking=blocking, alerts=rules)
+    day = _days([1, 2, 3], "2026-03-02")
+    for name, value in (("resting_hr", 60.0), ("sbp_mean", 120.0), ("dbp_mean", 80.0),
+                        ("sleep_hours", 7.5)):  # fmt: skip
+        day[name] = np.full(3, value, np.float32)
+    recorder.sink(RecordBatch("daily", day))
+    recorder.flush()
+    kept = recorder.writer.take_alerts()
+    stored = recorder.store.db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    recorder.close()
+    assert stored == 3
+    assert [a["twin_id"] for a in kept] == ([] if blocking else [1, 2, 3])

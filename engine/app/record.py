@@ -36,7 +36,8 @@ class Recorder:
     Args:
         path: the DuckDB file.
         config: resolution, minute data kept, queue size (``[history]``).
-        blocking: wait for room in a full queue instead of dropping (headless runs).
+        blocking: wait for room in a full queue instead of dropping (headless runs: their
+            alerts are stored, not kept for publishing, since nothing publishes them).
         alerts: the rules checked on each closed day (``[alerts]``); None: none.
 
     Raises:
@@ -54,8 +55,9 @@ class Recorder:
         self.store = HealthStore(path)
         self.queue = RecordQueue(config.queue_rows)
         self.writer = RecordWriter(
-            self.store, self.queue, config.minute_days, alerts, config.minute_s
-        )
+            self.store, self.queue, config.minute_days, alerts, config.minute_s,
+            deliver=not blocking,
+        )  # fmt: skip
         self._blocking = blocking
 
     def sink(self, batch: RecordBatch) -> bool:
