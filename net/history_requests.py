@@ -51,6 +51,7 @@ from synthtwin.net.wire.errors import clip
 from synthtwin.net.wire.reply import ReplyError
 
 __all__ = [
+    "ALERTS_PER_POLL",
     "BUSY_RETRY_MS",
     "QUERIES",
     "HistoryDone",
@@ -71,6 +72,11 @@ BUSY_RETRY_MS = 50
 DEFAULT_DAYS = 30
 """Days a daily history or population query covers when ``from`` is not given."""
 MAX_TWIN_ID = 2**32 - 1
+ALERTS_PER_POLL = 64
+"""``event/alert`` messages published at one poll, at most: a closed day fires thousands at
+10,000 twins (~6 us each to encode), which would take tens of milliseconds from one tick and
+overrun a subscriber's high-water mark at once; the rest go at the next polls (~2,000 a second
+at 30 Hz)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ class HistoryRequests:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
         self._pending: deque[tuple[int, Future[dict[str, Any]]]] = deque()
         self._tickets = itertools.count(-1, -1)
+        self._alerts: deque[dict[str, Any]] = deque()
+        """Alerts taken from ``alerts`` and not published yet, oldest first."""
 
     def submit(self, args: dict[str, Any]) -> Deferred:
         """Check ``args`` and queue the query; the ticket of its reply.
@@ -158,11 +166,14 @@ class HistoryRequests:
         return done
 
     def _publish_alerts(self) -> None:
-        """``event/alert`` of each alert fired since the last call, at the world's tick."""
+        """``event/alert`` of the alerts fired since the last call, at the world's tick: at most
+        ``ALERTS_PER_POLL``, the others at the next polls."""
         if self.alerts is None:
             return
+        self._alerts.extend(self.alerts())
         tick, t_s = self.world.tick, self.world.clock.elapsed_s
-        for alert in self.alerts():
+        for _ in range(min(ALERTS_PER_POLL, len(self._alerts))):
+            alert = self._alerts.popleft()
             if self.publish is not None:
                 self.publish(ALERT_TOPIC, lambda seq, a=alert: event.encode(
                     alert_event(tick, seq, t_s, a)))  # fmt: skip

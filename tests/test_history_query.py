@@ -19,7 +19,7 @@ from synthtwin.engine.health_query import (
     twin_history,
 )
 from synthtwin.engine.health_store import HealthStore
-from synthtwin.net.history_requests import ALERT_TOPIC, HistoryRequests
+from synthtwin.net.history_requests import ALERT_TOPIC, ALERTS_PER_POLL, HistoryRequests
 from synthtwin.net.wire import event, topics
 
 FIRST = date(2026, 2, 2)
@@ -177,3 +177,30 @@ def test_fired_alerts_are_published_as_event_alert_at_the_next_poll(tmp_path):
         TWIN,
     )
     assert message.data == {"alert_id": 3, "rule": "spo2_low", "day": "2026-02-02", "value": 12.0}
+
+
+def test_a_days_alerts_are_published_a_bounded_number_a_poll(tmp_path):
+    """Thousands of alerts fire when a day of a large population closes: at most
+    ``ALERTS_PER_POLL`` go out a poll (a bounded cost for the tick), every one in order."""
+    health = HealthStore(tmp_path / "h.duckdb")
+    world = SimpleNamespace(tick=90, clock=SimpleNamespace(elapsed_s=5400.0, date=FIRST))
+    sent: list[int] = []
+    fired = [{"alert_id": i, "twin_id": i, "day": FIRST, "rule": "bp_day_mean", "value": 150.0}
+             for i in range(1, 2 * ALERTS_PER_POLL + 11)]  # fmt: skip
+    waiting = [fired]
+    requests = HistoryRequests(
+        health, world,
+        lambda topic, payload_at: sent.append(event.decode(payload_at(1)).data["alert_id"]),
+        lambda: waiting.pop() if waiting else [],
+    )  # fmt: skip
+    try:
+        per_poll = []
+        for _ in range(4):
+            before = len(sent)
+            requests.finished()
+            per_poll.append(len(sent) - before)
+    finally:
+        requests.close()
+        health.close()
+    assert per_poll == [ALERTS_PER_POLL, ALERTS_PER_POLL, 10, 0]
+    assert sent == [a["alert_id"] for a in fired]
