@@ -26,6 +26,7 @@ from synthtwin.components.physiology import VITAL_COLUMNS
 
 __all__ = [
     "GROUPS",
+    "MAX_ALERTS",
     "MAX_DAYS",
     "RESOLUTIONS",
     "DayRange",
@@ -44,6 +45,10 @@ MAX_DAYS = {"minute": 7, "hour": 92, "day": 3660}
 """Longest range one query may cover, in days, by resolution (bounds a reply's size: a week of
 minutes is 10,080 rows)."""
 GROUPS = ("age_band", "sex", "condition", "employment")
+MAX_ALERTS = 10_000
+"""Most alerts one ``alerts`` query lists (its reply is encoded between two ticks: 10,000 rows
+take ~8 ms; a month of a 10,000-twin population, ~110,000 rows, took ~90 ms); beyond it the
+query is refused with the count, to be asked again for fewer days or one twin."""
 AGE_BANDS = ("18-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
 DAILY_MEASURES = ("steps", "sleep_hours", "resting_hr", "mean_hr", "sbp_mean", "dbp_mean",
                   "glucose_mean", "spo2_mean", "energy_kcal")  # fmt: skip
@@ -231,20 +236,25 @@ def _trend(slope: float | None, r2: float | None, n: int | None) -> dict[str, An
 
 
 def list_alerts(db: duckdb.DuckDBPyConnection, days: DayRange, twin_id: int | None) -> dict:
-    """The alerts of ``days`` (of one twin, or all), oldest first, and their count per rule.
+    """The alerts of ``days`` (of one twin, or all), oldest first, and their count per rule;
+    ``HistoryError`` ``out_of_range`` when there are more than ``MAX_ALERTS``.
 
     Returns:
         ``{"columns": {alert_id, twin_id, day, rule, value, acknowledged}, "counts": {rule: n}}``.
     """
     where = "day BETWEEN ? AND ?" + ("" if twin_id is None else " AND twin_id = ?")
     params = [days.first, days.last] + ([] if twin_id is None else [twin_id])
-    columns = _fetch(db, f"SELECT * FROM alerts WHERE {where} ORDER BY alert_id", params)
     counts = _fetch(db, f"SELECT rule, count(*) AS n FROM alerts WHERE {where} GROUP BY rule "
                     "ORDER BY rule", params)  # fmt: skip
-    return {
-        "columns": columns,
-        "counts": dict(zip(counts.get("rule", []), map(int, counts.get("n", [])), strict=True)),
-    }
+    per_rule = dict(zip(counts.get("rule", []), map(int, counts.get("n", [])), strict=True))
+    total = sum(per_rule.values())
+    if total > MAX_ALERTS:
+        raise HistoryError(
+            "out_of_range", f"{total} alerts from {days.first} to {days.last}, at most "
+            f"{MAX_ALERTS} a query: ask for fewer days or one twin",
+        )  # fmt: skip
+    columns = _fetch(db, f"SELECT * FROM alerts WHERE {where} ORDER BY alert_id", params)
+    return {"columns": columns, "counts": per_rule}
 
 
 def acknowledge(db: duckdb.DuckDBPyConnection, alert_id: int) -> dict:

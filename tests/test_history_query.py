@@ -12,8 +12,10 @@ import pytest
 from synthtwin.engine.alerts import evaluate_day
 from synthtwin.engine.config import AlertsConfig
 from synthtwin.engine.health_query import (
+    MAX_ALERTS,
     DayRange,
     HistoryError,
+    list_alerts,
     population_daily,
     twin_baselines,
     twin_history,
@@ -204,3 +206,29 @@ def test_a_days_alerts_are_published_a_bounded_number_a_poll(tmp_path):
         health.close()
     assert per_poll == [ALERTS_PER_POLL, ALERTS_PER_POLL, 10, 0]
     assert sent == [a["alert_id"] for a in fired]
+
+
+def test_an_alerts_query_over_more_than_max_alerts_is_refused_with_the_count(tmp_path):
+    """The reply of a listing is encoded between two ticks: one of a month of a large
+    population (~110,000 rows) took ~90 ms; past ``MAX_ALERTS`` the query is refused, and one
+    twin's or fewer days' alerts are listed."""
+    health = HealthStore(tmp_path / "h.duckdb")
+    health.db.execute(
+        "CREATE TABLE alerts AS SELECT range + 1 AS alert_id, (range % 100)::UINTEGER AS twin_id, "
+        f"DATE '{FIRST}' + (range // 1000)::INTEGER AS day, 'bp_day_mean' AS rule, "
+        f"150.0::FLOAT AS value, false AS acknowledged FROM range({MAX_ALERTS + 1000})"
+    )
+    db = health.cursor()
+    try:
+        with pytest.raises(HistoryError, match=f"{MAX_ALERTS + 1000} alerts from ") as err:
+            list_alerts(db, DayRange(FIRST, FIRST + timedelta(days=30)), None)
+        assert err.value.code == "out_of_range" and f"at most {MAX_ALERTS} a query" in str(
+            err.value
+        )
+        one_twin = list_alerts(db, DayRange(FIRST, FIRST + timedelta(days=30)), 7)
+        assert one_twin["counts"] == {"bp_day_mean": (MAX_ALERTS + 1000) // 100}
+        one_day = list_alerts(db, DayRange(FIRST, FIRST), None)
+        assert len(one_day["columns"]["alert_id"]) == 1000
+    finally:
+        db.close()
+        health.close()
