@@ -185,7 +185,17 @@ def test_a_timeout_falls_back_within_the_deadline(fake, snap):
 
 @pytest.mark.parametrize(
     ("response", "reason"),
-    [((500, {"error": "boom"}), "HTTP 500"), ((200, {"nothing": []}), "bad response: KeyError")],
+    [
+        ((500, {"error": "boom"}), "HTTP 500"),
+        ((200, {"nothing": []}), "bad response: KeyError"),
+        ((200, {"choices": [{"message": "hi"}]}), "bad response: not a message"),
+        ((200, {"choices": [{"message": {"tool_calls": "x"}}]}), "bad response: not a message"),
+        ((200, {"choices": [{"message": {"tool_calls": [7]}}]}), "bad response: not a message"),
+        (
+            (200, {"choices": [{"message": {"tool_calls": [{"function": "get_profile"}]}}]}),
+            "bad response: not a message",
+        ),
+    ],
 )
 def test_errors_and_malformed_answers_fall_back(fake, snap, response, reason):
     url, _ = fake(lambda body: response)

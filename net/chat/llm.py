@@ -142,7 +142,7 @@ def _complete(
     try:
         with urllib.request.urlopen(request, timeout=remaining) as response:
             data = json.loads(response.read())
-        return data["choices"][0]["message"]
+        message = data["choices"][0]["message"]
     except urllib.error.HTTPError as err:
         raise LlmError(f"HTTP {err.code}") from err
     except (TimeoutError, urllib.error.URLError) as err:
@@ -150,6 +150,21 @@ def _complete(
         raise LlmError("timeout" if isinstance(reason, TimeoutError) else str(reason)) from err
     except (ValueError, KeyError, IndexError, TypeError) as err:
         raise LlmError(f"bad response: {type(err).__name__}") from err
+    if not _is_message(message):
+        raise LlmError("bad response: not a message")
+    return message
+
+
+def _is_message(message: Any) -> bool:
+    """Whether ``message`` is what ``ask_llm`` reads: a map whose ``tool_calls``, if any, is an
+    array of maps, each ``function`` a map (a model's malformed answer falls back, never
+    raises out of the engine)."""
+    if not isinstance(message, dict):
+        return False
+    calls = message.get("tool_calls") or []
+    return isinstance(calls, list) and all(
+        isinstance(c, dict) and isinstance(c.get("function") or {}, dict) for c in calls
+    )
 
 
 def _tool_name(call: Mapping[str, Any]) -> str:
