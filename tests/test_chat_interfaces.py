@@ -124,9 +124,13 @@ def test_chat_events_stay_off_the_open_pub_under_access_control(serving, made):
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"event/")
+    sub.setsockopt(zmq.SUBSCRIBE, b"cell/")  # published all the time
     sub.connect(serving.config.serve.pub_endpoint)
     try:
-        time.sleep(0.3)
+        # a crowd message: the subscriptions have reached the XPUB (else this cannot fail)
+        deadline = time.monotonic() + 10.0
+        while not (sub.poll(100) and sub.recv_multipart()[0].startswith(b"cell/")):
+            assert time.monotonic() < deadline, "no crowd on the PUB"
         with api(serving, made["analyst"]) as client:
             path = f"/api/twins/{a_twin(serving)}/chat"
             assert client.post(path, json={"message": "hello"}).status_code == 200
