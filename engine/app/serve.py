@@ -60,10 +60,10 @@ GATEWAY_STEADY_S = 10.0
 GATEWAY_BACKOFF_MAX_S = 60.0
 """The longest wait between checks of a gateway that keeps ending at once."""
 HTTP_TIMEOUT_TICKS = 3
+"""A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
 CHAT_MARGIN_S = 2.0
 """With a language model, a REST call waits for ``[chat] timeout_s`` plus this (the embedded
 engine's fallback and a tick or two) before its 503."""
-"""A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
 
 
 class Serving:
