@@ -119,6 +119,8 @@ class WsSettings:
         max_message_bytes: largest client message; larger ones close the connection (1009).
         rate_per_s, burst: each connection's requests a second, and burst (beyond:
             ``rate_limited`` answered by the gateway).
+        max_connections: connections at once, over all clients (beyond: the handshake is
+            refused, 503): each may hold ``max_queue_bytes`` and its answers.
     """
 
     max_queue_bytes: int = 4 << 20
@@ -128,6 +130,7 @@ class WsSettings:
     max_message_bytes: int = 1 << 20
     rate_per_s: float = 200.0
     burst: int = 400
+    max_connections: int = 256
 
 
 def frame(topic: bytes, payload: bytes) -> bytes:
@@ -581,14 +584,22 @@ def add_websocket_route(
 ) -> None:  # fmt: skip
     """Serve ``PATH`` on ``app``: ``requests`` is the gateway's ``CallerRequests``."""
     settings = settings or WsSettings(max_message_bytes=security.max_body_bytes)
+    open_sessions = 0
 
     @app.websocket(PATH)
     async def websocket(ws: WebSocket) -> None:
+        nonlocal open_sessions
         found = _refusal(ws, security, access)
+        if isinstance(found, Caller) and open_sessions >= settings.max_connections:
+            found = 503, f"at most {settings.max_connections} WebSocket connections at once"
         if not isinstance(found, Caller):
             status, reason = found
             await ws.send_denial_response(JSONResponse({"detail": reason}, status))
             return
-        await ws.accept(subprotocol=_token_of(ws)[1])
-        with contextlib.suppress(WebSocketDisconnect):
-            await _Session(ws, relay, found, access, requests, settings).run()
+        open_sessions += 1
+        try:
+            await ws.accept(subprotocol=_token_of(ws)[1])
+            with contextlib.suppress(WebSocketDisconnect):
+                await _Session(ws, relay, found, access, requests, settings).run()
+        finally:
+            open_sessions -= 1

@@ -397,3 +397,57 @@ def test_the_health_pub_reaches_analysts_only():
         assert relay._sockets_for(b"meta", Role.ANALYST) == [False]
 
     run(fan_out())
+
+
+def test_connections_beyond_max_connections_are_refused():
+    """Each connection may hold ``max_queue_bytes``: their number is bounded (503 beyond), and a
+    closed one frees its place."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from synthtwin.net.http_api import CallerRequests
+    from synthtwin.net.http_security import Access, HttpSecurity
+    from synthtwin.net.websocket import PATH, WsSettings, add_websocket_route
+    from tests.loopback import free_port
+
+    app = FastAPI()
+    relay = WsRelay("tcp://127.0.0.1:1")  # never connected: no subscription needs it
+    requests = CallerRequests("tcp://127.0.0.1:1", 1.0, None, None)
+    add_websocket_route(app, relay, Access(None), requests, HttpSecurity(),
+                        WsSettings(max_connections=2))  # fmt: skip
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_config=None, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="ws-limit")
+    thread.start()
+    url = f"ws://127.0.0.1:{port}{PATH}"
+
+    async def limit() -> None:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        async with connect(url) as first, connect(url) as second:
+            assert (await control(second, "subscribe", "meta"))["op"] == "subscribed"
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url):
+                    pass
+            assert refused.value.response.status_code == 503
+            assert b"at most 2 WebSocket connections" in refused.value.response.body
+            await first.close()
+        deadline = time.monotonic() + WAIT_S  # the two closed: room again, once their
+        while True:  # sessions have ended on the gateway's side too
+            try:
+                again = await connect(url)
+                break
+            except InvalidStatus:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        async with again:
+            assert (await control(again, "subscribe", "meta"))["op"] == "subscribed"
+
+    try:
+        run(limit())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=WAIT_S)
+    assert not thread.is_alive()
