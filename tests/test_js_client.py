@@ -1,10 +1,10 @@
 """The JavaScript client (``clients/js``) under Node's test runner: every golden vector of
-``tests/golden`` (``test/golden.test.js``) and the msgpack writer (``test/msgpack.test.js``),
-then against a live ``Serving`` on loopback over the gateway's WebSocket (``test/live.test.js``:
-late join, requests, a twin's topics, a reconnect after the gateway restarts). Node runs the
-client's own tests; this file starts the server, kills its gateway for the reconnect and bounds
-each run in time. Skipped only where ``node`` is absent (``bash .ci/setup --test`` installs
-it)."""
+``tests/golden`` (``test/golden.test.js``), the msgpack writer (``test/msgpack.test.js``) and
+``WsClone`` on a stand-in socket (``test/client.test.js``), then against a live ``Serving`` on
+loopback over the gateway's WebSocket (``test/live.test.js``: late join, requests, a twin's
+topics, a reconnect after the gateway restarts). Node runs the client's own tests; this file
+starts the server, kills its gateway for the reconnect and bounds each run in time. Skipped only
+where ``node`` is absent (``bash .ci/setup --test`` installs it)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def ws_url(serving: Serving) -> str:
 
 
 def test_every_golden_vector_and_the_msgpack_writer():
-    output = node_test("test/golden.test.js", "test/msgpack.test.js")
+    output = node_test("test/golden.test.js", "test/msgpack.test.js", "test/client.test.js")
     assert "# fail 0" in output and "# skipped 0" in output
 
 

@@ -194,6 +194,9 @@ export class WsClone {
     this.replica = new Replica();
     /** Called with each applied message. */
     this.onApplied = () => {};
+    /** Called when re-reading the roster after a skip failed (the connection closed, a timeout,
+     * `rate_limited`): the roster then follows `meta` alone. Never throws past this. */
+    this.onError = () => {};
   }
 
   /**
@@ -214,7 +217,9 @@ export class WsClone {
     for (const answer of [roster, snapshot]) if (!answer.ok) throw new RequestError(answer.error);
     clone.replica.join(roster, snapshot);
     socket.onPublish = (topic, payload) => clone.#apply(payload);
-    socket.onSkipped = () => clone.#reread();
+    socket.onSkipped = () => {
+      clone.#reread().catch((err) => clone.onError(err)); // no unhandled rejection
+    };
     for (const payload of early) clone.#apply(payload);
     return clone;
   }

@@ -1,0 +1,47 @@
+// WsClone over a stand-in socket: what it does when the gateway skips it ahead.
+import assert from "node:assert/strict";
+import test from "node:test";
+
+import { WsClone } from "../src/client.js";
+
+function standIn(roster) {
+  return {
+    onPublish: () => {},
+    onSkipped: () => {},
+    subscribe: async (prefix) => ({ op: "subscribed", prefix }),
+    request: async (op) =>
+      op === "roster"
+        ? { ok: true, seq: 1, result: { protocol: 1, epoch: "", activities: [], clips: [], ids: { data: [1, 2] } } }
+        : { ok: true, seq: 1, result: { crowd: [] } },
+    call: roster,
+  };
+}
+
+test("a roster re-read after a skip that fails is reported, not an unhandled rejection", async () => {
+  const unhandled = [];
+  const onUnhandled = (reason) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const socket = standIn(async () => {
+      throw new Error("closed (1006)");
+    });
+    const clone = await WsClone.join(socket, ["cell/"]);
+    const errors = [];
+    clone.onError = (err) => errors.push(err.message);
+    socket.onSkipped({ op: "skipped", dropped: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(errors, ["closed (1006)"]);
+    assert.deepEqual(unhandled, []);
+    assert.deepEqual([...clone.replica.roster], [1, 2]); // kept as it was
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+});
+
+test("a roster re-read after a skip replaces the roster", async () => {
+  const socket = standIn(async () => ({ ids: { data: [2, 5] } }));
+  const clone = await WsClone.join(socket, ["cell/"]);
+  socket.onSkipped({ op: "skipped", dropped: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual([...clone.replica.roster], [2, 5]);
+});
