@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -78,11 +79,35 @@ def _serve(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> 
             answer = ("reply", engine.reply(TwinSnapshot.from_dict(snapshot), message,
                                             conversation_id))  # fmt: skip
         except Exception as err:  # noqa: BLE001 - handed back to the caller, whatever it is
-            answer = ("error", err)
+            answer = ("error", err if _round_trips(err) else _plain(err))
         try:
             conn.send(answer)
         except Exception as err:  # noqa: BLE001 - an error that does not pickle
-            conn.send(("error", RuntimeError(f"{type(err).__name__}: {err}")))
+            conn.send(("error", _plain(err)))
+
+
+def _round_trips(err: BaseException) -> bool:
+    """Whether ``err`` pickles and unpickles (an exception whose ``__init__`` takes other
+    arguments than its ``args`` pickles, then fails to load on the server's side)."""
+    try:
+        pickle.loads(pickle.dumps(err))
+    except Exception:  # noqa: BLE001 - any failure means: send it plain
+        return False
+    return True
+
+
+def _plain(err: BaseException) -> RuntimeError:
+    """``err`` as a ``RuntimeError`` that names its type and message (always pickles)."""
+    return RuntimeError(f"{type(err).__name__}: {err}")
+
+
+def _loads(data: bytes) -> tuple[str, Any]:
+    """One message of the worker; one that cannot be read is that chat's error (``finished``
+    runs in the simulation thread's poll: it must never raise)."""
+    try:
+        return pickle.loads(data)
+    except Exception as err:  # noqa: BLE001 - whatever the worker wrote
+        return "error", RuntimeError(f"the chat worker's answer could not be read: {_plain(err)}")
 
 
 class ChatService:
@@ -164,7 +189,7 @@ class ChatService:
         ``IN_FLIGHT``; a worker that ended is replaced."""
         try:
             while self._conn.poll():
-                kind, value = self._conn.recv()
+                kind, value = _loads(self._conn.recv_bytes())
                 if kind == "ready":
                     self._pid = value
                 else:

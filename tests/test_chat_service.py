@@ -10,7 +10,7 @@ import pytest
 
 from synthtwin.net.chat import ChatEngine, ChatReply, take_snapshot
 from synthtwin.net.chat_service import WORKER_NICENESS, ChatService, WorkerDied
-from tests.chat.engines import RELEASE, Broken, Mortal, Slow
+from tests.chat.engines import RELEASE, Broken, Garbled, Mortal, Slow
 from tests.conftest import small_simulation
 
 
@@ -96,5 +96,22 @@ def test_a_worker_that_dies_is_replaced(sim):
         assert service.submit("alive", snapshot, "hello", None)
         ((key, reply),) = _collect(service, 1)
         assert key == "alive" and reply.intent == "greeting"
+    finally:
+        service.close()
+
+
+def test_a_reply_the_server_cannot_read_is_handed_back_as_an_error(sim):
+    """An error that pickles in the worker but does not unpickle here (``__init__`` with other
+    arguments than its ``args``) fails its own chat only: ``finished`` never raises (it runs in
+    the simulation thread's poll), and the next chat is answered."""
+    service = ChatService(engine=Garbled)
+    try:
+        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        service.submit("garbled", snapshot, "garble", None)
+        service.submit("fine", snapshot, "hello", None)
+        (key, error), (after, reply) = _collect(service, 2)
+        assert key == "garbled" and isinstance(error, RuntimeError)
+        assert "_TwoArgs" in str(error) and "bad: reply" in str(error)
+        assert after == "fine" and reply.intent == "greeting"
     finally:
         service.close()

@@ -33,3 +33,20 @@ class Mortal(ChatEngine):
         if message == "die":
             os._exit(1)
         return super().reply(snapshot, message, conversation_id)
+
+
+class _TwoArgs(Exception):
+    """An exception that pickles but does not unpickle (its ``__init__`` takes two arguments,
+    its ``args`` hold one), as ``ChatArgsError`` or ``HistoryError`` would."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+
+
+class Garbled(ChatEngine):
+    """Raises an exception the server cannot read back, then answers normally."""
+
+    def reply(self, snapshot, message, conversation_id=None):
+        if message == "garble":
+            raise _TwoArgs("bad", "reply")
+        return super().reply(snapshot, message, conversation_id)
