@@ -102,6 +102,7 @@ export class SynthTwinSocket {
       if (answer.op === "skipped") return this.onSkipped(answer);
       const waiting = this.controls.shift();
       if (waiting === undefined) return this.onUnmatched(answer);
+      if (waiting.expired) return; // the late answer of a control that timed out
       clearTimeout(waiting.timer);
       if (answer.op === "error") waiting.reject(new Error(answer.message));
       else waiting.resolve(answer);
@@ -140,7 +141,11 @@ export class SynthTwinSocket {
   #control(op, prefix) {
     this.ws.send(JSON.stringify({ op, prefix }));
     return this.#wait(`${op} '${prefix}'`, (entry) => {
-      entry.cancel = () => this.controls.splice(this.controls.indexOf(entry), 1);
+      // Timed out: it stays in the queue to take its answer, which still comes in order (else
+      // the next control would get it).
+      entry.cancel = () => {
+        entry.expired = true;
+      };
       this.controls.push(entry);
     });
   }

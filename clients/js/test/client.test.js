@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { WsClone } from "../src/client.js";
+import { SynthTwinSocket, WsClone } from "../src/client.js";
 
 function standIn(roster) {
   return {
@@ -44,4 +44,22 @@ test("a roster re-read after a skip replaces the roster", async () => {
   socket.onSkipped({ op: "skipped", dropped: 1 });
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.deepEqual([...clone.replica.roster], [2, 5]);
+});
+
+test("a control answer that comes after its timeout is not taken for the next one's", async () => {
+  const listeners = {};
+  const sent = [];
+  const ws = {
+    send: (data) => sent.push(data),
+    addEventListener: (type, listener) => {
+      listeners[type] = listener;
+    },
+  };
+  const socket = new SynthTwinSocket(ws, 30);
+  await assert.rejects(socket.subscribe("cell/"), /no answer to subscribe 'cell\/'/);
+  const next = socket.subscribe("meta");
+  listeners.message({ data: JSON.stringify({ op: "subscribed", prefix: "cell/" }) }); // late
+  listeners.message({ data: JSON.stringify({ op: "subscribed", prefix: "meta" }) });
+  assert.deepEqual(await next, { op: "subscribed", prefix: "meta" });
+  assert.equal(sent.length, 2);
 });
