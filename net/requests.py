@@ -220,13 +220,28 @@ class RequestHandler:
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, message))
 
     def deferred_replies(self) -> list[tuple[int, bytes]]:
-        """``(ticket, reply payload)`` of each deferred request finished since the last call."""
-        done: list[ChatDone | HistoryDone] = self.chat.finished() if self.chat is not None else []
-        if self.history is not None:
-            done += self.history.finished()
-        return [
-            (d.ticket, self._reply(self._deferred.pop(d.ticket), d.result, d.error)) for d in done
-        ]
+        """``(ticket, reply payload)`` of each deferred request finished since the last call;
+        never raises (the simulation thread's poll calls it: an exception would end serving).
+        A result that cannot be encoded is answered ``internal``."""
+        done: list[ChatDone | HistoryDone] = []
+        for source in (self.chat, self.history):
+            if source is None:
+                continue
+            try:
+                done += source.finished()
+            except Exception:  # noqa: BLE001 - its requests stay unanswered; serving goes on
+                log.exception("collecting the finished %s requests failed", type(source).__name__)
+        replies = []
+        for d in done:
+            request_id = self._deferred.pop(d.ticket)
+            try:
+                payload = self._reply(request_id, d.result, d.error)
+            except Exception as err:  # noqa: BLE001 - the request must be answered
+                log.exception("the reply to request %s could not be encoded", request_id)
+                error = ReplyError(reply.INTERNAL, f"{type(err).__name__}: {clip(err)}")
+                payload = self._reply(request_id, error=error)
+            replies.append((d.ticket, payload))
+        return replies
 
     def _check_rate(self, peer: bytes) -> None:
         """``rate_limited`` unless ``peer``'s bucket holds a token."""

@@ -13,7 +13,7 @@ import zmq
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.net.chat import numbers_in
-from synthtwin.net.chat_requests import ChatRequests, Deferred
+from synthtwin.net.chat_requests import ChatDone, ChatRequests, Deferred
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
@@ -187,6 +187,40 @@ def test_a_full_worker_answers_rate_limited_and_queues_nothing(sim):
         assert answered.ok and answered.id == 7 and answered.result["intent"] == "greeting"
     finally:
         service.close()
+        server.close()
+
+
+class _Finished:
+    """A deferred source (``ChatRequests``, ``HistoryRequests``) that hands back ``done`` once,
+    or raises."""
+
+    def __init__(self, done: list | None) -> None:
+        self.done = done
+
+    def submit(self, args: dict) -> Deferred:
+        return Deferred(args["id"])
+
+    def finished(self) -> list:
+        if self.done is None:
+            raise RuntimeError("broken")
+        done, self.done = self.done, []
+        return done
+
+
+def test_deferred_replies_never_raise_out_of_the_poll(sim, caplog):
+    """``deferred_replies`` runs in the simulation thread's poll, where an exception ends
+    serving: a result that does not encode is answered ``internal``, a source that raises is
+    logged and the other's replies still go."""
+    handler, server = _handler(sim, _Finished([ChatDone(1, {"x": object()}, None)]))
+    handler.history = _Finished(None)
+    try:
+        assert handler.handle(_payload("chat", id=1, message="hi")) == Deferred(1)
+        ((ticket, payload),) = handler.deferred_replies()
+        answered = reply.decode(payload)
+        assert ticket == 1 and answered.id == 7 and answered.error.code == "internal"
+        assert "collecting the finished _Finished requests failed" in caplog.text
+        assert handler.deferred_replies() == []
+    finally:
         server.close()
 
 
