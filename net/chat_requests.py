@@ -131,7 +131,10 @@ class ChatRequests:
                 done.append(ChatDone(ticket, None, ReplyError(reply.INTERNAL, text)))
             else:
                 done.append(ChatDone(ticket, outcome.to_dict(), None))
-                self._publish(twin_id, message, outcome)
+                try:
+                    self._publish(twin_id, message, outcome)
+                except Exception:  # noqa: BLE001 - the reply still goes; only the event is lost
+                    log.exception("event/chat of twin %d could not be published", twin_id)
         return done
 
     def _publish(self, twin_id: int, message: str, answer: ChatReply) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import msgpack
 import pytest
@@ -12,7 +13,7 @@ import zmq
 
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
-from synthtwin.net.chat import numbers_in
+from synthtwin.net.chat import ChatEngine, numbers_in, take_snapshot
 from synthtwin.net.chat_requests import ChatDone, ChatRequests, Deferred
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.requests import Controls, RequestHandler
@@ -222,6 +223,21 @@ def test_deferred_replies_never_raise_out_of_the_poll(sim, caplog):
         assert handler.deferred_replies() == []
     finally:
         server.close()
+
+
+def test_an_event_that_cannot_be_published_loses_only_the_event(sim, caplog):
+    twin = int(sim.world.ids[0])
+    answer = ChatEngine().reply(take_snapshot(sim.world, twin, sim.today), "hi")
+    service = SimpleNamespace(finished=lambda: [(1, answer), (2, answer)])
+
+    def publish(topic, payload_at):
+        raise RuntimeError("socket closed")
+
+    chats = ChatRequests(service, sim.world, sim.today, publish)
+    chats._asked.update({1: (twin, "hi"), 2: (twin, "hi")})
+    done = chats.finished()
+    assert [(d.ticket, d.result == answer.to_dict()) for d in done] == [(1, True), (2, True)]
+    assert f"event/chat of twin {twin} could not be published" in caplog.text
 
 
 def test_a_server_without_chats_says_so(sim):
