@@ -248,3 +248,17 @@ def test_the_crowd_is_the_same_object_until_a_cell_changes():
     assert replica.crowd() is first
     replica.receive(west.publish(2, {1: (1000.0, 1001.0, WALK_MPS)}))
     assert replica.crowd() is not first
+
+
+def test_a_clone_with_the_health_pub_follows_health_events_there():
+    """event/chat and event/alert travel on the health PUB only under access control (protocol
+    section 2.1): a client following ``event/`` subscribes to it on the health PUB too."""
+    from synthtwin.net.wire.client import _Access, _Clone, _is_health
+
+    for prefix in (b"event/", b"event/chat", b"event/alert", b"twin/4/", b"cell/0/0/"):
+        assert _is_health(prefix), prefix
+    for prefix in (b"event/activity", b"meta"):
+        assert not _is_health(prefix), prefix
+    access = _Access(None, None, "tcp://127.0.0.1:1", False)
+    clone = _Clone("tcp://127.0.0.1:2", None, [(0, 0)], [7], True, False, access)
+    assert clone._health_topics() == [b"twin/7/", b"event/"]  # cell vitals not asked for
