@@ -421,7 +421,8 @@ class _Session:
                 return
             data = message.get("bytes")
             text = message.get("text")
-            if len(data or text or "") > self.settings.max_message_bytes:
+            size = len(data) if data is not None else len((text or "").encode())  # bytes
+            if size > self.settings.max_message_bytes:
                 await self.ws.close(1009, "message too large")
                 return
             if data is not None:

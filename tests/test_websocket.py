@@ -301,11 +301,14 @@ def test_a_foreign_host_and_an_oversized_message_are_refused(serving):
         status = await asyncio.wait_for(reader.readline(), WAIT_S)
         writer.close()
         assert status.startswith(b"HTTP/1.1 400"), status
-        async with connect(ws_url(serving), max_size=None) as ws:
-            await ws.send(bytes(serving.config.security.max_body_bytes + 1))
-            with pytest.raises(ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), WAIT_S)
-            assert closed.value.rcvd.code == 1009
+        limit = serving.config.security.max_body_bytes
+        # over the limit in bytes, not in characters: a text of 3-byte characters
+        for message in (bytes(limit + 1), "\u20ac" * (limit // 3 + 1)):
+            async with connect(ws_url(serving), max_size=None) as ws:
+                await ws.send(message)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), WAIT_S)
+                assert closed.value.rcvd.code == 1009
 
     run(refuse())
 
