@@ -74,16 +74,20 @@ class RecordWriter:
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until every batch queued so far is stored; False if ``timeout_s`` passed first."""
+    def flush(self, timeout_s: float | None) -> bool:
+        """Wait until every batch queued so far is stored; False if ``timeout_s`` passed first
+        (None: no limit)."""
         return self.queue.barrier().done.wait(timeout_s)
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Store what is queued, then stop the thread (waiting at most ``timeout_s``)."""
+    def close(self, timeout_s: float | None = 30.0) -> bool:
+        """Store what is queued, then stop the thread (waiting at most ``timeout_s``; None: no
+        limit); whether it stopped."""
         self.queue.close()
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             log.error("the health record's writer did not finish within %g s", timeout_s)
+            return False
+        return True
 
     def _run(self) -> None:
         while True:

@@ -3,6 +3,7 @@ writes from a real simulation into a real DuckDB file."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -217,3 +218,30 @@ def test_fired_alerts_are_kept_for_publishing_only_when_serving(tmp_path, blocki
     recorder.close()
     assert stored == 3
     assert [a["twin_id"] for a in kept] == ([] if blocking else [1, 2, 3])
+
+
+def test_a_headless_record_waits_for_a_slow_writer_however_long(tmp_path, monkeypatch):
+    """``twin simulate --store`` flushes and closes without a time limit (a large population's
+    last day may take the writer longer than a serving checkpoint would wait): every row is in
+    the file when the run ends, none lost to a store closed under its writer."""
+    import synthtwin.engine.app.record as record
+
+    monkeypatch.setattr(record, "FLUSH_TIMEOUT_S", 0.01)
+    monkeypatch.setattr(record, "CLOSE_TIMEOUT_S", 0.01)
+    write = HealthStore.write
+
+    def slow(self, table, columns):
+        time.sleep(0.2)
+        write(self, table, columns)
+
+    monkeypatch.setattr(HealthStore, "write", slow)
+    from synthtwin.engine.config import HistoryConfig
+
+    recorder = Recorder(tmp_path / "h.duckdb", HistoryConfig(), blocking=True)
+    recorder.sink(RecordBatch("vitals", _vitals([1, 2], 0)))
+    recorder.flush()
+    assert recorder.store.db.execute("SELECT count(*) FROM vitals").fetchone()[0] == 2
+    recorder.sink(RecordBatch("daily", _days([1, 2], "2026-03-02")))
+    recorder.close()
+    with duckdb.connect(str(tmp_path / "h.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM daily").fetchone()[0] == 2

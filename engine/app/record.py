@@ -27,7 +27,9 @@ __all__ = ["FLUSH_TIMEOUT_S", "Recorder"]
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 30.0
-"""Longest wait for the writer before a checkpoint, wall seconds."""
+"""Longest wait for the writer before a checkpoint, wall seconds (serving)."""
+CLOSE_TIMEOUT_S = 30.0
+"""Longest wait for the writer to store what is queued at shutdown, wall seconds (serving)."""
 
 
 class Recorder:
@@ -78,8 +80,11 @@ class Recorder:
             )  # fmt: skip
 
     def flush(self) -> None:
-        """Wait until everything recorded so far is stored (at most ``FLUSH_TIMEOUT_S``)."""
-        if not self.writer.flush(FLUSH_TIMEOUT_S):
+        """Wait until everything recorded so far is stored: at most ``FLUSH_TIMEOUT_S`` when
+        serving (a checkpoint waits in the tick), as long as it takes headless (the run's
+        record must be whole when it ends)."""
+        timeout_s = None if self._blocking else FLUSH_TIMEOUT_S
+        if not self.writer.flush(timeout_s):
             log.error(
                 "the health record's writer is behind by more than %g s; a checkpoint goes on "
                 "without its latest rows",
@@ -87,6 +92,8 @@ class Recorder:
             )
 
     def close(self) -> None:
-        """Store what is queued, stop the writer and close the file."""
-        self.writer.close()
-        self.store.close()
+        """Store what is queued, stop the writer and close the file (headless: however long the
+        writer takes; serving: the file stays open under a writer that did not stop in time,
+        rather than close beneath its transaction)."""
+        if self.writer.close(None if self._blocking else CLOSE_TIMEOUT_S):
+            self.store.close()
