@@ -93,8 +93,11 @@ BEARER_PREFIX = "bearer."
 """A subprotocol ``bearer.<token>`` carries the token (browsers cannot set headers)."""
 MAX_TOPIC_BYTES = 255
 """Longest topic a frame carries (its length is one byte)."""
-MAX_PREFIX_BYTES = 1024
-"""Longest subscription prefix (the server's PUB drops longer subscription messages)."""
+MAX_PREFIX_BYTES = 1012
+"""Longest subscription prefix. The server's PUB drops a subscriber that sends a subscription
+message over 1024 bytes (``net.server.MAX_SUBSCRIPTION_BYTES``), here the relay's SUB with every
+client's stream (reconnecting, it sends it again, over and over); ZeroMQ 4.3 (ZMTP 3.1) sends a
+prefix as a ``SUBSCRIBE`` command, 10 bytes more, and ``UNSUBSCRIBE``, 12 bytes more."""
 RECHECK_S = 2.0
 """How often a connection's token is checked again, wall seconds (``net.auth.RELOAD_S``)."""
 HEALTH_SUFFIX = b"/vitals"

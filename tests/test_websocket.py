@@ -6,6 +6,7 @@ the relay itself. Every wait is bounded."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -454,3 +455,36 @@ def test_connections_beyond_max_connections_are_refused():
         server.should_exit = True
         thread.join(timeout=WAIT_S)
     assert not thread.is_alive()
+
+
+def test_the_longest_prefix_fits_the_server_s_subscription_messages(serving):
+    """The server's PUB drops a subscriber whose subscription message is over
+    ``MAX_SUBSCRIPTION_BYTES`` (here the relay's SUB, and with it every client's stream); ZeroMQ
+    4.3 sends ``SUBSCRIBE`` and ``UNSUBSCRIBE`` commands of 10 and 12 bytes more than the prefix:
+    the longest prefix a client may hold still fits both, a longer one is refused."""
+    from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES
+    from synthtwin.net.websocket import MAX_PREFIX_BYTES
+
+    assert MAX_PREFIX_BYTES + len(b"\x0bUNSUBSCRIBE") == MAX_SUBSCRIPTION_BYTES
+
+    async def stream_goes_on() -> None:
+        async with connect(ws_url(serving)) as watcher, connect(ws_url(serving)) as other:
+            await control(watcher, "subscribe", "cell/")
+            answer = await control(other, "subscribe", "x" * (MAX_PREFIX_BYTES + 1))
+            assert answer == {"op": "error", "message": "a prefix has at most 1012 bytes"}
+            for op in ("subscribe", "unsubscribe"):
+                assert (await control(other, op, "x" * MAX_PREFIX_BYTES))["op"] == f"{op}d"
+                await asyncio.sleep(0.5)  # the relay's SUB has sent it to the server
+                while True:  # what was on its way
+                    try:
+                        await asyncio.wait_for(watcher.recv(), 0.05)
+                    except TimeoutError:
+                        break
+                received, end = 0, time.monotonic() + 3.0
+                while received < 5 and time.monotonic() < end:
+                    with contextlib.suppress(TimeoutError):
+                        if isinstance(await asyncio.wait_for(watcher.recv(), 0.5), bytes):
+                            received += 1
+                assert received >= 5, f"the stream stopped after a long prefix's {op}"
+
+    run(stream_goes_on())
