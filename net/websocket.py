@@ -69,6 +69,7 @@ from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.dealer import ClientClosed, RequestTimeout
 from synthtwin.net.wire.envelope import unpack_envelope
 from synthtwin.net.wire.errors import WireError
+from synthtwin.net.wire.topics import HEALTH_EVENTS
 
 if TYPE_CHECKING:  # net.http_api builds the app and imports this module
     from synthtwin.net.http_api import CallerRequests
@@ -101,8 +102,6 @@ prefix as a ``SUBSCRIBE`` command, 10 bytes more, and ``UNSUBSCRIBE``, 12 bytes 
 RECHECK_S = 2.0
 """How often a connection's token is checked again, wall seconds (``net.auth.RELOAD_S``)."""
 HEALTH_SUFFIX = b"/vitals"
-HEALTH_EVENTS = (b"event/chat", b"event/alert")
-"""Event topics that are health data (on the health PUB under access control)."""
 CROWD_SUFFIX = b"/crowd"
 POLICY_VIOLATION = 1008
 """WebSocket close code of a connection whose token stopped working."""

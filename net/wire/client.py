@@ -61,14 +61,10 @@ def _wait_ms(timeout_s: float | None) -> int:
     return -1 if timeout_s is None else max(0, round(timeout_s * 1000))
 
 
-HEALTH_EVENTS = (b"event/chat", b"event/alert")
-"""Event topics that are health data: on the health PUB only under access control."""
-
-
 def _is_health(prefix: bytes) -> bool:
     """Whether the topics under ``prefix`` may be health topics (cell and twin vitals,
     ``event/chat`` and ``event/alert``: ``event/`` follows them on the health PUB too)."""
-    if any(e.startswith(prefix) or prefix.startswith(e) for e in HEALTH_EVENTS):
+    if any(e.startswith(prefix) or prefix.startswith(e) for e in topics.HEALTH_EVENTS):
         return True
     return prefix.startswith((topics.CELL_PREFIX, topics.TWIN_PREFIX))
 

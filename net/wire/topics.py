@@ -24,6 +24,7 @@ __all__ = [
     "CELL_PREFIX",
     "CELL_SIZE_M",
     "EVENT_PREFIX",
+    "HEALTH_EVENTS",
     "META_TOPIC",
     "TWIN_PREFIX",
     "cell_centre_m",
@@ -39,6 +40,8 @@ CELL_SIZE_M = 2000.0
 CELL_PREFIX = b"cell/"
 TWIN_PREFIX = b"twin/"
 EVENT_PREFIX = b"event/"
+HEALTH_EVENTS = (b"event/chat", b"event/alert")
+"""Event topics that are health data: on the health PUB only, under access control."""
 META_TOPIC = b"meta"
 
 
