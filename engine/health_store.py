@@ -127,6 +127,20 @@ class HealthStore:
             self.write("daily", {name: missing[name] for name in missing.column_names})
         return missing.num_rows
 
+    def other_twins(self, columns: dict[str, np.ndarray]) -> int | None:
+        """The first id of ``columns`` (``twin_id`` and profile columns of ``twins``) whose
+        stored profile differs (another person under that id), or None."""
+        if "twins" not in self._tables or not len(columns.get("twin_id", ())):
+            return None
+        batch = _arrow(columns)  # noqa: F841 - scanned by name in the SQL below
+        differs = " OR ".join(f"t.{name} IS DISTINCT FROM b.{name}" for name in columns
+                              if name != "twin_id")  # fmt: skip
+        with self.db.cursor() as cur:
+            (first,) = cur.execute(
+                f"SELECT min(b.twin_id) FROM batch b JOIN twins t USING (twin_id) WHERE {differs}"
+            ).fetchone()
+        return None if first is None else int(first)
+
     def truncate_after(self, now: datetime) -> dict[str, int]:
         """Delete what a world at ``now`` has not lived: vitals sampled after it, episodes
         ending after it, days not closed by it (on or after ``now``'s date) and their alerts.

@@ -245,3 +245,23 @@ def test_a_headless_record_waits_for_a_slow_writer_however_long(tmp_path, monkey
     recorder.close()
     with duckdb.connect(str(tmp_path / "h.duckdb"), read_only=True) as db:
         assert db.execute("SELECT count(*) FROM daily").fetchone()[0] == 2
+
+
+def test_a_store_of_another_world_is_refused_not_mixed(tmp_path, capsys):
+    """Two new worlds of other seeds share twin ids, not people: the second refuses the first's
+    record (its days would join another person's under one id); the same world again (same
+    seed and size: the same people) records on."""
+    store = tmp_path / "h.duckdb"
+
+    def simulate(seed: int, start: str, out: str) -> int:
+        return main(["simulate", "--twins", "5", "--days", "1", "--step-s", "300", "--quiet",
+                     "--start", start, "--seed", str(seed), "--out", str(tmp_path / out),
+                     "--store", str(store)])  # fmt: skip
+
+    assert simulate(1, "2026-03-02", "a") == 0
+    assert simulate(2, "2026-03-05", "b") == 2
+    assert "was written by another world: its twin 1 is another person" in capsys.readouterr().err
+    assert simulate(1, "2026-03-05", "c") == 0
+    with duckdb.connect(str(store), read_only=True) as db:
+        days = db.execute("SELECT DISTINCT day FROM daily ORDER BY day").fetchall()
+    assert days == [(date(2026, 3, 2),), (date(2026, 3, 5),)]

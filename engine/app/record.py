@@ -7,7 +7,8 @@ it last. Crash consistency (a world resumed from a checkpoint after a kill -9): 
 what the world has not lived yet (samples and episodes after its clock, days it has not closed)
 and adds the closed days the checkpoint holds that the store lacks; the flush before every
 checkpoint puts every sample up to it in the store. So the record holds every day the checkpoint
-covers and nothing from the future, and the resumed world records the rest again.
+covers and nothing from the future, and the resumed world records the rest again. A store
+written by another world (other people under the same ids) is refused rather than mixed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 from pathlib import Path
 
 from synthtwin.engine.config import AlertsConfig, HistoryConfig
-from synthtwin.engine.health_store import HealthStore
+from synthtwin.engine.health_store import HealthStore, StoreError
 from synthtwin.engine.record_queue import RecordBatch, RecordQueue
 from synthtwin.engine.record_writer import RecordWriter
 from synthtwin.engine.world import World
@@ -70,7 +71,21 @@ class Recorder:
         return self.queue.offer(batch)
 
     def align(self, world: World) -> None:
-        """Make the store agree with ``world`` before its first tick (module docstring)."""
+        """Make the store agree with ``world`` before its first tick (module docstring).
+
+        Raises:
+            StoreError: the store holds other people under the ids of ``world``'s twins (it was
+                written by another world: a new one of another seed or size, not resumed), so
+                their days would be mixed under one id.
+        """
+        profiles = {"twin_id": world.ids, "age_y": world["age_y"], "sex": world["sex"]}
+        other = self.store.other_twins(profiles)
+        if other is not None:
+            raise StoreError(
+                f"the health record {self.store.path} was written by another world: its twin "
+                f"{other} is another person (age, sex) than this world's; resume that world "
+                "(--resume), or move the file away or set [history] path"
+            )
         deleted = self.store.truncate_after(world.clock.now)
         added = self.store.fill_days(world.resource(HealthRecord).columns())
         if any(deleted.values()) or added:
