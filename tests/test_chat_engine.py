@@ -212,3 +212,20 @@ def test_memory_is_bounded_in_conversations_and_turns():
     assert len(store) == 2
     assert store.context("a", 1).turn == 0
     assert store.context("c", 1).turn == 1
+
+
+def test_a_day_without_a_sample_states_no_mean_or_peak(make_simulation):
+    """At midnight the day's aggregates are zeros: the twin says none of them ("peaked at
+    0 mg/dL today", "today's average is 0/0 mmHg"), only its live values."""
+    sim = make_simulation(twins=5, seed=3)  # Monday 00:00, no tick yet
+    twin = int(sim.world.ids[0])
+    snap = take_snapshot(sim.world, twin, sim.today)
+    assert not {"mean_hr", "max_hr", "sbp_mean", "dbp_mean", "glucose_mean",
+                "glucose_max"} & {f.name for f in snap}  # fmt: skip
+    engine = ChatEngine()
+    for message in ("how is your blood sugar?", "what's your blood pressure?"):
+        answer = engine.reply(snap, message)
+        assert " 0 mg/dL" not in answer.reply and "0/0" not in answer.reply, answer.reply
+    sim.loop.run_ticks(5)
+    later = take_snapshot(sim.world, twin, sim.today)
+    assert later["glucose_max"].value > 0 and later["sbp_mean"].value > 0

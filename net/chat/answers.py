@@ -259,9 +259,9 @@ def _vital_detail(d: Draft, topic: str) -> str:
     """Today's context for a vital sign, from the daily record."""
     if topic == "hr" and d.has("resting_hr"):
         return f"My resting heart rate today has been {d.say('resting_hr')}."
-    if topic == "bp":
+    if topic == "bp" and d.has("sbp_mean"):
         return f"Today's average is {d.say('sbp_mean')}/{d.say('dbp_mean')}."
-    if topic == "glucose":
+    if topic == "glucose" and d.has("glucose_max"):
         return f"It peaked at {d.say('glucose_max')} today."
     if topic == "steps":
         return f"That's burned {d.say('energy_kcal')} so far."

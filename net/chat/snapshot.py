@@ -206,12 +206,14 @@ def _schedule(world: World, row: int, now: datetime) -> dict[str, Value]:
 
 
 def _today(today: TodayReader, row: int) -> dict[str, Value]:
-    """Today's record so far: the ``twin`` reply's ``today`` fields (steps and energy are live)."""
+    """Today's record so far: the ``twin`` reply's ``today`` fields (steps and energy are live).
+    The day's means and maxima only once the day has a sample (a day just begun holds zeros:
+    a twin said its blood sugar "peaked at 0 mg/dL today" after midnight)."""
     day = today(np.array([row]))
-    out: dict[str, Value] = {"days_recorded": 0}
-    for name in ("sleep_hours", "mean_hr", "max_hr", "sbp_mean", "dbp_mean", "glucose_mean",
-                 "glucose_max"):  # fmt: skip
-        out[name] = float(day[name][0])
+    out: dict[str, Value] = {"days_recorded": 0, "sleep_hours": float(day["sleep_hours"][0])}
+    if float(day["max_hr"][0]) > 0.0:  # a heart beats: the day has a sample
+        for name in ("mean_hr", "max_hr", "sbp_mean", "dbp_mean", "glucose_mean", "glucose_max"):
+            out[name] = float(day[name][0])
     resting = float(day["resting_hr"][0])
     if not np.isnan(resting):
         out["resting_hr"] = resting
