@@ -286,6 +286,10 @@ export class LiveClone {
       try {
         socket = await SynthTwinSocket.connect(this.url, this.options);
         const clone = await WsClone.join(socket, this.prefixes);
+        if (this.closed) {
+          socket.close(); // closed while it joined: nobody would ever close this connection
+          return;
+        }
         clone.onApplied = (msg) => this.onApplied(msg);
         socket.ws.addEventListener("close", () => this.#dropped(clone), { once: true });
         this.clone = clone;

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { SynthTwinSocket, WsClone } from "../src/client.js";
+import { LiveClone, SynthTwinSocket, WsClone, frame } from "../src/client.js";
+import { packEnvelope, unpackEnvelope } from "../src/envelope.js";
 
 function standIn(roster) {
   return {
@@ -62,4 +63,70 @@ test("a control answer that comes after its timeout is not taken for the next on
   listeners.message({ data: JSON.stringify({ op: "subscribed", prefix: "meta" }) });
   assert.deepEqual(await next, { op: "subscribed", prefix: "meta" });
   assert.equal(sent.length, 2);
+});
+
+/** A stand-in WebSocket that answers subscriptions, `roster` (no twins) and `snapshot` (no
+ * cells) as a gateway would, and opens after `openMs`. */
+class FakeGateway {
+  static made = [];
+  static openMs = 0;
+
+  constructor(url, protocols) {
+    this.listeners = { open: [], message: [], close: [], error: [] };
+    this.closed = false;
+    FakeGateway.made.push(this);
+    setTimeout(() => this.#emit("open", {}), FakeGateway.openMs);
+  }
+
+  addEventListener(type, listener, options = {}) {
+    const wrapped = options.once
+      ? (event) => {
+          this.listeners[type] = this.listeners[type].filter((l) => l !== wrapped);
+          listener(event);
+        }
+      : listener;
+    this.listeners[type].push(wrapped);
+  }
+
+  #emit(type, event) {
+    for (const listener of [...this.listeners[type]]) listener(event);
+  }
+
+  send(data) {
+    if (typeof data === "string") {
+      const { op, prefix } = JSON.parse(data);
+      setTimeout(() => this.#emit("message", { data: JSON.stringify({ op: `${op}d`, prefix }) }));
+      return;
+    }
+    const body = unpackEnvelope(data.subarray(1), "request").body;
+    const id = body.get("id");
+    const result =
+      body.get("op") === "roster"
+        ? { protocol: 1, epoch: "", activities: [], clips: [],
+            ids: { dtype: "<u4", shape: [0], data: new Uint8Array(0) } }
+        : { crowd: [] };
+    const payload = packEnvelope("reply", 1, 1, 0, { id, ok: true, result });
+    setTimeout(() => this.#emit("message", { data: frame("", payload).buffer }));
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    setTimeout(() => this.#emit("close", { code: 1000, reason: "" }));
+  }
+}
+
+test("a LiveClone closed while it joins again closes that connection", async () => {
+  FakeGateway.made = [];
+  FakeGateway.openMs = 0;
+  const live = await LiveClone.start("ws://fake/ws", ["meta"], { WebSocket: FakeGateway, retryMs: 1 });
+  assert.equal(live.joins, 1);
+  FakeGateway.openMs = 30; // the next connection opens late
+  FakeGateway.made[0].close(); // the gateway went away: the LiveClone connects again
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  live.close(); // ... and is closed before that connection has opened
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(FakeGateway.made.length, 2);
+  assert.equal(FakeGateway.made[1].closed, true);
+  assert.equal(live.joins, 1);
 });
