@@ -36,6 +36,7 @@ export class RequestError extends Error {
  */
 export function frame(topic, payload) {
   const head = encoder.encode(topic);
+  if (head.length > 255) throw new RangeError(`topic of ${head.length} bytes, at most 255`);
   const out = new Uint8Array(1 + head.length + payload.length);
   out[0] = head.length;
   out.set(head, 1);

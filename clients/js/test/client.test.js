@@ -130,3 +130,9 @@ test("a LiveClone closed while it joins again closes that connection", async () 
   assert.equal(FakeGateway.made[1].closed, true);
   assert.equal(live.joins, 1);
 });
+
+test("a frame's topic has at most 255 bytes (its length is one byte)", () => {
+  assert.deepEqual([...frame("ab", new Uint8Array([7]))], [2, 97, 98, 7]);
+  assert.equal(frame("x".repeat(255), new Uint8Array(0))[0], 255);
+  assert.throws(() => frame("x".repeat(256), new Uint8Array(0)), /topic of 256 bytes, at most 255/);
+});
