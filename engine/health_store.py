@@ -67,6 +67,8 @@ class HealthStore:
                 f"cannot open the health record {self.path}: {_first_line(err)}"
             ) from None
         self._tables = set(self._existing_tables())
+        self._columns: dict[str, set[str]] = {}
+        """Each table's columns, once a write has read them."""
         if "daily" in self._tables:
             self.db.execute(INDEX_DAILY)
 
@@ -92,7 +94,7 @@ class HealthStore:
         """
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; expected one of {TABLES}")
-        batch = _arrow(columns)  # noqa: F841 - scanned by name in the SQL below
+        batch = _arrow(columns)  # scanned by name in the SQL below
         cur = self.db.cursor()
         cur.execute("BEGIN")
         try:
@@ -100,16 +102,36 @@ class HealthStore:
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM batch LIMIT 0")
                 if table == "daily":
                     cur.execute(INDEX_DAILY)
+            known = self._add_new_columns(cur, table, batch)
             if table == "twins":
                 cur.execute("DELETE FROM twins WHERE twin_id IN (SELECT twin_id FROM batch)")
             cur.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
             cur.execute("COMMIT")
+            self._columns[table] = known
         except BaseException:
             cur.execute("ROLLBACK")
             raise
         finally:
             cur.close()
         self._tables.add(table)
+
+    def _add_new_columns(
+        self, cur: duckdb.DuckDBPyConnection, table: str, batch: pa.Table
+    ) -> set[str]:
+        """Add to ``table`` the columns of ``batch`` it lacks (typed as the batch's; earlier rows
+        NULL), in the write's transaction; the table's columns then. A record written by an
+        older version takes the columns a newer one records (a new vital sign or daily field)
+        instead of refusing every later write of that table."""
+        known = self._columns.get(table)
+        if known is None:
+            known = {row[0] for row in cur.execute(f"DESCRIBE {table}").fetchall()}
+        new = [name for name in batch.column_names if name not in known]
+        if new:
+            described = cur.execute("DESCRIBE SELECT * FROM batch").fetchall()  # this frame's
+            types = dict(row[:2] for row in described)
+            for name in new:
+                cur.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {types[name]}')
+        return known | set(new)
 
     def fill_days(self, columns: dict[str, np.ndarray]) -> int:
         """Add the daily rows of ``columns`` that the store lacks (same twin and day); the

@@ -265,3 +265,23 @@ def test_a_store_of_another_world_is_refused_not_mixed(tmp_path, capsys):
     with duckdb.connect(str(store), read_only=True) as db:
         days = db.execute("SELECT DISTINCT day FROM daily ORDER BY day").fetchall()
     assert days == [(date(2026, 3, 2),), (date(2026, 3, 5),)]
+
+
+def test_a_record_of_an_older_version_takes_a_new_column(tmp_path):
+    """A daily field or vital sign added by a newer version: the table gains the column (NULL in
+    the rows before) instead of refusing every later write of that table."""
+    path = tmp_path / "h.duckdb"
+    store = HealthStore(path)
+    store.write("daily", _days([1, 2], "2026-03-02"))
+    store.close()
+    store = HealthStore(path)  # reopened, as by a newer version
+    newer = {**_days([1, 2], "2026-03-03"), "hrv_ms": np.array([41.5, 52.0], np.float32)}
+    store.write("daily", newer)
+    store.write("daily", _days([1], "2026-03-04"))  # without it again
+    rows = store.db.execute("SELECT day, twin_id, steps, hrv_ms FROM daily ORDER BY 1, 2")
+    assert [(str(d), t, s, h) for d, t, s, h in rows.fetchall()] == [
+        ("2026-03-02", 1, 100, None), ("2026-03-02", 2, 200, None),
+        ("2026-03-03", 1, 100, 41.5), ("2026-03-03", 2, 200, 52.0),
+        ("2026-03-04", 1, 100, None),
+    ]  # fmt: skip
+    store.close()
