@@ -394,6 +394,11 @@ CHANGE_ERRORS = _errors(401, 403, 415, sim=False)
 TwinId = Annotated[int, Path(ge=0, le=MAX_TWIN_ID, description="twin id")]
 
 
+GATEWAY_PACE_SHARE = 0.9
+"""The share of the ROUTER's per-peer rate and burst that each gateway client sends at most (a
+margin for the two clocks and the time in flight)."""
+
+
 class CallerRequests:
     """One ``AsyncRequestClient`` per caller token, so that each request carries its caller's
     token to the ROUTER (a client sends one token with all of its requests).
@@ -402,22 +407,35 @@ class CallerRequests:
     goes without one: there are as many clients as tokens in use, at most ``MAX_CALLER_CLIENTS``
     (the least recently used is closed; a call still waiting on it answers 503).
 
+    Each client paces itself at ``GATEWAY_PACE_SHARE`` of the ROUTER's per-peer rate and burst:
+    the many callers behind one token then get ``rate_limited`` (429) from the gateway itself,
+    and the server never refuses the gateway (a refused peer's requests in flight are dropped,
+    and every caller behind it would wait out its timeout).
+
     Args:
         endpoint, timeout_s, context: as ``AsyncRequestClient``.
         keys: the gateway's CURVE keys when the ROUTER is a CURVE server, else None.
+        rate_per_s, burst: the ROUTER's ``router_rate_per_s`` and ``router_burst``.
     """
 
     def __init__(
-        self, endpoint: str, timeout_s: float, context: zmq.Context | None, keys: CurveKeys | None
+        self,
+        endpoint: str,
+        timeout_s: float,
+        context: zmq.Context | None,
+        keys: CurveKeys | None,
+        rate_per_s: float,
+        burst: int,
     ) -> None:
         self.endpoint, self.timeout_s, self.context, self.keys = endpoint, timeout_s, context, keys
+        self.pace = (GATEWAY_PACE_SHARE * rate_per_s, max(1.0, GATEWAY_PACE_SHARE * burst))
         self._clients: OrderedDict[str | None, AsyncRequestClient] = OrderedDict()
         self._closing: set[asyncio.Task] = set()
 
     def of(self, caller: Caller) -> AsyncRequestClient:
         """The client that sends ``caller``'s token."""
         client = self._clients.pop(caller.token, None) or AsyncRequestClient(
-            self.endpoint, self.timeout_s, self.context, token=caller.token, curve=self.keys
+            self.endpoint, self.timeout_s, self.context, caller.token, self.keys, self.pace
         )
         self._clients[caller.token] = client
         if len(self._clients) > MAX_CALLER_CLIENTS:
@@ -472,7 +490,8 @@ def create_app(
         pub_endpoint, router_endpoint, events=False, cell_vitals=False, timeout_s=timeout_s,
         context=context, keys=keys, health_endpoint=health_endpoint, curve=curve,
     )  # fmt: skip
-    requests = CallerRequests(router_endpoint, timeout_s, context, keys if curve else None)
+    requests = CallerRequests(router_endpoint, timeout_s, context, keys if curve else None,
+                              security.router_rate_per_s, security.router_burst)  # fmt: skip
     access = Access(security.tokens_file)
     hub = WebRtcHub(clone, assets, max_viewers=security.max_viewers, check=access.check)
     relay = WsRelay(pub_endpoint, health_endpoint, keys, curve, context)

@@ -118,6 +118,8 @@ class HttpSecurity:
         allowed_origins: other origins (``https://host:port``) whose pages may call the API.
         max_body_bytes: largest request body.
         rest_rate_per_s, rest_burst: each client address's requests per second, and burst.
+        router_rate_per_s, router_burst: what the simulation's ROUTER allows each of its peers
+            (the gateway's clients pace themselves below it, ``GATEWAY_PACE_SHARE``).
         max_viewers: video viewers at once.
     """
 
@@ -129,6 +131,8 @@ class HttpSecurity:
     max_body_bytes: int = _DEFAULTS.max_body_bytes
     rest_rate_per_s: float = _DEFAULTS.rest_rate_per_s
     rest_burst: int = _DEFAULTS.rest_burst
+    router_rate_per_s: float = _DEFAULTS.router_rate_per_s
+    router_burst: int = _DEFAULTS.router_burst
     max_viewers: int = _DEFAULTS.max_viewers
 
     def __post_init__(self) -> None:
@@ -153,6 +157,8 @@ class HttpSecurity:
             max_body_bytes=security.max_body_bytes,
             rest_rate_per_s=security.rest_rate_per_s,
             rest_burst=security.rest_burst,
+            router_rate_per_s=security.router_rate_per_s,
+            router_burst=security.router_burst,
             max_viewers=security.max_viewers,
         )
 

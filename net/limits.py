@@ -1,7 +1,8 @@
 """Limits that keep any one client of the ROUTER to its share: token buckets and a time budget.
 
-- ``TokenBucket``: a rate with a burst (``rate_per_s`` tokens a second, at most ``burst`` saved);
-  ``take(n)`` spends tokens or says how long until there are enough.
+- ``TokenBucket`` (``net.wire.bucket``, where clients pace themselves with it too): a rate with a
+  burst (``rate_per_s`` tokens a second, at most ``burst`` saved); ``take(n)`` spends tokens or
+  says how long until there are enough.
 - ``PeerBuckets``: one bucket per ROUTER peer identity, at most ``MAX_PEERS`` of them (the
   fullest, i.e. the least recently busy, are forgotten first: a forgotten peer starts full, as a
   new one does). A peer refused once is told when to retry; until then it is ``muted``: what it
@@ -17,8 +18,7 @@ seconds), so tests need no sleeps.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from synthtwin.net.wire.bucket import TokenBucket
 
 __all__ = ["MAX_DEBT_BUDGETS", "MAX_PEERS", "PeerBuckets", "TimeBudget", "TokenBucket"]
 
@@ -27,41 +27,6 @@ MAX_PEERS = 4096
 MAX_DEBT_BUDGETS = 8
 """Most overspent time carried over, in tick budgets (so one slow request delays the answers
 of at most this many ticks)."""
-
-
-@dataclass
-class TokenBucket:
-    """``rate_per_s`` tokens a second, at most ``burst`` saved; starts full.
-
-    Attributes:
-        tokens: tokens now (as of ``at_s``).
-        at_s: monotonic time of the last update, s.
-    """
-
-    rate_per_s: float
-    burst: float
-    tokens: float = math.nan
-    at_s: float = math.nan
-
-    def __post_init__(self) -> None:
-        if math.isnan(self.tokens):
-            self.tokens = self.burst
-
-    def level(self, now_s: float) -> float:
-        """The tokens at ``now_s`` (refilled since the last update)."""
-        if not math.isnan(self.at_s):
-            self.tokens = min(self.burst, self.tokens + (now_s - self.at_s) * self.rate_per_s)
-        self.at_s = now_s
-        return self.tokens
-
-    def take(self, now_s: float, n: float = 1.0) -> float:
-        """Spend ``n`` tokens if there are; returns 0.0, or the seconds until there would be
-        (nothing is spent then)."""
-        have = self.level(now_s)
-        if have >= n:
-            self.tokens = have - n
-            return 0.0
-        return (n - have) / self.rate_per_s
 
 
 class PeerBuckets:

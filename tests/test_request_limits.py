@@ -389,6 +389,20 @@ def test_the_request_client_waits_as_told_instead_of_going_unanswered(serving: S
         assert client.call("stats")["tick"] >= 0
 
 
+def test_a_paced_client_refuses_beyond_its_pace_itself_and_the_server_never_mutes_it(
+    serving: Serving,
+):
+    refused_before = serving.server.handler.rate_limited
+    with RequestClient(serving.server.endpoints["router"], 5.0, pace=(5.0, 3)) as client:
+        assert [client.call_reply("stats").ok for _ in range(3)] == [True] * 3
+        with pytest.raises(RequestError, match="rate_limited") as refused:
+            client.call("stats")  # a fourth at once: beyond its pace, never sent
+        assert 1 <= refused.value.retry_after_ms <= 200
+        time.sleep(refused.value.retry_after_ms / 1000 + 0.01)
+        assert client.call_reply("stats").ok
+    assert serving.server.handler.rate_limited == refused_before
+
+
 # -- the write-ahead journal -------------------------------------------------------------------
 
 

@@ -179,6 +179,32 @@ def test_pipelined_requests_keep_their_ids_and_bad_input_changes_nothing(serving
     run(ask())
 
 
+def test_callers_beyond_the_servers_rate_get_rate_limited_from_the_gateway_never_a_timeout(
+    serving,
+):
+    """Two connections of one caller pipeline more than the ROUTER lets a peer send: the
+    gateway's client paces itself below the server's rate, so the excess is refused at once and
+    the server never refuses (and mutes) the gateway, which would drop what it had sent."""
+    refused_before = serving.server.handler.rate_limited
+
+    async def flood() -> list[str]:
+        async with connect(ws_url(serving)) as one, connect(ws_url(serving)) as two:
+            for i in range(380):
+                await one.send(request_frame(i, "stats"))
+                await two.send(request_frame(i, "stats"))
+            answers = [*(await replies(one, 380)).values(), *(await replies(two, 380)).values()]
+            return [a.error.code if not a.ok else "ok" for a in answers]
+
+    codes: list[str] = []
+
+    async def collect() -> None:
+        codes.extend(await flood())
+
+    run(collect())
+    assert set(codes) == {"ok", "rate_limited"}, set(codes)
+    assert serving.server.handler.rate_limited == refused_before
+
+
 def test_a_client_that_never_reads_stalls_nobody(serving):
     """One client subscribes to everything and stops reading; another still gets prompt answers
     and a live stream, and the world keeps ticking."""
@@ -418,7 +444,7 @@ def test_connections_beyond_max_connections_are_refused():
 
     app = FastAPI()
     relay = WsRelay("tcp://127.0.0.1:1")  # never connected: no subscription needs it
-    requests = CallerRequests("tcp://127.0.0.1:1", 1.0, None, None)
+    requests = CallerRequests("tcp://127.0.0.1:1", 1.0, None, None, 200.0, 400)
     add_websocket_route(app, relay, Access(None), requests, HttpSecurity(),
                         WsSettings(max_connections=2))  # fmt: skip
     port = free_port()

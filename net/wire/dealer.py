@@ -39,6 +39,7 @@ import zmq
 import zmq.asyncio
 
 from synthtwin.net.wire import reply, request
+from synthtwin.net.wire.bucket import TokenBucket
 from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.errors import WireError
 from synthtwin.net.wire.reply import Reply
@@ -126,16 +127,27 @@ class Correlator:
         endpoint: the server's ROUTER endpoint (named in timeouts).
         timeout_s: how long a request waits for its reply, wall seconds.
         token: the access token sent with every request, or None.
+        pace: ``(requests a second, burst)`` the client sends at most, beyond which it answers
+            ``rate_limited`` itself (as ``held``); None: no pace of its own. A client shared by
+            many callers (the gateway's) keeps below the server's ``router_rate_per_s`` and
+            ``router_burst`` so that the server never refuses it and drops what it sent.
 
     Attributes:
         applied: ``(tick, seq, t_s)`` of the last PUB message the client applied, sent with every
             request as the protocol asks (the server may log it); ``(0, 0, 0.0)`` if none.
     """
 
-    def __init__(self, endpoint: str, timeout_s: float, token: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        timeout_s: float,
+        token: str | None = None,
+        pace: tuple[float, float] | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self.token = token
+        self.pace = None if pace is None else TokenBucket(*pace)
         self.applied: tuple[int, int, float] = (0, 0, 0.0)
         self._next_id = 1
         self._hold_until_s = 0.0
@@ -180,8 +192,12 @@ class Correlator:
 
     def held(self, ids: Sequence[int]) -> list[Reply] | None:
         """``rate_limited`` replies for ``ids``, made here without asking, while the server's
-        last ``retry_after_ms`` has not passed; None when the requests may be sent."""
-        wait_s = self._hold_until_s - time.monotonic()
+        last ``retry_after_ms`` has not passed or beyond the client's ``pace``; None when the
+        requests may be sent."""
+        now_s = time.monotonic()
+        wait_s = self._hold_until_s - now_s
+        if wait_s <= 0 and self.pace is not None:
+            wait_s = self.pace.take(now_s, len(ids))
         if wait_s <= 0:
             return None
         wait_ms = max(1, round(wait_s * 1000))
@@ -240,6 +256,7 @@ class RequestClient(_Correlated):
         token: the access token sent with every request (a server with access control needs
             one); None: none.
         curve: the client's CURVE keys, for a server whose ROUTER is a CURVE server; None: plain.
+        pace: ``(requests a second, burst)`` sent at most (``Correlator``); None: no limit.
 
     Not thread-safe: one caller at a time (the asyncio flavour serves many).
     """
@@ -251,8 +268,9 @@ class RequestClient(_Correlated):
         context: zmq.Context | None = None,
         token: str | None = None,
         curve: CurveKeys | None = None,
+        pace: tuple[float, float] | None = None,
     ) -> None:
-        self.correlator = Correlator(endpoint, timeout_s, token)
+        self.correlator = Correlator(endpoint, timeout_s, token, pace)
         self._socket = _dealer(context or zmq.Context.instance(), endpoint, timeout_s, curve)
 
     def call(self, op: str, **args: Any) -> dict[str, Any]:
@@ -330,7 +348,7 @@ class AsyncRequestClient(_Correlated):
         endpoint: the server's ROUTER endpoint, e.g. ``tcp://127.0.0.1:5557``.
         timeout_s: how long a call waits for its replies, wall seconds.
         context: the ZeroMQ context (default: the process's shared instance).
-        token, curve: as ``RequestClient``.
+        token, curve, pace: as ``RequestClient``.
     """
 
     def __init__(
@@ -340,8 +358,9 @@ class AsyncRequestClient(_Correlated):
         context: zmq.Context | None = None,
         token: str | None = None,
         curve: CurveKeys | None = None,
+        pace: tuple[float, float] | None = None,
     ) -> None:
-        self.correlator = Correlator(endpoint, timeout_s, token)
+        self.correlator = Correlator(endpoint, timeout_s, token, pace)
         self._curve = curve
         self._context = context or zmq.Context.instance()
         self._socket: zmq.asyncio.Socket | None = None
