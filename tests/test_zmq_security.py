@@ -65,6 +65,9 @@ def start(config) -> tuple[Serving, threading.Thread]:
     serving = Serving(config)
     thread = threading.Thread(target=serving.run, name="serve", daemon=True)
     thread.start()
+    deadline = time.monotonic() + 20  # the roster is what is published: wait for a first tick
+    while serving.sim.world.tick < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     return serving, thread
 
 
