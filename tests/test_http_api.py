@@ -66,7 +66,7 @@ def running(config, token: str | None = None) -> Iterator[Serving]:
     headers = {} if token is None else {"authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=server.http.url, timeout=5.0, headers=headers) as client:
-            _wait_for_ticks(client, 10, deadline=time.monotonic() + 20)
+            _wait_for_ticks(client, 10, deadline=time.monotonic() + 60)
         yield server
     finally:
         server.stop.set()
@@ -76,13 +76,19 @@ def running(config, token: str | None = None) -> Iterator[Serving]:
 
 
 def _wait_for_ticks(client: httpx.Client, ticks: int, deadline: float) -> None:
-    """Ask ``/api/stats`` until the tick passes ``ticks`` or ``deadline`` (monotonic s)."""
+    """Ask ``/api/stats`` until the tick passes ``ticks``; fails at ``deadline`` (monotonic s).
+    A gateway still starting may not answer in time (a loaded machine): it is asked again."""
     while time.monotonic() < deadline:
-        answer = client.get("/api/stats")
+        try:
+            answer = client.get("/api/stats")
+        except httpx.TransportError:  # not listening yet, or too slow to answer
+            time.sleep(0.2)
+            continue
         assert answer.status_code in (200, 503), answer.text
         if answer.status_code == 200 and answer.json()["tick"] >= ticks:
             return
         time.sleep(0.05)
+    raise AssertionError(f"the server had not run {ticks} ticks by the deadline")
 
 
 @pytest.fixture(scope="module")

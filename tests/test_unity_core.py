@@ -137,7 +137,7 @@ def test_core_follows_a_live_server_and_joins_it_again_after_a_restart(assemblie
     with running(serve_config(tmp_path)) as serving:
         port = serving.http.port
         env = {**os.environ, "SYNTHTWIN_WS": _ws_url(serving), "SYNTHTWIN_SIGNAL": str(signal)}
-        command = _nunit_command(assemblies, "-include=Live")
+        command = _nunit_command(assemblies, "-include=Live", f"-xml={tmp_path / 'live.xml'}")
         client = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
         )
