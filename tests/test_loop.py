@@ -12,6 +12,7 @@ from synthtwin.engine.backend import Backend
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.loop import Loop
 from synthtwin.engine.schedule import Phase, Schedule, System, Tick
+from synthtwin.engine.timings import RollingTimings
 from synthtwin.engine.world import World
 
 
@@ -171,3 +172,17 @@ def test_a_pause_or_time_scale_command_takes_effect_in_its_own_tick():
     assert loop.world.tick == 3, "the tick whose command paused the world did not happen"
     assert loop.world.clock.elapsed_s == pytest.approx(0.21)
     loop.world.close()
+
+
+@pytest.mark.parametrize("samples", [1, 2, 7, 1024, 3000])
+def test_timing_summaries_are_numpy_s_percentiles_of_the_window(samples):
+    durations = np.random.default_rng(samples).exponential(0.003, samples)
+    timings = RollingTimings(window=1024)
+    for seconds in durations:
+        timings.record("tick", seconds)
+    summary = timings.summary()["tick"]
+    window_ms = durations[-1024:] * 1e3
+    p50, p99 = np.percentile(window_ms, [50, 99])
+    assert summary.count == samples and summary.max_ms == pytest.approx(window_ms.max())
+    assert summary.p50_ms == pytest.approx(p50) and summary.p99_ms == pytest.approx(p99)
+    assert summary.mean_ms == pytest.approx(window_ms.mean())
