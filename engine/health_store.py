@@ -61,7 +61,8 @@ class HealthStore:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = duckdb.connect(str(self.path))
+            # one DuckDB thread: its work is the writer's and the queries', beside the tick
+            self.db = duckdb.connect(str(self.path), config={"threads": 1})
         except (OSError, duckdb.Error) as err:
             raise StoreError(
                 f"cannot open the health record {self.path}: {_first_line(err)}"

@@ -155,6 +155,7 @@ def _typed_lines(history: Path) -> Iterator[str]:
     finally:
         try:
             readline.write_history_file(path)
+            path.chmod(0o600)  # what was asked of a twin's health is the user's own
         except OSError as err:
             print(f"twin chat: history not saved: {err}", file=sys.stderr)
 
