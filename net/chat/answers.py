@@ -82,7 +82,7 @@ def greeting(d: Draft, u: Understanding) -> None:
         d.said_tired = True
     hello = d.pick(("Hi!", "Hello!", "Hey!", "Hi there."), "hello")
     if d.use("activity").value == "sleep":
-        d.add(f"{hello} I'm asleep, actually.")
+        d.add(f"{hello} I'm {mood}, just sleepy: I was asleep.")
     else:
         d.add(f"{hello} I'm {mood}, {_doing(d)} right now.")
     d.social = True

@@ -67,7 +67,7 @@ def speak(draft: Draft, voice: Voice) -> str:
     parts: list[str] = []
     opening = draft.phrasing.turn == 0 or draft.social
     if voice.asleep and opening:
-        drowsy = ("Mmm... *yawns*", "Huh? Sorry, I was asleep.", "Zzz... oh, hi.")
+        drowsy = ("Mmm... *yawns*", "Huh? Sorry...", "Zzz... oh, hi.")
         parts.append(pick(drowsy, "wake"))
     elif voice.tired and opening and not draft.said_tired:
         parts.append(_tired(draft, voice))
