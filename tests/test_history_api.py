@@ -155,6 +155,8 @@ def test_twin_history_cli_prints_csv_writes_parquet_and_reports_refusals(served,
     assert main(["history", str(twin), "--days", "2", *router]) == 0  # to the server's today
     shown = capsys.readouterr().out  # 03-03 and 03-04 (not closed yet: no row)
     assert LAST in shown and FIRST not in shown and "resting_hr" in shown.splitlines()[0]
+    assert main(["history", str(twin), "--days", "1", "--to", "2020-01-01", *router]) == 0
+    assert "nothing recorded in that range yet" in capsys.readouterr().out
     assert main(["history", "4000000", *router]) == 2
     assert "unknown_twin: twin 4000000 has no health record" in capsys.readouterr().err
 

@@ -113,6 +113,11 @@ def _output(table: pa.Table, args: argparse.Namespace) -> None:
         sink = pa.BufferOutputStream()
         pacsv.write_csv(table, sink)
         sys.stdout.write(sink.getvalue().to_pybytes().decode())
+    elif table.num_rows == 0:
+        print(
+            f"twin {args.twin}: nothing recorded in that range yet (a day is recorded when it"
+            " closes at midnight; `twin simulate --store` fills a record headless)"
+        )
     else:
         _print_table(table, sys.stdout)
 
