@@ -43,24 +43,37 @@ _CREATE = (
 )
 
 
+_CREATE_IDS = "CREATE TABLE IF NOT EXISTS alert_ids (last BIGINT)"
+"""The last alert id handed out, kept apart from the alerts: a day evaluated again (or cut off on
+resume) gets new ids, so an id a client was sent never names another alert."""
+_LAST_ID = (
+    "SELECT greatest(coalesce((SELECT max(last) FROM alert_ids), 0), "
+    "coalesce((SELECT max(alert_id) FROM alerts), 0))"
+)
+
+
 def evaluate_day(
     db: duckdb.DuckDBPyConnection, day: date, rules: AlertsConfig, minute_s: float
 ) -> dict[str, np.ndarray]:
     """Check every rule on ``day`` for every twin; store and return its alerts by column
-    (``alert_id``, ``twin_id``, ``day``, ``rule``, ``value``), ``(A,)`` each."""
+    (``alert_id``, ``twin_id``, ``day``, ``rule``, ``value``), ``(A,)`` each. Ids ascend and are
+    never used twice (``alert_ids``), also when ``day`` is evaluated again."""
     db.execute(_CREATE)
     selects = [sql for sql in _daily_rules(day, rules)]
     if _has_table(db, "vitals"):
         selects += _sample_rules(day, rules, minute_s)
     union = " UNION ALL ".join(selects)
+    db.execute(_CREATE_IDS)
     db.execute("BEGIN")
     try:
         db.execute("DELETE FROM alerts WHERE day = ?", [day])
+        (last,) = db.execute(_LAST_ID).fetchone()
         db.execute(
-            "INSERT INTO alerts SELECT (SELECT coalesce(max(alert_id), 0) FROM alerts) + "
-            f"row_number() OVER (ORDER BY twin_id, rule), twin_id, DATE '{day}', rule, "
-            f"value::FLOAT, false FROM ({union})"
+            f"INSERT INTO alerts SELECT {int(last)} + row_number() OVER (ORDER BY twin_id, rule),"
+            f" twin_id, DATE '{day}', rule, value::FLOAT, false FROM ({union})"
         )
+        db.execute("DELETE FROM alert_ids")
+        db.execute(f"INSERT INTO alert_ids SELECT greatest({int(last)}, max(alert_id)) FROM alerts")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
