@@ -21,8 +21,8 @@ from synthtwin.net.wire.chat import (
 )
 from synthtwin.net.wire.errors import WireError
 from tests.conftest import small_simulation
-from tests.golden.chat.make_golden import DECODERS, HERE, build_cases, dumps
-from tests.golden.wire.make_golden import to_json
+from tests.golden.chat.make_golden import DECODERS, HERE, build_cases
+from tests.golden.wire.make_golden import dumps, to_json
 
 CASES = sorted(p.name for p in HERE.glob("*.json"))
 

@@ -10,8 +10,8 @@ import pytest
 
 from synthtwin.engine.health_query import HistoryError
 from synthtwin.net.wire.errors import WireError
-from tests.golden.history.make_golden import DECODERS, HERE, build_cases, dumps
-from tests.golden.wire.make_golden import to_json
+from tests.golden.history.make_golden import DECODERS, HERE, build_cases
+from tests.golden.wire.make_golden import dumps, to_json
 
 CASES = sorted(p.name for p in HERE.glob("*.json"))
 

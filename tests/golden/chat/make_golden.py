@@ -17,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgpack
-
 from synthtwin.net.wire import event, reply, request
 from synthtwin.net.wire.chat import (
     ChatArgs,
@@ -30,7 +28,8 @@ from synthtwin.net.wire.chat import (
     read_event,
     read_result,
 )
-from tests.golden.wire.make_golden import Case, dumps, to_json
+from tests.golden.wire.make_golden import Case, decoded_cases, to_json
+from tests.golden.wire.make_golden import write_cases as write_golden
 
 __all__ = ["DECODERS", "HERE", "build_cases", "write_cases"]
 
@@ -92,32 +91,12 @@ def _invalid() -> dict[str, tuple[str, bytes]]:
 
 def build_cases() -> list[Case]:
     """Every chat case, in a fixed order."""
-    cases = []
-    for name, (decoder, payload) in _valid().items():
-        doc = {
-            "file": f"{name}.bin",
-            "decoder": decoder,
-            "payload": to_json(msgpack.unpackb(payload, raw=False)),
-            "values": to_json(DECODERS[decoder](payload)),
-        }
-        cases.append(Case(name, f"{name}.bin", payload, doc))
-    for name, (decoder, payload) in _invalid().items():
-        try:
-            DECODERS[decoder](payload)
-        except ValueError as err:  # WireError or ChatArgsError: both carry code and message
-            error = {"code": err.code, "message": err.message}
-        else:
-            raise AssertionError(f"{name} decodes")
-        doc = {"file": f"{name}.bin", "decoder": decoder, "error": error}
-        cases.append(Case(name, f"{name}.bin", payload, doc))
-    return cases
+    return decoded_cases(_valid(), _invalid(), DECODERS.__getitem__)
 
 
 def write_cases(directory: Path = HERE) -> None:
     """Write every case's ``.bin`` and ``.json`` to ``directory``."""
-    for case in build_cases():
-        (directory / case.file).write_bytes(case.payload)
-        (directory / f"{case.name}.json").write_text(dumps(case.doc) + "\n")
+    write_golden(directory, build_cases())
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -754,32 +755,49 @@ def _decoder(kind: str):
     return decode_any if kind == "any" else modules[kind].decode
 
 
+Payloads = dict[str, tuple[str, bytes]]
+"""Cases by name: the decoder's name and the payload."""
+
+
+def valid_case(name: str, decoder: str, payload: bytes, decode: Callable[[bytes], Any]) -> Case:
+    """A case that decodes: its payload as msgpack and its decoded values, both as JSON."""
+    values = to_json(decode(payload))
+    doc = {"file": f"{name}.bin", "decoder": decoder,
+           "payload": to_json(msgpack.unpackb(payload, raw=False)), "values": values}  # fmt: skip
+    return Case(name, f"{name}.bin", payload, doc)
+
+
+def invalid_case(name: str, decoder: str, payload: bytes, code: str, message: str) -> Case:
+    """A case its decoder refuses with ``code`` and ``message``."""
+    error = {"code": code, "message": message}
+    return Case(name, f"{name}.bin", payload, {"file": f"{name}.bin", "decoder": decoder,
+                                              "error": error})  # fmt: skip
+
+
+def decoded_cases(
+    valid: Payloads, invalid: Payloads, decoder: Callable[[str], Callable[[bytes], Any]]
+) -> list[Case]:
+    """The cases of ``valid`` payloads and of ``invalid`` ones, whose errors (any error with a
+    ``code``, and a ``message`` or its text) are what the decoder raises."""
+    cases = [valid_case(n, d, payload, decoder(d)) for n, (d, payload) in valid.items()]
+    for name, (kind, payload) in invalid.items():
+        try:
+            decoder(kind)(payload)
+        except ValueError as err:
+            message = getattr(err, "message", str(err))
+            cases.append(invalid_case(name, kind, payload, err.code, message))
+        else:
+            raise AssertionError(f"{name} decodes")
+    return cases
+
+
 def build_cases() -> list[Case]:
     """Every golden case, in a fixed order."""
     valid = _valid_payloads()
     valid["event_t_int"] = ("any", _edit(valid["event_activity"][1], _setter("t", 120)))
-    cases = [
-        Case(
-            name,
-            f"{name}.bin",
-            payload,
-            {
-                "file": f"{name}.bin",
-                "decoder": decoder,
-                "payload": to_json(msgpack.unpackb(payload, raw=False)),
-                "values": to_json(_decoder(decoder)(payload)),
-            },
-        )
-        for name, (decoder, payload) in valid.items()
-    ]
+    cases = decoded_cases(valid, {}, _decoder)
     for name, decoder, payload, code, message in _invalid_payloads(valid):
-        file = f"invalid_{name}.bin"
-        error = {"code": code, "message": message}
-        cases.append(
-            Case(
-                f"invalid_{name}", file, payload, {"file": file, "decoder": decoder, "error": error}
-            )
-        )
+        cases.append(invalid_case(f"invalid_{name}", decoder, payload, code, message))
     return cases + _stateful_cases(valid)
 
 
@@ -799,9 +817,10 @@ def dumps(value: Any, indent: int = 0) -> str:
     return json.dumps(value)
 
 
-def write_cases(directory: Path = HERE) -> None:
-    """Write every case's ``.bin`` (when it has its own payload) and ``.json`` to ``directory``."""
-    for case in build_cases():
+def write_cases(directory: Path = HERE, cases: list[Case] | None = None) -> None:
+    """Write every case's ``.bin`` (when it has its own payload) and ``.json`` to ``directory``
+    (``cases``: these; None: ``build_cases()``)."""
+    for case in build_cases() if cases is None else cases:
         if case.payload is not None:
             (directory / case.file).write_bytes(case.payload)
         (directory / f"{case.name}.json").write_text(dumps(case.doc) + "\n")
