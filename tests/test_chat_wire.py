@@ -22,18 +22,13 @@ from synthtwin.net.wire.chat import (
 from synthtwin.net.wire.errors import WireError
 from tests.conftest import small_simulation
 from tests.golden.chat.make_golden import DECODERS, HERE, build_cases
-from tests.golden.wire.make_golden import dumps, to_json
+from tests.golden.wire.make_golden import assert_current, to_json
 
 CASES = sorted(p.name for p in HERE.glob("*.json"))
 
 
 def test_golden_files_are_current():
-    expected = {"make_golden.py"}
-    for case in build_cases():
-        assert (HERE / case.file).read_bytes() == case.payload, case.file
-        assert (HERE / f"{case.name}.json").read_text() == dumps(case.doc) + "\n", case.name
-        expected |= {case.file, f"{case.name}.json"}
-    assert {p.name for p in HERE.iterdir() if p.is_file()} == expected
+    assert_current(HERE, build_cases())
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if not c.startswith("invalid_")])

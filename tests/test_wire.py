@@ -32,7 +32,7 @@ from synthtwin.net.wire import (
     vitals,
 )
 from synthtwin.net.wire.envelope import KINDS, pack_envelope
-from tests.golden.wire.make_golden import HERE, build_cases, dumps, merged_crowd, to_json
+from tests.golden.wire.make_golden import HERE, assert_current, build_cases, merged_crowd, to_json
 
 GOLDEN = HERE
 CASES = sorted(p.name for p in GOLDEN.glob("*.json"))
@@ -60,14 +60,7 @@ def _run(doc: dict):
 
 def test_golden_files_are_current():
     """make_golden.py rebuilds exactly the files on disk (and nothing is left over)."""
-    expected = {"make_golden.py"}
-    for case in build_cases():
-        if case.payload is not None:
-            assert (GOLDEN / case.file).read_bytes() == case.payload, case.file
-            expected.add(case.file)
-        assert (GOLDEN / f"{case.name}.json").read_text() == dumps(case.doc) + "\n", case.name
-        expected.add(f"{case.name}.json")
-    assert {p.name for p in GOLDEN.iterdir() if p.is_file()} == expected
+    assert_current(GOLDEN, build_cases())
 
 
 @pytest.mark.parametrize("name", [c for c in CASES if not c.startswith("invalid_")])

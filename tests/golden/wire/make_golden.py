@@ -817,6 +817,19 @@ def dumps(value: Any, indent: int = 0) -> str:
     return json.dumps(value)
 
 
+def assert_current(directory: Path, cases: list[Case]) -> None:
+    """``cases`` are exactly the files in ``directory`` (besides ``make_golden.py``), byte for
+    byte: the generator was run after the last change and nothing is left over."""
+    expected = {"make_golden.py"}
+    for case in cases:
+        if case.payload is not None:
+            assert (directory / case.file).read_bytes() == case.payload, case.file
+            expected.add(case.file)
+        assert (directory / f"{case.name}.json").read_text() == dumps(case.doc) + "\n", case.name
+        expected.add(f"{case.name}.json")
+    assert {p.name for p in directory.iterdir() if p.is_file()} == expected
+
+
 def write_cases(directory: Path = HERE, cases: list[Case] | None = None) -> None:
     """Write every case's ``.bin`` (when it has its own payload) and ``.json`` to ``directory``
     (``cases``: these; None: ``build_cases()``)."""
