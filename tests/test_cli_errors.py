@@ -116,6 +116,18 @@ def test_vitals_every_must_be_a_positive_number_of_seconds(tmp_path, capsys, val
     assert not (tmp_path / "daily.parquet").exists()
 
 
+@pytest.mark.parametrize("command", ["chat", "history", "query"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_request_commands_refuse_a_timeout_that_is_not_positive(capsys, command, value):
+    argv = (
+        [command, "7", f"--timeout={value}"]
+        if command != "query"
+        else [command, "stats", f"--timeout={value}"]
+    )
+    code, err = run_cli(capsys, *argv)
+    assert code == 2 and f"{value} is not a positive number" in err and "Traceback" not in err
+
+
 def test_run_headless_refuses_a_zero_vitals_interval(make_simulation, tmp_path):
     from synthtwin.engine.app.simulate import run_headless
 

@@ -21,16 +21,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from synthtwin.clients.python.cli import ROUTER_ENDPOINT, TOKEN_VARIABLE
+from synthtwin.clients.python.cli import add_request_options, request_client
 from synthtwin.net.wire.chat import ChatArgs, ChatResult, read_result
-from synthtwin.net.wire.curve import CurveKeys, KeyFileError
+from synthtwin.net.wire.curve import KeyFileError
 from synthtwin.net.wire.dealer import RequestClient, RequestError
 
 __all__ = ["COMMANDS", "HISTORY_FILE", "chat", "register"]
@@ -52,31 +51,7 @@ def register(subparsers: Any) -> None:
         "--history", type=Path, default=HISTORY_FILE, metavar="FILE",
         help=f"the interactive session's history ({HISTORY_FILE})",
     )  # fmt: skip
-    talk.add_argument("--router", default=ROUTER_ENDPOINT, help=f"ROUTER ({ROUTER_ENDPOINT})")
-    talk.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds a reply waits")
-    talk.add_argument("--token", default=None, help=f"access token (default: ${TOKEN_VARIABLE})")
-    talk.add_argument(
-        "--server-key", type=Path, default=None, metavar="FILE",
-        help="the server's public CURVE key file (server.key)",
-    )  # fmt: skip
-    talk.add_argument(
-        "--key", type=Path, default=None, metavar="FILE",
-        help="this client's CURVE key pair (NAME.key_secret), with --curve",
-    )  # fmt: skip
-    talk.add_argument("--curve", action="store_true", help="the ROUTER is a CURVE server")
-
-
-def _client(args: argparse.Namespace) -> RequestClient:
-    """The request client the options describe.
-
-    Raises:
-        KeyFileError: ``--curve`` without both key files, or an unreadable one.
-    """
-    token = args.token if args.token is not None else os.environ.get(TOKEN_VARIABLE) or None
-    if args.curve and (args.key is None or args.server_key is None):
-        raise KeyFileError("--curve needs --key and --server-key")
-    keys = CurveKeys.load(args.server_key, args.key) if args.curve else None
-    return RequestClient(args.router, args.timeout, token=token, curve=keys)
+    add_request_options(talk, TIMEOUT_S)
 
 
 class Conversation:
@@ -164,7 +139,7 @@ def chat(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | No
     """``twin chat ID``: interactive at a terminal, else one reply per line of ``stdin``."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
     try:
-        client = _client(args)
+        client = request_client(args)
     except KeyFileError as err:
         return _fail(err)
     interactive = stdin.isatty()

@@ -43,7 +43,17 @@ from synthtwin.net.wire.curve import CurveKeys, KeyFileError
 from synthtwin.net.wire.dealer import RequestClient, RequestError
 from synthtwin.net.wire.vitals import VITAL_FIELDS, VitalsMessage
 
-__all__ = ["COMMANDS", "access_options", "main", "record", "register", "query", "watch"]
+__all__ = [
+    "COMMANDS",
+    "access_options",
+    "add_request_options",
+    "main",
+    "query",
+    "record",
+    "register",
+    "request_client",
+    "watch",
+]
 
 PUB_ENDPOINT = "tcp://127.0.0.1:5556"
 ROUTER_ENDPOINT = "tcp://127.0.0.1:5557"
@@ -84,7 +94,37 @@ def _add_endpoints(parser: argparse.ArgumentParser) -> None:
     _add_access(parser)
 
 
+def add_request_options(parser: argparse.ArgumentParser, timeout_s: float) -> None:
+    """The options of a command that only asks the ROUTER: ``--router``, ``--timeout`` (default
+    ``timeout_s``), the token and the CURVE keys (``request_client`` reads them)."""
+    parser.add_argument(
+        "--router", default=ROUTER_ENDPOINT, help=f"ROUTER endpoint ({ROUTER_ENDPOINT})"
+    )
+    parser.add_argument("--timeout", type=_positive_float, default=timeout_s,
+                        help=f"seconds a reply waits ({timeout_s:g})")  # fmt: skip
+    _add_credentials(parser, curve_help="the ROUTER is a CURVE server")
+    parser.set_defaults(health=None)
+
+
+def request_client(args: argparse.Namespace) -> RequestClient:
+    """The request client the options of ``add_request_options`` (or ``_add_endpoints``)
+    describe.
+
+    Raises:
+        KeyFileError: the keys are incomplete or unreadable (``access_options``).
+    """
+    return RequestClient(args.router, args.timeout, **_request_options(args))
+
+
 def _add_access(parser: argparse.ArgumentParser) -> None:
+    _add_credentials(parser, curve_help="the main PUB and ROUTER are CURVE servers too")
+    parser.add_argument(
+        "--health", default=None, metavar="ENDPOINT",
+        help=f"the health PUB, for vitals (default with --key: {HEALTH_ENDPOINT})",
+    )  # fmt: skip
+
+
+def _add_credentials(parser: argparse.ArgumentParser, curve_help: str) -> None:
     parser.add_argument("--token", default=None, help=f"access token (default: ${TOKEN_VARIABLE})")
     parser.add_argument(
         "--server-key", type=Path, default=None, metavar="FILE",
@@ -94,13 +134,7 @@ def _add_access(parser: argparse.ArgumentParser) -> None:
         "--key", type=Path, default=None, metavar="FILE",
         help="this client's CURVE key pair (NAME.key_secret)",
     )  # fmt: skip
-    parser.add_argument(
-        "--health", default=None, metavar="ENDPOINT",
-        help=f"the health PUB, for vitals (default with --key: {HEALTH_ENDPOINT})",
-    )  # fmt: skip
-    parser.add_argument(
-        "--curve", action="store_true", help="the main PUB and ROUTER are CURVE servers too"
-    )
+    parser.add_argument("--curve", action="store_true", help=curve_help)
 
 
 def access_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,8 +149,10 @@ def access_options(args: argparse.Namespace) -> dict[str, Any]:
         raise KeyFileError("--key and --server-key go together")
     keys = None if args.key is None else CurveKeys.load(args.server_key, args.key)
     health = args.health if args.health is not None else (HEALTH_ENDPOINT if keys else None)
-    if keys is None and (args.curve or health is not None):
-        raise KeyFileError("--curve and --health need --key and --server-key")
+    if keys is None and args.curve:
+        raise KeyFileError("--curve needs --key and --server-key")
+    if keys is None and health is not None:
+        raise KeyFileError("--health needs --key and --server-key")
     return {"token": token, "keys": keys, "health_endpoint": health, "curve": args.curve}
 
 
@@ -190,11 +226,11 @@ def query(args: argparse.Namespace) -> int:
     """``twin query OP [key=value ...]``: print the result as JSON, or the error reply."""
     try:
         fields = dict(parse_argument(text) for text in args.args)
-        options = _request_options(args)
+        client = request_client(args)
     except ValueError as err:  # KeyFileError too
         return _fail("query", err)
     try:
-        with RequestClient(args.router, args.timeout, **options) as client:
+        with client:
             result = client.call(args.op, **fields)
     except RequestError as err:
         print(f"error {err.code}: {err.message}", file=sys.stderr)

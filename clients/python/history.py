@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from synthtwin.clients.python.cli import ROUTER_ENDPOINT, TOKEN_VARIABLE, access_options
+from synthtwin.clients.python.cli import add_request_options, request_client
 from synthtwin.net.wire.curve import KeyFileError
 from synthtwin.net.wire.dealer import RequestClient, RequestError
 
@@ -54,15 +54,7 @@ def register(subparsers: Any) -> None:
     form.add_argument("--csv", action="store_true", help="CSV (to stdout, or --out)")
     form.add_argument("--parquet", action="store_true", help="Parquet (needs --out)")
     cmd.add_argument("--out", type=Path, default=None, metavar="FILE", help="write to FILE")
-    cmd.add_argument("--router", default=ROUTER_ENDPOINT, help=f"ROUTER ({ROUTER_ENDPOINT})")
-    cmd.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds a reply waits")
-    cmd.add_argument("--token", default=None, help=f"access token (default: ${TOKEN_VARIABLE})")
-    cmd.add_argument("--server-key", type=Path, default=None, metavar="FILE",
-                     help="the server's public CURVE key file (server.key)")  # fmt: skip
-    cmd.add_argument("--key", type=Path, default=None, metavar="FILE",
-                     help="this client's CURVE key pair (NAME.key_secret)")  # fmt: skip
-    cmd.add_argument("--curve", action="store_true", help="the ROUTER is a CURVE server")
-    cmd.set_defaults(health=None)
+    add_request_options(cmd, TIMEOUT_S)
 
 
 def fetch_history(
@@ -89,9 +81,7 @@ def history(args: argparse.Namespace) -> int:
     if args.days < 1:
         return _fail(f"--days {args.days}: expected 1 or more")
     try:
-        access = access_options(args)
-        keys = access["keys"] if access["curve"] else None
-        with RequestClient(args.router, args.timeout, token=access["token"], curve=keys) as c:
+        with request_client(args) as c:
             table = fetch_history(c, args.twin, args.days, args.resolution, args.to)
     except RequestError as err:
         return _fail(f"{err.code}: {err.message}")
