@@ -151,8 +151,9 @@ STATUS_OF_CODE = {
 UNAVAILABLE = 503
 BAD_INPUT = 422
 BAD_OFFER = 400
-DOCS_CDN = "https://cdn.jsdelivr.net"
-"""Where FastAPI's Swagger UI page loads its script and style from."""
+SWAGGER_UI = "/vendor/swagger-ui"
+"""Where the page's vendored Swagger UI (``clients/web/vendor/swagger-ui/``) is served: ``/docs``
+works offline."""
 
 
 # -- the models (what /docs shows) -----------------------------------------------------------------
@@ -731,18 +732,25 @@ def _session_routes(app: FastAPI, access: Access, tls: bool) -> None:
 
 
 def _docs_route(app: FastAPI) -> None:
-    """``/docs``: Swagger UI (from its CDN, as FastAPI serves it), under a CSP of its own that
-    allows that CDN and its one inline script, by hash."""
-    page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs")
+    """``/docs``: Swagger UI from the page's vendored copy (no CDN: it works offline), under a CSP
+    of its own that allows its one inline script, by hash, and the styles it injects."""
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} - API docs",
+        swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+        swagger_favicon_url="data:,",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+    )
     html = page.body.decode()
     inline = re.findall(r"<script>(.*?)</script>", html, re.S)
     hashes = " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline
     )
     csp = (
-        f"default-src 'none'; script-src {DOCS_CDN} {hashes}; style-src {DOCS_CDN} "
-        f"'unsafe-inline'; img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
     )
 
     @app.get("/docs", include_in_schema=False)

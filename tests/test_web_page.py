@@ -15,6 +15,7 @@ from synthtwin.net.http_api import WEB_DIR, create_app
 
 OWN_FILES = ("index.html", "app.js", "style.css")
 VENDORED = ("vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/LICENSE")
+SWAGGER = ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE")
 
 
 class _Assets(HTMLParser):
@@ -89,3 +90,22 @@ def test_the_api_still_answers_beside_the_page(client):
     assert client.get("/api/twins/-1").status_code == 422  # FastAPI's own validation
     assert client.get("/api/stats").status_code == 503  # reaches the (absent) simulation
     assert client.get("/no-such-file.js").status_code == 404
+
+
+def test_docs_is_swagger_ui_from_local_files_only(client):
+    """``/docs`` works offline: Swagger UI is vendored (Apache-2.0) and served beside the page."""
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    assert not re.search(r"https?://", docs.text, re.I), "a CDN or other remote URL in /docs"
+    parser = _Assets()
+    parser.feed(docs.text)
+    assert "/vendor/swagger-ui/swagger-ui-bundle.js" in parser.urls
+    for url in parser.urls:
+        if url.startswith("data:"):
+            continue
+        answer = client.get(url)
+        assert answer.status_code == 200 and len(answer.content) > 100_000, url
+    licence = (WEB_DIR / "vendor/swagger-ui/LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence
+    for name in SWAGGER:
+        assert (WEB_DIR / "vendor/swagger-ui" / name).is_file(), name
