@@ -96,6 +96,29 @@ class ColumnStore:
         self.version += 1
         return last if row != last else None
 
+    def take(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Copies of ``rows`` (``(K,)`` int) of every column, in that order, then those rows
+        removed; the others keep their order (packed to the front).
+
+        Raises:
+            IndexError: a row out of range or given twice; nothing changes.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        keep = np.ones(self.n, dtype=bool)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+            raise IndexError(f"rows out of range 0..{self.n - 1}")
+        keep[rows] = False
+        if keep.sum() != self.n - rows.size:
+            raise IndexError("a row is given twice")
+        taken = {name: array[rows].copy() for name, array in self._arrays.items()}
+        count = int(keep.sum())
+        for name, array in self._arrays.items():
+            array[:count] = array[: self.n][keep]
+            array[count : self.n] = self.schema[name].default
+        self.n = count
+        self.version += 1
+        return taken
+
     def _reserve(self, rows: int) -> None:
         if rows <= self._capacity:
             return

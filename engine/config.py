@@ -20,6 +20,7 @@ from typing import Any
 __all__ = [
     "AlertsConfig",
     "ChatConfig",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "HistoryConfig",
@@ -436,6 +437,46 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Running one world on several Ray shards (``[cluster]``, ``engine.app.shards``,
+    docs/deployment.md).
+
+    Attributes:
+        shards: regions of the town, one Ray actor each (1: no Ray, the single-process world).
+        ray_address: an existing Ray cluster to join (``ray start --head`` printed it); None
+            starts a local one.
+        barrier_ticks: ticks the shards run between two barriers; a twin that crosses a region
+            edge moves to its new shard at the next barrier, so at most this many ticks late.
+        checkpoint_every_ticks: ticks between two cluster checkpoints (per-shard files and a
+            manifest); a killed shard restarts from the last one.
+        cpus: CPUs a local Ray cluster may use (None: all of the machine's).
+        object_store_mb: a local Ray cluster's shared-memory object store, MB.
+        actor_restarts: times Ray restarts a killed shard actor before the run fails.
+    """
+
+    shards: int = 1
+    ray_address: str | None = None
+    barrier_ticks: int = 1
+    checkpoint_every_ticks: int = 1800
+    cpus: int | None = None
+    object_store_mb: int = 256
+    actor_restarts: int = 3
+
+    def validate(self) -> ClusterConfig:
+        _check(1 <= self.shards <= 256, "shards", self.shards, "1..256 shards")
+        _check(1 <= self.barrier_ticks <= 3600, "barrier_ticks", self.barrier_ticks,
+               "1..3600 ticks")  # fmt: skip
+        _check(1 <= self.checkpoint_every_ticks <= 10_000_000, "checkpoint_every_ticks",
+               self.checkpoint_every_ticks, "1..10000000 ticks")  # fmt: skip
+        _check(self.cpus is None or 1 <= self.cpus <= 4096, "cpus", self.cpus, "1..4096 CPUs")
+        _check(78 <= self.object_store_mb <= 1 << 20, "object_store_mb", self.object_store_mb,
+               "78..1048576 MB (Ray's minimum is 75 MiB)")  # fmt: skip
+        _check(0 <= self.actor_restarts <= 1000, "actor_restarts", self.actor_restarts,
+               "0..1000 restarts")  # fmt: skip
+        return self
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the composition root needs, one section per concern."""
 
@@ -445,6 +486,7 @@ class Config:
     chat: ChatConfig = field(default_factory=ChatConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def validate(self) -> Config:
         self.sim.validate()
@@ -453,6 +495,7 @@ class Config:
         self.chat.validate()
         self.history.validate()
         self.alerts.validate()
+        self.cluster.validate()
         return self
 
     @property
@@ -626,6 +669,7 @@ SECTIONS: dict[str, type] = {
     "chat": ChatConfig,
     "history": HistoryConfig,
     "alerts": AlertsConfig,
+    "cluster": ClusterConfig,
 }
 
 
@@ -661,6 +705,7 @@ def load_config(
     serve: dict[str, Any] | None = None,
     security: dict[str, Any] | None = None,
     history: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
     **sim: Any,
 ) -> Config:
     """Defaults, then the TOML file's tables, then overrides (None = not given).
@@ -673,6 +718,7 @@ def load_config(
         serve: overrides of ``[serve]`` settings.
         security: overrides of ``[security]`` settings.
         history: overrides of ``[history]`` settings.
+        cluster: overrides of ``[cluster]`` settings.
         sim: overrides of ``[sim]`` settings.
 
     Raises:
@@ -689,6 +735,7 @@ def load_config(
         "serve": serve or {},
         "security": security or {},
         "history": history or {},
+        "cluster": cluster or {},
     }
     merged = {
         name: {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import esper
@@ -27,7 +28,7 @@ from synthtwin.engine.backend import Backend
 from synthtwin.engine.clock import SimClock
 from synthtwin.engine.columns import ColumnStore
 
-__all__ = ["UnknownTwinError", "World"]
+__all__ = ["Twins", "UnknownTwinError", "World"]
 
 R = TypeVar("R")
 
@@ -46,6 +47,41 @@ class UnknownTwinError(KeyError):
 
     def __str__(self) -> str:
         return f"no twin with id {self.twin_id}"
+
+
+@dataclass
+class Twins:
+    """Twins lifted out of one World to be put into another (a handoff between shards), whole:
+    every column's rows, ids included, and each twin's sparse (esper) components.
+
+    Attributes:
+        columns: every column but ``entity``, ``(K, *shape)``, rows in ascending ``twin_id``.
+        sparse: per twin (same order), its esper components.
+    """
+
+    columns: dict[str, np.ndarray]
+    sparse: list[list[Any]]
+
+    @property
+    def ids(self) -> np.ndarray:
+        """``(K,) uint32`` the twins' ids."""
+        return self.columns[TWIN_ID.name]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @staticmethod
+    def joined(parts: list[Twins]) -> Twins:
+        """One batch of several, in ascending id (ids are unique across a world)."""
+        parts = [p for p in parts if len(p)]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return Twins({}, [])
+        columns = {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns}
+        sparse = [c for p in parts for c in p.sparse]
+        order = np.argsort(columns[TWIN_ID.name], kind="stable")
+        return Twins({k: v[order] for k, v in columns.items()}, [sparse[i] for i in order])
 
 
 class World:
@@ -151,6 +187,59 @@ class World:
             del self._twin_of_entity[entity]
             with self.ecs():
                 esper.delete_entity(entity, immediate=True)
+
+    def take_twins(self, ids: np.ndarray | list[int]) -> Twins:
+        """Remove twins by id and return them whole (``Twins``), in ascending id; the remaining
+        rows keep their order.
+
+        Raises:
+            UnknownTwinError: an id is not alive; nothing changes.
+        """
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        rows = self.rows_of(ids)
+        entities = self.columns["entity"][rows].tolist()
+        with self.ecs():
+            sparse = [list(esper.components_for_entity(e)) for e in entities]
+            for entity in entities:
+                esper.delete_entity(entity, immediate=True)
+        columns = self.columns.take(rows)
+        del columns[ENTITY.name]
+        for entity in entities:
+            del self._twin_of_entity[entity]
+        self._row_of_id[ids] = -1
+        self._index(self.ids.astype(np.int64), np.arange(self.n))
+        return Twins(columns, sparse)
+
+    def put_twins(self, twins: Twins) -> None:
+        """Add twins taken from another World of the same schema, keeping their ids and every
+        value bit for bit (appended after the current rows).
+
+        Raises:
+            ValueError: an id is already alive here, or the columns do not fit the schema;
+                nothing changes.
+        """
+        if not len(twins):
+            return
+        ids = twins.ids.astype(np.int64)
+        inside = ids < len(self._row_of_id)
+        if (self._row_of_id[ids[inside]] >= 0).any():
+            raise ValueError(
+                f"twin ids {ids[inside][self._row_of_id[ids[inside]] >= 0][:5]} are already here"
+            )
+        expected = set(self.columns.schema) - {ENTITY.name}
+        if set(twins.columns) != expected:
+            raise ValueError(
+                f"twin columns differ from the world's: {sorted(expected ^ set(twins.columns))}"
+            )
+        self.columns.check(twins.columns, len(twins))
+        with self.ecs():
+            entities = [esper.create_entity(*components) for components in twins.sparse]
+        rows = self.columns.append(
+            {**twins.columns, ENTITY.name: np.array(entities, np.int64)}, len(twins)
+        )
+        self._index(ids, np.arange(rows.start, rows.stop))
+        self._twin_of_entity.update(zip(entities, ids.tolist(), strict=True))
+        self.next_twin_id = max(self.next_twin_id, int(ids.max()) + 1)
 
     def rows_of(self, ids: np.ndarray | list[int]) -> np.ndarray:
         """``(K,) int64`` rows of the given twin ids.
