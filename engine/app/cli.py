@@ -9,6 +9,7 @@
     twin history ID [--days 30] [--csv|--parquet --out FILE]   (clients/python/history.py)
     twin bench [-k NAME]              (the benchmark suite, one table)
     twin token | cert | keys ...      (access tokens, TLS certificate, CURVE keys: credentials.py)
+    twin export-assets OUT_DIR        (bodies and clips as glTF 2.0 .glb: gltf_export.py)
 
 Bad arguments, unwritable paths, bad config, population and checkpoint files print one clear line
 and exit with status 2; ``twin serve`` exits with status 1 when it could not save its world at
@@ -28,7 +29,7 @@ from tqdm import tqdm
 from synthtwin.clients.python import chat as chat_cli
 from synthtwin.clients.python import cli as client_cli
 from synthtwin.clients.python import history as history_cli
-from synthtwin.engine.app import credentials
+from synthtwin.engine.app import credentials, gltf_export
 from synthtwin.engine.app.bench_report import run_bench
 from synthtwin.engine.app.durability import ShutdownSave
 from synthtwin.engine.app.record import Recorder
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     chat_cli.register(commands)
     history_cli.register(commands)
     credentials.register(commands)
+    gltf_export.register(commands)
     return parser
 
 
@@ -272,6 +274,7 @@ COMMANDS = {
     **chat_cli.COMMANDS,
     **history_cli.COMMANDS,
     **credentials.COMMANDS,
+    **gltf_export.COMMANDS,
 }
 ERRORS = (
     ConfigError,
