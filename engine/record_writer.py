@@ -6,10 +6,10 @@ transaction (``HealthStore.write``: one bulk insert from Arrow), so the store se
 writes whatever the tick rate. After a daily batch it rewrites that day's vitals in twin order
 (``HealthStore.compact_vitals``: a one-twin query of a past day then reads one row group, not
 the day's hundred), deletes the vitals samples older than ``minute_days`` days before it and
-checks the alert rules on the day (``engine.alerts``; ``take_alerts`` hands them on). A
-write that fails is logged and counted; the thread goes on. ``flush`` waits until everything
-queued before it is stored (a checkpoint calls it first, so the record holds every minute the
-checkpoint covers).
+checks the alert rules on the day (``engine.alerts``; ``take_alerts`` hands them on), and
+lists the day in ``stored_days``. A write that fails is logged and counted; the thread goes on.
+``flush`` waits until everything queued before it is stored (a checkpoint calls it first, so the
+record holds every minute the checkpoint covers).
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ class RecordWriter:
         """Alerts stored and not yet taken for delivery (``take_alerts``), oldest first."""
         self.written_rows = 0
         self.failed_rows = 0
+        self.stored_days: deque[np.datetime64] = deque()
+        """Days whose daily rows the store now holds (``datetime64[D]``), for the simulation's
+        thread to take (``Recorder``: they leave its memory)."""
         self._thread = threading.Thread(target=self._run, name="record-writer", daemon=True)
         self._thread.start()
 
@@ -165,4 +168,5 @@ class RecordWriter:
             return
         self.written_rows += rows
         if table == "daily":
+            self.stored_days.extend(np.unique(columns["day"]))
             self._check_alerts(newest)

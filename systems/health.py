@@ -72,22 +72,53 @@ DAILY_FIELDS: dict[str, str] = {
 
 @dataclass
 class HealthRecord:
-    """Closed days of every twin, as column batches (one batch per simulated day)."""
+    """Closed days of every twin, as column batches (one batch per simulated day), oldest first.
+
+    A day stored elsewhere (the health record's DuckDB file, a headless run's ``daily.parquet``)
+    may be ``release``d: it leaves memory and the checkpoints, and ``closed`` still counts it.
+    So the days held are those no store has yet; without a store, every day (~110 B a
+    twin-day, docs/architecture.md).
+
+    Attributes:
+        batches: the closed days held, each ``DAILY_FIELDS`` by column, ``(twins,)`` each.
+        released: closed days dropped by ``release``.
+    """
 
     batches: list[dict[str, np.ndarray]] = field(default_factory=list)
+    released: int = 0
+
+    @property
+    def closed(self) -> int:
+        """Days closed so far, released or held."""
+        return self.released + len(self.batches)
 
     def append(self, batch: dict[str, np.ndarray]) -> None:
         self.batches.append(batch)
 
+    def since(self, closed: int) -> list[dict[str, np.ndarray]]:
+        """The held days among those closed after the first ``closed`` (days are appended in
+        order, so they are the last ``self.closed - closed`` held, or every held day)."""
+        return self.batches[max(0, len(self.batches) - (self.closed - closed)) :]
+
+    def release(self, days: set[np.datetime64] | None = None) -> int:
+        """Drop the held days in ``days`` (``datetime64[D]``; None: all of them); how many."""
+        kept = [b for b in self.batches if days is not None and b["day"][0] not in days]
+        dropped = len(self.batches) - len(kept)
+        self.batches = kept
+        self.released += dropped
+        return dropped
+
     def columns(self) -> dict[str, np.ndarray]:
-        """All closed days concatenated, by column."""
+        """All closed days held, concatenated, by column."""
         if not self.batches:
             return {name: np.zeros(0) for name in DAILY_FIELDS}
         return {name: np.concatenate([b[name] for b in self.batches]) for name in DAILY_FIELDS}
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         sizes = np.array([len(b["twin_id"]) for b in self.batches], dtype=np.int64)
-        return {"batch_sizes": sizes, **self.columns()}, {}
+        return {"batch_sizes": sizes, **self.columns()}, (
+            {"released": self.released} if self.released else {}
+        )
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict) -> None:
         bounds = np.cumsum(arrays["batch_sizes"])[:-1]
@@ -96,6 +127,10 @@ class HealthRecord:
             {name: split[name][i] for name in DAILY_FIELDS}
             for i in range(len(arrays["batch_sizes"]))
         ]
+        released = scalars.get("released", 0)  # absent: none (and older checkpoints)
+        if not isinstance(released, int) or released < 0:
+            raise ValueError(f"released = {str(released)[:40]}, expected a count >= 0")
+        self.released = released
 
     def to_table(self) -> pa.Table:
         cols = self.columns()

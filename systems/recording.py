@@ -71,7 +71,7 @@ class RecordingSystem(System):
         sampling resumes at the next instant after its clock."""
         clock = self.world.clock
         self.midnight = np.datetime64(clock.start.date(), "us")
-        self._days_sent = len(self.world.resource(HealthRecord).batches)
+        self._days_sent = self.world.resource(HealthRecord).closed
         self._last_sample = self._sample_index(clock.elapsed_s)
         self._ids = None
 
@@ -82,10 +82,10 @@ class RecordingSystem(System):
         if sample > self._last_sample:
             self._last_sample = sample
             self._vitals(sample)
-        batches = self.world.resource(HealthRecord).batches
-        for day in batches[self._days_sent :]:
+        record = self.world.resource(HealthRecord)
+        for day in record.since(self._days_sent):
             self.sink(RecordBatch("daily", day))
-        self._days_sent = len(batches)
+        self._days_sent = record.closed
 
     def _sample_index(self, elapsed_s: float) -> int:
         """How many whole ``minute_s`` have passed between the start date's midnight and

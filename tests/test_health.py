@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from synthtwin.components.activity import CATEGORIES, Activity
+from synthtwin.systems.health import DAILY_FIELDS, HealthRecord
 
 TICKS_PER_DAY = 1440
 
@@ -54,3 +55,23 @@ def test_a_day_that_closes_mid_bout_without_an_ended_bout_is_credited_its_sleep(
     assert w["sleep_bout_s"][0] == tick_s
     with_sleep = day["min_sleep"] > 0
     assert (day["sleep_hours"][with_sleep] > 0).all()
+
+
+def test_released_days_leave_the_record_and_still_count_as_closed():
+    def day(name: str) -> dict[str, np.ndarray]:
+        return {n: np.full(2, np.datetime64(name, "D")) if n == "day" else np.zeros(2)
+                for n in DAILY_FIELDS}  # fmt: skip
+
+    record = HealthRecord([day("2026-03-02"), day("2026-03-03")])
+    assert record.release({np.datetime64("2026-03-03", "D")}) == 1
+    record.append(day("2026-03-04"))
+    assert (record.closed, record.released) == (3, 1)
+    assert [b["day"][0] for b in record.since(2)] == [np.datetime64("2026-03-04", "D")]
+    assert len(record.since(0)) == 2  # every held day
+    arrays, scalars = record.state_dict()
+    back = HealthRecord()
+    back.load_state_dict(arrays, scalars)
+    assert (back.closed, len(back.batches)) == (3, 2)
+    assert record.release() == 2 and record.state_dict()[1] == {"released": 3}
+    with pytest.raises(ValueError, match="released"):
+        back.load_state_dict(arrays, {"released": -1})

@@ -15,6 +15,7 @@ import pytest
 from synthtwin.engine.app.cli import main
 from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.checkpoint import save_checkpoint
 from synthtwin.engine.config import load_config
 from synthtwin.engine.health_store import HealthStore, StoreError
 from synthtwin.engine.record_queue import RecordBatch, RecordQueue
@@ -112,14 +113,20 @@ def _recorded_run(path: Path, ticks: int, minute_s: float = 60.0):
         history={"minute_s": minute_s},
     )  # fmt: skip
     recorder = Recorder(path, config.history, blocking=True)
-    sim = build_simulation(config, record=recorder.sink)
+    sent: list[RecordBatch] = []
+
+    def sink(batch: RecordBatch) -> bool:
+        sent.append(batch)
+        return recorder.sink(batch)
+
+    sim = build_simulation(config, record=sink)
     recorder.align(sim.world)
     sim.loop.run_ticks(ticks)
-    return sim, recorder
+    return sim, recorder, sent
 
 
 def test_a_simulation_records_twins_days_episodes_and_vitals(tmp_path):
-    sim, recorder = _recorded_run(tmp_path / "h.duckdb", ticks=200, minute_s=120.0)
+    sim, recorder, sent = _recorded_run(tmp_path / "h.duckdb", ticks=200, minute_s=120.0)
     recorder.flush()
     db = recorder.store.db
     ids = sorted(sim.world.ids.tolist())
@@ -130,9 +137,11 @@ def test_a_simulation_records_twins_days_episodes_and_vitals(tmp_path):
         2026, 3, 3, 0, 20
     )
     assert {count for _, count in times} == {len(ids)} and len(times) == 100
-    # the day closed at midnight, exactly as the simulation's own record holds it
+    # the day closed at midnight, exactly as the simulation's record sent it, which then let
+    # it go (stored, it is in neither memory nor checkpoints)
     daily = db.execute("SELECT * FROM daily ORDER BY twin_id").fetchnumpy()
-    expected = sim.record.columns()
+    (expected,) = [batch.columns for batch in sent if batch.table == "daily"]
+    assert sim.record.closed == 1 and sim.record.batches == []
     assert list(daily) == list(DAILY_FIELDS)
     assert np.array_equal(daily["twin_id"], np.sort(expected["twin_id"]))
     order = np.argsort(expected["twin_id"])
@@ -154,8 +163,25 @@ def test_a_simulation_records_twins_days_episodes_and_vitals(tmp_path):
     sim.close()
 
 
+def test_a_checkpoint_after_a_flush_carries_no_stored_day_and_resumes_counting_it(tmp_path):
+    sim, recorder, _ = _recorded_run(tmp_path / "h.duckdb", ticks=200)  # past midnight
+    recorder.flush()  # as before every checkpoint of a server
+    assert (sim.record.closed, sim.record.batches) == (1, [])
+    path = tmp_path / "w.ckpt"
+    save_checkpoint(sim.world, sim.schedule, path)
+    recorder.close()
+    sim.close()
+    resumed = build_simulation(sim.config, resume=path)
+    try:
+        assert (resumed.record.closed, resumed.record.batches) == (1, [])
+        resumed.loop.run_ticks(24 * 60)  # the next midnight: held until a store has it
+        assert resumed.record.closed == 2 and len(resumed.record.batches) == 1
+    finally:
+        resumed.close()
+
+
 def test_despawned_twins_end_their_episode_and_spawned_ones_are_profiled(tmp_path):
-    sim, recorder = _recorded_run(tmp_path / "h.duckdb", ticks=5)
+    sim, recorder, _ = _recorded_run(tmp_path / "h.duckdb", ticks=5)
     gone = int(sim.world.ids[0])
     sim.despawn([gone])
     born = sim.spawn(2, seed=1)

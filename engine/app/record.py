@@ -9,6 +9,12 @@ and adds the closed days the checkpoint holds that the store lacks; the flush be
 checkpoint puts every sample up to it in the store. So the record holds every day the checkpoint
 covers and nothing from the future, and the resumed world records the rest again. A store
 written by another world (other people under the same ids) is refused rather than mixed.
+
+Memory: a closed day leaves the world's ``HealthRecord`` (and so its checkpoints) once the writer
+has stored it: the recorder releases the days the writer lists on the simulation's thread, at
+each ``sink`` call (about every tick) and after each ``flush``; ``align`` releases the days it
+filled in. A day the store does not have (dropped at a full queue, a failed write) stays held,
+and is stored by ``align`` when the world is resumed from a checkpoint.
 """
 
 from __future__ import annotations
@@ -62,9 +68,12 @@ class Recorder:
             deliver=not blocking,
         )  # fmt: skip
         self._blocking = blocking
+        self._record: HealthRecord | None = None
 
     def sink(self, batch: RecordBatch) -> bool:
-        """Hand one batch to the writer (``systems.recording``'s sink)."""
+        """Hand one batch to the writer (``systems.recording``'s sink, on the simulation's
+        thread), after releasing the days the writer has stored."""
+        self._release_stored()
         if self._blocking:
             self.queue.put(batch)
             return True
@@ -86,8 +95,10 @@ class Recorder:
                 f"{other} is another person (age, sex) than this world's; resume that world "
                 "(--resume), or move the file away or set [history] path"
             )
+        self._record = world.resource(HealthRecord)
         deleted = self.store.truncate_after(world.clock.now)
-        added = self.store.fill_days(world.resource(HealthRecord).columns())
+        added = self.store.fill_days(self._record.columns())
+        self._record.release()
         if any(deleted.values()) or added:
             log.info(
                 "health record %s aligned with the world at %s: deleted %s, added %d days",
@@ -99,12 +110,21 @@ class Recorder:
         serving (a checkpoint waits in the tick), as long as it takes headless (the run's
         record must be whole when it ends)."""
         timeout_s = None if self._blocking else FLUSH_TIMEOUT_S
-        if not self.writer.flush(timeout_s):
+        if self.writer.flush(timeout_s):
+            self._release_stored()
+        else:
             log.error(
                 "the health record's writer is behind by more than %g s; a checkpoint goes on "
                 "without its latest rows",
                 FLUSH_TIMEOUT_S,
             )
+
+    def _release_stored(self) -> None:
+        """Drop from the world's record the days the writer has stored since the last call."""
+        stored = self.writer.stored_days
+        days = {stored.popleft() for _ in range(len(stored))}
+        if days and self._record is not None:
+            self._record.release(days)
 
     def close(self) -> None:
         """Store what is queued, stop the writer and close the file (headless: however long the

@@ -7,9 +7,9 @@ Output files (Parquet, one row per ...):
 Files are written to a temporary name and renamed, so a reader never sees half a file.
 
 The daily and vitals files are streamed: each closed day, and each ``VITALS_ROW_GROUP_ROWS``
-vitals rows, is written as a Parquet row group while the run goes on, so the run's memory does not
-grow with the vitals it samples (the health system's ``HealthRecord`` still holds the closed days,
-~110 B a twin-day; docs/architecture.md, memory per twin).
+vitals rows, is written as a Parquet row group while the run goes on, then leaves memory (a written
+day is released from the health system's ``HealthRecord``), so the run's memory does not grow
+with the days it runs or the vitals it samples (docs/architecture.md, memory per twin).
 
 With a ``Recorder`` (``twin simulate --store FILE``) the run also writes the health record
 (``engine.health_store``) that ``twin serve`` keeps: the same rows by the same system
@@ -146,7 +146,8 @@ def _run_days(
     streams: dict[str, _ParquetStream],
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Tick ``days`` days, streaming each closed day and each vitals sample into ``streams``."""
+    """Tick ``days`` days, streaming each closed day and each vitals sample into ``streams``;
+    a day written leaves the record (the recording system, if any, queued it in its tick)."""
     days_written = 0
     for _ in range(days):
         for _ in range(ticks_per_day):
@@ -156,10 +157,11 @@ def _run_days(
                 streams["vitals"].append(sample)
             if progress is not None:
                 progress(1)
-        closed = sim.record.batches
-        for batch in closed[days_written:]:
+        record = sim.record
+        for batch in record.since(days_written):
             streams["daily"].append(HealthRecord([batch]).to_table())
-        days_written = len(closed)
+        days_written = record.closed
+        record.release()
 
 
 def population_table(sim: Simulation) -> pa.Table:
