@@ -1,0 +1,398 @@
+"""Front: one set of public endpoints (PUB, ROUTER) for a world run by N shards.
+
+Each shard (``engine.app.shard``: a Ray actor running today's world restricted to a region of
+cells, ``engine.regions.RegionMap``) serves today's PUB and ROUTER on its own loopback ports.
+The front gives clients, the gateway included, the endpoints of a single server
+(``docs/protocol.md``; the front's rules are its section 16):
+
+- **PUB** (XPUB, ``[serve] pub_endpoint``): fed by one XSUB per shard, as ``zmq.proxy`` does
+  (clients' subscriptions are forwarded to every shard), but every message is re-published under
+  the front's own ``seq``, crowd streams are taken from the shard that owns each cell, and
+  ``meta`` is the front's own (``net.front_stream.FrontStream``). The front itself always follows
+  ``cell/`` and ``meta`` of every shard: it keeps each cell's last keyframe and delta and the
+  roster, so that ``snapshot`` and ``roster`` are exact at its seq.
+- **ROUTER** (``[serve] router_endpoint``): requests are decoded, rate-limited per peer and
+  checked against the token's role here, as a single server does (``net.requests``: the same
+  limits, ``OP_ROLES`` and token file), then answered or sent on to the shards on one DEALER
+  each, under the front's own request ids (``net.front_requests``). ``snapshot`` and ``roster``
+  are answered by the front; ``twin``, ``chat`` and ``history`` of a twin go to the shard owning
+  the twin's cell; ``stats``, ``pause``, ``resume`` and ``time_scale`` to every shard (replies
+  merged); ``despawn`` to the owners of its ids; ``spawn`` and ``town`` to shard 0. The shards
+  trust the front: it is one peer to them, so they run with a ROUTER rate far above the
+  clients' (``shard_security``), and they check the forwarded token again.
+- Nothing waits: one thread polls every socket (``POLL_MS``); a shard that does not answer within
+  ``timeout_s`` (or has been silent for ``SILENT_S``) makes its requests fail with ``internal``
+  and a message naming the shard, never a hang.
+
+A shard that restarts (its seq begins anew) is joined again as a late joiner would: its cells'
+streams end at the front and start again with its snapshot's keyframes.
+
+Not yet: CURVE on the front's sockets and the health PUB (with access control the shards' health
+topics are not forwarded); ``history`` queries across twins (``population``, ``alerts`` without
+``id``, ``ack``) are refused with ``unknown_op``.
+
+Use::
+
+    front = run_front([ShardEndpoints(pub0, router0), ShardEndpoints(pub1, router1)], regions,
+                      config)          # bound and serving on config.serve's endpoints
+    ...
+    front.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import zmq
+
+from synthtwin.engine.config import Config, SecurityConfig
+from synthtwin.engine.regions import RegionMap
+from synthtwin.net.auth import TokenFileError, TokenStore
+from synthtwin.net.front_requests import FrontRequests, ShardCall
+from synthtwin.net.front_stream import FrontStream, Message, unpack
+from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES
+from synthtwin.net.wire import reply, topics
+
+__all__ = [
+    "JOIN_AFTER_S",
+    "POLL_MS",
+    "SILENT_S",
+    "Front",
+    "FrontError",
+    "ShardEndpoints",
+    "run_front",
+    "shard_security",
+]
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 20
+"""Longest wait of the front's poll loop, wall milliseconds (timers run at least this often)."""
+SILENT_S = 15.0
+"""A shard heard from by nothing for this long (it sends ``meta`` at least every 5 s) is down:
+its requests fail at once."""
+JOIN_AFTER_S = 0.2
+"""Wall seconds after connecting to a shard before asking its snapshot if it published nothing
+yet (a paused shard publishes only its ``meta`` heartbeat)."""
+MAX_BUFFERED = 100_000
+"""Messages of a joining shard kept until its snapshot arrives (older ones are dropped)."""
+FRONT_TOPICS = (b"cell/", topics.META_TOPIC)
+"""What the front follows on every shard whatever its clients follow."""
+
+
+class FrontError(RuntimeError):
+    """The front cannot start: an endpoint cannot be bound, the token file cannot be read, or
+    the shards do not match the regions; the message says which."""
+
+
+@dataclass(frozen=True)
+class ShardEndpoints:
+    """Where a shard serves (its ``[serve] pub_endpoint`` and ``router_endpoint``)."""
+
+    pub: str
+    router: str
+
+
+def shard_security(security: SecurityConfig) -> SecurityConfig:
+    """The ``[security]`` a shard behind a front runs with: the clients' settings, but a ROUTER
+    rate for its one peer, the front, that the front's clients together cannot exceed (the
+    front enforces each client's rate itself)."""
+    return replace(security, router_rate_per_s=1_000_000.0, router_burst=1_000_000)
+
+
+@dataclass
+class _Shard:
+    """One shard as the front sees it.
+
+    Attributes:
+        index: its region's index.
+        endpoints: where it serves.
+        sub: XSUB connected to its PUB.
+        dealer: DEALER connected to its ROUTER.
+        heard_s: monotonic time of its last message or reply.
+        last_seq: its seq of the last message the front took from it.
+        joined: whether its snapshot was applied (else its messages wait in ``buffer``).
+        join_due_s: when to ask its snapshot if it published nothing yet.
+    """
+
+    index: int
+    endpoints: ShardEndpoints
+    sub: zmq.Socket
+    dealer: zmq.Socket
+    heard_s: float
+    last_seq: int = 0
+    joined: bool = False
+    join_due_s: float = 0.0
+    joining: bool = False
+    buffer: deque = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED))
+
+    def silent_s(self, now_s: float) -> float:
+        return now_s - self.heard_s
+
+
+class Front:
+    """The front's sockets and its poll loop (see the module docstring).
+
+    Args:
+        shards: each shard's endpoints, in region order (shard k serves region k).
+        regions: the region map the shards run (``regions.n == len(shards)``).
+        config: ``serve.pub_endpoint`` / ``router_endpoint`` (bound here), ``serve.hwm``,
+            ``security`` (limits, rates) and ``tokens_file`` (access control, as a server).
+        timeout_s: how long a request waits for a shard's reply, wall seconds.
+
+    Attributes:
+        stream: the merged stream (seq, roster, snapshots).
+        requests: the request router.
+        published: messages published; refused: messages ZeroMQ would not queue.
+
+    Raises:
+        FrontError: see the class.
+    """
+
+    def __init__(
+        self,
+        shards: Sequence[ShardEndpoints],
+        regions: RegionMap,
+        config: Config,
+        timeout_s: float = 1.5,
+    ) -> None:
+        if len(shards) != regions.n:
+            raise FrontError(f"{len(shards)} shards for {regions.n} regions: give one per region")
+        if config.security.curve:
+            raise FrontError("the front does not serve CURVE yet: run it with [security] curve off")
+        self.config = config
+        self.stream = FrontStream(regions)
+        self.published = 0
+        self.refused = 0
+        self.context = zmq.Context()
+        self._sockets: list[zmq.Socket] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        try:
+            tokens = TokenStore(config.tokens_file) if config.tokens_file is not None else None
+        except TokenFileError as error:
+            raise FrontError(str(error)) from None
+        try:
+            serve = config.serve
+            self.pub = self._bind(zmq.XPUB, serve.pub_endpoint, MAX_SUBSCRIPTION_BYTES)
+            largest = config.security.max_request_bytes
+            self.router = self._bind(zmq.ROUTER, serve.router_endpoint, largest)
+            now = time.monotonic()
+            self.shards = [self._connect(k, e, now) for k, e in enumerate(shards)]
+        except BaseException:
+            self._close_sockets()
+            raise
+        self.requests = FrontRequests(
+            self.stream, [s.endpoints.router for s in self.shards], config.security, tokens,
+            timeout_s,
+        )  # fmt: skip
+
+    # -- sockets -------------------------------------------------------------------------------
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self.context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, self.config.serve.hwm)
+        sock.setsockopt(zmq.RCVHWM, self.config.serve.hwm)
+        self._sockets.append(sock)
+        return sock
+
+    def _bind(self, kind: int, endpoint: str, largest: int) -> zmq.Socket:
+        sock = self._socket(kind)
+        sock.setsockopt(zmq.MAXMSGSIZE, largest)
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as err:
+            raise FrontError(f"cannot bind {endpoint}: {err.strerror}") from None
+        return sock
+
+    def _connect(self, index: int, endpoints: ShardEndpoints, now_s: float) -> _Shard:
+        sub = self._socket(zmq.XSUB)
+        sub.connect(endpoints.pub)
+        for prefix in FRONT_TOPICS:
+            sub.send(b"\x01" + prefix)
+        dealer = self._socket(zmq.DEALER)
+        dealer.connect(endpoints.router)
+        return _Shard(index, endpoints, sub, dealer, now_s, join_due_s=now_s + JOIN_AFTER_S)
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """The bound endpoints (with the actual port when bound to ``:*``)."""
+        return {
+            "pub": self.pub.getsockopt_string(zmq.LAST_ENDPOINT),
+            "router": self.router.getsockopt_string(zmq.LAST_ENDPOINT),
+        }
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self) -> Front:
+        """Serve on a thread of its own (``close`` stops it)."""
+        self._thread = threading.Thread(target=self.run, name="front", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        """Poll every socket until ``close``; never blocks longer than ``POLL_MS``."""
+        poller = zmq.Poller()
+        for sock in (self.pub, self.router, *(s.sub for s in self.shards)):
+            poller.register(sock, zmq.POLLIN)
+        for shard in self.shards:
+            poller.register(shard.dealer, zmq.POLLIN)
+        while not self._stop.is_set():
+            ready = dict(poller.poll(POLL_MS))
+            if self.pub in ready:
+                self._forward_subscriptions()
+            for shard in self.shards:
+                if shard.sub in ready:
+                    self._take_stream(shard)
+                if shard.dealer in ready:
+                    self._take_replies(shard)
+            if self.router in ready:
+                self._take_requests()
+            self._timers()
+
+    def _forward_subscriptions(self) -> None:
+        """Clients' (un)subscriptions, sent on to every shard (XSUB counts them, so the front's
+        own ``FRONT_TOPICS`` stay followed whatever clients drop)."""
+        while True:
+            try:
+                message = self.pub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            for shard in self.shards:
+                shard.sub.send(message, zmq.NOBLOCK)
+
+    def _take_stream(self, shard: _Shard) -> None:
+        for _ in range(self.config.serve.hwm):
+            try:
+                topic, payload = shard.sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except ValueError:  # not two frames: not a shard's message
+                continue
+            shard.heard_s = time.monotonic()
+            env = unpack(payload)
+            if shard.joined and env["seq"] <= shard.last_seq:  # restarted: seqs begin anew
+                log.warning("shard %d restarted (seq %d after %d): joining it again",
+                            shard.index, env["seq"], shard.last_seq)  # fmt: skip
+                self.stream.forget_shard(shard.index)
+                shard.joined, shard.joining = False, False
+            if not shard.joined:
+                shard.buffer.append((topic, env))
+                shard.join_due_s = min(shard.join_due_s, shard.heard_s)
+                continue
+            shard.last_seq = env["seq"]
+            self._publish(self.stream.receive(shard.index, topic, env))
+
+    def _take_replies(self, shard: _Shard) -> None:
+        while True:
+            try:
+                frame = shard.dealer.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            shard.heard_s = time.monotonic()
+            joined = self.requests.take_reply(shard.index, frame)
+            if joined is not None:
+                self._joined(shard, *joined)
+            self._send_replies()
+
+    def _take_requests(self) -> None:
+        for _ in range(self.config.serve.max_requests_per_tick):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            envelope, payload = frames[:-1], frames[-1]
+            calls = self.requests.handle(envelope, payload, self._down())
+            self._send_calls(calls)
+        self._send_replies()
+
+    def _down(self) -> set[int]:
+        now = time.monotonic()
+        return {s.index for s in self.shards if s.silent_s(now) >= SILENT_S}
+
+    def _send_calls(self, calls: list[ShardCall]) -> None:
+        for call in calls:
+            try:
+                self.shards[call.shard].dealer.send(call.payload, zmq.NOBLOCK)
+            except zmq.Again:  # its queue is full: it will time out
+                log.warning("shard %d's request queue is full", call.shard)
+
+    def _send_replies(self) -> None:
+        for envelope, payload in self.requests.replies():
+            try:
+                self.router.send_multipart([*envelope, payload], zmq.NOBLOCK)
+            except zmq.Again:
+                self.refused += 1
+
+    def _timers(self) -> None:
+        now = time.monotonic()
+        for shard in self.shards:
+            if not shard.joined and not shard.joining and now >= shard.join_due_s:
+                shard.joining = True
+                self._send_calls(self.requests.join(shard.index))
+        self.requests.expire(now)
+        self._send_replies()
+        for shard_index in self.requests.failed_joins():
+            shard = self.shards[shard_index]
+            shard.joining, shard.join_due_s = False, now + JOIN_AFTER_S
+        self._publish(self.stream.due())
+
+    def _joined(self, shard: _Shard, roster: reply.Reply, snapshot: reply.Reply) -> None:
+        """Apply a shard's snapshot (at its seq S), then the messages it published meanwhile
+        with seq > S (the Clone pattern, protocol section 8)."""
+        self.stream.set_tables(roster.result)
+        topic = b""
+        for payload in snapshot.result["crowd"]:
+            env = unpack(payload)
+            topic = topics.topic_for("crowd", cell=tuple(env["body"]["cell"]))
+            self._publish(self.stream.receive(shard.index, topic, env))
+        shard.last_seq, shard.joined, shard.joining = snapshot.seq, True, False
+        while shard.buffer:
+            topic, env = shard.buffer.popleft()
+            if env["seq"] > shard.last_seq:
+                shard.last_seq = env["seq"]
+                self._publish(self.stream.receive(shard.index, topic, env))
+        log.info("joined shard %d at its seq %d", shard.index, snapshot.seq)
+
+    def _publish(self, messages: list[Message]) -> None:
+        for topic, payload in messages:
+            try:
+                self.pub.send_multipart([topic, payload], zmq.NOBLOCK, copy=False)
+                self.published += 1
+            except zmq.Again:
+                self.refused += 1
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the loop and close every socket and the context."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self.context.term()
+
+    def __enter__(self) -> Front:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_front(shards: Sequence[ShardEndpoints], regions: RegionMap, config: Config) -> Front:
+    """A front bound on ``config.serve``'s endpoints and serving ``shards`` on its own thread.
+
+    Raises:
+        FrontError: see ``Front``.
+    """
+    return Front(shards, regions, config).start()

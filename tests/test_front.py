@@ -1,0 +1,247 @@
+"""The front (net/front.py) over two real shard-like servers on loopback: one world of 200
+twins served twice, each server keeping only the twins of its region (the other region's
+despawned), so the two hold disjoint twins in disjoint cells, as Ray shards do. Clients of this
+repository (CloneClient, RequestClient) talk to the front unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import zmq
+
+from synthtwin.clients.python import CloneClient, RequestClient, RequestError
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
+from synthtwin.engine.regions import RegionMap
+from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, shard_security
+from synthtwin.net.front_stream import REMOVAL_GRACE_S
+from synthtwin.net.wire import meta
+from synthtwin.net.wire.envelope import unpack_envelope
+from tests.loopback import loopback
+from tests.test_client import MONDAY_MORNING
+
+TICK_HZ = 30.0
+
+
+def _shard(tmp_path, name: str) -> tuple[Serving, threading.Thread]:
+    """A server of the test world (200 twins, seed 5) on free loopback ports, ticking."""
+    config = load_config(
+        None,
+        serve={
+            "pub_endpoint": loopback(),
+            "router_endpoint": loopback(),
+            "checkpoint": tmp_path / f"{name}.ckpt",
+            "http_enabled": False,
+            "crowd_hz": TICK_HZ,
+            # every tick publishes something: net/wire/crowd.py's CrowdEncoder refuses a cell's
+            # encode at an unchanged seq, which a tick that published nothing else passes it
+            "vitals_hz": TICK_HZ,
+        },
+        history={"enabled": False},
+        twins=200,
+        seed=5,
+        tick_hz=TICK_HZ,
+        start=MONDAY_MORNING,
+    )
+    config = dataclasses.replace(config, security=shard_security(config.security))
+    server = Serving(config)
+    thread = threading.Thread(target=server.run, name=f"shard-{name}")
+    thread.start()
+    return server, thread
+
+
+def _router(server: Serving) -> str:
+    return server.config.serve.router_endpoint
+
+
+def _wait_ticking(server: Serving) -> None:
+    with RequestClient(_router(server), timeout_s=10.0) as client:
+        deadline = time.monotonic() + 20
+        while client.call("stats")["tick"] < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Iterator[tuple[list[Serving], RegionMap]]:
+    """Two servers of one world, split into two regions by the world's cells."""
+    tmp = tmp_path_factory.mktemp("front")
+    started = [_shard(tmp, "a"), _shard(tmp, "b")]
+    servers = [server for server, _ in started]
+    try:
+        for server in servers:
+            _wait_ticking(server)
+        with RequestClient(_router(servers[0])) as client:
+            roster = client.call("roster")
+        regions = RegionMap.balanced(roster["cells"], 2)
+        owner = regions.shard_of_cells(roster["cells"])
+        for k, server in enumerate(servers):
+            with RequestClient(_router(server)) as client:
+                client.call("despawn", ids=roster["ids"][owner != k])
+        yield servers, regions
+    finally:
+        for server, thread in started:
+            server.stop.set()
+            thread.join(timeout=20)
+
+
+def _front_config(tmp_path):
+    return load_config(
+        None,
+        serve={"pub_endpoint": loopback(), "router_endpoint": loopback(), "http_enabled": False},
+    )
+
+
+@pytest.fixture(scope="module")
+def front(shards, tmp_path_factory) -> Iterator[Front]:
+    servers, regions = shards
+    endpoints = [ShardEndpoints(s.config.serve.pub_endpoint, _router(s)) for s in servers]
+    config = _front_config(tmp_path_factory.mktemp("front_cfg"))
+    with run_front(endpoints, regions, config) as running:
+        _wait_joined(running)
+        yield running
+
+
+def _wait_joined(front: Front) -> None:
+    deadline = time.monotonic() + 10
+    while not all(s.joined for s in front.shards) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert all(s.joined for s in front.shards)
+
+
+def _ids_of(server: Serving) -> np.ndarray:
+    with RequestClient(_router(server)) as client:
+        return np.asarray(client.call("roster")["ids"])
+
+
+def _poll_for(sub: CloneClient, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while (left_s := end - time.monotonic()) > 0:
+        sub.poll(left_s)
+
+
+def test_a_late_joiner_through_the_front_holds_both_shards_twins(shards, front):
+    servers, _ = shards
+    a, b = (_ids_of(s) for s in servers)
+    assert a.size and b.size and np.intersect1d(a, b).size == 0
+    endpoints = front.endpoints
+    with CloneClient(endpoints["pub"], endpoints["router"]) as sub:
+        both = np.union1d(a, b)
+        np.testing.assert_array_equal(sub.crowd().ids, both)  # from the snapshot alone
+        np.testing.assert_array_equal(sub.roster, both)
+        _poll_for(sub, 1.0)  # the live stream, re-stamped, applies on top of the snapshot
+        np.testing.assert_array_equal(sub.crowd().ids, both)
+        assert sub.rejected == 0
+    assert front.stream.foreign_cells == 0
+
+
+def test_roster_and_snapshot_agree_at_the_fronts_seq(front):
+    with RequestClient(front.endpoints["router"]) as client:
+        roster, snapshot = client.exchange([("roster", {}), ("snapshot", {})])
+    assert roster.ok and snapshot.ok
+    ids, cells = roster.result["ids"], roster.result["cells"]
+    held = {}
+    for payload in snapshot.result["crowd"]:
+        env = unpack_envelope(payload, "crowd")
+        assert env.seq <= snapshot.seq
+        held[tuple(env.body["cell"])] = env
+    assert {tuple(c) for c in cells.tolist()} <= set(held)
+    regions = front.stream.regions
+    owners = set(regions.shard_of_cells(np.array(sorted(held))).tolist())
+    assert owners == {0, 1}  # both shards' cells in one snapshot
+    assert len(ids) == len(np.unique(ids))
+
+
+def test_twin_requests_reach_the_owning_shard(shards, front):
+    servers, _ = shards
+    with RequestClient(front.endpoints["router"]) as client:
+        for server in servers:
+            twin = int(_ids_of(server)[0])
+            assert client.call("twin", id=twin)["id"] == twin
+        with pytest.raises(RequestError) as err:
+            client.call("twin", id=999_999)
+        assert (err.value.code, err.value.message) == ("unknown_twin", "twin 999999 does not exist")
+        with pytest.raises(RequestError) as err:
+            client.call("twin", id=-1)
+        assert err.value.code == "out_of_range"  # the shard's own argument check
+        with pytest.raises(RequestError) as err:
+            client.call("no_such_op")
+        assert (err.value.code, err.value.message) == ("unknown_op", "unknown op 'no_such_op'")
+
+
+def test_stats_merge_both_shards(shards, front):
+    servers, _ = shards
+    with RequestClient(front.endpoints["router"]) as client:
+        stats = client.call("stats")
+    twins = sum(_ids_of(s).size for s in servers)
+    assert stats["twins"] == twins
+    assert [s["up"] for s in stats["shards"]] == [True, True]
+    assert sum(s["twins"] for s in stats["shards"]) == twins
+
+
+def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
+    """A despawn through the front: one ``removed`` on the front's meta (the shard's own meta
+    is not forwarded), after the removal grace; every message's seq is the front's, ascending."""
+    servers, _ = shards
+    victim = int(_ids_of(servers[1])[-1])
+    context = zmq.Context.instance()
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.connect(front.endpoints["pub"])
+    sub.subscribe(b"")
+    try:
+        time.sleep(0.3)
+        with RequestClient(front.endpoints["router"]) as client:
+            assert client.call("despawn", ids=[victim])["removed"].tolist() == [victim]
+        removals, seqs = [], []
+        end = time.monotonic() + REMOVAL_GRACE_S + 1.5
+        while time.monotonic() < end:
+            if not sub.poll(50):
+                continue
+            topic, payload = sub.recv_multipart()
+            env = unpack_envelope(payload)
+            seqs.append(env.seq)
+            if env.kind == meta.KIND:
+                removals.append(meta.from_envelope(env).removed.tolist())
+        assert [r for r in removals if r] == [[victim]]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        with RequestClient(front.endpoints["router"]) as client:
+            assert victim not in client.call("roster")["ids"]
+    finally:
+        sub.close()
+
+
+def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
+    """Shard 1's endpoints serve nothing: its requests fail with ``internal`` naming it within
+    the front's timeout; shard 0's twins are still served; stats marks shard 1 down."""
+    servers, regions = shards
+    live = servers[0]
+    dead = ShardEndpoints(loopback(), loopback())
+    endpoints = [ShardEndpoints(live.config.serve.pub_endpoint, _router(live)), dead]
+    with Front(endpoints, regions, _front_config(tmp_path), timeout_s=0.5).start() as lone:
+        deadline = time.monotonic() + 10
+        while not lone.shards[0].joined and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with RequestClient(lone.endpoints["router"]) as client:
+            started = time.monotonic()
+            with pytest.raises(RequestError) as err:
+                client.call("pause")
+            assert time.monotonic() - started < 1.5
+            assert err.value.code == "internal"
+            assert err.value.message == f"shard 1 ({dead.router}) did not answer within 0.5 s"
+            twin = int(_ids_of(live)[0])
+            assert client.call("twin", id=twin)["id"] == twin
+            stats = client.call("stats")
+            assert [s["up"] for s in stats["shards"]] == [True, False]
+            assert stats["twins"] == _ids_of(live).size
+
+
+def test_shards_must_match_the_regions(shards, tmp_path):
+    servers, regions = shards
+    one = [ShardEndpoints(servers[0].config.serve.pub_endpoint, _router(servers[0]))]
+    with pytest.raises(FrontError, match="1 shards for 2 regions"):
+        Front(one, regions, _front_config(tmp_path))
