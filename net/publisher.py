@@ -18,7 +18,10 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
 - ``twin/<id>/vitals`` and ``twin/<id>/pose`` (24 joint rotations from the clip library) at
   ``twin_hz`` for the twins somebody subscribed to by id (the XPUB socket tells the publisher
   which topics have subscribers, so unwatched twins cost nothing), and every twin's vitals at
-  ``vitals_hz`` while somebody subscribes to all of ``twin/``.
+  ``vitals_hz`` while somebody subscribes to all of ``twin/``;
+- ``twin/<id>/shape`` (body model and SMPL betas) of a twin subscribed to by id in the tick after
+  it becomes followed, then at ``vitals_hz`` (the XPUB passes a topic's first subscription only,
+  so a later subscriber to the same twin gets it at the next one).
 
 Sends never block: a subscriber that does not read loses messages at the high-water mark (ZeroMQ
 drops them silently), and the tick goes on. A ``meta`` message also goes out every
@@ -49,7 +52,7 @@ from synthtwin.components.pose import CLIPS
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.clips import ClipLibrary
-from synthtwin.net.wire import event, meta, pose, topics, vitals
+from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
 
@@ -78,12 +81,14 @@ class TwinFollows:
         twins: subscriptions per followed twin (a twin may be followed on several topics).
         all: subscriptions to every twin.
         ignored: subscriptions to a twin beyond ``cap``, ignored, since the start.
+        started: twins followed since the publisher last took them (``take_started``).
     """
 
     cap: int | None = None
     twins: Counter[int] = field(default_factory=Counter)
     all: int = 0
     ignored: int = 0
+    started: set[int] = field(default_factory=set)
     _excess: Counter[int] = field(default_factory=Counter)
 
     def apply(self, message: bytes) -> None:
@@ -99,6 +104,8 @@ class TwinFollows:
         if not subscribe:
             self._drop(twin)
         elif twin in self.twins or self.cap is None or len(self.twins) < self.cap:
+            if twin not in self.twins:
+                self.started.add(twin)
             self.twins[twin] += 1
         else:
             self.ignored += 1
@@ -213,6 +220,7 @@ class Publisher:
             cells = topics.cell_of(world["position_m"])
             self._publish_crowd(world, ids, cells, changed_activity)
             self._publish_vitals(world, ids, cells, tick.index)
+            self._publish_shapes(world, ids, tick.index)
         finally:
             self._flush()
 
@@ -430,6 +438,29 @@ class Publisher:
         self.seq += len(rows)
         for row, payload in zip(rows.tolist(), pose.encode_each(message), strict=True):
             self._send(topics.topic_for("pose", twin_id=int(ids[row])), payload)
+
+    def _publish_shapes(self, world: World, ids: np.ndarray, tick_index: int) -> None:
+        """``twin/<id>/shape`` of the twins followed by id on the main socket that started being
+        followed since the last tick or are due (slot of ``vitals_period``), one message each."""
+        follows = self.pose_follows
+        if not follows.twins:
+            follows.started.clear()
+            return
+        watched = np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins))
+        due = watched % self.vitals_period == tick_index % self.vitals_period
+        due |= np.isin(watched, np.fromiter(follows.started, np.int64, len(follows.started)))
+        follows.started.clear()
+        alive = watched[due & (watched < world.next_twin_id)]
+        alive = np.sort(alive[np.isin(alive, ids)])
+        if alive.size == 0:
+            return
+        rows = world.rows_of(alive)  # (K,) in ascending id order
+        message = shape.ShapeMessage(
+            self.tick, self.seq + 1, self.t_s, ids[rows], world["sex"][rows], world["betas"][rows]
+        )
+        self.seq += len(rows)
+        for row, payload in zip(rows.tolist(), shape.encode_each(message), strict=True):
+            self._send(topics.topic_for("shape", twin_id=int(ids[row])), payload)
 
     def _send(
         self, topic: bytes, payload: bytes, outbox: list[tuple[bytes, bytes]] | None = None

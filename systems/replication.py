@@ -29,7 +29,7 @@ class ReplicationSystem(System):
     phase = Phase.REPLICATION
     reads = (
         "twin_id", "position_m", "heading_rad", "speed_mps", "activity",
-        "clip", "previous_clip", "clip_phase", "clip_blend", *VITAL_COLUMNS,
+        "clip", "previous_clip", "clip_phase", "clip_blend", *VITAL_COLUMNS, "sex", "betas",
     )  # fmt: skip
 
     def __init__(self, world: World, replicator: Replicator, every: int = 1) -> None:

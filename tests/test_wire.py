@@ -28,6 +28,7 @@ from synthtwin.net.wire import (
     pose,
     reply,
     request,
+    shape,
     topics,
     vitals,
 )
@@ -36,7 +37,7 @@ from tests.golden.wire.make_golden import HERE, assert_current, build_cases, mer
 
 GOLDEN = HERE
 CASES = sorted(p.name for p in GOLDEN.glob("*.json"))
-DECODERS = {m.KIND: m.decode for m in (crowd, pose, vitals, event, meta, request, reply)}
+DECODERS = {m.KIND: m.decode for m in (crowd, pose, vitals, event, meta, request, reply, shape)}
 CELL = (-4, 7)
 
 
@@ -556,7 +557,8 @@ def test_the_encoder_writes_exactly_the_bytes_written_by_hand(path):
     the same bytes, byte for byte: the reference encoder against the document, not itself."""
     case = json.loads(path.read_text())
     data = bytes.fromhex("".join(hex_bytes for hex_bytes, _note in case["bytes"]))
-    module = {m.KIND: m for m in (crowd, pose, vitals, event, meta, request, reply)}[case["kind"]]
+    module = {m.KIND: m for m in (crowd, pose, vitals, event, meta, request, reply, shape)}
+    module = module[case["kind"]]
     message = module.decode(data)
     assert to_json(message) == case["values"]
     assert module.encode(message) == data

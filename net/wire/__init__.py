@@ -7,9 +7,10 @@ golden vectors are in ``tests/golden/wire/``.
 
 One module per message kind, each with a dataclass, ``encode(msg) -> bytes`` and
 ``decode(data) -> msg``: ``crowd`` (keyframes and deltas of animation state, with the stateful
-``CrowdEncoder`` and ``CrowdDecoder``), ``pose``, ``vitals``, ``event``, ``meta``, ``request`` and
-``reply``. ``envelope`` and ``arrays`` hold the shared layout, ``topics`` the PUB topics, and
-``errors`` the ``WireError`` every decoder raises.
+``CrowdEncoder`` and ``CrowdDecoder``), ``pose``, ``shape`` (a followed twin's body model and
+betas), ``vitals``, ``event``, ``meta``, ``request`` and ``reply``. ``envelope`` and ``arrays``
+hold the shared layout, ``topics`` the PUB topics, and ``errors`` the ``WireError`` every decoder
+raises.
 
 The one client of the protocol, which every client of the project uses (``twin watch``, ``record``
 and ``query``, the gateway's REST API and video view): ``clone`` (``Replica``, the Clone state
@@ -31,6 +32,7 @@ from synthtwin.net.wire import (
     pose,
     reply,
     request,
+    shape,
     topics,
     vitals,
 )
@@ -53,6 +55,7 @@ from synthtwin.net.wire.meta import MetaMessage
 from synthtwin.net.wire.pose import PoseMessage
 from synthtwin.net.wire.reply import REPLY_ERROR_CODES, Reply, ReplyError
 from synthtwin.net.wire.request import OPS, Request, RequestLimits
+from synthtwin.net.wire.shape import Body, ShapeMessage
 from synthtwin.net.wire.topics import (
     CELL_PREFIX,
     CELL_SIZE_M,
@@ -80,6 +83,7 @@ __all__ = [
     "Applied",
     "AsyncCloneClient",
     "AsyncRequestClient",
+    "Body",
     "ClientClosed",
     "CloneClient",
     "Crowd",
@@ -102,6 +106,7 @@ __all__ = [
     "RequestLimits",
     "RequestError",
     "RequestTimeout",
+    "ShapeMessage",
     "Tables",
     "VitalsMessage",
     "WireError",
@@ -120,6 +125,7 @@ __all__ = [
     "pose",
     "reply",
     "request",
+    "shape",
     "topic_for",
     "topics",
     "twin_prefix",

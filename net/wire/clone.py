@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from synthtwin.net.wire import crowd, event, meta, pose, topics, vitals
+from synthtwin.net.wire import crowd, event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import CrowdDecoder, CrowdMessage, CrowdState
 from synthtwin.net.wire.dealer import Call, result_of
 from synthtwin.net.wire.envelope import Envelope, unpack_envelope
@@ -44,6 +44,7 @@ from synthtwin.net.wire.event import EventMessage
 from synthtwin.net.wire.meta import MetaMessage
 from synthtwin.net.wire.pose import PoseMessage
 from synthtwin.net.wire.reply import Reply
+from synthtwin.net.wire.shape import Body, ShapeMessage, bodies
 from synthtwin.net.wire.vitals import VITAL_FIELDS, VitalsMessage
 
 __all__ = [
@@ -62,12 +63,12 @@ log = logging.getLogger(__name__)
 RECENT_EVENTS = 1000
 """Events a replica keeps (``Replica.events``)."""
 
-Applied = CrowdState | VitalsMessage | EventMessage | MetaMessage | PoseMessage
+Applied = CrowdState | VitalsMessage | EventMessage | MetaMessage | PoseMessage | ShapeMessage
 """What applying a message yields: a crowd payload as the full state of its cell after it, any
 other kind as its decoded message."""
 
 _READERS: dict[str, Callable[[Envelope], Applied]] = {
-    module.KIND: module.from_envelope for module in (vitals, event, meta, pose)
+    module.KIND: module.from_envelope for module in (vitals, event, meta, pose, shape)
 }
 
 
@@ -212,6 +213,7 @@ class Replica:
         self._cells: dict[tuple[int, int], CrowdState] = {}
         self._crowd: Crowd | None = None
         self._vitals: dict[bytes, VitalsMessage] = {}
+        self._bodies: dict[int, Body] = {}
         self._events: deque[EventMessage] = deque(maxlen=RECENT_EVENTS)
         self._lost: set[tuple[int, int]] = set()
         self._roster_seq = 0  # meta messages at or below it are in the roster
@@ -320,10 +322,14 @@ class Replica:
             self._vitals[topic] = msg
         elif isinstance(msg, EventMessage):
             self._events.append(msg)
+        elif isinstance(msg, ShapeMessage):
+            self._bodies.update(bodies(msg))
         elif isinstance(msg, MetaMessage):
             self.tables = Tables(msg.epoch, msg.activities, msg.clips)
             kept = np.setdiff1d(self.roster, msg.removed, assume_unique=True)
             self.roster = np.union1d(kept, msg.added).astype(np.uint32)
+            for twin in msg.removed.tolist():
+                self._bodies.pop(twin, None)
         return msg
 
     # -- reading -----------------------------------------------------------------------------
@@ -354,6 +360,11 @@ class Replica:
         values = {spec.name: float(getattr(msg, spec.name)[row]) for spec in VITAL_FIELDS}
         head = {"twin_id": int(twin_id), "tick": msg.tick, "seq": msg.seq, "t_s": msg.t_s}
         return {**head, **values, "activity": int(msg.activity[row])}
+
+    def body(self, twin_id: int) -> Body | None:
+        """The body (model and SMPL betas) of a followed twin from its ``twin/<id>/shape``, or
+        None before the first arrives."""
+        return self._bodies.get(int(twin_id))
 
     @property
     def events(self) -> list[EventMessage]:

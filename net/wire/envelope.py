@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION = 1
-KINDS = ("crowd", "pose", "vitals", "event", "meta", "request", "reply")
+KINDS = ("crowd", "pose", "vitals", "event", "meta", "request", "reply", "shape")
 MSGPACK_MAX_DEPTH = 1024
 TOTAL_ITEMS_FACTOR = 5
 """With ``max_items``, a payload's arrays and maps hold at most this many times ``max_items``

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from synthtwin.net.wire import crowd, event, meta, pose, reply, request, vitals
+from synthtwin.net.wire import crowd, event, meta, pose, reply, request, shape, vitals
 from synthtwin.net.wire.envelope import Envelope, unpack_envelope
 
 __all__ = ["Message", "decode_any"]
@@ -17,11 +17,12 @@ Message = (
     | meta.MetaMessage
     | request.Request
     | reply.Reply
+    | shape.ShapeMessage
 )
 
 _READERS: dict[str, Callable[[Envelope], Message]] = {
     module.KIND: module.from_envelope
-    for module in (crowd, pose, vitals, event, meta, request, reply)
+    for module in (crowd, pose, vitals, event, meta, request, reply, shape)
 }
 
 

@@ -7,6 +7,7 @@ topic                      payload                          subscribe to
 ``cell/<ix>/<iy>/vitals``  ``vitals`` of a cell's twins     ``cell_prefix((ix, iy))``
 ``twin/<id>/vitals``       ``vitals`` of one twin           ``twin_prefix(id)``
 ``twin/<id>/pose``         ``pose`` of one twin             ``twin_prefix(id)``
+``twin/<id>/shape``        ``shape`` of one twin            ``twin_prefix(id)``
 ``event/<type>``           ``event`` of that type           ``EVENT_PREFIX`` (+ type)
 ``meta``                   ``meta``                         ``META_TOPIC``
 ========================== ================================ ======================================
@@ -90,7 +91,8 @@ def topic_for(
     """The topic a message of ``kind`` is published on.
 
     ``crowd`` needs ``cell``; ``vitals`` and ``pose`` need one of ``cell`` (the cell's twins) and
-    ``twin_id`` (one twin); ``event`` needs ``event_type``; ``meta`` needs nothing.
+    ``twin_id`` (one twin); ``shape`` needs ``twin_id``; ``event`` needs ``event_type``; ``meta``
+    needs nothing.
 
     Raises:
         ValueError: a request or reply kind (they travel on the ROUTER), or missing arguments.
@@ -101,6 +103,10 @@ def topic_for(
         return cell_prefix(cell) + b"crowd"
     if kind in ("vitals", "pose"):
         return _cell_or_twin(kind, cell, twin_id)
+    if kind == "shape":
+        if twin_id is None:
+            raise ValueError("a shape topic needs a twin_id")
+        return twin_prefix(twin_id) + b"shape"
     if kind == "event":
         if not event_type or "/" in event_type:
             raise ValueError(f"an event topic needs a type without '/', got {event_type!r}")

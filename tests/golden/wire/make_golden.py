@@ -34,6 +34,7 @@ from synthtwin.net.wire import (
     pose,
     reply,
     request,
+    shape,
     topics,
     vitals,
 )
@@ -195,6 +196,14 @@ def _pose_message() -> pose.PoseMessage:
     return pose.PoseMessage(3603, 504, 120.1, np.array([12, 40], np.uint32), quat, root)
 
 
+def _shape_message() -> shape.ShapeMessage:
+    """Twin 12, female, a tall and slim build; twin 40, male, the model's mean build."""
+    betas = np.zeros((2, 10), np.float32)
+    betas[0] = [1.25, -0.75, 0.5, -0.25, 0.125, 0.0, -1.5, 2.0, 0.0625, -0.0625]
+    return shape.ShapeMessage(3603, 508, 120.1, np.array([12, 40], np.uint32),
+                              np.array([0, 1], np.uint8), betas)  # fmt: skip
+
+
 def _vitals_message(ids: list[int], rows: list[list[float]], seq: int) -> vitals.VitalsMessage:
     cols = np.array(rows, dtype=np.float64).T
     names = [f.name for f in vitals.VITAL_FIELDS]
@@ -231,6 +240,7 @@ def _valid_payloads() -> dict[str, tuple[str, bytes]]:
         "crowd_keyframe": ("crowd", key),
         "crowd_delta": ("crowd", delta),
         "pose": ("pose", pose.encode(_pose_message())),
+        "shape": ("shape", shape.encode(_shape_message())),
         "vitals_twin": ("vitals", vitals.encode(_vitals_message([12], [twin_row], 505))),
         "vitals_cell": ("vitals", vitals.encode(_vitals_message([7, 12, 40], cell_rows, 505))),
         "event_activity": (
@@ -545,6 +555,27 @@ def _invalid_payloads(
             "field 'body.root' has 1 rows, expected 2",
         ),
         (
+            "shape_model",
+            "shape",
+            _edit(valid["shape"][1], _setter("body.model", _array("|u1", [0, 3]))),
+            "bad_value",
+            "field 'body.model' holds 3, expected < 3",
+        ),
+        (
+            "shape_betas_rows",
+            "shape",
+            _edit(valid["shape"][1], _setter("body.betas", _array("<f4", [[0.5] * 10]))),
+            "length_mismatch",
+            "field 'body.betas' has 1 rows, expected 2",
+        ),
+        (
+            "shape_betas_nan",
+            "shape",
+            _edit(valid["shape"][1], _setter("body.betas", _array("<f4", [[0.0], [np.nan]]))),
+            "bad_value",
+            "field 'body.betas' must be finite",
+        ),
+        (
             "vitals_missing_glucose",
             "vitals",
             _edit(vit, _setter("body.glucose_mgdl", ...)),
@@ -751,7 +782,7 @@ def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
 
 
 def _decoder(kind: str):
-    modules = {m.KIND: m for m in (crowd, pose, vitals, event, meta, request, reply)}
+    modules = {m.KIND: m for m in (crowd, pose, vitals, event, meta, request, reply, shape)}
     return decode_any if kind == "any" else modules[kind].decode
 
 
