@@ -58,7 +58,9 @@ def ws_url(serving: Serving) -> str:
 
 
 def test_every_golden_vector_and_the_msgpack_writer():
-    output = node_test("test/golden.test.js", "test/msgpack.test.js", "test/client.test.js")
+    output = node_test(
+        "test/golden.test.js", "test/msgpack.test.js", "test/client.test.js", "test/shape.test.js"
+    )
     assert "# fail 0" in output and "# skipped 0" in output
 
 

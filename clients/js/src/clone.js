@@ -8,6 +8,7 @@
 import { NdArray } from "./arrays.js";
 import { CrowdDecoder } from "./crowd.js";
 import { decodeAny } from "./decode.js";
+import { bodies } from "./shape.js";
 
 /** The per-twin fields of a merged crowd, with their TypedArrays. */
 const TWIN_FIELDS = [
@@ -54,7 +55,8 @@ export function mergeCells(states) {
  * Rules: PUB messages with seq <= S (the snapshot's seq) are discarded; crowd messages go to
  * the CrowdDecoder (which ignores stale ones and throws unknown_base for a lost keyframe: the
  * error is counted in `rejected` and the cell waits for its next keyframe); `meta` updates the
- * tables and the roster; vitals and poses keep the latest per twin; events go to `onEvent`.
+ * tables and the roster; vitals, poses and bodies (`shape`: model and betas) keep the latest
+ * per twin; events go to `onEvent`.
  */
 export class Replica {
   constructor() {
@@ -66,6 +68,8 @@ export class Replica {
     this.roster = new Set();
     this.vitals = new Map();
     this.poses = new Map();
+    /** @type {Map<number, {model: string, betas: Float32Array, seq: number}>} */
+    this.bodies = new Map();
     this.rejected = 0;
     this.lastError = null;
     /** @type {(event: object) => void} */
@@ -116,6 +120,7 @@ export class Replica {
         this.roster.delete(id);
         this.vitals.delete(id);
         this.poses.delete(id);
+        this.bodies.delete(id);
       }
     } else if (msg.kind === "vitals") {
       msg.ids.data.forEach((id, i) => {
@@ -134,6 +139,8 @@ export class Replica {
           root_m: msg.root_m.data.subarray(3 * i, 3 * i + 3),
         });
       });
+    } else if (msg.kind === "shape") {
+      for (const [id, body] of bodies(msg)) this.bodies.set(id, body);
     } else if (msg.kind === "event") {
       this.onEvent(msg);
     }

@@ -8,6 +8,7 @@ import * as meta from "./meta.js";
 import * as pose from "./pose.js";
 import * as reply from "./reply.js";
 import * as request from "./request.js";
+import * as shape from "./shape.js";
 import * as vitals from "./vitals.js";
 import { unpackEnvelope } from "./envelope.js";
 
@@ -20,6 +21,7 @@ export const DECODERS = {
   meta: meta.decode,
   request: request.decode,
   reply: reply.decode,
+  shape: shape.decode,
 };
 
 const FROM_ENVELOPE = {
@@ -30,6 +32,7 @@ const FROM_ENVELOPE = {
   meta: meta.fromEnvelope,
   request: request.fromEnvelope,
   reply: reply.fromEnvelope,
+  shape: shape.fromEnvelope,
 };
 
 /**

@@ -17,7 +17,7 @@ import { readFloat, readInt, readMap, readStr } from "./fields.js";
 import { pack, unpack } from "./msgpack.js";
 
 export const PROTOCOL_VERSION = 1;
-export const KINDS = ["crowd", "pose", "vitals", "event", "meta", "request", "reply"];
+export const KINDS = ["crowd", "pose", "vitals", "event", "meta", "request", "reply", "shape"];
 
 /**
  * @typedef {object} Envelope

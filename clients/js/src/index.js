@@ -15,3 +15,4 @@ export { Replica, mergeCells } from "./clone.js";
 export { LiveClone, SUBPROTOCOL, RequestError, SynthTwinSocket, WsClone, frame, splitFrame } from "./client.js";
 export { encode as encodeRequest } from "./request.js";
 export { unpackQuaternions } from "./pose.js";
+export { MODELS, bodies } from "./shape.js";
