@@ -19,6 +19,7 @@ namespace SynthTwin.Core.Tests
             if (value is CrowdState) return State((CrowdState)value);
             if (value is Crowd) return Merged((Crowd)value);
             if (value is PoseMessage) return Pose((PoseMessage)value);
+            if (value is ShapeMessage) return Shape((ShapeMessage)value);
             if (value is VitalsMessage) return Vitals((VitalsMessage)value);
             if (value is EventMessage) return Event((EventMessage)value);
             if (value is MetaMessage) return Meta((MetaMessage)value);
@@ -132,6 +133,15 @@ namespace SynthTwin.Core.Tests
             d["ids"] = List(m.Ids);
             d["quat"] = Rows(m.Quat, m.Joints, 4);
             d["root_m"] = Rows(m.RootM, 3);
+            return d;
+        }
+
+        static object Shape(ShapeMessage m)
+        {
+            var d = Head(m);
+            d["ids"] = List(m.Ids);
+            d["model"] = List(m.Model);
+            d["betas"] = Rows(m.Betas, m.NumBetas);
             return d;
         }
 

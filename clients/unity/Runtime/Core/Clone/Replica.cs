@@ -56,6 +56,7 @@ namespace SynthTwin.Core.Clone
         readonly Dictionary<long, CrowdState> _cells = new Dictionary<long, CrowdState>();
         readonly Dictionary<string, VitalsMessage> _vitals = new Dictionary<string, VitalsMessage>();
         readonly Dictionary<uint, PoseMessage> _poses = new Dictionary<uint, PoseMessage>();
+        readonly Dictionary<uint, ShapeMessage> _shapes = new Dictionary<uint, ShapeMessage>();
         readonly Queue<EventMessage> _events = new Queue<EventMessage>();
         readonly SortedSet<long> _lost = new SortedSet<long>();
         Crowd _crowd;
@@ -168,6 +169,11 @@ namespace SynthTwin.Core.Clone
                     foreach (uint id in pose.Ids) _poses[id] = pose;
                     applied = true;
                     break;
+                case ShapeMessage.KindName:
+                    var shape = ShapeMessage.FromEnvelope(envelope);
+                    foreach (uint id in shape.Ids) _shapes[id] = shape;
+                    applied = true;
+                    break;
                 case EventMessage.KindName:
                     _events.Enqueue(EventMessage.FromEnvelope(envelope));
                     while (_events.Count > RecentEvents) _events.Dequeue();
@@ -216,7 +222,11 @@ namespace SynthTwin.Core.Clone
         {
             Tables = new Tables { Epoch = msg.Epoch, Activities = msg.Activities, Clips = msg.Clips };
             var roster = new SortedSet<uint>(Roster);
-            foreach (uint id in msg.Removed) roster.Remove(id);
+            foreach (uint id in msg.Removed)
+            {
+                roster.Remove(id);
+                _shapes.Remove(id);
+            }
             foreach (uint id in msg.Added) roster.Add(id);
             Roster = new uint[roster.Count];
             roster.CopyTo(Roster);
@@ -257,6 +267,17 @@ namespace SynthTwin.Core.Clone
             if (!_poses.TryGetValue(twinId, out pose)) return null;
             row = System.Array.BinarySearch(pose.Ids, twinId);
             return pose;
+        }
+
+        /// <summary>The body (model and betas) of <paramref name="twinId"/> (a followed twin) from
+        /// its <c>twin/&lt;id&gt;/shape</c>, and its row; null before the first arrives.</summary>
+        public ShapeMessage Shape(uint twinId, out int row)
+        {
+            ShapeMessage shape;
+            row = -1;
+            if (!_shapes.TryGetValue(twinId, out shape)) return null;
+            row = System.Array.BinarySearch(shape.Ids, twinId);
+            return shape;
         }
 
         /// <summary>The most recent events, oldest first (at most <see cref="RecentEvents"/>).</summary>

@@ -14,7 +14,7 @@ namespace SynthTwin.Core.Wire
 
         /// <summary>The message kinds of protocol version 1.</summary>
         public static readonly string[] Kinds =
-            { "crowd", "pose", "vitals", "event", "meta", "request", "reply" };
+            { "crowd", "pose", "vitals", "event", "meta", "request", "reply", "shape" };
 
         /// <summary>One of <see cref="Kinds"/>.</summary>
         public readonly string Kind;

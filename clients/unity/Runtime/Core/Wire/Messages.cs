@@ -6,7 +6,8 @@ namespace SynthTwin.Core.Wire
     {
         /// <summary>The decoded message of a payload of any kind: a <see cref="CrowdMessage"/>,
         /// <see cref="PoseMessage"/>, <see cref="VitalsMessage"/>, <see cref="EventMessage"/>,
-        /// <see cref="MetaMessage"/>, <see cref="Request"/> or <see cref="Reply"/>.</summary>
+        /// <see cref="MetaMessage"/>, <see cref="Request"/>, <see cref="Reply"/> or
+        /// <see cref="ShapeMessage"/>.</summary>
         /// <exception cref="WireException">as the kind's own decoder; unknown_kind.</exception>
         public static WireMessage DecodeAny(byte[] payload)
         {
@@ -24,6 +25,7 @@ namespace SynthTwin.Core.Wire
                 case EventMessage.KindName: return EventMessage.FromEnvelope(envelope);
                 case MetaMessage.KindName: return MetaMessage.FromEnvelope(envelope);
                 case Request.KindName: return Request.FromEnvelope(envelope);
+                case ShapeMessage.KindName: return ShapeMessage.FromEnvelope(envelope);
                 default: return Reply.FromEnvelope(envelope);
             }
         }
