@@ -65,10 +65,17 @@ class Twins:
     @property
     def ids(self) -> np.ndarray:
         """``(K,) uint32`` the twins' ids."""
-        return self.columns[TWIN_ID.name]
+        return self.columns.get(TWIN_ID.name, np.zeros(0, dtype=np.uint32))
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def subset(self, mask: np.ndarray) -> Twins:
+        """The twins where ``(K,) bool`` ``mask`` is set, in the same order."""
+        picked = np.flatnonzero(mask)
+        return Twins(
+            {k: v[picked] for k, v in self.columns.items()}, [self.sparse[i] for i in picked]
+        )
 
     @staticmethod
     def joined(parts: list[Twins]) -> Twins:

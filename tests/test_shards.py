@@ -1,0 +1,212 @@
+"""Shards on a real local Ray: handoffs bit for bit, lockstep, checkpoints resumed on another
+shard count, a killed shard restarted with its gap reported, and the sharded headless run's
+merged output. One Ray session serves the module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from synthtwin.components.mesh import MeshRequest
+from synthtwin.engine.app.shard import ShardManifest
+from synthtwin.engine.app.shard_simulate import run_sharded
+from synthtwin.engine.app.shards import ShardCluster
+from synthtwin.engine.app.simulate import run_headless
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.checkpoint import CheckpointError
+from synthtwin.engine.config import load_config
+from tests.conftest import MONDAY, small_simulation
+
+ray = pytest.importorskip("ray")
+
+TWINS = 300
+SEED = 5
+MORNING = MONDAY.replace(hour=7)
+"""Commuting time: twins cross region edges."""
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=200 << 20)  # fmt: skip
+    yield
+    ray.shutdown()
+
+
+def _config(shards: int, **cluster):
+    return load_config(
+        None, twins=TWINS, seed=SEED, tick_hz=1.0, time_scale=60.0, start=MORNING,
+        cluster={"shards": shards, **cluster},
+    )  # fmt: skip
+
+
+def _state(cluster: ShardCluster) -> dict[str, np.ndarray]:
+    """Every column of every twin, by id."""
+    return cluster.twins(np.sort(np.concatenate(cluster.ids())))
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes(), name
+
+
+def test_a_twin_handed_a_to_b_to_a_keeps_every_bit() -> None:
+    a, b = small_simulation(twins=50, seed=SEED), small_simulation(twins=50, seed=SEED)
+    try:
+        a.loop.run_ticks(30)
+        b.world.take_twins(b.world.ids.copy())
+        ids = a.world.ids[[3, 17, 40]].copy()
+        a.world.add_sparse(int(ids[1]), MeshRequest())
+        before = {k: a.world[k][a.world.rows_of(ids)].copy() for k in a.world.columns.schema}
+        b.world.put_twins(a.world.take_twins(ids))
+        assert a.world.n == 47 and b.world.n == 3
+        assert b.world.sparse(int(ids[1]), MeshRequest) is not None
+        a.world.put_twins(b.world.take_twins(ids))
+        after = {k: a.world[k][a.world.rows_of(ids)] for k in a.world.columns.schema}
+        for name in before:
+            if name != "entity":
+                assert before[name].tobytes() == after[name].tobytes(), name
+        assert isinstance(a.world.sparse(int(ids[1]), MeshRequest), MeshRequest)
+        twins = a.world.take_twins(ids[:1])
+        a.world.put_twins(twins)
+        with pytest.raises(ValueError, match="already here"):
+            a.world.put_twins(twins)
+        assert a.world.n == 50
+        a.loop.run_ticks(5)  # and the world ticks on with them
+    finally:
+        a.close()
+        b.close()
+
+
+def test_two_shards_hand_twins_over_bit_for_bit_in_lockstep() -> None:
+    with ShardCluster(_config(2)) as cluster:
+        assert cluster.regions.n == 2
+        handed = None
+        for _ in range(120):
+            reports = cluster.step(1)
+            assert {r.tick for r in reports} == {cluster.tick}
+            assert (
+                sum(r.twins for r in reports) + sum(len(t or ()) for t in cluster._inbox) == TWINS
+            )
+            moving = [t for t in cluster._inbox if t is not None and len(t)]
+            if moving:
+                handed = moving[0]
+                break
+        assert handed is not None, "no twin crossed a region edge in two simulated hours"
+        cluster.step(0)
+        _assert_same(cluster.twins(handed.ids), handed.columns)
+        owner = cluster.regions.shard_of_cells(
+            np.floor(handed.columns["position_m"] / 2000.0).astype(np.int32)
+        )
+        held = cluster.ids()
+        assert all(np.isin(i, held[k]) for i, k in zip(handed.ids, owner, strict=True))
+        assert len(cluster.overruns) == 2
+
+
+def test_one_shard_equals_the_single_process_world() -> None:
+    config = _config(1)
+    sim = build_simulation(config)
+    try:
+        sim.loop.run_ticks(90)
+        expected = {k: sim.world[k].copy() for k in sim.world.columns.schema if k != "entity"}
+    finally:
+        sim.close()
+    with ShardCluster(config) as cluster:
+        cluster.run(90)
+        _assert_same(_state(cluster), expected)
+
+
+def test_two_shards_are_deterministic_per_seed_and_count() -> None:
+    states = []
+    for _ in range(2):
+        with ShardCluster(_config(2, barrier_ticks=3)) as cluster:
+            cluster.run(90)
+            assert cluster.tick == 90 and cluster.handoffs.twins > 0
+            states.append(_state(cluster))
+    _assert_same(*states)
+
+
+@pytest.mark.parametrize(("before", "after"), [(1, 2), (2, 1)])
+def test_checkpoint_resumes_on_another_shard_count(tmp_path: Path, before: int, after: int) -> None:
+    folder = tmp_path / "ckpt"
+    with ShardCluster(_config(before, checkpoint_every_ticks=40), checkpoints=folder) as cluster:
+        cluster.run(60)
+        manifest = ShardManifest.read(folder / "manifest.json")
+        assert manifest.tick == 40 and manifest.shards == before
+        cluster.run(0)
+    with ShardCluster(_config(before), resume=folder / "manifest.json") as same:
+        at_checkpoint = _state(same)
+        assert same.tick == 40
+    with ShardCluster(_config(after), resume=folder / "manifest.json") as moved:
+        assert moved.tick == 40 and moved.regions.n == after
+        _assert_same(_state(moved), at_checkpoint)
+        held = moved.ids()
+        owner = moved.regions.shard_of_cells(
+            np.floor(at_checkpoint["position_m"] / 2000.0).astype(np.int32)
+        )
+        for k in range(after):
+            assert np.array_equal(np.sort(held[k]), at_checkpoint["twin_id"][owner == k])
+        moved.run(20)
+        assert moved.tick == 60
+
+
+def test_a_killed_shard_restarts_from_the_checkpoint_and_the_gap_is_reported(
+    tmp_path: Path,
+) -> None:
+    config = _config(2, checkpoint_every_ticks=30)
+    with ShardCluster(config, checkpoints=tmp_path / "a") as steady:
+        steady.run(50)
+        expected = _state(steady)
+    with ShardCluster(config, checkpoints=tmp_path / "b") as cluster:
+        cluster.run(45)
+        ray.kill(cluster.actors[1], no_restart=False)
+        cluster.run(5)
+        assert [(g.shard, g.at_tick, g.resumed_tick, g.lost_ticks) for g in cluster.gaps] == [
+            (1, 45, 30, 15)
+        ]
+        assert cluster.tick == 50
+        _assert_same(_state(cluster), expected)
+
+
+def test_a_damaged_manifest_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text('{"format": 1, "tick": 3}')
+    with pytest.raises(CheckpointError, match="cannot read it"):
+        ShardManifest.read(tmp_path / "manifest.json")
+    (tmp_path / "manifest.json").write_text(
+        '{"format": 1, "tick": 3, "regions": {"edges": [], "bounds": [0, 1, 0, 1]}, '
+        '"files": ["tick-3/shard-0-of-1.ckpt"]}'
+    )
+    with pytest.raises(CheckpointError, match="is missing"):
+        ShardManifest.read(tmp_path / "manifest.json")
+
+
+def test_simulate_on_two_shards_writes_one_merged_output(tmp_path: Path) -> None:
+    config = load_config(
+        None, twins=TWINS, seed=SEED, tick_hz=1.0, time_scale=600.0, start=MONDAY,
+        cluster={"shards": 2, "barrier_ticks": 6},
+    )  # fmt: skip
+    sharded = run_sharded(config, 2, tmp_path / "two", vitals_every_s=3600.0)
+    sim = build_simulation(config)
+    try:
+        single = run_headless(sim, 2, tmp_path / "one", vitals_every_s=3600.0)
+    finally:
+        sim.close()
+    assert sharded.run.ticks == single.ticks == 2 * 144
+    assert sharded.handoffs > 0
+    for name in ("population", "daily", "vitals"):
+        two = pq.read_table(sharded.run.files[name])
+        one = pq.read_table(single.files[name])
+        assert two.schema == one.schema, name
+        assert two.num_rows == one.num_rows, name
+    population = pq.read_table(sharded.run.files["population"])
+    assert population.equals(pq.read_table(single.files["population"]))
+    daily = pq.read_table(sharded.run.files["daily"]).to_pydict()
+    assert sorted(set(zip(daily["twin_id"], daily["day"], strict=True))) == sorted(
+        zip(daily["twin_id"], daily["day"], strict=True)
+    )
