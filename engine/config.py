@@ -251,10 +251,18 @@ class SecurityConfig:
         max_list_items: most items in one list argument of a request.
         max_nesting: deepest nesting of maps and lists in a request.
         request_budget_ms: wall milliseconds of a tick spent answering requests; the rest wait.
-        rest_rate_per_s, rest_burst: each client address's REST requests per second, and burst.
+        rest_rate_per_s, rest_burst: each caller's REST requests per second, and burst (a
+            caller: its token when valid, else its client address; ``net.http_security``).
         router_rate_per_s, router_burst: each ROUTER peer's requests per second, and burst.
         max_viewers: video viewers at once.
-        max_twin_subscriptions: twins followed by id at once, over all subscribers.
+        ws_max_connections: WebSocket connections at once, over all callers (beyond: 503).
+        ws_rate_per_s, ws_burst: each WebSocket caller's requests per second, and burst, over
+            all of its connections (a caller: its token; without tokens, each connection).
+        ws_queue_bytes: PUB messages queued for one WebSocket connection before it is skipped
+            ahead (a slow reader sees gaps, never an unbounded queue).
+        ws_max_twins: twins one WebSocket caller follows by id at once, over its connections.
+        max_twin_subscriptions: twins followed by id at once, over all subscribers of a PUB
+            (the gateway's WebSocket relay is one subscriber, for all of its callers).
         spawn_per_min: twins spawned per wall minute, at most.
         min_time_scale, max_time_scale: the range ``time_scale`` requests may set.
         health_pub_endpoint: with access control (a token file exists), the ZeroMQ PUB endpoint
@@ -280,6 +288,11 @@ class SecurityConfig:
     router_rate_per_s: float = 200.0
     router_burst: int = 400
     max_viewers: int = 8
+    ws_max_connections: int = 256
+    ws_rate_per_s: float = 200.0
+    ws_burst: int = 400
+    ws_queue_bytes: int = 4 << 20
+    ws_max_twins: int = 16
     max_twin_subscriptions: int = 64
     spawn_per_min: int = 100_000
     min_time_scale: float = 0.01
@@ -300,12 +313,14 @@ class SecurityConfig:
             "max_list_items": (1, 10_000_000), "max_nesting": (2, 64),
             "rest_burst": (1, 1_000_000), "router_burst": (1, 1_000_000),
             "max_viewers": (0, 1000), "max_twin_subscriptions": (0, 1_000_000),
+            "ws_max_connections": (0, 100_000), "ws_burst": (1, 1_000_000),
+            "ws_queue_bytes": (64 << 10, 1 << 30), "ws_max_twins": (0, 1_000_000),
             "spawn_per_min": (0, MAX_TWINS),
         }  # fmt: skip
         for name, (low, high) in limits.items():
             value = getattr(self, name)
             _check(low <= value <= high, name, value, f"an integer in {low}..{high}")
-        for name in ("request_budget_ms", "rest_rate_per_s", "router_rate_per_s"):
+        for name in ("request_budget_ms", "rest_rate_per_s", "router_rate_per_s", "ws_rate_per_s"):
             value = getattr(self, name)
             _check(0 < value <= 1e6, name, value, "a positive number")
         _check(0 < self.min_time_scale <= self.max_time_scale <= MAX_TIME_SCALE,

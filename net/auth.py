@@ -189,14 +189,25 @@ class TokenStore:
         self._maybe_reload()
         if self.open_access:
             return Role.ADMIN
-        role = self._role_of(token)
+        role = self._record_of(token).role
         if role < needed:
             raise AuthError(
                 "forbidden", f"this needs the {needed.label} role; the token has {role.label}"
             )
         return role
 
-    def _role_of(self, token: str | None) -> Role:
+    def identity(self, token: str | None) -> str | None:
+        """The id of ``token`` if it is valid now (known, not expired), else None (also with
+        open access, where tokens name nobody): whom per-caller limits count it as."""
+        self._maybe_reload()
+        if self.open_access:
+            return None
+        try:
+            return self._record_of(token).id
+        except AuthError:
+            return None
+
+    def _record_of(self, token: str | None) -> TokenRecord:
         if not token:
             raise AuthError("unauthorized", "a token is required: see `twin token create`")
         match = TOKEN_PATTERN.match(token) if isinstance(token, str) else None
@@ -205,7 +216,7 @@ class TokenStore:
             raise AuthError("unauthorized", "unknown or revoked token")
         if record.expired(time.time()):
             raise AuthError("unauthorized", f"token {record.id} ({record.name}) has expired")
-        return record.role
+        return record
 
     def _maybe_reload(self) -> None:
         """Pick up changes of the file; a file broken while serving keeps the last good tokens

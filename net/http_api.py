@@ -514,7 +514,7 @@ def create_app(
         "has no token file.",
         version="1",
         lifespan=lifespan,
-        middleware=middleware(security),
+        middleware=middleware(security, access),
         responses=EVERY_ROUTE_ERRORS,
         docs_url=None,
         redoc_url=None,

@@ -9,7 +9,7 @@ layer                refuses                                                    
 ===================  =======================================================================  ======
 ``SecurityHeaders``  nothing: adds the CSP, ``nosniff``, frame and referrer rules to answers
 ``HostCheck``        a Host header not in the allow-list (DNS rebinding)                      400
-``RateLimit``        a client address past its token bucket (``Retry-After`` says when)       429
+``RateLimit``        a caller past its token bucket (``Retry-After`` says when)               429
 ``BodyLimit``        a body over the limit: at once when declared, else as it streams         413
 ``OriginCheck``      a foreign ``Origin`` on a state-changing or credentialed request         403
 ===================  =======================================================================  ======
@@ -22,6 +22,11 @@ Tokens come as ``Authorization: Bearer st_...`` or as the ``HttpOnly``, ``SameSi
 that ``POST /api/login`` sets (``Secure`` under TLS), and are checked against the token file
 (``net.auth.TokenStore``, re-read within ``net.auth.RELOAD_S`` of a change: revocation and expiry
 reach running gateways). With no token file access is open, as for a local demo.
+
+The request rate is limited per caller: a valid token is one caller (whatever addresses use it),
+and requests without one (open access, or a missing, unknown or expired token, which the route
+then refuses) count by client address. So on loopback, with tokens, each token has its own share
+rather than every local client sharing one.
 """
 
 from __future__ import annotations
@@ -117,10 +122,13 @@ class HttpSecurity:
             any port when the app is built alone).
         allowed_origins: other origins (``https://host:port``) whose pages may call the API.
         max_body_bytes: largest request body.
-        rest_rate_per_s, rest_burst: each client address's requests per second, and burst.
+        rest_rate_per_s, rest_burst: each caller's requests per second, and burst (a caller:
+            its token when valid, else its client address).
         router_rate_per_s, router_burst: what the simulation's ROUTER allows each of its peers
             (the gateway's clients pace themselves below it, ``GATEWAY_PACE_SHARE``).
         max_viewers: video viewers at once.
+        ws_max_connections, ws_rate_per_s, ws_burst, ws_queue_bytes, ws_max_twins: the
+            WebSocket's limits (``net.websocket.WsSettings``).
     """
 
     tokens_file: str | None = None
@@ -134,6 +142,11 @@ class HttpSecurity:
     router_rate_per_s: float = _DEFAULTS.router_rate_per_s
     router_burst: int = _DEFAULTS.router_burst
     max_viewers: int = _DEFAULTS.max_viewers
+    ws_max_connections: int = _DEFAULTS.ws_max_connections
+    ws_rate_per_s: float = _DEFAULTS.ws_rate_per_s
+    ws_burst: int = _DEFAULTS.ws_burst
+    ws_queue_bytes: int = _DEFAULTS.ws_queue_bytes
+    ws_max_twins: int = _DEFAULTS.ws_max_twins
 
     def __post_init__(self) -> None:
         try:
@@ -160,6 +173,11 @@ class HttpSecurity:
             router_rate_per_s=security.router_rate_per_s,
             router_burst=security.router_burst,
             max_viewers=security.max_viewers,
+            ws_max_connections=security.ws_max_connections,
+            ws_rate_per_s=security.ws_rate_per_s,
+            ws_burst=security.ws_burst,
+            ws_queue_bytes=security.ws_queue_bytes,
+            ws_max_twins=security.ws_max_twins,
         )
 
     @property
@@ -239,6 +257,10 @@ class Access:
     def check(self, token: str | None, needed: Role = Role.VIEWER) -> Role:
         """The role of ``token`` if it grants ``needed``; raises ``net.auth.AuthError``."""
         return Role.ADMIN if self.store is None else self.store.check(token, needed)
+
+    def identity(self, token: str | None) -> str | None:
+        """The id of ``token`` when it is valid, else None (open access: always None)."""
+        return None if self.store is None else self.store.identity(token)
 
     def caller(self, request: Request, needed: Role) -> Caller:
         """The caller of ``request`` (bearer token first, then the login cookie) if it holds
@@ -382,20 +404,32 @@ class HostCheck:
 
 
 class RateLimit:
-    """429 with ``Retry-After`` for a client address past its token bucket (``net.limits``, as
-    the ROUTER limits its peers).
+    """429 with ``Retry-After`` for a caller past its token bucket (``net.limits``, as the
+    ROUTER limits its peers): a valid token is one caller, any other request counts by its
+    client address (module docstring).
 
     Args:
-        rate_per_s, burst: each address's requests per second, and how many it may save up.
+        rate_per_s, burst: each caller's requests per second, and how many it may save up.
+        access: the token check (whose token is valid); None: by address only.
     """
 
-    def __init__(self, app: ASGIApp, rate_per_s: float, burst: int) -> None:
+    def __init__(
+        self, app: ASGIApp, rate_per_s: float, burst: int, access: Access | None = None
+    ) -> None:
         self.app = app
         self.buckets = PeerBuckets(rate_per_s, burst)
+        self.access = access
+
+    def caller(self, scope: Scope) -> str:
+        """Whom a request counts as: ``token <id>`` or its client address."""
+        token_id = None if self.access is None else self.access.identity(_token_of(Request(scope)))
+        if token_id is not None:
+            return f"token {token_id}"
+        return (scope.get("client") or ("unknown", 0))[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            client = (scope.get("client") or ("unknown", 0))[0]
+            client = self.caller(scope)
             wait_s = self.buckets.take(client.encode(), time.monotonic())
             if wait_s > 0:
                 retry_s = max(1, math.ceil(wait_s))
@@ -489,14 +523,17 @@ class OriginCheck:
         await self.app(scope, receive, send)
 
 
-def middleware(settings: HttpSecurity) -> list[Middleware]:
+def middleware(settings: HttpSecurity, access: Access | None = None) -> list[Middleware]:
     """The layers of ``settings``, outermost first (``FastAPI(middleware=...)``); CORS, for the
-    pages of ``allowed_origins``, innermost."""
+    pages of ``allowed_origins``, innermost. ``access``: the app's token check, which the rate
+    limit asks whom a request counts as (None: its address)."""
     hosts = settings.allowed_hosts or LOOPBACK_NAMES
     layers = [
         Middleware(SecurityHeaders),
         Middleware(HostCheck, allowed_hosts=hosts),
-        Middleware(RateLimit, rate_per_s=settings.rest_rate_per_s, burst=settings.rest_burst),
+        Middleware(
+            RateLimit, rate_per_s=settings.rest_rate_per_s, burst=settings.rest_burst, access=access
+        ),  # fmt: skip
         Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes),
         Middleware(OriginCheck, allowed_origins=settings.allowed_origins),
     ]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import re
 import time
@@ -63,7 +64,7 @@ from synthtwin.net.http_security import (
     HttpSecurity,
     OriginCheck,
 )
-from synthtwin.net.limits import TokenBucket
+from synthtwin.net.limits import PeerBuckets
 from synthtwin.net.wire import reply, request
 from synthtwin.net.wire.curve import CurveKeys
 from synthtwin.net.wire.dealer import ClientClosed, RequestTimeout
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # net.http_api builds the app and imports this module
 __all__ = [
     "PATH",
     "SUBPROTOCOL",
+    "CallerShares",
     "CrowdCache",
     "Outbox",
     "WsRelay",
@@ -109,19 +111,22 @@ POLICY_VIOLATION = 1008
 
 @dataclass(frozen=True)
 class WsSettings:
-    """Limits of each WebSocket connection.
+    """Limits of the WebSocket: per connection, per caller and in all. A caller is its token
+    (by id) when the gateway has a token file, so its share holds over all of its connections;
+    with open access (nobody is known) each connection is a caller of its own.
 
     Attributes:
         max_queue_bytes: PUB messages queued for a connection before it is skipped ahead, bytes.
         max_prefixes: subscriptions one connection may hold at once.
-        max_twins: of those, prefixes naming twins (``twin/<digits>``): the server's PUB
-            follows at most ``max_twin_subscriptions`` twins for all of the gateway's clients.
+        max_twins: prefixes naming twins (``twin/<digits>``) one caller holds at once, over its
+            connections: the server's PUB follows at most ``max_twin_subscriptions`` twins for
+            all of the gateway's callers.
         max_in_flight: client messages whose answer is not sent yet, before the gateway stops
             reading the connection.
         max_message_bytes: largest client message; larger ones close the connection (1009).
-        rate_per_s, burst: each connection's requests a second, and burst (beyond:
-            ``rate_limited`` answered by the gateway).
-        max_connections: connections at once, over all clients (beyond: the handshake is
+        rate_per_s, burst: each caller's requests a second, and burst, over its connections
+            (beyond: ``rate_limited`` answered by the gateway).
+        max_connections: connections at once, over all callers (beyond: the handshake is
             refused, 503): each may hold ``max_queue_bytes`` and its answers.
     """
 
@@ -133,6 +138,18 @@ class WsSettings:
     rate_per_s: float = 200.0
     burst: int = 400
     max_connections: int = 256
+
+    @classmethod
+    def from_security(cls, security: HttpSecurity) -> WsSettings:
+        """The limits of ``[security]`` (``ws_*``, ``max_body_bytes``), the rest as default."""
+        return cls(
+            max_queue_bytes=security.ws_queue_bytes,
+            max_twins=security.ws_max_twins,
+            max_message_bytes=security.max_body_bytes,
+            rate_per_s=security.ws_rate_per_s,
+            burst=security.ws_burst,
+            max_connections=security.ws_max_connections,
+        )
 
 
 def frame(topic: bytes, payload: bytes) -> bytes:
@@ -383,6 +400,41 @@ class WsRelay:
         self._subs.clear()
 
 
+# -- each caller's share ---------------------------------------------------------------------------
+
+
+class CallerShares:
+    """What each caller holds over all of its connections: one request bucket and its twin
+    subscriptions (``WsSettings.rate_per_s``, ``burst``, ``max_twins``).
+
+    Args:
+        settings: the limits.
+    """
+
+    def __init__(self, settings: WsSettings) -> None:
+        self.settings = settings
+        self.buckets = PeerBuckets(settings.rate_per_s, settings.burst)
+        self.connections: dict[bytes, set[_Connection]] = {}
+
+    def join(self, key: bytes, conn: _Connection) -> None:
+        self.connections.setdefault(key, set()).add(conn)
+
+    def leave(self, key: bytes, conn: _Connection) -> None:
+        held = self.connections.get(key, set())
+        held.discard(conn)
+        if not held:
+            self.connections.pop(key, None)
+
+    def twins(self, key: bytes) -> int:
+        """Twin subscriptions the caller holds over its connections."""
+        conns = self.connections.get(key, ())
+        return sum(1 for conn in conns for held in conn.prefixes if _NAMES_TWINS.match(held))
+
+    def take(self, key: bytes) -> float:
+        """One request of the caller now: 0.0 if allowed, else seconds to wait."""
+        return self.buckets.take(key, time.monotonic())
+
+
 # -- one connection --------------------------------------------------------------------------------
 
 
@@ -391,19 +443,20 @@ class _Session:
 
     def __init__(
         self, ws: WebSocket, relay: WsRelay, caller: Caller, access: Access,
-        requests: CallerRequests, settings: WsSettings,
+        requests: CallerRequests, shares: CallerShares, key: bytes,
     ) -> None:  # fmt: skip
         self.ws, self.relay, self.caller, self.access = ws, relay, caller, access
-        self.requests, self.settings = requests, settings
+        self.requests, self.shares, self.key = requests, shares, key
+        self.settings = settings = shares.settings
         self.conn = _Connection(caller.role, Outbox(settings.max_queue_bytes))
         self.answers = asyncio.Semaphore(settings.max_in_flight)
-        self.bucket = TokenBucket(settings.rate_per_s, settings.burst)
         self.tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
         """Until the client leaves, a send fails or the token stops working (whichever ends
         first: a receive loop waiting for answers that can no longer be sent must not wait on)."""
         self.relay.connections.add(self.conn)
+        self.shares.join(self.key, self.conn)
         loops = [asyncio.ensure_future(loop) for loop in (self._receive(), self._send(),
                                                           self._watch())]  # fmt: skip
         try:
@@ -414,6 +467,7 @@ class _Session:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.relay.remove(self.conn)
+            self.shares.leave(self.key, self.conn)
 
     async def _receive(self) -> None:
         while True:
@@ -490,9 +544,11 @@ class _Session:
             return f"a prefix has at most {MAX_PREFIX_BYTES} bytes"
         if len(self.conn.prefixes) >= self.settings.max_prefixes:
             return f"at most {self.settings.max_prefixes} subscriptions at once"
-        twins = sum(1 for held in self.conn.prefixes if _NAMES_TWINS.match(held))
-        if _NAMES_TWINS.match(prefix) and twins >= self.settings.max_twins:
-            return f"at most {self.settings.max_twins} twin subscriptions at once"
+        if _NAMES_TWINS.match(prefix) and self.shares.twins(self.key) >= self.settings.max_twins:
+            return (
+                f"at most {self.settings.max_twins} twin subscriptions at once, over all of "
+                "this caller's connections (security.ws_max_twins)"
+            )
         return None
 
     async def _request(self, data: bytes) -> None:
@@ -506,11 +562,12 @@ class _Session:
             text = err.message if isinstance(err, WireError) else str(err)
             self._reply(None, reply.ReplyError(reply.BAD_REQUEST, text))
             return
-        wait_s = self.bucket.take(time.monotonic())
+        wait_s = self.shares.take(self.key)
         if wait_s > 0:
             retry_ms = max(1, round(wait_s * 1000))
             text = (
-                f"more than {self.settings.rate_per_s:g} requests a second; retry in {retry_ms} ms"
+                f"more than {self.settings.rate_per_s:g} requests a second from this caller "
+                f"(security.ws_rate_per_s); retry in {retry_ms} ms"
             )
             self._reply(asked.id, reply.ReplyError(reply.RATE_LIMITED, text, retry_ms))
             return
@@ -560,6 +617,12 @@ def _token_of(ws: WebSocket) -> tuple[str | None, str | None]:
     return ws.cookies.get(COOKIE) or None, accept
 
 
+def _caller_key(access: Access, caller: Caller, connection: int) -> bytes:
+    """Whom a connection's limits count as: its token's id, else the connection itself."""
+    token_id = access.identity(caller.token)
+    return f"token {token_id}".encode() if token_id is not None else f"#{connection}".encode()
+
+
 def _refusal(ws: WebSocket, security: HttpSecurity, access: Access) -> tuple[int, str] | Caller:
     """The caller of a handshake, or the status and reason to refuse it with."""
     headers = Headers(scope=ws.scope)
@@ -585,9 +648,12 @@ def add_websocket_route(
     app: FastAPI, relay: WsRelay, access: Access, requests: CallerRequests, security: HttpSecurity,
     settings: WsSettings | None = None,
 ) -> None:  # fmt: skip
-    """Serve ``PATH`` on ``app``: ``requests`` is the gateway's ``CallerRequests``."""
-    settings = settings or WsSettings(max_message_bytes=security.max_body_bytes)
+    """Serve ``PATH`` on ``app``: ``requests`` is the gateway's ``CallerRequests``; ``settings``
+    (default: ``security``'s) the limits."""
+    settings = settings or WsSettings.from_security(security)
+    shares = CallerShares(settings)
     open_sessions = 0
+    opened = itertools.count()
 
     @app.websocket(PATH)
     async def websocket(ws: WebSocket) -> None:
@@ -602,7 +668,8 @@ def add_websocket_route(
         open_sessions += 1
         try:
             await ws.accept(subprotocol=_token_of(ws)[1])
+            key = _caller_key(access, found, next(opened))
             with contextlib.suppress(WebSocketDisconnect):
-                await _Session(ws, relay, found, access, requests, settings).run()
+                await _Session(ws, relay, found, access, requests, shares, key).run()
         finally:
             open_sessions -= 1

@@ -26,7 +26,7 @@ import zmq
 from fastapi.testclient import TestClient
 
 from synthtwin.engine.app.assets import crowd_assets
-from synthtwin.engine.config import SecurityConfig, load_config
+from synthtwin.engine.config import ConfigError, SecurityConfig, load_config
 from synthtwin.net.auth import Role, TokenStore
 from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.http_api import WEB_DIR, create_app
@@ -37,6 +37,7 @@ from synthtwin.net.http_security import (
     default_hosts,
 )
 from synthtwin.net.keys import create_self_signed_cert
+from synthtwin.net.websocket import WsSettings
 from synthtwin.net.wire import reply, request
 from tests.loopback import loopback
 
@@ -191,6 +192,26 @@ def test_a_client_past_its_rate_is_429_with_retry_after():
         assert answer.json()["detail"] == (
             "too many requests from testclient (at most 0.5/s, burst 3); retry in 2 s"
         )
+
+
+def test_the_rate_counts_each_valid_token_apart_and_the_rest_by_address(tokens):
+    """Every local client shares one address (loopback): a token is a caller of its own, and a
+    missing or bad token counts against the address (it cannot buy a fresh bucket)."""
+    security = HttpSecurity(tokens_file=tokens["file"], rest_rate_per_s=0.01, rest_burst=2)
+    with client(security) as api:
+
+        def status(token: str | None) -> int:
+            headers = {} if token is None else {"authorization": f"Bearer {token}"}
+            return api.get("/api/legend", headers=headers).status_code
+
+        assert [status(tokens["viewer"]) for _ in range(3)] == [200, 200, 429]
+        assert [status(tokens["analyst"]) for _ in range(2)] == [200, 200]
+        assert status(tokens["analyst"]) == 429
+        assert [status(None), status("st_00000000_" + "x" * 43), status(None)] == [401, 401, 429]
+        refused = api.get("/api/legend", headers={"authorization": f"Bearer {tokens['viewer']}"})
+        assert refused.json()["detail"].startswith("too many requests from token ")
+        api.cookies.set(COOKIE, tokens["operator"])
+        assert status(None) == 200  # the login cookie names its token too
 
 
 # -- security headers ------------------------------------------------------------------------------
@@ -582,3 +603,18 @@ def test_the_gateway_takes_its_security_from_the_config(tmp_path):
     defaults = SecurityConfig()
     assert HttpSecurity().max_body_bytes == defaults.max_body_bytes
     assert Path(security.tokens_file).name == "tokens.json"
+
+
+def test_the_websocket_limits_come_from_the_config_and_bad_ones_say_what_to_set():
+    ws = {"ws_max_connections": 9, "ws_rate_per_s": 5.0, "ws_burst": 7,
+          "ws_queue_bytes": 1 << 20, "ws_max_twins": 3}  # fmt: skip
+    config = load_config(None, security=ws)
+    settings = WsSettings.from_security(HttpSecurity.from_config(config.security, Path("t")))
+    assert (settings.max_connections, settings.rate_per_s, settings.burst) == (9, 5.0, 7)
+    assert (settings.max_queue_bytes, settings.max_twins) == (1 << 20, 3)
+    default = WsSettings.from_security(HttpSecurity())
+    assert (default.max_connections, default.max_twins, default.burst) == (256, 16, 400)
+    for name, value in (("ws_rate_per_s", 0.0), ("ws_burst", 0), ("ws_queue_bytes", 10),
+                        ("ws_max_twins", -1), ("ws_max_connections", 10**9)):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"{name} = "):
+            load_config(None, security={name: value})

@@ -173,7 +173,8 @@ def test_pipelined_requests_keep_their_ids_and_bad_input_changes_nothing(serving
                 answer = await control(ws, "subscribe", f"twin/{900_000 + twin}/")
                 assert answer["op"] == "subscribed"
             answer = await control(ws, "subscribe", "twin/999999/")
-            assert answer == {"op": "error", "message": "at most 16 twin subscriptions at once"}
+            assert answer["op"] == "error"
+            assert answer["message"].startswith("at most 16 twin subscriptions at once")
             assert (await control(ws, "subscribe", "twin/"))["op"] == "subscribed"
 
     run(ask())

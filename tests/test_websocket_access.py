@@ -23,6 +23,8 @@ from tests.test_http_api import running
 from tests.test_websocket import WAIT_S, control, replies, request_frame, run, ws_url
 
 TWINS = 100
+WS_RATE_PER_S, WS_BURST = 10.0, 40
+"""Each caller's WebSocket requests (``[security] ws_rate_per_s``, ``ws_burst``)."""
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,10 @@ def serving(tokens: TokenStore, made: dict[str, str]) -> Iterator[Serving]:
         "http_port": 0,
         "checkpoint": tokens.path.parent / "w.ckpt",  # tokens.json beside it: closed access
     }
-    security = {"health_pub_endpoint": loopback(), "keys_dir": tokens.path.parent / "keys"}
+    security = {
+        "health_pub_endpoint": loopback(), "keys_dir": tokens.path.parent / "keys",
+        "ws_rate_per_s": WS_RATE_PER_S, "ws_burst": WS_BURST,
+    }  # fmt: skip
     config = load_config(None, serve=serve, security=security, twins=TWINS, seed=5)
     with running(config, token=made["admin"]) as server:
         yield server
@@ -171,3 +176,34 @@ def test_a_viewer_gets_no_health_event_an_analyst_subscribed_for(serving, made):
             assert b"event/chat" not in got_viewer, got_viewer
 
     run(events())
+
+
+def test_a_callers_twin_cap_and_rate_hold_over_all_of_its_connections(serving, made):
+    """One token's two connections share its 16 twin subscriptions and its request bucket
+    (``WS_BURST``); another token has a share of its own."""
+
+    async def shares() -> None:
+        url = ws_url(serving)
+        operator = [f"bearer.{made['operator']}"]
+        async with (
+            connect(url, subprotocols=operator) as one,
+            connect(url, subprotocols=operator) as two,
+        ):
+            for twin in range(16):
+                answer = await control(one if twin < 10 else two, "subscribe", f"twin/{twin}/")
+                assert answer["op"] == "subscribed"
+            refused = await control(two, "subscribe", "twin/99/")
+            assert refused["op"] == "error" and "over all of this caller's" in refused["message"]
+            await control(one, "unsubscribe", "twin/0/")
+            assert (await control(two, "subscribe", "twin/99/"))["op"] == "subscribed"
+            each = WS_BURST * 3 // 4  # within each connection's in-flight limit (32)
+            for i in range(each):
+                await one.send(request_frame(i, "stats"))
+                await two.send(request_frame(i, "stats"))
+            answers = [*(await replies(one, each)).values(), *(await replies(two, each)).values()]
+            limited = [a for a in answers if not a.ok and "ws_rate_per_s" in a.error.message]
+            assert len(limited) >= each // 4, f"{2 * each} requests of one caller: {len(limited)}"
+        async with connect(url, subprotocols=[f"bearer.{made['admin']}"]) as other:
+            assert (await control(other, "subscribe", "twin/1/"))["op"] == "subscribed"
+
+    run(shares())
