@@ -10,16 +10,19 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 import zmq
 
 from synthtwin.clients.python import CloneClient, RequestClient, RequestError
+from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.engine.regions import RegionMap
 from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, shard_security
 from synthtwin.net.front_stream import REMOVAL_GRACE_S
+from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.wire import meta
 from synthtwin.net.wire.envelope import unpack_envelope
 from tests.loopback import loopback
@@ -60,7 +63,7 @@ def _router(server: Serving) -> str:
 
 
 def _wait_ticking(server: Serving) -> None:
-    with RequestClient(_router(server), timeout_s=10.0) as client:
+    with RequestClient(_router(server), timeout_s=30.0) as client:
         deadline = time.monotonic() + 20
         while client.call("stats")["tick"] < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -213,6 +216,28 @@ def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
             assert victim not in client.call("roster")["ids"]
     finally:
         sub.close()
+
+
+def test_the_gateway_attaches_to_the_front_unchanged(shards, front):
+    """REST through the gateway's own Clone client and DEALER, pointed at the front."""
+    servers, _ = shards
+    a, b = (_ids_of(s) for s in servers)
+    endpoints = front.endpoints
+    http = Gateway(
+        GatewaySpec(endpoints["router"], endpoints["pub"], crowd_assets()), "127.0.0.1", 0
+    )
+    http.start()
+    try:
+        page = httpx.get(f"{http.url}/api/twins", params={"limit": 500}, timeout=30.0)
+        twin = httpx.get(f"{http.url}/api/twins/{int(b[0])}", timeout=10.0)
+        stats = httpx.get(f"{http.url}/api/stats", timeout=10.0)
+    finally:
+        http.stop()
+    assert page.status_code == 200, page.text
+    listed = [t["id"] for t in page.json()["items"]]
+    assert listed == np.union1d(a, b).tolist()
+    assert twin.status_code == 200 and twin.json()["id"] == int(b[0])
+    assert stats.status_code == 200 and stats.json()["twins"] == a.size + b.size
 
 
 def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
