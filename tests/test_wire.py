@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 
 import msgpack
 import numpy as np
@@ -118,11 +119,16 @@ def _crowd(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _check_state(state, twins: dict[str, np.ndarray], fresh: np.ndarray | None = None) -> None:
-    """``state`` matches ``twins`` within the crowd quantization bounds (phase where ``fresh``)."""
+    """``state`` matches ``twins`` within the crowd quantization bounds (phase where ``fresh``);
+    positions of records this message carried within the quantum, the others dead-reckoned to its
+    ``t`` within ``DEAD_RECKONING_M``."""
     order = np.argsort(twins["ids"])
     want = {k: v[order] for k, v in twins.items()}
     np.testing.assert_array_equal(state.ids, want["ids"])
-    assert np.abs(state.pos_m - want["pos_m"]).max() <= crowd.POS_QUANTUM_M / 2 + 1e-9
+    carried = state.sample_t_s == state.t_s
+    assert np.abs(state.pos_m - want["pos_m"])[carried].max() <= crowd.POS_QUANTUM_M / 2 + 1e-9
+    miss_m = np.linalg.norm(state.position_at(state.t_s) - want["pos_m"], axis=1)
+    assert miss_m.max() <= crowd.DEAD_RECKONING_M + 1e-9
     turn = np.angle(np.exp(1j * (state.heading_rad - want["heading_rad"])))
     assert np.abs(turn).max() <= np.pi / crowd.HEADING_CODES + 1e-6
     assert np.abs(state.speed_mps - want["speed_mps"]).max() <= crowd.SPEED_QUANTUM_MPS / 2 + 1e-6
@@ -192,7 +198,7 @@ def _fresh(state, twins, t_s: float) -> np.ndarray:
 
 
 def test_crowd_at_rest_publishes_nothing_between_keyframes():
-    twins = _crowd(50, np.random.default_rng(4))
+    twins = dict(_crowd(50, np.random.default_rng(4)), speed_mps=np.zeros(50))
     encoder = CrowdEncoder(CELL, keyframe_every=30)
     assert encoder.encode(0, 1, 0.0, **twins) is not None
     twins["phase"] = (twins["phase"] + 0.25) % 1
@@ -205,6 +211,45 @@ def test_crowd_at_rest_publishes_nothing_between_keyframes():
     back = crowd.decode(encoder.encode(4, 5, 0.4, **twins))  # back at its keyframe record
     assert len(back.heading) == 0
     assert encoder.encode(5, 6, 0.5, **twins) is None
+
+
+def _walk(twins: dict[str, np.ndarray], dt_s: float) -> dict[str, np.ndarray]:
+    """``twins`` moved on ``dt_s`` s straight along their headings at their speeds."""
+    direction = np.stack([np.cos(twins["heading_rad"]), np.sin(twins["heading_rad"])], axis=1)
+    step_m = (twins["speed_mps"] * dt_s)[:, None]
+    return dict(twins, pos_m=twins["pos_m"] + step_m * direction)
+
+
+def test_crowd_twins_going_straight_are_dead_reckoned_not_sent():
+    """Walkers and drivers on straight lines at steady speeds stay out of deltas for the 3 s
+    between keyframes; one that turns, or drifts off its line by more than DEAD_RECKONING_M, is
+    in every later delta; clients put every twin within DEAD_RECKONING_M of where it is."""
+    twins = dict(_crowd(200, np.random.default_rng(8)), speed_mps=np.full(200, 1.4))
+    twins["speed_mps"][:50] = np.round(np.linspace(0.1, 25.0, 50), 1)  # on the speed quanta
+    encoder, decoder = CrowdEncoder(CELL, keyframe_every=30), CrowdDecoder()
+    decoder.apply(encoder.encode(0, 1, 0.0, **twins))
+    later = _walk(twins, 2.9)
+    assert encoder.encode(29, 2, 2.9, **later) is None  # nobody strayed: nothing to say
+    later["heading_rad"][3] += 0.5  # turned
+    later["pos_m"][4] += [0.2, 0.2]  # 0.28 m off its line
+    later["pos_m"][5] += [0.1, 0.2]  # 0.22 m off: still dead-reckoned
+    state = decoder.apply(encoder.encode(29, 3, 2.9, **later))
+    order = np.argsort(twins["ids"])
+    np.testing.assert_array_equal(state.sample_t_s[np.argsort(order)] == 2.9, np.isin(
+        np.arange(200), [3, 4]))  # fmt: skip
+    miss_m = np.linalg.norm(state.position_at(2.9) - later["pos_m"][order], axis=1)
+    assert miss_m.max() <= crowd.DEAD_RECKONING_M
+
+
+def test_crowd_without_dead_reckoning_sends_every_quantized_move():
+    """dead_reckoning_m = 0: protocol 1.1's rule, for clients that do not dead-reckon."""
+    twins = dict(_crowd(20, np.random.default_rng(9)), speed_mps=np.full(20, 1.4))
+    encoder = CrowdEncoder(CELL, keyframe_every=30, dead_reckoning_m=0.0)
+    encoder.encode(0, 1, 0.0, **twins)
+    assert len(crowd.decode(encoder.encode(1, 2, 0.1, **_walk(twins, 0.1))).heading) == 20
+    for bad in (-0.1, math.inf, math.nan):
+        with pytest.raises(ValueError, match="dead_reckoning_m must be a distance >= 0"):
+            CrowdEncoder(CELL, dead_reckoning_m=bad)
 
 
 def test_crowd_snapshot_lets_a_late_joiner_catch_up():

@@ -29,12 +29,17 @@ each id list as an array map (about 290 bytes more a message); 1.1 sends raw bin
 dtypes and shapes are fixed by the protocol.
 
 Records come first for the changed base twins (in the base's id order), then for ``ids``. A twin
-is in a delta when it is new, or when any field but ``phase`` differs from its keyframe record
-after quantization: twins at rest are skipped, and clients advance phase from the clip's own
-rate. Bytes per twin: 15 in a keyframe; 11 in a delta plus 1 bit per base twin; 4 per gone twin.
+is in a delta when it is new, when any field but ``phase`` and ``pos`` differs from its keyframe
+record after quantization, or when its position is more than ``DEAD_RECKONING_M`` from its
+keyframe record dead-reckoned to the delta's ``t`` (``dead_reckon``): twins at rest and twins
+going straight at a steady speed are skipped; clients advance phase from the clip's own rate and
+position along heading at speed (protocol 6.1, subscriber rule 5). Bytes per twin: 15 in a
+keyframe; 11 in a delta plus 1 bit per base twin; 4 per gone twin.
 
 Error bounds (quantization): position 0.025 m per axis; heading pi / 65536 rad (0.0027 deg);
-speed 0.05 m/s below the 25.5 m/s clamp; phase and blend 1 / 510.
+speed 0.05 m/s below the 25.5 m/s clamp; phase and blend 1 / 510. Dead reckoning: a record
+extrapolated to the ``t`` of any later message of its cell is within ``DEAD_RECKONING_M`` of the
+twin's true position then.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from synthtwin.net.wire.topics import cell_centre_m
 
 __all__ = [
     "ACTIVITY_LIMIT",
+    "DEAD_RECKONING_M",
     "DELTA_BYTES_PER_TWIN",
     "HEADING_CODES",
     "KEYFRAME_BYTES_PER_TWIN",
@@ -76,6 +82,7 @@ __all__ = [
     "CrowdEncoder",
     "CrowdMessage",
     "CrowdState",
+    "dead_reckon",
     "decode",
     "encode",
     "from_envelope",
@@ -94,6 +101,10 @@ SPEED_QUANTUM_MPS = 0.1
 UNIT_CODES = 255
 """Phase and blend, 0..1, travel as ``round(value * UNIT_CODES)``."""
 ACTIVITY_LIMIT = 16
+DEAD_RECKONING_M = 0.25
+"""Default tolerance, m: a keyframe twin stays out of deltas while its keyframe record, moved on
+at its speed and heading (``dead_reckon``), is within this distance of where it is. 0.25 m holds
+a straight walk's speed quantization (0.05 m/s) over the 3 s between keyframes at time scale 1."""
 KEYFRAME_BYTES_PER_TWIN = 15
 DELTA_BYTES_PER_TWIN = 11
 
@@ -195,6 +206,12 @@ class CrowdState:
     blend: np.ndarray
     sample_t_s: np.ndarray
 
+    def position_at(self, t_s: float) -> np.ndarray:
+        """(N, 2) float64 map positions at sim time ``t_s``, m: each record dead-reckoned from
+        its ``sample_t_s`` (within ``DEAD_RECKONING_M`` of the twin at the ``t`` of any message
+        of the cell since its record)."""
+        return dead_reckon(self.pos_m, self.heading_rad, self.speed_mps, self.sample_t_s, t_s)
+
 
 # --- quantization -------------------------------------------------------------------------------
 
@@ -267,6 +284,23 @@ def _quantize(
     return rec
 
 
+def dead_reckon(
+    pos_m: np.ndarray,
+    heading_rad: np.ndarray,
+    speed_mps: np.ndarray,
+    sample_t_s: np.ndarray | float,
+    t_s: float,
+) -> np.ndarray:
+    """(N, 2) float64 positions at sim time ``t_s``, m: each record's ``pos_m`` (N, 2) moved on
+    from its ``sample_t_s`` (N,) s along ``heading_rad`` (N,) at ``speed_mps`` (N,) (protocol 6.1,
+    subscriber rule 5); never backwards (a record newer than ``t_s`` stays where it is)."""
+    age_s = np.maximum(t_s - np.asarray(sample_t_s, np.float64), 0.0)
+    step_m = np.asarray(speed_mps, np.float64) * age_s  # (N,)
+    heading = np.asarray(heading_rad, np.float64)
+    # (N, 2) = (N, 2) + (N, 1) * (N, 2) unit direction
+    return pos_m + step_m[:, None] * np.stack([np.cos(heading), np.sin(heading)], axis=1)
+
+
 def _records_of(msg: CrowdMessage) -> np.ndarray:
     """(R,) ``RECORD_DTYPE``: the message's record arrays as rows (a copy)."""
     rec = np.empty(len(msg.heading), RECORD_DTYPE)
@@ -289,6 +323,9 @@ _ROW_BYTES = RECORD_DTYPE.itemsize
 _BUT_PHASE = np.full(_ROW_BYTES, 0xFF, np.uint8)
 _BUT_PHASE[RECORD_DTYPE.fields["phase"][1]] = 0
 """Byte mask over one record: every byte but phase's."""
+_BUT_PHASE_POS = _BUT_PHASE.copy()
+_BUT_PHASE_POS[: RECORD_DTYPE["pos"].itemsize] = 0
+"""Byte mask over one record: every byte but phase's and pos's (``pos`` comes first)."""
 
 
 def _as_rows(rec: np.ndarray) -> np.ndarray:
@@ -296,11 +333,23 @@ def _as_rows(rec: np.ndarray) -> np.ndarray:
     return rec.view(np.uint8).reshape(-1, _ROW_BYTES)
 
 
-def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N,) bool: (N, 11) uint8 record rows differ in any field but phase (the at-rest rule)."""
+def _differs(a: np.ndarray, b: np.ndarray, mask: np.ndarray = _BUT_PHASE) -> np.ndarray:
+    """(N,) bool: (N, 11) uint8 record rows differ in a byte of ``mask`` (11,) (default: any
+    field but phase, the at-rest rule)."""
     diff = np.bitwise_xor(a, b)
-    diff &= _BUT_PHASE
+    diff &= mask
     return diff.any(axis=1)
+
+
+def _record_motion(centre: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dequantized (K, 2) float64 position, m, and (K, 2) velocity, m/s, of (K, 11) record rows:
+    what a client dead-reckons from."""
+    rec = rows.view(RECORD_DTYPE)[:, 0]
+    pos_m = centre + rec["pos"] * POS_QUANTUM_M
+    heading = rec["heading"] * (2 * np.pi / HEADING_CODES)
+    speed = rec["speed"] * SPEED_QUANTUM_MPS
+    # (K, 2) = (K, 1) * (K, 2) unit direction
+    return pos_m, speed[:, None] * np.stack([np.cos(heading), np.sin(heading)], axis=1)
 
 
 # --- encode / decode of one message --------------------------------------------------------------
@@ -469,6 +518,20 @@ def decode(data: bytes) -> CrowdMessage:
 
 
 @dataclass(frozen=True)
+class _EncoderKey:
+    """The encoder's last keyframe: ``seq``, ``t_s``, ``ids`` (K,), record ``rows`` (K, 11)
+    uint8, and their dequantized ``pos_m`` and velocity ``vel_mps`` (K, 2) float64 (what
+    clients dead-reckon from; None when dead reckoning is off)."""
+
+    seq: int
+    t_s: float
+    ids: np.ndarray
+    rows: np.ndarray
+    pos_m: np.ndarray | None
+    vel_mps: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class _Keyframe:
     seq: int
     t_s: float
@@ -484,17 +547,26 @@ class CrowdEncoder:
     late joiner needs (Clone): the last keyframe and the last delta published after it.
     """
 
-    def __init__(self, cell: tuple[int, int], keyframe_every: int = 30, stagger: int = 0) -> None:
+    def __init__(
+        self, cell: tuple[int, int], keyframe_every: int = 30, stagger: int = 0,
+        dead_reckoning_m: float = DEAD_RECKONING_M,
+    ) -> None:  # fmt: skip
         """``stagger``: updates by which the second keyframe comes early (0..keyframe_every - 1),
-        so that cells whose streams start together do not keyframe together ever after."""
+        so that cells whose streams start together do not keyframe together ever after.
+        ``dead_reckoning_m``: a keyframe twin whose dead-reckoned keyframe record stays within
+        this many metres of it is left out of deltas; 0: any change of its quantized position
+        puts it in (protocol 1.1's rule, for clients that do not dead-reckon)."""
         if keyframe_every < 1:
             raise ValueError("keyframe_every must be >= 1")
         if not 0 <= stagger < keyframe_every:
             raise ValueError("stagger must be in 0..keyframe_every - 1")
+        if not 0 <= dead_reckoning_m < math.inf:
+            raise ValueError("dead_reckoning_m must be a distance >= 0, m")
         self.cell = (int(cell[0]), int(cell[1]))
         self.keyframe_every = keyframe_every
+        self.dead_reckoning_m = dead_reckoning_m
         self._centre = cell_centre_m(self.cell)
-        self._key: tuple[int, np.ndarray, np.ndarray] | None = None  # seq, ids, (K, 11) rows
+        self._key: _EncoderKey | None = None
         self._updates_since_key = 0
         self._stagger = stagger
         self._last_seq = -1
@@ -560,22 +632,29 @@ class CrowdEncoder:
         if self.keyframe_due:
             return self._keyframe((tick, seq, t_s), ids, rows)
         self._updates_since_key += 1
-        return self._delta((tick, seq, t_s), ids, rows)
+        pos_m = np.asarray(pos_m, np.float64)
+        return self._delta((tick, seq, t_s), ids, rows, pos_m if order is None else pos_m[order])
 
     def _keyframe(
         self, envelope: tuple[int, int, float], ids: np.ndarray, rows: np.ndarray
     ) -> bytes:
         seq = envelope[1]
-        self._key = (seq, ids, rows)
+        motion = _record_motion(self._centre, rows) if self.dead_reckoning_m else (None, None)
+        self._key = _EncoderKey(seq, envelope[2], ids, rows, *motion)
         self._updates_since_key, self._stagger = self._stagger, 0
         self._last = (None, ids, _NO_IDS, rows)
         payload = _pack(envelope, self.cell, seq, (_NO_BITS, ids, _NO_IDS), rows)
         self._published = [payload]
         return payload
 
-    def _delta(self, envelope: tuple[int, int, float], ids: np.ndarray, rows: np.ndarray):
-        """The delta of twins ``ids`` (N,) ascending, with records ``rows`` (N, 11), or None."""
-        key_seq, key_ids, key_rows = self._key
+    def _delta(
+        self, envelope: tuple[int, int, float], ids: np.ndarray, rows: np.ndarray,
+        pos_m: np.ndarray,
+    ):  # fmt: skip
+        """The delta of twins ``ids`` (N,) ascending, with records ``rows`` (N, 11) and true
+        positions ``pos_m`` (N, 2) m, or None."""
+        key = self._key
+        key_seq, key_ids = key.seq, key.ids
         k = len(key_ids)
         if not k:
             bits, new_ids, gone = _NO_BITS, ids, _NO_IDS
@@ -583,7 +662,7 @@ class CrowdEncoder:
             at = key_ids.searchsorted(ids)
             np.minimum(at, k - 1, out=at)
             in_key = key_ids[at] == ids  # (N,) twin is in the keyframe, at row ``at``
-            moved = _differs(rows, key_rows[at])
+            moved = self._changed_since_key(at, rows, pos_m, envelope[2])
             moved &= in_key
             changed = np.zeros(k, bool)
             changed[at[moved]] = True
@@ -607,6 +686,21 @@ class CrowdEncoder:
         payload = _pack(envelope, self.cell, key_seq, (bits, new_ids, gone), rows)
         self._published = [self._published[0], payload]
         return payload
+
+    def _changed_since_key(
+        self, at: np.ndarray, rows: np.ndarray, pos_m: np.ndarray, t_s: float
+    ) -> np.ndarray:
+        """(N,) bool: which twins, at keyframe rows ``at`` (N,), differ from their keyframe
+        record: in a field but phase (and but pos, when dead-reckoning), or (dead-reckoning) by
+        more than ``dead_reckoning_m`` from it moved on to ``t_s``."""
+        key = self._key
+        if not self.dead_reckoning_m:
+            return _differs(rows, key.rows[at])
+        changed = _differs(rows, key.rows[at], _BUT_PHASE_POS)
+        # (N, 2) m: where the twin is against where a client puts it
+        miss = pos_m - key.pos_m[at] - key.vel_mps[at] * (t_s - key.t_s)
+        changed |= np.einsum("ij,ij->i", miss, miss) > self.dead_reckoning_m**2
+        return changed
 
     def _repeats_last(
         self, bits: np.ndarray, ids: np.ndarray, gone: np.ndarray, rows: np.ndarray

@@ -119,9 +119,12 @@ def _crowd_payloads() -> tuple[bytes, bytes]:
     encoder = crowd.CrowdEncoder(CELL, keyframe_every=30)
     args = (heading, speed, activity, clip, phase, blend)
     key = encoder.encode(3600, 500, 120.0, ids, centre + offsets, *args)
-    # Three updates later: 7 idles (phase only: skipped), 12 walked 14 cm, 31 left the cell,
-    # 40 parked (activity work, speed 0), 55 arrived, 1002 unchanged.
-    moved = offsets + [[0, 0], [0, 0], [0.14, 0], [0, 0], [0, 0]]
+    # Three updates (0.1 s) later: 7 idles (phase only: skipped), 12 walked 14 cm north at its
+    # 1.4 m/s (where dead reckoning puts it: skipped), 31 left the cell, 40 parked (activity work,
+    # speed 0), 55 arrived, 1002 went 3 m along its heading at 30 m/s (dead-reckoned at the
+    # record's clamped 25.5 m/s, 0.45 m short: more than DEAD_RECKONING_M, so in the delta).
+    heading_1002 = [math.cos(heading[0]), math.sin(heading[0])]
+    moved = offsets + [[3.0 * c for c in heading_1002], [0, 0], [0, 0.14], [0, 0], [0, 0]]
     speed[4], activity[4], phase[1] = 0.0, 5, 0.1
     keep = np.array([0, 1, 2, 4])
     arrive = (np.uint32(55), [-10.0, 20.0], 2.0, 1.2, 14, 1, 0.4, 1.0)
@@ -692,12 +695,13 @@ def _stateful_cases(valid: dict[str, tuple[str, bytes]]) -> list[Case]:
     decoder.apply(key)
     state = to_json(decoder.apply(delta))
     kd = ["crowd_keyframe.bin", "crowd_delta.bin"]
-    long_mask = _edit(delta, _setter("body.changed", bytes([10, 0])))
+    bits = int(crowd.decode(delta).changed[0])  # 0b11000: base twins 40 and 1002 changed
+    long_mask = _edit(delta, _setter("body.changed", bytes([bits, 0])))
     unknown_gone = _edit(delta, _setter("body.gone", _u4([32])))
-    # one more record each (R = popcount + A): base twins 7, 12, 31, 40, 1002; changed 12, 40
-    padding = _one_more_record(delta, changed=[10 | 1 << 5])
+    # one more record each (R = popcount + A): base twins 7, 12, 31, 40, 1002; 31 is gone
+    padding = _one_more_record(delta, changed=[bits | 1 << 5])
     in_base = _one_more_record(delta, ids=[12, 55])
-    changed_gone = _one_more_record(delta, changed=[14])
+    changed_gone = _one_more_record(delta, changed=[bits | 1 << 2])
     other_base = _edit(delta, _setter("body.base", 499))
 
     def doc(file: str, apply: list[str], **rest: Any) -> dict[str, Any]:
