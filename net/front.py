@@ -54,7 +54,7 @@ from synthtwin.engine.config import Config, SecurityConfig
 from synthtwin.engine.regions import RegionMap
 from synthtwin.net.auth import TokenFileError, TokenStore
 from synthtwin.net.front_requests import FrontRequests, ShardCall
-from synthtwin.net.front_stream import FrontStream, Message, unpack
+from synthtwin.net.front_stream import REMOVAL_GRACE_S, FrontStream, Message, unpack
 from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES
 from synthtwin.net.wire import reply, topics
 
@@ -65,6 +65,7 @@ __all__ = [
     "Front",
     "FrontError",
     "ShardEndpoints",
+    "removal_grace_s",
     "run_front",
     "shard_security",
 ]
@@ -96,6 +97,15 @@ class ShardEndpoints:
 
     pub: str
     router: str
+
+
+def removal_grace_s(config: Config) -> float:
+    """How long a twin may be in no cell before the front announces it removed, wall seconds:
+    ``REMOVAL_GRACE_S``, or twice the time between two barriers of the shards when longer (a
+    twin crossing a region edge is published by its old shard, in a cell the front ignores,
+    until the barrier hands it over)."""
+    barrier_s = config.cluster.barrier_ticks / config.sim.tick_hz
+    return max(REMOVAL_GRACE_S, 2.0 * barrier_s)
 
 
 def shard_security(security: SecurityConfig) -> SecurityConfig:
@@ -166,7 +176,7 @@ class Front:
         if config.security.curve:
             raise FrontError("the front does not serve CURVE yet: run it with [security] curve off")
         self.config = config
-        self.stream = FrontStream(regions)
+        self.stream = FrontStream(regions, removal_grace_s(config))
         self.published = 0
         self.refused = 0
         self.context = zmq.Context()

@@ -20,6 +20,7 @@ from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.engine.regions import RegionMap
+from synthtwin.net.auth import Role, TokenStore
 from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, shard_security
 from synthtwin.net.front_stream import REMOVAL_GRACE_S
 from synthtwin.net.gateway import Gateway, GatewaySpec
@@ -92,10 +93,11 @@ def shards(tmp_path_factory) -> Iterator[tuple[list[Serving], RegionMap]]:
             thread.join(timeout=20)
 
 
-def _front_config(tmp_path):
+def _front_config(tmp_path, **security):
     return load_config(
         None,
         serve={"pub_endpoint": loopback(), "router_endpoint": loopback(), "http_enabled": False},
+        security=security,
     )
 
 
@@ -174,6 +176,63 @@ def test_twin_requests_reach_the_owning_shard(shards, front):
         with pytest.raises(RequestError) as err:
             client.call("no_such_op")
         assert (err.value.code, err.value.message) == ("unknown_op", "unknown op 'no_such_op'")
+
+
+def test_requests_the_front_refuses_itself(shards, front):
+    """Errors of the front's own checks and routing, with the server's templates; nothing is
+    sent on or changed."""
+    servers, _ = shards
+    a, b = (_ids_of(s) for s in servers)
+    router = front.endpoints["router"]
+    with RequestClient(router) as client:
+        with pytest.raises(RequestError) as err:
+            client.call("despawn", ids=[int(a[0]), int(b[0]), 999_999])
+        assert (err.value.code, err.value.message) == ("unknown_twin", "twin 999999 does not exist")
+        with pytest.raises(RequestError) as err:
+            client.call("despawn", ids=[])
+        assert err.value.code == "out_of_range"  # shard 0's own check of the list
+        with pytest.raises(RequestError) as err:
+            client.call("history", query="population")
+        assert err.value.code == "unknown_op"
+        with pytest.raises(RequestError) as err:
+            client.call("snapshot", cells=[[0]])
+        assert err.value.message == "field 'args.cells[0]' must be an array of 2 int"
+    np.testing.assert_array_equal(_ids_of(servers[0]), a)
+    np.testing.assert_array_equal(_ids_of(servers[1]), b)
+    with zmq.Context() as ctx, ctx.socket(zmq.DEALER) as raw:
+        raw.setsockopt(zmq.LINGER, 0)
+        raw.connect(router)
+        raw.send(b"\x81\xa1v")  # msgpack, truncated
+        assert raw.poll(5000)
+        answer = unpack_envelope(raw.recv())
+    assert answer.body["id"] is None
+    assert answer.body["error"] == {"code": "bad_request", "message": "payload is truncated"}
+
+
+def test_tokens_and_roles_are_checked_at_the_front(shards, tmp_path):
+    """With a token file the front answers ``unauthorized`` and ``forbidden`` itself (section
+    6.7); a token of the op's role passes and the shards answer."""
+    servers, regions = shards
+    store = TokenStore(tmp_path / "tokens.json")
+    viewer, operator = store.create(Role.VIEWER, "v"), store.create(Role.OPERATOR, "o")
+    endpoints = [ShardEndpoints(s.config.serve.pub_endpoint, _router(s)) for s in servers]
+    config = _front_config(tmp_path, tokens_file=tmp_path / "tokens.json")
+    with Front(endpoints, regions, config).start() as guarded:
+        _wait_joined(guarded)
+        router = guarded.endpoints["router"]
+        with RequestClient(router) as anonymous, pytest.raises(RequestError) as err:
+            anonymous.call("stats")
+        assert err.value.code == "unauthorized"
+        with RequestClient(router, token=viewer) as client:
+            assert client.call("stats")["twins"] > 0
+            with pytest.raises(RequestError) as err:
+                client.call("time_scale", scale=1.0)
+            assert (err.value.code, err.value.message) == (
+                "forbidden",
+                "this needs the operator role; the token has viewer",
+            )
+        with RequestClient(router, token=operator) as client:
+            assert client.call("time_scale", scale=1.0)["scale"] == 1.0
 
 
 def test_stats_merge_both_shards(shards, front):
