@@ -154,6 +154,9 @@ class ServeConfig:
         pub_endpoint: ZeroMQ PUB endpoint for state and events (127.0.0.1 unless configured).
         router_endpoint: ZeroMQ ROUTER endpoint for requests.
         keyframe_every: crowd updates between two keyframes of a cell.
+        dead_reckoning_m: a twin stays out of crowd deltas while its keyframe record, moved on
+            at its speed and heading, is within this distance of it, m (protocol 6.1); 0: every
+            change of its quantized position is sent (for clients that do not dead-reckon).
         crowd_hz: crowd updates per cell per wall-clock second, at most.
         vitals_hz: how often each cell's vitals (and every twin's, for a subscriber of all
             twins) are published, per wall-clock second.
@@ -181,6 +184,7 @@ class ServeConfig:
     pub_endpoint: str = "tcp://127.0.0.1:5556"
     router_endpoint: str = "tcp://127.0.0.1:5557"
     keyframe_every: int = 30
+    dead_reckoning_m: float = 0.25
     crowd_hz: float = 10.0
     vitals_hz: float = 1.0
     twin_hz: float = 10.0
@@ -205,6 +209,8 @@ class ServeConfig:
         _check(
             1 <= self.keyframe_every <= 10_000, "keyframe_every", self.keyframe_every, "1..10000"
         )
+        _check(0 <= self.dead_reckoning_m <= 100, "dead_reckoning_m", self.dead_reckoning_m,
+               "a distance in [0, 100] m")  # fmt: skip
         _check(0 < self.crowd_hz <= 1000, "crowd_hz", self.crowd_hz, "a rate in (0, 1000] Hz")
         _check(0 < self.vitals_hz <= 100, "vitals_hz", self.vitals_hz, "a rate in (0, 100] Hz")
         _check(0 < self.twin_hz <= 100, "twin_hz", self.twin_hz, "a rate in (0, 100] Hz")

@@ -53,7 +53,7 @@ from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.clips import ClipLibrary
 from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
-from synthtwin.net.wire.crowd import CrowdEncoder
+from synthtwin.net.wire.crowd import DEAD_RECKONING_M, CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
 
 __all__ = ["MAX_SUBSCRIPTION_MESSAGES", "Publisher", "TwinFollows"]
@@ -132,12 +132,13 @@ class Publisher:
         twin_hz: vitals and pose rate of each twin subscribed to by id, per wall second.
         health_socket: a bound XPUB socket for the vitals topics; None: they go on ``socket``.
         max_twin_subscriptions: twins followed by id at once per socket, at most; None: any.
+        dead_reckoning_m: each cell's ``CrowdEncoder`` tolerance, m (0: no dead reckoning).
     """
 
     def __init__(
         self, socket: zmq.Socket, tick_hz: float, keyframe_every: int, crowd_hz: float,
         vitals_hz: float, twin_hz: float, health_socket: zmq.Socket | None = None,
-        max_twin_subscriptions: int | None = None,
+        max_twin_subscriptions: int | None = None, dead_reckoning_m: float = DEAD_RECKONING_M,
     ) -> None:  # fmt: skip
         self.socket = socket
         self.health_socket = health_socket
@@ -145,6 +146,7 @@ class Publisher:
         """Local calendar time of simulation time 0, published in ``meta``; set once the world
         (and its clock) exists."""
         self.keyframe_every = keyframe_every
+        self.dead_reckoning_m = dead_reckoning_m
         self.crowd_period = max(1, round(tick_hz / crowd_hz))
         self.vitals_period = max(1, round(tick_hz / vitals_hz))
         self.twin_period = max(1, round(tick_hz / twin_hz))
@@ -343,7 +345,9 @@ class Publisher:
             if columns[0].size == 0:
                 return
             stagger = (31 * cell[0] + cell[1]) % self.keyframe_every  # spread over the turns
-            encoder = self._encoders[cell] = CrowdEncoder(cell, self.keyframe_every, stagger)
+            encoder = self._encoders[cell] = CrowdEncoder(
+                cell, self.keyframe_every, stagger, self.dead_reckoning_m
+            )
         payload = encoder.encode(self.tick, self.seq + 1, self.t_s, *columns)
         if payload is not None:
             self.seq += 1

@@ -121,6 +121,7 @@ class ZmqServer:
         self.publisher = Publisher(
             self.pub, tick_hz, config.keyframe_every, config.crowd_hz, config.vitals_hz,
             config.twin_hz, self.health, self.security.max_twin_subscriptions,
+            config.dead_reckoning_m,
         )  # fmt: skip
         self.handler: RequestHandler | None = None
         self._deferred: dict[int, list[bytes]] = {}

@@ -31,11 +31,13 @@ from synthtwin.net.wire import (
     request,
 )
 from synthtwin.net.wire.crowd import (
+    DEAD_RECKONING_M,
     HEADING_CODES,
     POS_QUANTUM_M,
     SPEED_QUANTUM_MPS,
     CrowdEncoder,
     CrowdState,
+    dead_reckon,
 )
 from synthtwin.net.wire.vitals import VitalsMessage
 from tests.loopback import loopback
@@ -132,8 +134,15 @@ def test_a_late_joiner_mirrors_the_world(serving: Serving):
             view = sub.crowd()
             np.testing.assert_array_equal(view.ids, world.ids[order])
             np.testing.assert_array_equal(sub.roster, world.ids[order])
-            pos_err_m = np.abs(view.pos_m - world["position_m"][order]).max()
+            # records carried now within the quantum; the others dead-reckoned to now (6.1)
+            now_s = serving.server.publisher.t_s
+            fresh = view.sample_t_s == now_s
+            pos_err_m = np.abs(view.pos_m - world["position_m"][order])[fresh].max()
             assert pos_err_m <= POS_QUANTUM_M / 2 + 1e-9
+            motion = (view.heading_rad, view.speed_mps, view.sample_t_s)
+            at_now = dead_reckon(view.pos_m, *motion, now_s)
+            miss_m = np.linalg.norm(at_now - world["position_m"][order], axis=1)
+            assert miss_m.max() <= DEAD_RECKONING_M + 1e-9
             np.testing.assert_array_equal(view.activity, world["activity"][order])
             np.testing.assert_array_equal(view.clip, world["clip"][order])
             # not blend: net/publisher.py marks no cell dirty for a cross-fade at rest
