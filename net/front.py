@@ -159,6 +159,7 @@ class Front:
         stream: the merged stream (seq, roster, snapshots).
         requests: the request router.
         published: messages published; refused: messages ZeroMQ would not queue.
+        malformed: shard messages that were not a msgpack envelope (dropped).
 
     Raises:
         FrontError: see the class.
@@ -179,6 +180,7 @@ class Front:
         self.stream = FrontStream(regions, removal_grace_s(config))
         self.published = 0
         self.refused = 0
+        self.malformed = 0
         self.context = zmq.Context()
         self._sockets: list[zmq.Socket] = []
         self._stop = threading.Event()
@@ -227,6 +229,7 @@ class Front:
         for prefix in FRONT_TOPICS:
             sub.send(b"\x01" + prefix)
         dealer = self._socket(zmq.DEALER)
+        dealer.setsockopt(zmq.IMMEDIATE, 1)
         dealer.connect(endpoints.router)
         return _Shard(index, endpoints, sub, dealer, now_s, join_due_s=now_s + JOIN_AFTER_S)
 
@@ -286,7 +289,12 @@ class Front:
             except ValueError:  # not two frames: not a shard's message
                 continue
             shard.heard_s = time.monotonic()
-            env = unpack(payload)
+            try:
+                env = unpack(payload)
+                env["seq"]  # noqa: B018 - an envelope, or not a shard's message
+            except (ValueError, KeyError, TypeError):
+                self.malformed += 1
+                continue
             if shard.joined and env["seq"] <= shard.last_seq:  # restarted: seqs begin anew
                 log.warning("shard %d restarted (seq %d after %d): joining it again",
                             shard.index, env["seq"], shard.last_seq)  # fmt: skip
@@ -327,11 +335,13 @@ class Front:
         return {s.index for s in self.shards if s.silent_s(now) >= SILENT_S}
 
     def _send_calls(self, calls: list[ShardCall]) -> None:
+        """Send each call; one whose shard is not connected (``IMMEDIATE``: nothing is queued
+        for a shard that is down, to run when it comes back) fails its request at once."""
         for call in calls:
             try:
                 self.shards[call.shard].dealer.send(call.payload, zmq.NOBLOCK)
-            except zmq.Again:  # its queue is full: it will time out
-                log.warning("shard %d's request queue is full", call.shard)
+            except zmq.Again:
+                self.requests.unreachable(call)
 
     def _send_replies(self) -> None:
         for envelope, payload in self.requests.replies():

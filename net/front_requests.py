@@ -60,15 +60,20 @@ DEFERRED_TIMEOUT_S = 30.0
 """How long ``chat`` and ``history`` wait for their shard (answered off the tick), seconds."""
 CROSS_TWIN_HISTORY = ("population", "alerts", "ack")
 """``history`` queries over many twins, not merged across shards yet."""
+UNREACHABLE = "is unavailable: not connected"
+"""Why a request failed whose shard the front has no connection to."""
+SILENT = "is unavailable: nothing heard from it lately"
+"""Why a request failed whose shard published nothing for ``net.front.SILENT_S``."""
 Merge = Callable[[list[tuple[int, Reply]]], dict[str, Any]]
 """The result of a request from its shards' ok replies, ``(shard, reply)`` in call order."""
 
 
 @dataclass(frozen=True)
 class ShardCall:
-    """A request payload for shard ``shard``'s ROUTER."""
+    """A request payload for shard ``shard``'s ROUTER, under the front's ``request_id``."""
 
     shard: int
+    request_id: int
     payload: bytes
 
 
@@ -84,6 +89,7 @@ class _Pending:
         deadline_s: monotonic time after which missing replies fail the request.
         wait_s: how long it waits, wall seconds.
         partial: whether missing shards are left out (``stats``) instead of failing it.
+        unreachable: a shard it could not be sent to (not connected), if any.
     """
 
     envelope: list[bytes] | None
@@ -94,6 +100,7 @@ class _Pending:
     wait_s: float
     partial: bool = False
     replies: dict[int, Reply] = field(default_factory=dict)
+    unreachable: int | None = None
 
     def done(self) -> bool:
         return len(self.replies) == len(self.calls)
@@ -189,8 +196,7 @@ class FrontRequests:
             targets = [(k, args) for k, args in targets if k not in down] or targets[:1]
         silent = [k for k, _ in targets if k in down]
         if silent:
-            message = f"{_shard_name(silent[0], self.routers)} is unavailable: nothing heard " \
-                      "from it lately"  # fmt: skip
+            message = f"{_shard_name(silent[0], self.routers)} {SILENT}"
             raise _Failure(reply.INTERNAL, message)
         wait_s = DEFERRED_TIMEOUT_S if op in ("chat", "history") else self.timeout_s
         pending = _Pending(envelope, req.id, {}, merge, now + wait_s, wait_s, everyone)
@@ -203,7 +209,7 @@ class FrontRequests:
         pending.calls[self._next_id] = shard
         self._pending[self._next_id] = pending
         message = request.Request(self._next_id, op, args, token=token)
-        return ShardCall(shard, request.encode(message))
+        return ShardCall(shard, self._next_id, request.encode(message))
 
     def _roster(self) -> dict[str, Any]:
         if self.stream.tables is None:
@@ -294,6 +300,16 @@ class FrontRequests:
             return None
         return self._finish(pending)
 
+    def unreachable(self, call: ShardCall) -> None:
+        """``call`` could not be sent (no connection to its shard): its request fails now."""
+        pending = self._pending.get(call.request_id)
+        if pending is None:  # already failed by another of its calls
+            return
+        for request_id in pending.calls:
+            self._pending.pop(request_id, None)
+        pending.unreachable = call.shard
+        self._finish(pending)
+
     def expire(self, now_s: float) -> None:
         """Fail (or, for ``stats``, answer with what came) the requests past their deadline."""
         late = {id(p): p for p in self._pending.values() if p.deadline_s <= now_s}
@@ -315,7 +331,10 @@ class FrontRequests:
             self._answer(pending.envelope, pending.client_id, error=failed.error)
         elif missing and not (pending.partial and answered):
             name = _shard_name(missing[0], self.routers)
-            error = ReplyError(reply.INTERNAL, f"{name} did not answer within {pending.wait_s:g} s")
+            why = f"did not answer within {pending.wait_s:g} s"
+            if pending.unreachable is not None:
+                name, why = _shard_name(pending.unreachable, self.routers), UNREACHABLE
+            error = ReplyError(reply.INTERNAL, f"{name} {why}")
             self._answer(pending.envelope, pending.client_id, error=error)
         else:
             self._answer(pending.envelope, pending.client_id, pending.merge(answered))

@@ -300,28 +300,43 @@ def test_the_gateway_attaches_to_the_front_unchanged(shards, front):
 
 
 def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
-    """Shard 1's endpoints serve nothing: its requests fail with ``internal`` naming it within
-    the front's timeout; shard 0's twins are still served; stats marks shard 1 down."""
+    """Shard 1 is a ROUTER that never answers, then nothing at all: its requests fail with
+    ``internal`` naming it, after the front's timeout, then at once; shard 0's twins are still
+    served; stats marks shard 1 down."""
     servers, regions = shards
     live = servers[0]
-    dead = ShardEndpoints(loopback(), loopback())
-    endpoints = [ShardEndpoints(live.config.serve.pub_endpoint, _router(live)), dead]
-    with Front(endpoints, regions, _front_config(tmp_path), timeout_s=0.5).start() as lone:
-        deadline = time.monotonic() + 10
-        while not lone.shards[0].joined and time.monotonic() < deadline:
-            time.sleep(0.02)
-        with RequestClient(lone.endpoints["router"]) as client:
-            started = time.monotonic()
-            with pytest.raises(RequestError) as err:
-                client.call("pause")
-            assert time.monotonic() - started < 1.5
-            assert err.value.code == "internal"
-            assert err.value.message == f"shard 1 ({dead.router}) did not answer within 0.5 s"
-            twin = int(_ids_of(live)[0])
-            assert client.call("twin", id=twin)["id"] == twin
-            stats = client.call("stats")
-            assert [s["up"] for s in stats["shards"]] == [True, False]
-            assert stats["twins"] == _ids_of(live).size
+    with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as deaf:
+        deaf.setsockopt(zmq.LINGER, 0)
+        dead = ShardEndpoints(
+            loopback(), f"tcp://127.0.0.1:{deaf.bind_to_random_port('tcp://127.0.0.1')}"
+        )
+        endpoints = [ShardEndpoints(live.config.serve.pub_endpoint, _router(live)), dead]
+        with Front(endpoints, regions, _front_config(tmp_path), timeout_s=0.5).start() as lone:
+            deadline = time.monotonic() + 10
+            while not lone.shards[0].joined and time.monotonic() < deadline:
+                time.sleep(0.02)
+            with RequestClient(lone.endpoints["router"]) as client:
+                started = time.monotonic()
+                with pytest.raises(RequestError) as err:
+                    client.call("pause")
+                assert time.monotonic() - started < 1.5
+                assert err.value.code == "internal"
+                assert err.value.message == f"shard 1 ({dead.router}) did not answer within 0.5 s"
+                twin = int(_ids_of(live)[0])
+                assert client.call("twin", id=twin)["id"] == twin
+                stats = client.call("stats")
+                assert [s["up"] for s in stats["shards"]] == [True, False]
+                assert stats["twins"] == _ids_of(live).size
+                deaf.close()  # now nothing listens: requests fail at once
+                message = ""
+                deadline = time.monotonic() + 10
+                while "not connected" not in message and time.monotonic() < deadline:
+                    started = time.monotonic()
+                    with pytest.raises(RequestError) as err:
+                        client.call("resume")
+                    message = err.value.message
+                assert message == f"shard 1 ({dead.router}) is unavailable: not connected"
+                assert time.monotonic() - started < 0.4  # not the 0.5 s timeout
 
 
 def test_shards_must_match_the_regions(shards, tmp_path):
