@@ -127,6 +127,7 @@ class _Shard:
         heard_s: monotonic time of its last message or reply.
         last_seq: its seq of the last message the front took from it.
         joined: whether its snapshot was applied (else its messages wait in ``buffer``).
+        joins: how many times it was joined (more than once: it restarted).
         join_due_s: when to ask its snapshot if it published nothing yet.
     """
 
@@ -139,6 +140,7 @@ class _Shard:
     joined: bool = False
     join_due_s: float = 0.0
     joining: bool = False
+    joins: int = 0
     buffer: deque = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED))
 
     def silent_s(self, now_s: float) -> float:
@@ -373,6 +375,7 @@ class Front:
             topic = topics.topic_for("crowd", cell=tuple(env["body"]["cell"]))
             self._publish(self.stream.receive(shard.index, topic, env))
         shard.last_seq, shard.joined, shard.joining = snapshot.seq, True, False
+        shard.joins += 1
         while shard.buffer:
             topic, env = shard.buffer.popleft()
             if env["seq"] > shard.last_seq:

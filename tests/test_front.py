@@ -32,13 +32,16 @@ from tests.test_client import MONDAY_MORNING
 TICK_HZ = 30.0
 
 
-def _shard(tmp_path, name: str) -> tuple[Serving, threading.Thread]:
-    """A server of the test world (200 twins, seed 5) on free loopback ports, ticking."""
+def _shard(
+    tmp_path, name: str, pub: str | None = None, router: str | None = None
+) -> tuple[Serving, threading.Thread]:
+    """A server of the test world (200 twins, seed 5) on ``pub`` and ``router`` (default: free
+    loopback ports), ticking."""
     config = load_config(
         None,
         serve={
-            "pub_endpoint": loopback(),
-            "router_endpoint": loopback(),
+            "pub_endpoint": pub or loopback(),
+            "router_endpoint": router or loopback(),
             "checkpoint": tmp_path / f"{name}.ckpt",
             "http_enabled": False,
             "crowd_hz": TICK_HZ,
@@ -82,15 +85,21 @@ def shards(tmp_path_factory) -> Iterator[tuple[list[Serving], RegionMap]]:
         with RequestClient(_router(servers[0])) as client:
             roster = client.call("roster")
         regions = RegionMap.balanced(roster["cells"], 2)
-        owner = regions.shard_of_cells(roster["cells"])
         for k, server in enumerate(servers):
-            with RequestClient(_router(server)) as client:
-                client.call("despawn", ids=roster["ids"][owner != k])
+            _keep_region(server, regions, k)
         yield servers, regions
     finally:
         for server, thread in started:
             server.stop.set()
             thread.join(timeout=20)
+
+
+def _keep_region(server: Serving, regions: RegionMap, k: int) -> None:
+    """Despawn the server's twins outside region ``k``: it is then shard ``k`` of the world."""
+    with RequestClient(_router(server)) as client:
+        roster = client.call("roster")
+        owner = regions.shard_of_cells(roster["cells"])
+        client.call("despawn", ids=roster["ids"][owner != k])
 
 
 def _front_config(tmp_path, **security):
@@ -337,6 +346,41 @@ def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
                     message = err.value.message
                 assert message == f"shard 1 ({dead.router}) is unavailable: not connected"
                 assert time.monotonic() - started < 0.4  # not the 0.5 s timeout
+
+
+def test_a_restarted_shard_is_joined_again(shards, tmp_path):
+    """Shard 1 stops and a new one starts on its endpoints (its seq begins again): the front
+    joins it again, and a late joiner holds both shards' twins as before."""
+    servers, regions = shards
+    pub, router = loopback(), loopback()
+
+    def start(name: str) -> tuple[Serving, threading.Thread]:
+        server, thread = _shard(tmp_path, name, pub, router)
+        _wait_ticking(server)
+        _keep_region(server, regions, 1)
+        return server, thread
+
+    first = start("one")
+    endpoints = [ShardEndpoints(servers[0].config.serve.pub_endpoint, _router(servers[0])),
+                 ShardEndpoints(pub, router)]  # fmt: skip
+    with Front(endpoints, regions, _front_config(tmp_path)).start() as front:
+        _wait_joined(front)
+        before = front.stream.roster()[0]
+        first[0].stop.set()
+        first[1].join(timeout=20)
+        second = start("two")
+        try:
+            deadline = time.monotonic() + 20
+            while front.shards[1].joins < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert front.shards[1].joins == 2
+            with CloneClient(front.endpoints["pub"], front.endpoints["router"]) as sub:
+                np.testing.assert_array_equal(sub.crowd().ids, before)
+                _poll_for(sub, 0.5)
+                assert sub.rejected == 0
+        finally:
+            second[0].stop.set()
+            second[1].join(timeout=20)
 
 
 def test_shards_must_match_the_regions(shards, tmp_path):
