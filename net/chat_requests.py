@@ -5,24 +5,33 @@ done; ZeroMQ guide, chapter 3, "asynchronous server"). In a tick's INPUT phase t
 handler (``net.requests``) hands the op's args to ``ChatRequests.submit``: it checks them
 (``net.wire.chat.read_args``), takes the twin's snapshot there, in the simulation thread
 (``net.chat.take_snapshot``: a consistent copy of one row, a fraction of a millisecond) and
-queues it on the ``ChatService`` worker; the handler returns the ``Deferred`` ticket, under which
-the server (``net.server``) keeps the caller's envelope. At every later poll ``finished`` hands
-back the chats the worker has done, each with its result or error, and publishes each exchange
-as ``event/chat`` through ``publish`` (health data: ``net.server.ZmqServer.publish_health``
-sends it on the health PUB under access control). The server polls once a tick, so a reply
-goes out within a tick or two of the worker finishing; the tick itself never waits for a chat.
+queues it; the handler returns the ``Deferred`` ticket, under which the server (``net.server``)
+keeps the caller's envelope. Where the server keeps a health record, the twin's recorded past
+days are read first, on the record's query thread (``fetch``:
+``net.history_requests.HistoryRequests.fetch`` runs ``net.chat.past.fetch_past``, never on the
+tick); a chat goes to the ``ChatService`` worker with its snapshot and its past at the first
+poll after its read is done (in the order asked; a read that fails leaves the chat without a
+past, and the reply says it has no record). At every poll ``finished`` hands back the chats the
+worker has done, each with its result or error, and publishes each exchange as ``event/chat``
+through ``publish`` (health data: ``net.server.ZmqServer.publish_health`` sends it on the health
+PUB under access control). The server polls once a tick, so a reply goes out within a tick or
+two of the worker finishing; the tick itself never waits for a chat.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from synthtwin.engine.world import World
-from synthtwin.net.chat import ChatInputError, ChatReply, TodayReader, take_snapshot
+from synthtwin.net.chat import ChatInputError, ChatReply, TodayReader, TwinSnapshot, take_snapshot
+from synthtwin.net.chat.past import fetch_past
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.wire import event, reply, topics
 from synthtwin.net.wire.chat import (
@@ -49,6 +58,20 @@ CHAT_TOPIC = topics.topic_for("event", event_type=CHAT)
 Publish = Callable[[bytes, Callable[[int], bytes]], bool]
 """``publish(topic, payload_at)``: send the payload ``payload_at(seq)`` encodes with its sequence
 number (``net.server.ZmqServer.publish_health``); whether it went out."""
+Fetch = Callable[[Callable[[Any], dict[str, Any]]], "Future[Any]"]
+"""``fetch(query)``: run ``query(connection)`` on the health record's query thread; its future
+(``net.history_requests.HistoryRequests.fetch``)."""
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A chat whose twin's past days are being read."""
+
+    ticket: int
+    snapshot: TwinSnapshot
+    message: str
+    conversation_id: str | None
+    past: Future[Any]
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,8 @@ class ChatRequests:
         world: the running world (snapshots are taken from it).
         today: ``today(rows)``, the daily record so far (``Simulation.today``).
         publish: where each exchange goes as ``event/chat``; None: nowhere.
+        fetch: reads from the health record off the tick (``HistoryRequests.fetch``); None: no
+            record kept (replies say so).
     """
 
     def __init__(
@@ -92,10 +117,13 @@ class ChatRequests:
         world: World,
         today: TodayReader,
         publish: Publish | None = None,
+        fetch: Fetch | None = None,
     ) -> None:
         self.service, self.world, self.today, self.publish = service, world, today, publish
+        self.fetch = fetch
         self._tickets = itertools.count(1)
         self._asked: dict[int, tuple[int, str]] = {}
+        self._reading: deque[_Reading] = deque()
 
     def submit(self, args: dict[str, Any]) -> Deferred:
         """Check ``args``, snapshot the twin and queue its chat; the ticket of its reply.
@@ -108,18 +136,47 @@ class ChatRequests:
             checked = read_args(args)
         except ChatArgsError as err:
             raise ChatRefused(ReplyError(err.code, err.message)) from None
-        snapshot = take_snapshot(self.world, checked.twin_id, self.today)
-        ticket = next(self._tickets)
-        message, cid = checked.message, checked.conversation_id
-        if not self.service.submit(ticket, snapshot, message, cid):
+        if self.service.pending + len(self._reading) >= self.service.max_pending:
             pending = self.service.max_pending
             text = f"{pending} chats are being answered; retry in {BUSY_RETRY_MS} ms"
             raise ChatRefused(ReplyError(reply.RATE_LIMITED, text, BUSY_RETRY_MS))
+        snapshot = take_snapshot(self.world, checked.twin_id, self.today)
+        ticket = next(self._tickets)
+        message, cid = checked.message, checked.conversation_id
+        past = self._read_past(checked.twin_id)
+        if past is None:
+            self.service.submit(ticket, snapshot, message, cid)
+        else:
+            self._reading.append(_Reading(ticket, snapshot, message, cid, past))
         self._asked[ticket] = (checked.twin_id, message)
         return Deferred(ticket)
 
+    def _read_past(self, twin_id: int) -> Future[Any] | None:
+        """Start reading the twin's past days off the tick; None without a record."""
+        if self.fetch is None:
+            return None
+        try:
+            return self.fetch(partial(fetch_past, twin_id=twin_id, today=self.world.clock.date))
+        except RuntimeError:  # the record's queries are closed (the server is stopping)
+            return None
+
+    def _hand_over(self) -> None:
+        """Queue on the worker the chats whose past has been read, in the order asked."""
+        while self._reading and self._reading[0].past.done():
+            chat = self._reading.popleft()
+            past = None
+            if chat.past.cancelled() or chat.past.exception() is not None:
+                error = "cancelled" if chat.past.cancelled() else repr(chat.past.exception())
+                log.error("the past days of a chat could not be read: %s", error)
+            else:
+                past = chat.past.result()
+            self.service.submit(chat.ticket, chat.snapshot, chat.message, chat.conversation_id,
+                                past)  # fmt: skip
+
     def finished(self) -> list[ChatDone]:
-        """The chats done since the last call, oldest first; each exchange published."""
+        """The chats done since the last call, oldest first; each exchange published. Hands the
+        chats whose past has been read to the worker first."""
+        self._hand_over()
         done = []
         for ticket, outcome in self.service.finished():
             twin_id, message = self._asked.pop(ticket)

@@ -36,14 +36,16 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from synthtwin.net.chat import ChatEngine, ChatReply, ChatSettings, TwinSnapshot
+from synthtwin.net.chat.past import with_past
 
 __all__ = ["IN_FLIGHT", "WORKER_NICENESS", "ChatService", "WorkerDied"]
 
 WORKER_NICENESS = 10
 """How much lower than the server the worker process runs (``nice``)."""
 IN_FLIGHT = 2
-"""Chats written to the worker's pipe at once: each at most ~20 kB pickled (a snapshot and a
-message of 2,000 characters), so the pipe's 64 kB buffer never fills and a write never waits."""
+"""Chats written to the worker's pipe at once: each at most ~25 kB pickled (a snapshot, four
+weeks of daily rows and a message of 2,000 characters), so the pipe's 64 kB buffer never fills
+and a write never waits."""
 CLOSE_WAIT_S = 1.0
 """How long ``close`` waits for the worker to end before it kills it."""
 
@@ -59,8 +61,9 @@ class WorkerDied(RuntimeError):
 def _work(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> None:
     """The worker process: Ctrl-C is the server's to handle, a lower priority, every core; the
     engine (trains ~0.3 s), then ``("ready", pid)``, then one ``("reply", ChatReply)`` or
-    ``("error", exception)`` per ``(snapshot dict, message, conversation id)`` read, until the
-    pipe closes (the server closed the service: the worker ends quietly)."""
+    ``("error", exception)`` per ``(snapshot dict, past, message, conversation id)`` read (``past``:
+    the twin's recorded days, ``net.chat.past.fetch_past``, or None), until the pipe closes (the
+    server closed the service: the worker ends quietly)."""
     with contextlib.suppress(EOFError, BrokenPipeError):
         _serve(conn, factory, settings)
 
@@ -74,10 +77,10 @@ def _serve(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> 
     engine = factory(settings)
     conn.send(("ready", os.getpid()))
     while True:
-        snapshot, message, conversation_id = conn.recv()
+        snapshot, past, message, conversation_id = conn.recv()
         try:
-            answer = ("reply", engine.reply(TwinSnapshot.from_dict(snapshot), message,
-                                            conversation_id))  # fmt: skip
+            snap = with_past(TwinSnapshot.from_dict(snapshot), past)
+            answer = ("reply", engine.reply(snap, message, conversation_id))
         except Exception as err:  # noqa: BLE001 - handed back to the caller, whatever it is
             answer = ("error", err if _round_trips(err) else _plain(err))
         try:
@@ -150,13 +153,19 @@ class ChatService:
         self._pid = None
 
     def submit(
-        self, key: Hashable, snapshot: TwinSnapshot, message: str, conversation_id: str | None
+        self,
+        key: Hashable,
+        snapshot: TwinSnapshot,
+        message: str,
+        conversation_id: str | None,
+        past: dict[str, Any] | None = None,
     ) -> bool:
-        """Queue a chat under ``key``; False (nothing queued) when ``max_pending`` are waiting.
-        Never blocks."""
+        """Queue a chat under ``key``, with the twin's recorded days (``past``, from
+        ``net.chat.past.fetch_past``; None: no record kept); False (nothing queued) when
+        ``max_pending`` are waiting. Never blocks."""
         if self.pending >= self.max_pending:
             return False
-        self._waiting.append((key, (snapshot.to_dict(), message, conversation_id)))
+        self._waiting.append((key, (snapshot.to_dict(), past, message, conversation_id)))
         self.submitted += 1
         self._pump()
         return True

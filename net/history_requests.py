@@ -147,6 +147,17 @@ class HistoryRequests:
         self._pending.append((ticket, self._worker.submit(query, self._db)))
         return Deferred(ticket)
 
+    def fetch(self, query: Query) -> Future[Any]:
+        """Run ``query`` (a function of the record's connection) on the query thread, after the
+        queries before it; its future. For other parts of the server that read the record off
+        the tick (a chat reads its twin's past days, ``net.chat_requests``): no ticket, no reply,
+        not counted in ``max_pending``.
+
+        Raises:
+            RuntimeError: the queries are closed.
+        """
+        return self._worker.submit(query, self._db)
+
     def finished(self) -> list[HistoryDone]:
         """The queries done since the last call, oldest first; never blocks. Publishes the
         alerts fired since the last call first."""

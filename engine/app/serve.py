@@ -127,6 +127,7 @@ class Serving:
             self._close()
             raise
         self.server.publisher.epoch_iso = self.sim.world.clock.start.isoformat()
+        history = self._history_requests()
         self.server.handler = RequestHandler(
             Controls(
                 world=self.sim.world,
@@ -140,9 +141,13 @@ class Serving:
             self.server.tokens,
             journal=self.durability.journal,
             chat=ChatRequests(
-                self.chat, self.sim.world, self.sim.today, self.server.publish_health
+                self.chat,
+                self.sim.world,
+                self.sim.today,
+                self.server.publish_health,
+                fetch=history.fetch if history is not None else None,
             ),
-            history=self._history_requests(),
+            history=history,
         )
         self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
         self._gateway_backoff_s = GATEWAY_CHECK_S

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from synthtwin.net.chat import recall
 from synthtwin.net.chat.draft import Draft
 from synthtwin.net.chat.norms import (
     FEVER_C,
@@ -283,15 +284,18 @@ def _verdict(d: Draft, topics: tuple[str, ...]) -> str:
 
 
 def why(d: Draft, u: Understanding) -> None:
+    """Explains a value from the live state, then from the record (its alerts and trends)."""
     topics = [t for t in u.topics if t != "vitals"]
     if not topics:
         found = concerns(d.snap)
-        topics = [found[0].topic] if found else ["hr"]
+        flagged = recall.alert_topics(d)
+        topics = [found[0].topic] if found else flagged[:1] or ["hr"]
     topic = topics[0]
     explain = _EXPLAIN.get(topic, _explain_effort)
     explain(d, topic)
     _concerns(d, (topic,))
-    if _HIGH_WORDS & set(u.words) and not d.concerns and not _above_usual(d, topic):
+    known = recall.from_record(d, topic)
+    if _HIGH_WORDS & set(u.words) and not (d.concerns or known or _above_usual(d, topic)):
         d.core.insert(1, "That's not really high, though.")
 
 
@@ -404,6 +408,20 @@ def _top_categories(d: Draft, count: int) -> None:
 
 
 def history(d: Draft, u: Understanding) -> None:
+    """The recorded past (``recall``): a day, or the last week against the usual; without a
+    record, says so and compares now with the profile's usual values instead."""
+    if not recall.recorded(d):
+        _no_history(d, u)
+    elif u.timeframe == "yesterday":
+        recall.past_day(d, u.topics, u.days_back)
+    else:
+        if u.timeframe == "usual":
+            for topic in [t for t in u.topics if t in _USUAL and t != "today"][:2]:
+                d.add(_USUAL[topic](d))
+        recall.past_week(d, u.topics)
+
+
+def _no_history(d: Draft, u: Understanding) -> None:
     d.use("days_recorded")
     when = TIMEFRAME_SAYS.get(u.timeframe, TIMEFRAME_SAYS[None])
     d.add(d.pick((

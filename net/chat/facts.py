@@ -18,8 +18,8 @@ from synthtwin.components.behavior import PERSONALITY
 __all__ = ["FACT_SPECS", "Fact", "FactSpec", "Source", "make_fact", "say"]
 
 Source = Literal["live", "history", "profile", "schedule"]
-"""Where a fact comes from: the twin's state this tick, its daily record (today so far), its fixed
-profile, or its timetable."""
+"""Where a fact comes from: the twin's state this tick, its daily record (today so far and its
+recorded past days, ``past``), its fixed profile, or its timetable."""
 
 Value = float | int | str | bool
 
@@ -146,6 +146,40 @@ def _specs() -> dict[str, FactSpec]:
     }
     for category in CATEGORIES:
         specs[f"today_{category}_h"] = FactSpec("h", hist, 1, "hours")
+    specs.update(_past_specs())
+    return specs
+
+
+def _past_specs() -> dict[str, FactSpec]:
+    """The facts of the recorded past days (``past``): a day's totals and SpO2 mean (its other
+    values share today's names), the week's and the usual means, trends and alerts."""
+    hist = "history"
+    measures = {
+        "steps": FactSpec("step", hist, 0, "steps"),
+        "energy_kcal": FactSpec("kcal", hist, 0, "kcal"),
+        "sleep_hours": FactSpec("h", hist, 1, "hours"),
+        "resting_hr": FactSpec("1/min", hist, 0, "bpm"),
+        "sbp_mean": FactSpec("mmHg", hist, 0, ""),
+        "dbp_mean": FactSpec("mmHg", hist, 0, "mmHg"),
+        "glucose_mean": FactSpec("mg/dL", hist, 0, "mg/dL"),
+    }
+    specs = {
+        "day_steps": measures["steps"],
+        "day_energy_kcal": measures["energy_kcal"],
+        "spo2_mean": FactSpec("%", hist, 0, "%"),
+    }
+    for name, spec in measures.items():
+        specs[f"week_{name}"] = specs[f"usual_{name}"] = spec
+        specs[f"trend_{name}"] = spec
+        specs[f"trend_{name}_direction"] = FactSpec("", hist)
+    alerts = {
+        "resting_hr_rise": ("1/min", "bpm"), "resting_tachycardia": ("1/min", "bpm"),
+        "bp_day_mean": ("mmHg", "mmHg"), "bp_crisis": ("mmHg", "mmHg"),
+        "spo2_low": ("min", "minutes"), "glucose_high": ("min", "minutes"),
+        "glucose_low": ("min", "minutes"), "short_sleep": ("night", "nights"),
+    }  # fmt: skip
+    for rule, (unit, spoken) in alerts.items():
+        specs[f"alert_{rule}"] = FactSpec(unit, hist, 0, spoken)
     return specs
 
 

@@ -72,7 +72,7 @@ TIMEFRAMES: dict[str, tuple[str, ...]] = {
     "now": ("now", "right now", "currently", "at the moment", "at present", "this minute"),
     "today": ("today", "so far", "this morning", "this afternoon", "all day"),
     "yesterday": ("yesterday", "day before", "the day before", "night before last",
-                  "the night before"),
+                  "the night before", "days ago", "nights ago", "day before yesterday"),
     "week": ("this week", "last week", "past week", "lately", "recently", "these days",
              "past few days", "last few days", "this month", "over time", "weekend",
              "last weekend", "past days", "trend", "trends", "week", "month"),

@@ -9,10 +9,10 @@ The profile comes from the reader the ``twin`` operation uses too (``net.twin_pr
 today's record from the same ``today(rows)`` callable its ``Controls`` hold
 (``Simulation.today``), so a chat and the ``twin`` reply agree on every value.
 
-History: the snapshot holds today's record only, and says so (``days_recorded`` = 0, the days of
-history it holds). When the health-history store lands, its past days become ``history`` facts
-here (``yesterday_*``, ``week_*``) and ``answers.history`` compares them instead of saying it
-keeps no record.
+History: the snapshot holds today's record (``days_recorded`` = 0: no past day). Where the
+server keeps a health record, the chat worker adds the twin's recorded past days
+(``past.with_past``: each day's values under ``"<name>@<days back>"``, week and usual means,
+trends, alerts), and ``answers`` compares them.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ class TwinSnapshot:
     Attributes:
         twin_id: the twin.
         time: simulated local time of the snapshot, ISO 8601.
-        facts: every known fact by name (a read-only mapping); a fact the twin lacks (no job, no
-            resting period yet today) is absent rather than made up.
+        facts: every known fact by key (a read-only mapping): its name, or for a past day's value
+            ``"<name>@<days back>"`` (``past.day_key``); a fact the twin lacks (no job, no resting
+            period yet today, no record of a day) is absent rather than made up.
     """
 
     twin_id: int
@@ -65,8 +66,8 @@ class TwinSnapshot:
     def __post_init__(self) -> None:
         object.__setattr__(self, "facts", MappingProxyType(dict(self.facts)))
 
-    def __getitem__(self, name: str) -> Fact:
-        return self.facts[name]
+    def __getitem__(self, key: str) -> Fact:
+        return self.facts[key]
 
     def __contains__(self, name: object) -> bool:
         return name in self.facts
@@ -92,17 +93,17 @@ class TwinSnapshot:
         return TwinSnapshot(self.twin_id, self.time, facts)
 
     def to_dict(self) -> dict[str, Any]:
-        """The snapshot as plain JSON/msgpack-ready data."""
+        """The snapshot as plain JSON/msgpack-ready data (facts by key)."""
         return {
             "twin_id": self.twin_id,
             "time": self.time,
-            "facts": [f.to_dict() for f in self.facts.values()],
+            "facts": {key: f.to_dict() for key, f in self.facts.items()},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TwinSnapshot:
         """The snapshot ``to_dict`` wrote."""
-        facts = {f["name"]: Fact(**f) for f in data["facts"]}
+        facts = {key: Fact(**f) for key, f in data["facts"].items()}
         return cls(int(data["twin_id"]), str(data["time"]), facts)
 
 

@@ -24,8 +24,10 @@ TOOLS: dict[str, tuple[str, str]] = {
     "get_history": (
         "history",
         "Your daily record so far today (sleep last night, resting/mean/max heart rate, mean "
-        "blood pressure and glucose, hours per kind of activity) and how many earlier days are "
-        "recorded (none yet: you have no record of yesterday or earlier).",
+        "blood pressure and glucose, hours per kind of activity), how many earlier days are "
+        "recorded, and those days (each fact's time is its day): their sleep, steps, energy, "
+        "heart rate, blood pressure, glucose and SpO2, the past week's means (week_*) against "
+        "your usual (usual_*), trends (trend_*) and the alerts your record raised (alert_*).",
     ),
     "get_schedule": (
         "schedule",

@@ -15,12 +15,15 @@ The pipeline (each step one module):
    "this week", "than usual") is a ``history`` question, one about the future a ``plans``
    question;
 6. follow-ups: a fragment ("and yesterday?", "what about your blood pressure?") keeps the last
-   turn's intent with the new slots; a question about "that" keeps the last turn's topics.
+   turn's intent with the new slots; a question about "that" keeps the last turn's topics;
+7. the day a past question means (``days_back``): 1 for "yesterday", 2 for "the day before
+   yesterday" or "the night before last", N for "N days ago", and one more than the last turn's
+   for a follow-up "and the day before?".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from synthtwin.net.chat.classifier import IntentClassifier
 from synthtwin.net.chat.paraphrases import PARAPHRASES
@@ -39,6 +42,12 @@ FOREIGN_WORDS = 2
 """Unknown words that make a message, with no slot named, out of the domain."""
 
 _PAST = ("yesterday", "week", "usual")
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10}  # fmt: skip
+"""Number words a "N days ago" understands (digits too)."""
+_ABSOLUTE = frozenset(("yesterday", "last"))
+"""Words that make "before" count from today ("the day before yesterday", "the night before
+last"); without them a follow-up "and the day before?" steps back from the last turn's day."""
 _FUTURE = ("later", "tomorrow")
 _NOW_INTENTS = ("vitals", "sleep", "today", "activity", "location", "company", "greeting")
 _NOT_ABOUT = ("vitals", "greeting", "farewell", "activity", "location")
@@ -82,6 +91,8 @@ class Understanding:
             overridden (1.0 when a follow-up rule decided alone).
         follow_up: the previous turn supplied the intent or the topics.
         words: the corrected words the classifier read.
+        days_back: the day a ``yesterday`` question is about, in days before today (1:
+            yesterday); 1 for other time frames.
     """
 
     intent: str
@@ -90,6 +101,7 @@ class Understanding:
     confidence: float = 1.0
     follow_up: bool = False
     words: tuple[str, ...] = ()
+    days_back: int = 1
 
 
 class Understander:
@@ -97,7 +109,7 @@ class Understander:
 
     def __init__(self, paraphrases: dict[str, tuple[str, ...]] = PARAPHRASES) -> None:
         vocabulary = [w for texts in paraphrases.values() for t in texts for w in tokens(t)]
-        self.speller = Speller([*vocabulary, *slot_words(), *COMMON_WORDS])
+        self.speller = Speller([*vocabulary, *slot_words(), *COMMON_WORDS, *_NUMBER_WORDS])
         examples = {
             intent: [find_slots(normalise(text).split()).masked for text in texts]
             for intent, texts in paraphrases.items()
@@ -110,7 +122,8 @@ class Understander:
         words = self.speller.correct(normalise(message).split())
         slots = find_slots(words)
         if previous is not None and _is_fragment(words, slots):
-            return _follow_up(previous, slots.topics, slots.timeframe, tuple(words))
+            understood = _follow_up(previous, slots.topics, slots.timeframe, tuple(words))
+            return _with_day(understood, previous)
         scores = self.classifier.classify(slots.masked)
         intent = _first_plausible(scores.ranking, words)
         intent = intent if scores.best >= MIN_SIMILARITY else "out_of_domain"
@@ -122,7 +135,26 @@ class Understander:
         topics, carried = slots.topics, False
         if not topics and previous is not None and _refers_back(intent, words):
             topics, carried = previous.topics, bool(previous.topics)
-        return Understanding(intent, topics, slots.timeframe, scores.score, carried, tuple(words))
+        understood = Understanding(intent, topics, slots.timeframe, scores.score, carried,
+                                   tuple(words))  # fmt: skip
+        return _with_day(understood, previous)
+
+
+def _with_day(understood: Understanding, previous: Understanding | None) -> Understanding:
+    """``understood`` with the day its ``yesterday`` question means (module docstring, 7)."""
+    if understood.timeframe != "yesterday":
+        return understood
+    words = understood.words
+    back = 1
+    for i, word in enumerate(words[:-1]):
+        if words[i + 1] in ("days", "nights") and words[i + 2 : i + 3] == ("ago",):
+            back = int(word) if word.isdigit() else _NUMBER_WORDS.get(word, 1)
+            return replace(understood, days_back=max(back, 1))
+    if "before" in words:  # "the day before yesterday", "the night before last": 2
+        stepped = previous is not None and previous.timeframe == "yesterday"
+        relative = stepped and understood.follow_up and not _ABSOLUTE & set(words)
+        back = previous.days_back + 1 if relative else 2
+    return replace(understood, days_back=back)
 
 
 def _first_plausible(ranking: tuple[tuple[str, float], ...], words: list[str]) -> str:
@@ -172,7 +204,7 @@ def _by_topics(intent: str, topics: tuple[str, ...]) -> str:
 def _by_timeframe(intent: str, timeframe: str | None) -> str:
     """A question about the past is answered from history, one about the future from the
     schedule."""
-    if timeframe in _PAST and intent in _NOW_INTENTS and intent != "greeting":
+    if timeframe in _PAST and intent in _NOW_INTENTS + ("plans",) and intent != "greeting":
         return "history"
     if timeframe in _FUTURE and intent in _NOW_INTENTS and intent != "greeting":
         return "plans"
@@ -189,7 +221,7 @@ def _is_fragment(words: list[str], slots: Slots) -> bool:
         if tuple(rest[: len(cue)]) == cue:
             rest = rest[len(cue) :]
             break
-    return all(word in _GLUE for word in rest)
+    return all(word in _GLUE or word in _NUMBER_WORDS or word.isdigit() for word in rest)
 
 
 def _follow_up(
