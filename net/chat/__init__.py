@@ -6,6 +6,11 @@ Two steps, in two places:
    ``twin`` request): the twin's facts, about a hundred values with units, sources (``live``,
    ``history``, ``profile``, ``schedule``) and times, copied into a frozen ``TwinSnapshot`` in
    a fraction of a millisecond.
+   Where a health record is kept, ``past.fetch_past`` reads the twin's recorded days off the
+   tick (the record's query thread) and ``past.with_past`` adds them to the snapshot as
+   ``history`` facts (each day's values, week and usual means, trends, alerts), which
+   ``recall`` answers from ("yesterday", "and the day before?", "this week compared with your
+   usual?", "why?").
 2. ``ChatEngine.reply(snapshot, message, conversation_id)`` anywhere (a worker thread, another
    process with ``TwinSnapshot.from_dict``): a ``ChatReply`` with the text, the facts it rests
    on, the intent and the engine that wrote it.
