@@ -20,6 +20,9 @@ import numpy as np
 import pytest
 
 from synthtwin.components.pose import CLIPS
+from synthtwin.engine.app.gltf_export import body_glb
+from synthtwin.engine.synth.body_model import GENDERS, synth_body
+from synthtwin.engine.synth.motion import synth_library
 from synthtwin.kernels.smpl import JOINT_NAMES, PARENTS
 from synthtwin.net.wire import pose
 from synthtwin.net.wire.crowd import CrowdEncoder
@@ -100,6 +103,49 @@ def _fixtures(folder: Path) -> None:
     root = rng.uniform(-1000, 1000, (POSE_TWINS, 3))
     twins = np.arange(POSE_TWINS, dtype=np.uint32)
     (folder / "pose.bin").write_bytes(pose.encode(pose.PoseMessage(1, 3, 0.1, twins, quat, root)))
+    (folder / "body.json").write_text(json.dumps(_body_fixture()))
+
+
+BODY_BETA0 = 1.5
+"""Stature of the twin of ``body.json``: 1.5 SD above its model's mean."""
+
+
+def _body_fixture() -> dict:
+    """A female twin walking (frame 7 of ``walk``) as the server poses her: the pose's
+    quaternions and root height, the exported body's joint rest offsets (its glTF nodes), her
+    joints by ``BodyModel.forward`` (SMPL's frame, m) at the template shape (``joints``) and
+    ``BODY_BETA0`` SD taller (``tall_joints``, betas ``tall_betas``); and each model's stature
+    ratio at ``BODY_BETA0`` measured on its mesh."""
+    library = synth_library()
+    code = CLIPS.index("walk")
+    walk = library.clips[code]
+    model, frame = synth_body("female", 1), 7
+    betas = np.zeros((2, 10))
+    betas[1, 0] = BODY_BETA0
+    height_m = float(walk.trans[frame, 1])
+    aa = np.tile(walk.poses[frame].astype(np.float64), (2, 1, 1))  # (2, J, 3)
+    root = np.array([[0.0, height_m, 0.0]] * 2)
+    joints = model.forward(betas, aa[:, 1:].reshape(2, -1), aa[:, 0], root).joints
+    offsets = [body_glb(model, library).nodes[j].translation for j in range(len(JOINT_NAMES))]
+    ratios = []
+    for model_code, gender in enumerate(GENDERS):
+        both = np.zeros((2, 10))
+        both[1, 0] = BODY_BETA0
+        body = synth_body(gender, 1).forward(
+            both, np.zeros((2, 69)), np.zeros((2, 3)), np.zeros((2, 3))
+        )
+        heights = np.ptp(body.vertices[:, :, 1], axis=1)
+        ratios.append([model_code, BODY_BETA0, float(heights[1] / heights[0])])
+    return {
+        "model": 0,
+        "tall_betas": betas[1].tolist(),
+        "quat": library.quats[code][frame].tolist(),
+        "root_m": [0.0, 0.0, height_m],
+        "rest_offsets": offsets,
+        "joints": joints[0].tolist(),
+        "tall_joints": joints[1].tolist(),
+        "stature_ratios": ratios,
+    }
 
 
 def _nunit_command(assemblies: Path, *options: str) -> list[str]:
