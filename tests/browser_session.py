@@ -1,18 +1,23 @@
 """One viewer session in Debian's Chromium against a real server: run inside a loopback-only
 network namespace by ``tests/test_browser.py`` (see shared/notes/webrtc-in-tests.md).
 
-Usage: ``python -m tests.browser_session OUT_DIR [--login]``; prints one JSON line of findings and
-saves screenshots into OUT_DIR. ``--login`` serves with a token file instead (closed access) and
-signs in: the login form, a wrong token, a viewer's token, signing out, an analyst's link (and
-its chat with the selected twin).
+Usage: ``python -m tests.browser_session OUT_DIR [--login | --history]``; prints one JSON line of
+findings and saves screenshots into OUT_DIR. ``--login`` serves with a token file instead (closed
+access) and signs in: the login form, a wrong token, a viewer's token, signing out, an analyst's
+link (and its chat with the selected twin). ``--history`` first simulates a week headless into a
+health record (``twin simulate --store``), serves it, and browses it: a twin's weeks, a day's
+timeline, the alerts, the groups, the live charts at x1 and x3600, and ``/docs``.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import threading
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +47,17 @@ ZOOM_STEPS = 45
 """Wheel notches (x1.2 each) from the town overview down to a few metres."""
 
 
-def start_server(out: Path, security: dict | None = None) -> tuple[Serving, threading.Thread]:
+def start_server(
+    out: Path, security: dict | None = None, history: dict | None = None, **world: object
+) -> tuple[Serving, threading.Thread]:
+    """``twin serve`` on loopback in a thread: 300 twins on a Monday morning unless ``world``
+    says otherwise (``twins``, ``seed``, ``start``)."""
     settings = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
                 "http_port": free_port(), "checkpoint": out / "w.ckpt",
                 "webrtc_host_addresses": ["127.0.0.1"]}  # fmt: skip
+    world = {"twins": 300, "seed": 4, "start": MORNING, **world}
     config = load_config(
-        None, serve=settings, security=security, twins=300, seed=4, tick_hz=30, start=MORNING
+        None, serve=settings, security=security, history=history, tick_hz=30, **world
     )
     server = Serving(config)
     thread = threading.Thread(target=server.run, name="serve")
@@ -268,6 +278,94 @@ def login_session(out: Path, url: str, tokens: dict[str, str]) -> dict:
     }
 
 
+HISTORY_WORLD = {"twins": 30, "seed": 4, "start": "2026-03-02T08:00"}
+"""The world of the history session: what ``twin simulate`` wrote up to the day before."""
+HISTORY_DAYS = 7
+HISTORY_STEP_S = 300
+"""Simulated seconds a tick of that run: coarse, so that the week takes seconds of CPU."""
+LEGEND_TIME = "(i) => document.querySelectorAll('{} .u-legend .u-series:first-child .u-value')[i]"
+ROWS = "(n) => document.querySelectorAll('{}').length >= n"
+
+
+def simulate_store(out: Path) -> Path:
+    """A headless run of ``HISTORY_DAYS`` days before ``HISTORY_WORLD`` starts, kept in a health
+    record (``twin simulate --store``, the real command); the store's path."""
+    store = out / "health.duckdb"
+    first = date.fromisoformat(HISTORY_WORLD["start"][:10]) - timedelta(days=HISTORY_DAYS)
+    command = [sys.executable, "-m", "synthtwin.engine.app.cli", "simulate",
+               "--twins", str(HISTORY_WORLD["twins"]), "--seed", str(HISTORY_WORLD["seed"]),
+               "--days", str(HISTORY_DAYS), "--step-s", str(HISTORY_STEP_S),
+               "--start", first.isoformat(), "--out",
+               str(out / "sim"), "--store", str(store), "--quiet"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=150)
+    return store
+
+
+def legend_text(page, selector: str, index: int = 0) -> str:
+    """The text of the ``index``-th legend time value of the charts under ``selector``."""
+    return page.evaluate(f"(i) => ({LEGEND_TIME.format(selector)})(i).textContent", index)
+
+
+def history_session(out: Path, url: str) -> dict:
+    """A twin's weeks from the stored record, the day timeline, the alerts panel, the groups,
+    the live charts on simulated time at x1 and x3600, and ``/docs`` with no network at all."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1400})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url)
+        page.wait_for_selector("#twin-rows tr", timeout=15_000)
+        list_texts = page.locator("#twin-rows tr").nth(0).inner_text()
+        wait_for(page, ROWS.format("#alert-rows li"), 1, 15_000)
+        alerts = page.locator("#alert-rows li").all_inner_texts()
+        twin = int(page.locator("#alert-rows li button[data-twin]").nth(0).get_attribute(
+            "data-twin"))  # fmt: skip
+        page.locator("#alert-rows li .ack").nth(0).click()
+        wait_for(page, ROWS.format("#alert-rows li.acked"), 1, 10_000)
+        page.locator(f"#alert-rows li button[data-twin='{twin}']").nth(0).click()
+        wait_for(page, "(t) => document.getElementById('d-id').textContent === t", str(twin))
+        wait_for(page, "() => /days recorded/.test(document.getElementById('history-note')"
+                       ".textContent)", None, 15_000)  # fmt: skip
+        wait_for(page, ROWS.format("#timeline-legend li"), 2, 15_000)
+        page.wait_for_timeout(3000)  # live samples
+        header = page.locator("#sim-time").inner_text()
+        live = {"time": legend_text(page, "#charts"), "window": page.inner_text("#live-window"),
+                "hr": page.evaluate("document.querySelector('#charts .u-series:nth-child(2) "
+                                    ".u-value').textContent")}  # fmt: skip
+        history = {
+            "note": page.inner_text("#history-note"),
+            "last_day_time": legend_text(page, "#trend-charts"),
+            "resting_hr": page.evaluate("document.querySelector('#trend-charts .u-series:"
+                                        "nth-child(2) .u-value').textContent"),
+            "days": page.locator("#timeline-day option").all_inner_texts(),
+            "timeline": page.locator("#timeline-legend li").all_inner_texts(),
+        }  # fmt: skip
+        page.fill("#scale-input", "3600")
+        page.click("#scale-form button")
+        wait_for(page, "() => document.getElementById('time-scale').textContent === '×3600'")
+        page.wait_for_timeout(3000)
+        fast = {
+            "header": page.locator("#sim-time").inner_text(),
+            "time": legend_text(page, "#charts"),
+            "window": page.inner_text("#live-window"),
+        }
+        page.select_option("#pop-group", "sex")
+        wait_for(page, "() => /female/.test(document.getElementById('pop-chart').textContent)")
+        groups = page.locator("#pop-chart .u-legend .u-series").all_inner_texts()
+        page.screenshot(path=str(out / "history.png"), full_page=True)
+        docs = browser.new_page()
+        docs.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        docs.goto(f"{url}/docs")
+        docs.wait_for_selector(".opblock", timeout=30_000)
+        operations = docs.locator(".opblock").count()
+        docs.screenshot(path=str(out / "docs.png"))
+        browser.close()
+    return {"first_row": list_texts, "alerts": alerts, "twin": twin, "header": header,
+            "live": live, "history": history, "fast": fast, "groups": groups,
+            "docs_operations": operations, "console_errors": errors}  # fmt: skip
+
+
 def talk(page, messages: list[str]) -> list[dict]:
     """Send each message in the chat panel and wait for its reply: the reply's text, the facts
     of its tooltip, and what the panel says it was about."""
@@ -304,17 +402,27 @@ def closed_access(out: Path) -> dict[str, str]:
 
 def main() -> None:
     login = "--login" in sys.argv[2:]
-    out = Path(sys.argv[1]) / ("login" if login else "")  # the open session has no token file
+    stored = "--history" in sys.argv[2:]
+    # the open session has no token file; the history session a fresh store
+    out = Path(sys.argv[1]) / ("login" if login else "history" if stored else "")
     out.mkdir(parents=True, exist_ok=True)
     tokens = closed_access(out) if login else {}
     security = {"health_pub_endpoint": loopback(), "keys_dir": out / "keys"} if login else None
-    server, thread = start_server(out, security)
+    if stored:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        history = {"path": simulate_store(out)}
+        server, thread = start_server(out, None, history, **HISTORY_WORLD)
+    else:
+        server, thread = start_server(out, security)
     try:
         deadline = time.monotonic() + 30
         while server.sim.world.tick < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
         if login:
             findings = login_session(out, server.http.url, tokens)
+        elif stored:
+            findings = history_session(out, server.http.url)
         else:
             findings = session(out, server.http.url)
     finally:

@@ -7,6 +7,7 @@ The session itself is ``tests/browser_session.py``; its screenshots are kept in 
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from synthtwin.net.chat import numbers_in
@@ -80,3 +81,35 @@ def test_the_page_signs_in_with_a_token_and_shows_what_the_role_may_see():
     assert "sbp_mmhg = " in pressure["facts"], pressure
     assert findings["console_errors"] == []  # a CSP violation would be one
     assert (ARTIFACTS / "login" / "login.png").stat().st_size > 10_000
+
+
+def test_the_page_browses_a_simulated_week_on_simulated_time_and_docs_work_offline():
+    """A week simulated headless into a health record (``twin simulate --store``), then served:
+    the alerts panel lists what the rules fired (and one is acknowledged), a twin's days are in
+    its history with their baselines and the day timeline, the charts' times are the simulation's
+    (at x1 and at x3600), the groups split the population, and ``/docs`` renders Swagger UI with
+    no network at all (the namespace has only loopback)."""
+    findings = browser_session("--history")
+    history = findings["history"]
+    days = history["days"]
+    assert len(days) == 7 and days[0] == "2026-03-01" and days[-1] == "2026-02-23", days
+    assert history["note"].startswith("7 days recorded"), history["note"]
+    assert history["last_day_time"] == "Sun 2026-03-01 00:00", history["last_day_time"]
+    assert float(history["resting_hr"]) > 30, "the trend legend shows no value"
+    assert any(item.startswith("sleep ") for item in history["timeline"]), history["timeline"]
+    assert findings["alerts"] and all(a[:10] in days for a in findings["alerts"]), findings
+    assert f"twin {findings['twin']}" in findings["alerts"][0]
+    # the live charts on the simulated clock: Monday 2 March from 08:00, not the browser's time
+    header = datetime.strptime(findings["header"][4:], "%Y-%m-%d %H:%M:%S")
+    live = datetime.strptime(f"2026-03-02 {findings['live']['time']}", "%Y-%m-%d %H:%M")
+    assert abs((live - header).total_seconds()) < 180, (findings["header"], findings["live"])
+    assert findings["live"]["window"] == "(last 5 min of simulated time)"
+    assert float(findings["live"]["hr"]) > 30, "the live legend shows no value"
+    assert findings["fast"]["window"] == "(last 12.5 days of simulated time)", findings["fast"]
+    fast = datetime.strptime(findings["fast"]["header"][4:], "%Y-%m-%d %H:%M:%S")
+    assert fast - header > timedelta(minutes=30), "x3600 did not speed the clock up"
+    assert any(g.startswith("female") for g in findings["groups"]), findings["groups"]
+    assert findings["docs_operations"] > 10, "Swagger UI did not render /docs offline"
+    assert findings["console_errors"] == []
+    for name in ("history.png", "docs.png"):
+        assert (ARTIFACTS / "history" / name).stat().st_size > 10_000

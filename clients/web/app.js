@@ -1,48 +1,49 @@
-// SynthTwin browser page: polls the REST API of `twin serve` (net/http_api.py) and draws it.
-// Plain ES module, no build step; uPlot is vendored in ./vendor (MIT, see vendor/LICENSE).
+// SynthTwin browser page: the twin list and the header through the JavaScript client over the
+// gateway's WebSocket (wire.js), the panels through the REST API of `twin serve`
+// (net/http_api.py), the video and live vitals over WebRTC (video.js). Plain ES modules, no build
+// step; uPlot and Swagger UI are vendored in ./vendor (licences beside them).
 // A server with tokens answers 401 until the page signs in: the login form trades a token (typed,
 // or from a `?token=` link) for an HttpOnly cookie (POST /api/login), and what the page shows
-// follows the token's role (net/http_security.py).
+// follows the token's role (net/http_security.py). Every time shown is the simulation's clock.
 
-import uPlot from "./vendor/uPlot.esm.js";
+import { alertsForTwin, startAlerts } from "./alerts.js";
+import { ApiError, api, hooks } from "./api.js";
+import { timeChart } from "./charts.js";
+import { setActivities, showHistory } from "./history.js";
+import { activityText, employmentText, placeText } from "./labels.js";
+import { startPopulation } from "./population.js";
+import { axisSeconds, clock, fromT, span } from "./simclock.js";
 import { followTwin, selectTwin, startVideo } from "./video.js";
+import { WireError, call, twins } from "./wire.js";
 
 const STATS_EVERY_MS = 1000;
 const DETAIL_EVERY_MS = 1000; // identity and today; live vitals come over the video's channel
 const LIVE_STALE_MS = 2000; // without live vitals this long, the charts take the polled ones
-const LIST_EVERY_MS = 5000; // activities change: refresh the visible page now and then
-const REQUEST_TIMEOUT_MS = 4000;
+const LIST_EVERY_MS = 5000; // activities change: refresh the list now and then
 const SESSION_RETRY_MS = 2000; // the server did not answer the first question: ask again
 const ROLES = ["viewer", "analyst", "operator", "admin"];
 const PAGE = 50;
-const WINDOW_S = 300; // the charts keep the last 5 minutes
+const LIVE_WALL_S = 300; // the live charts keep what 5 wall minutes bring, in simulated time
 const CHART_HEIGHT = 170;
 
 const CHARTS = [
-  { title: "Heart rate (1/min)", series: [["HR", "#d1342f", "hr_bpm"]] },
+  { title: "Heart rate (1/min)", series: [["HR", "#d1342f", "hr_bpm", 0]] },
   {
     title: "Blood pressure (mmHg)",
     series: [
-      ["systolic", "#c2571a", "sbp_mmhg"],
-      ["diastolic", "#2f6fde", "dbp_mmhg"],
+      ["systolic", "#c2571a", "sbp_mmhg", 0],
+      ["diastolic", "#2f6fde", "dbp_mmhg", 0],
     ],
   },
-  { title: "SpO2 (%)", series: [["SpO2", "#7b3fc4", "spo2_pct"]] },
-  { title: "Glucose (mg/dL)", series: [["glucose", "#1b8a5a", "glucose_mgdl"]] },
-  { title: "Steps today", series: [["steps", "#444", "steps"]] },
+  { title: "SpO2 (%)", series: [["SpO2", "#7b3fc4", "spo2_pct", 1]] },
+  { title: "Glucose (mg/dL)", series: [["glucose", "#1b8a5a", "glucose_mgdl", 0]] },
+  { title: "Steps today", series: [["steps", "#444", "steps", 0]] },
 ];
 const KEYS = CHARTS.flatMap((c) => c.series.map((s) => s[2]));
 
 const $ = (id) => document.getElementById(id);
 
-// -- fetching, and the connection banner -----------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status; // 0: no answer at all
-  }
-}
+// -- the connection banner -------------------------------------------------------------------
 
 let connected = true;
 const onReconnect = [];
@@ -62,37 +63,19 @@ function setConnected(ok, why = "") {
   banner.hidden = false;
 }
 
-async function api(path, init = {}) {
-  let res;
+hooks.connected = setConnected;
+hooks.signedOut = (why) => signedOut(why);
+
+/** A call through the JavaScript client; a lost connection shows in the banner. */
+async function viaWire(promise) {
   try {
-    res = await fetch(path, {
-      ...init,
-      headers: { "content-type": "application/json", ...(init.headers || {}) },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (err) {
-    setConnected(false, "server unreachable");
-    throw new ApiError(0, String(err));
-  }
-  let body = null;
-  try {
-    body = await res.json();
-  } catch {
-    body = null;
-  }
-  const detail = body && typeof body.detail === "string" ? body.detail : res.statusText;
-  if (res.status === 401) {
+    const result = await promise;
     setConnected(true);
-    signedOut(detail);
-    throw new ApiError(401, detail);
+    return result;
+  } catch (err) {
+    if (err instanceof WireError && !err.reachable) setConnected(false, err.message);
+    throw err;
   }
-  if (res.status >= 500) {
-    setConnected(false, detail || `HTTP ${res.status}`);
-    throw new ApiError(res.status, detail);
-  }
-  setConnected(true);
-  if (!res.ok) throw new ApiError(res.status, detail || `HTTP ${res.status}`);
-  return body;
 }
 
 /** Run `fn` now and then every `ms` (measured from each start) while signed in, whatever it
@@ -103,7 +86,7 @@ function every(ms, fn) {
     try {
       if (session !== null) await fn();
     } catch (err) {
-      if (!(err instanceof ApiError)) console.error(err);
+      if (!(err instanceof ApiError || err instanceof WireError)) console.error(err);
     }
     setTimeout(run, Math.max(0, ms - (performance.now() - start)));
   };
@@ -137,6 +120,8 @@ function signedIn(answer) {
   $("who").hidden = answer.open; // open access: nobody signs in or out
   $("role").textContent = answer.role;
   $("controls").hidden = !atLeast("operator");
+  $("alerts").hidden = !atLeast("analyst");
+  $("population").hidden = !atLeast("analyst");
   if (selected !== null) showHealth();
   start();
 }
@@ -215,10 +200,15 @@ function notice(text) {
 // -- header: stats, pause, resume, time scale ------------------------------------------------
 
 function showStats(s) {
-  const when = new Date(s.sim_time); // ISO 8601 without zone: local time
-  const day = Number.isNaN(when.getTime())
-    ? ""
-    : when.toLocaleDateString(undefined, { weekday: "short" }) + " ";
+  const now = axisSeconds(s.sim_time);
+  if (Number.isFinite(now)) {
+    clock.nowS = now;
+    if (clock.epochS === null) clock.epochS = now - s.t_s; // until the roster says it
+  }
+  clock.scale = s.time_scale;
+  const day = Number.isFinite(now)
+    ? new Date(now * 1000).toLocaleDateString("en-GB", { weekday: "short", timeZone: "UTC" }) + " "
+    : "";
   $("sim-time").textContent = day + String(s.sim_time).replace("T", " ").slice(0, 19);
   $("twins").textContent = String(s.twins);
   const rate = $("tick-rate");
@@ -226,6 +216,7 @@ function showStats(s) {
   rate.classList.toggle("bad", !s.paused && s.measured_hz < 0.9 * s.tick_hz);
   $("overruns").textContent = String(s.overruns);
   $("time-scale").textContent = `×${s.time_scale}`;
+  $("live-window").textContent = `(last ${span(LIVE_WALL_S * s.time_scale)} of simulated time)`;
   showPaused(s.paused);
 }
 
@@ -235,8 +226,9 @@ function showPaused(paused) {
   $("resume").disabled = !paused;
 }
 
+/** The `stats` op through the JavaScript client (its reply's `t_s` places the clock). */
 async function pollStats() {
-  showStats(await api("/api/stats"));
+  showStats(await viaWire(call("stats")));
 }
 
 async function setPaused(paused) {
@@ -266,38 +258,63 @@ async function setScale(event) {
 
 // -- the twin list ---------------------------------------------------------------------------
 
-const list = { offset: 0, q: "", total: 0, seq: 0 };
+const list = { offset: 0, q: "", rows: [], seq: 0, world: null };
 let selected = null;
+let legendColours = []; // "#rrggbb" by activity code, as the video draws the twins
 
+/** Fetch every twin through the JavaScript client (a Clone join), then show the current page. */
 async function loadList() {
   const seq = ++list.seq;
-  const params = new URLSearchParams({ offset: list.offset, limit: PAGE });
-  if (list.q) params.set("q", list.q);
-  const page = await api(`/api/twins?${params}`);
+  const world = await viaWire(twins());
   if (seq !== list.seq) return; // a newer request was sent meanwhile
-  if (page.items.length === 0 && page.total > 0 && list.offset > 0) {
-    list.offset = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE); // the list shrank
-    return loadList();
+  list.world = world;
+  clock.epochS = axisSeconds(world.epoch);
+  setActivities(legendColours, world.activities);
+  showList();
+}
+
+/** The rows of `list.world` that match the search: an id prefix, or part of an activity name. */
+function matching(world, q) {
+  const needle = q.toLowerCase();
+  const names = world.activities.map((n) => [n.toLowerCase(), activityText(n).toLowerCase()]);
+  const codes = new Set(names.flatMap(([n, text], code) =>
+    needle && (n.includes(needle) || text.includes(needle)) ? [code] : []));
+  const rows = [];
+  world.ids.forEach((id, row) => {
+    if (!needle || (/^\d+$/.test(needle) && String(id).startsWith(needle)) ||
+        codes.has(world.activity[row])) rows.push(row);
+  });
+  return rows;
+}
+
+function showList() {
+  const world = list.world;
+  if (world === null) return;
+  const rows = matching(world, list.q);
+  if (list.offset >= rows.length && rows.length > 0) {
+    list.offset = Math.floor((rows.length - 1) / PAGE) * PAGE; // the list shrank
   }
-  list.total = page.total;
+  list.rows = rows;
+  const page = rows.slice(list.offset, list.offset + PAGE);
   $("twin-rows").replaceChildren(
-    ...page.items.map((item) => {
+    ...page.map((r) => {
+      const id = world.ids[r];
       const row = el("tr");
-      row.dataset.id = item.id;
+      row.dataset.id = id;
+      const code = world.activity[r];
       row.append(
-        el("td", String(item.id)),
-        el("td", item.activity ?? "…"),
-        el("td", `${item.cell[0]}, ${item.cell[1]}`),
+        el("td", String(id)),
+        el("td", activityText(code < 0 ? null : world.activities[code])),
+        el("td", placeText(world.pos[2 * r], world.pos[2 * r + 1])),
       );
-      row.classList.toggle("selected", item.id === selected);
+      row.classList.toggle("selected", id === selected);
       return row;
     }),
   );
-  const first = page.total === 0 ? 0 : list.offset + 1;
-  const last = list.offset + page.items.length;
-  $("page-info").textContent = `${first}–${last} of ${page.total}`;
+  const first = rows.length === 0 ? 0 : list.offset + 1;
+  $("page-info").textContent = `${first}–${list.offset + page.length} of ${rows.length}`;
   $("prev").disabled = list.offset === 0;
-  $("next").disabled = list.offset + PAGE >= page.total;
+  $("next").disabled = list.offset + PAGE >= rows.length;
 }
 
 function reloadList() {
@@ -310,7 +327,7 @@ function onSearch() {
   searchTimer = setTimeout(() => {
     list.q = $("search").value.trim();
     list.offset = 0;
-    reloadList();
+    showList();
   }, 250);
 }
 
@@ -340,14 +357,7 @@ function showLiveRate() {
 
 /** Show twin `id`; `tellServer` is false when the server chose it (a click in the video). */
 function select(id, tellServer = true) {
-  if (id === selected) return;
-  if (id === null) {
-    selected = null;
-    $("detail").hidden = true;
-    $("detail-empty").hidden = false;
-    markRow();
-    return;
-  }
+  if (id === selected || id === null) return; // a click on empty ground keeps the selection
   selected = id;
   if (tellServer) selectTwin(id);
   markRow();
@@ -356,13 +366,15 @@ function select(id, tellServer = true) {
   $("detail-empty").hidden = true;
   $("detail").hidden = false;
   $("d-id").textContent = String(id);
-  $("d-activity").textContent = "…";
+  $("d-activity").textContent = "loading";
   showHealth();
   for (const dl of [$("d-identity"), $("d-today")]) dl.replaceChildren();
   $("d-minutes").replaceChildren();
   resetChat();
   if (charts.length === 0) makeCharts();
   drawCharts();
+  showHistory(atLeast("analyst") ? id : null);
+  alertsForTwin(id);
   pollDetail().catch(() => {});
 }
 
@@ -424,25 +436,14 @@ function showHealth() {
 }
 
 function makeCharts() {
-  const box = $("charts");
-  charts = CHARTS.map((spec) => {
-    const div = el("div", undefined, "chart");
-    box.append(div);
-    const opts = {
+  charts = CHARTS.map((spec) => ({
+    spec,
+    plot: timeChart($("charts"), {
       title: spec.title,
-      width: Math.max(200, div.clientWidth),
       height: CHART_HEIGHT,
-      scales: { x: { time: true } },
-      series: [{}, ...spec.series.map(([label, stroke]) => ({ label, stroke, width: 1.5 }))],
-      axes: [{}, { size: 50 }],
-    };
-    const plot = new uPlot(opts, [[], ...spec.series.map(() => [])], div);
-    new ResizeObserver(() => {
-      const width = Math.max(200, div.clientWidth);
-      if (width !== plot.width) plot.setSize({ width, height: CHART_HEIGHT });
-    }).observe(div);
-    return { spec, plot };
-  });
+      series: spec.series.map(([label, stroke, , digits]) => ({ label, stroke, digits })),
+    }),
+  }));
 }
 
 function drawCharts() {
@@ -451,31 +452,34 @@ function drawCharts() {
   }
 }
 
-/** Add one sample (null vitals: a gap in the lines) and drop those older than the window. */
-function record(vitals) {
-  const now = Date.now() / 1000;
-  buffer.t.push(now);
+/** Add one sample at simulated axis second `at` (null vitals: a gap in the lines) and drop those
+ * older than the window (what LIVE_WALL_S wall seconds bring at the current time scale). */
+function record(vitals, at) {
+  if (at === null || !Number.isFinite(at)) return;
+  if (buffer.t.length && at < buffer.t[buffer.t.length - 1]) {
+    for (const key of Object.keys(buffer)) buffer[key].length = 0; // the clock went back
+  }
+  buffer.t.push(at);
   for (const key of KEYS) buffer[key].push(vitals ? vitals[key] : null);
+  const oldest = at - LIVE_WALL_S * clock.scale;
   let old = 0;
-  while (old < buffer.t.length && buffer.t[old] < now - WINDOW_S) old++;
+  while (old < buffer.t.length && buffer.t[old] < oldest) old++;
   if (old > 0) for (const key of Object.keys(buffer)) buffer[key].splice(0, old);
   drawCharts();
 }
 
 function showTwin(d) {
-  $("d-activity").textContent = `${d.activity_name} · ${num(d.speed_mps, 1)} m/s`;
+  $("d-activity").textContent = `${activityText(d.activity_name)} · ${num(d.speed_mps, 1)} m/s`;
   const p = d.profile;
-  const employment = String(p.employment).replaceAll("_", " ");
-  const job = p.shift ? `${employment} (${p.shift} shift)` : employment;
   fillKv($("d-identity"), [
     ["age", `${num(p.age_y, 0)} y`],
     ["sex", p.sex],
     ["height", `${num(p.height_cm, 0)} cm`],
     ["weight", `${num(p.weight_kg, 1)} kg`],
     ["BMI", num(p.bmi, 1)],
-    ["employment", job],
+    ["employment", employmentText(p.employment, p.shift)],
     ["conditions", p.conditions.length ? p.conditions.join(", ") : "none"],
-    ["cell", `${d.cell[0]}, ${d.cell[1]}`],
+    ["where", `${placeText(d.pos_m[0], d.pos_m[1])} of the town centre`],
   ]);
   const t = d.today;
   fillKv($("d-today"), [
@@ -508,11 +512,11 @@ async function pollDetail() {
     const d = await api(`/api/twins/${id}`);
     if (id !== selected) return;
     showTwin(d);
-    if (Date.now() - lastLive > LIVE_STALE_MS) record(d.vitals);
+    if (Date.now() - lastLive > LIVE_STALE_MS) record(d.vitals, clock.nowS);
   } catch (err) {
     if (id !== selected) return;
     if (err.status === 404) $("d-activity").textContent = "does not exist (any more)";
-    record(null);
+    record(null, clock.nowS);
     throw err;
   }
 }
@@ -528,11 +532,11 @@ $("search").addEventListener("input", onSearch);
 $("twin-rows").addEventListener("click", onRowClick);
 $("prev").addEventListener("click", () => {
   list.offset = Math.max(0, list.offset - PAGE);
-  reloadList();
+  showList();
 });
 $("next").addEventListener("click", () => {
-  if (list.offset + PAGE < list.total) list.offset += PAGE;
-  reloadList();
+  if (list.offset + PAGE < list.rows.length) list.offset += PAGE;
+  showList();
 });
 onReconnect.push(reloadList);
 openSession();
@@ -546,6 +550,8 @@ function start() {
   loadLegend().catch(() => onReconnect.push(loadLegend));
   every(DETAIL_EVERY_MS, pollDetail);
   every(LIST_EVERY_MS, loadList);
+  startAlerts((id) => select(id));
+  startPopulation();
   startVideo($("video"), $("video-status"), {
     ready: () => session !== null,
     selected: (id) => select(id, false),
@@ -553,26 +559,30 @@ function start() {
       if (v.id !== selected) return;
       lastLive = Date.now();
       liveCount += 1;
-      record(v);
+      record(v, fromT(v.t_s));
     },
     activity: (name) => {
-      $("d-activity").textContent = name.replaceAll("_", " ");
+      $("d-activity").textContent = activityText(name);
     },
   });
 }
-/** The video's colours: twins by activity, then places by kind (GET /api/legend). */
+
+/** The video's colours: twins (dots) by activity, places (squares) by kind, in two lists
+ * (GET /api/legend). */
 async function loadLegend() {
   const legend = await api("/api/legend");
-  const item = ({ name, rgb }, shape) => {
+  const item = ({ name, rgb }, shape, text) => {
     const swatch = el("span", undefined, `swatch ${shape}`);
     swatch.style.background = rgb;
     const li = el("li");
-    li.append(swatch, name.replaceAll("_", " "));
+    li.append(swatch, text(name));
     return li;
   };
-  $("legend").replaceChildren(
-    ...legend.activities.map((entry) => item(entry, "dot")),
-    ...legend.places.map((entry) => item(entry, "box")),
+  legendColours = legend.activities.map((entry) => entry.rgb);
+  setActivities(legendColours, legend.activities.map((entry) => entry.name));
+  $("legend").replaceChildren(...legend.activities.map((e) => item(e, "dot", activityText)));
+  $("legend-places").replaceChildren(
+    ...legend.places.map((e) => item(e, "box", (name) => name.replaceAll("_", " "))),
   );
 }
 

@@ -1,0 +1,195 @@
+// The selected twin's history from the health record (GET /api/twins/{id}/baselines and
+// /timeline, analysts): daily trends over weeks with their rolling baselines, and one day's
+// timeline (activity episodes as coloured bands, heart rate over them).
+
+import { api, query } from "./api.js";
+import { timeChart } from "./charts.js";
+import { activityText } from "./labels.js";
+import { axisSeconds, clock, dayBefore, isoDay } from "./simclock.js";
+
+const TREND_HEIGHT = 160;
+const TIMELINE_HEIGHT = 200;
+const REFRESH_MS = 30_000;
+const RHR_BAND_BPM = 10; // the resting_hr_rise alert fires at the 28-day baseline + 10 bpm
+const BAND_ALPHA = "55"; // hex alpha of an activity band over its colour
+
+const TRENDS = [
+  {
+    title: "Resting heart rate (1/min)",
+    measure: "resting_hr",
+    series: [
+      { label: "resting HR", stroke: "#d1342f", key: "resting_hr", points: true, digits: 1 },
+      { label: "7-day baseline", stroke: "#e38b88", key: "resting_hr_7d", dash: [4, 3], digits: 1 },
+      { label: "28-day baseline", stroke: "#7a1c19", key: "resting_hr_28d", digits: 1 },
+      { label: "band high", key: "resting_hr_28d", offset: RHR_BAND_BPM, band: true },
+      { label: "band low", key: "resting_hr_28d", offset: -RHR_BAND_BPM, band: true },
+    ],
+    bands: [{ series: [4, 5], fill: "rgba(209, 52, 47, 0.10)" }],
+  },
+  {
+    title: "Sleep (h)",
+    measure: "sleep_hours",
+    series: [
+      { label: "sleep", stroke: "#2f4fb0", key: "sleep_hours", points: true, digits: 1 },
+      { label: "7-day baseline", stroke: "#8797d0", key: "sleep_hours_7d", dash: [4, 3], digits: 1 },
+    ],
+  },
+  {
+    title: "Steps",
+    measure: "steps",
+    series: [
+      { label: "steps", stroke: "#444", key: "steps", points: true },
+      { label: "7-day baseline", stroke: "#999", key: "steps_7d", dash: [4, 3] },
+    ],
+  },
+  {
+    title: "Blood pressure, day mean (mmHg)",
+    measure: "sbp_mean",
+    series: [
+      { label: "systolic", stroke: "#c2571a", key: "sbp_mean", points: true },
+      { label: "diastolic", stroke: "#2f6fde", key: "dbp_mean", points: true },
+      { label: "sys. 28-day", stroke: "#e0a27c", key: "sbp_mean_28d", dash: [4, 3] },
+      { label: "dia. 28-day", stroke: "#92b3ee", key: "dbp_mean_28d", dash: [4, 3] },
+    ],
+  },
+];
+
+const ARROWS = { up: "↑", down: "↓", flat: "→" };
+const $ = (id) => document.getElementById(id);
+
+const view = { twin: null, seq: 0, trends: [], timeline: null, days: [], palette: [], names: [] };
+
+/** Colours (`#rrggbb` by activity code) and names of the activities (GET /api/legend). */
+export function setActivities(palette, names) {
+  view.palette = palette;
+  view.names = names;
+}
+
+/** Show twin `id`'s history (null: none); reloads it now and then while shown. */
+export function showHistory(id) {
+  view.twin = id;
+  view.seq += 1;
+  if (view.trends.length === 0) makeCharts();
+  for (const { plot, spec } of view.trends) plot.setData([[], ...spec.series.map(() => [])]);
+  view.timeline.setData([[], []]);
+  $("timeline-day").replaceChildren();
+  $("history-note").textContent = id === null ? "" : "loading…";
+  if (id !== null) refresh().catch(() => {});
+}
+
+function makeCharts() {
+  const box = $("trend-charts");
+  view.trends = TRENDS.map((spec) => ({
+    spec,
+    plot: timeChart(box, { ...spec, height: TREND_HEIGHT, withDay: true }),
+  }));
+  view.timeline = timeChart($("timeline-chart"), {
+    title: "Heart rate over the day's activities (1/min)",
+    height: TIMELINE_HEIGHT,
+    series: [{ label: "HR", stroke: "#d1342f", digits: 0 }],
+    hooks: { drawClear: [drawEpisodes] },
+    className: "chart wide",
+  });
+  $("history-days").addEventListener("change", () => refresh().catch(() => {}));
+  $("timeline-day").addEventListener("change", () => loadDay().catch(() => {}));
+  setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+}
+
+/** The days shown: the last `history-days` simulated days up to today (the server's default
+ * range before the clock is known). */
+function range() {
+  if (clock.nowS === null) return {};
+  const days = Number($("history-days").value);
+  return { from: isoDay(dayBefore(clock.nowS, days - 1)), to: isoDay(clock.nowS) };
+}
+
+async function refresh() {
+  const twin = view.twin;
+  const seq = view.seq;
+  if (twin === null || $("health").hidden) return;
+  const answer = await api(`/api/twins/${twin}/baselines?${query(range())}`);
+  if (seq !== view.seq) return;
+  const c = answer.columns;
+  const xs = (c.day || []).map((day) => axisSeconds(`${day}T00:00:00`));
+  for (const { plot, spec } of view.trends) {
+    const ys = spec.series.map((s) =>
+      (c[s.key] || []).map((v) => (v == null ? null : v + (s.offset ?? 0))));
+    plot.setData([xs, ...ys]);
+    const trend = answer.trends[spec.measure];
+    plot.root.querySelector(".u-title").textContent = trend
+      ? `${spec.title} · 28-day trend ${ARROWS[trend.direction]} ${trend.direction}` : spec.title;
+  }
+  view.days = c.day || [];
+  $("history-note").textContent = view.days.length
+    ? `${view.days.length} days recorded, ${view.days[0]} to ${view.days.at(-1)}`
+    : "nothing recorded yet: a day is recorded as it is lived (or by twin simulate --store)";
+  fillDays();
+}
+
+/** The day picker: the recorded days, latest first; keeps the chosen day when it is still there. */
+function fillDays() {
+  const select = $("timeline-day");
+  const chosen = select.value;
+  const days = [...view.days].reverse();
+  if (days.join() === [...select.options].map((o) => o.value).join()) return;
+  select.replaceChildren(...days.map((day) => {
+    const option = document.createElement("option");
+    option.value = day;
+    option.textContent = day;
+    return option;
+  }));
+  if (days.includes(chosen)) select.value = chosen;
+  loadDay().catch(() => {});
+}
+
+async function loadDay() {
+  const twin = view.twin;
+  const seq = view.seq;
+  const day = $("timeline-day").value;
+  if (twin === null || !day) return;
+  const answer = await api(`/api/twins/${twin}/timeline?${query({ date: day })}`);
+  if (seq !== view.seq || day !== $("timeline-day").value) return;
+  const e = answer.episodes;
+  view.episodes = (e.start || []).map((start, i) => ({
+    start: axisSeconds(start), end: axisSeconds(e.end[i]), activity: e.activity[i],
+  }));
+  const v = answer.vitals;
+  const xs = (v.t || []).map(axisSeconds);
+  const midnight = axisSeconds(`${day}T00:00:00`);
+  view.timeline.setData([xs, v.hr_bpm || []]);
+  view.timeline.setScale("x", { min: midnight, max: midnight + 86400 }); // the whole day
+  showEpisodeLegend();
+}
+
+/** uPlot hook: each episode of the day as a band of its activity's colour behind the lines. */
+function drawEpisodes(u) {
+  const { ctx } = u;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  for (const ep of view.episodes || []) {
+    const x0 = u.valToPos(ep.start, "x", true);
+    const x1 = u.valToPos(ep.end, "x", true);
+    ctx.fillStyle = (view.palette[ep.activity] ?? "#888888") + BAND_ALPHA;
+    ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+  }
+  ctx.restore();
+}
+
+/** Which colour is which activity in the timeline, with the minutes of each that day. */
+function showEpisodeLegend() {
+  const minutes = new Map();
+  for (const ep of view.episodes || []) {
+    minutes.set(ep.activity, (minutes.get(ep.activity) ?? 0) + (ep.end - ep.start) / 60);
+  }
+  $("timeline-legend").replaceChildren(...[...minutes.entries()].map(([code, m]) => {
+    const swatch = document.createElement("span");
+    swatch.className = "swatch box";
+    swatch.style.background = view.palette[code] ?? "#888888";
+    const li = document.createElement("li");
+    li.append(swatch, `${activityText(view.names[code])} ${Math.round(m)} min`);
+    return li;
+  }));
+}
