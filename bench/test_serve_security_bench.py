@@ -15,6 +15,10 @@ the server's process would take the GIL from the tick). The clients:
   answers (so it ignores ``rate_limited``), with the default per-peer rate and request budget, and
   ``stats_flood_unbounded`` with both lifted (the server as it was).
 
+``stats-answer`` times one ``stats`` request answered by the ``RequestHandler`` of a 1,000-twin
+world: encoded once a tick (``net.reply_cache``) against its peer, the summary built and encoded
+for each request as before; the flood's allowed requests cost the tick what this costs.
+
 The first ``SETTLE_S`` after the clients come (they connect, subscribe and fill their buffers) is
 measured too and reported as ``transient``.
 
@@ -26,6 +30,7 @@ works.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
@@ -36,9 +41,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import zmq
 
 from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
+from synthtwin.net.publisher import Publisher
+from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.wire import reply, request
 from tests.loopback import loopback
 
 RUN_S = 10.0
@@ -57,7 +67,7 @@ SMOKE = ("stalled_200", "stats_flood")
 _CLIENT = textwrap.dedent(
     """
     import sys, time, zmq
-    from synthtwin.net.wire import request
+    from synthtwin.net.wire import reply, request
     kind, endpoint, count, prefixes, seconds = sys.argv[1:6]
     ctx = zmq.Context()
     end = time.monotonic() + float(seconds)
@@ -227,3 +237,34 @@ def test_misbehaving_clients_side_by_side(benchmark, tmp_path):
             kind: {k: round(v, 3) for k, v in numbers.items()} for kind, numbers in result.items()
         }
         benchmark.extra_info[f"{name}_p99_ratio"] = round(ratio, 3)
+
+
+@pytest.fixture(scope="module")
+def stats_handler():
+    """A ``RequestHandler`` of a 1,000-twin world a second into its run (no rate limit)."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    xpub.bind("inproc://stats-answer")
+    sim = build_simulation(load_config(None, twins=TWINS, seed=1))
+    sim.loop.run_ticks(30)
+    controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
+    yield RequestHandler(controls, Publisher(xpub, 1.0, 30, 1.0, 1.0, 1.0))
+    xpub.close(linger=0)
+    context.term()
+    sim.close()
+
+
+@pytest.mark.parametrize("once", [True, False], ids=["encoded-once-a-tick", "encoded-each"])
+def test_a_stats_answer(benchmark, stats_handler, once):
+    benchmark.group = "stats-answer"
+    ids = itertools.count()
+
+    def answer() -> bytes:
+        payload = request.encode(request.Request(next(ids), "stats"))
+        if once:
+            return stats_handler.handle(payload)
+        asked = request.decode(payload, stats_handler.limits)  # the handler before the cache
+        return stats_handler._reply(asked.id, result=stats_handler._stats({}))
+
+    answered = reply.decode(benchmark(answer))
+    assert answered.ok and answered.result["twins"] == TWINS

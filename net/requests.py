@@ -51,6 +51,7 @@ from synthtwin.net.chat_requests import ChatDone, ChatRefused, ChatRequests, Def
 from synthtwin.net.history_requests import HistoryDone, HistoryRefused, HistoryRequests
 from synthtwin.net.limits import PeerBuckets, TokenBucket
 from synthtwin.net.publisher import Publisher
+from synthtwin.net.reply_cache import ReplyCache
 from synthtwin.net.twin_profile import twin_profile
 from synthtwin.net.wire import fields, reply, request, topics
 from synthtwin.net.wire.errors import ECHO_CHARS, WRONG_TYPE, WireError, clip, type_name
@@ -170,11 +171,13 @@ class RequestHandler:
         self.spawn_bucket = TokenBucket(spawn_rate, security.spawn_per_min)
         self.rate_limited = 0
         self._stats_at: tuple[float, LoopStats | None] = _no_stats()
+        self._stats_cache = ReplyCache()
+        self._commands_run = 0
         self.ops: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
-            "pause": self._pause, "resume": self._resume, "stats": self._stats,
-            "town": self._town, "chat": self._chat, "history": self._history,
+            "pause": self._pause, "resume": self._resume, "town": self._town,
+            "chat": self._chat, "history": self._history,
         }  # fmt: skip
 
     def handle(self, payload: bytes, peer: bytes | None = None) -> bytes | Deferred | None:
@@ -192,6 +195,8 @@ class RequestHandler:
             if peer is not None:
                 self._check_rate(peer)
             self._authorize(req)
+            if req.op == "stats":  # the same for every request of a tick: encoded once
+                return self._stats_reply(request_id)
             operation = self.ops.get(req.op)
             if operation is None:
                 raise _Failure(reply.UNKNOWN_OP, f"unknown op '{clip(req.op)}'")
@@ -398,6 +403,7 @@ class RequestHandler:
         Raises:
             UnknownTwinError: a despawned id is gone; KeyError: ``op`` is not a command.
         """
+        self._commands_run += 1
         loop = self.controls.loop
         if op == "spawn":
             ids = self.controls.spawn(int(args["count"]), args.get("seed"))
@@ -423,6 +429,16 @@ class RequestHandler:
             stats = self.controls.loop.stats()
             self._stats_at = (now, stats)
         return stats
+
+    def _stats_reply(self, request_id: int | None) -> bytes:
+        """The ``stats`` reply, encoded once per tick, published message and command
+        (``net.reply_cache``): its figures are those of the first ``stats`` since then (a flood
+        of them costs a decode and a copy each)."""
+        world = self.controls.world
+        key = (world.tick, self.publisher.seq, self._commands_run)
+        return self._stats_cache.reply(
+            key, request_id, lambda rid: self._reply(rid, result=self._stats({}))
+        )
 
     def _stats(self, args: dict[str, Any]) -> dict[str, Any]:
         loop, world = self.controls.loop, self.controls.world

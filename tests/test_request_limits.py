@@ -227,7 +227,33 @@ def test_a_peer_beyond_its_rate_is_told_when_to_retry_and_dropped_until_then(wor
     assert ask(handler, "stats").ok  # no peer, no limit
     time.sleep(limited.error.retry_after_ms / 1000 + 0.01)
     assert ask(handler, "stats", peer=b"flood").ok  # it waited: answered again
+    world[0].loop.step()  # stats' figures are the tick's
     assert ask(handler, "stats").result["rate_limited"] == 2
+
+
+def test_stats_is_encoded_once_a_tick_and_answers_each_request_under_its_own_id(world):
+    sim, _ = world
+    handler = make_handler(world)
+    first, second = ask(handler, "stats"), ask(handler, "stats")
+    assert first.result == second.result
+    payload = request.encode(request.Request(2**40, "stats"))
+    answer = handler.handle(payload)
+    expected = reply.encode(
+        reply.Reply(
+            sim.world.tick,
+            handler.publisher.seq,
+            sim.world.clock.elapsed_s,
+            2**40,
+            True,
+            first.result,
+        )
+    )
+    assert answer == expected  # byte for byte what encoding it afresh gives
+    spawned = ask(handler, "spawn", count=2, seed=3).result["ids"]
+    assert ask(handler, "stats").result["twins"] == first.result["twins"] + 2  # a command: anew
+    ask(handler, "despawn", ids=spawned)
+    sim.loop.step()
+    assert ask(handler, "stats").tick == first.tick + 1  # a tick: anew
 
 
 def test_roles_are_checked_before_the_op_runs(world, tmp_path):
