@@ -56,15 +56,17 @@ test("requests are matched by id; a failed one says why", { skip }, async () => 
   }
 });
 
-test("a twin's topics bring its pose and vitals", { skip }, async () => {
+test("a twin's topics bring its pose, vitals and body", { skip }, async () => {
   const socket = await connect();
   try {
     const twin = (await socket.call("roster")).ids.data[0];
     const clone = await WsClone.join(socket, [`twin/${twin}/`], []);
-    for (let i = 0; i < 50 && !(clone.replica.poses.has(twin) && clone.replica.vitals.has(twin)); i++) {
-      await sleep(100);
-    }
+    const all = () => ["poses", "vitals", "bodies"].every((held) => clone.replica[held].has(twin));
+    for (let i = 0; i < 50 && !all(); i++) await sleep(100);
     assert.equal(clone.replica.poses.get(twin).quat.length, 24 * 4);
+    const body = clone.replica.bodies.get(twin);
+    assert.ok(["female", "male"].includes(body.model), body.model);
+    assert.equal(body.betas.length, 10);
     const hr = clone.replica.vitals.get(twin).hr_bpm;
     assert.ok(hr >= 30 && hr <= 220, `${hr}`);
   } finally {

@@ -101,16 +101,20 @@ namespace SynthTwin.Core.Tests
         }
 
         [Test]
-        public void AFollowedTwinGetsItsPoseAndVitalsAndRequestsAnswerByTheirIds()
+        public void AFollowedTwinGetsItsPoseVitalsAndBodyAndRequestsAnswerByTheirIds()
         {
             using (CloneClient client = Joined("cell/"))
             {
                 uint twin = client.Replica.Roster[0];
                 client.Follow(twin);
-                int poseRow = -1, vitalsRow = -1;
+                int poseRow = -1, vitalsRow = -1, shapeRow = -1;
                 Assert.IsTrue(Pump(client, TopicS, () =>
-                    client.Replica.Pose(twin, out poseRow) != null && client.Replica.Vitals(twin, out vitalsRow) != null),
-                    "no pose and vitals of twin " + twin);
+                    client.Replica.Pose(twin, out poseRow) != null && client.Replica.Vitals(twin, out vitalsRow) != null
+                    && client.Replica.Shape(twin, out shapeRow) != null),
+                    "no pose, vitals and body of twin " + twin);
+                ShapeMessage shape = client.Replica.Shape(twin, out shapeRow);
+                Assert.That(shape.Model[shapeRow], Is.LessThan(2), "a twin is female or male");
+                Assert.AreEqual(10, shape.NumBetas);
                 PoseMessage pose = client.Replica.Pose(twin, out poseRow);
                 Assert.AreEqual(24, pose.Joints);
                 for (int j = 0; j < pose.Joints; j++)
