@@ -9,6 +9,7 @@ from typing import Any
 
 from synthtwin.components.behavior import SCHEDULE
 from synthtwin.components.body import BODY
+from synthtwin.components.scenario import SCENARIO_KERNEL
 from synthtwin.components.schema import Column, Component
 
 __all__ = [
@@ -155,7 +156,7 @@ _ACCUMULATORS = ("energy_kcal", "steps")
 
 PHYSIOLOGY_KERNEL_ARGS = KernelArgs(
     state=_all_but(VITALS, *_ACCUMULATORS),
-    inputs=(*_all_but(EXERTION, "activity_factor"), ASLEEP),
+    inputs=(*_all_but(EXERTION, "activity_factor"), ASLEEP, *SCENARIO_KERNEL),
     params=(
         *_all_but(PHYSIOLOGY_PARAMS, "vo2max_mlkgmin"),
         *_only(BODY, "weight_kg"),
@@ -164,5 +165,6 @@ PHYSIOLOGY_KERNEL_ARGS = KernelArgs(
     accumulators=_only(VITALS, *_ACCUMULATORS),
 )
 """The physiology kernel's columns (``kernels.physiology.step_twin``, whose parameters after
-``dt_s`` and ``clock_mid_h`` follow this order): the vitals, this tick's exertion and sleep, the
-physiology parameters with the body's mass and the circadian phase, then energy and steps."""
+``dt_s`` and ``clock_mid_h`` follow this order): the vitals, this tick's exertion, sleep and
+scenario effects (``components.scenario``), the physiology parameters with the body's mass and
+the circadian phase, then energy and steps."""

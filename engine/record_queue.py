@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["TABLES", "Barrier", "RecordBatch", "RecordQueue"]
 
-TABLES = ("twins", "daily", "episodes", "vitals")
+TABLES = ("twins", "daily", "episodes", "vitals", "scenarios")
 """The record's tables (``engine.health_store``)."""
 
 

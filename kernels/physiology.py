@@ -688,6 +688,12 @@ def step_twin(
     sbp_noise_mmhg: float,
     variation_key: float,
     asleep: bool,
+    scenario_hr_bpm: float,
+    scenario_sbp_mmhg: float,
+    scenario_dbp_mmhg: float,
+    scenario_spo2_pct: float,
+    scenario_temp_c: float,
+    scenario_glucose_mgdl: float,
     rhr_bpm: float,
     hrmax_bpm: float,
     vo2max_mets: float,
@@ -739,6 +745,12 @@ def step_twin(
         sbp_noise_mmhg: SD of systolic pressure's wander (mmHg; diastolic 0.6 of it).
         variation_key: the twin's key of its random draws (an integer below 2**31).
         asleep: whether the twin sleeps this tick.
+        scenario_hr_bpm, scenario_sbp_mmhg, scenario_dbp_mmhg: what the twin's scenarios add
+            to its resting heart rate and pressures now (``systems.scenario``: fever,
+            medication, training; 0 without one).
+        scenario_spo2_pct: what they take off its resting oxygen saturation (%).
+        scenario_temp_c: their fever: added to the core temperature's set point (deg C).
+        scenario_glucose_mgdl: their change of basal glucose Gb (mg/dL; Gb stays >= 40).
         rhr_bpm, hrmax_bpm: resting and maximal heart rate (beats/min).
         vo2max_mets: maximal aerobic capacity (METs, > 1).
         sbp_rest_mmhg, dbp_rest_mmhg: resting systolic and diastolic pressure (mmHg).
@@ -762,21 +774,21 @@ def step_twin(
     hr_z, bp_z = normal_pair(random_bits(variation_key, TICK_STREAM, noise_draws))
     hr_wander = ou_step(hr_noise, hr_z, dt_s, HR_NOISE_TAU_S)
     bp_wander = ou_step(bp_noise, bp_z, dt_s, BP_NOISE_TAU_S)
-    rest_bpm = resting_hr_now_bpm(rhr_bpm, rhr_offset_bpm, hr_noise_cv, hr_wander)
+    rest_bpm = resting_hr_now_bpm(rhr_bpm, rhr_offset_bpm + scenario_hr_bpm, hr_noise_cv, hr_wander)
     sbp_shift_mmhg = bp_offset_mmhg + sbp_noise_mmhg * bp_wander
     intensity = intensity_fraction(mets, vo2max_mets)
     hr_target = hr_target_bpm(intensity, asleep, rest_bpm, hrmax_bpm)
     sbp_target, dbp_target = blood_pressure_targets_mmhg(
-        intensity, asleep, vo2max_mets, sbp_shift_mmhg + sbp_rest_mmhg,
-        DBP_NOISE_FRACTION * sbp_shift_mmhg + dbp_rest_mmhg,
+        intensity, asleep, vo2max_mets, sbp_shift_mmhg + sbp_rest_mmhg + scenario_sbp_mmhg,
+        DBP_NOISE_FRACTION * sbp_shift_mmhg + dbp_rest_mmhg + scenario_dbp_mmhg,
     )  # fmt: skip
     rr_target = rr_target_brpm(intensity, asleep, rr_rest_brpm)
-    spo2_target = spo2_target_pct(intensity, asleep, spo2_rest_pct)
-    temp_target = core_temp_target_c(clock_mid_h, circadian_phase_h, intensity)
+    spo2_target = spo2_target_pct(intensity, asleep, spo2_rest_pct - scenario_spo2_pct)
+    temp_target = core_temp_target_c(clock_mid_h, circadian_phase_h, intensity) + scenario_temp_c
     g, x, i, q1, q2 = glucose_insulin_step(
         glucose_mgdl, insulin_action_per_min, insulin_uu_ml, gut1_mg, gut2_mg,
-        dt_s, mets, carbs_g, weight_kg, glucose_basal_mgdl, insulin_basal_uu_ml,
-        insulin_sensitivity, insulin_secretion,
+        dt_s, mets, carbs_g, weight_kg, max(scenario_glucose_mgdl + glucose_basal_mgdl, 40.0),
+        insulin_basal_uu_ml, insulin_sensitivity, insulin_secretion,
     )  # fmt: skip
     return (
         relax(hr_bpm, hr_target, dt_s, HR_TAU_S),

@@ -11,6 +11,11 @@ Sleep follows the two-process model (Borbely 1982; Daan, Beersma & Borbely 1984)
 bed when sleep pressure S reaches the circadian upper threshold (earlier before a working day) and
 wakes when S falls to the lower threshold, or at its alarm before work.
 
+Scenarios (``systems.scenario``) act through three columns: ``scenario_exercise_factor`` scales
+the growth of the need for exercise (so exercise episodes come that much more or less often),
+``scenario_lie_in`` lowers the sleep pressure at which a sleeper gets up (an ill twin sleeps
+longer) and ``scenario_sleep_cap_h`` wakes a sleeper after that many hours (a short night).
+
 Everything is vectorised over the twins that must decide this tick; no per-twin Python runs.
 
 On a tick divisor (``[sim.every] behavior = N``) the system runs once a window of N ticks, with
@@ -134,6 +139,9 @@ class BehaviorSystem(System):
         "gym_place",
         "park_place",
         "friend_place",
+        "scenario_exercise_factor",
+        "scenario_sleep_cap_h",
+        "scenario_lie_in",
     )
     reads_previous = ("sleep_pressure", "position_m")
     writes = (
@@ -155,6 +163,7 @@ class BehaviorSystem(System):
         self.table = activity_table()
         self._rates_version = -1
         self._rates = np.zeros((0, len(NEEDS)), dtype=np.float32)
+        self._fitness_rate = np.zeros(0, dtype=np.float32)
 
     def warmup(self) -> None:
         self._thresholds(np.zeros(0, dtype=np.int64), 0.0)
@@ -193,26 +202,34 @@ class BehaviorSystem(System):
 
     def _rested(self, sleepers: np.ndarray, tick: Tick) -> np.ndarray:
         """The rows of ``sleepers`` who get up now: S below the lower threshold (lower still on a
-        morning without an alarm), after at least ``MIN_SLEEP_S`` in bed.
+        morning without an alarm, and by ``scenario_lie_in``), after at least ``MIN_SLEEP_S``
+        in bed; or after ``scenario_sleep_cap_h`` hours in bed (a short night).
 
         The thresholds are computed only for sleepers whose S is at most ``WAKE_S_MAX`` (no
         lower threshold is higher), which leaves the answer unchanged."""
         w = self.world
         slept_s = tick.t_s - w["activity_start_s"][sleepers]
+        cap_s = w["scenario_sleep_cap_h"][sleepers] * S_PER_H
+        cut_short = sleepers[(cap_s > 0) & (slept_s >= cap_s)]
         sleepers = sleepers[
             (w["sleep_pressure"][sleepers] <= WAKE_S_MAX) & (slept_s >= MIN_SLEEP_S)
         ]
         _, lower = self._thresholds(sleepers, tick.hour_of_day)
         free_morning = w["activity_end_s"][sleepers] - tick.t_s > 2 * S_PER_H
         get_up = lower - IN_BED_MARGIN - LIE_IN_MARGIN * free_morning
-        return sleepers[w["sleep_pressure"][sleepers] <= get_up]
+        get_up -= w["scenario_lie_in"][sleepers]
+        rested = sleepers[w["sleep_pressure"][sleepers] <= get_up]
+        return np.union1d(rested, cut_short) if cut_short.size else rested
 
     def _grow_needs(self, tick: Tick, asleep: np.ndarray) -> None:
-        """Needs grow at their rates, a quarter as fast asleep, up to ``NEED_CAP``."""
+        """Needs grow at their rates (exercise's times ``scenario_exercise_factor``), a quarter
+        as fast asleep, up to ``NEED_CAP``."""
         w = self.world
         if self._rates_version != w.columns.version:
             self._rates = self._need_rates()
+            self._fitness_rate = self._rates[:, FITNESS].copy()
             self._rates_version = w.columns.version
+        np.multiply(self._fitness_rate, w["scenario_exercise_factor"], out=self._rates[:, FITNESS])
         awake_h, asleep_h = tick.dt_s / S_PER_H, 0.25 * tick.dt_s / S_PER_H
         grow_needs(self._rates, asleep, awake_h, asleep_h, NEED_CAP, w["needs"])
 

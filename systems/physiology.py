@@ -12,7 +12,9 @@ copies the kernel's columns to the GPU and the columns it writes back
 Today's condition: at a day's first tick (and whenever twins are spawned or removed) every
 twin's resting-HR and blood-pressure offsets and activity factor for the day are drawn
 (``kernels.physiology.day_variation``, counter-based on its ``variation_key`` and the day); the
-kernel reads the offsets and the activity factor scales the stepping cadence.
+kernel reads the offsets and the activity factor scales the stepping cadence. Scenarios
+(``systems.scenario``) add their effects: the kernel reads ``SCENARIO_KERNEL``, and
+``scenario_step_factor`` scales the cadence too.
 
 Meals: a meal's carbohydrate enters the gut when the meal starts. US adults eat about 220 g
 (women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
@@ -29,6 +31,7 @@ import numpy as np
 
 from synthtwin.components.activity import Activity, activity_table
 from synthtwin.components.physiology import ASLEEP, EXERTION, PHYSIOLOGY_KERNEL_ARGS
+from synthtwin.components.scenario import SCENARIO_KERNEL
 from synthtwin.engine.backend import Backend, DeviceColumns
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
@@ -69,6 +72,8 @@ class PhysiologySystem(System):
         "sex",
         "age_y",
         *(column.name for column in PHYSIOLOGY_KERNEL_ARGS.params),
+        *(column.name for column in SCENARIO_KERNEL),
+        "scenario_step_factor",
     )
     writes = (*EXERTION.names, *PHYSIOLOGY_KERNEL_ARGS.written)
 
@@ -160,7 +165,8 @@ class PhysiologySystem(System):
         self.day_index = int(state.get("day_index", self.world.clock.day_index))
 
     def _exertion(self, tick: Tick) -> None:
-        """Fill ``mets``, ``cadence_spm`` (scaled by today's ``activity_factor``) and ``carbs_g``
+        """Fill ``mets``, ``cadence_spm`` (scaled by today's ``activity_factor`` and the
+        scenarios' ``scenario_step_factor``) and ``carbs_g``
         from each twin's activity."""
         w = self.world
         act = w["activity"]
@@ -175,6 +181,7 @@ class PhysiologySystem(System):
         mets[moving] = travel.MODE_METS[mode]
         cadence[moving] = travel.MODE_CADENCE_SPM[mode]
         cadence *= w["activity_factor"]
+        cadence *= w["scenario_step_factor"]
         carbs = w["carbs_g"]
         carbs[:] = 0.0
         eating = (act == Activity.EAT) | (act == Activity.EAT_OUT)

@@ -15,6 +15,7 @@ import pytest
 
 from synthtwin.components.physiology import PHYSIOLOGY_KERNEL_ARGS as ARGS
 from synthtwin.components.physiology import KernelArgs
+from synthtwin.components.scenario import SCENARIO_KERNEL
 from synthtwin.kernels import physiology
 from synthtwin.kernels.numba.physiology import sleep_thresholds, step_physiology
 
@@ -64,6 +65,7 @@ def make_twins(n: int, **params: float | list[float]) -> dict[str, np.ndarray]:
         "hr_noise_cv": 0.0,
         "sbp_noise_mmhg": 0.0,
         "variation_key": 1.0,
+        **{column.name: 0.0 for column in SCENARIO_KERNEL},  # no scenario
     }
     for column in ARGS.inputs:
         if column.name in calm:

@@ -143,7 +143,7 @@ def test_the_test_suite_runs_every_system_with_access_checks(make_simulation):
 def test_the_real_schedule_builds_in_phase_order():
     rows = [line.strip("| ").split(" | ") for line in tick_order_table().splitlines()[2:]]
     assert [(phase, name) for phase, name, *_ in rows] == [
-        ("INPUT", "CommandSystem"), ("BEHAVIOR", "BehaviorSystem"),
+        ("INPUT", "CommandSystem"), ("INPUT", "ScenarioSystem"), ("BEHAVIOR", "BehaviorSystem"),
         ("LOCOMOTION", "LocomotionSystem"), ("ANIMATION", "AnimationSystem"),
         ("SKINNING", "SkinningSystem"), ("PHYSIOLOGY", "PhysiologySystem"),
         ("HEALTH", "HealthSystem"), ("HEALTH", "RecordingSystem"),
@@ -155,8 +155,8 @@ def test_divisors_come_from_the_config(make_simulation):
     sim = make_simulation(twins=5, every={"behavior": 2, "physiology": 3})
     every = {system.name: system.every for system in sim.schedule.systems}
     assert every == {
-        "BehaviorSystem": 2, "LocomotionSystem": 1, "AnimationSystem": 1, "SkinningSystem": 1,
-        "PhysiologySystem": 3, "HealthSystem": 1,
+        "ScenarioSystem": 1, "BehaviorSystem": 2, "LocomotionSystem": 1, "AnimationSystem": 1,
+        "SkinningSystem": 1, "PhysiologySystem": 3, "HealthSystem": 1,
     }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from synthtwin.components.locomotion import PLACES, TRANSFORM, TRIP
 from synthtwin.components.mesh import Meshes
 from synthtwin.components.physiology import EXERTION, PHYSIOLOGY_PARAMS, VITALS
 from synthtwin.components.pose import ANIMATION
+from synthtwin.components.scenario import SCENARIO_EFFECTS, Scenarios
 from synthtwin.components.schema import columns_of
 from synthtwin.components.town import Town
 from synthtwin.engine.backend import select_backend
@@ -45,6 +46,7 @@ from synthtwin.systems.locomotion import LocomotionSystem
 from synthtwin.systems.physiology import PhysiologySystem
 from synthtwin.systems.recording import RecordingSystem
 from synthtwin.systems.replication import ReplicationSystem, Replicator
+from synthtwin.systems.scenario import ScenarioSystem
 from synthtwin.systems.skinning import SkinningSystem
 
 __all__ = ["SCHEMA", "Simulation", "build_simulation"]
@@ -63,6 +65,7 @@ SCHEMA = columns_of(
     VITALS,
     DAY_AGGREGATES,
     ANIMATION,
+    SCENARIO_EFFECTS,
 )
 """Every dense column of the world."""
 
@@ -150,6 +153,7 @@ def _populate(
     population = None if resume else _population(config)
     world.insert_resource(_town(config, population))
     world.insert_resource(HealthRecord())
+    world.insert_resource(Scenarios())
     world.insert_resource(synth_library())
     world.insert_resource(Meshes())
     schedule = Schedule(world, _systems(world, config, replicator, commands, record))
@@ -176,6 +180,7 @@ def _systems(
     if commands is not None:
         systems.append(CommandSystem(commands, every.commands))
     systems += [
+        ScenarioSystem(world, record),
         BehaviorSystem(world, every.behavior),
         LocomotionSystem(world, every.locomotion),
         AnimationSystem(world, every.animation),
