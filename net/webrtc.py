@@ -72,6 +72,7 @@ from synthtwin.kernels.clips import ClipLibrary
 from synthtwin.net.auth import AuthError, Role
 from synthtwin.net.render import Camera, CrowdRenderer, CrowdView
 from synthtwin.net.render.assets import CrowdAssets
+from synthtwin.net.render.flight import Flight
 from synthtwin.net.render.town import TownView
 from synthtwin.net.wire.client import AsyncCloneClient
 from synthtwin.net.wire.clone import Applied, Crowd, Replica
@@ -200,12 +201,6 @@ class CrowdFeed:
         )
 
 
-def position_of(crowd: CrowdView, twin_id: int) -> np.ndarray | None:
-    """``(2,)`` where the twin is in ``crowd``, metres; None if the crowd does not hold it."""
-    at = int(np.searchsorted(crowd.ids, twin_id))
-    return crowd.pos_m[at] if at < crowd.ids.size and crowd.ids[at] == twin_id else None
-
-
 class CrowdVideoTrack(VideoStreamTrack):
     """Renders the feed's crowd at ``FPS`` with the hub's renderer, through its peer's camera."""
 
@@ -214,6 +209,8 @@ class CrowdVideoTrack(VideoStreamTrack):
         self.hub = hub
         self.camera = camera
         self.follow: int | None = None
+        self.flight: Flight | None = None  # on the way to the followed twin
+        self.selected: int | None = None  # ringed and labelled in the picture
         self._start: float | None = None
         self.frames = 0
 
@@ -225,10 +222,12 @@ class CrowdVideoTrack(VideoStreamTrack):
         if wait > 0:
             await asyncio.sleep(wait)
         crowd = self.hub.feed.view()
-        at = None if self.follow is None else position_of(crowd, self.follow)
-        if at is not None:
+        at = None if self.follow is None else crowd.position_of(self.follow)
+        if at is not None and self.flight is not None and not self.flight.done(now):
+            self.camera = self.flight.camera(self.camera, now, at)
+        elif at is not None:
             self.camera = dataclasses.replace(self.camera, x=float(at[0]), y=float(at[1]))
-        frame = self.hub.renderer().render(crowd, self.camera)
+        frame = self.hub.renderer().render(crowd, self.camera, self.selected)
         self.frames += 1
         frame.pts = round(self.frames * VIDEO_CLOCK / FPS)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
@@ -312,6 +311,8 @@ class Peer:
             if key in message:
                 selection = None if message[key] is None else _twin_id(message[key])
                 follow = selection if key == "follow" else None
+        if follow is not None and follow != self.track.follow:  # fly there, not jump
+            self.track.flight = Flight(dataclasses.replace(camera), time.monotonic())
         self.track.camera, self.track.follow = camera, follow
         if selection is not _UNCHANGED:
             self.hub.select(self, selection)
@@ -482,6 +483,7 @@ class WebRtcHub:
             if twin is not None:
                 self._watch_twin(twin, +1)
             peer.selected, peer.last_activity = twin, None
+            peer.track.selected = twin
         peer.send({"selected": twin})
 
     def _watch_twin(self, twin: int, change: int) -> None:

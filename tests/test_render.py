@@ -15,8 +15,10 @@ from synthtwin.net.render import Camera, CrowdRenderer, CrowdView, rgb_to_yuv
 from synthtwin.net.render import renderer as renderer_module
 from synthtwin.net.render.animation_texture import bake, body_matrices
 from synthtwin.net.render.body_mesh import BodyMesh, _signed_volume, coarse
-from synthtwin.net.render.colour import GROUND_RGB, PLACE_RGB, SKY_RGB
+from synthtwin.net.render.colour import GROUND_RGB, PALETTE, PLACE_RGB, SKY_RGB
 from synthtwin.net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
+from synthtwin.net.render.flight import FLIGHT_S, FOLLOW_DISTANCE_M, Flight
+from synthtwin.net.render.highlight import MIN_RADIUS_PX, RING_RGB
 from synthtwin.net.render.town import (
     BOX_MIN_PX,
     DOOR_GAP_M,
@@ -57,7 +59,12 @@ def crowd_of(pos_m, heading_rad=0.0, clip=WALK, phase=0.25, activity=YELLOW) -> 
 
 def planes(renderer: CrowdRenderer, crowd: CrowdView, camera: Camera):
     """``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` int arrays of a render."""
-    frame = renderer.render_planes(crowd, camera).astype(np.int32)
+    return planes_of(renderer.render_planes(crowd, camera))
+
+
+def planes_of(frame: np.ndarray):
+    """``(Y, U, V)`` int arrays of a ``render_planes`` result."""
+    frame = frame.astype(np.int32)
     h, w = HEIGHT, WIDTH
     u = frame[h : h + h // 4].reshape(h // 2, w // 2)
     v = frame[h + h // 4 :].reshape(h // 2, w // 2)
@@ -483,3 +490,56 @@ def test_bad_towns_raise_and_keep_the_previous_one(with_town):
     with pytest.raises(ValueError, match="xy_m must be finite"):
         with_town.set_town(np.array([0]), np.array([[np.nan, 0.0]]))
     assert len(with_town.town) == NUM_PLACE_KINDS
+
+
+# -- the selected twin: ring, label, Follow's flight --------------------------------------------
+
+
+def gold(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``(H, W) bool``: pixels of the ring's gold (luma and the chroma of their 2 x 2 block)."""
+    y0, u0, v0 = rgb_to_yuv(np.array(RING_RGB))
+    chroma = (np.abs(u - u0) + np.abs(v - v0) < 12).repeat(2, axis=0).repeat(2, axis=1)
+    return (np.abs(y - y0) < 12) & chroma
+
+
+def test_the_selected_twin_is_ringed_and_labelled_and_no_other(renderer):
+    crowd = crowd_of([[0.0, 0.0], [30.0, 0.0]])
+    camera = Camera(distance_m=120.0, pitch_deg=60.0)
+    plain = renderer.render_planes(crowd, camera).copy()
+    assert not gold(*planes_of(plain)).any()
+    ringed = renderer.render_planes(crowd, camera, selected=int(crowd.ids[0])).copy()
+    mask = gold(*planes_of(ringed))
+    u, v = camera.project(np.array([[0.0, 0.0, BODY_CENTRE_M]]), ASPECT).uv[0]
+    rows, cols = np.nonzero(mask)
+    centre = np.array([cols.mean(), rows.mean()])
+    assert np.allclose(centre, (u * WIDTH, v * HEIGHT), atol=3), "the ring is off the twin"
+    assert np.ptp(cols) >= 2 * MIN_RADIUS_PX - 2, "the ring is too small to see"
+    other_u = camera.project(np.array([[30.0, 0.0, BODY_CENTRE_M]]), ASPECT).uv[0, 0] * WIDTH
+    assert cols.max() < other_u - 5, "the other twin is ringed too"
+    label = np.abs(ringed[:HEIGHT].astype(int) - plain[:HEIGHT]) > 0
+    label[mask] = False
+    above = label[: int(rows.min()), int(cols.min()) - 30 : int(cols.max()) + 30]
+    assert above.sum() > 200, "no label above the ring"
+    assert renderer.render_planes(crowd, camera, selected=999).tobytes() == plain.tobytes()
+
+
+def test_follow_flies_smoothly_to_the_twin_and_down_to_it():
+    start = Camera(x=-500.0, y=200.0, distance_m=2000.0, yaw_deg=30.0)
+    flight = Flight(start, started_s=10.0)
+    twin = np.array([100.0, -50.0])
+    steps = [flight.camera(start, 10.0 + FLIGHT_S * k / 60, twin) for k in range(61)]
+    assert (steps[0].x, steps[0].y, steps[0].distance_m) == (-500.0, 200.0, 2000.0)
+    assert math.isclose(steps[-1].x, 100.0) and math.isclose(steps[-1].y, -50.0)
+    assert math.isclose(steps[-1].distance_m, FOLLOW_DISTANCE_M)
+    xs = np.array([c.x for c in steps])
+    assert (np.diff(xs) >= 0).all() and np.diff(xs).max() < 0.05 * 600, "a jump, not a flight"
+    assert np.diff(xs)[0] < np.diff(xs)[30] > np.diff(xs)[-1], "no ease in and out"
+    assert all(c.yaw_deg == 30.0 for c in steps), "the flight turned the viewer's orbit"
+    assert not flight.done(10.0 + FLIGHT_S / 2) and flight.done(10.0 + FLIGHT_S + 1e-6)
+    near = Flight(Camera(distance_m=10.0), 0.0).camera(Camera(distance_m=10.0), FLIGHT_S, twin)
+    assert near.distance_m == 10.0, "a flight never backs away from a near twin"
+
+
+def test_tv_and_gym_colours_are_far_apart():
+    tv, gym = PALETTE[9], PALETTE[12]
+    assert np.abs(tv - gym).max() > 0.5

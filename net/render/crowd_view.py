@@ -70,6 +70,11 @@ class CrowdView:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def position_of(self, twin_id: int) -> np.ndarray | None:
+        """``(2,)`` where the twin is, metres; None if this view does not hold it."""
+        rows = np.flatnonzero(self.ids == twin_id)
+        return self.pos_m[rows[0]] if rows.size else None
+
     @classmethod
     def empty(cls) -> CrowdView:
         """No twins."""

@@ -17,7 +17,8 @@ moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). 
    far ones as points, one instanced draw each), with a depth test, every fragment written as Y
    and as (Y, U, V);
 4. average chroma 2 x 2 into the half-size U and V planes on the GPU and read the three planes back
-   into one ``(H * 3 / 2, W) uint8`` array: no colour conversion on the CPU.
+   into one ``(H * 3 / 2, W) uint8`` array: no colour conversion on the CPU;
+5. ring and label the selected twin, if any, in that array (``net.render.highlight``).
 
 The projection is flipped vertically so that the first row read back is the top of the picture.
 GL objects are made once; ``render_planes`` reuses its output array.
@@ -55,6 +56,7 @@ from synthtwin.net.render.culling import (
     select,
 )
 from synthtwin.net.render.ground import GRID_SPACING_M, backdrop, grid_lines
+from synthtwin.net.render.highlight import draw_selection
 from synthtwin.net.render.picking import pick
 from synthtwin.net.render.town import (
     MAX_BOXES,
@@ -276,8 +278,11 @@ class CrowdRenderer:
         self._point_records = np.empty((len(town), POINT_RECORD), np.float32)
         self.town = town
 
-    def render_planes(self, crowd: CrowdView, camera: Camera) -> np.ndarray:
-        """``(height * 3 / 2, width) uint8``: the Y, U and V planes of the view, top row first.
+    def render_planes(
+        self, crowd: CrowdView, camera: Camera, selected: int | None = None
+    ) -> np.ndarray:
+        """``(height * 3 / 2, width) uint8``: the Y, U and V planes of the view, top row first,
+        with twin ``selected`` ringed and labelled when the crowd holds it.
 
         The array is reused by the next call: copy it to keep it.
         """
@@ -319,6 +324,9 @@ class CrowdRenderer:
             planes[h : h + quarter], components=1, attachment=0, alignment=1
         )
         self.chroma_target.read_into(planes[h + quarter :], components=1, attachment=1, alignment=1)
+        at = None if selected is None else crowd.position_of(selected)
+        if at is not None:
+            draw_selection(planes, camera, at, selected)
         return planes
 
     def _draw_ground(self, camera: Camera, matrix: bytes) -> None:
@@ -388,9 +396,12 @@ class CrowdRenderer:
             records[:, 2] = crowd.activity[markers]
             self.marker_instances.write(records)
 
-    def render(self, crowd: CrowdView, camera: Camera) -> av.VideoFrame:
-        """The view as an ``av.VideoFrame`` in ``yuv420p``."""
-        return av.VideoFrame.from_ndarray(self.render_planes(crowd, camera), format="yuv420p")
+    def render(
+        self, crowd: CrowdView, camera: Camera, selected: int | None = None
+    ) -> av.VideoFrame:
+        """The view as an ``av.VideoFrame`` in ``yuv420p`` (``selected``: as ``render_planes``)."""
+        planes = self.render_planes(crowd, camera, selected)
+        return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
     def pick(self, crowd: CrowdView, camera: Camera, u: float, v: float) -> int | None:
         """The id of the twin under ``(u, v)`` (top-left origin, [0, 1]) of this renderer's
