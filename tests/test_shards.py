@@ -204,3 +204,17 @@ def test_simulate_on_two_shards_writes_one_merged_output(tmp_path: Path) -> None
     assert sorted(set(zip(daily["twin_id"], daily["day"], strict=True))) == sorted(
         zip(daily["twin_id"], daily["day"], strict=True)
     )
+
+
+def test_simulate_shards_bad_input_is_refused_before_any_shard_starts(
+    tmp_path: Path, capsys
+) -> None:
+    from synthtwin.engine.app.cli import main
+
+    out = str(tmp_path / "out")
+    assert main(["simulate", "--days", "1", "--out", out, "--shards", "2", "--store",
+                 str(tmp_path / "h.duckdb")]) == 2  # fmt: skip
+    assert "--store is not available with --shards" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["simulate", "--days", "1", "--out", out, "--shards", "0"])
+    assert "--shards" in capsys.readouterr().err

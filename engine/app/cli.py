@@ -39,7 +39,7 @@ from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.backend import DEVICES, BackendError
 from synthtwin.engine.checkpoint import CheckpointError
 from synthtwin.engine.clock import SECONDS_PER_DAY
-from synthtwin.engine.config import ConfigError, load_config
+from synthtwin.engine.config import Config, ConfigError, load_config
 from synthtwin.engine.health_store import StoreError
 from synthtwin.engine.journal import JournalError
 from synthtwin.engine.synth.population_import import PopulationImportError
@@ -48,6 +48,9 @@ from synthtwin.net.server import ServerError
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+SIMULATE_BARRIER_TICKS = 15
+"""``twin simulate --shards``: ticks between two handoffs (15 min at 60 s ticks: a crossing twin
+goes on a walk's ~1 km inside the next region before it moves; nothing couples two twins)."""
 DEVICE_HELP = (
     "where kernels run: auto (CUDA when a GPU is visible, else cpu), cpu, or cuda (physiology on "
     "the GPU with CuPy, the other systems on the CPU); default auto"
@@ -112,6 +115,18 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     sim.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument(
+        "--shards", type=_positive_int, default=None, metavar="N",
+        help="run on N Ray shards, one region of the town each, one merged output (1)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--ray-address", default=None, metavar="ADDRESS",
+        help="join this Ray cluster (ray start --head printed it) instead of a local one",
+    )  # fmt: skip
+    sim.add_argument(
+        "--barrier-ticks", type=_positive_int, default=SIMULATE_BARRIER_TICKS, metavar="N",
+        help=f"with --shards: ticks between two handoffs ({SIMULATE_BARRIER_TICKS})",
+    )  # fmt: skip
     sim.add_argument(
         "--store",
         type=Path,
@@ -185,8 +200,15 @@ def _simulate(args: argparse.Namespace) -> int:
         tick_hz=1.0,
         time_scale=args.step_s,
         start=datetime(first_day.year, first_day.month, first_day.day),
+        cluster={
+            "shards": args.shards,
+            "ray_address": args.ray_address,
+            "barrier_ticks": args.barrier_ticks,
+        },
     )
     check_output_dir(args.out)
+    if config.cluster.shards > 1 or args.ray_address:
+        return _simulate_sharded(args, config)
     recorder = None
     if args.store:
         recorder = Recorder(args.store, config.history, blocking=True, alerts=config.alerts)
@@ -203,6 +225,29 @@ def _simulate(args: argparse.Namespace) -> int:
             recorder.close()
     for name, path in run.files.items():
         print(f"{name}: {path}")
+    return 0
+
+
+def _simulate_sharded(args: argparse.Namespace, config: Config) -> int:
+    """``twin simulate --shards N``: the run on Ray shards (``engine.app.shard_simulate``)."""
+    from synthtwin.engine.app.shard_simulate import run_sharded
+    from synthtwin.engine.app.shards import ClusterError
+
+    if args.store is not None:
+        raise ConfigError("--store is not available with --shards yet; run without --shards")
+    ticks = round(args.days * SECONDS_PER_DAY / args.step_s)
+    desc = f"{config.sim.twins} twins on {config.cluster.shards} shards"
+    try:
+        with tqdm(total=ticks, unit="tick", disable=args.quiet, desc=desc) as bar:
+            sharded = run_sharded(config, args.days, args.out, args.vitals_every, bar.update)
+    except ClusterError as err:
+        print(f"twin simulate: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    for name, path in sharded.run.files.items():
+        print(f"{name}: {path}")
+    twin_days = sharded.run.twins * args.days
+    print(f"shards: {config.cluster.shards}, {twin_days / sharded.wall_s:.0f} twin-days/s, "
+          f"{sharded.handoffs} handoffs ({sharded.handoff_s:.2f} s)")  # fmt: skip
     return 0
 
 
