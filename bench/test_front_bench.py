@@ -8,6 +8,10 @@ decodes every crowd message. A message is the same on both paths by its ``(topic
 front changes only ``seq`` and ``base``). Latency is from the shard's send to the decoded
 message, p50/p99 on each path, and the front's added p50/p99 (matched messages).
 
+``test_front_restamp_crowd`` against ``test_client_decode_crowd``: the front's work for one
+crowd delta of a cell of 1,000 walking twins (decode the envelope, map the seq and base, track
+the cell's membership, encode again) beside what every client does with it (decode it).
+
 Numbers go to ``benchmark.extra_info``; run with ``pytest bench/test_front_bench.py
 --benchmark-enable`` (with benchmarks disabled every benchmark runs once, as a smoke test).
 """
@@ -26,10 +30,13 @@ import numpy as np
 import zmq
 
 from bench.stamped_publisher import stamp
+from bench.test_wire_bench import CELL, SEED, _advance, _walkers
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
+from synthtwin.engine.regions import RegionMap
 from synthtwin.net.front import shard_security
-from synthtwin.net.wire import crowd
+from synthtwin.net.front_stream import FrontStream, unpack
+from synthtwin.net.wire import CrowdEncoder, crowd
 from tests.loopback import loopback
 
 RUN_S = 4.0
@@ -139,3 +146,29 @@ def test_front_added_latency(benchmark, tmp_path):
             benchmark.extra_info[f"{path}_p50_ms"] = round(float(np.percentile(ms, 50)), 3)
             benchmark.extra_info[f"{path}_p99_ms"] = round(float(np.percentile(ms, 99)), 3)
     assert latency_ms["front"], "no crowd message came through the front"
+
+
+def _keyframe_and_delta(n: int = 1_000) -> tuple[bytes, bytes]:
+    """A cell's keyframe of ``n`` walking twins and a delta 1/10 s later."""
+    rng = np.random.default_rng(SEED)
+    twins = _walkers(n, rng)
+    encoder = CrowdEncoder(CELL)
+    keyframe = encoder.encode(0, 1, 0.0, **twins)
+    _advance(twins, 0.1, np.ones(n, bool), rng)
+    return keyframe, encoder.encode(3, 2, 0.1, **twins)
+
+
+def test_front_restamp_crowd(benchmark):
+    benchmark.group = "front-crowd-1k"
+    keyframe, delta = _keyframe_and_delta()
+    stream = FrontStream(RegionMap.single())
+    topic = b"cell/2/5/crowd"
+    key_seq = crowd.decode(stream.receive(0, topic, unpack(keyframe))[-1][1]).seq
+    published = benchmark(lambda: stream.receive(0, topic, unpack(delta)))
+    assert crowd.decode(published[-1][1]).base == key_seq and stream.dropped_deltas == 0
+
+
+def test_client_decode_crowd(benchmark):
+    benchmark.group = "front-crowd-1k"
+    _, delta = _keyframe_and_delta()
+    assert benchmark(crowd.decode, delta).seq == 2
