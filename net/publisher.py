@@ -56,7 +56,7 @@ from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import DEAD_RECKONING_M, CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
 
-__all__ = ["MAX_SUBSCRIPTION_MESSAGES", "Publisher", "TwinFollows"]
+__all__ = ["MAX_SUBSCRIPTION_MESSAGES", "CellMembers", "Publisher", "TwinFollows"]
 
 CROWD_COLUMNS = ("position_m", "heading_rad", "speed_mps", "activity", "clip", "clip_phase",
                  "clip_blend")  # fmt: skip
@@ -119,6 +119,74 @@ class TwinFollows:
             del counter[twin]
 
 
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class CellMembers:
+    """The world's rows by cell, kept between ticks (a spatial hash): each cell's rows in
+    ascending id order, and each row's cell as an index into ``cells``.
+
+    Replication then gathers only the twins of the cells due this tick and finds the cells of
+    changed twins by a count over the index, instead of sorting every twin by cell each tick.
+    Rebuilt when rows change (spawn, despawn: ``version``); otherwise only the twins that changed
+    cell are moved, a few a tick.
+
+    Attributes:
+        version: the world's column version the rows were taken at (-1: never).
+        cells: ``(ix, iy)`` of each index, in the order first seen.
+        index: the index of each cell.
+        rows: ``(n,) int64`` rows of each index, ids ascending (empty once a cell emptied).
+        row_cell: ``(N,) int64`` the index of each row's cell.
+    """
+
+    version: int = -1
+    cells: list[tuple[int, int]] = field(default_factory=list)
+    index: dict[tuple[int, int], int] = field(default_factory=dict)
+    rows: list[np.ndarray] = field(default_factory=list)
+    row_cell: np.ndarray = field(default_factory=lambda: _NO_ROWS)
+
+    def rebuild(self, version: int, ids: np.ndarray, cells: np.ndarray) -> None:
+        """Group every row: ``ids`` (N,) and their ``cells`` (N, 2) int32, by row."""
+        key = _cell_key(cells)
+        order = np.lexsort((ids, key))  # by cell, then by id
+        bounds = np.flatnonzero(np.diff(key[order])) + 1
+        self.version, self.cells, self.index, self.rows = version, [], {}, []
+        self.row_cell = np.empty(len(ids), np.int64)
+        for rows in np.split(order, bounds) if len(order) else []:
+            self._add(tuple(cells[rows[0]].tolist()), rows)
+            self.row_cell[rows] = len(self.cells) - 1
+
+    def _add(self, cell: tuple[int, int], rows: np.ndarray) -> int:
+        self.index[cell] = len(self.cells)
+        self.cells.append(cell)
+        self.rows.append(rows)
+        return self.index[cell]
+
+    def move(self, ids: np.ndarray, rows: np.ndarray, cells: np.ndarray) -> None:
+        """Move ``rows`` (M,) to their new ``cells`` (M, 2); ``ids`` (N,) of every row."""
+        for row, cell in zip(rows.tolist(), cells.tolist(), strict=True):
+            old = self.row_cell[row]
+            self.rows[old] = self.rows[old][self.rows[old] != row]
+            at = self.index.get((cell[0], cell[1]))
+            if at is None:
+                at = self._add((cell[0], cell[1]), _NO_ROWS)
+            members = self.rows[at]
+            place = np.searchsorted(ids[members], ids[row])
+            self.rows[at] = np.insert(members, place, row)
+            self.row_cell[row] = at
+
+    def of(self, cell: tuple[int, int]) -> np.ndarray:
+        """``(n,) int64`` the rows of ``cell``, ids ascending (empty: none)."""
+        at = self.index.get(cell)
+        return _NO_ROWS if at is None else self.rows[at]
+
+    def cells_with(self, rows: np.ndarray) -> set[tuple[int, int]]:
+        """The cells of ``rows`` (a ``(N,) bool`` mask or indices), by a count (no sort)."""
+        counts = np.bincount(self.row_cell[rows], minlength=len(self.cells))
+        return {self.cells[at] for at in np.flatnonzero(counts).tolist()}
+
+
 class Publisher:
     """Encodes and publishes the world's changes; also serves the ``snapshot`` of the streams.
 
@@ -165,6 +233,8 @@ class Publisher:
         self._last_cell = np.zeros((0, 2), dtype=np.int32)
         self._carried = np.zeros(0, dtype=bool)
         """Per twin id: whether a published crowd stream holds it (in ``_last_cell``)."""
+        self._members = CellMembers()
+        """The world's rows by cell, as of this tick."""
         self._dirty: set[tuple[int, int]] = set()
         """Cells where something visible changed, waiting for their turn."""
         self._membership: set[tuple[int, int]] = set()
@@ -221,7 +291,7 @@ class Publisher:
             changed_activity = self._publish_activity_events(ids, world["activity"])
             cells = topics.cell_of(world["position_m"])
             self._publish_crowd(world, ids, cells, changed_activity)
-            self._publish_vitals(world, ids, cells, tick.index)
+            self._publish_vitals(world, ids, tick.index)
             self._publish_shapes(world, ids, tick.index)
         finally:
             self._flush()
@@ -294,31 +364,34 @@ class Publisher:
         self, world: World, ids: np.ndarray, cells: np.ndarray, changed_activity: np.ndarray
     ) -> None:
         """Encode the cells a twin entered or left, and those whose turn it is that changed
-        visibly or owe a keyframe."""
+        visibly or owe a keyframe; only the twins of those cells are gathered."""
         previous_cell = self._last_cell[ids]
         carried = self._carried[ids]
         moved = ~carried | (previous_cell != cells).any(axis=1)
+        self._update_members(world, ids, cells, moved)
         dirty = (world["speed_mps"] > 0) | changed_activity
         dirty |= self._last_clip[ids] != world["clip"]
         dirty |= self._last_blend[ids] != world["clip_blend"]
-        self._dirty |= _cell_set(cells[dirty])
+        self._dirty |= self._members.cells_with(dirty)
         self._membership |= _cell_set(cells[moved]) | _cell_set(previous_cell[moved & carried])
         self._last_cell[ids] = cells
         self._carried[ids] = True
         self._last_clip[ids] = world["clip"]
         self._last_blend[ids] = world["clip_blend"]
-        due = self._due_cells(self.tick % self.crowd_period)
-        if not due:
-            return
-        key = _cell_key(cells)
-        order = np.argsort(key, kind="stable")
-        sorted_keys = key[order]
-        starts = np.searchsorted(sorted_keys, [_key_of(c) for c in due], "left")
-        ends = np.searchsorted(sorted_keys, [_key_of(c) for c in due], "right")
-        # gathered once in cell order: each cell's twins are then a slice (a view), not a gather
-        columns = [ids[order], *(world[name][order] for name in CROWD_COLUMNS)]
-        for cell, lo, hi in zip(due, starts, ends, strict=True):
-            self._encode_cell(cell, [column[lo:hi] for column in columns])
+        for cell in self._due_cells(self.tick % self.crowd_period):
+            rows = self._members.of(cell)
+            self._encode_cell(cell, [ids[rows], *(world[name][rows] for name in CROWD_COLUMNS)])
+
+    def _update_members(
+        self, world: World, ids: np.ndarray, cells: np.ndarray, moved: np.ndarray
+    ) -> None:
+        """Bring ``CellMembers`` to this tick: rebuilt when rows changed, else the ``moved``
+        (N,) bool twins moved."""
+        if world.columns.version != self._members.version:
+            self._members.rebuild(world.columns.version, ids, cells)
+        else:
+            rows = np.flatnonzero(moved)
+            self._members.move(ids, rows, cells[rows])
 
     def _due_cells(self, slot: int) -> list[tuple[int, int]]:
         """The cells to encode this tick, sorted: those a twin entered or left, and of the cells
@@ -355,16 +428,14 @@ class Publisher:
         if columns[0].size == 0:  # emptied: the stream ends; a twin entering starts a new one
             del self._encoders[cell]
 
-    def _publish_vitals(
-        self, world: World, ids: np.ndarray, cells: np.ndarray, tick_index: int
-    ) -> None:
+    def _publish_vitals(self, world: World, ids: np.ndarray, tick_index: int) -> None:
         """Cell vitals for the cells due this tick, the followed twins' own vitals, and the
         poses of the twins followed on the main socket."""
         slot = tick_index % self.vitals_period
         twin_slot = tick_index % self.twin_period
         followed = self._followed_rows(world, ids, self.vitals_follows, twin_slot)
         if self._vitals_outbox is not None:
-            self._publish_cell_vitals(world, ids, cells, slot)
+            self._publish_cell_vitals(world, ids, slot)
             every = self.vitals_follows.all
             due = np.flatnonzero(ids % self.vitals_period == slot) if every else []
             self._send_twin_vitals(world, ids, np.union1d(due, followed).astype(np.int64))
@@ -372,16 +443,12 @@ class Publisher:
             followed = self._followed_rows(world, ids, self.pose_follows, twin_slot)
         self._send_poses(world, ids, followed)
 
-    def _publish_cell_vitals(
-        self, world: World, ids: np.ndarray, cells: np.ndarray, slot: int
-    ) -> None:
-        """One vitals message for each cell due in ``slot`` of ``vitals_period``."""
-        key = _cell_key(cells)
-        due_rows = np.flatnonzero(key % self.vitals_period == slot)
-        for cell_key in np.unique(key[due_rows]):
-            rows = due_rows[key[due_rows] == cell_key]
-            cell = tuple(cells[rows[0]].tolist())
-            self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
+    def _publish_cell_vitals(self, world: World, ids: np.ndarray, slot: int) -> None:
+        """One vitals message for each cell (with twins) due in ``slot`` of ``vitals_period``."""
+        members = self._members
+        for cell, rows in zip(members.cells, members.rows, strict=True):
+            if rows.size and _key_of(cell) % self.vitals_period == slot:
+                self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
 
     def _followed_rows(
         self, world: World, ids: np.ndarray, follows: TwinFollows, slot: int

@@ -31,7 +31,7 @@ from synthtwin.engine.config import SecurityConfig, load_config
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.net import publisher as publisher_module
-from synthtwin.net.publisher import Publisher
+from synthtwin.net.publisher import CellMembers, Publisher
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.wire import CrowdDecoder, crowd, meta, reply, topics
 from synthtwin.net.wire.envelope import pack_envelope
@@ -284,3 +284,29 @@ def test_argument_errors_follow_the_templates_and_keep_the_id(served, op, args, 
     the request's id."""
     answer = ask(served[1], {"id": 11, "op": op, "args": args})
     assert (answer.id, answer.error.code, answer.error.message) == (11, "bad_request", message)
+
+
+def _members_table(members: CellMembers, ids: np.ndarray) -> dict[tuple[int, int], list[int]]:
+    """Each non-empty cell's ids, in the order ``members`` keeps them."""
+    return {c: ids[r].tolist() for c, r in zip(members.cells, members.rows, strict=True) if r.size}
+
+
+def test_cell_members_moved_twin_by_twin_equal_a_rebuild():
+    """Rows moved between cells (new cells, emptied ones) group as a fresh rebuild would: ids
+    ascending in each cell, every row's index pointing at its cell."""
+    rng = np.random.default_rng(11)
+    ids = rng.permutation(5_000).astype(np.uint32)[:400]  # rows not in id order (swap-removes)
+    cells = rng.integers(-3, 3, (400, 2)).astype(np.int32)
+    members = CellMembers()
+    members.rebuild(1, ids, cells)
+    for _ in range(20):
+        rows = rng.choice(400, 15, replace=False)
+        cells[rows] = rng.integers(-4, 4, (15, 2))
+        members.move(ids, rows, cells[rows])
+    fresh = CellMembers()
+    fresh.rebuild(1, ids, cells)
+    assert _members_table(members, ids) == _members_table(fresh, ids)
+    for row in range(400):
+        assert members.cells[members.row_cell[row]] == tuple(cells[row].tolist())
+    assert members.cells_with(np.arange(400) < 10) == {tuple(c) for c in cells[:10].tolist()}
+    assert members.of((99, 99)).size == 0
