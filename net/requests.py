@@ -41,11 +41,13 @@ import numpy as np
 
 from synthtwin.components.activity import CATEGORIES
 from synthtwin.components.physiology import VITAL_COLUMNS
+from synthtwin.components.scenario import ScenarioError
 from synthtwin.components.town import PLACE_KINDS, Town
 from synthtwin.engine.config import MAX_DT_S, MAX_TWINS, SecurityConfig
 from synthtwin.engine.journal import JournalError
 from synthtwin.engine.loop import Loop, LoopStats
 from synthtwin.engine.world import UnknownTwinError, World
+from synthtwin.net import scenario_requests
 from synthtwin.net.auth import AuthError, Role, TokenStore
 from synthtwin.net.chat_requests import ChatDone, ChatRefused, ChatRequests, Deferred
 from synthtwin.net.history_requests import HistoryDone, HistoryRefused, HistoryRequests
@@ -86,13 +88,13 @@ OP_ROLES: dict[str, Role] = {
     "snapshot": Role.VIEWER, "roster": Role.VIEWER, "town": Role.VIEWER, "stats": Role.VIEWER,
     "twin": Role.ANALYST, "chat": Role.ANALYST, "history": Role.ANALYST,
     "spawn": Role.OPERATOR, "despawn": Role.OPERATOR, "time_scale": Role.OPERATOR,
-    "pause": Role.OPERATOR, "resume": Role.OPERATOR,
+    "pause": Role.OPERATOR, "resume": Role.OPERATOR, "scenario": Role.OPERATOR,
 }  # fmt: skip
 """The lowest role that may run each op: viewers read the crowd, analysts a twin's health
 (``twin``: profile, vitals, today; ``chat``: the twin answers from them; ``history``: the health
 record), operators change the world; admin ops will be configuration. An unknown op needs a
 viewer (so that a caller without a token learns nothing of the ops)."""
-COMMANDS = ("spawn", "despawn", "time_scale", "pause", "resume")
+COMMANDS = ("spawn", "despawn", "time_scale", "pause", "resume", "scenario")
 """The ops that change the world or the loop: journaled, and replayed by ``apply``."""
 
 
@@ -177,7 +179,7 @@ class RequestHandler:
             "snapshot": self._snapshot, "roster": self._roster, "twin": self._twin,
             "spawn": self._spawn, "despawn": self._despawn, "time_scale": self._time_scale,
             "pause": self._pause, "resume": self._resume, "town": self._town,
-            "chat": self._chat, "history": self._history,
+            "chat": self._chat, "history": self._history, "scenario": self._scenario,
         }  # fmt: skip
 
     def handle(self, payload: bytes, peer: bytes | None = None) -> bytes | Deferred | None:
@@ -216,6 +218,8 @@ class RequestHandler:
             return self._reply(request_id, error=failure.error)
         except (ChatRefused, HistoryRefused) as refused:
             return self._reply(request_id, error=refused.error)
+        except ScenarioError as err:
+            return self._reply(request_id, error=ReplyError(err.code, str(err)))
         except UnknownTwinError as err:
             message = f"twin {err.twin_id} does not exist"
             return self._reply(request_id, error=ReplyError(reply.UNKNOWN_TWIN, message))
@@ -389,6 +393,14 @@ class RequestHandler:
     def _resume(self, args: dict[str, Any]) -> dict[str, Any]:
         return self._commit("resume", {})
 
+    def _scenario(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Start, list or stop scenarios (``net.scenario_requests``); start and stop are
+        journaled commands, list a read."""
+        command = scenario_requests.check(self.controls.world, args)
+        if command["action"] == "list":
+            return scenario_requests.apply(self.controls.world, command)
+        return self._commit("scenario", command)
+
     def _commit(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Write the checked command ahead in the journal, then carry it out."""
         if self.journal is not None:
@@ -397,8 +409,9 @@ class RequestHandler:
 
     def apply(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         """Carry out a checked command of ``COMMANDS`` with its journaled ``args`` (``spawn``:
-        ``count``, ``seed``; ``despawn``: ``ids``; ``time_scale``: ``scale``); returns its
-        result. A resumed server replays its journal through it: no role, rate or range check.
+        ``count``, ``seed``; ``despawn``: ``ids``; ``time_scale``: ``scale``; ``scenario``: the
+        command of ``scenario_requests.check``); returns its result. A resumed server replays
+        its journal through it: no role, rate or range check.
 
         Raises:
             UnknownTwinError: a despawned id is gone; KeyError: ``op`` is not a command.
@@ -418,6 +431,8 @@ class RequestHandler:
         if op in ("pause", "resume"):
             loop.paused = op == "pause"
             return {"paused": loop.paused}
+        if op == "scenario":
+            return scenario_requests.apply(self.controls.world, args)
         raise KeyError(f"{op!r} is not one of {COMMANDS}")
 
     def _loop_stats(self) -> LoopStats:

@@ -1,0 +1,186 @@
+"""Scenarios over the ROUTER (``scenario`` op): start, list, stop; operator only; arguments
+checked with the protocol's templates; kept in checkpoints and replayed from the journal after
+a kill -9 (a real ``twin serve`` on 127.0.0.1). The alert rules they drive:
+``tests/test_scenario_alerts.py``."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from synthtwin.components.scenario import SCENARIO_EFFECTS, Scenario, Scenarios
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.checkpoint import save_checkpoint
+from synthtwin.engine.config import load_config
+from synthtwin.net.auth import Role, TokenStore
+from synthtwin.net.publisher import Publisher
+from synthtwin.net.wire.dealer import RequestClient
+from synthtwin.systems.scenario import effect, strength
+from tests.conftest import MONDAY
+from tests.test_durability import FIRST_CHECKPOINT_S, kill_hard, start_serve, wait_for
+from tests.test_request_limits import ask, error_of, make_handler
+
+DAY_S = 86_400.0
+
+
+@pytest.fixture(scope="module")
+def world():
+    """12 twins, one tick a simulated minute, published, as
+    ``tests.test_request_limits.make_handler`` takes them."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    xpub.bind("inproc://scenarios")
+    publisher = Publisher(xpub, 1.0, 30, 1.0, 1.0, 1.0)
+    config = load_config(None, twins=12, seed=4, tick_hz=1.0, time_scale=60.0, start=MONDAY)
+    sim = build_simulation(config, replicator=publisher)
+    sim.loop.run_ticks(2)
+    yield sim, publisher
+    xpub.close(linger=0)
+    context.term()
+    sim.close()
+
+
+def test_a_fever_rises_within_hours_and_a_drug_fades_after_its_end():
+    fever = Scenario(1, 0, "illness", 0.0, 2 * DAY_S, {"severity": "moderate"})
+    how = effect(fever)
+    assert how.temp_c == 1.5 and how.hr_bpm == pytest.approx(8.5 * 1.5)
+    assert strength(fever, how, -1.0) == 0.0
+    assert strength(fever, how, 2 * 3600.0) == pytest.approx(1 - np.exp(-1))
+    assert strength(fever, how, DAY_S) == pytest.approx(1.0, abs=1e-5)
+    assert strength(fever, how, 2 * DAY_S + 12 * 3600.0) == pytest.approx(np.exp(-1), rel=1e-6)
+    drug = Scenario(2, 0, "medication", 0.0, 30 * DAY_S, {"drug": "antihypertensive",
+                                                          "classes": 2})  # fmt: skip
+    assert (effect(drug).sbp_mmhg, effect(drug).dbp_mmhg) == (-18.2, -11.0)
+
+
+def test_scenarios_start_list_and_stop_and_change_the_twin(world):
+    sim, _ = world
+    handler = make_handler(world)
+    twin = int(sim.world.ids[3])
+    started = ask(handler, "scenario", action="start", twin=twin, kind="illness", days=2.0,
+                  severity="severe")  # fmt: skip
+    assert started.ok, started.error
+    scenario = started.result["scenario"]
+    assert (scenario["twin"], scenario["kind"], scenario["state"]) == (twin, "illness", "active")
+    assert scenario["args"] == {"severity": "severe"}
+    later = ask(handler, "scenario", action="start", twin=twin, kind="short_night", days=3,
+                hours=5, start="2026-03-10T22:00:00")  # fmt: skip
+    assert later.result["scenario"]["state"] == "planned"
+    assert later.result["scenario"]["end"] == "2026-03-13T22:00:00"
+    sim.loop.run_ticks(2)  # the fever rises from its start on
+    row = sim.world.row_of(twin)
+    assert sim.world["scenario_temp_c"][row] > 0 and sim.world["scenario_spo2_pct"][row] > 0
+    listed = ask(handler, "scenario", action="list", twin=twin).result["scenarios"]
+    assert [s["id"] for s in listed] == [scenario["id"], later.result["scenario"]["id"]]
+    stopped = ask(handler, "scenario", action="stop", id=scenario["id"]).result["scenario"]
+    assert stopped["stopped"] and stopped["state"] == "ended"
+    assert ask(handler, "scenario", action="list", twin=twin + 1000).result["scenarios"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        ({}, "bad_request", "missing field 'args.action'"),
+        ({"action": "begin"}, "out_of_range",
+         "field 'args.action' holds 'begin', expected one of start, list, stop"),
+        ({"action": "start", "twin": 99_999, "kind": "illness", "days": 1}, "unknown_twin",
+         "twin 99999 does not exist"),
+        ({"action": "start", "twin": "one"}, "bad_request",
+         "field 'args.twin' must be int, got str"),
+        ({"action": "start", "twin": 1, "kind": "flu", "days": 1}, "out_of_range",
+         "field 'args.kind' holds 'flu', expected one of illness, medication, exercise, "
+         "short_night"),
+        ({"action": "start", "twin": 1, "kind": "illness", "days": 0}, "out_of_range",
+         "field 'args.days' holds 0.0, expected more than 0, at most 366"),
+        ({"action": "start", "twin": 1, "kind": "illness", "days": 1, "severity": 3},
+         "bad_request", "field 'args.severity' must be str, got int"),
+        ({"action": "start", "twin": 1, "kind": "medication", "days": 1}, "bad_request",
+         "missing field 'args.drug'"),
+        ({"action": "start", "twin": 1, "kind": "medication", "days": 1,
+          "drug": "antihypertensive", "classes": 4}, "out_of_range",
+         "field 'args.classes' holds 4, expected 1..3"),
+        ({"action": "start", "twin": 1, "kind": "short_night", "days": 1, "hours": 0.5},
+         "out_of_range", "field 'args.hours' holds 0.5, expected 1..8"),
+        ({"action": "start", "twin": 1, "kind": "exercise", "days": 1, "factor": float("nan")},
+         "out_of_range", "field 'args.factor' holds nan, expected 0..4"),
+        ({"action": "start", "twin": 1, "kind": "illness", "days": 1, "start": "yesterday"},
+         "bad_request", "args.start 'yesterday': expected a simulated local time "
+         "YYYY-MM-DDTHH:MM:SS"),
+        ({"action": "start", "twin": 1, "kind": "illness", "days": 1,
+          "start": "2026-03-01T00:00:00"}, "out_of_range",
+         "field 'args.start' holds 2026-03-01T00:00:00, expected {now} or later "
+         "(simulated now)"),
+        ({"action": "stop", "id": 4_000}, "out_of_range", "no scenario 4000"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_are_refused_with_short_errors_and_change_nothing(world, args, code, message):
+    sim, _ = world
+    handler = make_handler(world)
+    before = dict(sim.world.resource(Scenarios).items)
+    now = sim.world.clock.now.isoformat(timespec="seconds")
+    assert error_of(ask(handler, "scenario", **args)) == (code, message.replace("{now}", now))
+    assert sim.world.resource(Scenarios).items == before
+
+
+def test_only_operators_may_start_list_or_stop_scenarios(world, tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    tokens = {role: store.create(role, role.name) for role in Role}
+    handler = make_handler(world, store)
+    for role in (Role.VIEWER, Role.ANALYST):
+        answer = ask(handler, "scenario", token=tokens[role], action="list")
+        assert error_of(answer)[0] == "forbidden"
+    for role in (Role.OPERATOR, Role.ADMIN):
+        assert ask(handler, "scenario", token=tokens[role], action="list").ok
+
+
+def test_scenarios_and_their_effects_survive_a_checkpoint(tmp_path):
+    config = load_config(None, twins=6, seed=2, tick_hz=1.0, time_scale=300.0, start=MONDAY)
+    sim = build_simulation(config)
+    try:
+        twin = int(sim.world.ids[2])
+        scenarios = sim.world.resource(Scenarios)
+        scenarios.add(twin, "medication", 0.0, 5 * DAY_S, {"drug": "sulfonylurea", "classes": 1})
+        scenarios.add(twin, "exercise", 0.0, 30 * DAY_S, {"factor": 2.0})
+        scenarios.stop(2, 600.0)
+        sim.loop.run_ticks(12)
+        save_checkpoint(sim.world, sim.schedule, tmp_path / "w.ckpt")
+        resumed = build_simulation(config, resume=tmp_path / "w.ckpt")
+        try:
+            assert resumed.world.resource(Scenarios).items == scenarios.items
+            assert resumed.world.resource(Scenarios).next_id == 3
+            sim.loop.run_ticks(30)
+            resumed.loop.run_ticks(30)
+            for name in (*SCENARIO_EFFECTS.names, "glucose_mgdl", "hr_bpm"):
+                assert np.array_equal(resumed.world[name], sim.world[name]), name
+        finally:
+            resumed.close()
+    finally:
+        sim.close()
+
+
+def test_no_acknowledged_scenario_is_lost_on_kill_9(tmp_path):
+    proc, router = start_serve(tmp_path)
+    try:
+        assert wait_for(lambda: (tmp_path / "w.ckpt").is_file(), FIRST_CHECKPOINT_S)
+        time.sleep(0.5)  # past the first checkpoint: the commands live in the journal only
+        with RequestClient(router) as client:
+            kept = client.call("scenario", action="start", twin=3, kind="medication", days=14,
+                               drug="antihypertensive", classes=2)["scenario"]  # fmt: skip
+            ended = client.call("scenario", action="start", twin=4, kind="illness", days=3)
+            client.call("scenario", action="stop", id=ended["scenario"]["id"])
+    finally:
+        kill_hard(proc)  # right after the acks
+    proc, router = start_serve(tmp_path, "--resume", str(tmp_path / "w.ckpt"))
+    try:
+        with RequestClient(router) as client:
+            listed = client.call("scenario", action="list")["scenarios"]
+        assert [(s["id"], s["twin"], s["kind"], s["stopped"]) for s in listed] == [
+            (kept["id"], 3, "medication", False), (kept["id"] + 1, 4, "illness", True)
+        ]  # fmt: skip
+        assert listed[0]["args"] == {"drug": "antihypertensive", "classes": 2}
+        assert listed[0]["start"] == kept["start"] and listed[0]["end"] == kept["end"]
+    finally:
+        kill_hard(proc)
