@@ -170,7 +170,7 @@ def test_malformed_requests_get_error_replies_and_the_server_keeps_ticking(servi
     assert serving.sim.world.tick > tick
 
 
-def test_a_watched_twin_gets_its_vitals_and_pose(serving):
+def test_a_watched_twin_gets_its_vitals_pose_and_body(serving):
     from synthtwin.net.wire import decode_any
 
     ctx = zmq.Context()
@@ -181,7 +181,7 @@ def test_a_watched_twin_gets_its_vitals_and_pose(serving):
     kinds = set()
     deadline = time.monotonic() + 10
     try:
-        while kinds != {"vitals", "pose"} and time.monotonic() < deadline:
+        while kinds != {"vitals", "pose", "shape"} and time.monotonic() < deadline:
             if sub.poll(200):
                 topic, payload = sub.recv_multipart()
                 message = decode_any(payload)
@@ -192,7 +192,7 @@ def test_a_watched_twin_gets_its_vitals_and_pose(serving):
     finally:
         sub.close()
         ctx.term()
-    assert kinds == {"vitals", "pose"}
+    assert kinds == {"vitals", "pose", "shape"}
 
 
 def test_the_gateway_and_the_simulation_keep_to_their_own_cores(tmp_path):

@@ -126,11 +126,11 @@ def test_prefix_subscriptions_select_topics_and_unsubscribe_stops_them(serving):
             prefix = f"twin/{twin}/"
             assert await control(ws, "subscribe", prefix) == {"op": "subscribed", "prefix": prefix}
             topics = set()
-            while len(topics) < 2:
+            while len(topics) < 3:
                 topic, _ = split_frame(await asyncio.wait_for(ws.recv(), WAIT_S))
                 assert topic.startswith(prefix.encode()), topic
                 topics.add(topic)
-            assert topics == {f"{prefix}pose".encode(), f"{prefix}vitals".encode()}
+            assert topics == {f"{prefix}{kind}".encode() for kind in ("pose", "vitals", "shape")}
             answer = await control(ws, "unsubscribe", prefix)
             assert answer == {"op": "unsubscribed", "prefix": prefix}
             await asyncio.sleep(0.3)  # messages already on their way

@@ -90,13 +90,14 @@ def test_a_viewer_gets_no_health_topic_and_an_analyst_follows_vitals(serving, ma
             await control(ws, "subscribe", "")
             await control(ws, "subscribe", f"twin/{twin}/")
             topics = set()
+            own = {f"twin/{twin}/{kind}".encode() for kind in ("pose", "shape")}
             for _ in range(300):
                 message = await asyncio.wait_for(ws.recv(), WAIT_S)
                 if isinstance(message, bytes):
                     topics.add(split_frame(message)[0])
-                if f"twin/{twin}/pose".encode() in topics and len(topics) > 3:
+                if own <= topics and len(topics) > 4:
                     break
-            assert f"twin/{twin}/pose".encode() in topics
+            assert own <= topics, "a viewer sees a followed twin's pose and body (not health data)"
             assert not [t for t in topics if t.endswith(b"/vitals")], topics
             await ws.send(request_frame(2, "twin", id=twin))
             assert (await replies(ws, 1))[2].error.code == "forbidden"

@@ -216,6 +216,7 @@ def test_the_main_pub_carries_no_vitals(secured: Secured):
         seen = receive_topics(sub, 2.0)
     assert any(t.endswith(b"/crowd") for t in seen)
     assert f"twin/{twin}/pose".encode() in seen
+    assert f"twin/{twin}/shape".encode() in seen, "the body is not health data"
     assert not vitals_topics(seen)
 
 
