@@ -76,7 +76,7 @@ from synthtwin.net.render.flight import Flight
 from synthtwin.net.render.town import TownView
 from synthtwin.net.wire.client import AsyncCloneClient
 from synthtwin.net.wire.clone import Applied, Crowd, Replica
-from synthtwin.net.wire.crowd import CrowdState
+from synthtwin.net.wire.crowd import CrowdState, dead_reckon
 from synthtwin.net.wire.dealer import ClientClosed, RequestError, RequestTimeout
 from synthtwin.net.wire.topics import topic_for
 from synthtwin.net.wire.vitals import VitalsMessage
@@ -104,7 +104,7 @@ STALL_S = 6.0
 WATCH_EVERY_S = 1.0
 MAX_EXTRAPOLATION_S = 0.25
 """How far past the newest message the feed's present runs on (a paused simulation sends none),
-and the longest a position is dead-reckoned, sim seconds."""
+sim seconds."""
 VIDEO_CLOCK = 90000
 MESSAGE_KEYS = frozenset({"camera", "pan", "orbit", "zoom", "pick", "select", "follow"})
 _UNCHANGED = object()
@@ -140,7 +140,8 @@ class CrowdFeed:
     ``latest`` converts ``Replica.crowd`` (every twin once, ``net.wire.clone.merge_cells``) when
     it changed. ``view`` advances each twin from its record to the present, as protocol clients
     do: phase at the clip's own rate (stride per loop for gaits; twins at rest are in no delta, so
-    their records age), position along heading at its speed for at most ``MAX_EXTRAPOLATION_S``.
+    their records age), position dead-reckoned along heading at its speed (protocol 6.1: a
+    traveller going straight is in no delta until its next keyframe).
     The present is the newest crowd message's sim time (``on_crowd``) plus the wall time since at
     the rate sim time has been moving, at most ``MAX_EXTRAPOLATION_S`` ahead.
     """
@@ -185,18 +186,17 @@ class CrowdFeed:
         crowd = self.latest()
         if crowd.ids.size == 0:
             return crowd
-        age_s = np.maximum(self.now_s() - self._crowd.sample_t_s, 0.0)
+        now_s = self.now_s()
+        age_s = np.maximum(now_s - self._crowd.sample_t_s, 0.0)
         clip = crowd.clip.astype(np.int64)
         stride_m = self.library.stride_m[clip]
         speed = self._crowd.speed_mps
         loops_per_s = np.where(
             stride_m > 0, speed / np.maximum(stride_m, 1e-6), 1.0 / self.library.period_s[clip]
         )
-        step_m = (speed * np.minimum(age_s, MAX_EXTRAPOLATION_S))[:, None]
-        heading = crowd.heading_rad
         return dataclasses.replace(
             crowd,
-            pos_m=crowd.pos_m + step_m * np.stack([np.cos(heading), np.sin(heading)], axis=1),
+            pos_m=dead_reckon(crowd.pos_m, crowd.heading_rad, speed, self._crowd.sample_t_s, now_s),
             phase=((crowd.phase + loops_per_s * age_s) % 1.0).astype(np.float32),
         )
 
