@@ -473,6 +473,9 @@ class ClusterConfig:
         cpus: CPUs a local Ray cluster may use (None: all of the machine's).
         object_store_mb: a local Ray cluster's shared-memory object store, MB.
         actor_restarts: times Ray restarts a killed shard actor before the run fails.
+        shard_port_base: ``twin serve --shards`` on a cluster joined by ``ray_address``: shard
+            ``k`` serves its PUB, ROUTER and health PUB on ports ``base + 3k`` to ``base + 3k + 2``
+            of its node (a local cluster takes free loopback ports).
     """
 
     shards: int = 1
@@ -482,6 +485,7 @@ class ClusterConfig:
     cpus: int | None = None
     object_store_mb: int = 256
     actor_restarts: int = 3
+    shard_port_base: int = 5600
 
     def validate(self) -> ClusterConfig:
         _check(1 <= self.shards <= 256, "shards", self.shards, "1..256 shards")
@@ -492,6 +496,8 @@ class ClusterConfig:
         _check(self.cpus is None or 1 <= self.cpus <= 4096, "cpus", self.cpus, "1..4096 CPUs")
         _check(78 <= self.object_store_mb <= 1 << 20, "object_store_mb", self.object_store_mb,
                "78..1048576 MB (Ray's minimum is 75 MiB)")  # fmt: skip
+        _check(1024 <= self.shard_port_base <= 65535 - 3 * self.shards, "shard_port_base",
+               self.shard_port_base, "1024..65535 - 3 x shards")  # fmt: skip
         _check(0 <= self.actor_restarts <= 1000, "actor_restarts", self.actor_restarts,
                "0..1000 restarts")  # fmt: skip
         return self

@@ -4,6 +4,9 @@ merged output. One Ray session serves the module."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +221,39 @@ def test_simulate_shards_bad_input_is_refused_before_any_shard_starts(
     with pytest.raises(SystemExit):
         main(["simulate", "--days", "1", "--out", out, "--shards", "0"])
     assert "--shards" in capsys.readouterr().err
+
+
+def test_serve_on_two_shards_answers_through_one_front(tmp_path: Path) -> None:
+    """``twin serve --shards 2``'s parts: the shards serve today's endpoints, the front merges
+    them (every twin in its roster, a twin's request answered by its shard), and stopping saves
+    a manifest."""
+    from synthtwin.clients.python import RequestClient, RequestError
+    from synthtwin.engine.app.shard_serve import ShardServing
+    from tests.loopback import loopback
+
+    config = load_config(
+        None, twins=TWINS, seed=SEED, tick_hz=10.0, start=MORNING,
+        serve={"pub_endpoint": loopback(), "router_endpoint": loopback(),
+               "checkpoint": tmp_path / "world.ckpt", "http_enabled": False},
+        history={"enabled": False}, cluster={"shards": 2},
+    )  # fmt: skip
+    serving = ShardServing(config)
+    runner = threading.Thread(target=serving.run)
+    runner.start()
+    try:
+        with RequestClient(config.serve.router_endpoint, timeout_s=20.0) as client:
+            deadline = time.monotonic() + 60
+            roster = {"ids": []}
+            while len(roster["ids"]) < TWINS and time.monotonic() < deadline:
+                time.sleep(0.2)
+                with contextlib.suppress(RequestError):  # until both shards joined the front
+                    roster = client.call("roster")
+            assert sorted(roster["ids"]) == list(range(1, TWINS + 1))
+            twin = client.call("twin", id=int(roster["ids"][-1]))
+            assert twin["id"] == int(roster["ids"][-1])
+    finally:
+        serving.stop.set()
+        runner.join(timeout=60)
+    assert not runner.is_alive()
+    manifest = ShardManifest.read(tmp_path / "world.shards" / "manifest.json")
+    assert manifest.shards == 2 and manifest.tick == serving.saved.tick > 0

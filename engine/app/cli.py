@@ -171,6 +171,15 @@ def _parser() -> argparse.ArgumentParser:
         "beside it (data/world.ckpt)",
     )
     srv.add_argument(
+        "--shards", type=_positive_int, default=None, metavar="N",
+        help="run the world on N Ray shards behind one front (1); --resume then takes a shard "
+        "manifest",
+    )  # fmt: skip
+    srv.add_argument(
+        "--ray-address", default=None, metavar="ADDRESS",
+        help="with --shards: join this Ray cluster instead of starting a local one",
+    )  # fmt: skip
+    srv.add_argument(
         "--insecure",
         action="store_true",
         help="allow binding beyond loopback without access tokens and encryption (warns)",
@@ -267,10 +276,42 @@ def _serve(args: argparse.Namespace) -> int:
         tick_hz=args.tick_hz,
         time_scale=args.time_scale,
         device=args.device,
+        cluster={"shards": args.shards, "ray_address": args.ray_address},
     )
+    if config.cluster.shards > 1 or args.ray_address:
+        return _serve_sharded(config, args.resume)
     explicit_scale = args.time_scale is not None
     saved = serve(config, args.resume, _announce, keep_time_scale=explicit_scale).saved
     return _report_save(saved, config.serve.checkpoint)
+
+
+def _serve_sharded(config: Config, resume: Path | None) -> int:
+    """``twin serve --shards N``: the shards and their front (``engine.app.shard_serve``)."""
+    import signal
+
+    from synthtwin.engine.app.shard_serve import ShardServing, shard_checkpoints
+    from synthtwin.engine.app.shards import ClusterError
+    from synthtwin.net.front import FrontError
+
+    try:
+        serving = ShardServing(config, resume)
+    except (ClusterError, FrontError) as err:
+        print(f"twin serve: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: serving.stop.set())
+    endpoints = serving.front.endpoints
+    print(
+        f"twin serve: {config.cluster.shards} shards at {config.sim.tick_hz:g} Hz behind one front"
+        f"\n  PUB    {endpoints['pub']}\n  ROUTER {endpoints['router']}\n"
+        "  (no HTTP API with --shards yet)\n  Ctrl-C stops and saves the world",
+        flush=True,
+    )
+    serving.run()
+    manifest = shard_checkpoints(config) / "manifest.json"
+    print(f"twin serve: stopped; world saved at tick {serving.saved.tick}; resume with "
+          f"--resume {manifest}", flush=True)  # fmt: skip
+    return 0
 
 
 def _report_save(saved: ShutdownSave | None, checkpoint: Path) -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,9 @@ from synthtwin.engine.config import Config
 from synthtwin.engine.journal import sync_folder
 from synthtwin.engine.regions import RegionMap
 from synthtwin.engine.world import Twins
+from synthtwin.net.front import shard_security
+from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.server import ZmqServer
 from synthtwin.net.wire.topics import cell_of
 from synthtwin.systems.health import HealthRecord
 
@@ -152,6 +155,8 @@ class ShardSpec:
             ``resume``); None: no checkpoints.
         resume: a manifest to start from when ``checkpoints`` has none.
         vitals_every_s: sample every twin's vitals this often (simulated s), for headless runs.
+        serve_at: serve today's endpoints on these (PUB, ROUTER, health PUB with access
+            control), for a front (``net.front``), the same after a restart; None: headless.
     """
 
     config: Config
@@ -160,6 +165,7 @@ class ShardSpec:
     checkpoints: Path | None = None
     resume: Path | None = None
     vitals_every_s: float | None = None
+    serve_at: tuple[str, str, str] | None = None
 
 
 @dataclass
@@ -201,6 +207,7 @@ class Shard:
     def __init__(self, spec: ShardSpec) -> None:
         self.spec = spec
         self.sim: Simulation | None = None
+        self.server: ZmqServer | None = None
         self.regions: RegionMap | None = None
         self._outbox: list[Twins] = []
         self._days_sent = 0
@@ -229,7 +236,7 @@ class Shard:
 
     def _fresh(self) -> None:
         """The whole world of the seed, then only this region's twins."""
-        self.sim = build_simulation(self.spec.config)
+        self.sim = self._build()
         self.regions = town_regions(self.sim.world.resource(Town), self.spec.count)
         self._own_stream(self.sim.world.tick)
         self.sim.world.take_twins(self._foreign_ids())
@@ -241,12 +248,10 @@ class Shard:
         manifest = ShardManifest.read(path)
         folder, k, n = path.parent, self.spec.index, self.spec.count
         if manifest.shards == n:
-            self.sim = build_simulation(self.spec.config, resume=folder / manifest.files[k])
+            self.sim = self._build(folder / manifest.files[k])
             self.regions = manifest.regions
         else:
-            self.sim = build_simulation(
-                self.spec.config, resume=folder / manifest.files[k if k < manifest.shards else 0]
-            )
+            self.sim = self._build(folder / manifest.files[k if k < manifest.shards else 0])
             self.regions = town_regions(self.sim.world.resource(Town), n)
             self._own_stream(manifest.tick)
             world = self.sim.world
@@ -257,6 +262,22 @@ class Shard:
                 self._outbox.append(self._lift(folder / manifest.files[j]))
             self._outbox.append(world.take_twins(self._foreign_ids()))
         self.restored_tick = manifest.tick
+
+    def _build(self, resume: Path | None = None) -> Simulation:
+        """The world as ``build_simulation`` builds it, behind this shard's server if it serves
+        (built once: a reload keeps its endpoints)."""
+        if self.spec.serve_at is None:
+            return build_simulation(self.spec.config, resume)
+        if self.server is None:
+            self.server = _shard_server(self.spec.config, self.spec.serve_at)
+        server = self.server
+        sim = build_simulation(
+            self.spec.config, resume, replicator=server.publisher, commands=server
+        )
+        server.publisher.epoch_iso = sim.world.clock.start.isoformat()
+        controls = Controls(sim.world, sim.loop, sim.spawn, sim.despawn, sim.today)
+        server.handler = RequestHandler(controls, server.publisher, server.security, server.tokens)
+        return sim
 
     def _lift(self, path: Path) -> Twins:
         """Every twin of another shard file (and its closed days, into this shard's record)."""
@@ -354,7 +375,31 @@ class Shard:
     def pid(self) -> int:
         return os.getpid()
 
+    def endpoints(self) -> dict[str, str]:
+        """Where this shard serves (``pub``, ``router``, ``health`` with access control)."""
+        if self.server is None:
+            raise RuntimeError(f"shard {self.spec.index} does not serve (headless)")
+        endpoints = self.server.endpoints
+        if any("0.0.0.0" in e for e in endpoints.values()):  # bound on every address
+            import ray
+
+            node = ray.util.get_node_ip_address()
+            endpoints = {k: e.replace("0.0.0.0", node) for k, e in endpoints.items()}
+        return endpoints
+
     def close(self) -> None:
         if self.sim is not None:
             self.sim.close()
             self.sim = None
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
+def _shard_server(config: Config, endpoints: tuple[str, str, str]) -> ZmqServer:
+    """Today's ZeroMQ server on ``endpoints`` (PUB, ROUTER, health PUB), with the security a
+    shard behind a front runs with (``net.front.shard_security``)."""
+    pub, router, health = endpoints
+    serve = replace(config.serve, pub_endpoint=pub, router_endpoint=router, http_enabled=False)
+    security = replace(shard_security(config.security), health_pub_endpoint=health)
+    return ZmqServer(serve, config.sim.tick_hz, security, config.tokens_file)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -116,6 +118,9 @@ class ShardCluster:
             killed shard then restarts the world from its start).
         resume: a manifest to continue from (any shard count).
         vitals_every_s: shards sample vitals this often (``twin simulate``).
+        serve: each shard serves today's endpoints (``endpoints()``), for the front (``twin
+            serve --shards``): free loopback ports on a local cluster, ``shard_port_base`` on
+            its node's address on a joined one.
 
     Raises:
         ClusterError: Ray cannot start, or a shard fails while being built (its message).
@@ -127,6 +132,7 @@ class ShardCluster:
         checkpoints: Path | None = None,
         resume: Path | None = None,
         vitals_every_s: float | None = None,
+        serve: bool = False,
     ) -> None:
         self.config = config
         self.count = config.cluster.shards
@@ -136,13 +142,14 @@ class ShardCluster:
         self.gaps: list[Gap] = []
         self.handoffs = HandoffStats()
         self.overruns = [0] * self.count
+        self.late_barriers = 0
         self._started_ray = connect_ray(config.cluster)
         actor = ray.remote(Shard).options(
             max_restarts=config.cluster.actor_restarts, num_cpus=0, scheduling_strategy="SPREAD"
         )
         self.actors = [
-            actor.remote(ShardSpec(config, k, self.count, checkpoints, resume, vitals_every_s))
-            for k in range(self.count)
+            actor.remote(ShardSpec(config, k, self.count, checkpoints, resume, vitals_every_s, at))
+            for k, at in enumerate(_serving_endpoints(config.cluster, self.count, serve))
         ]
         self._inbox = [None] * self.count
         try:
@@ -196,6 +203,27 @@ class ShardCluster:
                 on_step(reports)
             if self.checkpoints is not None and self.tick % settings.checkpoint_every_ticks == 0:
                 self.checkpoint()
+
+    def run_realtime(self, stop: threading.Event) -> None:
+        """Step at ``sim.tick_hz`` wall rate (a barrier every ``cluster.barrier_ticks`` ticks)
+        until ``stop`` is set, checkpointing as ``run`` does; a late barrier starts the next at
+        once (counted in ``late_barriers``), never catching up with a burst."""
+        barrier = self.config.cluster.barrier_ticks
+        period_s = barrier / self.config.sim.tick_hz
+        due = time.monotonic()
+        while not stop.is_set():
+            self.run(barrier)
+            due += period_s
+            wait = due - time.monotonic()
+            if wait > 0:
+                stop.wait(wait)
+            else:
+                self.late_barriers += 1
+                due = time.monotonic()
+
+    def endpoints(self) -> list[dict[str, str]]:
+        """Each serving shard's endpoints (``Shard.endpoints``), by shard."""
+        return self._gather([a.endpoints.remote() for a in self.actors])
 
     def _route(self, reports: list[StepReport]) -> None:
         """Each shard's next inbox: the emigrants whose cell its region holds, by id."""
@@ -323,6 +351,26 @@ class ShardCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _serving_endpoints(
+    cluster: ClusterConfig, count: int, serve: bool
+) -> list[tuple[str, str, str] | None]:
+    """Each shard's (PUB, ROUTER, health PUB) endpoints, fixed for the run (a restarted shard
+    binds them again): free loopback ports here, or ``shard_port_base`` ports on every node of a
+    joined cluster (``*``: the node's addresses; docs/deployment.md)."""
+    if not serve:
+        return [None] * count
+    if cluster.ray_address:
+        base = cluster.shard_port_base
+        return [tuple(f"tcp://*:{base + 3 * k + i}" for i in range(3)) for k in range(count)]
+    return [tuple(f"tcp://127.0.0.1:{_free_port()}" for _ in range(3)) for _ in range(count)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _retire_manifest(folder: Path) -> None:
