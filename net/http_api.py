@@ -25,6 +25,9 @@ POST   /api/twins/{id}/chat ``{"message", "conversation_id"}`` analyst ``chat``
 POST   /api/twins/spawn    ``{"count": n, "seed": s}``        operator  ``spawn``
 POST   /api/twins/despawn  ``{"ids": [...]}``                 operator  ``despawn``
 DELETE /api/twins/{id}                                        operator  ``despawn`` of one twin
+POST   /api/twins/{id}/scenarios ``{"kind", "days", ...}``     operator  ``scenario`` start
+GET    /api/twins/{id}/scenarios                              operator  ``scenario`` list
+DELETE /api/twins/{id}/scenarios/{sid}                        operator  ``scenario`` stop
 POST   /api/webrtc/offer   ``{"sdp": ..., "type": "offer"}``  viewer    (video, ``net.webrtc``)
 GET    /api/viewers                                           operator  (video, ``net.webrtc``)
 GET    /api/legend                                            viewer    (video colours)
@@ -79,6 +82,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from synthtwin.components.activity import ACTIVITY_NAMES
+from synthtwin.components.scenario import DRUGS, KINDS, MAX_DAYS, SEVERITIES
 from synthtwin.components.town import PLACE_KINDS
 from synthtwin.net.auth import AuthError, Role
 from synthtwin.net.http_security import (
@@ -323,6 +327,43 @@ class Removed(_Result):
     removed: list[int] = Field(description="the removed twins, ascending")
 
 
+class ScenarioRequest(_Body):
+    """A scenario to start on a twin (``docs/protocol.md``, ``scenario``); the simulation checks
+    that its kind's arguments are given (``drug`` for a medication, ``factor`` for exercise,
+    ``hours`` for a short night)."""
+
+    kind: Literal[KINDS]
+    days: float = Field(gt=0, le=MAX_DAYS, allow_inf_nan=False, description="how long it lasts")
+    start: str | None = Field(None, max_length=32, description="simulated local time "
+                              "YYYY-MM-DDTHH:MM:SS, now or later; default: now")  # fmt: skip
+    severity: Literal[SEVERITIES] | None = Field(None, description="illness; default moderate")
+    drug: Literal[DRUGS] | None = Field(None, description="medication")
+    classes: int | None = Field(None, ge=1, le=3, description="antihypertensive drug classes")
+    factor: float | None = Field(None, ge=0, le=4, allow_inf_nan=False,
+                                 description="exercise: the habit's factor")  # fmt: skip
+    hours: float | None = Field(None, ge=1, le=8, allow_inf_nan=False,
+                                description="short night: hours of sleep allowed")  # fmt: skip
+
+
+class ScenarioInfo(_Result):
+    id: int
+    twin: int
+    kind: str
+    args: dict[str, Any] = Field(description="the kind's arguments, defaults filled in")
+    start: str = Field(description="simulated local time")
+    end: str = Field(description="simulated local time (the stop, if stopped)")
+    stopped: bool
+    state: Literal["planned", "active", "ended"]
+
+
+class ScenarioResult(_Result):
+    scenario: ScenarioInfo
+
+
+class ScenarioList(_Result):
+    scenarios: list[ScenarioInfo] = Field(description="by id, ended ones too")
+
+
 class TimeScaleRequest(_Body):
     scale: float = Field(
         allow_inf_nan=False,
@@ -524,6 +565,7 @@ def create_app(
     add_websocket_route(app, relay, access, requests, security)
     _handle_errors(app)
     _twin_routes(app, requests)
+    _scenario_routes(app, requests)
     _history_routes(app, requests)
     _simulation_routes(app, requests)
     _video_routes(app, hub)
@@ -637,6 +679,39 @@ def _twin_routes(app: FastAPI, requests: CallerRequests) -> None:
         """Remove one twin."""
         removed = await requests.of(caller).call("despawn", ids=[twin_id])
         return {"removed": _ints(removed["removed"])}
+
+
+def _scenario_routes(app: FastAPI, requests: CallerRequests) -> None:
+    """A twin's what-if scenarios: start, list, stop (operator; the ROUTER's ``scenario``)."""
+
+    @app.post("/api/twins/{twin_id}/scenarios", response_model=ScenarioResult,
+              responses={**_errors(400, 404, 422), **CHANGE_ERRORS},
+              tags=["scenarios"])  # fmt: skip
+    async def start_scenario(
+        twin_id: TwinId, body: ScenarioRequest, caller: OperatorChange
+    ) -> dict[str, Any]:
+        """Start an illness, a medication, an exercise habit change or short nights on a twin,
+        now or at a later simulated time; its physiology and behaviour respond."""
+        args = {name: value for name, value in body.model_dump().items() if value is not None}
+        return await requests.of(caller).call("scenario", action="start", twin=twin_id, **args)
+
+    @app.get("/api/twins/{twin_id}/scenarios", response_model=ScenarioList,
+             responses={**_errors(422), **ROLE_ERRORS}, tags=["scenarios"])  # fmt: skip
+    async def list_scenarios(twin_id: TwinId, caller: OperatorCaller) -> dict[str, Any]:
+        """The twin's scenarios, planned, active and ended."""
+        return await requests.of(caller).call("scenario", action="list", twin=twin_id)
+
+    @app.delete("/api/twins/{twin_id}/scenarios/{scenario_id}", response_model=ScenarioResult,
+                responses={**_errors(422), **CHANGE_ERRORS}, tags=["scenarios"])  # fmt: skip
+    async def stop_scenario(
+        twin_id: TwinId,
+        scenario_id: Annotated[int, Path(ge=1, le=MAX_TWIN_ID, description="scenario id")],
+        caller: OperatorChange,
+    ) -> dict[str, Any]:
+        """Stop a scenario of the twin now (one already over is left as it was)."""
+        return await requests.of(caller).call(
+            "scenario", action="stop", id=scenario_id, twin=twin_id
+        )
 
 
 def _simulation_routes(app: FastAPI, requests: CallerRequests) -> None:

@@ -6,9 +6,10 @@ its checked arguments and its span in simulated seconds; ``stop``: the scenario 
 it stops) or a read (``list``); ``apply`` carries a command out on the world's ``Scenarios``
 (also when a resumed server replays its journal); ``described`` is a scenario as replies carry
 it. Checks run in this order: ``action``; then for ``start`` ``twin`` (alive, else
-``unknown_twin``), ``kind``, ``days``, ``start``, the kind's arguments; for ``stop`` ``id``; for
-``list`` the optional ``twin``. A wrong type is ``bad_request``, a value outside its range or set
-``out_of_range``, with the protocol's templates (section 10).
+``unknown_twin``), ``kind``, ``days``, ``start``, the kind's arguments; for ``stop`` ``id`` and
+the optional ``twin`` (the scenario must be that twin's); for ``list`` the optional ``twin``. A
+wrong type is ``bad_request``, a value outside its range or set ``out_of_range``, with the
+protocol's templates (section 10).
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ def check(world: World, args: dict[str, Any]) -> dict[str, Any]:
     now_s = world.clock.elapsed_s
     if action == "stop":
         scenario_id = _id(args, "id")
-        if scenario_id not in world.resource(Scenarios).items:
-            raise ScenarioError(reply.OUT_OF_RANGE, f"no scenario {scenario_id}")
+        scenario = world.resource(Scenarios).items.get(scenario_id)
+        twin = _id(args, "twin") if "twin" in args else None
+        if scenario is None or twin not in (None, scenario.twin_id):
+            of_twin = "" if twin is None else f" of twin {twin}"
+            raise ScenarioError(reply.OUT_OF_RANGE, f"no scenario {scenario_id}{of_twin}")
         return {"action": "stop", "id": scenario_id, "at_s": now_s}
     if action == "list":
         twin = _id(args, "twin") if "twin" in args else None
