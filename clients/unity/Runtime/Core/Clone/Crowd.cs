@@ -41,8 +41,11 @@ namespace SynthTwin.Core.Clone
             return row >= 0 ? row : -1;
         }
 
-        /// <summary>Longest a position is extrapolated past its record, simulated s.</summary>
-        public const double MaxExtrapolationS = 2.0;
+        /// <summary>Longest a position is extrapolated past its record, simulated s: a keyframe
+        /// period at time scale 1 (3 s; a twin going straight is in no delta until its cell's next
+        /// keyframe, protocol section 6.1) and a margin, so that a server that went quiet does not
+        /// send its twins off for ever.</summary>
+        public const double MaxExtrapolationS = 4.0;
 
         /// <summary>The clip phase of row <paramref name="row"/> at sim time
         /// <paramref name="simNowS"/>, advanced from its record at the clip's own rate
