@@ -231,6 +231,22 @@ function dequantize(msg, ids, rec, sampleT) {
   };
 }
 
+/**
+ * Where twin `row` of a crowd state (or of `mergeCells`' crowd) is at sim time `tS`, s: its
+ * record moved on from its `sample_t_s` along its heading at its speed, never backwards
+ * (docs/protocol.md section 6.1, subscriber rule 5). At the `t` of any message of the cell it is
+ * within the server's dead-reckoning distance (0.25 m by default) of the twin.
+ * @returns {[number, number]} x east, y north, m
+ */
+export function positionAt(state, row, tS) {
+  const stepM = state.speed_mps.data[row] * Math.max(0, tS - state.sample_t_s.data[row]);
+  const heading = state.heading_rad.data[row];
+  return [
+    state.pos_m.data[2 * row] + stepM * Math.cos(heading),
+    state.pos_m.data[2 * row + 1] + stepM * Math.sin(heading),
+  ];
+}
+
 /** (K,) 0/1 per base twin from the bitmask; checks its length and that padding bits are 0. */
 function changedMask(msg, nBase) {
   const need = (nBase + 7) >> 3;

@@ -6,7 +6,7 @@
  */
 export { NdArray, fromWire } from "./arrays.js";
 export { ChatArgsError, readArgs as readChatArgs, readEvent as readChatEvent, readResult as readChatResult } from "./chat.js";
-export { CrowdDecoder } from "./crowd.js";
+export { CrowdDecoder, positionAt } from "./crowd.js";
 export { decodeAny, DECODERS } from "./decode.js";
 export { KINDS, PROTOCOL_VERSION, unpackEnvelope } from "./envelope.js";
 export { MsgExt, MsgFloat, WireError } from "./errors.js";

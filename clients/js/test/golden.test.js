@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { DTYPES, NdArray } from "../src/arrays.js";
 import { ChatArgsError, readArgs, readEvent, readResult } from "../src/chat.js";
 import { mergeCells } from "../src/clone.js";
-import { CrowdDecoder } from "../src/crowd.js";
+import { CrowdDecoder, positionAt } from "../src/crowd.js";
 import { DECODERS, decodeAny } from "../src/decode.js";
 import { MsgFloat, WireError } from "../src/errors.js";
 import * as event from "../src/event.js";
@@ -143,4 +143,18 @@ test("every truncation of every valid payload fails with a WireError only", () =
       assert.throws(() => decodeAny(data.subarray(0, end)), WireError, `${doc.file}[:${end}]`);
     }
   }
+});
+
+test("a dead-reckoned twin of the golden delta is where it walked (positionAt)", () => {
+  // make_golden.py: twin 12 walked 14 cm north at 1.4 m/s in the 0.1 s after the keyframe, so
+  // the delta leaves it out; dead-reckoned, its keyframe record is where it is (7012.34, -3056.64)
+  const read = (file) => new Uint8Array(readFileSync(join(GOLDEN_ROOT, "wire", file)));
+  const decoder = new CrowdDecoder();
+  decoder.apply(read("crowd_keyframe.bin"));
+  const state = decoder.apply(read("crowd_delta.bin"));
+  const row = [...state.ids.data].indexOf(12);
+  assert.equal(state.sample_t_s.data[row], 120.0, "its record is the keyframe's");
+  const [x, y] = positionAt(state, row, state.t_s);
+  assert.ok(Math.hypot(x - 7012.34, y + 3056.64) <= 0.05, `at ${x}, ${y}`);
+  assert.deepEqual(positionAt(state, row, 100.0), [state.pos_m.data[2 * row], state.pos_m.data[2 * row + 1]]);
 });
