@@ -396,7 +396,7 @@ class RequestHandler:
     def _scenario(self, args: dict[str, Any]) -> dict[str, Any]:
         """Start, list or stop scenarios (``net.scenario_requests``); start and stop are
         journaled commands, list a read."""
-        command = scenario_requests.check(self.controls.world, args)
+        command = scenario_requests.check(scenario_requests.Context.of(self.controls.world), args)
         if command["action"] == "list":
             return scenario_requests.apply(self.controls.world, command)
         return self._commit("scenario", command)

@@ -14,6 +14,8 @@ protocol's templates (section 10).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ from synthtwin.engine.world import World
 from synthtwin.net.wire import fields, reply
 from synthtwin.net.wire.errors import clip
 
-__all__ = ["ACTIONS", "MAX_ID", "apply", "check", "described"]
+__all__ = ["ACTIONS", "MAX_ID", "Context", "apply", "check", "described"]
 
 ACTIONS = ("start", "list", "stop")
 MAX_ID = 2**32 - 1
@@ -31,7 +33,24 @@ S_PER_DAY = 86_400.0
 TIME_FORMAT = "YYYY-MM-DDTHH:MM:SS"
 
 
-def check(world: World, args: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Context:
+    """What checking a request reads: the clock's ``start`` and ``now_s`` (simulated seconds
+    since it), the world's ``scenarios``, and ``alive(twin)``, which raises
+    ``UnknownTwinError`` for a twin that does not exist."""
+
+    start: datetime
+    now_s: float
+    scenarios: Scenarios
+    alive: Callable[[int], object]
+
+    @classmethod
+    def of(cls, world: World) -> Context:
+        clock = world.clock
+        return cls(clock.start, clock.elapsed_s, world.resource(Scenarios), world.row_of)
+
+
+def check(context: Context, args: dict[str, Any]) -> dict[str, Any]:
     """The checked command of ``args``: ``{"action": "start", "twin", "kind", "args",
     "start_s", "end_s"}``, ``{"action": "stop", "id", "at_s"}`` or ``{"action": "list",
     "twin"}`` (``twin`` None: every twin's).
@@ -45,10 +64,10 @@ def check(world: World, args: dict[str, Any]) -> dict[str, Any]:
     if action not in ACTIONS:
         raise ScenarioError(reply.OUT_OF_RANGE, f"field 'args.action' holds '{clip(action)}', "
                             f"expected one of {', '.join(ACTIONS)}")  # fmt: skip
-    now_s = world.clock.elapsed_s
+    now_s = context.now_s
     if action == "stop":
         scenario_id = _id(args, "id")
-        scenario = world.resource(Scenarios).items.get(scenario_id)
+        scenario = context.scenarios.items.get(scenario_id)
         twin = _id(args, "twin") if "twin" in args else None
         if scenario is None or twin not in (None, scenario.twin_id):
             of_twin = "" if twin is None else f" of twin {twin}"
@@ -58,13 +77,13 @@ def check(world: World, args: dict[str, Any]) -> dict[str, Any]:
         twin = _id(args, "twin") if "twin" in args else None
         return {"action": "list", "twin": twin}
     twin = _id(args, "twin")
-    world.row_of(twin)  # UnknownTwinError
+    context.alive(twin)  # UnknownTwinError
     kind = fields.read_str(args, "kind", "args")
     days = fields.read_float(args, "days", "args")
     if not 0 < days <= MAX_DAYS:
         raise ScenarioError(reply.OUT_OF_RANGE, f"field 'args.days' holds {days}, expected "
                             f"more than 0, at most {MAX_DAYS:g}")  # fmt: skip
-    start_s = _start_s(world, args, now_s)
+    start_s = _start_s(context, args)
     checked = kind_args(kind, args)
     return {"action": "start", "twin": twin, "kind": kind, "args": checked,
             "start_s": start_s, "end_s": start_s + days * S_PER_DAY}  # fmt: skip
@@ -74,34 +93,36 @@ def apply(world: World, command: dict[str, Any]) -> dict[str, Any]:
     """Carry out a checked (or journaled) command of ``check``; its result: ``scenario`` (the
     one started or stopped) or ``scenarios`` (those listed, by id)."""
     scenarios = world.resource(Scenarios)
+    clock = world.clock
     action = command["action"]
-    if action == "start":
+    if action == "list":
+        listed = scenarios.of_twin(command["twin"])
+        return {"scenarios": [described(clock.start, clock.elapsed_s, s) for s in listed]}
+    if action == "stop":
+        scenario = scenarios.stop(command["id"], command["at_s"])
+    else:
         scenario = scenarios.add(
             command["twin"], command["kind"], command["start_s"], command["end_s"],
             dict(command["args"]),
         )  # fmt: skip
-        return {"scenario": described(world, scenario)}
-    if action == "stop":
-        return {"scenario": described(world, scenarios.stop(command["id"], command["at_s"]))}
-    return {"scenarios": [described(world, s) for s in scenarios.of_twin(command["twin"])]}
+    return {"scenario": described(clock.start, clock.elapsed_s, scenario)}
 
 
-def described(world: World, scenario: Scenario) -> dict[str, Any]:
+def described(start: datetime, now_s: float, scenario: Scenario) -> dict[str, Any]:
     """A scenario as replies carry it: ``id``, ``twin``, ``kind``, ``args``, ``start``,
     ``end`` (simulated local times), ``stopped``, ``state`` (``planned``, ``active``,
-    ``ended``)."""
-    now_s = world.clock.elapsed_s
+    ``ended``) at ``now_s``; times from the clock's ``start``."""
     state = ("planned" if now_s < scenario.start_s
              else "active" if now_s < scenario.end_s else "ended")  # fmt: skip
     return {
         "id": scenario.id, "twin": scenario.twin_id, "kind": scenario.kind,
-        "args": dict(scenario.args), "start": _time(world, scenario.start_s),
-        "end": _time(world, scenario.end_s), "stopped": scenario.stopped, "state": state,
+        "args": dict(scenario.args), "start": _time(start, scenario.start_s),
+        "end": _time(start, scenario.end_s), "stopped": scenario.stopped, "state": state,
     }  # fmt: skip
 
 
-def _time(world: World, elapsed_s: float) -> str:
-    return (world.clock.start + timedelta(seconds=elapsed_s)).isoformat(timespec="seconds")
+def _time(start: datetime, elapsed_s: float) -> str:
+    return (start + timedelta(seconds=elapsed_s)).isoformat(timespec="seconds")
 
 
 def _id(args: dict[str, Any], key: str) -> int:
@@ -112,9 +133,10 @@ def _id(args: dict[str, Any], key: str) -> int:
     return value
 
 
-def _start_s(world: World, args: dict[str, Any], now_s: float) -> float:
+def _start_s(context: Context, args: dict[str, Any]) -> float:
     """``start`` (optional simulated local time) as simulated seconds; now when absent. The
     past cannot be changed: a start before now is ``out_of_range``."""
+    now_s = context.now_s
     if "start" not in args:
         return now_s
     text = fields.read_str(args, "start", "args")
@@ -125,9 +147,9 @@ def _start_s(world: World, args: dict[str, Any], now_s: float) -> float:
     if when is None or when.tzinfo is not None:
         raise ScenarioError(reply.BAD_REQUEST, f"args.start '{clip(text)}': expected a "
                             f"simulated local time {TIME_FORMAT}")  # fmt: skip
-    start_s = (when - world.clock.start).total_seconds()
+    start_s = (when - context.start).total_seconds()
     if start_s < now_s:
-        now = _time(world, now_s)
+        now = _time(context.start, now_s)
         raise ScenarioError(reply.OUT_OF_RANGE, f"field 'args.start' holds {clip(text)}, "
                             f"expected {now} or later (simulated now)")  # fmt: skip
     return start_s
