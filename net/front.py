@@ -42,21 +42,26 @@ Use::
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import zmq
 
 from synthtwin.engine.config import Config, SecurityConfig
 from synthtwin.engine.regions import RegionMap
-from synthtwin.net.auth import TokenFileError, TokenStore
+from synthtwin.net.auth import AuthError, Role, TokenFileError, TokenStore
 from synthtwin.net.front_requests import FrontRequests, ShardCall
 from synthtwin.net.front_stream import REMOVAL_GRACE_S, FrontStream, Message, unpack
-from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES
+from synthtwin.net.gateway import gateway_keys
+from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES, ServerError, server_keys
 from synthtwin.net.wire import reply, topics
+from synthtwin.net.wire.curve import CurveKeys, KeyFileError
+from synthtwin.net.zap import HEALTH_DOMAIN, MAIN_DOMAIN, ZapHandler
 
 __all__ = [
     "JOIN_AFTER_S",
@@ -66,6 +71,7 @@ __all__ = [
     "FrontError",
     "ShardEndpoints",
     "removal_grace_s",
+    "front_token",
     "run_front",
     "shard_security",
 ]
@@ -93,10 +99,12 @@ class FrontError(RuntimeError):
 
 @dataclass(frozen=True)
 class ShardEndpoints:
-    """Where a shard serves (its ``[serve] pub_endpoint`` and ``router_endpoint``)."""
+    """Where a shard serves: its ``[serve] pub_endpoint`` and ``router_endpoint`` and, with
+    access control, its ``[security] health_pub_endpoint``."""
 
     pub: str
     router: str
+    health: str | None = None
 
 
 def removal_grace_s(config: Config) -> float:
@@ -106,6 +114,33 @@ def removal_grace_s(config: Config) -> float:
     until the barrier hands it over)."""
     barrier_s = config.cluster.barrier_ticks / config.sim.tick_hz
     return max(REMOVAL_GRACE_S, 2.0 * barrier_s)
+
+
+def front_token(tokens: TokenStore, keys_dir: Path) -> str:
+    """The front's own token (role viewer), for joining shards with access control (``roster``,
+    ``snapshot``): kept in ``<keys_dir>/front/front.token`` (``0600``) and made, and filed in the
+    token file, on first use or once it was revoked or expired.
+
+    Raises:
+        FrontError: it cannot be read, made or kept.
+    """
+    path = Path(keys_dir) / "front" / "front.token"
+    try:
+        if path.is_file():
+            token = path.read_text().strip()
+            try:
+                tokens.check(token, Role.VIEWER)
+                return token
+            except AuthError:
+                pass
+        token = tokens.create(Role.VIEWER, "front")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(token)
+    except (OSError, ValueError, TokenFileError) as error:
+        raise FrontError(f"cannot make or keep the front's token in {path}: {error}") from None
+    return token
 
 
 def shard_security(security: SecurityConfig) -> SecurityConfig:
@@ -124,6 +159,7 @@ class _Shard:
         endpoints: where it serves.
         sub: XSUB connected to its PUB.
         dealer: DEALER connected to its ROUTER.
+        health: XSUB connected to its health PUB (access control), or None.
         heard_s: monotonic time of its last message or reply.
         last_seq: its seq of the last message the front took from it.
         joined: whether its snapshot was applied (else its messages wait in ``buffer``).
@@ -136,6 +172,7 @@ class _Shard:
     sub: zmq.Socket
     dealer: zmq.Socket
     heard_s: float
+    health: zmq.Socket | None = None
     last_seq: int = 0
     joined: bool = False
     join_due_s: float = 0.0
@@ -176,8 +213,6 @@ class Front:
     ) -> None:
         if len(shards) != regions.n:
             raise FrontError(f"{len(shards)} shards for {regions.n} regions: give one per region")
-        if config.security.curve:
-            raise FrontError("the front does not serve CURVE yet: run it with [security] curve off")
         self.config = config
         self.stream = FrontStream(regions, removal_grace_s(config))
         self.published = 0
@@ -187,23 +222,24 @@ class Front:
         self._sockets: list[zmq.Socket] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.zap: ZapHandler | None = None
+        self.health: zmq.Socket | None = None
         try:
             tokens = TokenStore(config.tokens_file) if config.tokens_file is not None else None
         except TokenFileError as error:
             raise FrontError(str(error)) from None
+        self.access_control = tokens is not None and not tokens.open_access
         try:
-            serve = config.serve
-            self.pub = self._bind(zmq.XPUB, serve.pub_endpoint, MAX_SUBSCRIPTION_BYTES)
-            largest = config.security.max_request_bytes
-            self.router = self._bind(zmq.ROUTER, serve.router_endpoint, largest)
+            self._bind_all()
             now = time.monotonic()
             self.shards = [self._connect(k, e, now) for k, e in enumerate(shards)]
         except BaseException:
             self._close_sockets()
             raise
+        own = front_token(tokens, config.security.keys_dir) if self.access_control else None
         self.requests = FrontRequests(
             self.stream, [s.endpoints.router for s in self.shards], config.security, tokens,
-            timeout_s,
+            timeout_s, own,
         )  # fmt: skip
 
     # -- sockets -------------------------------------------------------------------------------
@@ -216,31 +252,91 @@ class Front:
         self._sockets.append(sock)
         return sock
 
-    def _bind(self, kind: int, endpoint: str, largest: int) -> zmq.Socket:
+    def _bind_all(self) -> None:
+        """The public sockets, as ``net.server.ZmqServer`` binds them: CURVE servers (ZAP
+        domains and key folders of ``net.zap``) where ``[security]`` asks, the health PUB with
+        access control."""
+        security, serve = self.config.security, self.config.serve
+        keys = None
+        if self.access_control or security.curve:
+            self.zap = ZapHandler(self.context, security.keys_dir)  # before any CURVE socket
+            try:
+                keys = server_keys(security.keys_dir)
+            except ServerError as error:
+                raise FrontError(str(error)) from None
+        main = keys if security.curve else None
+        self.pub = self._bind(zmq.XPUB, serve.pub_endpoint, MAX_SUBSCRIPTION_BYTES, main)
+        largest = security.max_request_bytes
+        self.router = self._bind(zmq.ROUTER, serve.router_endpoint, largest, main)
+        if self.access_control:
+            endpoint = security.health_pub_endpoint
+            self.health = self._bind(
+                zmq.XPUB, endpoint, MAX_SUBSCRIPTION_BYTES, keys, HEALTH_DOMAIN
+            )
+
+    def _bind(
+        self,
+        kind: int,
+        endpoint: str,
+        largest: int,
+        curve: tuple[bytes, bytes] | None = None,
+        domain: str = MAIN_DOMAIN,
+    ) -> zmq.Socket:
         sock = self._socket(kind)
         sock.setsockopt(zmq.MAXMSGSIZE, largest)
+        if curve is not None:
+            sock.curve_server = True
+            sock.curve_publickey, sock.curve_secretkey = curve
+            sock.zap_domain = domain.encode()
+            sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as err:
             raise FrontError(f"cannot bind {endpoint}: {err.strerror}") from None
         return sock
 
+    def _client_keys(self) -> CurveKeys | None:
+        """The keys the front connects to CURVE shards with: the gateway's pair of the shared
+        ``keys_dir`` (filed as an analyst: the health PUBs let it in), and the servers' public
+        key (front and shards share the pair, ``server_keys``)."""
+        security = self.config.security
+        if not (self.access_control or security.curve):
+            return None
+        try:
+            return CurveKeys.load(*gateway_keys(security.keys_dir))
+        except (OSError, KeyFileError) as error:
+            raise FrontError(f"cannot read the front's CURVE keys: {error}") from None
+
     def _connect(self, index: int, endpoints: ShardEndpoints, now_s: float) -> _Shard:
-        sub = self._socket(zmq.XSUB)
-        sub.connect(endpoints.pub)
+        keys = self._client_keys()
+        main = keys if self.config.security.curve else None
+        sub = self._connect_one(zmq.XSUB, endpoints.pub, main)
         for prefix in FRONT_TOPICS:
             sub.send(b"\x01" + prefix)
-        dealer = self._socket(zmq.DEALER)
-        dealer.setsockopt(zmq.IMMEDIATE, 1)
-        dealer.connect(endpoints.router)
-        return _Shard(index, endpoints, sub, dealer, now_s, join_due_s=now_s + JOIN_AFTER_S)
+        dealer = self._connect_one(zmq.DEALER, endpoints.router, main)
+        health = None
+        if self.health is not None and endpoints.health is not None:
+            health = self._connect_one(zmq.XSUB, endpoints.health, keys)
+        return _Shard(index, endpoints, sub, dealer, now_s, health, join_due_s=now_s + JOIN_AFTER_S)
+
+    def _connect_one(self, kind: int, endpoint: str, keys: CurveKeys | None) -> zmq.Socket:
+        sock = self._socket(kind)
+        if kind == zmq.DEALER:
+            sock.setsockopt(zmq.IMMEDIATE, 1)
+        if keys is not None:
+            keys.apply(sock)
+        sock.connect(endpoint)
+        return sock
 
     @property
     def endpoints(self) -> dict[str, str]:
-        """The bound endpoints (with the actual port when bound to ``:*``)."""
+        """The bound endpoints (with the actual port when bound to ``:*``); ``health`` only
+        with access control."""
+        bound = {"pub": self.pub, "router": self.router, "health": self.health}
         return {
-            "pub": self.pub.getsockopt_string(zmq.LAST_ENDPOINT),
-            "router": self.router.getsockopt_string(zmq.LAST_ENDPOINT),
+            name: sock.getsockopt_string(zmq.LAST_ENDPOINT)
+            for name, sock in bound.items()
+            if sock is not None
         }
 
     # -- running -------------------------------------------------------------------------------
@@ -254,33 +350,57 @@ class Front:
     def run(self) -> None:
         """Poll every socket until ``close``; never blocks longer than ``POLL_MS``."""
         poller = zmq.Poller()
-        for sock in (self.pub, self.router, *(s.sub for s in self.shards)):
+        healths = [s.health for s in self.shards if s.health is not None]
+        downstream = [sock for sock in (self.pub, self.health) if sock is not None]
+        for sock in (*downstream, self.router, *(s.sub for s in self.shards), *healths):
             poller.register(sock, zmq.POLLIN)
         for shard in self.shards:
             poller.register(shard.dealer, zmq.POLLIN)
         while not self._stop.is_set():
             ready = dict(poller.poll(POLL_MS))
+            if self.zap is not None:
+                self.zap.poll()
             if self.pub in ready:
-                self._forward_subscriptions()
+                self._forward_subscriptions(self.pub, [s.sub for s in self.shards])
+            if self.health is not None and self.health in ready:
+                self._forward_subscriptions(self.health, healths)
             for shard in self.shards:
                 if shard.sub in ready:
                     self._take_stream(shard)
+                if shard.health is not None and shard.health in ready:
+                    self._take_health(shard)
                 if shard.dealer in ready:
                     self._take_replies(shard)
             if self.router in ready:
                 self._take_requests()
             self._timers()
 
-    def _forward_subscriptions(self) -> None:
-        """Clients' (un)subscriptions, sent on to every shard (XSUB counts them, so the front's
-        own ``FRONT_TOPICS`` stay followed whatever clients drop)."""
+    def _forward_subscriptions(self, downstream: zmq.Socket, upstream: list[zmq.Socket]) -> None:
+        """Clients' (un)subscriptions on ``downstream``, sent on to every shard's socket of
+        ``upstream`` (XSUB counts them, so the front's own ``FRONT_TOPICS`` stay followed
+        whatever clients drop)."""
         while True:
             try:
-                message = self.pub.recv(zmq.NOBLOCK)
+                message = downstream.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            for shard in self.shards:
-                shard.sub.send(message, zmq.NOBLOCK)
+            for sock in upstream:
+                sock.send(message, zmq.NOBLOCK)
+
+    def _take_health(self, shard: _Shard) -> None:
+        """The shard's health topics (vitals, ``event/chat``, ``event/alert``): re-stamped onto
+        the front's health PUB (they hold no crowd state)."""
+        for _ in range(self.config.serve.hwm):
+            try:
+                topic, payload = shard.health.recv_multipart(zmq.NOBLOCK)
+                env = unpack(payload)
+                messages = self.stream.receive(shard.index, topic, env)
+            except zmq.Again:
+                return
+            except (ValueError, KeyError, TypeError):
+                self.malformed += 1
+                continue
+            self._publish(messages, self.health)
 
     def _take_stream(self, shard: _Shard) -> None:
         for _ in range(self.config.serve.hwm):
@@ -383,10 +503,12 @@ class Front:
                 self._publish(self.stream.receive(shard.index, topic, env))
         log.info("joined shard %d at its seq %d", shard.index, snapshot.seq)
 
-    def _publish(self, messages: list[Message]) -> None:
+    def _publish(self, messages: list[Message], sock: zmq.Socket | None = None) -> None:
+        """Send ``messages`` on ``sock`` (default: the PUB)."""
+        sock = self.pub if sock is None else sock
         for topic, payload in messages:
             try:
-                self.pub.send_multipart([topic, payload], zmq.NOBLOCK, copy=False)
+                sock.send_multipart([topic, payload], zmq.NOBLOCK, copy=False)
                 self.published += 1
             except zmq.Again:
                 self.refused += 1
@@ -403,6 +525,8 @@ class Front:
     def _close_sockets(self) -> None:
         for sock in self._sockets:
             sock.close(linger=0)
+        if self.zap is not None:
+            self.zap.close()
         self.context.term()
 
     def __enter__(self) -> Front:

@@ -118,6 +118,7 @@ class FrontRequests:
         security: limits and rates (``[security]``).
         tokens: the token store; None: open access.
         timeout_s: how long a request waits for a shard, wall seconds.
+        own_token: the front's token for its own requests (joins), with access control.
 
     Attributes:
         rate_limited: requests refused or dropped for their peer's rate.
@@ -130,8 +131,10 @@ class FrontRequests:
         security: SecurityConfig,
         tokens: TokenStore | None,
         timeout_s: float,
+        own_token: str | None = None,
     ) -> None:
         self.stream = stream
+        self.own_token = own_token
         self.routers = list(routers)
         self.security = security
         self.tokens = tokens
@@ -277,7 +280,8 @@ class FrontRequests:
         returns both replies once they are in (a failure: ``failed_joins``)."""
         deadline_s = time.monotonic() + self.timeout_s
         pending = _Pending(None, None, {}, _first, deadline_s, self.timeout_s)
-        return [self._call(pending, shard, op, {}, None) for op in ("roster", "snapshot")]
+        calls = ("roster", "snapshot")
+        return [self._call(pending, shard, op, {}, self.own_token) for op in calls]
 
     def failed_joins(self) -> list[int]:
         """Shards whose join failed since the last call (ask again later)."""

@@ -33,10 +33,10 @@ TICK_HZ = 30.0
 
 
 def _shard(
-    tmp_path, name: str, pub: str | None = None, router: str | None = None
+    tmp_path, name: str, pub: str | None = None, router: str | None = None, **security
 ) -> tuple[Serving, threading.Thread]:
     """A server of the test world (200 twins, seed 5) on ``pub`` and ``router`` (default: free
-    loopback ports), ticking."""
+    loopback ports), with ``[security]`` overrides, ticking."""
     config = load_config(
         None,
         serve={
@@ -49,6 +49,7 @@ def _shard(
             # encode at an unchanged seq, which a tick that published nothing else passes it
             "vitals_hz": TICK_HZ,
         },
+        security=security,
         history={"enabled": False},
         twins=200,
         seed=5,
@@ -66,8 +67,8 @@ def _router(server: Serving) -> str:
     return server.config.serve.router_endpoint
 
 
-def _wait_ticking(server: Serving) -> None:
-    with RequestClient(_router(server), timeout_s=30.0) as client:
+def _wait_ticking(server: Serving, token: str | None = None) -> None:
+    with RequestClient(_router(server), timeout_s=30.0, token=token) as client:
         deadline = time.monotonic() + 20
         while client.call("stats")["tick"] < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -94,9 +95,9 @@ def shards(tmp_path_factory) -> Iterator[tuple[list[Serving], RegionMap]]:
             thread.join(timeout=20)
 
 
-def _keep_region(server: Serving, regions: RegionMap, k: int) -> None:
+def _keep_region(server: Serving, regions: RegionMap, k: int, token: str | None = None) -> None:
     """Despawn the server's twins outside region ``k``: it is then shard ``k`` of the world."""
-    with RequestClient(_router(server)) as client:
+    with RequestClient(_router(server), token=token) as client:
         roster = client.call("roster")
         owner = regions.shard_of_cells(roster["cells"])
         client.call("despawn", ids=roster["ids"][owner != k])
@@ -127,8 +128,8 @@ def _wait_joined(front: Front) -> None:
     assert all(s.joined for s in front.shards)
 
 
-def _ids_of(server: Serving) -> np.ndarray:
-    with RequestClient(_router(server)) as client:
+def _ids_of(server: Serving, token: str | None = None) -> np.ndarray:
+    with RequestClient(_router(server), token=token) as client:
         return np.asarray(client.call("roster")["ids"])
 
 
