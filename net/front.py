@@ -27,14 +27,22 @@ The front gives clients, the gateway included, the endpoints of a single server
 A shard that restarts (its seq begins anew) is joined again as a late joiner would: its cells'
 streams end at the front and start again with its snapshot's keyframes.
 
-Not yet: CURVE on the front's sockets and the health PUB (with access control the shards' health
-topics are not forwarded); ``history`` queries across twins (``population``, ``alerts`` without
-``id``, ``ack``) are refused with ``unknown_op``.
+Access control, as a server (``net.server``; protocol section 2.1): with a token file the front
+binds a health PUB (``[security] health_pub_endpoint``, a CURVE server whose ZAP handler admits
+the analyst, operator and admin keys) and relays onto it every shard's health PUB
+(``ShardEndpoints.health``); with ``[security] curve`` its PUB and ROUTER are CURVE servers too.
+The front and its shards share ``keys_dir`` (one server key pair, the key folders) and the token
+file: the front connects to CURVE shards with the gateway's key pair (``gateway_keys``, filed as
+an analyst) and joins them with a viewer token of its own (``front_token``).
+
+Not yet: ``history`` queries across twins (``population``, ``alerts`` without ``id``, ``ack``)
+are refused with ``unknown_op``.
 
 Use::
 
     front = run_front([ShardEndpoints(pub0, router0), ShardEndpoints(pub1, router1)], regions,
                       config)          # bound and serving on config.serve's endpoints
+    # the shards run with shard_security(config.security) (their ROUTER's peer rate)
     ...
     front.close()
 """
