@@ -33,6 +33,7 @@ __all__ = [
     "HistoryError",
     "acknowledge",
     "days_before",
+    "fit_trend",
     "list_alerts",
     "population_daily",
     "twin_baselines",
@@ -128,11 +129,25 @@ def twin_history(
     ``minute`` (as sampled) or by ``hour`` (hourly means).
 
     Returns:
-        ``{"resolution", "twin_id", "columns": {name: (R,) values}}``; ``day`` or ``t`` first.
+        ``{"resolution", "twin_id", "columns": {name: (R,) values}, "scenarios": {name: (S,)
+        values}}``; ``day`` or ``t`` first; ``scenarios``: ``_scenarios``.
     """
     _require_twin(db, twin_id)
     columns = _columns(db, twin_id, days, resolution)
-    return {"resolution": resolution, "twin_id": twin_id, "columns": columns}
+    scenarios = _scenarios(db, twin_id, days)
+    return {"resolution": resolution, "twin_id": twin_id, "columns": columns,
+            "scenarios": scenarios}  # fmt: skip
+
+
+def _scenarios(db: duckdb.DuckDBPyConnection, twin_id: int, days: DayRange) -> dict[str, Any]:
+    """The twin's what-if scenarios that overlap ``days`` (table ``scenarios``, written by
+    ``systems.scenario``), by id: ``scenario_id``, ``kind``, ``args`` (JSON text), ``start``,
+    ``end``, ``stopped``; empty columns when there are none (no columns before any scenario)."""
+    sql = (
+        'SELECT scenario_id, kind, args, start, "end", stopped FROM scenarios '
+        'WHERE twin_id = ? AND start < ? AND "end" > ? ORDER BY scenario_id'
+    )
+    return _fetch(db, sql, [twin_id, days.end, days.start])
 
 
 def _columns(
@@ -221,6 +236,24 @@ def twin_baselines(db: duckdb.DuckDBPyConnection, twin_id: int, days: DayRange) 
         row = (None,) * (3 * len(BASELINE_MEASURES))
     trends = {m: _trend(*row[3 * i : 3 * i + 3]) for i, m in enumerate(BASELINE_MEASURES)}
     return {"twin_id": twin_id, "columns": columns, "trends": trends}
+
+
+def fit_trend(days: list[str], values: np.ndarray) -> dict[str, Any]:
+    """The trend of one measure over ``days`` (``YYYY-MM-DD``, one per value; NaN values
+    skipped), as ``twin_baselines`` computes it in SQL, here in NumPy for rows already read (a
+    chat reads a twin's days once and fits them without another query)."""
+    x = np.array([date.fromisoformat(d).toordinal() for d in days], dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    keep = ~np.isnan(y)
+    x, y = x[keep], y[keep]
+    n = int(x.size)
+    if n < 3 or np.ptp(x) == 0:
+        return _trend(None, None, n)
+    dx, dy = x - x.mean(), y - y.mean()
+    slope = float((dx * dy).sum() / (dx * dx).sum())
+    ss_y = float((dy * dy).sum())
+    r2 = 1.0 if ss_y == 0 else float((dx * dy).sum() ** 2 / ((dx * dx).sum() * ss_y))
+    return _trend(slope, r2, n)
 
 
 def _trend(slope: float | None, r2: float | None, n: int | None) -> dict[str, Any]:

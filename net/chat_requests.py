@@ -1,36 +1,37 @@
 """The ROUTER ``chat`` op: a twin's reply composed off the tick and answered at a later poll.
 
-Pattern: a deferred reply (a ROUTER keeps the caller's envelope and answers when the work is
-done; ZeroMQ guide, chapter 3, "asynchronous server"). In a tick's INPUT phase the request
-handler (``net.requests``) hands the op's args to ``ChatRequests.submit``: it checks them
-(``net.wire.chat.read_args``), takes the twin's snapshot there, in the simulation thread
-(``net.chat.take_snapshot``: a consistent copy of one row, a fraction of a millisecond) and
-queues it; the handler returns the ``Deferred`` ticket, under which the server (``net.server``)
-keeps the caller's envelope. Where the server keeps a health record, the twin's recorded past
-days are read first, on the record's query thread (``fetch``:
+Pattern: a deferred reply (a ROUTER keeps the caller's envelope and answers when the work is done;
+ZeroMQ guide, chapter 3, "asynchronous server"). In a tick's INPUT phase the request handler
+(``net.requests``) hands the op's args to ``ChatRequests.submit``: it checks them
+(``net.wire.chat.read_args``), copies the twin's raw values there, in the simulation thread
+(``net.chat.read_twin``: a consistent copy of one row, a fraction of a millisecond; the worker
+makes them facts) and queues them; the handler returns the ``Deferred`` ticket, under which the
+server (``net.server``) keeps the caller's envelope. Where the server keeps a health record, the
+twin's recorded past days are read first, on the record's query thread (``fetch``:
 ``net.history_requests.HistoryRequests.fetch`` runs ``net.chat.past.fetch_past``, never on the
-tick); a chat goes to the ``ChatService`` worker with its snapshot and its past at the first
-poll after its read is done (in the order asked; a read that fails leaves the chat without a
-past, and the reply says it has no record). At every poll ``finished`` hands back the chats the
-worker has done, each with its result or error, and publishes each exchange as ``event/chat``
-through ``publish`` (health data: ``net.server.ZmqServer.publish_health`` sends it on the health
-PUB under access control). The server polls once a tick, so a reply goes out within a tick or
-two of the worker finishing; the tick itself never waits for a chat.
-"""
+tick); a chat goes to the ``ChatService`` worker with its snapshot and its past at the first poll
+after its read is done (in the order asked; a read that fails leaves the chat without a past, and
+the reply says it has no record). At every poll ``finished`` hands back the chats the worker has
+done, each with its result or error, and publishes each exchange as ``event/chat`` through
+``publish`` (health data: ``net.server.ZmqServer.publish_health`` sends it on the health PUB under
+access control). The server polls once a tick, so a reply goes out within a tick or two of the
+worker finishing; the tick itself never waits for a chat."""
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any
 
 from synthtwin.engine.world import World
-from synthtwin.net.chat import ChatInputError, ChatReply, TodayReader, TwinSnapshot, take_snapshot
+from synthtwin.net.chat import ChatInputError, TodayReader, read_twin
 from synthtwin.net.chat.past import fetch_past
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.wire import event, reply, topics
@@ -54,6 +55,12 @@ BUSY_RETRY_MS = 100
 takes a few milliseconds, so the queue drains within it)."""
 CHAT_TOPIC = topics.topic_for("event", event_type=CHAT)
 """``event/chat``."""
+PAST_TTL_S = 30.0
+"""Seconds a twin's read of its recorded days serves its next chats (of the same simulated day):
+a conversation asks again and again, and the record's past days change only when a day closes
+(a read just after midnight may miss the day being written, for at most this long)."""
+PAST_CACHE = 1024
+"""Twins whose last read is kept (least recently asked dropped first; ~3 kB each)."""
 
 Publish = Callable[[bytes, Callable[[int], bytes]], bool]
 """``publish(topic, payload_at)``: send the payload ``payload_at(seq)`` encodes with its sequence
@@ -68,7 +75,7 @@ class _Reading:
     """A chat whose twin's past days are being read."""
 
     ticket: int
-    snapshot: TwinSnapshot
+    twin: dict[str, Any]
     message: str
     conversation_id: str | None
     past: Future[Any]
@@ -124,6 +131,8 @@ class ChatRequests:
         self._tickets = itertools.count(1)
         self._asked: dict[int, tuple[int, str]] = {}
         self._reading: deque[_Reading] = deque()
+        self._pasts: OrderedDict[int, tuple[date, float, Future[Any]]] = OrderedDict()
+        """Twin -> (simulated day, monotonic time, read) of its last read of the record."""
 
     def submit(self, args: dict[str, Any]) -> Deferred:
         """Check ``args``, snapshot the twin and queue its chat; the ticket of its reply.
@@ -140,25 +149,37 @@ class ChatRequests:
             pending = self.service.max_pending
             text = f"{pending} chats are being answered; retry in {BUSY_RETRY_MS} ms"
             raise ChatRefused(ReplyError(reply.RATE_LIMITED, text, BUSY_RETRY_MS))
-        snapshot = take_snapshot(self.world, checked.twin_id, self.today)
+        twin = read_twin(self.world, checked.twin_id, self.today)
         ticket = next(self._tickets)
         message, cid = checked.message, checked.conversation_id
         past = self._read_past(checked.twin_id)
         if past is None:
-            self.service.submit(ticket, snapshot, message, cid)
+            self.service.submit(ticket, twin, message, cid)
         else:
-            self._reading.append(_Reading(ticket, snapshot, message, cid, past))
+            self._reading.append(_Reading(ticket, twin, message, cid, past))
         self._asked[ticket] = (checked.twin_id, message)
         return Deferred(ticket)
 
     def _read_past(self, twin_id: int) -> Future[Any] | None:
-        """Start reading the twin's past days off the tick; None without a record."""
+        """The read of the twin's past days: the one made for it in the last ``PAST_TTL_S``
+        seconds of the same simulated day, else a new one started off the tick; None without a
+        record."""
         if self.fetch is None:
             return None
+        today, now = self.world.clock.date, time.monotonic()
+        cached = self._pasts.get(twin_id)
+        if cached is not None and cached[0] == today and now - cached[1] < PAST_TTL_S:
+            self._pasts.move_to_end(twin_id)
+            return cached[2]
         try:
-            return self.fetch(partial(fetch_past, twin_id=twin_id, today=self.world.clock.date))
+            past = self.fetch(partial(fetch_past, twin_id=twin_id, today=today))
         except RuntimeError:  # the record's queries are closed (the server is stopping)
             return None
+        self._pasts[twin_id] = (today, now, past)
+        self._pasts.move_to_end(twin_id)
+        if len(self._pasts) > PAST_CACHE:
+            self._pasts.popitem(last=False)
+        return past
 
     def _hand_over(self) -> None:
         """Queue on the worker the chats whose past has been read, in the order asked."""
@@ -168,9 +189,10 @@ class ChatRequests:
             if chat.past.cancelled() or chat.past.exception() is not None:
                 error = "cancelled" if chat.past.cancelled() else repr(chat.past.exception())
                 log.error("the past days of a chat could not be read: %s", error)
+                self._pasts.pop(chat.twin["twin_id"], None)  # read again next time
             else:
                 past = chat.past.result()
-            self.service.submit(chat.ticket, chat.snapshot, chat.message, chat.conversation_id,
+            self.service.submit(chat.ticket, chat.twin, chat.message, chat.conversation_id,
                                 past)  # fmt: skip
 
     def finished(self) -> list[ChatDone]:
@@ -187,18 +209,19 @@ class ChatRequests:
                 text = f"{type(outcome).__name__}: {clip(outcome)}"
                 done.append(ChatDone(ticket, None, ReplyError(reply.INTERNAL, text)))
             else:
-                done.append(ChatDone(ticket, outcome.to_dict(), None))
+                done.append(ChatDone(ticket, outcome, None))
                 try:
                     self._publish(twin_id, message, outcome)
                 except Exception:  # noqa: BLE001 - the reply still goes; only the event is lost
                     log.exception("event/chat of twin %d could not be published", twin_id)
         return done
 
-    def _publish(self, twin_id: int, message: str, answer: ChatReply) -> None:
-        """``event/chat`` of one exchange, at the world's current tick."""
+    def _publish(self, twin_id: int, message: str, answer: dict[str, Any]) -> None:
+        """``event/chat`` of one exchange (``answer``: the reply's result), at the world's
+        current tick."""
         if self.publish is None:
             return
-        exchange = ChatExchange(twin_id, message, read_result(answer.to_dict()))
+        exchange = ChatExchange(twin_id, message, read_result(answer))
         tick, t_s = self.world.tick, self.world.clock.elapsed_s
 
         def payload_at(seq: int) -> bytes:

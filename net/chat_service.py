@@ -1,10 +1,10 @@
 """ChatService: twins' replies composed off the tick, in one worker process.
 
-The simulation thread takes a twin's snapshot (``net.chat.take_snapshot``, a consistent copy of
-one row, a fraction of a millisecond) and ``submit``s it with the message; the worker process
-runs ``ChatEngine.reply`` (a few milliseconds embedded, up to the language model's timeout with
-one configured); the simulation thread collects what is ``finished`` at its next poll and
-answers. Replies come back in the order they were asked, and the worker keeps the
+The simulation thread copies a twin's raw values (``net.chat.read_twin``, a consistent copy of one
+row, a fraction of a millisecond) and ``submit``s them with the message; the worker process makes
+them facts and runs ``ChatEngine.reply`` (a few milliseconds embedded, up to the language model's
+timeout with one configured); the simulation thread collects what is ``finished`` at its next poll
+and answers. Replies come back in the order they were asked, and the worker keeps the
 conversations.
 
 Why a process, and no helper thread: a worker thread held the GIL for the whole reply, and the
@@ -31,11 +31,11 @@ import os
 import pickle
 import signal
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from synthtwin.net.chat import ChatEngine, ChatReply, ChatSettings, TwinSnapshot
+from synthtwin.net.chat import ChatEngine, ChatSettings, TwinSnapshot
 from synthtwin.net.chat.past import with_past
 
 __all__ = ["IN_FLIGHT", "WORKER_NICENESS", "ChatService", "WorkerDied"]
@@ -60,10 +60,11 @@ class WorkerDied(RuntimeError):
 
 def _work(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> None:
     """The worker process: Ctrl-C is the server's to handle, a lower priority, every core; the
-    engine (trains ~0.3 s), then ``("ready", pid)``, then one ``("reply", ChatReply)`` or
-    ``("error", exception)`` per ``(snapshot dict, past, message, conversation id)`` read (``past``:
-    the twin's recorded days, ``net.chat.past.fetch_past``, or None), until the pipe closes (the
-    server closed the service: the worker ends quietly)."""
+    engine (trains ~0.3 s), then ``("ready", pid)``, then one ``("reply", ChatReply.to_dict())``
+    or ``("error", exception)`` per ``(twin data, past, message, conversation id)`` read (the
+    data of ``net.chat.read_twin``; ``past``: the twin's recorded days,
+    ``net.chat.past.fetch_past``, or None), until the pipe closes (the server closed the service:
+    the worker ends quietly). The facts are made here, off the tick."""
     with contextlib.suppress(EOFError, BrokenPipeError):
         _serve(conn, factory, settings)
 
@@ -77,10 +78,10 @@ def _serve(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> 
     engine = factory(settings)
     conn.send(("ready", os.getpid()))
     while True:
-        snapshot, past, message, conversation_id = conn.recv()
+        twin, past, message, conversation_id = conn.recv()
         try:
-            snap = with_past(TwinSnapshot.from_dict(snapshot), past)
-            answer = ("reply", engine.reply(snap, message, conversation_id))
+            snap = with_past(TwinSnapshot.from_dict(twin), past)
+            answer = ("reply", engine.reply(snap, message, conversation_id).to_dict())
         except Exception as err:  # noqa: BLE001 - handed back to the caller, whatever it is
             answer = ("error", err if _round_trips(err) else _plain(err))
         try:
@@ -137,7 +138,7 @@ class ChatService:
         self.submitted = 0
         self._waiting: deque[tuple[Hashable, tuple[Any, ...]]] = deque()
         self._sent: deque[Hashable] = deque()
-        self._done: list[tuple[Hashable, ChatReply | BaseException]] = []
+        self._done: list[tuple[Hashable, dict[str, Any] | BaseException]] = []
         self._pid: int | None = None
         self._start_worker()
 
@@ -155,24 +156,26 @@ class ChatService:
     def submit(
         self,
         key: Hashable,
-        snapshot: TwinSnapshot,
+        twin: Mapping[str, Any],
         message: str,
         conversation_id: str | None,
         past: dict[str, Any] | None = None,
     ) -> bool:
-        """Queue a chat under ``key``, with the twin's recorded days (``past``, from
+        """Queue a chat under ``key`` about ``twin`` (its data: ``net.chat.read_twin`` or
+        ``TwinSnapshot.to_dict``), with its recorded days (``past``, from
         ``net.chat.past.fetch_past``; None: no record kept); False (nothing queued) when
         ``max_pending`` are waiting. Never blocks."""
         if self.pending >= self.max_pending:
             return False
-        self._waiting.append((key, (snapshot.to_dict(), past, message, conversation_id)))
+        self._waiting.append((key, (twin, past, message, conversation_id)))
         self.submitted += 1
         self._pump()
         return True
 
-    def finished(self) -> list[tuple[Hashable, ChatReply | BaseException]]:
-        """The chats done since the last call, oldest first, each with its reply or the error
-        the engine raised (``WorkerDied`` if the worker ended); never blocks."""
+    def finished(self) -> list[tuple[Hashable, dict[str, Any] | BaseException]]:
+        """The chats done since the last call, oldest first, each with its reply
+        (``ChatReply.to_dict``) or the error the engine raised (``WorkerDied`` if the worker
+        ended); never blocks."""
         self._pump()
         done, self._done = self._done, []
         return done

@@ -29,6 +29,7 @@ from synthtwin.engine.app.cli import main
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
+from synthtwin.engine.health_query import DayRange, twin_baselines
 from synthtwin.net.chat import ChatEngine, Fact, take_snapshot, ungrounded
 from synthtwin.net.chat.past import PAST_DAYS, WEEK_DAYS, fetch_past, with_past
 from tests.loopback import free_port, loopback
@@ -118,7 +119,12 @@ def recorded_twins(record):
                 snap = with_past(take_snapshot(sim.world, twin, sim.today), past)
                 out.append((snap, _oracle(daily, alerts, twin)))
             none = [fetch_past(db, 4_000_000, TODAY), fetch_past(db, out[0][0].twin_id, FIRST)]
-        yield out, sim, none
+            last = DayRange(TODAY - timedelta(days=1), TODAY - timedelta(days=1))
+            fits = [
+                (fetch_past(db, twin, TODAY)["trends"], twin_baselines(db, twin, last)["trends"])
+                for twin in sim.world.ids.tolist()
+            ]
+        yield out, sim, none, fits
     finally:
         sim.close()
 
@@ -143,6 +149,17 @@ def test_the_record_is_read_into_the_snapshot(recorded_twins):
     assert yesterday.source == "history" and yesterday.time == (TODAY - timedelta(1)).isoformat()
     assert oracle[(yesterday.name, yesterday.time)] == yesterday.value
     assert "sleep_hours@9" not in snap and DAYS < PAST_DAYS
+
+
+def test_a_chat_fits_the_trends_the_baselines_query_fits(recorded_twins):
+    fits = recorded_twins[3]
+    for ours, query in fits:
+        assert ours.keys() == query.keys()
+        for m, trend in query.items():
+            assert ours[m]["direction"] == trend["direction"] and ours[m]["days"] == trend["days"]
+            if trend["slope_per_day"] is not None:
+                assert ours[m]["slope_per_day"] == pytest.approx(trend["slope_per_day"], rel=1e-4)
+    assert max(t["days"] for ours, _ in fits for t in ours.values()) == DAYS
 
 
 def test_history_questions_are_understood_and_rest_on_the_record(answered):
@@ -201,7 +218,7 @@ def test_why_explains_an_alert_from_the_record(engine, recorded_twins):
 
 
 def test_a_twin_without_a_record_says_so(engine, recorded_twins):
-    (snap, _), sim, none = recorded_twins[0][0], recorded_twins[1], recorded_twins[2]
+    (snap, _), sim, none, _ = recorded_twins[0][0], *recorded_twins[1:]
     plain = take_snapshot(sim.world, snap.twin_id, sim.today)
     for past in (*none, None):
         alone = with_past(plain, past)
@@ -263,6 +280,9 @@ def test_the_router_chat_answers_from_the_record(served):
             }
         ]
         assert str(steps[0]["value"]) in answer.result["reply"]
+    read = serving.server.handler.chat._pasts[twin]
+    third = ask(router, "chat", 10.0, id=twin, message="and 3 days ago?", conversation_id=cid)
+    assert third.ok and serving.server.handler.chat._pasts[twin] is read, "one read serves all"
 
 
 def test_rest_chat_explains_why_from_the_record(served):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from synthtwin.net.chat import ChatEngine, ChatReply, take_snapshot
+from synthtwin.net.chat import ChatEngine, TwinSnapshot, read_twin
 from synthtwin.net.chat_service import WORKER_NICENESS, ChatService, WorkerDied
 from tests.chat.engines import RELEASE, Broken, Garbled, Mortal, Slow
 from tests.conftest import small_simulation
@@ -35,19 +35,20 @@ def test_replies_come_back_in_order_with_the_engines_own_answers(sim):
     service = ChatService()
     try:
         ids = sim.world.ids[:3].tolist()
-        snapshots = [take_snapshot(sim.world, i, sim.today) for i in ids]
-        for i, snapshot in zip(ids, snapshots, strict=True):
-            assert service.submit(i, snapshot, "what is your heart rate?", f"c{i}")
+        twins = [read_twin(sim.world, i, sim.today) for i in ids]
+        for i, twin in zip(ids, twins, strict=True):
+            assert service.submit(i, twin, "what is your heart rate?", f"c{i}")
         done = _collect(service, 3)
         assert [key for key, _ in done] == ids and service.submitted == 3
-        for (key, reply), snapshot in zip(done, snapshots, strict=True):
-            assert isinstance(reply, ChatReply) and reply.intent == "vitals"
+        for (key, reply), twin in zip(done, twins, strict=True):
+            assert reply["intent"] == "vitals"
+            snapshot = TwinSnapshot.from_dict(twin)
             direct = ChatEngine().reply(snapshot, "what is your heart rate?", f"c{key}")
-            assert reply == direct
-        follow = take_snapshot(sim.world, ids[0], sim.today)
+            assert reply == direct.to_dict(), "the worker makes the facts as the engine does"
+        follow = read_twin(sim.world, ids[0], sim.today)
         service.submit("again", follow, "and your blood pressure?", f"c{ids[0]}")
         ((_, reply),) = _collect(service, 1)
-        assert reply.intent == "vitals", "the worker keeps the conversation"
+        assert reply["intent"] == "vitals", "the worker keeps the conversation"
     finally:
         service.close()
 
@@ -62,7 +63,7 @@ def test_the_worker_runs_below_the_server_and_a_slow_engine_never_blocks(
         assert os.getpriority(os.PRIO_PROCESS, worker) - os.getpriority(os.PRIO_PROCESS, 0) == (
             WORKER_NICENESS
         )
-        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        snapshot = read_twin(sim.world, int(sim.world.ids[0]), sim.today)
         started = time.perf_counter()
         assert service.submit("a", snapshot, "hello", None)
         assert service.submit("b", snapshot, "hello", None)
@@ -78,7 +79,7 @@ def test_the_worker_runs_below_the_server_and_a_slow_engine_never_blocks(
 def test_an_engine_error_is_handed_back_not_raised(sim):
     service = ChatService(engine=Broken)
     try:
-        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        snapshot = read_twin(sim.world, int(sim.world.ids[0]), sim.today)
         service.submit("x", snapshot, "hello", None)
         ((key, error),) = _collect(service, 1)
         assert key == "x" and isinstance(error, ValueError) and str(error) == "no"
@@ -89,13 +90,13 @@ def test_an_engine_error_is_handed_back_not_raised(sim):
 def test_a_worker_that_dies_is_replaced(sim):
     service = ChatService(engine=Mortal)
     try:
-        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        snapshot = read_twin(sim.world, int(sim.world.ids[0]), sim.today)
         service.submit("dead", snapshot, "die", None)
         ((_, error),) = _collect(service, 1)
         assert isinstance(error, WorkerDied) and "exit code 1" in str(error)
         assert service.submit("alive", snapshot, "hello", None)
         ((key, reply),) = _collect(service, 1)
-        assert key == "alive" and reply.intent == "greeting"
+        assert key == "alive" and reply["intent"] == "greeting"
     finally:
         service.close()
 
@@ -106,12 +107,12 @@ def test_a_reply_the_server_cannot_read_is_handed_back_as_an_error(sim):
     the simulation thread's poll), and the next chat is answered."""
     service = ChatService(engine=Garbled)
     try:
-        snapshot = take_snapshot(sim.world, int(sim.world.ids[0]), sim.today)
+        snapshot = read_twin(sim.world, int(sim.world.ids[0]), sim.today)
         service.submit("garbled", snapshot, "garble", None)
         service.submit("fine", snapshot, "hello", None)
         (key, error), (after, reply) = _collect(service, 2)
         assert key == "garbled" and isinstance(error, RuntimeError)
         assert "_TwoArgs" in str(error) and "bad: reply" in str(error)
-        assert after == "fine" and reply.intent == "greeting"
+        assert after == "fine" and reply["intent"] == "greeting"
     finally:
         service.close()

@@ -69,7 +69,7 @@ from synthtwin.net.chat.engine import (
 from synthtwin.net.chat.facts import FACT_SPECS, Fact, FactSpec, Source
 from synthtwin.net.chat.grounding import numbers_in, ungrounded
 from synthtwin.net.chat.llm import API_KEY_ENV, LlmSettings, api_key_from_env
-from synthtwin.net.chat.snapshot import TodayReader, TwinSnapshot, take_snapshot
+from synthtwin.net.chat.snapshot import TodayReader, TwinSnapshot, read_twin, take_snapshot
 from synthtwin.net.chat.understand import INTENTS, Understander, Understanding
 
 __all__ = [
@@ -91,6 +91,7 @@ __all__ = [
     "Understanding",
     "api_key_from_env",
     "numbers_in",
+    "read_twin",
     "take_snapshot",
     "ungrounded",
 ]

@@ -6,8 +6,8 @@ Two steps, in two places, like the snapshot's:
 1. ``fetch_past(db, twin_id, today)`` on the health record's query thread
    (``net.history_requests.HistoryRequests.fetch``, never the tick): the twin's daily rows of the
    ``PAST_DAYS`` days before ``today`` (``engine.health_query.twin_history``), its trends
-   (``twin_baselines``) and its alerts of the last ``ALERT_DAYS`` days (``list_alerts``), as
-   plain columns.
+   (``fit_trend``: those of ``twin_baselines``, fitted to the rows read) and its alerts of the
+   last ``ALERT_DAYS`` days (``list_alerts``), as plain columns.
 2. ``with_past(snapshot, past)`` in the chat worker: those columns as ``history`` facts added to
    the snapshot, each with its day as ``time``:
 
@@ -20,7 +20,7 @@ Two steps, in two places, like the snapshot's:
      month before it); ``time``: the last recorded day;
    - ``trend_<m>`` (the change over the trend's days, always positive) and
      ``trend_<m>_direction`` (``up`` or ``down``), only for trends that are significant
-     (``engine.health_query.twin_baselines``);
+     (``engine.health_query.fit_trend``, as ``twin_baselines``);
    - ``alert_<rule>``: the value of the latest alert of each rule (``engine.alerts``: bpm,
      mmHg, minutes or nights), its day as ``time``;
    - ``days_recorded``: how many of the ``PAST_DAYS`` days are recorded (0 without a record).
@@ -39,11 +39,12 @@ import numpy as np
 
 from synthtwin.engine.health_query import (
     BASELINE_MEASURES,
+    TREND_DAYS,
     DayRange,
     HistoryError,
     days_before,
+    fit_trend,
     list_alerts,
-    twin_baselines,
     twin_history,
 )
 from synthtwin.net.chat.facts import FACT_SPECS, Fact, make_fact
@@ -60,8 +61,9 @@ __all__ = [
     "with_past",
 ]
 
-PAST_DAYS = 28
-"""Days before today a chat reads (four weeks: the usual baseline of wearables)."""
+PAST_DAYS = TREND_DAYS
+"""Days before today a chat reads (four weeks: the usual baseline of wearables, and the days a
+trend is fitted to)."""
 WEEK_DAYS = 7
 ALERT_DAYS = 7
 """Alerts of this many days before today are the twin's recent alerts."""
@@ -94,7 +96,7 @@ def fetch_past(db: duckdb.DuckDBPyConnection, twin_id: int, today: date) -> dict
     except HistoryError:  # no record of this twin
         return {"today": today.isoformat(), **_NO_PAST}
     rows = {name: columns[name] for name in ("day", *DAY_FACTS) if name in columns}
-    trends = twin_baselines(db, twin_id, DayRange(yesterday, yesterday))["trends"]
+    trends = {m: fit_trend(rows["day"], rows[m]) for m in BASELINE_MEASURES if m in rows}
     alerts = list_alerts(db, DayRange(days_before(today, ALERT_DAYS), yesterday), twin_id)
     return {"today": today.isoformat(), "days": rows, "trends": trends,
             "alerts": alerts["columns"]}  # fmt: skip
