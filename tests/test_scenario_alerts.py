@@ -9,6 +9,7 @@ for anyone.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -20,6 +21,7 @@ from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.simulate import run_headless
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import AlertsConfig, load_config
+from synthtwin.engine.health_query import DayRange, twin_history
 
 START = datetime(2026, 3, 2)  # a Monday
 DAYS = 7
@@ -147,3 +149,14 @@ def test_each_scenario_is_in_the_record(week):
         assert (twin, kind, stopped) == (roles[role], k, False)
         assert (start, end) == (START + timedelta(days=first), START + timedelta(days=last))
         assert args.startswith("{")
+
+
+def test_a_twins_history_shows_its_scenarios(week):
+    _, roles, store = week
+    with duckdb.connect(str(store), read_only=True) as db:
+        days = DayRange(_day(0), _day(DAYS - 1))
+        shown = twin_history(db, roles["treated"], days, "day")["scenarios"]
+        before = twin_history(db, roles["treated"], DayRange(_day(0), _day(1)), "day")
+    assert shown["kind"] == ["medication"] and shown["start"] == ["2026-03-04T00:00:00"]
+    assert json.loads(shown["args"][0]) == {"drug": "antihypertensive", "classes": 3}
+    assert len(before["scenarios"]["kind"]) == 0  # it started after that range
