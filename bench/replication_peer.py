@@ -4,7 +4,8 @@ order, and the cells of changed twins are found by sorting their cell keys.
 
 Pattern: the same ``Publisher`` (a subclass), with only the two passes that ``CellMembers``
 replaced restored, so that both sides do the same encoding and only the bookkeeping differs
-(``bench/test_replication_bench.py`` puts them side by side).
+(``bench/test_replication_bench.py`` puts them side by side). It keeps clip and blend by id
+each tick, as before, so it assumes no spawn or despawn while timed.
 """
 
 from __future__ import annotations

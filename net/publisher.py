@@ -120,6 +120,31 @@ class TwinFollows:
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+NO_CELL = np.iinfo(np.int64).min
+"""``RowState.cell_key`` of a twin in no crowd stream yet (the key of no reachable cell)."""
+
+
+@dataclass
+class RowState:
+    """What was published of each row of the world, kept by row while rows stay put (between
+    spawns and despawns), so that a tick compares whole columns instead of gathering and
+    scattering every twin by id. The per-id tables of ``Publisher`` take it back when rows change.
+
+    Attributes:
+        version: the world's column version of these rows (-1: none yet).
+        ids: ``(N,) uint32`` the twin of each row.
+        cell_key: ``(N,) int64`` the cell whose stream holds the twin (``_cell_key``), or
+            ``NO_CELL``.
+        activity: ``(N,) int16`` the last activity seen (-1: none yet).
+        clip: ``(N,) uint8`` and blend ``(N,) float32``, the last seen.
+    """
+
+    version: int = -1
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    cell_key: np.ndarray = field(default_factory=lambda: _NO_ROWS)
+    activity: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    clip: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    blend: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
 @dataclass
@@ -233,6 +258,8 @@ class Publisher:
         self._last_cell = np.zeros((0, 2), dtype=np.int32)
         self._carried = np.zeros(0, dtype=bool)
         """Per twin id: whether a published crowd stream holds it (in ``_last_cell``)."""
+        self._rows = RowState()
+        """What was published of each row, as of the last tick."""
         self._members = CellMembers()
         """The world's rows by cell, as of this tick."""
         self._dirty: set[tuple[int, int]] = set()
@@ -287,7 +314,12 @@ class Publisher:
         self._grow_tables(world.next_twin_id)
         ids = world.ids
         try:
+            rows_changed = world.columns.version != self._rows.version
+            if rows_changed:
+                self._store_rows()
             self._publish_roster(world)
+            if rows_changed:
+                self._load_rows(world.columns.version, ids)
             changed_activity = self._publish_activity_events(ids, world["activity"])
             cells = topics.cell_of(world["position_m"])
             self._publish_crowd(world, ids, cells, changed_activity)
@@ -306,6 +338,21 @@ class Publisher:
         self._last_blend = np.concatenate([self._last_blend, np.zeros(grow, np.float32)])
         self._last_cell = np.concatenate([self._last_cell, np.zeros((grow, 2), np.int32)])
         self._carried = np.concatenate([self._carried, np.zeros(grow, bool)])
+
+    def _store_rows(self) -> None:
+        """Put ``RowState`` back into the per-id tables (the rows are about to change)."""
+        rows = self._rows
+        self._last_activity[rows.ids] = rows.activity
+        self._last_clip[rows.ids] = rows.clip
+        self._last_blend[rows.ids] = rows.blend
+
+    def _load_rows(self, version: int, ids: np.ndarray) -> None:
+        """``RowState`` of the rows ``ids`` (N,) from the per-id tables."""
+        key = np.where(self._carried[ids], _cell_key(self._last_cell[ids]), NO_CELL)
+        self._rows = RowState(
+            version, ids.copy(), key, self._last_activity[ids], self._last_clip[ids],
+            self._last_blend[ids],
+        )  # fmt: skip
 
     def _publish_roster(self, world: World) -> None:
         """``meta`` with the twins added and removed since the last one, or a heartbeat."""
@@ -347,7 +394,7 @@ class Publisher:
 
     def _publish_activity_events(self, ids: np.ndarray, activity: np.ndarray) -> np.ndarray:
         """Publish ``event/activity`` for each change; returns the ``(N,) bool`` changed mask."""
-        previous = self._last_activity[ids]
+        previous = self._rows.activity
         changed = previous != activity
         topic = topics.topic_for("event", event_type=event.ACTIVITY)
         for row in np.flatnonzero(changed & (previous >= 0)):
@@ -357,41 +404,46 @@ class Publisher:
                 int(activity[row]),
             )  # fmt: skip
             self._send(topic, event.encode(message))
-        self._last_activity[ids] = activity
+        np.copyto(previous, activity)
         return changed
 
     def _publish_crowd(
         self, world: World, ids: np.ndarray, cells: np.ndarray, changed_activity: np.ndarray
     ) -> None:
         """Encode the cells a twin entered or left, and those whose turn it is that changed
-        visibly or owe a keyframe; only the twins of those cells are gathered."""
-        previous_cell = self._last_cell[ids]
-        carried = self._carried[ids]
-        moved = ~carried | (previous_cell != cells).any(axis=1)
+        visibly or owe a keyframe; only the twins that changed cell, and those of the cells
+        encoded, are gathered."""
+        rows = self._rows
+        key = _cell_key(cells)
+        moved = np.flatnonzero(key != rows.cell_key)  # rows that changed cell (or are new)
+        moved_ids = ids[moved]
+        previous_cell = self._last_cell[moved_ids][self._carried[moved_ids]]
+        self._membership |= _cell_set(cells[moved]) | _cell_set(previous_cell)
         self._update_members(world, ids, cells, moved)
-        dirty = (world["speed_mps"] > 0) | changed_activity
-        dirty |= self._last_clip[ids] != world["clip"]
-        dirty |= self._last_blend[ids] != world["clip_blend"]
+        self._last_cell[moved_ids] = cells[moved]
+        self._carried[moved_ids] = True
+        rows.cell_key[moved] = key[moved]
+        clip, blend = world["clip"], world["clip_blend"]
+        dirty = world["speed_mps"] > 0
+        dirty |= changed_activity
+        dirty |= rows.clip != clip
+        dirty |= rows.blend != blend
+        np.copyto(rows.clip, clip)
+        np.copyto(rows.blend, blend)
         self._dirty |= self._members.cells_with(dirty)
-        self._membership |= _cell_set(cells[moved]) | _cell_set(previous_cell[moved & carried])
-        self._last_cell[ids] = cells
-        self._carried[ids] = True
-        self._last_clip[ids] = world["clip"]
-        self._last_blend[ids] = world["clip_blend"]
         for cell in self._due_cells(self.tick % self.crowd_period):
-            rows = self._members.of(cell)
-            self._encode_cell(cell, [ids[rows], *(world[name][rows] for name in CROWD_COLUMNS)])
+            at = self._members.of(cell)
+            self._encode_cell(cell, [ids[at], *(world[name][at] for name in CROWD_COLUMNS)])
 
     def _update_members(
         self, world: World, ids: np.ndarray, cells: np.ndarray, moved: np.ndarray
     ) -> None:
         """Bring ``CellMembers`` to this tick: rebuilt when rows changed, else the ``moved``
-        (N,) bool twins moved."""
+        rows (M,) moved."""
         if world.columns.version != self._members.version:
             self._members.rebuild(world.columns.version, ids, cells)
         else:
-            rows = np.flatnonzero(moved)
-            self._members.move(ids, rows, cells[rows])
+            self._members.move(ids, moved, cells[moved])
 
     def _due_cells(self, slot: int) -> list[tuple[int, int]]:
         """The cells to encode this tick, sorted: those a twin entered or left, and of the cells

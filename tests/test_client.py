@@ -137,7 +137,7 @@ def test_a_late_joiner_mirrors_the_world(serving: Serving):
             # records carried now within the quantum; the others dead-reckoned to now (6.1)
             now_s = serving.server.publisher.t_s
             fresh = view.sample_t_s == now_s
-            pos_err_m = np.abs(view.pos_m - world["position_m"][order])[fresh].max()
+            pos_err_m = np.abs(view.pos_m - world["position_m"][order])[fresh].max(initial=0.0)
             assert pos_err_m <= POS_QUANTUM_M / 2 + 1e-9
             motion = (view.heading_rad, view.speed_mps, view.sample_t_s)
             at_now = dead_reckon(view.pos_m, *motion, now_s)

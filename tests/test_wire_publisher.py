@@ -33,7 +33,7 @@ from synthtwin.engine.world import World
 from synthtwin.net import publisher as publisher_module
 from synthtwin.net.publisher import CellMembers, Publisher
 from synthtwin.net.requests import Controls, RequestHandler
-from synthtwin.net.wire import CrowdDecoder, crowd, meta, reply, topics
+from synthtwin.net.wire import CrowdDecoder, crowd, event, meta, reply, topics
 from synthtwin.net.wire.envelope import pack_envelope
 from tests.conftest import MONDAY
 from tests.loopback import loopback
@@ -209,6 +209,25 @@ def test_a_spawned_twin_is_in_the_roster_and_its_cell_after_the_same_tick(live):
     assert [crowd.decode(p).cell for p in payloads] == [(1, 0)]
     assert cells_holding(snapshot_states(one.publisher)) == {1: [(0, 0)]}
     assert one.publisher.roster()[0].tolist() == [1]
+
+
+def test_activity_events_follow_twins_when_a_despawn_moves_rows(live, monkeypatch):
+    """Rows shift on despawn (swap-remove): what was published is kept by row between roster
+    changes and by id across them, so each activity change is reported once, for its twin."""
+    one = live([[500.0, 500.0], [600.0, 500.0], [700.0, 500.0]])
+    one.sub.subscribe(b"event/")
+    assert one.publisher.socket.poll(int(WAIT_S * 1000)), "the subscription never arrived"
+    sent: list[tuple[bytes, bytes]] = []
+    send = one.publisher._send
+    monkeypatch.setattr(one.publisher, "_send", lambda *m: sent.append(m[:2]) or send(*m))
+    one.step()
+    one.world.despawn([1])  # the last row (twin 3) moves into row 0
+    one.world["activity"][int(one.world.rows_of([3])[0])] = 5
+    one.step()
+    one.world["activity"][int(one.world.rows_of([2])[0])] = 3
+    one.step()
+    events = [event.decode(p) for t, p in sent if t.startswith(b"event/")]
+    assert [(e.twin_id, e.data["old"], e.data["new"]) for e in events] == [(3, 0, 5), (2, 0, 3)]
 
 
 def test_meta_goes_out_between_ticks_while_no_tick_runs(live, monkeypatch):
