@@ -156,6 +156,7 @@ def session(out: Path, url: str) -> dict:
         late = video_pixels(page)
         page.screenshot(path=str(out / "overview.png"))
         legend = page.locator("#legend li").all_inner_texts()
+        places = page.locator("#legend-places li").all_inner_texts()
 
         rows = page.locator("#twin-rows tr")
         followed = int(rows.nth(0).get_attribute("data-id"))
@@ -210,6 +211,7 @@ def session(out: Path, url: str) -> dict:
         "video_lit": float(before[..., :3].mean()),
         "video_changed_over_time": float(np.abs(late - early).max()),
         "legend": legend,
+        "places": places,
         "bad_time_scale_notice": refused,
         "time_scale_after_refusal": stats["time_scale"],
         "live_updates_per_s": int(live.split()[0]) if live else 0,
@@ -278,7 +280,7 @@ def login_session(out: Path, url: str, tokens: dict[str, str]) -> dict:
     }
 
 
-HISTORY_WORLD = {"twins": 30, "seed": 4, "start": "2026-03-02T08:00"}
+HISTORY_WORLD = {"twins": 50, "seed": 3, "start": "2026-03-02T08:00"}
 """The world of the history session: what ``twin simulate`` wrote up to the day before."""
 HISTORY_DAYS = 7
 HISTORY_STEP_S = 300

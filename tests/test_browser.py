@@ -43,7 +43,9 @@ def test_the_page_plays_pans_zooms_picks_a_twin_and_keeps_two_viewers_apart():
     assert findings["twins_in_view_after_pan"] < findings["twins_in_view"] / 4, (
         "dragging the video far past the town did not move the camera"
     )
-    assert "sleep" in findings["legend"] and "park" in findings["legend"], findings["legend"]
+    legend, places = findings["legend"], findings["places"]
+    assert "sleep" in legend and "watching TV" in legend and "park" in places, (legend, places)
+    assert legend.count("school") == 1 and places.count("school") == 1, "school twice in a list"
     assert findings["live_updates_per_s"] >= 5, "the selected twin's vitals are not live"
     assert findings["today_shown"]
     assert "scale" in findings["bad_time_scale_notice"], findings["bad_time_scale_notice"]

@@ -18,7 +18,7 @@ from synthtwin.net.render.camera import Camera
 
 __all__ = ["FLIGHT_S", "FOLLOW_DISTANCE_M", "Flight"]
 
-FLIGHT_S = 1.2
+FLIGHT_S = 1.0
 """Seconds (wall) from the start of a flight to its arrival."""
 FOLLOW_DISTANCE_M = 40.0
 """A flight ends at most this far from the twin: close enough to see it walk."""
