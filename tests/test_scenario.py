@@ -6,12 +6,15 @@ a kill -9 (a real ``twin serve`` on 127.0.0.1). The alert rules they drive:
 from __future__ import annotations
 
 import time
+from datetime import date, datetime
 
+import duckdb
 import numpy as np
 import pytest
 import zmq
 
 from synthtwin.components.scenario import SCENARIO_EFFECTS, Scenario, Scenarios
+from synthtwin.engine.app.cli import main
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import save_checkpoint
 from synthtwin.engine.config import load_config
@@ -184,3 +187,51 @@ def test_no_acknowledged_scenario_is_lost_on_kill_9(tmp_path):
         assert listed[0]["start"] == kept["start"] and listed[0]["end"] == kept["end"]
     finally:
         kill_hard(proc)
+
+
+SCENARIO_FILE = """
+[[scenario]]
+twin = 2
+kind = "illness"
+day = 1
+days = 1
+severity = "severe"
+"""
+
+
+def test_twin_simulate_puts_a_scenario_file_on_the_run_and_its_alert_fires(tmp_path):
+    (tmp_path / "what_if.toml").write_text(SCENARIO_FILE)
+    store = tmp_path / "h.duckdb"
+    argv = ["simulate", "--twins", "4", "--days", "2", "--step-s", "300", "--quiet",
+            "--start", "2026-03-02", "--out", str(tmp_path / "out"), "--store", str(store),
+            "--scenario", str(tmp_path / "what_if.toml")]  # fmt: skip
+    assert main(argv) == 0
+    with duckdb.connect(str(store), read_only=True) as db:
+        kept = db.execute("SELECT twin_id, kind, start FROM scenarios").fetchall()
+        fired = db.execute("SELECT day FROM alerts WHERE twin_id = 2 AND rule = 'spo2_low'")
+        days = [day for (day,) in fired.fetchall()]
+    assert kept == [(2, "illness", datetime(2026, 3, 3))]
+    assert days == [date(2026, 3, 3)]  # the severe illness's day, not the day before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("twin = 2", "expected [[scenario]] tables only"),
+        ("[[scenario]]\ntwin = 2\nkind = 'illness'", "scenario 1: missing 'days'"),
+        ("[[scenario]]\ntwin = 99\nkind = 'illness'\ndays = 1", "twin 99 does not exist"),
+        ("[[scenario]]\ntwin = 2\nkind = 'illness'\ndays = 1\nseverity = 'grave'",
+         "scenario 1: field 'scenario.severity' holds 'grave', expected one of mild, "
+         "moderate, severe"),
+        ("[[scenario]]\ntwin = 2\nkind = 'illness'\ndays = -1", "days in (0, 366]"),
+        ("[[scenario", "not TOML"),
+    ],
+)  # fmt: skip
+def test_a_bad_scenario_file_gets_one_clear_line(tmp_path, capsys, text, message):
+    (tmp_path / "bad.toml").write_text(text)
+    argv = ["simulate", "--twins", "3", "--days", "1", "--quiet", "--out", str(tmp_path / "o"),
+            "--scenario", str(tmp_path / "bad.toml")]  # fmt: skip
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1

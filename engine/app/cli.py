@@ -33,6 +33,7 @@ from synthtwin.engine.app import credentials, gltf_export
 from synthtwin.engine.app.bench_report import run_bench
 from synthtwin.engine.app.durability import ShutdownSave
 from synthtwin.engine.app.record import Recorder
+from synthtwin.engine.app.scenario_file import add_scenarios
 from synthtwin.engine.app.serve import Serving, serve
 from synthtwin.engine.app.simulate import OutputError, check_output_dir, run_headless
 from synthtwin.engine.app.simulation import build_simulation
@@ -115,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     sim.add_argument("--device", choices=DEVICES, default=None, help=DEVICE_HELP)
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument(
+        "--scenario", type=Path, default=None, metavar="FILE",
+        help="what-if scenarios to put on twins: a TOML file of [[scenario]] tables "
+        "(twin, kind, day, days and the kind's arguments; docs/protocol.md 'scenario')",
+    )  # fmt: skip
     sim.add_argument(
         "--shards", type=_positive_int, default=None, metavar="N",
         help="run on N Ray shards, one region of the town each, one merged output (1)",
@@ -223,6 +229,8 @@ def _simulate(args: argparse.Namespace) -> int:
         recorder = Recorder(args.store, config.history, blocking=True, alerts=config.alerts)
     try:
         sim = build_simulation(config, record=recorder.sink if recorder else None)
+        if args.scenario is not None:
+            add_scenarios(sim.world, args.scenario)
         if recorder is not None:
             recorder.align(sim.world)
         ticks = round(args.days * SECONDS_PER_DAY / sim.loop.dt_s)
@@ -244,6 +252,8 @@ def _simulate_sharded(args: argparse.Namespace, config: Config) -> int:
 
     if args.store is not None:
         raise ConfigError("--store is not available with --shards yet; run without --shards")
+    if args.scenario is not None:
+        raise ConfigError("--scenario is not available with --shards yet; run without --shards")
     ticks = round(args.days * SECONDS_PER_DAY / args.step_s)
     desc = f"{config.sim.twins} twins on {config.cluster.shards} shards"
     try:
