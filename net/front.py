@@ -206,7 +206,8 @@ class Front:
         stream: the merged stream (seq, roster, snapshots).
         requests: the request router.
         published: messages published; refused: messages ZeroMQ would not queue.
-        malformed: shard messages that were not a msgpack envelope (dropped).
+        malformed: shard messages that were not a msgpack envelope, or lacked the fields of
+            their kind (dropped).
 
     Raises:
         FrontError: see the class.
@@ -402,13 +403,12 @@ class Front:
             try:
                 topic, payload = shard.health.recv_multipart(zmq.NOBLOCK)
                 env = unpack(payload)
-                messages = self.stream.receive(shard.index, topic, env)
             except zmq.Again:
                 return
-            except (ValueError, KeyError, TypeError):
+            except ValueError:
                 self.malformed += 1
                 continue
-            self._publish(messages, self.health)
+            self._publish(self._receive(shard.index, topic, env), self.health)
 
     def _take_stream(self, shard: _Shard) -> None:
         for _ in range(self.config.serve.hwm):
@@ -435,7 +435,16 @@ class Front:
                 shard.join_due_s = min(shard.join_due_s, shard.heard_s)
                 continue
             shard.last_seq = env["seq"]
-            self._publish(self.stream.receive(shard.index, topic, env))
+            self._publish(self._receive(shard.index, topic, env))
+
+    def _receive(self, shard: int, topic: bytes, env: dict) -> list[Message]:
+        """``FrontStream.receive``; a message without the fields of its kind is dropped and
+        counted (``malformed``), so that no shard message can end the loop."""
+        try:
+            return self.stream.receive(shard, topic, env)
+        except (ValueError, KeyError, TypeError, IndexError):
+            self.malformed += 1
+            return []
 
     def _take_replies(self, shard: _Shard) -> None:
         while True:
@@ -501,14 +510,14 @@ class Front:
         for payload in snapshot.result["crowd"]:
             env = unpack(payload)
             topic = topics.topic_for("crowd", cell=tuple(env["body"]["cell"]))
-            self._publish(self.stream.receive(shard.index, topic, env))
+            self._publish(self._receive(shard.index, topic, env))
         shard.last_seq, shard.joined, shard.joining = snapshot.seq, True, False
         shard.joins += 1
         while shard.buffer:
             topic, env = shard.buffer.popleft()
             if env["seq"] > shard.last_seq:
                 shard.last_seq = env["seq"]
-                self._publish(self.stream.receive(shard.index, topic, env))
+                self._publish(self._receive(shard.index, topic, env))
         log.info("joined shard %d at its seq %d", shard.index, snapshot.seq)
 
     def _publish(self, messages: list[Message], sock: zmq.Socket | None = None) -> None:

@@ -31,6 +31,7 @@ answers with the shards that replied and marks the others down).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ from synthtwin.net.wire.errors import WireError, clip
 from synthtwin.net.wire.reply import Reply, ReplyError
 
 __all__ = ["DEFERRED_TIMEOUT_S", "FrontRequests", "ShardCall"]
+
+log = logging.getLogger(__name__)
 
 DEFERRED_TIMEOUT_S = 30.0
 """How long ``chat`` and ``history`` wait for their shard (answered off the tick), seconds."""
@@ -176,6 +179,10 @@ class FrontRequests:
             self._answer(envelope, request_id, error=ReplyError(err.code, str(err)))
         except _Failure as failure:
             self._answer(envelope, request_id, error=failure.error)
+        except Exception as err:  # noqa: BLE001 - the front must answer, whatever failed
+            log.exception("request %s failed at the front", request_id)
+            message = f"{type(err).__name__}: {clip(err)}"
+            self._answer(envelope, request_id, error=ReplyError(reply.INTERNAL, message))
         return []
 
     def _route(
