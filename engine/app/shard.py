@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -157,6 +158,9 @@ class ShardSpec:
         vitals_every_s: sample every twin's vitals this often (simulated s), for headless runs.
         serve_at: serve today's endpoints on these (PUB, ROUTER, health PUB with access
             control), for a front (``net.front``), the same after a restart; None: headless.
+        threads: numba threads of this shard's kernels (shards sharing a machine share its
+            cores: more threads than cores make parallel kernels wait for each other); None:
+            numba's default.
     """
 
     config: Config
@@ -166,6 +170,7 @@ class ShardSpec:
     resume: Path | None = None
     vitals_every_s: float | None = None
     serve_at: tuple[str, str, str] | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -206,6 +211,8 @@ class Shard:
 
     def __init__(self, spec: ShardSpec) -> None:
         self.spec = spec
+        if spec.threads is not None:
+            numba.set_num_threads(max(1, min(spec.threads, numba.config.NUMBA_NUM_THREADS)))
         self.sim: Simulation | None = None
         self.server: ZmqServer | None = None
         self.regions: RegionMap | None = None

@@ -144,11 +144,14 @@ class ShardCluster:
         self.overruns = [0] * self.count
         self.late_barriers = 0
         self._started_ray = connect_ray(config.cluster)
+        threads = _threads_per_shard(config.cluster, self.count)
         actor = ray.remote(Shard).options(
             max_restarts=config.cluster.actor_restarts, num_cpus=0, scheduling_strategy="SPREAD"
         )
         self.actors = [
-            actor.remote(ShardSpec(config, k, self.count, checkpoints, resume, vitals_every_s, at))
+            actor.remote(
+                ShardSpec(config, k, self.count, checkpoints, resume, vitals_every_s, at, threads)
+            )
             for k, at in enumerate(_serving_endpoints(config.cluster, self.count, serve))
         ]
         self._inbox = [None] * self.count
@@ -351,6 +354,14 @@ class ShardCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _threads_per_shard(cluster: ClusterConfig, count: int) -> int | None:
+    """On a local cluster, the machine's cores shared among the shards (at least one each);
+    on a joined one, numba's default on each node."""
+    if cluster.ray_address:
+        return None
+    return max(1, (cluster.cpus or os.cpu_count() or 1) // count)
 
 
 def _serving_endpoints(
