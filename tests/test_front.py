@@ -5,6 +5,7 @@ repository (CloneClient, RequestClient) talk to the front unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import threading
 import time
@@ -14,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 import zmq
+from websockets.asyncio.client import connect
 
 from synthtwin.clients.python import CloneClient, RequestClient, RequestError
 from synthtwin.engine.app.assets import crowd_assets
@@ -24,10 +26,14 @@ from synthtwin.net.auth import Role, TokenStore
 from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, shard_security
 from synthtwin.net.front_stream import REMOVAL_GRACE_S
 from synthtwin.net.gateway import Gateway, GatewaySpec
-from synthtwin.net.wire import meta
+from synthtwin.net.websocket import split_frame
+from synthtwin.net.wire import crowd, meta
+from synthtwin.net.wire.clone import merge_cells
+from synthtwin.net.wire.crowd import CrowdDecoder
 from synthtwin.net.wire.envelope import unpack_envelope
 from tests.loopback import loopback
 from tests.test_client import MONDAY_MORNING
+from tests.test_websocket import control, replies, request_frame
 
 TICK_HZ = 30.0
 
@@ -288,7 +294,8 @@ def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
 
 
 def test_the_gateway_attaches_to_the_front_unchanged(shards, front):
-    """REST through the gateway's own Clone client and DEALER, pointed at the front."""
+    """REST through the gateway's own Clone client and DEALER, and a late join over its
+    WebSocket, pointed at the front."""
     servers, _ = shards
     a, b = (_ids_of(s) for s in servers)
     endpoints = front.endpoints
@@ -300,13 +307,38 @@ def test_the_gateway_attaches_to_the_front_unchanged(shards, front):
         page = httpx.get(f"{http.url}/api/twins", params={"limit": 500}, timeout=30.0)
         twin = httpx.get(f"{http.url}/api/twins/{int(b[0])}", timeout=10.0)
         stats = httpx.get(f"{http.url}/api/stats", timeout=10.0)
+        held = asyncio.run(asyncio.wait_for(_ws_late_join(http.url + "/ws"), 60))
     finally:
         http.stop()
+    np.testing.assert_array_equal(held, np.union1d(a, b))
     assert page.status_code == 200, page.text
     listed = [t["id"] for t in page.json()["items"]]
     assert listed == np.union1d(a, b).tolist()
     assert twin.status_code == 200 and twin.json()["id"] == int(b[0])
     assert stats.status_code == 200 and stats.json()["twins"] == a.size + b.size
+
+
+async def _ws_late_join(url: str) -> np.ndarray:
+    """Clone over the gateway's WebSocket (protocol 3.1, rule 3), as the JavaScript and C#
+    clients do: the twins held after the snapshot and 1 s of live messages with seq > S."""
+    async with connect(url.replace("http://", "ws://")) as ws:
+        assert (await control(ws, "subscribe", "cell/"))["op"] == "subscribed"
+        await ws.send(request_frame(1, "snapshot"))
+        live: list = []
+        snapshot = (await replies(ws, 1, live))[1]
+        decoder = CrowdDecoder()
+        for payload in snapshot.result["crowd"]:
+            decoder.apply(payload)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            live.append(split_frame(await asyncio.wait_for(ws.recv(), 5)))
+        applied = 0
+        for topic, payload in live:
+            if topic.endswith(b"/crowd") and crowd.decode(payload).seq > snapshot.seq:
+                decoder.apply(payload)  # raises unknown_base on a base the front mis-mapped
+                applied += 1
+        assert applied
+        return merge_cells(c.state for c in decoder._cells.values()).ids
 
 
 def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
