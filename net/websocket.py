@@ -25,6 +25,10 @@ of. Replies and control answers are never dropped; a connection has at most
 ``max_in_flight`` client messages unanswered-or-unsent, beyond which the gateway stops reading
 its socket (TCP pushes back on the client).
 
+Shares (``WsSettings``, from ``[security] ws_*``): connections at once over all callers; per caller
+over all of its connections (``CallerShares``: the token's id when the gateway has a token file,
+else the connection alone), a request bucket and the twins followed by id.
+
 Access, as the REST routes (``net.http_security``): the Host and Origin allow-lists (a foreign
 ``Origin`` is refused: browsers send one with every WebSocket handshake), then the token: the
 ``Authorization: Bearer`` header, the login cookie, or the subprotocol ``bearer.<token>`` (what a
