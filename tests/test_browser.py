@@ -17,7 +17,7 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 
 
-def browser_session(*options: str) -> dict:
+def browser_session(*options: str, timeout_s: float = 240) -> dict:
     """Run ``tests.browser_session`` with ``options`` in a loopback-only network namespace; its
     findings."""
     assert CHROMIUM.exists(), "Debian's chromium is missing: run `bash .ci/setup --test` as root"
@@ -27,7 +27,7 @@ def browser_session(*options: str) -> dict:
     )  # fmt: skip
     done = subprocess.run(
         ["unshare", "-n", "bash", "-c", command],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -91,7 +91,7 @@ def test_the_page_browses_a_simulated_week_on_simulated_time_and_docs_work_offli
     its history with their baselines and the day timeline, the charts' times are the simulation's
     (at x1 and at x3600), the groups split the population, and ``/docs`` renders Swagger UI with
     no network at all (the namespace has only loopback)."""
-    findings = browser_session("--history")
+    findings = browser_session("--history", timeout_s=420)  # a week to simulate first
     history = findings["history"]
     days = history["days"]
     assert len(days) == 7 and days[0] == "2026-03-01" and days[-1] == "2026-02-23", days
