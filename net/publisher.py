@@ -431,9 +431,16 @@ class Publisher:
         np.copyto(rows.clip, clip)
         np.copyto(rows.blend, blend)
         self._dirty |= self._members.cells_with(dirty)
-        for cell in self._due_cells(self.tick % self.crowd_period):
-            at = self._members.of(cell)
-            self._encode_cell(cell, [ids[at], *(world[name][at] for name in CROWD_COLUMNS)])
+        due = self._due_cells(self.tick % self.crowd_period)
+        if not due:
+            return
+        of_cell = [self._members.of(cell) for cell in due]
+        at = np.concatenate(of_cell)
+        # gathered once for the due cells' twins: each cell's are then a slice (a view)
+        columns = [ids[at], *(world[name][at] for name in CROWD_COLUMNS)]
+        ends = np.cumsum([len(rows) for rows in of_cell]).tolist()
+        for cell, lo, hi in zip(due, [0, *ends[:-1]], ends, strict=True):
+            self._encode_cell(cell, [column[lo:hi] for column in columns])
 
     def _update_members(
         self, world: World, ids: np.ndarray, cells: np.ndarray, moved: np.ndarray

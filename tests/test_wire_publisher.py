@@ -59,10 +59,17 @@ class Live:
         self.publisher = Publisher(xpub, TICK_HZ, KEYFRAME_EVERY, CROWD_HZ, 1.0, 1.0)
         self.sub = self.context.socket(zmq.SUB)
         self.sub.connect(xpub.getsockopt_string(zmq.LAST_ENDPOINT))
-        self.sub.subscribe(b"cell/")
-        self.sub.subscribe(b"meta")
-        assert xpub.poll(int(WAIT_S * 1000)), "the subscription never reached the publisher"
+        self.subscribe(b"cell/")
+        self.subscribe(b"meta")
         self.tick = 0
+
+    def subscribe(self, topic: bytes) -> None:
+        """Subscribe the SUB to ``topic`` and wait until the XPUB has it (it is read here, so
+        that nothing published after is dropped for want of it)."""
+        self.sub.subscribe(topic)
+        xpub = self.publisher.socket
+        assert xpub.poll(int(WAIT_S * 1000)), "the subscription never reached the publisher"
+        assert xpub.recv() == b"\x01" + topic
 
     def step(self, moves_m: dict[int, tuple[float, float]] | None = None) -> list[bytes]:
         """Move twins by ``moves_m`` (id -> (dx, dy), m; moving twins get a speed), publish one
@@ -215,8 +222,7 @@ def test_activity_events_follow_twins_when_a_despawn_moves_rows(live, monkeypatc
     """Rows shift on despawn (swap-remove): what was published is kept by row between roster
     changes and by id across them, so each activity change is reported once, for its twin."""
     one = live([[500.0, 500.0], [600.0, 500.0], [700.0, 500.0]])
-    one.sub.subscribe(b"event/")
-    assert one.publisher.socket.poll(int(WAIT_S * 1000)), "the subscription never arrived"
+    one.subscribe(b"event/")
     sent: list[tuple[bytes, bytes]] = []
     send = one.publisher._send
     monkeypatch.setattr(one.publisher, "_send", lambda *m: sent.append(m[:2]) or send(*m))
