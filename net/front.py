@@ -57,6 +57,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -248,8 +249,16 @@ class Front:
         own = front_token(tokens, config.security.keys_dir) if self.access_control else None
         self.requests = FrontRequests(
             self.stream, [s.endpoints.router for s in self.shards], config.security, tokens,
-            timeout_s, own,
+            timeout_s, own, self._counters,
         )  # fmt: skip
+
+    def _counters(self) -> dict[str, Any]:
+        """The front's counts in ``stats`` (``front``): messages published, refused at the
+        high-water mark and malformed, and each shard's joins (more than 1: it restarted)."""
+        return {
+            "published": self.published, "refused": self.refused, "malformed": self.malformed,
+            "joins": [shard.joins for shard in self.shards],
+        }  # fmt: skip
 
     # -- sockets -------------------------------------------------------------------------------
 

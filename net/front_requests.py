@@ -122,6 +122,7 @@ class FrontRequests:
         tokens: the token store; None: open access.
         timeout_s: how long a request waits for a shard, wall seconds.
         own_token: the front's token for its own requests (joins), with access control.
+        counters: the front's own counts for ``stats`` (``front``), e.g. messages published.
 
     Attributes:
         rate_limited: requests refused or dropped for their peer's rate.
@@ -135,9 +136,11 @@ class FrontRequests:
         tokens: TokenStore | None,
         timeout_s: float,
         own_token: str | None = None,
+        counters: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.stream = stream
         self.own_token = own_token
+        self.counters = counters
         self.routers = list(routers)
         self.security = security
         self.tokens = tokens
@@ -274,11 +277,11 @@ class FrontRequests:
         return [(k, {"ids": owned}) for k, owned in sorted(owners.items())]
 
     def _stats(self, answered: list[tuple[int, Reply]]) -> dict[str, Any]:
+        front = {"seq": self.stream.seq, "dropped_deltas": self.stream.dropped_deltas,
+                 "foreign_cells": self.stream.foreign_cells, **self.counters()}  # fmt: skip
         return merge_stats(
-            {k: r.result for k, r in answered}, self.routers, self.rate_limited,
-            {"seq": self.stream.seq, "dropped_deltas": self.stream.dropped_deltas,
-             "foreign_cells": self.stream.foreign_cells},
-        )  # fmt: skip
+            {k: r.result for k, r in answered}, self.routers, self.rate_limited, front
+        )
 
     # -- the front's own join of a shard -------------------------------------------------------
 
@@ -404,7 +407,8 @@ def merge_stats(
     counts summed, the latest tick and its ``sim_time``, the slowest ``measured_hz``, each
     system's worst timings; plus ``shards`` (each shard's ``router``, ``up`` and, when up, its
     ``twins``, ``tick``, ``measured_hz``, ``overruns``, ``dropped_ticks``) and ``front`` (its
-    ``seq`` and dropped counts). Fields added to protocol 1's ``stats`` as optional keys."""
+    ``seq``, dropped counts and ``counters``). Fields added to protocol 1's ``stats`` as
+    optional keys."""
     up = [results[k] for k in sorted(results)]
     latest = max(up, key=lambda r: r["tick"])
     merged = {name: sum(int(r[name]) for r in up) for name in SUMMED}

@@ -259,6 +259,7 @@ def test_stats_merge_both_shards(shards, front):
     assert stats["twins"] == twins
     assert [s["up"] for s in stats["shards"]] == [True, True]
     assert sum(s["twins"] for s in stats["shards"]) == twins
+    assert stats["front"]["joins"] == [1, 1] and stats["front"]["published"] > 0
 
 
 def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
@@ -407,6 +408,8 @@ def test_a_restarted_shard_is_joined_again(shards, tmp_path):
             while front.shards[1].joins < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert front.shards[1].joins == 2
+            with RequestClient(front.endpoints["router"]) as client:
+                assert client.call("stats")["front"]["joins"] == [1, 2]
             with CloneClient(front.endpoints["pub"], front.endpoints["router"]) as sub:
                 np.testing.assert_array_equal(sub.crowd().ids, before)
                 _poll_for(sub, 0.5)
