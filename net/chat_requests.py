@@ -30,8 +30,8 @@ from datetime import date
 from functools import partial
 from typing import Any
 
-from synthtwin.engine.world import World
-from synthtwin.net.chat import ChatInputError, TodayReader, read_twin
+from synthtwin.engine.world import UnknownTwinError, World
+from synthtwin.net.chat import ChatInputError, TodayReader, read_twins
 from synthtwin.net.chat.past import fetch_past
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.wire import event, reply, topics
@@ -59,6 +59,10 @@ PAST_TTL_S = 30.0
 """Seconds a twin's read of its recorded days serves its next chats (of the same simulated day):
 a conversation asks again and again, and the record's past days change only when a day closes
 (a read just after midnight may miss the day being written, for at most this long)."""
+READS_PER_POLL = 2
+"""Chats whose twin is read at one poll, at most (about 0.2 ms each on the tick; 60 a second at
+30 Hz, the worker's pace, ``net.chat_service.IN_FLIGHT``): a burst of chats spreads over the
+next polls instead of lengthening one tick."""
 PAST_CACHE = 1024
 """Twins whose last read is kept (least recently asked dropped first; ~3 kB each)."""
 
@@ -130,12 +134,15 @@ class ChatRequests:
         self.fetch = fetch
         self._tickets = itertools.count(1)
         self._asked: dict[int, tuple[int, str]] = {}
+        self._queued: deque[tuple[int, int, str, str | None]] = deque()
+        """Chats asked and not read yet: (ticket, twin, message, conversation id)."""
         self._reading: deque[_Reading] = deque()
         self._pasts: OrderedDict[int, tuple[date, float, Future[Any]]] = OrderedDict()
         """Twin -> (simulated day, monotonic time, read) of its last read of the record."""
 
     def submit(self, args: dict[str, Any]) -> Deferred:
-        """Check ``args``, snapshot the twin and queue its chat; the ticket of its reply.
+        """Check ``args`` and queue the chat (its twin is read at this poll or a next one,
+        ``finished``); the ticket of its reply.
 
         Raises:
             WireError: a missing or mistyped argument; ChatRefused: a value out of range or
@@ -145,20 +152,49 @@ class ChatRequests:
             checked = read_args(args)
         except ChatArgsError as err:
             raise ChatRefused(ReplyError(err.code, err.message)) from None
-        if self.service.pending + len(self._reading) >= self.service.max_pending:
+        if self.pending >= self.service.max_pending:
             pending = self.service.max_pending
             text = f"{pending} chats are being answered; retry in {BUSY_RETRY_MS} ms"
             raise ChatRefused(ReplyError(reply.RATE_LIMITED, text, BUSY_RETRY_MS))
-        twin = read_twin(self.world, checked.twin_id, self.today)
+        self.world.row_of(checked.twin_id)  # an unknown twin is refused now
         ticket = next(self._tickets)
         message, cid = checked.message, checked.conversation_id
-        past = self._read_past(checked.twin_id)
-        if past is None:
-            self.service.submit(ticket, twin, message, cid)
-        else:
-            self._reading.append(_Reading(ticket, twin, message, cid, past))
+        self._queued.append((ticket, checked.twin_id, message, cid))
         self._asked[ticket] = (checked.twin_id, message)
         return Deferred(ticket)
+
+    @property
+    def pending(self) -> int:
+        """Chats queued, being read or with the worker."""
+        return len(self._queued) + len(self._reading) + self.service.pending
+
+    def _read_queued(self) -> list[ChatDone]:
+        """Read the twins of up to ``READS_PER_POLL`` queued chats (oldest first, in one read of
+        today's record) and start reading their past; the chats whose twin is gone since, as
+        ``unknown_twin`` errors."""
+        chats = [self._queued.popleft() for _ in range(min(READS_PER_POLL, len(self._queued)))]
+        gone = [c for c in chats if not self._alive(c[1])]
+        chats = [c for c in chats if c not in gone]
+        twins = read_twins(self.world, [c[1] for c in chats], self.today) if chats else []
+        for (ticket, twin_id, message, cid), twin in zip(chats, twins, strict=True):
+            past = self._read_past(twin_id)
+            if past is None:
+                self.service.submit(ticket, twin, message, cid)
+            else:
+                self._reading.append(_Reading(ticket, twin, message, cid, past))
+        refused = []
+        for ticket, twin_id, _, _ in gone:
+            del self._asked[ticket]
+            error = ReplyError(reply.UNKNOWN_TWIN, f"twin {twin_id} does not exist")
+            refused.append(ChatDone(ticket, None, error))
+        return refused
+
+    def _alive(self, twin_id: int) -> bool:
+        try:
+            self.world.row_of(twin_id)
+        except UnknownTwinError:  # despawned by a request answered after the chat's
+            return False
+        return True
 
     def _read_past(self, twin_id: int) -> Future[Any] | None:
         """The read of the twin's past days: the one made for it in the last ``PAST_TTL_S``
@@ -198,8 +234,8 @@ class ChatRequests:
     def finished(self) -> list[ChatDone]:
         """The chats done since the last call, oldest first; each exchange published. Hands the
         chats whose past has been read to the worker first."""
+        done = self._read_queued()
         self._hand_over()
-        done = []
         for ticket, outcome in self.service.finished():
             twin_id, message = self._asked.pop(ticket)
             if isinstance(outcome, ChatInputError):

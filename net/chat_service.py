@@ -65,7 +65,7 @@ def _work(conn: Connection, factory: EngineFactory, settings: ChatSettings) -> N
     data of ``net.chat.read_twin``; ``past``: the twin's recorded days,
     ``net.chat.past.fetch_past``, or None), until the pipe closes (the server closed the service:
     the worker ends quietly). The facts are made here, off the tick."""
-    with contextlib.suppress(EOFError, BrokenPipeError):
+    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
         _serve(conn, factory, settings)
 
 

@@ -14,7 +14,7 @@ import zmq
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.net.chat import ChatEngine, numbers_in, take_snapshot
-from synthtwin.net.chat_requests import ChatDone, ChatRequests, Deferred
+from synthtwin.net.chat_requests import READS_PER_POLL, ChatDone, ChatRequests, Deferred
 from synthtwin.net.chat_service import ChatService
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
@@ -171,13 +171,14 @@ def _handler(sim, chat: ChatRequests | None) -> tuple[RequestHandler, ZmqServer]
 
 def test_a_full_worker_answers_rate_limited_and_queues_nothing(sim):
     service = ChatService(max_pending=1)  # a chat counts until the handler collects it
-    handler, server = _handler(sim, ChatRequests(service, sim.world, sim.today))
+    chats = ChatRequests(service, sim.world, sim.today)
+    handler, server = _handler(sim, chats)
     try:
         twin = int(sim.world.ids[0])
         assert isinstance(handler.handle(_payload("chat", id=twin, message="hi")), Deferred)
         refused = reply.decode(handler.handle(_payload("chat", id=twin, message="hi")))
         assert refused.id == 7 and refused.error.code == "rate_limited"
-        assert refused.error.retry_after_ms > 0 and service.pending == 1
+        assert refused.error.retry_after_ms > 0 and chats.pending == 1
         deadline = time.monotonic() + TIMEOUT_S
         done = []
         while not done and time.monotonic() < deadline:
@@ -189,6 +190,27 @@ def test_a_full_worker_answers_rate_limited_and_queues_nothing(sim):
     finally:
         service.close()
         server.close()
+
+
+def test_a_burst_is_read_a_few_chats_a_poll_and_a_twin_gone_meanwhile_is_unknown(sim):
+    service = ChatService()
+    chats = ChatRequests(service, sim.world, sim.today)
+    try:
+        (gone,) = sim.spawn(1).tolist()
+        asked = [*sim.world.ids[:4].tolist(), gone]
+        tickets = [chats.submit({"id": twin, "message": "hi"}).ticket for twin in asked]
+        sim.despawn([gone])  # as a request answered after the chat, at the same poll
+        done = chats.finished()
+        assert service.submitted == READS_PER_POLL and chats.pending == len(asked) - len(done)
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(done) < len(asked) and time.monotonic() < deadline:
+            done += chats.finished()
+            time.sleep(0.01)
+        assert sorted(d.ticket for d in done) == tickets and service.submitted == 4
+        (refused,) = [d for d in done if d.error is not None]
+        assert refused.ticket == tickets[-1] and refused.error.code == "unknown_twin"
+    finally:
+        service.close()
 
 
 class _Finished:

@@ -69,7 +69,13 @@ from synthtwin.net.chat.engine import (
 from synthtwin.net.chat.facts import FACT_SPECS, Fact, FactSpec, Source
 from synthtwin.net.chat.grounding import numbers_in, ungrounded
 from synthtwin.net.chat.llm import API_KEY_ENV, LlmSettings, api_key_from_env
-from synthtwin.net.chat.snapshot import TodayReader, TwinSnapshot, read_twin, take_snapshot
+from synthtwin.net.chat.snapshot import (
+    TodayReader,
+    TwinSnapshot,
+    read_twin,
+    read_twins,
+    take_snapshot,
+)
 from synthtwin.net.chat.understand import INTENTS, Understander, Understanding
 
 __all__ = [
@@ -92,6 +98,7 @@ __all__ = [
     "api_key_from_env",
     "numbers_in",
     "read_twin",
+    "read_twins",
     "take_snapshot",
     "ungrounded",
 ]

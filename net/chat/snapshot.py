@@ -35,7 +35,7 @@ from synthtwin.engine.world import World
 from synthtwin.net.chat.facts import Fact, Value, make_fact
 from synthtwin.net.twin_profile import twin_profile
 
-__all__ = ["TodayReader", "TwinSnapshot", "read_twin", "take_snapshot"]
+__all__ = ["TodayReader", "TwinSnapshot", "read_twin", "read_twins", "take_snapshot"]
 
 TodayReader = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 """``today(rows)``: the daily record's columns of ``rows`` so far today (``Simulation.today``)."""
@@ -116,28 +116,38 @@ def take_snapshot(world: World, twin_id: int, today: TodayReader) -> TwinSnapsho
 
 
 def read_twin(world: World, twin_id: int, today: TodayReader) -> dict[str, Any]:
-    """The raw facts of twin ``twin_id`` now, as ``TwinSnapshot.from_dict`` reads them: plain
-    values, not rounded yet (cheap to take on the tick and to send to another process). Call it
-    in the simulation thread (between ticks).
+    """The raw facts of twin ``twin_id`` now, as ``TwinSnapshot.from_dict`` reads them
+    (``read_twins`` of one twin)."""
+    return read_twins(world, [twin_id], today)[0]
+
+
+def read_twins(world: World, twin_ids: list[int], today: TodayReader) -> list[dict[str, Any]]:
+    """The raw facts of each of ``twin_ids`` now, as ``TwinSnapshot.from_dict`` reads them:
+    plain values, not rounded yet (cheap to take on the tick and to send to another process;
+    today's record is read once for them all). Call it in the simulation thread (between
+    ticks).
 
     Args:
         world: the running world (its ``Town`` resource names the places).
-        twin_id: the twin; an id that is not alive raises ``UnknownTwinError``.
+        twin_ids: the twins; an id that is not alive raises ``UnknownTwinError``.
         today: ``today(rows)``, the daily record so far (``Simulation.today``).
     """
-    row = world.row_of(twin_id)
+    rows = world.rows_of(twin_ids)
     now = world.clock.now
-    stamp = now.isoformat(timespec="seconds")
-    day = now.date().isoformat()
-    facts: dict[str, tuple[str, Value, str | None]] = {}
-    for part, time in (
-        (_identity(world, row, now), stamp),
-        (_live(world, row, now), stamp),
-        (_schedule(world, row, now), stamp),
-        (_today(today, row), day),
-    ):
-        facts.update({name: (name, value, time) for name, value in part.items()})
-    return {"twin_id": int(twin_id), "time": stamp, "facts": facts}
+    stamp, day = now.isoformat(timespec="seconds"), now.date().isoformat()
+    days = today(np.asarray(rows))
+    out = []
+    for i, (twin_id, row) in enumerate(zip(twin_ids, rows.tolist(), strict=True)):
+        facts: dict[str, tuple[str, Value, str | None]] = {}
+        for part, time in (
+            (_identity(world, row, now), stamp),
+            (_live(world, row, now), stamp),
+            (_schedule(world, row, now), stamp),
+            (_today(days, i), day),
+        ):
+            facts.update({name: (name, value, time) for name, value in part.items()})
+        out.append({"twin_id": int(twin_id), "time": stamp, "facts": facts})
+    return out
 
 
 def _identity(world: World, row: int, now: datetime) -> dict[str, Value]:
@@ -215,20 +225,20 @@ def _schedule(world: World, row: int, now: datetime) -> dict[str, Value]:
     return out
 
 
-def _today(today: TodayReader, row: int) -> dict[str, Value]:
-    """Today's record so far: the ``twin`` reply's ``today`` fields (steps and energy are live).
-    The day's means and maxima only once the day has a sample (a day just begun holds zeros:
-    a twin said its blood sugar "peaked at 0 mg/dL today" after midnight)."""
-    day = today(np.array([row]))
-    out: dict[str, Value] = {"days_recorded": 0, "sleep_hours": float(day["sleep_hours"][0])}
-    if float(day["max_hr"][0]) > 0.0:  # a heart beats: the day has a sample
+def _today(day: Mapping[str, np.ndarray], i: int) -> dict[str, Value]:
+    """Today's record so far (row ``i`` of ``today``'s columns): the ``twin`` reply's ``today``
+    fields (steps and energy are live). The day's means and maxima only once the day has a
+    sample (a day just begun holds zeros: a twin said its blood sugar "peaked at 0 mg/dL today"
+    after midnight)."""
+    out: dict[str, Value] = {"days_recorded": 0, "sleep_hours": float(day["sleep_hours"][i])}
+    if float(day["max_hr"][i]) > 0.0:  # a heart beats: the day has a sample
         for name in ("mean_hr", "max_hr", "sbp_mean", "dbp_mean", "glucose_mean", "glucose_max"):
-            out[name] = float(day[name][0])
-    resting = float(day["resting_hr"][0])
+            out[name] = float(day[name][i])
+    resting = float(day["resting_hr"][i])
     if not np.isnan(resting):
         out["resting_hr"] = resting
     for category in CATEGORIES:
-        out[f"today_{category}_h"] = float(day[f"min_{category}"][0]) / 60.0
+        out[f"today_{category}_h"] = float(day[f"min_{category}"][i]) / 60.0
     return out
 
 

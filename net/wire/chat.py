@@ -32,7 +32,7 @@ Every number in ``reply`` is the value of one of ``facts`` (as it is written the
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from synthtwin.net.wire.errors import BAD_VALUE, WRONG_TYPE, WireError, type_name
@@ -185,12 +185,19 @@ def chat_event(tick: int, seq: int, t_s: float, exchange: ChatExchange) -> Event
         "message": exchange.message,
         "reply": result.reply,
         "conversation_id": result.conversation_id,
-        "facts": [asdict(fact) for fact in result.facts],
+        "facts": [_fact_map(fact) for fact in result.facts],
         "intent": result.intent,
         "engine": result.engine,
         "fallback": result.fallback,
     }
     return EventMessage(tick, seq, t_s, CHAT, int(exchange.twin_id), data)
+
+
+def _fact_map(fact: ChatFact) -> dict[str, Any]:
+    """A fact as its map (written out: ``dataclasses.asdict`` recurses and deep-copies, ~10x
+    slower, and every chat's event is encoded on the tick)."""
+    return {"name": fact.name, "value": fact.value, "unit": fact.unit, "source": fact.source,
+            "time": fact.time}  # fmt: skip
 
 
 def read_event(message: EventMessage) -> ChatExchange:
