@@ -40,6 +40,8 @@ MAX_DT_S = 600.0
 """Simulated seconds one tick may cover, at most (physiology substeps stay accurate below it)."""
 MAX_EVERY = 1000
 """Ticks between two runs of a system, at most."""
+MAX_HEALTH_WINDOW_S = 3600.0
+"""The health system's spread window, at most (its error bounds grow with it)."""
 MAX_CHECKPOINT_EVERY_S = 86_400.0
 """Wall seconds between two periodic checkpoints, at most."""
 MAX_TOML_DEPTH = 8
@@ -95,6 +97,9 @@ class SimConfig:
         population_file: CSV or Parquet population to import instead of synthesizing one.
         town_seed: seed of the town layout; None uses ``seed``.
         every: how often each system runs, in ticks (``[sim.every]``).
+        health_window_s: simulated seconds over which the health system spreads its pass over
+            the twins when ticks are shorter (``systems.health``: one block of twins a tick,
+            daily aggregates within documented bounds of W); 0: every twin every tick.
     """
 
     twins: int = 1000
@@ -107,6 +112,7 @@ class SimConfig:
     population_file: Path | None = None
     town_seed: int | None = None
     every: TickDivisors = field(default_factory=TickDivisors)
+    health_window_s: float = 1.0
 
     @property
     def dt_s(self) -> float:
@@ -143,6 +149,9 @@ class SimConfig:
         if self.population_file is not None and not Path(self.population_file).is_file():
             raise ConfigError(f"population_file {self.population_file}: no such file")
         self.every.validate(self.dt_s)
+        window_s = self.health_window_s
+        _check(0 <= window_s <= MAX_HEALTH_WINDOW_S, "health_window_s", window_s,
+               f"simulated seconds in 0..{MAX_HEALTH_WINDOW_S:g}")  # fmt: skip
         return self
 
 

@@ -17,11 +17,35 @@ Definitions (units in the record's schema):
 - ``resting_hr``: mean heart rate over awake, seated quiet (<= 1.3 MET) time at least 5 minutes into
   the activity: the wearable analogue of a seated resting pulse (NHANES protocol: seated, 5 min).
 - means are time-weighted over the twin's simulated part of the day.
+
+Spread pass (``[sim] health_window_s``, W): with ticks much shorter than W (realtime: 1/30 s)
+the twins are split into B = floor(W / dt_s) contiguous blocks, and each tick accumulates one
+block, round robin, over the simulated seconds since that block's last pass (at most W), with its
+values at the tick's end, as a ``[sim.every]`` divisor would but spread evenly over the ticks: the
+pass costs 1/B of a whole one every tick. At midnight (and when the twin count or B changes)
+every block is brought up to the tick's end first, so days still close whole. B = 1 (ticks of W
+or longer: headless, fast time scales) is the exact tick-by-tick pass. Error bounds, per twin and
+day, against the tick-by-tick pass (``tests/test_health_window.py`` checks each; W = 1 s by
+default, so each is a second or two of a day):
+- ``steps``, ``energy_kcal`` (the physiology system's own totals) and the covered time: exact.
+- ``min_<category>``: at most k W / 60 min, k the twin's activity changes that day (each window
+  goes whole to the category at its end).
+- ``sleep_hours``: at most W / 3600 h (a bout's start and end each move by less than a window),
+  as long as the awake spells between two sleeps last W or more (activities last minutes).
+- means: at most W TV / T, TV the vital's total variation over the day (sum of its per-tick
+  changes) and T the covered seconds: a window holds the value at its end, within the window's
+  variation of every tick's.
+- ``max_hr``, ``glucose_max``: maxima over the windows' ends, so lower by at most the largest
+  variation within one window.
+- ``resting_hr``: the rest time moves by at most 2 k W (each activity change moves the rest flag
+  by a window), so at most (W TV + 2 k W R) / T_rest, R the day's HR range.
+A twin's "today" (``day_summary`` while the day runs) lags by at most W.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -32,7 +56,7 @@ from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.numba.health import accumulate_day
 
-__all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem", "day_summary"]
+__all__ = ["DAILY_FIELDS", "Blocks", "HealthRecord", "HealthSystem", "day_summary"]
 
 REST_MAX_METS = 1.3
 SETTLE_S = 300.0
@@ -139,6 +163,35 @@ class HealthRecord:
         return pa.table({"twin_id": arrays.pop("twin_id"), "day": day, **arrays})
 
 
+@dataclass
+class Blocks:
+    """The spread pass's partition of the twins (module docstring).
+
+    Attributes:
+        done_s: per block, the simulated time its twins are accumulated to; empty before the
+            first run.
+        twins: the twin count the partition splits (block b is rows ``[b n / B, (b + 1) n / B)``).
+        next: the block the next tick accumulates.
+    """
+
+    done_s: list[float] = field(default_factory=list)
+    twins: int = 0
+    next: int = 0
+
+    @classmethod
+    def load(cls, saved: object) -> Blocks:
+        """Blocks from ``asdict``'s form, checked; None: a fresh partition."""
+        if saved is None:
+            return cls()
+        done_s = saved.get("done_s") if isinstance(saved, dict) else None
+        twins, nxt = (saved.get(k) if isinstance(saved, dict) else None for k in ("twins", "next"))
+        if not (isinstance(done_s, list) and done_s and isinstance(twins, int)
+                and isinstance(nxt, int) and 0 <= nxt < len(done_s) and twins >= 0
+                and all(isinstance(t, float) and math.isfinite(t) for t in done_s)):  # fmt: skip
+            raise ValueError(f"health blocks = {str(saved)[:60]}, expected done_s, twins, next")
+        return cls(done_s, twins, nxt)
+
+
 class HealthSystem(System):
     """Accumulates today's aggregates and closes the day into the HealthRecord at midnight."""
 
@@ -164,19 +217,50 @@ class HealthSystem(System):
         *(total for _, total, _ in _MEANS),
     )
 
-    def __init__(self, world: World, every: int = 1) -> None:
+    def __init__(self, world: World, every: int = 1, window_s: float = 0.0) -> None:
         super().__init__(every)
         self.world = world
+        self.window_s = window_s
+        """W of the spread pass (module docstring), simulated s; 0: every twin every run."""
         self.day_index = world.clock.day_index
         """The day being aggregated, in whole days since the start date."""
         self.category = activity_table().category.astype(np.int64)
+        self.blocks = Blocks()
 
     def run(self, tick: Tick) -> None:
-        if self.world.n:
-            self._accumulate(tick)
-        if tick.end_day_index != self.day_index:
+        end_s = tick.t_s + tick.dt_s
+        count = max(1, int(self.window_s / tick.dt_s + 1e-9))
+        closes = tick.end_day_index != self.day_index
+        if closes or (count, self.world.n) != (len(self.blocks.done_s), self.blocks.twins):
+            self._catch_up(tick)
+            self.blocks = Blocks([end_s] * count, twins=self.world.n)
+        else:
+            block = self.blocks.next
+            self._accumulate_block(tick, block)
+            self.blocks.done_s[block] = end_s
+            self.blocks.next = (block + 1) % count
+        if closes:
             self._close_day()
             self.day_index = tick.end_day_index
+
+    def _catch_up(self, tick: Tick) -> None:
+        """Every block up to ``tick``'s end (the whole tick, before the first partition)."""
+        for block in range(len(self.blocks.done_s)) if self.blocks.done_s else (None,):
+            self._accumulate_block(tick, block)
+
+    def _accumulate_block(self, tick: Tick, block: int | None) -> None:
+        """Add the window of ``block`` (None: every twin over ``tick``) up to ``tick``'s end; one
+        block is the tick itself, as is."""
+        n, count = self.world.n, len(self.blocks.done_s)
+        if block is None or count == 1:
+            if n:
+                self._accumulate(tick)
+            return
+        start_s = self.blocks.done_s[block]
+        dt_s = tick.t_s + tick.dt_s - start_s
+        if n and dt_s > 0.0:
+            rows = slice(block * n // count, (block + 1) * n // count)
+            self._accumulate(replace(tick, t_s=start_s, dt_s=dt_s), rows)
 
     def warmup(self) -> None:
         self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0, 0), rows=slice(0, 0))
@@ -222,12 +306,14 @@ class HealthSystem(System):
         w["day_glucose_max"][:] = 0.0
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "day_index": self.day_index}
+        blocks = {"blocks": asdict(self.blocks)} if self.blocks.done_s else {}
+        return {**super().state_dict(), "day_index": self.day_index, **blocks}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         day = int(state.get("day_index", -1))
         self.day_index = day if day >= 0 else self.world.clock.day_index
+        self.blocks = Blocks.load(state.get("blocks"))  # absent: none yet (older checkpoints)
 
 
 def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarray]:

@@ -186,7 +186,7 @@ def _systems(
         AnimationSystem(world, every.animation),
         SkinningSystem(world, synth_body, every.skinning),
         PhysiologySystem(world, every.physiology),
-        HealthSystem(world, every.health),
+        HealthSystem(world, every.health, config.sim.health_window_s),
     ]
     if record is not None:
         systems.append(RecordingSystem(world, record, config.history.minute_s))
