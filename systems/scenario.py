@@ -59,9 +59,9 @@ import numpy as np
 from synthtwin.components.scenario import SCENARIO_EFFECTS, Scenario, Scenarios
 from synthtwin.engine.record_queue import RecordBatch
 from synthtwin.engine.schedule import Phase, System, Tick
-from synthtwin.engine.world import UnknownTwinError, World
+from synthtwin.engine.world import World
 
-__all__ = ["Effect", "ScenarioSystem", "effect", "strength"]
+__all__ = ["Effect", "ScenarioSystem", "effect", "strength", "strengths"]
 
 S_PER_H = 3600.0
 S_PER_DAY = 86_400.0
@@ -148,22 +148,63 @@ def _medication(drug: str, classes: int) -> Effect:
                   offset_s=METFORMIN_ONSET_S)  # fmt: skip
 
 
+PHYSIOLOGY = ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "spo2_pct", "temp_c", "glucose_mgdl")
+"""The effects the kernel reads, ``scenario_<name>`` each."""
+
+
+def strengths(
+    start_s: np.ndarray, end_s: np.ndarray, onset_s: np.ndarray, offset_s: np.ndarray, now_s: float
+) -> np.ndarray:
+    """``(S,)`` the fraction of their physiological effect that scenarios have at ``now_s``: 0
+    before they start, ``1 - exp(-t / onset)`` while they run, then decaying by
+    ``exp(-t / offset)`` after their end (a time constant of 0: at once). Arguments ``(S,)``,
+    seconds."""
+    ran_s = np.clip(np.minimum(now_s, end_s) - start_s, 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.where(onset_s > 0, -np.expm1(-ran_s / onset_s), 1.0)
+        after_s = np.maximum(now_s - end_s, 0.0)
+        fade = np.where(offset_s > 0, np.exp(-after_s / offset_s), after_s == 0)
+    return np.where(now_s < start_s, 0.0, rise * fade)
+
+
 def strength(scenario: Scenario, how: Effect, now_s: float) -> float:
-    """The fraction of its physiological effect ``scenario`` has at ``now_s``: 0 before it
-    starts, ``1 - exp(-t / onset)`` while it runs, then decaying by ``exp(-t / offset)``."""
-    if now_s < scenario.start_s:
-        return 0.0
-    ran_s = min(now_s, scenario.end_s) - scenario.start_s
-    rise = 1.0 - math.exp(-ran_s / how.onset_s) if how.onset_s > 0 else 1.0
-    after_s = max(now_s - scenario.end_s, 0.0)
-    if after_s == 0.0:
-        return rise
-    return rise * math.exp(-after_s / how.offset_s) if how.offset_s > 0 else 0.0
+    """``strengths`` of one scenario."""
+    one = (np.array([value]) for value in (scenario.start_s, scenario.end_s, how.onset_s,
+                                            how.offset_s))  # fmt: skip
+    return float(strengths(*one, now_s)[0])
 
 
-def _acts(scenario: Scenario, how: Effect, now_s: float) -> bool:
-    """Whether ``scenario`` has any effect at ``now_s``."""
-    return scenario.start_s <= now_s < scenario.end_s + FADED_OFFSETS * how.offset_s
+@dataclass(frozen=True)
+class _Table:
+    """Every scenario as columns (``(S,)`` each), rebuilt when one is added or stopped."""
+
+    twin: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    onset_s: np.ndarray
+    offset_s: np.ndarray
+    physiology: np.ndarray
+    """``(S, 6)`` full effects in ``PHYSIOLOGY`` order."""
+    step_factor: np.ndarray
+    exercise_factor: np.ndarray
+    sleep_cap_h: np.ndarray
+    lie_in: np.ndarray
+
+    @classmethod
+    def of(cls, scenarios: list[Scenario]) -> _Table:
+        hows = [effect(s) for s in scenarios]
+
+        def column(values: list[float]) -> np.ndarray:
+            return np.array(values, dtype=np.float64)
+
+        return cls(
+            np.array([s.twin_id for s in scenarios], dtype=np.int64),
+            column([s.start_s for s in scenarios]), column([s.end_s for s in scenarios]),
+            column([h.onset_s for h in hows]), column([h.offset_s for h in hows]),
+            column([[getattr(h, name) for name in PHYSIOLOGY] for h in hows]).reshape(-1, 6),
+            column([h.step_factor for h in hows]), column([h.exercise_factor for h in hows]),
+            column([h.sleep_cap_h for h in hows]), column([h.lie_in for h in hows]),
+        )  # fmt: skip
 
 
 class ScenarioSystem(System):
@@ -184,6 +225,7 @@ class ScenarioSystem(System):
         self.record = record
         self._seen: tuple[int, int] | None = None
         """(scenarios version, columns version) of the last computation."""
+        self._table = _Table.of([])
         self._next_s = -math.inf
         self._dirty = True
         """Whether some twin's effects differ from the defaults."""
@@ -200,49 +242,44 @@ class ScenarioSystem(System):
         seen = (scenarios.version, self.world.columns.version)
         if seen == self._seen and tick.t_s < self._next_s:
             return
-        if seen[0] != (self._seen or (None,))[0] and self.record is not None:
-            self._record(scenarios)
+        if seen[0] != (self._seen or (None,))[0]:
+            self._table = _Table.of(list(scenarios.items.values()))
+            if self.record is not None:
+                self._record(scenarios)
         self._seen = seen
-        acting = self._compute(scenarios, tick.t_s)
-        starts = [s.start_s for s in scenarios.items.values() if s.start_s > tick.t_s]
-        self._next_s = min(tick.t_s + RECOMPUTE_S if acting else math.inf, *starts, math.inf)
+        acting = self._compute(tick.t_s)
+        later = self._table.start_s[self._table.start_s > tick.t_s]
+        next_start = later.min() if later.size else math.inf
+        self._next_s = min(tick.t_s + RECOMPUTE_S if acting else math.inf, next_start)
 
-    def _compute(self, scenarios: Scenarios, now_s: float) -> bool:
-        """Write every twin's effects at ``now_s``; whether any scenario acts (then they are
-        computed again ``RECOMPUTE_S`` later, else at the next start)."""
-        w = self.world
+    def _compute(self, now_s: float) -> bool:
+        """Write every twin's effects at ``now_s`` (vectorised over the scenarios); whether any
+        scenario acts (then they are computed again ``RECOMPUTE_S`` later, else at the next
+        start)."""
+        w, t = self.world, self._table
         if self._dirty:
             for column in SCENARIO_EFFECTS.columns:
                 w[column.name][...] = column.default
             self._dirty = False
-        acting = False
-        for scenario in scenarios.items.values():
-            how = effect(scenario)
-            if not _acts(scenario, how, now_s):
-                continue
-            acting = True
-            try:
-                row = w.row_of(scenario.twin_id)
-            except UnknownTwinError:
-                continue  # the twin was removed: its scenarios stay in the record
-            self._add(row, scenario, how, now_s)
-            self._dirty = True
-        return acting
-
-    def _add(self, row: int, scenario: Scenario, how: Effect, now_s: float) -> None:
-        """Add ``scenario``'s effect at ``now_s`` to the twin in ``row``."""
-        w = self.world
-        k = strength(scenario, how, now_s)
-        for name in ("hr_bpm", "sbp_mmhg", "dbp_mmhg", "spo2_pct", "temp_c", "glucose_mgdl"):
-            w[f"scenario_{name}"][row] += k * getattr(how, name)
-        if now_s >= scenario.end_s:
-            return
-        w["scenario_step_factor"][row] *= how.step_factor
-        w["scenario_exercise_factor"][row] *= how.exercise_factor
-        w["scenario_lie_in"][row] += how.lie_in
-        if how.sleep_cap_h > 0:
-            cap = w["scenario_sleep_cap_h"][row]
-            w["scenario_sleep_cap_h"][row] = min(cap, how.sleep_cap_h) if cap else how.sleep_cap_h
+        acts = (t.start_s <= now_s) & (now_s < t.end_s + FADED_OFFSETS * t.offset_s)
+        if not acts.any():
+            return False
+        alive = acts & np.isin(t.twin, w.ids)  # a removed twin's scenarios stay in the record
+        rows = w.rows_of(t.twin[alive])
+        k = strengths(t.start_s[alive], t.end_s[alive], t.onset_s[alive], t.offset_s[alive], now_s)
+        for j, name in enumerate(PHYSIOLOGY):
+            np.add.at(w[f"scenario_{name}"], rows, k * t.physiology[alive, j])
+        running = now_s < t.end_s[alive]
+        rows, chosen = rows[running], np.flatnonzero(alive)[running]
+        np.multiply.at(w["scenario_step_factor"], rows, t.step_factor[chosen])
+        np.multiply.at(w["scenario_exercise_factor"], rows, t.exercise_factor[chosen])
+        np.add.at(w["scenario_lie_in"], rows, t.lie_in[chosen])
+        capped = t.sleep_cap_h[chosen] > 0
+        caps = w["scenario_sleep_cap_h"]
+        caps[rows[capped]] = np.inf  # "no cap" (0) before the smallest of the caps is taken
+        np.minimum.at(caps, rows[capped], t.sleep_cap_h[chosen][capped])
+        self._dirty = True
+        return True
 
     def _record(self, scenarios: Scenarios) -> None:
         """Hand the scenarios added or changed since the last call to the record."""
