@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.net.http_api import WEB_DIR, create_app
 
-OWN_FILES = ("index.html", "app.js", "style.css")
+OWN_FILES = ("index.html", "style.css", *sorted(p.name for p in WEB_DIR.glob("*.js")))
 VENDORED = ("vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/LICENSE")
 SWAGGER = ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE")
 
@@ -62,11 +62,22 @@ def test_every_script_and_stylesheet_is_local_and_served(client):
         assert answer.content, url
 
 
-def test_app_js_imports_only_local_modules(client):
-    source = client.get("/app.js").text
+@pytest.mark.parametrize("name", [name for name in OWN_FILES if name.endswith(".js")])
+def test_each_module_imports_only_local_modules_that_are_served(client, name):
+    """The page's modules import one another, the vendored uPlot and the JavaScript client
+    (``./js/``, served from ``clients/js/src``), all from the page's own origin."""
+    source = client.get("/" + name).text
     for target in re.findall(r"""^\s*import\s.*?from\s+["']([^"']+)["']""", source, re.M):
         assert target.startswith("./"), target
         assert client.get("/" + target[2:]).status_code == 200, target
+
+
+@pytest.mark.parametrize("name", [name for name in OWN_FILES if name.endswith(".js")])
+def test_no_module_writes_html_or_evaluates_text(name):
+    """What the page shows is text (``textContent``), never markup: the CSP and data from the
+    server stay harmless."""
+    source = (WEB_DIR / name).read_text(encoding="utf-8")
+    assert not re.search(r"\beval\(|new Function|innerHTML|outerHTML|insertAdjacentHTML", source)
 
 
 @pytest.mark.parametrize("name", OWN_FILES)
