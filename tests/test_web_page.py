@@ -4,6 +4,7 @@ assets, nothing fetched from the internet, and the API routes still answering be
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.net.http_api import WEB_DIR, create_app
+from tests.test_js_client import ROOT, node_test
 
 OWN_FILES = ("index.html", "style.css", *sorted(p.name for p in WEB_DIR.glob("*.js")))
 VENDORED = ("vendor/uPlot.esm.js", "vendor/uPlot.min.css", "vendor/LICENSE")
@@ -120,3 +122,10 @@ def test_docs_is_swagger_ui_from_local_files_only(client):
     assert "Apache License" in licence
     for name in SWAGGER:
         assert (WEB_DIR / "vendor/swagger-ui" / name).is_file(), name
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (.ci/setup --test)")
+def test_simulated_time_and_labels_in_node_far_from_utc():
+    """``tests/web_page.test.mjs``: the page's clock and labels, in a zone 5 h from UTC."""
+    output = node_test(str(ROOT / "tests" / "web_page.test.mjs"), env={"TZ": "America/New_York"})
+    assert "# fail 0" in output and "# pass 5" in output, output
