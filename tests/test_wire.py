@@ -286,6 +286,17 @@ def test_crowd_delta_after_a_missed_keyframe_is_unknown_base():
     assert caught.value.message == "cell [-4, 7]: delta needs keyframe seq 3, decoder has seq 1"
 
 
+def test_crowd_seq_of_an_update_that_publishes_nothing_can_be_used_again():
+    """The publisher hands a seq to each cell and advances it only when a message goes out."""
+    twins = dict(_crowd(5, np.random.default_rng(8)), speed_mps=np.zeros(5))
+    encoder = CrowdEncoder(CELL, keyframe_every=30)
+    assert encoder.encode(0, 1, 0.0, **twins) is not None
+    assert encoder.encode(1, 2, 0.1, **twins) is None
+    assert encoder.encode(2, 2, 0.2, **twins) is None
+    twins["activity"][0] = (twins["activity"][0] + 1) % 16
+    assert encoder.encode(3, 2, 0.3, **twins) is not None
+
+
 def test_crowd_encoder_rejects_bad_input():
     twins = _crowd(5, np.random.default_rng(7))
     encoder = CrowdEncoder(CELL)

@@ -628,12 +628,16 @@ class CrowdEncoder:
         if len(rec) != len(ids):
             raise ValueError(f"got {len(ids)} ids for {len(rec)} positions")
         rows = _as_rows(rec) if order is None else _as_rows(rec)[order]
-        self._last_seq = seq
         if self.keyframe_due:
-            return self._keyframe((tick, seq, t_s), ids, rows)
-        self._updates_since_key += 1
-        pos_m = np.asarray(pos_m, np.float64)
-        return self._delta((tick, seq, t_s), ids, rows, pos_m if order is None else pos_m[order])
+            payload = self._keyframe((tick, seq, t_s), ids, rows)
+        else:
+            self._updates_since_key += 1
+            pos_m = np.asarray(pos_m, np.float64)
+            envelope = (tick, seq, t_s)
+            payload = self._delta(envelope, ids, rows, pos_m if order is None else pos_m[order])
+        if payload is not None:  # a seq is used only by what is published
+            self._last_seq = seq
+        return payload
 
     def _keyframe(
         self, envelope: tuple[int, int, float], ids: np.ndarray, rows: np.ndarray
