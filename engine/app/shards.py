@@ -21,6 +21,7 @@ Ray (https://docs.ray.io, Actors, Fault tolerance): a local cluster is started s
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -49,6 +50,8 @@ from synthtwin.engine.world import Twins
 from synthtwin.net.wire.topics import cell_of
 
 __all__ = ["ClusterError", "Gap", "ShardCluster", "connect_ray"]
+
+log = logging.getLogger(__name__)
 
 STEP_TIMEOUT_S = 600.0
 """A barrier that takes longer than this fails the run (a shard hung, a node lost)."""
@@ -272,6 +275,10 @@ class ShardCluster:
         others = [a.load.remote() for k, a in enumerate(self.actors) if k != dead]
         self._gather(others)
         self.gaps.append(Gap(dead, self.tick, resumed))
+        log.warning(
+            "shard %d died at tick %d and was restarted; the world went back to its checkpoint "
+            "at tick %d: %d ticks lost", dead, self.tick, resumed, self.tick - resumed,
+        )  # fmt: skip
         self.tick = resumed
         self._inbox = [None] * self.count
         self.step(0)
