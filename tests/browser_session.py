@@ -330,6 +330,12 @@ def history_session(out: Path, url: str) -> dict:
         wait_for(page, "() => /days recorded/.test(document.getElementById('history-note')"
                        ".textContent)", None, 15_000)  # fmt: skip
         wait_for(page, ROWS.format("#timeline-legend li"), 2, 15_000)
+        wait_for(page, PLAYING, timeout_ms=30_000)
+        box = page.locator("#video").bounding_box()
+        page.mouse.click(box["x"] + 4, box["y"] + 4)  # the far corner: nobody there
+        page.wait_for_timeout(1500)
+        (viewer,) = page.evaluate("fetch('/api/viewers').then((r) => r.json())")
+        kept = {"shown": page.locator("#d-id").inner_text(), "server": viewer["selected"]}
         page.wait_for_timeout(3000)  # live samples
         header = page.locator("#sim-time").inner_text()
         live = {"time": legend_text(page, "#charts"), "window": page.inner_text("#live-window"),
@@ -364,7 +370,7 @@ def history_session(out: Path, url: str) -> dict:
         docs.screenshot(path=str(out / "docs.png"))
         browser.close()
     return {"first_row": list_texts, "alerts": alerts, "twin": twin, "header": header,
-            "live": live, "history": history, "fast": fast, "groups": groups,
+            "live": live, "history": history, "kept": kept, "fast": fast, "groups": groups,
             "docs_operations": operations, "console_errors": errors}  # fmt: skip
 
 

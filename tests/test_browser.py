@@ -101,6 +101,8 @@ def test_the_page_browses_a_simulated_week_on_simulated_time_and_docs_work_offli
     assert any(item.startswith("sleep ") for item in history["timeline"]), history["timeline"]
     assert findings["alerts"] and all(a[:10] in days for a in findings["alerts"]), findings
     assert f"twin {findings['twin']}" in findings["alerts"][0]
+    kept = findings["kept"]  # a click on empty ground keeps the selection, here and on the server
+    assert kept == {"shown": str(findings["twin"]), "server": findings["twin"]}, kept
     # the live charts on the simulated clock: Monday 2 March from 08:00, not the browser's time
     header = datetime.strptime(findings["header"][4:], "%Y-%m-%d %H:%M:%S")
     live = datetime.strptime(f"2026-03-02 {findings['live']['time']}", "%Y-%m-%d %H:%M")

@@ -44,7 +44,7 @@ export function timeChart(box, spec) {
       })),
     ],
     bands: spec.bands ?? [],
-    axes: [time.xAxis, { size: 50 }],
+    axes: [time.xAxis, { size: 60 }], // room for "10,000"
     hooks: spec.hooks ?? {},
   };
   const plot = new uPlot(opts, [[], ...spec.series.map(() => [])], div);

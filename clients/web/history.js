@@ -15,7 +15,7 @@ const BAND_ALPHA = "55"; // hex alpha of an activity band over its colour
 
 const TRENDS = [
   {
-    title: "Resting heart rate (1/min)",
+    title: "Resting HR (1/min)",
     measure: "resting_hr",
     series: [
       { label: "resting HR", stroke: "#d1342f", key: "resting_hr", points: true, digits: 1 },
@@ -54,7 +54,11 @@ const TRENDS = [
   },
 ];
 
-const ARROWS = { up: "↑", down: "↓", flat: "→" };
+const ARROWS = { up: "↑", down: "↓", flat: "→" }; // the 28-day trend, after the title
+
+function num(x) {
+  return typeof x === "number" && Number.isFinite(x) ? (x > 0 ? "+" : "") + x.toFixed(1) : "–";
+}
 const $ = (id) => document.getElementById(id);
 
 const view = { twin: null, seq: 0, trends: [], timeline: null, days: [], palette: [], names: [] };
@@ -117,7 +121,9 @@ async function refresh() {
     plot.setData([xs, ...ys]);
     const trend = answer.trends[spec.measure];
     plot.root.querySelector(".u-title").textContent = trend
-      ? `${spec.title} · 28-day trend ${ARROWS[trend.direction]} ${trend.direction}` : spec.title;
+      ? `${spec.title} · trend ${ARROWS[trend.direction]}` : spec.title;
+    plot.root.querySelector(".u-title").title = trend
+      ? `28-day trend: ${trend.direction}, ${num(trend.change)} over ${trend.days} days` : "";
   }
   view.days = c.day || [];
   $("history-note").textContent = view.days.length
