@@ -221,6 +221,9 @@ def test_simulate_shards_bad_input_is_refused_before_any_shard_starts(
     with pytest.raises(SystemExit):
         main(["simulate", "--days", "1", "--out", out, "--shards", "0"])
     assert "--shards" in capsys.readouterr().err
+    manifest = str(tmp_path / "world.shards" / "manifest.json")
+    assert main(["serve", "--no-http", "--resume", manifest]) == 2
+    assert "is a shard manifest: resume it with --shards N" in capsys.readouterr().err
 
 
 def test_serve_on_two_shards_answers_through_one_front(tmp_path: Path) -> None:

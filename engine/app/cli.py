@@ -222,7 +222,7 @@ def _simulate(args: argparse.Namespace) -> int:
         },
     )
     check_output_dir(args.out)
-    if config.cluster.shards > 1 or args.ray_address:
+    if args.shards is not None or args.ray_address:
         return _simulate_sharded(args, config)
     recorder = None
     if args.store:
@@ -288,8 +288,10 @@ def _serve(args: argparse.Namespace) -> int:
         device=args.device,
         cluster={"shards": args.shards, "ray_address": args.ray_address},
     )
-    if config.cluster.shards > 1 or args.ray_address:
+    if args.shards is not None or args.ray_address:
         return _serve_sharded(config, args.resume)
+    if args.resume is not None and args.resume.name == "manifest.json":
+        raise ConfigError(f"{args.resume} is a shard manifest: resume it with --shards N")
     explicit_scale = args.time_scale is not None
     saved = serve(config, args.resume, _announce, keep_time_scale=explicit_scale).saved
     return _report_save(saved, config.serve.checkpoint)
