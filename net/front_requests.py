@@ -44,12 +44,13 @@ from synthtwin.net.auth import AuthError, Role, TokenStore
 from synthtwin.net.front_stream import FrontStream
 from synthtwin.net.limits import PeerBuckets
 from synthtwin.net.requests import (
+    MAX_BATCH,
     MAX_ID,
     MAX_MESSAGE_CHARS,
     OP_ROLES,
-    _cells,
-    _Failure,
-    _rate_limited,
+    Failure,
+    rate_limited,
+    read_cells,
 )
 from synthtwin.net.wire import fields, reply, request
 from synthtwin.net.wire.errors import WireError, clip
@@ -171,8 +172,8 @@ class FrontRequests:
             wait_s = self.peers.take(peer, now)
             if wait_s > 0:
                 self.rate_limited += 1
-                raise _rate_limited(f"more than {self.security.router_rate_per_s:g} requests a "
-                                    "second", wait_s)  # fmt: skip
+                raise rate_limited(f"more than {self.security.router_rate_per_s:g} requests a "
+                                   "second", wait_s)  # fmt: skip
             if self.tokens is not None:
                 self.tokens.check(req.token, OP_ROLES.get(req.op, Role.VIEWER))
             return self._route(envelope, req, down, now)
@@ -180,7 +181,7 @@ class FrontRequests:
             self._answer(envelope, request_id, error=ReplyError(reply.BAD_REQUEST, err.message))
         except AuthError as err:
             self._answer(envelope, request_id, error=ReplyError(err.code, str(err)))
-        except _Failure as failure:
+        except Failure as failure:
             self._answer(envelope, request_id, error=failure.error)
         except Exception as err:  # noqa: BLE001 - the front must answer, whatever failed
             log.exception("request %s failed at the front", request_id)
@@ -195,14 +196,14 @@ class FrontRequests:
         if op == "snapshot":
             cells = None
             if "cells" in req.args:
-                cells = _cells(fields.read_list(req.args, "cells", "args"))
+                cells = read_cells(fields.read_list(req.args, "cells", "args"))
             self._answer(envelope, req.id, {"crowd": self.stream.snapshot(cells)})
             return []
         if op == "roster":
             self._answer(envelope, req.id, self._roster())
             return []
         if op not in OP_ROLES:
-            raise _Failure(reply.UNKNOWN_OP, f"unknown op '{clip(op)}'")
+            raise Failure(reply.UNKNOWN_OP, f"unknown op '{clip(op)}'")
         targets, merge = self._targets(req)
         everyone = op == "stats"
         if everyone:
@@ -210,7 +211,7 @@ class FrontRequests:
         silent = [k for k, _ in targets if k in down]
         if silent:
             message = f"{_shard_name(silent[0], self.routers)} {SILENT}"
-            raise _Failure(reply.INTERNAL, message)
+            raise Failure(reply.INTERNAL, message)
         wait_s = DEFERRED_TIMEOUT_S if op in ("chat", "history") else self.timeout_s
         pending = _Pending(envelope, req.id, {}, merge, now + wait_s, wait_s, everyone)
         return [self._call(pending, k, op, args, req.token) for k, args in targets]
@@ -226,7 +227,7 @@ class FrontRequests:
 
     def _roster(self) -> dict[str, Any]:
         if self.stream.tables is None:
-            raise _Failure(reply.INTERNAL, "no shard has joined the front yet; ask again")
+            raise Failure(reply.INTERNAL, "no shard has joined the front yet; ask again")
         ids, cells = self.stream.roster()
         epoch, activities, clips = self.stream.tables
         return {
@@ -244,7 +245,7 @@ class FrontRequests:
             if "id" not in args and args.get("query") in CROSS_TWIN_HISTORY:
                 message = f"history query '{args['query']}' across shards is not served by the " \
                           "front yet: ask one twin's (with 'id')"  # fmt: skip
-                raise _Failure(reply.UNKNOWN_OP, message)
+                raise Failure(reply.UNKNOWN_OP, message)
             return [(self._owner(args.get("id")), args)], _first
         if op == "despawn":
             return self._despawn_targets(args), _removed
@@ -256,23 +257,23 @@ class FrontRequests:
 
     def _owner(self, twin_id: Any) -> int:
         """The shard of a twin (an int the front knows), else shard 0 (which checks the id)."""
-        owner = self.stream.owner_of(twin_id) if fields._is_int(twin_id) else None
+        owner = self.stream.owner_of(twin_id) if fields.is_int(twin_id) else None
         return 0 if owner is None else owner
 
     def _despawn_targets(self, args: dict[str, Any]) -> list[tuple[int, dict]]:
         """Each owner with its ids; ids the shards must check themselves (a bad list) go to
         shard 0 whole, for its exact error."""
         ids = args.get("ids")
-        listed = isinstance(ids, list) and all(fields._is_int(i) for i in ids)
+        listed = isinstance(ids, list) and all(fields.is_int(i) for i in ids)
         if isinstance(ids, np.ndarray) and ids.dtype.kind in "ui" and ids.ndim == 1:
             listed, ids = True, ids.tolist()
-        if not listed or not 1 <= len(ids) <= 10_000 or not all(0 <= i <= MAX_ID for i in ids):
+        if not listed or not 1 <= len(ids) <= MAX_BATCH or not all(0 <= i <= MAX_ID for i in ids):
             return [(0, args)]
         owners: dict[int, list[int]] = {}
         for twin in sorted(set(ids)):
             owner = self.stream.owner_of(twin)
             if owner is None:
-                raise _Failure(reply.UNKNOWN_TWIN, f"twin {twin} does not exist")
+                raise Failure(reply.UNKNOWN_TWIN, f"twin {twin} does not exist")
             owners.setdefault(owner, []).append(twin)
         return [(k, {"ids": owned}) for k, owned in sorted(owners.items())]
 

@@ -67,7 +67,10 @@ __all__ = [
     "OP_ROLES",
     "CommandJournal",
     "Controls",
+    "Failure",
     "RequestHandler",
+    "rate_limited",
+    "read_cells",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,7 +126,9 @@ class Controls:
     today: Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
-class _Failure(Exception):
+class Failure(Exception):
+    """A request refused with ``error`` (its code and message), as the reply states it."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.error = ReplyError(code, message)
@@ -201,7 +206,7 @@ class RequestHandler:
                 return self._stats_reply(request_id)
             operation = self.ops.get(req.op)
             if operation is None:
-                raise _Failure(reply.UNKNOWN_OP, f"unknown op '{clip(req.op)}'")
+                raise Failure(reply.UNKNOWN_OP, f"unknown op '{clip(req.op)}'")
             result = operation(req.args)
             if isinstance(result, Deferred):
                 self._deferred[result.ticket] = request_id
@@ -214,7 +219,7 @@ class RequestHandler:
         except JournalError as err:  # written ahead: the command did not run
             log.error("%s", err)
             return self._reply(request_id, error=ReplyError(reply.INTERNAL, str(err)))
-        except _Failure as failure:
+        except Failure as failure:
             return self._reply(request_id, error=failure.error)
         except (ChatRefused, HistoryRefused) as refused:
             return self._reply(request_id, error=refused.error)
@@ -258,7 +263,7 @@ class RequestHandler:
         if wait_s > 0:
             self.rate_limited += 1
             rate = self.security.router_rate_per_s
-            raise _rate_limited(f"more than {rate:g} requests a second", wait_s)
+            raise rate_limited(f"more than {rate:g} requests a second", wait_s)
 
     def _authorize(self, req: request.Request) -> None:
         """Raises ``AuthError`` unless the request's token grants its op's role."""
@@ -283,7 +288,7 @@ class RequestHandler:
     def _snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
         cells = None
         if "cells" in args:
-            cells = _cells(fields.read_list(args, "cells", "args"))
+            cells = read_cells(fields.read_list(args, "cells", "args"))
         return {"crowd": self.publisher.snapshot(cells)}
 
     def _roster(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -343,13 +348,13 @@ class RequestHandler:
     def _chat(self, args: dict[str, Any]) -> Deferred:
         """Queue a chat with a twin (``net.chat_requests``); its reply comes later."""
         if self.chat is None:
-            raise _Failure(reply.UNKNOWN_OP, "unknown op 'chat': this server does not chat")
+            raise Failure(reply.UNKNOWN_OP, "unknown op 'chat': this server does not chat")
         return self.chat.submit(args)
 
     def _history(self, args: dict[str, Any]) -> Deferred:
         """Queue a query of the health record (``net.history_requests``); its reply comes later."""
         if self.history is None:
-            raise _Failure(reply.UNKNOWN_OP, "unknown op 'history': this server keeps no record")
+            raise Failure(reply.UNKNOWN_OP, "unknown op 'history': this server keeps no record")
         return self.history.submit(args)
 
     def _spawn(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -357,7 +362,7 @@ class RequestHandler:
         world = self.controls.world
         limit = min(MAX_BATCH, MAX_TWINS - world.n, self.security.spawn_per_min)
         if not 1 <= count <= limit:
-            raise _Failure(reply.OUT_OF_RANGE, _range_message("count", count, f"1..{limit}"))
+            raise Failure(reply.OUT_OF_RANGE, _range_message("count", count, f"1..{limit}"))
         seed = None
         if "seed" in args:
             seed = _in_range(fields.read_int(args, "seed", "args", minimum=0), "args.seed",
@@ -365,7 +370,7 @@ class RequestHandler:
         wait_s = self.spawn_bucket.take(time.monotonic(), count)
         if wait_s > 0:
             per_min = self.security.spawn_per_min
-            raise _rate_limited(f"more than {per_min} twins spawned a minute", wait_s)
+            raise rate_limited(f"more than {per_min} twins spawned a minute", wait_s)
         if seed is None and self.journal is not None:  # journaled as drawn: replays the same
             seed = int(self.controls.world.rng.integers(0, MAX_SEED))
         return self._commit("spawn", {"count": count, "seed": seed})
@@ -375,7 +380,7 @@ class RequestHandler:
         alive = np.isin(ids, self.controls.world.ids)
         if not alive.all():
             first = int(ids[~alive][0])
-            raise _Failure(reply.UNKNOWN_TWIN, f"twin {first} does not exist")
+            raise Failure(reply.UNKNOWN_TWIN, f"twin {first} does not exist")
         return self._commit("despawn", {"ids": ids.tolist()})
 
     def _time_scale(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -384,7 +389,7 @@ class RequestHandler:
         low = self.security.min_time_scale
         high = min(self.security.max_time_scale, MAX_DT_S * loop.tick_hz)
         if not low <= scale <= high:
-            raise _Failure(reply.OUT_OF_RANGE, _range_message("scale", scale, f"{low:g}..{high:g}"))
+            raise Failure(reply.OUT_OF_RANGE, _range_message("scale", scale, f"{low:g}..{high:g}"))
         return self._commit("time_scale", {"scale": scale})
 
     def _pause(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -446,11 +451,13 @@ class RequestHandler:
         return stats
 
     def _stats_reply(self, request_id: int | None) -> bytes:
-        """The ``stats`` reply, encoded once per tick, published message and command
-        (``net.reply_cache``): its figures are those of the first ``stats`` since then (a flood
-        of them costs a decode and a copy each)."""
+        """The ``stats`` reply, encoded once per tick, published message, command and
+        ``STATS_EVERY_S`` of wall time (``net.reply_cache``): its figures are those of the first
+        ``stats`` since then (a flood of them costs a decode and a copy each), and never older
+        than that wall time, paused (no tick) or not."""
         world = self.controls.world
-        key = (world.tick, self.publisher.seq, self._commands_run)
+        window = int(time.monotonic() // STATS_EVERY_S)
+        key = (world.tick, self.publisher.seq, self._commands_run, window)
         return self._stats_cache.reply(
             key, request_id, lambda rid: self._reply(rid, result=self._stats({}))
         )
@@ -478,26 +485,22 @@ def _no_stats() -> tuple[float, LoopStats | None]:
     return (-math.inf, None)
 
 
-def _rate_limited(what: str, wait_s: float) -> _Failure:
+def rate_limited(what: str, wait_s: float) -> Failure:
     """The ``rate_limited`` failure: ``what`` was exceeded; retry after ``wait_s`` seconds."""
     retry_ms = max(1, int(np.ceil(wait_s * 1000)))
-    failure = _Failure(reply.RATE_LIMITED, f"{what}; retry in {retry_ms} ms")
+    failure = Failure(reply.RATE_LIMITED, f"{what}; retry in {retry_ms} ms")
     failure.error = ReplyError(reply.RATE_LIMITED, failure.error.message, retry_ms)
     return failure
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _in_range(value: int, path: str, low: int, high: int) -> int:
     """``value``, or ``out_of_range`` outside ``low..high``."""
     if not low <= value <= high:
-        raise _Failure(reply.OUT_OF_RANGE, f"field '{path}' holds {value}, expected {low}..{high}")
+        raise Failure(reply.OUT_OF_RANGE, f"field '{path}' holds {value}, expected {low}..{high}")
     return value
 
 
-def _cells(listed: list) -> list[tuple[int, int]]:
+def read_cells(listed: list) -> list[tuple[int, int]]:
     """The distinct cells of ``listed`` (``[ix, iy]`` pairs of int32), in the order first asked.
     Checked in bulk; a bad cell is found and named one by one (``_cell``)."""
     pairs = all(type(c) is list and len(c) == 2 and type(c[0]) is int and type(c[1]) is int
@@ -512,7 +515,7 @@ def _cells(listed: list) -> list[tuple[int, int]]:
 
 def _cell(value: Any, path: str) -> tuple[int, int]:
     """``[ix, iy]``: two ints in int32."""
-    if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) for v in value):
+    if not isinstance(value, list) or len(value) != 2 or not all(fields.is_int(v) for v in value):
         raise WireError(WRONG_TYPE, f"field '{path}' must be an array of 2 int")
     ix, iy = (_in_range(v, f"{path}[{i}]", *CELL_RANGE) for i, v in enumerate(value))
     return ix, iy
@@ -530,7 +533,7 @@ def _id_list(args: dict[str, Any]) -> np.ndarray:
             got = list(value.shape)
             raise WireError(WRONG_TYPE, f"field 'args.ids' must have shape [n], got {got}")
     elif isinstance(value, list):
-        bad = next((i for i, v in enumerate(value) if not _is_int(v)), None)
+        bad = next((i for i, v in enumerate(value) if not fields.is_int(v)), None)
         if bad is not None:
             got = type_name(value[bad])
             raise WireError(WRONG_TYPE, f"field 'args.ids[{bad}]' must be int, got {got}")
@@ -538,7 +541,7 @@ def _id_list(args: dict[str, Any]) -> np.ndarray:
         raise WireError(WRONG_TYPE, f"field 'args.ids' must be array, got {type_name(value)}")
     if not 1 <= len(value) <= MAX_BATCH:
         message = _range_message("ids", f"{len(value)} ids", f"1..{MAX_BATCH} ids")
-        raise _Failure(reply.OUT_OF_RANGE, message)
+        raise Failure(reply.OUT_OF_RANGE, message)
     return _checked_ids(value)
 
 

@@ -5,6 +5,9 @@ removed after the grace, foreign cells and orphan deltas dropped, snapshot and r
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 
 from synthtwin.engine.regions import RegionMap
@@ -147,3 +150,19 @@ def test_a_restarted_shard_ends_its_streams():
     removed = meta.decode(front.due()[0][1]).removed
     assert removed.tolist() == [3, 5]
     assert front.roster()[0].size == 0
+
+
+def test_the_front_uses_only_public_names_of_other_modules():
+    """The front's modules import no private name (``_x``) from another module, nor reach one
+    as ``module._x``: what they share with ``net.requests`` and ``net.wire`` is public there."""
+    root = Path(__file__).resolve().parents[1] / "net"
+    for path in sorted(root.glob("front*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                private = node.attr.startswith("_") and not node.attr.startswith("__")
+                owner = node.value.id
+                assert not private or owner == "self", f"{path.name} reads {owner}.{node.attr}"

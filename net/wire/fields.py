@@ -13,6 +13,7 @@ from synthtwin.net.wire.errors import BAD_VALUE, MISSING_FIELD, WRONG_TYPE, Wire
 
 __all__ = [
     "field_path",
+    "is_int",
     "read_bool",
     "read_float",
     "read_int",
@@ -41,14 +42,15 @@ def _wrong_type(prefix: str, key: str, expected: str, value: Any) -> WireError:
     return WireError(WRONG_TYPE, f"field '{path}' must be {expected}, got {type_name(value)}")
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is a msgpack int (``bool`` is not)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def read_int(m: dict, key: str, prefix: str = "", minimum: int | None = None) -> int:
     """An int field, optionally at least ``minimum`` (``bad_value`` below it)."""
     value = require(m, key, prefix)
-    if not _is_int(value):
+    if not is_int(value):
         raise _wrong_type(prefix, key, "int", value)
     if minimum is not None and value < minimum:
         path = field_path(prefix, key)
@@ -59,7 +61,7 @@ def read_int(m: dict, key: str, prefix: str = "", minimum: int | None = None) ->
 def read_optional_int(m: dict, key: str, prefix: str = "") -> int | None:
     """An int-or-nil field (the key itself is required)."""
     value = require(m, key, prefix)
-    if value is not None and not _is_int(value):
+    if value is not None and not is_int(value):
         raise _wrong_type(prefix, key, "int or nil", value)
     return value
 
@@ -67,7 +69,7 @@ def read_optional_int(m: dict, key: str, prefix: str = "") -> int | None:
 def read_float(m: dict, key: str, prefix: str = "") -> float:
     """A float field; an int is accepted and converted."""
     value = require(m, key, prefix)
-    if not (_is_int(value) or isinstance(value, float)):
+    if not (is_int(value) or isinstance(value, float)):
         raise _wrong_type(prefix, key, "float", value)
     return float(value)
 
