@@ -4,7 +4,8 @@ A ``stats`` answer is the same for every request between two ticks but for the r
 building and encoding it (the summary, the array conversion and msgpack: about 0.1 ms) for each
 request was most of what a flood of them cost the tick at the allowed rate (``docs/protocol.md``
 section 7.2). So the reply is encoded once per state (``key``: the tick, the published sequence
-number, the commands run so far) and each request gets those bytes around its own id.
+number, the commands run so far, the wall time's tenth of a second, so that a paused server's
+answer is not frozen) and each request gets those bytes around its own id.
 
 The split: ``net.wire.reply.encode`` packs the envelope with ``body`` last and the body with
 ``id`` first, and msgpack maps count entries, not bytes, so the encoding of any id fits between

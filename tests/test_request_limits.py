@@ -22,7 +22,7 @@ from synthtwin.engine.config import SecurityConfig, load_config
 from synthtwin.net.auth import Role, TokenStore
 from synthtwin.net.limits import MAX_DEBT_BUDGETS, PeerBuckets, TimeBudget, TokenBucket
 from synthtwin.net.publisher import Publisher, TwinFollows
-from synthtwin.net.requests import Controls, RequestHandler
+from synthtwin.net.requests import STATS_EVERY_S, Controls, RequestHandler
 from synthtwin.net.wire import reply, request
 from synthtwin.net.wire.dealer import RequestClient, RequestError
 from synthtwin.net.zap import ZapHandler
@@ -254,6 +254,21 @@ def test_stats_is_encoded_once_a_tick_and_answers_each_request_under_its_own_id(
     ask(handler, "despawn", ids=spawned)
     sim.loop.step()
     assert ask(handler, "stats").tick == first.tick + 1  # a tick: anew
+
+
+def test_stats_of_a_paused_server_are_no_older_than_stats_every_s(world):
+    """Paused, no tick passes and nothing is published: the stats answer encoded once must
+    still show a refusal that came after it, once ``STATS_EVERY_S`` has passed."""
+    handler = make_handler(world, router_rate_per_s=1.0, router_burst=1)
+    assert ask(handler, "pause").ok
+    try:
+        before = ask(handler, "stats").result["rate_limited"]
+        assert ask(handler, "stats", peer=b"one").ok
+        assert ask(handler, "stats", peer=b"one").error.code == "rate_limited"
+        time.sleep(STATS_EVERY_S + 0.01)
+        assert ask(handler, "stats").result["rate_limited"] == before + 1
+    finally:
+        assert ask(handler, "resume").ok
 
 
 def test_roles_are_checked_before_the_op_runs(world, tmp_path):
