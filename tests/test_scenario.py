@@ -235,3 +235,29 @@ def test_a_bad_scenario_file_gets_one_clear_line(tmp_path, capsys, text, message
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def _exercise_minutes(factor: float) -> tuple[float, float]:
+    """Every twin of the same world exercising ``factor`` times as often for two days: the
+    minutes of exercise in all, and the mean resting-HR change of training at the end (bpm)."""
+    config = load_config(None, twins=10, seed=6, tick_hz=1.0, time_scale=300.0, start=MONDAY)
+    sim = build_simulation(config)
+    try:
+        scenarios = sim.world.resource(Scenarios)
+        for twin in sim.world.ids.tolist():
+            scenarios.add(twin, "exercise", 0.0, 30 * DAY_S, {"factor": factor})
+        sim.loop.run_ticks(2 * 288)
+        minutes = sum(float(day["min_exercise"].sum()) for day in sim.record.batches)
+        return minutes, float(sim.world["scenario_hr_bpm"].mean())
+    finally:
+        sim.close()
+
+
+def test_an_exercise_habit_change_changes_exercise_and_slowly_the_resting_heart_rate():
+    more, trained = _exercise_minutes(3.0)
+    none, detrained = _exercise_minutes(0.0)
+    # the need for exercise no longer grows: what the twins started with (one bout) is all
+    assert more > 3 * none, (more, none)
+    # after 2 of 21 days' time constant: 1 - exp(-2/21) of -5 bpm (doubling or more) and +5
+    assert trained == pytest.approx(-5.0 * (1 - np.exp(-2 / 21)), rel=0.02)
+    assert detrained == pytest.approx(5.0 * (1 - np.exp(-2 / 21)), rel=0.02)

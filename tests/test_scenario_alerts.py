@@ -160,3 +160,18 @@ def test_a_twins_history_shows_its_scenarios(week):
     assert shown["kind"] == ["medication"] and shown["start"] == ["2026-03-04T00:00:00"]
     assert json.loads(shown["args"][0]) == {"drug": "antihypertensive", "classes": 3}
     assert len(before["scenarios"]["kind"]) == 0  # it started after that range
+
+
+def test_an_ill_twin_walks_less_and_runs_a_fever(week):
+    _, roles, store = week
+    with duckdb.connect(str(store), read_only=True) as db:
+        rows = db.execute(
+            "SELECT day, steps, temp_mean, resting_hr FROM daily WHERE twin_id = ? ORDER BY day",
+            [roles["severe"]],
+        ).fetchall()
+    well = [r for r in rows if _day(1) <= r[0] <= _day(2)]
+    ill = [r for r in rows if _day(3) <= r[0] <= _day(5)]
+    mean = lambda rows, k: float(np.mean([r[k] for r in rows]))  # noqa: E731
+    assert mean(ill, 1) < 0.5 * mean(well, 1)  # steps: 30 % of the usual at full severity
+    assert mean(ill, 2) - mean(well, 2) > 2.0  # a fever of 2.5 deg C over most of the day
+    assert mean(ill, 3) - mean(well, 3) > 15.0  # +8.5 bpm per deg C
