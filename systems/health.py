@@ -45,6 +45,7 @@ A twin's "today" (``day_summary`` while the day runs) lags by at most W.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
@@ -54,7 +55,7 @@ import pyarrow as pa
 from synthtwin.components.activity import CATEGORIES, Activity, activity_table
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
-from synthtwin.kernels.numba.health import accumulate_day
+from synthtwin.kernels.numba.health import accumulate_day, accumulate_day_serial
 
 __all__ = ["DAILY_FIELDS", "Blocks", "HealthRecord", "HealthSystem", "day_summary"]
 
@@ -260,18 +261,22 @@ class HealthSystem(System):
         dt_s = tick.t_s + tick.dt_s - start_s
         if n and dt_s > 0.0:
             rows = slice(block * n // count, (block + 1) * n // count)
-            self._accumulate(replace(tick, t_s=start_s, dt_s=dt_s), rows)
+            self._accumulate(replace(tick, t_s=start_s, dt_s=dt_s), rows, accumulate_day_serial)
 
     def warmup(self) -> None:
-        self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0, 0), rows=slice(0, 0))
+        for kernel in (accumulate_day, accumulate_day_serial):
+            self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0, 0), rows=slice(0, 0), kernel=kernel)
 
-    def _accumulate(self, tick: Tick, rows: slice = slice(None)) -> None:
-        """Add ``tick`` to today's aggregates of ``rows`` (all twins by default)."""
+    def _accumulate(
+        self, tick: Tick, rows: slice = slice(None), kernel: Callable[..., None] = accumulate_day
+    ) -> None:
+        """Add ``tick`` to today's aggregates of ``rows`` (all twins by default) with ``kernel``:
+        the parallel pass, or the serial one for a block."""
 
         def col(name: str) -> np.ndarray:
             return self.world[name][rows]
 
-        accumulate_day(
+        kernel(
             tick.dt_s, tick.t_s, col("activity"), self.category, int(Activity.SLEEP),
             col("activity_start_s"), col("mets"), REST_MAX_METS, SETTLE_S,
             tuple(col(column) for _, _, column in _MEANS),

@@ -9,9 +9,9 @@ from synthtwin.components.activity import CATEGORIES
 from synthtwin.systems.health import _MEANS, HealthSystem
 from tests.conftest import small_simulation
 
-STEP_S = 120.0
-WINDOW_S = 600.0  # five blocks: windows of five ticks
-TICKS_PER_DAY = 720
+STEP_S = 240.0
+WINDOW_S = 1200.0  # five blocks: windows of five ticks
+TICKS_PER_DAY = 360
 HEALTH_COLUMNS = set(HealthSystem.writes)
 FLOAT32_SLACK = 1e-3  # the record's float32 columns
 
@@ -49,7 +49,7 @@ def _health(sim) -> HealthSystem:
 
 @pytest.fixture(scope="module")
 def day_both_ways():
-    """One Monday of 100 twins twice, tick by tick and spread over 600 s windows, stepped side by
+    """One Monday of 100 twins twice, tick by tick and spread over 1200 s windows, stepped side by
     side; the tick-by-tick world's variation tracked."""
     exact = small_simulation(twins=100, seed=3, step_s=STEP_S, health_window_s=0.0)
     spread = small_simulation(twins=100, seed=3, step_s=STEP_S, health_window_s=WINDOW_S)
