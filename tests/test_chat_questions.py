@@ -1,7 +1,9 @@
 """Chat quality, measured on the shipped question sets against live twins.
 
 ``tests/chat/questions.jsonl``: realistic questions (paraphrases, typos, follow-ups after the
-messages in ``after``) with the intent each asks and the facts its answer must rest on.
+messages in ``after``) with the intent each asks and the facts its answer must rest on
+(``facts``; ``record_facts`` where a twin with a health record answers from other facts, by
+snapshot key: ``tests/test_chat_history.py`` asks those of twins with a record).
 ``tests/chat/extra_questions.jsonl``: more questions, intents only, written in four batches after
 the paraphrase set (each batch was first scored unseen, then some used to improve the set).
 
