@@ -70,6 +70,7 @@ from synthtwin.net.gateway import gateway_keys
 from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES, ServerError, server_keys
 from synthtwin.net.wire import reply, topics
 from synthtwin.net.wire.curve import CurveKeys, KeyFileError
+from synthtwin.net.wire.fields import is_int
 from synthtwin.net.zap import HEALTH_DOMAIN, MAIN_DOMAIN, ZapHandler
 
 __all__ = [
@@ -430,8 +431,10 @@ class Front:
             shard.heard_s = time.monotonic()
             try:
                 env = unpack(payload)
-                env["seq"]  # noqa: B018 - an envelope, or not a shard's message
+                seq = env["seq"]
             except (ValueError, KeyError, TypeError):
+                seq = None
+            if not is_int(seq):  # not a shard's envelope: its seq orders nothing
                 self.malformed += 1
                 continue
             if shard.joined and env["seq"] <= shard.last_seq:  # restarted: seqs begin anew
@@ -513,12 +516,21 @@ class Front:
 
     def _joined(self, shard: _Shard, roster: reply.Reply, snapshot: reply.Reply) -> None:
         """Apply a shard's snapshot (at its seq S), then the messages it published meanwhile
-        with seq > S (the Clone pattern, protocol section 8)."""
-        self.stream.set_tables(roster.result)
-        topic = b""
-        for payload in snapshot.result["crowd"]:
-            env = unpack(payload)
-            topic = topics.topic_for("crowd", cell=tuple(env["body"]["cell"]))
+        with seq > S (the Clone pattern, protocol section 8). Replies that are not a roster
+        and a snapshot are counted (``malformed``) and the join is asked again later."""
+        try:
+            crowd = [unpack(payload) for payload in snapshot.result["crowd"]]
+            cells = [topics.topic_for("crowd", cell=tuple(env["body"]["cell"])) for env in crowd]
+            if not is_int(snapshot.seq):
+                raise TypeError(f"snapshot seq {snapshot.seq!r}")
+            self.stream.set_tables(roster.result)
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            log.warning("shard %d: its join replies are malformed (%s); asking again", shard.index,
+                        error)  # fmt: skip
+            self.malformed += 1
+            shard.joining, shard.join_due_s = False, time.monotonic() + JOIN_AFTER_S
+            return
+        for topic, env in zip(cells, crowd, strict=True):
             self._publish(self._receive(shard.index, topic, env))
         shard.last_seq, shard.joined, shard.joining = snapshot.seq, True, False
         shard.joins += 1

@@ -352,8 +352,18 @@ class FrontRequests:
             error = ReplyError(reply.INTERNAL, f"{name} {why}")
             self._answer(pending.envelope, pending.client_id, error=error)
         else:
-            self._answer(pending.envelope, pending.client_id, pending.merge(answered))
+            self._answer(pending.envelope, pending.client_id, **self._merged(pending, answered))
         return None
+
+    def _merged(self, pending: _Pending, answered: list[tuple[int, Reply]]) -> dict[str, Any]:
+        """``result`` merged from the shards' replies, or the ``internal`` ``error`` saying
+        which shard's reply lacked what (a shard must not end the front's loop)."""
+        try:
+            return {"result": pending.merge(answered)}
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            shards = ", ".join(_shard_name(k, self.routers) for k, _ in answered)
+            message = f"the replies of {shards} cannot be merged: {type(err).__name__}: {clip(err)}"
+            return {"error": ReplyError(reply.INTERNAL, message)}
 
     # -- replies to callers --------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import msgpack
 import numpy as np
 import pytest
 import zmq
@@ -27,10 +28,11 @@ from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, sh
 from synthtwin.net.front_stream import REMOVAL_GRACE_S
 from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.websocket import split_frame
-from synthtwin.net.wire import crowd, meta
+from synthtwin.net.wire import crowd, meta, reply, request
 from synthtwin.net.wire.clone import merge_cells
 from synthtwin.net.wire.crowd import CrowdDecoder
 from synthtwin.net.wire.envelope import unpack_envelope
+from synthtwin.net.wire.reply import Reply
 from tests.loopback import loopback
 from tests.test_client import MONDAY_MORNING
 from tests.test_websocket import control, replies, request_frame
@@ -424,3 +426,65 @@ def test_shards_must_match_the_regions(shards, tmp_path):
     one = [ShardEndpoints(servers[0].config.serve.pub_endpoint, _router(servers[0]))]
     with pytest.raises(FrontError, match="1 shards for 2 regions"):
         Front(one, regions, _front_config(tmp_path))
+
+
+def _answer(router: zmq.Socket, results: dict[str, object], seconds: float = 10.0) -> None:
+    """Act as a shard's ROUTER: answer the next request of each op in ``results`` with its
+    result (ok, at seq 5)."""
+    left, deadline = set(results), time.monotonic() + seconds
+    while left and time.monotonic() < deadline:
+        if router.poll(50):
+            peer, payload = router.recv_multipart()
+            req = request.decode(payload)
+            answer = Reply(1, 5, 0.0, req.id, True, results[req.op], None)
+            router.send_multipart([peer, reply.encode(answer)])
+            left.discard(req.op)
+    assert not left, f"no request {sorted(left)} within {seconds} s"
+
+
+def _until(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_shard_sending_malformed_replies_and_messages_cannot_end_the_front(shards, tmp_path):
+    """Shard 1 is a PUB and a ROUTER of the test's own. Its join replies lack the roster's tables
+    and hold a snapshot payload that is not msgpack; then it publishes a crowd message whose seq
+    is a string, and answers stats without its fields. The front counts what it cannot read
+    (``malformed``), asks the join again, answers the stats it cannot merge with ``internal``,
+    and serves shard 0's twins throughout."""
+    servers, regions = shards
+    live = servers[0]
+    with RequestClient(_router(live)) as client:
+        tables = {k: client.call("roster")[k] for k in ("protocol", "epoch", "activities", "clips")}
+    with zmq.Context() as ctx, ctx.socket(zmq.XPUB) as pub, ctx.socket(zmq.ROUTER) as router:
+        for sock in (pub, router):
+            sock.setsockopt(zmq.LINGER, 0)
+        port = "tcp://127.0.0.1"
+        fake = ShardEndpoints(
+            f"{port}:{pub.bind_to_random_port(port)}", f"{port}:{router.bind_to_random_port(port)}"
+        )
+        endpoints = [ShardEndpoints(live.config.serve.pub_endpoint, _router(live)), fake]
+        with Front(endpoints, regions, _front_config(tmp_path), timeout_s=5.0).start() as front:
+            _answer(router, {"roster": {}, "snapshot": {"crowd": [b"\xc1"]}})
+            assert _until(lambda: front.malformed == 1)
+            roster = {**tables, "ids": np.zeros(0, np.uint32), "cells": np.zeros((0, 2), np.int32)}
+            _answer(router, {"roster": roster, "snapshot": {"crowd": []}})  # asked again
+            assert _until(lambda: front.shards[1].joined)
+            assert pub.poll(10_000) and pub.recv().startswith(b"\x01")  # the front follows
+            body = {"cell": [0, 0], "base": 1, "ids": b""}
+            bad = {"v": 1, "kind": "crowd", "tick": 1, "seq": "x", "t": 0.0, "body": body}
+            pub.send_multipart([b"cell/0/0", msgpack.packb(bad)])
+            assert _until(lambda: front.malformed == 2)
+            shard = threading.Thread(target=_answer, args=(router, {"stats": {"tick": 1}}))
+            shard.start()
+            with RequestClient(front.endpoints["router"], timeout_s=10.0) as client:
+                with pytest.raises(RequestError) as err:
+                    client.call("stats")
+                shard.join(timeout=15)
+                assert err.value.code == "internal"
+                assert "cannot be merged: KeyError" in err.value.message
+                twin = int(_ids_of(live)[0])
+                assert client.call("twin", id=twin)["id"] == twin  # the loop serves on
