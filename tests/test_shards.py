@@ -16,7 +16,7 @@ import pytest
 from synthtwin.components.mesh import MeshRequest
 from synthtwin.engine.app.shard import ShardManifest
 from synthtwin.engine.app.shard_simulate import run_sharded
-from synthtwin.engine.app.shards import ShardCluster
+from synthtwin.engine.app.shards import ClusterError, ShardCluster
 from synthtwin.engine.app.simulate import run_headless
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import CheckpointError
@@ -260,3 +260,10 @@ def test_serve_on_two_shards_answers_through_one_front(tmp_path: Path) -> None:
     assert not runner.is_alive()
     manifest = ShardManifest.read(tmp_path / "world.shards" / "manifest.json")
     assert manifest.shards == 2 and manifest.tick == serving.saved.tick > 0
+
+
+def test_a_world_too_small_for_its_shards_is_refused_clearly(tmp_path: Path) -> None:
+    config = load_config(None, twins=5, seed=SEED, tick_hz=1.0, time_scale=60.0,
+                         cluster={"shards": 40})  # fmt: skip
+    with pytest.raises(ClusterError, match=r"40 shards, but .* use at most \d+ shards"):
+        ShardCluster(config)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -151,23 +152,31 @@ class ShardCluster:
         actor = ray.remote(Shard).options(
             max_restarts=config.cluster.actor_restarts, num_cpus=0, scheduling_strategy="SPREAD"
         )
-        self.actors = [
-            actor.remote(
-                ShardSpec(config, k, self.count, checkpoints, resume, vitals_every_s, at, threads)
-            )
+        specs = [
+            ShardSpec(config, k, self.count, checkpoints, resume, vitals_every_s, at, threads)
             for k, at in enumerate(_serving_endpoints(config.cluster, self.count, serve))
         ]
         self._inbox = [None] * self.count
+        # shard 0 first: a world that cannot be split (or read) fails once, before N builds
+        self.actors = [actor.remote(specs[0])]
         try:
-            self.regions = RegionMap.from_dict(
-                self._gather([a.region.remote() for a in self.actors])[0]
-            )
-            self.tick = self._gather([a.tick.remote() for a in self.actors])[0]
+            self.regions = RegionMap.from_dict(self._built(self.actors[0].region.remote()))
+            self.actors += [actor.remote(spec) for spec in specs[1:]]
+            self.tick = self._built(*[a.tick.remote() for a in self.actors])
             self.step(0)  # a redistributing resume hands twins over before the first tick
             self.settle()
         except BaseException:
             self.close()
             raise
+
+    def _built(self, *refs: ray.ObjectRef) -> Any:
+        """The first answer of shards being built; a shard that failed to build is a
+        ClusterError with its reason."""
+        try:
+            return self._gather(list(refs))[0]
+        except RayActorError as err:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+            raise ClusterError(f"a shard could not be built: {reason}") from None
 
     # -- lockstep ------------------------------------------------------------------------------
 
