@@ -244,10 +244,10 @@ class Front:
             self._bind_all()
             now = time.monotonic()
             self.shards = [self._connect(k, e, now) for k, e in enumerate(shards)]
+            own = front_token(tokens, config.security.keys_dir) if self.access_control else None
         except BaseException:
             self._close_sockets()
             raise
-        own = front_token(tokens, config.security.keys_dir) if self.access_control else None
         self.requests = FrontRequests(
             self.stream, [s.endpoints.router for s in self.shards], config.security, tokens,
             timeout_s, own, self._counters,

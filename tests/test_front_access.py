@@ -5,18 +5,21 @@ vitals through the front, as from a single server."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import zmq
 
 from synthtwin.clients.python import CloneClient, RequestClient
 from synthtwin.engine.config import load_config
 from synthtwin.engine.regions import RegionMap
 from synthtwin.net.auth import Role, TokenStore
-from synthtwin.net.front import Front, ShardEndpoints
+from synthtwin.net.front import Front, FrontError, ShardEndpoints
 from synthtwin.net.keys import create_curve_keys
 from synthtwin.net.wire.curve import CurveKeys
 from tests.loopback import loopback
@@ -92,3 +95,32 @@ def test_a_shards_twin_vitals_come_through_the_fronts_health_pub(secured, tmp_pa
         assert vitals is not None and vitals["twin_id"] == twin
         assert 30 <= vitals["hr_bpm"] <= 220
         assert sub.rejected == 0
+
+
+def test_a_front_that_cannot_keep_its_token_closes_what_it_opened(tmp_path):
+    """The front's own token cannot be kept (``<keys_dir>/front`` is a file): ``FrontError``
+    says so, and the ports it had bound are free again: its sockets are closed, not left to
+    the garbage collector."""
+    keys_dir = tmp_path / "keys"
+    keys_dir.mkdir()
+    (keys_dir / "front").write_text("not a folder")
+    TokenStore(tmp_path / "tokens.json").create(Role.OPERATOR, "tester")
+    security = {"tokens_file": tmp_path / "tokens.json", "keys_dir": keys_dir}
+    public = {"pub_endpoint": loopback(), "router_endpoint": loopback()}
+    config = load_config(
+        None, serve=public, security={**security, "health_pub_endpoint": loopback()}
+    )
+    regions = RegionMap.balanced(np.array([[0, 0], [5, 0]]), 2)
+    shards = [ShardEndpoints(loopback(), loopback()) for _ in range(2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(FrontError, match="cannot make or keep the front's token"):
+            Front(shards, regions, config)
+        gc.collect()
+    assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    bound = [*public.values(), config.security.health_pub_endpoint]
+    with zmq.Context() as ctx:
+        for endpoint in bound:
+            with ctx.socket(zmq.PUB) as sock:
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.bind(endpoint)  # EADDRINUSE had the front kept it
