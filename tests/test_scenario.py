@@ -261,3 +261,39 @@ def test_an_exercise_habit_change_changes_exercise_and_slowly_the_resting_heart_
     # after 2 of 21 days' time constant: 1 - exp(-2/21) of -5 bpm (doubling or more) and +5
     assert trained == pytest.approx(-5.0 * (1 - np.exp(-2 / 21)), rel=0.02)
     assert detrained == pytest.approx(5.0 * (1 - np.exp(-2 / 21)), rel=0.02)
+
+
+def test_overlapping_scenarios_add_and_the_shortest_night_holds(make_simulation):
+    sim = make_simulation(twins=4, seed=3)
+    twin = int(sim.world.ids[1])
+    scenarios = sim.world.resource(Scenarios)
+    for severity, hours in (("mild", 6.0), ("moderate", 4.0)):
+        scenarios.add(twin, "illness", 0.0, DAY_S, {"severity": severity})
+        scenarios.add(twin, "short_night", 0.0, DAY_S, {"hours": hours})
+    sim.loop.run_ticks(120)  # two hours of minute ticks: the fevers at 1 - 1/e of their size
+    w, row = sim.world, sim.world.row_of(twin)
+    t_s = w.clock.elapsed_s - 60.0  # the effects of the last tick's start
+    rise = -np.expm1(-t_s / 7200.0)
+    assert w["scenario_temp_c"][row] == pytest.approx((0.6 + 1.5) * rise)
+    assert w["scenario_step_factor"][row] == pytest.approx(0.8 * 0.6)
+    assert w["scenario_exercise_factor"][row] == 0.0
+    assert w["scenario_sleep_cap_h"][row] == 4.0
+    others = np.arange(w.n) != row
+    assert not w["scenario_temp_c"][others].any() and (w["scenario_sleep_cap_h"][others] == 0).all()
+
+
+def test_a_removed_twin_takes_its_effects_along_and_keeps_its_scenarios(world):
+    sim, _ = world
+    handler = make_handler(world)
+    twin = int(sim.world.ids[-1])
+    started = ask(handler, "scenario", action="start", twin=twin, kind="illness", days=1.0)
+    sim.loop.run_ticks(2)
+    assert sim.world["scenario_temp_c"][sim.world.row_of(twin)] > 0
+    assert ask(handler, "despawn", ids=[twin]).ok
+    sim.loop.run_ticks(2)
+    everyone = ask(handler, "scenario", action="list").result["scenarios"]
+    ill = {s["twin"] for s in everyone if s["kind"] == "illness"}  # fevers fade after the end
+    feverish = set(sim.world.ids[sim.world["scenario_temp_c"] > 0].tolist())
+    assert twin in ill and feverish and feverish <= ill - {twin}
+    listed = ask(handler, "scenario", action="list", twin=twin).result["scenarios"]
+    assert [s["id"] for s in listed] == [started.result["scenario"]["id"]]
