@@ -346,8 +346,8 @@ async def _ws_late_join(url: str) -> np.ndarray:
 
 def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
     """Shard 1 is a ROUTER that never answers, then nothing at all: its requests fail with
-    ``internal`` naming it, after the front's timeout, then at once; shard 0's twins are still
-    served; stats marks shard 1 down."""
+    ``internal`` naming it, after the front's timeout, then at once (told apart by their
+    messages); shard 0's twins are still served; stats marks shard 1 down."""
     servers, regions = shards
     live = servers[0]
     with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as deaf:
@@ -361,10 +361,8 @@ def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
             while not lone.shards[0].joined and time.monotonic() < deadline:
                 time.sleep(0.02)
             with RequestClient(lone.endpoints["router"]) as client:
-                started = time.monotonic()
                 with pytest.raises(RequestError) as err:
                     client.call("pause")
-                assert time.monotonic() - started < 1.5
                 assert err.value.code == "internal"
                 assert err.value.message == f"shard 1 ({dead.router}) did not answer within 0.5 s"
                 twin = int(_ids_of(live)[0])
@@ -376,12 +374,12 @@ def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
                 message = ""
                 deadline = time.monotonic() + 10
                 while "not connected" not in message and time.monotonic() < deadline:
-                    started = time.monotonic()
                     with pytest.raises(RequestError) as err:
                         client.call("resume")
                     message = err.value.message
+                # failed when sent, not after the 0.5 s timeout (whose message differs): no
+                # wall-clock bound here, which a loaded machine would break
                 assert message == f"shard 1 ({dead.router}) is unavailable: not connected"
-                assert time.monotonic() - started < 0.4  # not the 0.5 s timeout
 
 
 def test_a_restarted_shard_is_joined_again(shards, tmp_path):
