@@ -58,6 +58,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect
 
+from synthtwin.engine.config import SecurityConfig
 from synthtwin.net.auth import AuthError, Role
 from synthtwin.net.http_security import (
     COOKIE,
@@ -111,6 +112,8 @@ HEALTH_SUFFIX = b"/vitals"
 CROWD_SUFFIX = b"/crowd"
 POLICY_VIOLATION = 1008
 """WebSocket close code of a connection whose token stopped working."""
+_DEFAULTS = SecurityConfig()
+"""``[security]``'s defaults, the one place the ``ws_*`` limits' defaults are set."""
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,14 @@ class WsSettings:
             refused, 503): each may hold ``max_queue_bytes`` and its answers.
     """
 
-    max_queue_bytes: int = 4 << 20
+    max_queue_bytes: int = _DEFAULTS.ws_queue_bytes
     max_prefixes: int = 256
-    max_twins: int = 16
+    max_twins: int = _DEFAULTS.ws_max_twins
     max_in_flight: int = 32
-    max_message_bytes: int = 1 << 20
-    rate_per_s: float = 200.0
-    burst: int = 400
-    max_connections: int = 256
+    max_message_bytes: int = _DEFAULTS.max_body_bytes
+    rate_per_s: float = _DEFAULTS.ws_rate_per_s
+    burst: int = _DEFAULTS.ws_burst
+    max_connections: int = _DEFAULTS.ws_max_connections
 
     @classmethod
     def from_security(cls, security: HttpSecurity) -> WsSettings:

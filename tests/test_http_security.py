@@ -614,6 +614,7 @@ def test_the_websocket_limits_come_from_the_config_and_bad_ones_say_what_to_set(
     assert (settings.max_queue_bytes, settings.max_twins) == (1 << 20, 3)
     default = WsSettings.from_security(HttpSecurity())
     assert (default.max_connections, default.max_twins, default.burst) == (256, 16, 400)
+    assert WsSettings() == default  # one place for the defaults: [security]'s
     for name, value in (("ws_rate_per_s", 0.0), ("ws_burst", 0), ("ws_queue_bytes", 10),
                         ("ws_max_twins", -1), ("ws_max_connections", 10**9)):  # fmt: skip
         with pytest.raises(ConfigError, match=f"{name} = "):
