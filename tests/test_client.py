@@ -37,7 +37,6 @@ from synthtwin.net.wire.crowd import (
     SPEED_QUANTUM_MPS,
     CrowdEncoder,
     CrowdState,
-    dead_reckon,
 )
 from synthtwin.net.wire.vitals import VitalsMessage
 from tests.loopback import loopback
@@ -139,9 +138,7 @@ def test_a_late_joiner_mirrors_the_world(serving: Serving):
             fresh = view.sample_t_s == now_s
             pos_err_m = np.abs(view.pos_m - world["position_m"][order])[fresh].max(initial=0.0)
             assert pos_err_m <= POS_QUANTUM_M / 2 + 1e-9
-            motion = (view.heading_rad, view.speed_mps, view.sample_t_s)
-            at_now = dead_reckon(view.pos_m, *motion, now_s)
-            miss_m = np.linalg.norm(at_now - world["position_m"][order], axis=1)
+            miss_m = np.linalg.norm(view.position_at(now_s) - world["position_m"][order], axis=1)
             assert miss_m.max() <= DEAD_RECKONING_M + 1e-9
             np.testing.assert_array_equal(view.activity, world["activity"][order])
             np.testing.assert_array_equal(view.clip, world["clip"][order])

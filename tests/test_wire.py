@@ -241,6 +241,21 @@ def test_crowd_twins_going_straight_are_dead_reckoned_not_sent():
     assert miss_m.max() <= crowd.DEAD_RECKONING_M
 
 
+def test_golden_delta_twin_left_out_is_dead_reckoned_where_it_walked():
+    """make_golden.py: twin 12 walked 14 cm north at 1.4 m/s in the 0.1 s after the keyframe, so
+    the delta leaves it out; its keyframe record, dead-reckoned, is where it is, in the cell's
+    state and in a client's merged crowd alike."""
+    files = [(GOLDEN / f"crowd_{name}.bin").read_bytes() for name in ("keyframe", "delta")]
+    decoder = CrowdDecoder()
+    state = [decoder.apply(data) for data in files][-1]
+    merged = merged_crowd(files)
+    for held in (state, merged):
+        row = int(np.searchsorted(held.ids, 12))
+        assert held.sample_t_s[row] == 120.0  # the keyframe's record
+        assert np.linalg.norm(held.position_at(120.1)[row] - [7012.34, -3056.64]) <= 0.05
+        assert held.position_at(100.0)[row].tolist() == held.pos_m[row].tolist()  # not backwards
+
+
 def test_crowd_without_dead_reckoning_sends_every_quantized_move():
     """dead_reckoning_m = 0: protocol 1.1's rule, for clients that do not dead-reckon."""
     twins = dict(_crowd(20, np.random.default_rng(9)), speed_mps=np.full(20, 1.4))

@@ -116,6 +116,11 @@ class Crowd:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def position_at(self, t_s: float) -> np.ndarray:
+        """(N, 2) float64 map positions at sim time ``t_s``, m: each record dead-reckoned from
+        its ``sample_t_s`` (``crowd.dead_reckon``, protocol 6.1 subscriber rule 5)."""
+        return crowd.dead_reckon(self.pos_m, self.heading_rad, self.speed_mps, self.sample_t_s, t_s)
+
     def rows(self, twin_ids: np.ndarray) -> np.ndarray:
         """``(K,) int64``: the row of each of ``twin_ids`` (K,), -1 where the crowd lacks it."""
         twin_ids = np.asarray(twin_ids)
