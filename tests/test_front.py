@@ -279,8 +279,8 @@ def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
         with RequestClient(front.endpoints["router"]) as client:
             assert client.call("despawn", ids=[victim])["removed"].tolist() == [victim]
         removals, seqs = [], []
-        end = time.monotonic() + REMOVAL_GRACE_S + 1.5
-        while time.monotonic() < end:
+        end = time.monotonic() + REMOVAL_GRACE_S + 10.0  # bounded, wide for a loaded machine
+        while time.monotonic() < end and not any(removals):
             if not sub.poll(50):
                 continue
             topic, payload = sub.recv_multipart()
