@@ -81,7 +81,9 @@ class TwinFollows:
         twins: subscriptions per followed twin (a twin may be followed on several topics).
         all: subscriptions to every twin.
         ignored: subscriptions to a twin beyond ``cap``, ignored, since the start.
-        started: twins followed since the publisher last took them (``take_started``).
+        started: twins followed since the publisher's last ``twin/<id>/shape`` pass, waiting
+            for their first shape; always among ``twins`` (a dropped twin leaves it), so the
+            health socket's follows, whose shapes nobody sends, hold no more than they follow.
     """
 
     cap: int | None = None
@@ -117,6 +119,8 @@ class TwinFollows:
         counter[twin] -= 1
         if counter[twin] <= 0:
             del counter[twin]
+        if twin not in self.twins:
+            self.started.discard(twin)
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)

@@ -10,7 +10,7 @@ import zmq
 
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
-from synthtwin.net.publisher import Publisher
+from synthtwin.net.publisher import Publisher, TwinFollows
 from synthtwin.net.wire import shape, topics
 from synthtwin.net.wire.clone import Replica
 from synthtwin.net.wire.errors import WireError
@@ -145,3 +145,16 @@ def test_a_second_client_of_the_same_twin_gets_it_within_a_second(followed):
         followed.tick()
     assert len(shapes(late)) == 1, "repeated at vitals_hz: once in a second of ticks"
     assert len(shapes(first)) == 1
+
+
+def test_twins_waiting_for_their_first_shape_are_among_those_followed():
+    """The health socket's follows never have their ``started`` taken (shapes go on the main
+    socket): churn over ever new ids must not grow it (it grew by every id ever followed)."""
+    follows = TwinFollows(cap=4)
+    for twin in range(1000):
+        follows.apply(b"\x01twin/%d/" % twin)
+        follows.apply(b"\x00twin/%d/" % twin)
+    follows.apply(b"\x01twin/7/vitals")
+    follows.apply(b"\x01twin/7/")
+    follows.apply(b"\x00twin/7/vitals")
+    assert follows.started == {7} and set(follows.twins) == {7}
