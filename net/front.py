@@ -67,6 +67,7 @@ from synthtwin.net.auth import AuthError, Role, TokenFileError, TokenStore
 from synthtwin.net.front_requests import FrontRequests, ShardCall
 from synthtwin.net.front_stream import REMOVAL_GRACE_S, FrontStream, Message, unpack
 from synthtwin.net.gateway import gateway_keys
+from synthtwin.net.publisher import MAX_SUBSCRIPTION_MESSAGES
 from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES, ServerError, server_keys
 from synthtwin.net.wire import reply, topics
 from synthtwin.net.wire.curve import CurveKeys, KeyFileError
@@ -397,8 +398,9 @@ class Front:
     def _forward_subscriptions(self, downstream: zmq.Socket, upstream: list[zmq.Socket]) -> None:
         """Clients' (un)subscriptions on ``downstream``, sent on to every shard's socket of
         ``upstream`` (XSUB counts them, so the front's own ``FRONT_TOPICS`` stay followed
-        whatever clients drop)."""
-        while True:
+        whatever clients drop). At most ``MAX_SUBSCRIPTION_MESSAGES`` a call, as a server reads
+        them (protocol 9.7), so that a flood of them cannot hold the loop."""
+        for _ in range(MAX_SUBSCRIPTION_MESSAGES):
             try:
                 message = downstream.recv(zmq.NOBLOCK)
             except zmq.Again:

@@ -27,6 +27,7 @@ from synthtwin.net.auth import Role, TokenStore
 from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, shard_security
 from synthtwin.net.front_stream import REMOVAL_GRACE_S
 from synthtwin.net.gateway import Gateway, GatewaySpec
+from synthtwin.net.publisher import MAX_SUBSCRIPTION_MESSAGES
 from synthtwin.net.websocket import split_frame
 from synthtwin.net.wire import crowd, meta, reply, request
 from synthtwin.net.wire.clone import merge_cells
@@ -486,3 +487,31 @@ def test_a_shard_sending_malformed_replies_and_messages_cannot_end_the_front(sha
                 assert "cannot be merged: KeyError" in err.value.message
                 twin = int(_ids_of(live)[0])
                 assert client.call("twin", id=twin)["id"] == twin  # the loop serves on
+
+
+def test_a_flood_of_subscriptions_cannot_hold_the_loop(tmp_path):
+    """Twice ``MAX_SUBSCRIPTION_MESSAGES`` distinct subscriptions queued at the front's PUB: one
+    pass of the loop forwards at most ``MAX_SUBSCRIPTION_MESSAGES`` of them (as a server reads
+    them), leaving the rest for the next pass, so the streams and requests get their turn."""
+    regions = RegionMap.balanced(np.array([[0, 0], [5, 0]]), 2)
+    shards = [ShardEndpoints(loopback(), loopback()) for _ in range(2)]
+    flood = 2 * MAX_SUBSCRIPTION_MESSAGES
+    config = _front_config(tmp_path)
+    with (
+        Front(shards, regions, config) as front,
+        zmq.Context() as ctx,
+        ctx.socket(zmq.XSUB) as client,
+    ):
+        client.setsockopt(zmq.LINGER, 0)
+        client.setsockopt(zmq.SNDHWM, 0)  # nothing of the flood is dropped at the client
+        client.connect(front.endpoints["pub"])
+        for i in range(flood):
+            client.send(b"\x01twin/%d/" % i)
+        assert _until(lambda: front.pub.poll(0), 10.0)
+        time.sleep(1.0)  # the flood reaches the front (~200 kB over loopback)
+        front._forward_subscriptions(front.pub, [])  # one pass of the loop's
+        taken = 0
+        while front.pub.poll(500):
+            front.pub.recv()
+            taken += 1
+        assert taken >= flood - MAX_SUBSCRIPTION_MESSAGES  # the pass read at most its share
