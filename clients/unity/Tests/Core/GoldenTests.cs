@@ -47,6 +47,22 @@ namespace SynthTwin.Core.Tests
             Assert.IsTrue(decoders.Contains("crowd_state") && decoders.Contains("crowd_merge") && decoders.Contains("any"));
         }
 
+        [Test]
+        public void ATwinTheGoldenDeltaLeavesOutIsDeadReckonedWhereItWalked()
+        {
+            // make_golden.py: twin 12 walked 14 cm north at 1.4 m/s in the 0.1 s after the
+            // keyframe, so the delta leaves it out (protocol section 6.1, publisher rule 2)
+            var decoder = new CrowdDecoder();
+            decoder.Apply(File.ReadAllBytes(Path.Combine(Dir, "crowd_keyframe.bin")));
+            CrowdState state = decoder.Apply(File.ReadAllBytes(Path.Combine(Dir, "crowd_delta.bin")));
+            Crowd crowd = Crowd.Merge(new List<CrowdState> { state });
+            int row = crowd.Row(12);
+            Assert.AreEqual(120.0, crowd.SampleTimeS[row], "its record is the keyframe's");
+            double x, y;
+            crowd.PositionAt(row, 120.1, out x, out y);
+            Assert.LessOrEqual(Math.Sqrt((x - 7012.34) * (x - 7012.34) + (y + 3056.64) * (y + 3056.64)), 0.05);
+        }
+
         [TestCaseSource("Cases")]
         public void Golden(string name)
         {
