@@ -166,3 +166,24 @@ def test_the_front_uses_only_public_names_of_other_modules():
                 private = node.attr.startswith("_") and not node.attr.startswith("__")
                 owner = node.value.id
                 assert not private or owner == "self", f"{path.name} reads {owner}.{node.attr}"
+
+
+def test_a_handoff_whose_new_cell_reaches_the_front_first():
+    """The shards' sockets are read one after the other, so the new shard's message can be
+    published before the old shard's ``gone``: for those messages the twin is in two cells
+    (protocol 8 rule 6 shows it once, in the newer), never announced twice nor removed, and the
+    roster and requests follow its newer cell."""
+    front, client = FrontStream(REGIONS, removal_grace_s=0.0), Client()
+    shards = [Shard(), Shard()]
+    client.apply(feed(front, 0, shards[0].crowd(LEFT, [1, 2], 1)))
+    client.apply(feed(front, 1, shards[1].crowd(RIGHT, [3], 1)))
+    client.apply(feed(front, 1, shards[1].crowd(RIGHT, [2, 3], 3)))  # before shard 0's tick 2
+    np.testing.assert_array_equal(client.replica.crowd().ids, [1, 2, 3])
+    assert front.owner_of(2) == 1 and front.roster()[1].tolist()[1] == list(RIGHT)
+    client.apply(feed(front, 0, shards[0].crowd(LEFT, [1], 2)))
+    client.apply(front.due())
+    assert client.removed == [] and client.added == [[1, 2], [3]]
+    np.testing.assert_array_equal(client.replica.crowd().ids, [1, 2, 3])
+    ids, cells = front.roster()
+    assert ids.tolist() == [1, 2, 3] and cells.tolist() == [list(LEFT), list(RIGHT), list(RIGHT)]
+    assert front.owner_of(2) == 1
