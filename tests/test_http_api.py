@@ -191,6 +191,7 @@ def test_openapi_docs_are_served(api):
         "/api/twins/{twin_id}/history", "/api/twins/{twin_id}/timeline",
         "/api/twins/{twin_id}/baselines", "/api/population/daily", "/api/alerts",
         "/api/alerts/{alert_id}/ack",
+        "/api/twins/{twin_id}/scenarios", "/api/twins/{twin_id}/scenarios/{scenario_id}",
         "/api/stats", "/api/time-scale", "/api/pause", "/api/resume", "/api/webrtc/offer",
         "/api/viewers", "/api/legend", "/api/login", "/api/logout", "/api/session",
     }  # fmt: skip

@@ -37,8 +37,9 @@ over simulated hours.
 Memory traffic of one tick, per twin: reads 15 state + 2 accumulators x 8 B, 5 float32 and
 9 float64 inputs (6 of them the scenario effects) + 1 bool, 13 float32 parameters = 120 + 16 +
 93 + 52 = 281 B; writes 15 state + 2 accumulators x 8 B = 136 B; 417 B in all. On an H100
-(HBM3, ~3.35 TB/s) that bounds a tick of 100k twins (41.7 MB) at ~12 us; the RK4 substeps (up to 10 per 10 min tick, four rate
-evaluations each) add compute, so long ticks are arithmetic-bound rather than memory-bound.
+(HBM3, ~3.35 TB/s) that bounds a tick of 100k twins (41.7 MB) at ~12 us; the RK4 substeps (up to
+10 per 10 min tick, four rate evaluations each) add compute, so long ticks are arithmetic-bound
+rather than memory-bound.
 """
 
 from __future__ import annotations
