@@ -86,7 +86,7 @@ class RegionMap:
         columns, counts = np.unique(cells[:, 0], return_counts=True)
         if len(columns) < n:
             raise RegionError(
-                f"{n} shards, but the twins occupy only {len(columns)} cell column(s): "
+                f"{n} shards, but the population occupies only {len(columns)} cell column(s): "
                 f"use at most {len(columns)} shards, or more twins"
             )
         edges = _quantile_edges(columns, np.cumsum(counts), n)

@@ -41,7 +41,7 @@ def test_deterministic_and_round_trips_through_json() -> None:
 
 
 def test_bad_input_is_refused_clearly() -> None:
-    with pytest.raises(RegionError, match="occupy only 1"):
+    with pytest.raises(RegionError, match="occupies only 1 cell column"):
         RegionMap.balanced(np.zeros((5, 2), np.int32), 2)
     with pytest.raises(RegionError, match="out of range"):
         RegionMap.balanced(_population(), 0)
