@@ -25,7 +25,8 @@ The front gives clients, the gateway included, the endpoints of a single server
   and a message naming the shard, never a hang.
 
 A shard that restarts (its seq begins anew) is joined again as a late joiner would: its cells'
-streams end at the front and start again with its snapshot's keyframes.
+streams end (the front publishes a delta emptying each, so clients keep none of its old twins)
+and start again with its snapshot's keyframes.
 
 Access control, as a server (``net.server``; protocol section 2.1): with a token file the front
 binds a health PUB (``[security] health_pub_endpoint``, a CURVE server whose ZAP handler admits
@@ -442,7 +443,7 @@ class Front:
             if shard.joined and env["seq"] <= shard.last_seq:  # restarted: seqs begin anew
                 log.warning("shard %d restarted (seq %d after %d): joining it again",
                             shard.index, env["seq"], shard.last_seq)  # fmt: skip
-                self.stream.forget_shard(shard.index)
+                self._publish(self.stream.forget_shard(shard.index))
                 shard.joined, shard.joining = False, False
             if not shard.joined:
                 shard.buffer.append((topic, env))

@@ -41,7 +41,7 @@ import numpy as np
 
 from synthtwin.engine.regions import RegionMap
 from synthtwin.net.publisher import META_EVERY_S
-from synthtwin.net.wire import meta, topics
+from synthtwin.net.wire import crowd, meta, topics
 
 __all__ = ["REMOVAL_GRACE_S", "FrontStream", "Message", "unpack"]
 
@@ -283,12 +283,29 @@ class FrontStream:
             return None
         return self._owner(tuple(presence.cell[twin_id].tolist()))
 
-    def forget_shard(self, shard: int) -> None:
+    def forget_shard(self, shard: int) -> list[Message]:
         """End the streams of ``shard``'s cells (it restarted: its seqs begin anew; its next
-        keyframes start them again). Their twins leave, to be removed after the grace."""
+        keyframes start them again): for each, a delta with every twin of its keyframe gone,
+        as a server ends an emptied cell's stream (protocol 6.1), so that clients hold none of
+        them there. Their twins leave, to be removed after the grace."""
+        ended: list[Message] = []
         for cell in [c for c, s in self._cells.items() if s.shard == shard]:
             stream = self._cells.pop(cell)
             self._membership(cell, stream.ids, np.zeros(0, np.uint32))
+            ended.append((topics.topic_for("crowd", cell=cell), self._emptied(cell, stream)))
+        return ended
+
+    def _emptied(self, cell: tuple[int, int], stream: _Cell) -> bytes:
+        """A delta of ``cell`` against the front's keyframe ``stream.base`` holding no twin."""
+        self.seq += 1
+        none = np.zeros(0, np.uint8)
+        message = crowd.CrowdMessage(
+            self.tick, self.seq, self.t_s, cell, stream.base,
+            np.zeros((stream.base_ids.size + 7) // 8, np.uint8), np.zeros(0, np.uint32),
+            stream.base_ids, np.zeros((0, 2), np.int16), np.zeros(0, np.uint16), none, none,
+            none, none, none,
+        )  # fmt: skip
+        return crowd.encode(message)
 
 
 def unpack(payload: bytes) -> dict:

@@ -142,14 +142,20 @@ def test_deltas_without_their_keyframe_are_dropped():
 
 
 def test_a_restarted_shard_ends_its_streams():
-    front = FrontStream(REGIONS, removal_grace_s=0.0)
+    """A live client holds none of a restarted shard's twins once the front ends its cells'
+    streams (a delta emptying each), and holds the new shard's twins from its keyframes."""
+    front, client = FrontStream(REGIONS, removal_grace_s=0.0), Client()
     shard = Shard()
-    feed(front, 1, shard.crowd(RIGHT, [3, 5], 1))
-    front.forget_shard(1)
+    client.apply(feed(front, 1, shard.crowd(RIGHT, [3, 5], 1)))
+    client.apply(feed(front, 1, shard.crowd(RIGHT, [3, 5, 6], 2)))  # a delta adds twin 6
+    client.apply(front.forget_shard(1))
+    assert client.replica.crowd().ids.size == 0  # no ghost of the old shard's cell
     assert front.snapshot(None) == []
-    removed = meta.decode(front.due()[0][1]).removed
-    assert removed.tolist() == [3, 5]
-    assert front.roster()[0].size == 0
+    client.apply(front.due())
+    assert client.removed == [[3, 5, 6]] and front.roster()[0].size == 0
+    client.apply(feed(front, 1, Shard().crowd(RIGHT, [5], 1)))  # the new shard's seq 1
+    np.testing.assert_array_equal(client.replica.crowd().ids, [5])
+    assert client.seqs == list(range(1, len(client.seqs) + 1))
 
 
 def test_the_front_uses_only_public_names_of_other_modules():
