@@ -430,6 +430,7 @@ class Front:
             except zmq.Again:
                 return
             except ValueError:  # not two frames: not a shard's message
+                self.malformed += 1
                 continue
             shard.heard_s = time.monotonic()
             try:

@@ -451,9 +451,9 @@ def _until(condition, seconds: float = 10.0) -> bool:
 def test_a_shard_sending_malformed_replies_and_messages_cannot_end_the_front(shards, tmp_path):
     """Shard 1 is a PUB and a ROUTER of the test's own. Its join replies lack the roster's tables
     and hold a snapshot payload that is not msgpack; then it publishes a crowd message whose seq
-    is a string, and answers stats without its fields. The front counts what it cannot read
-    (``malformed``), asks the join again, answers the stats it cannot merge with ``internal``,
-    and serves shard 0's twins throughout."""
+    is a string and a message of three frames, and answers stats without its fields. The front
+    counts what it cannot read (``malformed``), asks the join again, answers the stats it cannot
+    merge with ``internal``, and serves shard 0's twins throughout."""
     servers, regions = shards
     live = servers[0]
     with RequestClient(_router(live)) as client:
@@ -477,6 +477,8 @@ def test_a_shard_sending_malformed_replies_and_messages_cannot_end_the_front(sha
             bad = {"v": 1, "kind": "crowd", "tick": 1, "seq": "x", "t": 0.0, "body": body}
             pub.send_multipart([b"cell/0/0", msgpack.packb(bad)])
             assert _until(lambda: front.malformed == 2)
+            pub.send_multipart([b"cell/0/0", b"two", b"payloads"])  # not a topic and a payload
+            assert _until(lambda: front.malformed == 3)
             shard = threading.Thread(target=_answer, args=(router, {"stats": {"tick": 1}}))
             shard.start()
             with RequestClient(front.endpoints["router"], timeout_s=10.0) as client:
