@@ -19,7 +19,7 @@ Data channel messages (JSON objects), viewer to server:
 ``{"zoom": factor}``                               magnify: 2 halves the distance
 ``{"pick": {"u": 0..1, "v": 0..1}}``               select the twin under that point of the
                                                    picture (from its top-left corner); none
-                                                   there clears the selection
+                                                   there keeps the selection (and follow)
 ``{"select": id}`` / ``{"follow": id}``            select a twin (``follow`` also keeps the
                                                    camera on it); ``null`` clears
 =================================================  ============================================
@@ -305,8 +305,9 @@ class Peer:
             u, v = _number(pick["u"], "u"), _number(pick["v"], "v")
             if not (0.0 <= u <= 1.0 and 0.0 <= v <= 1.0):
                 raise ValueError("pick u and v are fractions of the picture, 0..1")
-            selection = self.hub.renderer().pick(self.hub.feed.view(), camera, u, v)
-            follow = None
+            picked = self.hub.renderer().pick(self.hub.feed.view(), camera, u, v)
+            selection = self.selected if picked is None else picked  # empty ground: kept
+            follow = follow if picked in (None, follow) else None
         for key in ("select", "follow"):
             if key in message:
                 selection = None if message[key] is None else _twin_id(message[key])

@@ -119,8 +119,13 @@ async def _one_viewer(serving: Serving) -> None:
     assert state["selected"] == twin and state["follow"] is None and state["frames"] > 24
 
     asked = time.monotonic()
-    viewer.send({"pick": {"u": 0.5, "v": 0.02}})  # the sky of a tilted view: nobody
-    assert (await viewer.reply("selected", asked))["selected"] is None
+    viewer.send({"follow": twin})
+    assert (await viewer.reply("selected", asked))["selected"] == twin
+    asked = time.monotonic()
+    viewer.send({"pick": {"u": 0.5, "v": 0.02}})  # the sky of a tilted view: nobody there
+    assert (await viewer.reply("selected", asked))["selected"] == twin  # kept, and followed
+    (state,) = await asyncio.to_thread(viewers, serving)
+    assert state["selected"] == twin and state["follow"] == twin
 
     await viewer.close()
     assert await wait_for_viewers(serving, 0, 15) == []

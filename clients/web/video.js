@@ -27,10 +27,7 @@ function waitForIce(pc) {
 
 function onMessage(event) {
   const message = JSON.parse(event.data);
-  if ("selected" in message && message.selected === null && selectedTwin !== null) {
-    // a click on empty ground: the page keeps its twin, and so does the server
-    send(followedTwin !== null ? { follow: followedTwin } : { select: selectedTwin });
-  } else if ("selected" in message) {
+  if ("selected" in message) { // a click on empty ground keeps the selection (the server's)
     if (message.selected !== followedTwin) followedTwin = null;
     selectedTwin = message.selected;
     handlers.selected?.(message.selected);
