@@ -125,9 +125,14 @@ def test_front_added_latency(benchmark, tmp_path):
         benchmark.pedantic(lambda: seen.update(_listen(paths, RUN_S)), rounds=1, iterations=1)
     finally:
         shard.stop.set()
-        thread.join(timeout=30)
+        if thread.is_alive():  # not started when the front never got ready
+            thread.join(timeout=30)
         child.stdin.close()
-        child.wait(timeout=10)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # never left behind
+            child.kill()
+            child.wait(timeout=10)
     direct = seen["direct"]
     latency_ms = {"direct": [], "front": [], "added": []}
     for key, (seq, decoded_s) in direct.items():
