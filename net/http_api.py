@@ -202,7 +202,8 @@ class TwinItem(_Result):
         "spawned since its cell's last crowd update"
     )
     pos_m: tuple[float, float] | None = Field(
-        description="x east, y north, m (5 cm steps), as last published; null as for activity"
+        description="x east, y north, m: the last published record dead-reckoned to the "
+        "newest record's time (protocol 6.1); null as for activity"
     )
 
 
@@ -1075,11 +1076,13 @@ async def _roster_and_crowd(requests: AsyncRequestClient) -> tuple[dict[str, Any
 
 def _join_crowd(ids: np.ndarray, crowd: Crowd) -> tuple[np.ndarray, np.ndarray]:
     """Activity codes ``(N,) int64`` (-1: not on the crowd stream yet) and positions ``(N, 2)
-    float64`` of the twins ``ids`` (ascending) in ``crowd``."""
+    float64`` of the twins ``ids`` (ascending) in ``crowd``, dead-reckoned to its newest record's
+    time (a traveller going straight is in no crowd delta: protocol 6.1)."""
     codes = np.full(ids.size, -1, np.int64)
     pos_m = np.full((ids.size, 2), math.nan)
     rows = crowd.rows(ids)
     hit = rows >= 0
     codes[hit] = crowd.activity[rows[hit]]
-    pos_m[hit] = crowd.pos_m[rows[hit]]
+    if hit.any():
+        pos_m[hit] = crowd.position_at(crowd.sample_t_s.max())[rows[hit]]
     return codes, pos_m
