@@ -44,7 +44,7 @@ TODAY = FIRST + timedelta(days=DAYS)
 ASKED_TWINS = 6
 DAILY_NAMES = {"sleep_hours": 1, "resting_hr": 0, "mean_hr": 0, "max_hr": 0, "sbp_mean": 0,
                "dbp_mean": 0, "glucose_mean": 0, "glucose_max": 0, "spo2_mean": 0,
-               "day_steps": 0, "day_energy_kcal": 0}  # fmt: skip
+               "day_steps": 0, "day_energy_kcal": 0, "temp_mean": 1, "rr_mean": 0}  # fmt: skip
 """Fact name -> decimals, for the facts of a past day."""
 COLUMN_OF = {"day_steps": "steps", "day_energy_kcal": "energy_kcal"}
 MEANS = {"steps": 0, "sleep_hours": 1, "resting_hr": 0, "sbp_mean": 0, "dbp_mean": 0,

@@ -151,8 +151,9 @@ def _specs() -> dict[str, FactSpec]:
 
 
 def _past_specs() -> dict[str, FactSpec]:
-    """The facts of the recorded past days (``past``): a day's totals and SpO2 mean (its other
-    values share today's names), the week's and the usual means, trends and alerts."""
+    """The facts of the recorded past days (``past``): a day's totals and its SpO2,
+    temperature and breathing means (its other values share today's names), the week's and the
+    usual means, trends and alerts."""
     hist = "history"
     measures = {
         "steps": FactSpec("step", hist, 0, "steps"),
@@ -167,6 +168,8 @@ def _past_specs() -> dict[str, FactSpec]:
         "day_steps": measures["steps"],
         "day_energy_kcal": measures["energy_kcal"],
         "spo2_mean": FactSpec("%", hist, 0, "%"),
+        "temp_mean": FactSpec("degC", hist, 1, "°C"),
+        "rr_mean": FactSpec("1/min", hist, 0, "breaths a minute"),
     }
     for name, spec in measures.items():
         specs[f"week_{name}"] = specs[f"usual_{name}"] = spec

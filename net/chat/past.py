@@ -14,7 +14,7 @@ Two steps, in two places, like the snapshot's:
    - a day's values under ``"<name>@<n>"``, ``n`` days before today (1: yesterday): the daily
      record's ``sleep_hours`` (the night that ended that day), ``resting_hr``, ``mean_hr``,
      ``max_hr``, ``sbp_mean``/``dbp_mean``, ``glucose_mean``/``glucose_max``, ``spo2_mean``,
-     and ``day_steps``/``day_energy_kcal`` (the day's totals);
+     ``temp_mean``, ``rr_mean``, and ``day_steps``/``day_energy_kcal`` (the day's totals);
    - ``week_<m>``: the mean of the last ``WEEK_DAYS`` recorded days; ``usual_<m>``: the mean
      over all ``PAST_DAYS`` (the twin's own baseline, as wearables compare a week with the
      month before it); ``time``: the last recorded day;
@@ -71,6 +71,7 @@ DAY_FACTS: dict[str, str] = {
     "sleep_hours": "sleep_hours", "resting_hr": "resting_hr", "mean_hr": "mean_hr",
     "max_hr": "max_hr", "sbp_mean": "sbp_mean", "dbp_mean": "dbp_mean",
     "glucose_mean": "glucose_mean", "glucose_max": "glucose_max", "spo2_mean": "spo2_mean",
+    "temp_mean": "temp_mean", "rr_mean": "rr_mean",
     "steps": "day_steps", "energy_kcal": "day_energy_kcal",
 }  # fmt: skip
 """Daily-record column -> the fact that states it for a past day."""

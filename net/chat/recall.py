@@ -14,11 +14,14 @@ from datetime import date, timedelta
 
 from synthtwin.net.chat.draft import Draft
 from synthtwin.net.chat.past import day_key
+from synthtwin.net.chat.slots import VITAL_TOPICS
 
 __all__ = ["ALERT_TOPIC", "alert_topics", "from_record", "past_day", "past_week", "recorded"]
 
 DEFAULT_TOPICS = ("steps", "sleep", "hr")
 """What a question about a past day or week without a topic is answered with."""
+DAY_TOPICS = ("steps", "sleep", "hr", "bp", "glucose", "spo2", "temp", "rr", "energy")
+"""The topics a past day's record holds."""
 SAME_FRACTION = 0.05
 """A week within 5 % of the usual is "about the same" (day-to-day variation of steps and sleep is
 larger: Tudor-Locke et al. 2011, IJBNPA 8:79)."""
@@ -132,13 +135,30 @@ def _day_parts(d: Draft, topic: str, back: int) -> str:
         return f"my blood sugar averaged {say('glucose_mean')} and peaked at {say('glucose_max')}"
     if topic == "spo2" and has("spo2_mean"):
         return f"my oxygen saturation averaged {say('spo2_mean')}"
+    if topic == "temp" and has("temp_mean"):
+        return f"my temperature averaged {say('temp_mean')}"
+    if topic == "rr" and has("rr_mean"):
+        return f"I breathed {say('rr_mean')} on average"
     return ""
+
+
+def _unrecorded(d: Draft, topics: tuple[str, ...], kept: tuple[str, ...], sentence: str) -> bool:
+    """Say ``sentence`` when ``topics`` name only vital signs the record does not keep as
+    ``kept`` (a week's SpO2); whether it did."""
+    if not topics or any(t in kept for t in topics):
+        return False
+    if not any(t in VITAL_TOPICS and t != "vitals" for t in topics):
+        return False
+    d.add(sentence)
+    return True
 
 
 def past_day(d: Draft, topics: tuple[str, ...], back: int) -> None:
     """One recorded day, ``back`` days ago, about ``topics`` (the default ones when none)."""
     when = day_name(d, back)
-    asked = [t for t in topics if t in _TREND_SAYS or t in ("glucose", "spo2", "energy")]
+    if _unrecorded(d, topics, DAY_TOPICS, f"My record doesn't keep that for {when}."):
+        return
+    asked = [t for t in topics if t in DAY_TOPICS]
     parts = [p for p in (_day_parts(d, t, back) for t in asked or DEFAULT_TOPICS) if p]
     if not parts:
         d.use("days_recorded")
@@ -178,6 +198,9 @@ def _coverage(d: Draft) -> None:
 
 def past_week(d: Draft, topics: tuple[str, ...]) -> None:
     """The last week's means of ``topics`` against the usual, and where a trend runs."""
+    if _unrecorded(d, topics, tuple(_MEAN_OF), "My record doesn't keep a weekly average of that; "
+                   "ask me about a day."):  # fmt: skip
+        return
     asked = [t for t in topics if t in _MEAN_OF] or list(DEFAULT_TOPICS)
     said = 0
     for topic in asked[:3]:
