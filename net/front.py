@@ -15,11 +15,12 @@ The front gives clients, the gateway included, the endpoints of a single server
   checked against the token's role here, as a single server does (``net.requests``: the same
   limits, ``OP_ROLES`` and token file), then answered or sent on to the shards on one DEALER
   each, under the front's own request ids (``net.front_requests``). ``snapshot`` and ``roster``
-  are answered by the front; ``twin``, ``chat`` and ``history`` of a twin go to the shard owning
-  the twin's cell; ``stats``, ``pause``, ``resume`` and ``time_scale`` to every shard (replies
-  merged); ``despawn`` to the owners of its ids; ``spawn`` and ``town`` to shard 0. The shards
-  trust the front: it is one peer to them, so they run with a ROUTER rate far above the
-  clients' (``shard_security``), and they check the forwarded token again.
+  are answered by the front; ``twin``, ``chat`` and ``history`` of a twin, and ``scenario`` with
+  ``twin``, go to the shard owning the twin's cell; ``stats``, ``pause``, ``resume`` and
+  ``time_scale`` to every shard (replies merged); ``despawn`` to the owners of its ids;
+  ``spawn`` and ``town`` to shard 0. The shards trust the front: it is one peer to them, so they
+  run with a ROUTER rate far above the clients' (``shard_security``), and they check the
+  forwarded token again.
 - Nothing waits: one thread polls every socket (``POLL_MS``); a shard that does not answer within
   ``timeout_s`` (or has been silent for ``SILENT_S``) makes its requests fail with ``internal``
   and a message naming the shard, never a hang.
@@ -37,7 +38,7 @@ file: the front connects to CURVE shards with the gateway's key pair (``gateway_
 an analyst) and joins them with a viewer token of its own (``front_token``).
 
 Not yet: ``history`` queries across twins (``population``, ``alerts`` without ``id``, ``ack``)
-are refused with ``unknown_op``.
+and ``scenario`` ``list`` and ``stop`` without ``twin`` are refused with ``unknown_op``.
 
 Use::
 

@@ -12,6 +12,8 @@ snapshot       the front: its cells' keyframes and deltas, exact at its seq (``F
 roster         the front: the twins it announced, each in its cell
 twin, chat     the shard owning the twin's cell (a twin the front does not know: shard 0,
                which answers ``unknown_twin`` or the argument's error)
+scenario       the shard owning ``twin``'s cell, as ``twin``; ``list`` and ``stop`` without
+               ``twin``: ``unknown_op`` (each shard numbers its own scenarios; not merged yet)
 history        with ``id``: the twin's shard; across twins (``population``, ``alerts`` without
                ``id``, ``ack``): ``unknown_op`` (not merged yet)
 despawn        each owner its own ids, ``removed`` merged; an id the front does not know:
@@ -64,6 +66,8 @@ DEFERRED_TIMEOUT_S = 30.0
 """How long ``chat`` and ``history`` wait for their shard (answered off the tick), seconds."""
 CROSS_TWIN_HISTORY = ("population", "alerts", "ack")
 """``history`` queries over many twins, not merged across shards yet."""
+CROSS_TWIN_SCENARIO = ("list", "stop")
+"""``scenario`` actions that without ``twin`` span every shard, not merged yet."""
 UNREACHABLE = "is unavailable: not connected"
 """Why a request failed whose shard the front has no connection to."""
 SILENT = "is unavailable: nothing heard from it lately"
@@ -247,6 +251,8 @@ class FrontRequests:
                           "front yet: ask one twin's (with 'id')"  # fmt: skip
                 raise Failure(reply.UNKNOWN_OP, message)
             return [(self._owner(args.get("id")), args)], _first
+        if op == "scenario":
+            return [(self._scenario_owner(args), args)], _first
         if op == "despawn":
             return self._despawn_targets(args), _removed
         if op == "stats":
@@ -259,6 +265,16 @@ class FrontRequests:
         """The shard of a twin (an int the front knows), else shard 0 (which checks the id)."""
         owner = self.stream.owner_of(twin_id) if fields.is_int(twin_id) else None
         return 0 if owner is None else owner
+
+    def _scenario_owner(self, args: dict[str, Any]) -> int:
+        """The shard of the scenario's ``twin``; ``list`` and ``stop`` without one would need
+        every shard's scenarios (their ids are each shard's own): not served yet."""
+        action = args.get("action")
+        if action in CROSS_TWIN_SCENARIO and "twin" not in args:
+            message = f"scenario '{action}' across shards is not served by the front yet: " \
+                      "name the twin ('twin')"  # fmt: skip
+            raise Failure(reply.UNKNOWN_OP, message)
+        return self._owner(args.get("twin"))
 
     def _despawn_targets(self, args: dict[str, Any]) -> list[tuple[int, dict]]:
         """Each owner with its ids; ids the shards must check themselves (a bad list) go to

@@ -197,6 +197,27 @@ def test_twin_requests_reach_the_owning_shard(shards, front):
         assert (err.value.code, err.value.message) == ("unknown_op", "unknown op 'no_such_op'")
 
 
+def test_scenarios_go_to_the_twins_shard(shards, front):
+    """``scenario`` with ``twin`` goes to the shard that owns the twin (shard 0 answered
+    ``unknown_twin`` for shard 1's twins); ``list`` and ``stop`` across twins are refused."""
+    servers, _ = shards
+    with RequestClient(front.endpoints["router"]) as client:
+        for server in servers:
+            twin = int(_ids_of(server)[0])
+            started = client.call("scenario", action="start", twin=twin, kind="exercise",
+                                  days=1.0, factor=1.5)["scenario"]  # fmt: skip
+            assert started["twin"] == twin
+            listed = client.call("scenario", action="list", twin=twin)["scenarios"]
+            assert [s["id"] for s in listed] == [started["id"]]
+            stopped = client.call("scenario", action="stop", id=started["id"], twin=twin)
+            assert stopped["scenario"]["stopped"]
+        for action in ("list", "stop"):
+            with pytest.raises(RequestError) as err:
+                client.call("scenario", action=action, id=1)
+            assert err.value.code == "unknown_op"
+            assert "across shards is not served by the front yet" in err.value.message
+
+
 def test_requests_the_front_refuses_itself(shards, front):
     """Errors of the front's own checks and routing, with the server's templates; nothing is
     sent on or changed."""
