@@ -18,7 +18,7 @@ from synthtwin.net.render.body_mesh import BodyMesh, _signed_volume, coarse
 from synthtwin.net.render.colour import GROUND_RGB, PALETTE, PLACE_RGB, SKY_RGB
 from synthtwin.net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
 from synthtwin.net.render.flight import FLIGHT_S, FOLLOW_DISTANCE_M, Flight
-from synthtwin.net.render.highlight import MIN_RADIUS_PX, RING_RGB
+from synthtwin.net.render.highlight import MIN_RADIUS_PX, RING_RGB, RING_WIDTH_PX, _ring
 from synthtwin.net.render.town import (
     BOX_MIN_PX,
     DOOR_GAP_M,
@@ -521,6 +521,25 @@ def test_the_selected_twin_is_ringed_and_labelled_and_no_other(renderer):
     above = label[: int(rows.min()), int(cols.min()) - 30 : int(cols.max()) + 30]
     assert above.sum() > 200, "no label above the ring"
     assert renderer.render_planes(crowd, camera, selected=999).tobytes() == plain.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("centre", "radius", "per_px"),
+    [
+        ((40.3, 30.7), 12.2, 1),
+        ((10.6, 50.1), 30.4, 2),
+        ((45.2, 430.9), 400.3, 1),
+        ((0.4, 5.2), 1.1, 1),
+    ],
+)
+def test_ring_pixels_are_those_near_the_circle_even_cut_by_the_edges(centre, radius, per_px):
+    plane = np.zeros((60, 90), np.uint8)
+    _ring(plane, np.array(centre), radius, per_px, 200.0)
+    yy, xx = np.mgrid[0:60, 0:90]
+    distance = np.hypot(xx + 0.5 - centre[0], yy + 0.5 - centre[1])
+    expected = np.abs(distance - radius) <= RING_WIDTH_PX / 2 / per_px
+    assert expected.any()
+    assert np.array_equal(plane == 200, expected)
 
 
 def test_follow_flies_smoothly_to_the_twin_and_down_to_it():

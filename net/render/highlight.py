@@ -3,7 +3,7 @@
 Drawn into the frame's ``yuv420p`` planes after the GPU pass, so nothing in the scene hides it:
 a screen-space ring around the body's middle (at least ``MIN_RADIUS_PX``, wider for a near body)
 and a label from a 5 x 7 bitmap font (ASCII digits and the letters of "twin"), scaled 2x, on a dark
-box. The work is a few hundred pixels of numpy per frame.
+box. The work grows with the ring's length (a few thousand pixels), not its area.
 """
 
 from __future__ import annotations
@@ -84,16 +84,31 @@ def _planes(planes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ..
 
 def _ring(plane: np.ndarray, centre: np.ndarray, radius: float, per_px: int, value: float) -> None:
     """Set the pixels of ``plane`` within half the ring's width of the circle to ``value``
-    (``per_px``: frame pixels per pixel of this plane)."""
+    (``per_px``: frame pixels per pixel of this plane).
+
+    Row by row the ring is at most two runs of pixels, found from the circle's equation, so the
+    work grows with the ring's length, not with its area (a near body's ring spans the frame)."""
     half = RING_WIDTH_PX / 2 / per_px
+    outer, inner = radius + half, max(radius - half, 0.0)
     rows, cols = plane.shape
-    x0, x1 = _span(centre[0] - radius - half, centre[0] + radius + half, cols)
-    y0, y1 = _span(centre[1] - radius - half, centre[1] + radius + half, rows)
-    if x0 >= x1 or y0 >= y1:
+    y0, y1 = _span(centre[1] - outer, centre[1] + outer, rows)
+    if y0 >= y1:
         return
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    distance = np.hypot(xx + 0.5 - centre[0], yy + 0.5 - centre[1])
-    plane[y0:y1, x0:x1][np.abs(distance - radius) <= half] = round(value)
+    dy2 = (np.arange(y0, y1) + 0.5 - centre[1]) ** 2
+    far = np.sqrt(np.maximum(outer**2 - dy2, 0.0))  # |dx| from the centre: in the ring when
+    near = np.sqrt(np.maximum(inner**2 - dy2, 0.0))  # near <= |dx| <= far
+    low = np.concatenate([centre[0] - far, centre[0] + near]) - 0.5  # pixel x at dx = x + 0.5
+    high = np.concatenate([centre[0] - near, centre[0] + far]) - 0.5
+    first = np.clip(np.ceil(low), 0, cols).astype(np.int64)
+    count = np.clip(np.floor(high) + 1, 0, cols).astype(np.int64) - first
+    count = np.where(np.tile(dy2 <= outer**2, 2), np.maximum(count, 0), 0)
+    runs = np.flatnonzero(count)
+    if len(runs) == 0:
+        return
+    count, first = count[runs], first[runs]
+    cols_at = np.arange(count.sum()) + np.repeat(first - (np.cumsum(count) - count), count)
+    rows_at = np.repeat(y0 + runs % len(dy2), count)
+    plane[rows_at, cols_at] = round(value)
 
 
 def _label(
