@@ -259,7 +259,9 @@ class FrontRequests:
             return [(k, args) for k in every], self._stats
         if op in ("pause", "resume", "time_scale"):
             return [(k, args) for k in every], _first
-        return [(0, args)], _first  # spawn, town
+        if op in ("spawn", "town"):
+            return [(0, args)], _first
+        raise Failure(reply.UNKNOWN_OP, f"op '{op}' is not routed to the shards by the front yet")
 
     def _owner(self, twin_id: Any) -> int:
         """The shard of a twin (an int the front knows), else shard 0 (which checks the id)."""

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from synthtwin.engine.config import load_config
 from synthtwin.engine.regions import RegionMap
+from synthtwin.net.front_requests import FrontRequests
 from synthtwin.net.front_stream import FrontStream, unpack
-from synthtwin.net.wire import meta, topics
+from synthtwin.net.requests import OP_ROLES
+from synthtwin.net.wire import meta, reply, request, topics
 from synthtwin.net.wire.clone import Replica
 from synthtwin.net.wire.crowd import CrowdEncoder
 from synthtwin.net.wire.envelope import unpack_envelope
@@ -193,3 +196,19 @@ def test_a_handoff_whose_new_cell_reaches_the_front_first():
     ids, cells = front.roster()
     assert ids.tolist() == [1, 2, 3] and cells.tolist() == [list(LEFT), list(RIGHT), list(RIGHT)]
     assert front.owner_of(2) == 1
+
+
+def test_every_op_of_the_server_is_routed_by_the_front():
+    """Each op of ``OP_ROLES`` is answered by the front or sent to a shard: a new op must be
+    given its shards explicitly (an unrouted op is refused, never sent to shard 0 unasked)."""
+    security = load_config(None).security
+    requests = FrontRequests(FrontStream(REGIONS), ["tcp://a", "tcp://b"], security, None, 1.0)
+    for op in OP_ROLES:
+        payload = request.encode(request.Request(1, op, {}))
+        calls = requests.handle([b"peer"], payload, set())
+        answers = [reply.decode(payload) for _, payload in requests.replies()]
+        assert calls or answers, op
+        assert all("not routed" not in a.error.message for a in answers if not a.ok), op
+    payload = request.encode(request.Request(2, "no_such_op", {}))
+    assert requests.handle([b"peer"], payload, set()) == []
+    assert reply.decode(requests.replies()[0][1]).error.code == "unknown_op"
