@@ -28,6 +28,7 @@ import esper
 import numpy as np
 
 from synthtwin.components.physiology import PHYSIOLOGY_KERNEL_ARGS as ARGS
+from synthtwin.components.scenario import SCENARIO_KERNEL
 from synthtwin.components.schema import Column
 from synthtwin.kernels.physiology import CORE_TEMP_MEAN_C, step_twin, tick_midpoint_h
 
@@ -114,7 +115,8 @@ def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     aerobic capacity 8-12 METs, 60-100 kg, resting pressure 120/75 +- 10/8 mmHg, basal glucose
     90 mg/dL and insulin 8 uU/mL, multipliers 1, circadian phase 0. Vitals start at the resting
     values; a quarter of the twins has a meal in the gut; 30 % sleep, 50 % sit, 15 % walk, 5 % run.
-    No carbohydrate is eaten this tick (``carbs_g`` 0), so repeated ticks do the same work.
+    No carbohydrate is eaten this tick (``carbs_g`` 0), so repeated ticks do the same work; no
+    scenario runs (its effects 0).
     """
     age_y = rng.uniform(*AGE_RANGE_Y, n)
     params = {
@@ -148,6 +150,8 @@ def twin_columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
     for name, values in condition.items():
         cols[name] = values.astype(EXERTION_DTYPES[name])
+    for c in SCENARIO_KERNEL:  # no scenario: no effect
+        cols[c.name] = np.zeros(n, c.dtype)
     digesting = rng.random(n) < DIGESTING_SHARE
     start = {
         "hr_bpm": cols["rhr_bpm"],
