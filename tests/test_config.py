@@ -31,6 +31,7 @@ def test_toml_file_then_overrides(tmp_path):
         ("[render]\n", "unknown table(s) ['render']"),
         ("[serve]\npub_endpoint = 'http://x'\n", "a ZeroMQ endpoint"),
         ("[serve]\nvitals_hz = 0\n", "vitals_hz = 0.0 is out of range"),
+        ("[serve]\ndead_reckoning_m = -0.5\n", "dead_reckoning_m = -0.5 is out of range"),
         ("[sim\n", "not valid TOML"),
         ("[sim]\ndevice = 'tpu'\n", 'expected "auto", "cpu" or "cuda"'),
         ("[sim]\ntime_scale = 100000\ntick_hz = 1\n", "at most 600 simulated s a tick"),
