@@ -271,6 +271,9 @@ class SecurityConfig:
         router_rate_per_s, router_burst: each ROUTER peer's requests per second, and burst.
         max_viewers: video viewers at once.
         ws_max_connections: WebSocket connections at once, over all callers (beyond: 503).
+        ws_caller_connections: WebSocket connections one caller (a token) holds at once
+            (beyond: 429), so one token cannot take every connection; without tokens nobody is
+            known and only ``ws_max_connections`` holds.
         ws_rate_per_s, ws_burst: each WebSocket caller's requests per second, and burst, over
             all of its connections (a caller: its token; without tokens, each connection).
         ws_queue_bytes: PUB messages queued for one WebSocket connection before it is skipped
@@ -304,6 +307,7 @@ class SecurityConfig:
     router_burst: int = 400
     max_viewers: int = 8
     ws_max_connections: int = 256
+    ws_caller_connections: int = 16
     ws_rate_per_s: float = 200.0
     ws_burst: int = 400
     ws_queue_bytes: int = 4 << 20
@@ -328,7 +332,8 @@ class SecurityConfig:
             "max_list_items": (1, 10_000_000), "max_nesting": (2, 64),
             "rest_burst": (1, 1_000_000), "router_burst": (1, 1_000_000),
             "max_viewers": (0, 1000), "max_twin_subscriptions": (0, 1_000_000),
-            "ws_max_connections": (0, 100_000), "ws_burst": (1, 1_000_000),
+            "ws_max_connections": (0, 100_000), "ws_caller_connections": (1, 100_000),
+            "ws_burst": (1, 1_000_000),
             "ws_queue_bytes": (64 << 10, 1 << 30), "ws_max_twins": (0, 1_000_000),
             "spawn_per_min": (0, MAX_TWINS),
         }  # fmt: skip

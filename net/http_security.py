@@ -127,8 +127,8 @@ class HttpSecurity:
         router_rate_per_s, router_burst: what the simulation's ROUTER allows each of its peers
             (the gateway's clients pace themselves below it, ``GATEWAY_PACE_SHARE``).
         max_viewers: video viewers at once.
-        ws_max_connections, ws_rate_per_s, ws_burst, ws_queue_bytes, ws_max_twins: the
-            WebSocket's limits (``net.websocket.WsSettings``).
+        ws_max_connections, ws_caller_connections, ws_rate_per_s, ws_burst, ws_queue_bytes,
+            ws_max_twins: the WebSocket's limits (``net.websocket.WsSettings``).
     """
 
     tokens_file: str | None = None
@@ -143,6 +143,7 @@ class HttpSecurity:
     router_burst: int = _DEFAULTS.router_burst
     max_viewers: int = _DEFAULTS.max_viewers
     ws_max_connections: int = _DEFAULTS.ws_max_connections
+    ws_caller_connections: int = _DEFAULTS.ws_caller_connections
     ws_rate_per_s: float = _DEFAULTS.ws_rate_per_s
     ws_burst: int = _DEFAULTS.ws_burst
     ws_queue_bytes: int = _DEFAULTS.ws_queue_bytes
@@ -174,6 +175,7 @@ class HttpSecurity:
             router_burst=security.router_burst,
             max_viewers=security.max_viewers,
             ws_max_connections=security.ws_max_connections,
+            ws_caller_connections=security.ws_caller_connections,
             ws_rate_per_s=security.ws_rate_per_s,
             ws_burst=security.ws_burst,
             ws_queue_bytes=security.ws_queue_bytes,

@@ -46,7 +46,7 @@ import itertools
 import json
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -135,6 +135,7 @@ class WsSettings:
             (beyond: ``rate_limited`` answered by the gateway).
         max_connections: connections at once, over all callers (beyond: the handshake is
             refused, 503): each may hold ``max_queue_bytes`` and its answers.
+        caller_connections: connections one known caller holds at once (beyond: 429).
     """
 
     max_queue_bytes: int = _DEFAULTS.ws_queue_bytes
@@ -145,6 +146,7 @@ class WsSettings:
     rate_per_s: float = _DEFAULTS.ws_rate_per_s
     burst: int = _DEFAULTS.ws_burst
     max_connections: int = _DEFAULTS.ws_max_connections
+    caller_connections: int = _DEFAULTS.ws_caller_connections
 
     @classmethod
     def from_security(cls, security: HttpSecurity) -> WsSettings:
@@ -156,6 +158,7 @@ class WsSettings:
             rate_per_s=security.ws_rate_per_s,
             burst=security.ws_burst,
             max_connections=security.ws_max_connections,
+            caller_connections=security.ws_caller_connections,
         )
 
 
@@ -523,7 +526,12 @@ class _Session:
         self.conn.outbox.put(json.dumps(answer), answer=True)
 
     def _control(self, text: str) -> None:
-        """A subscribe or unsubscribe; anything else is answered ``error``."""
+        """A subscribe or unsubscribe; anything else is answered ``error``. Each counts against
+        the caller's rate, as a request does."""
+        refused = self._over_rate()
+        if refused is not None:
+            self._answer({"op": "error", "message": refused[0]})
+            return
         try:
             command = json.loads(text)
             op, prefix = command["op"], command["prefix"].encode("ascii")
@@ -569,13 +577,9 @@ class _Session:
             text = err.message if isinstance(err, WireError) else str(err)
             self._reply(None, reply.ReplyError(reply.BAD_REQUEST, text))
             return
-        wait_s = self.shares.take(self.key)
-        if wait_s > 0:
-            retry_ms = max(1, round(wait_s * 1000))
-            text = (
-                f"more than {self.settings.rate_per_s:g} requests a second from this caller "
-                f"(security.ws_rate_per_s); retry in {retry_ms} ms"
-            )
+        refused = self._over_rate()
+        if refused is not None:
+            text, retry_ms = refused
             self._reply(asked.id, reply.ReplyError(reply.RATE_LIMITED, text, retry_ms))
             return
         try:
@@ -594,6 +598,19 @@ class _Session:
                                                 answer.ok, answer.result, answer.error))),
             answer=True,
         )  # fmt: skip
+
+    def _over_rate(self) -> tuple[str, int] | None:
+        """Take one request or control message from the caller's bucket: None when allowed,
+        else the refusal and the milliseconds to wait."""
+        wait_s = self.shares.take(self.key)
+        if wait_s <= 0:
+            return None
+        retry_ms = max(1, round(wait_s * 1000))
+        text = (
+            f"more than {self.settings.rate_per_s:g} messages a second from this caller "
+            f"(security.ws_rate_per_s); retry in {retry_ms} ms"
+        )
+        return text, retry_ms
 
     def _reply(self, request_id: int | None, error: reply.ReplyError) -> None:
         payload = reply.encode(reply.Reply(0, 0, 0.0, request_id, False, error=error))
@@ -624,10 +641,28 @@ def _token_of(ws: WebSocket) -> tuple[str | None, str | None]:
     return ws.cookies.get(COOKIE) or None, accept
 
 
+_TOKEN_KEY = b"token "  # the caller key of a connection with a known token starts so
+
+
 def _caller_key(access: Access, caller: Caller, connection: int) -> bytes:
     """Whom a connection's limits count as: its token's id, else the connection itself."""
     token_id = access.identity(caller.token)
-    return f"token {token_id}".encode() if token_id is not None else f"#{connection}".encode()
+    return _TOKEN_KEY + str(token_id).encode() if token_id is not None else b"#%d" % connection
+
+
+def _over_share(
+    caller: Caller, key: bytes, held: Counter[bytes], settings: WsSettings
+) -> tuple[int, str] | Caller:
+    """``caller``, or the status and reason to refuse its handshake: all connections taken (503),
+    or a known caller (``key`` a token's) holding its share already (429)."""
+    if held.total() >= settings.max_connections:
+        return 503, f"at most {settings.max_connections} WebSocket connections at once"
+    if key.startswith(_TOKEN_KEY) and held[key] >= settings.caller_connections:
+        return 429, (
+            f"at most {settings.caller_connections} WebSocket connections at once for one token "
+            "(security.ws_caller_connections)"
+        )
+    return caller
 
 
 def _refusal(ws: WebSocket, security: HttpSecurity, access: Access) -> tuple[int, str] | Caller:
@@ -659,24 +694,25 @@ def add_websocket_route(
     (default: ``security``'s) the limits."""
     settings = settings or WsSettings.from_security(security)
     shares = CallerShares(settings)
-    open_sessions = 0
+    held: Counter[bytes] = Counter()  # open connections by caller key
     opened = itertools.count()
 
     @app.websocket(PATH)
     async def websocket(ws: WebSocket) -> None:
-        nonlocal open_sessions
         found = _refusal(ws, security, access)
-        if isinstance(found, Caller) and open_sessions >= settings.max_connections:
-            found = 503, f"at most {settings.max_connections} WebSocket connections at once"
+        key = _caller_key(access, found, next(opened)) if isinstance(found, Caller) else b""
+        if isinstance(found, Caller):
+            found = _over_share(found, key, held, settings)
         if not isinstance(found, Caller):
             status, reason = found
             await ws.send_denial_response(JSONResponse({"detail": reason}, status))
             return
-        open_sessions += 1
+        held[key] += 1
         try:
             await ws.accept(subprotocol=_token_of(ws)[1])
-            key = _caller_key(access, found, next(opened))
             with contextlib.suppress(WebSocketDisconnect):
                 await _Session(ws, relay, found, access, requests, shares, key).run()
         finally:
-            open_sessions -= 1
+            held[key] -= 1
+            if not held[key]:
+                del held[key]

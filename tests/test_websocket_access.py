@@ -26,6 +26,8 @@ TWINS = 100
 WS_RATE_PER_S, WS_BURST = 1.0, 40
 """Each caller's WebSocket requests (``[security] ws_rate_per_s``, ``ws_burst``): a slow refill,
 so that a burst past ``WS_BURST`` is refused however long a loaded machine takes to send it."""
+WS_CALLER_CONNECTIONS = 3
+"""Connections one token holds at once (``[security] ws_caller_connections``)."""
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +51,7 @@ def serving(tokens: TokenStore, made: dict[str, str]) -> Iterator[Serving]:
     security = {
         "health_pub_endpoint": loopback(), "keys_dir": tokens.path.parent / "keys",
         "ws_rate_per_s": WS_RATE_PER_S, "ws_burst": WS_BURST,
+        "ws_caller_connections": WS_CALLER_CONNECTIONS,
     }  # fmt: skip
     config = load_config(None, serve=serve, security=security, twins=TWINS, seed=5)
     with running(config, token=made["admin"]) as server:
@@ -209,3 +212,29 @@ def test_a_callers_twin_cap_and_rate_hold_over_all_of_its_connections(serving, m
             assert (await control(other, "subscribe", "twin/1/"))["op"] == "subscribed"
 
     run(shares())
+
+
+def test_one_token_holds_at_most_its_share_of_connections_and_control_messages(serving, made):
+    """A token's connection past ``WS_CALLER_CONNECTIONS`` is refused 429 while another token
+    connects; once one closes, the token connects again. Subscribes count against the caller's
+    rate as requests do."""
+
+    async def share() -> None:
+        url, viewer = ws_url(serving), [f"bearer.{made['viewer']}"]
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(WS_CALLER_CONNECTIONS):
+                await held.enter_async_context(connect(url, subprotocols=viewer))
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(url, subprotocols=viewer)
+            assert refused.value.response.status_code == 429
+            assert b"ws_caller_connections" in refused.value.response.body
+            async with connect(url, subprotocols=[f"bearer.{made['analyst']}"]):
+                pass
+        async with connect(url, subprotocols=viewer) as again:
+            prefixes = [f"cell/{i}/0/" for i in range(WS_BURST + 5)]
+            answers = [await control(again, "subscribe", prefix) for prefix in prefixes]
+            assert any(a["op"] == "error" and "ws_rate_per_s" in a["message"] for a in answers), (
+                "a burst of subscribes past the caller's bucket"
+            )
+
+    run(share())
