@@ -482,9 +482,14 @@ class Front:
             except zmq.Again:
                 break
             envelope, payload = frames[:-1], frames[-1]
-            calls = self.requests.handle(envelope, payload, self._down())
+            calls = self.requests.handle(envelope, payload, self._down(), self._unconnected())
             self._send_calls(calls)
         self._send_replies()
+
+    def _unconnected(self) -> set[int]:
+        """The shards a call cannot be sent to now: their DEALER (``IMMEDIATE``) holds no
+        connection with room (no ``POLLOUT``)."""
+        return {s.index for s in self.shards if not s.dealer.getsockopt(zmq.EVENTS) & zmq.POLLOUT}
 
     def _down(self) -> set[int]:
         now = time.monotonic()

@@ -161,9 +161,17 @@ class FrontRequests:
 
     # -- callers' requests ---------------------------------------------------------------------
 
-    def handle(self, envelope: list[bytes], payload: bytes, down: set[int]) -> list[ShardCall]:
+    def handle(
+        self,
+        envelope: list[bytes],
+        payload: bytes,
+        down: set[int],
+        unconnected: set[int] = frozenset(),
+    ) -> list[ShardCall]:
         """Check a caller's request; answer it (``replies``) or return the shard calls it
-        needs. ``down``: the shards silent for too long."""
+        needs. ``down``: the shards silent for too long; ``unconnected``: those a call cannot be
+        sent to now. A request needing one of those is sent to none (``stats``: to the others),
+        so that no shard runs a pause or despawn that another cannot."""
         peer = envelope[0] if envelope else b""
         now = time.monotonic()
         if self.peers.muted(peer, now):
@@ -180,7 +188,7 @@ class FrontRequests:
                                    "second", wait_s)  # fmt: skip
             if self.tokens is not None:
                 self.tokens.check(req.token, OP_ROLES.get(req.op, Role.VIEWER))
-            return self._route(envelope, req, down, now)
+            return self._route(envelope, req, down, unconnected, now)
         except WireError as err:
             self._answer(envelope, request_id, error=ReplyError(reply.BAD_REQUEST, err.message))
         except AuthError as err:
@@ -194,7 +202,12 @@ class FrontRequests:
         return []
 
     def _route(
-        self, envelope: list[bytes], req: request.Request, down: set[int], now: float
+        self,
+        envelope: list[bytes],
+        req: request.Request,
+        down: set[int],
+        unconnected: set[int],
+        now: float,
     ) -> list[ShardCall]:
         op = req.op
         if op == "snapshot":
@@ -211,11 +224,12 @@ class FrontRequests:
         targets, merge = self._targets(req)
         everyone = op == "stats"
         if everyone:
-            targets = [(k, args) for k, args in targets if k not in down] or targets[:1]
-        silent = [k for k, _ in targets if k in down]
-        if silent:
-            message = f"{_shard_name(silent[0], self.routers)} {SILENT}"
-            raise Failure(reply.INTERNAL, message)
+            out = down | unconnected
+            targets = [(k, args) for k, args in targets if k not in out] or targets[:1]
+        for shards, why in ((down, SILENT), (unconnected, UNREACHABLE)):
+            failing = [k for k, _ in targets if k in shards]
+            if failing:
+                raise Failure(reply.INTERNAL, f"{_shard_name(failing[0], self.routers)} {why}")
         wait_s = DEFERRED_TIMEOUT_S if op in ("chat", "history") else self.timeout_s
         pending = _Pending(envelope, req.id, {}, merge, now + wait_s, wait_s, everyone)
         return [self._call(pending, k, op, args, req.token) for k, args in targets]

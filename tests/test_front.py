@@ -369,7 +369,8 @@ async def _ws_late_join(url: str) -> np.ndarray:
 def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
     """Shard 1 is a ROUTER that never answers, then nothing at all: its requests fail with
     ``internal`` naming it, after the front's timeout, then at once (told apart by their
-    messages); shard 0's twins are still served; stats marks shard 1 down."""
+    messages); shard 0's twins are still served; stats marks shard 1 down; a pause that shard 1
+    cannot get is not sent to shard 0 either, and stats answers without shard 1."""
     servers, regions = shards
     live = servers[0]
     with zmq.Context() as ctx, ctx.socket(zmq.ROUTER) as deaf:
@@ -402,6 +403,14 @@ def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
                 # failed when sent, not after the 0.5 s timeout (whose message differs): no
                 # wall-clock bound here, which a loaded machine would break
                 assert message == f"shard 1 ({dead.router}) is unavailable: not connected"
+                with RequestClient(_router(live)) as direct:
+                    direct.call("resume")
+                    with pytest.raises(RequestError) as err:
+                        client.call("pause")
+                    assert err.value.message.endswith("is unavailable: not connected")
+                    assert not direct.call("stats")["paused"]  # all or nothing: not sent
+                stats = client.call("stats")  # answered by the shard that can be asked
+                assert [s["up"] for s in stats["shards"]] == [True, False]
 
 
 def test_a_restarted_shard_is_joined_again(shards, tmp_path):
