@@ -211,8 +211,9 @@ class Front:
         stream: the merged stream (seq, roster, snapshots).
         requests: the request router.
         published: messages published; refused: messages ZeroMQ would not queue.
-        malformed: shard messages that were not a msgpack envelope, or lacked the fields of
-            their kind (dropped).
+        malformed: shard messages that were not a topic and a msgpack envelope with an int
+            seq, or lacked the fields of their kind (dropped), and joins whose replies were not
+            a roster and a snapshot (asked again).
 
     Raises:
         FrontError: see the class.
