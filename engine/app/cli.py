@@ -316,7 +316,9 @@ def _serve_sharded(config: Config, resume: Path | None) -> int:
     print(
         f"twin serve: {config.cluster.shards} shards at {config.sim.tick_hz:g} Hz behind one front"
         f"\n  PUB    {endpoints['pub']}\n  ROUTER {endpoints['router']}\n"
-        "  (no HTTP API with --shards yet)\n  Ctrl-C stops and saves the world",
+        + (f"  HEALTH {endpoints['health']}  (vitals, CURVE)\n" if "health" in endpoints else "")
+        + (f"  HTTP   {serving.http.url}  (API docs at /docs)\n" if serving.http else "")
+        + "  Ctrl-C stops and saves the world",
         flush=True,
     )
     serving.run()

@@ -24,14 +24,13 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numba
 
-from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.durability import Durability, ShutdownSave
+from synthtwin.engine.app.gateway_host import GatewayWatch, http_gateway
 from synthtwin.engine.app.record import Recorder
 from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.checkpoint import CheckpointInfo, read_checkpoint_info
@@ -40,30 +39,17 @@ from synthtwin.engine.threads import TASKS, pin_threads
 from synthtwin.net.chat import ChatSettings, api_key_from_env
 from synthtwin.net.chat_requests import ChatRequests
 from synthtwin.net.chat_service import ChatService
-from synthtwin.net.gateway import Gateway, GatewaySpec, ZmqAccess
+from synthtwin.net.gateway import Gateway
 from synthtwin.net.history_requests import HistoryRequests
-from synthtwin.net.http_api import DEFAULT_TIMEOUT_S
-from synthtwin.net.http_security import HttpSecurity
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
 
-__all__ = ["Serving", "chat_settings", "cores_for_the_gateway", "serve"]
+__all__ = ["Serving", "chat_settings", "cores_for_the_gateway", "exposure_warnings", "serve"]
 
 log = logging.getLogger(__name__)
 
 GATEWAY_CORE_SHARE = 4
 """The gateway gets one core in this many (at least one) when serving has two or more."""
-GATEWAY_CHECK_S = 2.0
-"""How often the simulation checks that its gateway process runs (and restarts it if not)."""
-GATEWAY_STEADY_S = 10.0
-"""A gateway that ran at least this long before it ended is restarted at the normal pace."""
-GATEWAY_BACKOFF_MAX_S = 60.0
-"""The longest wait between checks of a gateway that keeps ending at once."""
-HTTP_TIMEOUT_TICKS = 3
-"""A REST call waits for at least this many ticks (and ``DEFAULT_TIMEOUT_S``) before its 503."""
-CHAT_MARGIN_S = 2.0
-"""With a language model, a REST call waits for ``[chat] timeout_s`` plus this (the embedded
-engine's fallback and a tick or two) before its 503."""
 
 
 class Serving:
@@ -95,7 +81,7 @@ class Serving:
         self, config: Config, resume: Path | None = None, keep_time_scale: bool = False
     ) -> None:
         self.config = config
-        self.warnings = _exposure_warnings(config)
+        self.warnings = exposure_warnings(config)
         resumed = read_checkpoint_info(resume) if resume is not None else None
         self.replayed = 0
         self.saved: ShutdownSave | None = None
@@ -109,7 +95,10 @@ class Serving:
         self.chat: ChatService | None = None
         try:
             if config.serve.http_enabled:
-                self.http = self._http_server()
+                self.http = http_gateway(
+                    config, self.server.endpoints, self.server.access_control,
+                    chat_settings(config.chat),
+                )  # fmt: skip
             if config.history.enabled:
                 self.recorder = Recorder(config.history_file, config.history, alerts=config.alerts)
             record = self.recorder.sink if self.recorder is not None else None
@@ -149,8 +138,7 @@ class Serving:
             ),
             history=history,
         )
-        self._next_gateway_check = time.monotonic() + GATEWAY_CHECK_S
-        self._gateway_backoff_s = GATEWAY_CHECK_S
+        self._watch = GatewayWatch(self.http) if self.http is not None else None
         if resume is not None:
             self._replay(resume, resumed, config.sim.time_scale if keep_time_scale else None)
 
@@ -193,25 +181,6 @@ class Serving:
             self.http.stop()
         self.server.close()
 
-    def _http_server(self) -> Gateway:
-        serve = self.config.serve
-        timeout_s = max(DEFAULT_TIMEOUT_S, HTTP_TIMEOUT_TICKS / self.config.sim.tick_hz)
-        if chat_settings(self.config.chat).llm is not None:  # a chat may wait for the model
-            timeout_s = max(timeout_s, self.config.chat.timeout_s + CHAT_MARGIN_S)
-        endpoints = self.server.endpoints
-        spec = GatewaySpec(
-            router_endpoint=endpoints["router"],
-            pub_endpoint=endpoints["pub"],
-            assets=crowd_assets(),
-            timeout_s=timeout_s,
-            graceful_s=timeout_s + 1,
-            niceness=serve.gateway_niceness,
-            host_addresses=serve.webrtc_host_addresses,
-            security=HttpSecurity.from_config(self.config.security, self.config.tokens_file),
-            zmq_access=ZmqAccess.for_server(self.config.security, self.server.access_control),
-        )
-        return Gateway(spec, serve.http_host, serve.http_port)
-
     def run(self) -> None:
         """Tick in real time until ``stop`` is set, then checkpoint and close."""
         if self.http is None:
@@ -242,28 +211,9 @@ class Serving:
 
     def _between_ticks(self) -> None:
         """The host's work between ticks (requests are the ticks' INPUT phase)."""
-        if self.http is not None and time.monotonic() >= self._next_gateway_check:
-            self._keep_the_gateway()
+        if self._watch is not None:
+            self._watch.check()
         self.durability.periodic()
-
-    def _keep_the_gateway(self) -> None:
-        """Restart a gateway that ended by itself; one that keeps ending soon after it starts
-        is checked ever less often (doubling up to ``GATEWAY_BACKOFF_MAX_S``). Never raises: the
-        simulation goes on without its gateway rather than stop."""
-        now = time.monotonic()
-        lived_s = now - self.http.started_at
-        doubled = min(2 * self._gateway_backoff_s, GATEWAY_BACKOFF_MAX_S)
-        try:
-            status = self.http.restart_if_ended()
-        except OSError as err:
-            log.error("the gateway (HTTP API, video) could not be restarted: %s", err)
-            self._gateway_backoff_s = doubled
-        else:
-            if status is not None:
-                log.warning("the gateway (HTTP API, video) ended with status %d: restarted", status)
-                quick = lived_s < GATEWAY_STEADY_S
-                self._gateway_backoff_s = doubled if quick else GATEWAY_CHECK_S
-        self._next_gateway_check = now + self._gateway_backoff_s
 
     def checkpoint(self) -> Path:
         """Save the world now (between ticks, from the simulation thread); the file written.
@@ -283,9 +233,10 @@ def chat_settings(chat: ChatConfig) -> ChatSettings:
     )  # fmt: skip
 
 
-def _exposure_warnings(config: Config) -> list[str]:
-    """Nothing on loopback; beyond it without protection: a ConfigError, or with
-    ``security.insecure`` the warning to print."""
+def exposure_warnings(config: Config) -> list[str]:
+    """What serving ``config`` must warn of, shared by ``twin serve`` and ``twin serve
+    --shards``: nothing on loopback; beyond it without protection a ConfigError, or with
+    ``security.insecure`` the warning to print (logged at WARNING level), one line each."""
     problem = exposure_problem(config)
     if problem is None:
         return []

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from synthtwin.components.town import PlaceKind, Town
-from synthtwin.engine.app.simulate import _VitalsSampler, population_table
+from synthtwin.engine.app.simulate import VitalsSampler, population_table
 from synthtwin.engine.app.simulation import Simulation, build_simulation
 from synthtwin.engine.checkpoint import CheckpointError, save_checkpoint
 from synthtwin.engine.config import Config
@@ -238,7 +238,7 @@ class Shard:
             self._restore(Path(source))
         self._days_sent = len(self.sim.record.batches)
         self._sampler = (
-            _VitalsSampler(self.sim, spec.vitals_every_s) if spec.vitals_every_s else None
+            VitalsSampler(self.sim, spec.vitals_every_s) if spec.vitals_every_s else None
         )
 
     def _fresh(self) -> None:

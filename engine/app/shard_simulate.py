@@ -22,10 +22,10 @@ from synthtwin.engine.app.shards import Gap, ShardCluster
 from synthtwin.engine.app.simulate import (
     VITALS_ROW_GROUP_ROWS,
     HeadlessRun,
-    _ParquetStream,
-    _VitalsSampler,
-    _write,
+    ParquetStream,
+    VitalsSampler,
     check_output_dir,
+    write_parquet,
 )
 from synthtwin.engine.config import Config
 from synthtwin.systems.health import HealthRecord
@@ -90,7 +90,7 @@ def run_sharded(
             cluster.run(days * round(ticks_per_day), merger.on_step(cluster.tick, progress))
             wall_s = time.perf_counter() - started
             population = cluster.population()
-            _write(population, files["population"])
+            write_parquet(population, files["population"])
             merger.close()
         except BaseException:
             merger.abort()
@@ -105,8 +105,8 @@ class _Merger:
     ascending twin id."""
 
     def __init__(self, daily: Path, vitals: Path | None) -> None:
-        self.daily = _ParquetStream(daily, 1)
-        self.vitals = _ParquetStream(vitals, VITALS_ROW_GROUP_ROWS) if vitals else None
+        self.daily = ParquetStream(daily, 1)
+        self.vitals = ParquetStream(vitals, VITALS_ROW_GROUP_ROWS) if vitals else None
         self._last_day = None
         self._last_sample = None
 
@@ -149,7 +149,7 @@ class _Merger:
     def close(self) -> None:
         self.daily.close(HealthRecord().to_table())
         if self.vitals is not None:
-            self.vitals.close(_VitalsSampler.empty_table())
+            self.vitals.close(VitalsSampler.empty_table())
 
     def abort(self) -> None:
         self.daily.abort()

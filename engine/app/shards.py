@@ -219,15 +219,20 @@ class ShardCluster:
             if self.checkpoints is not None and self.tick % settings.checkpoint_every_ticks == 0:
                 self.checkpoint()
 
-    def run_realtime(self, stop: threading.Event) -> None:
+    def run_realtime(
+        self, stop: threading.Event, between: Callable[[], None] | None = None
+    ) -> None:
         """Step at ``sim.tick_hz`` wall rate (a barrier every ``cluster.barrier_ticks`` ticks)
-        until ``stop`` is set, checkpointing as ``run`` does; a late barrier starts the next at
+        until ``stop`` is set, checkpointing as ``run`` does, and calling ``between()`` (the
+        host's work: keeping the gateway) after each barrier; a late barrier starts the next at
         once (counted in ``late_barriers``), never catching up with a burst."""
         barrier = self.config.cluster.barrier_ticks
         period_s = barrier / self.config.sim.tick_hz
         due = time.monotonic()
         while not stop.is_set():
             self.run(barrier)
+            if between is not None:
+                between()
             due += period_s
             wait = due - time.monotonic()
             if wait > 0:

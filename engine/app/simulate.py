@@ -45,8 +45,11 @@ __all__ = [
     "VITALS_ROW_GROUP_ROWS",
     "HeadlessRun",
     "OutputError",
+    "ParquetStream",
+    "VitalsSampler",
     "check_output_dir",
     "run_headless",
+    "write_parquet",
 ]
 
 VITALS_FIELDS = {
@@ -115,19 +118,19 @@ def run_headless(
     ticks_per_day = 86_400.0 / dt
     if abs(ticks_per_day - round(ticks_per_day)) > 1e-9:
         raise ValueError(f"a tick of {dt} s does not divide a day; pick a divisor of 86400 s")
-    sampler = _VitalsSampler(sim, vitals_every_s) if vitals_every_s is not None else None
+    sampler = VitalsSampler(sim, vitals_every_s) if vitals_every_s is not None else None
     check_output_dir(out)
     files = {"population": out / "population.parquet", "daily": out / "daily.parquet"}
-    streams = {"daily": _ParquetStream(files["daily"], 1)}
+    streams = {"daily": ParquetStream(files["daily"], 1)}
     if sampler is not None:
         files["vitals"] = out / "vitals.parquet"
-        streams["vitals"] = _ParquetStream(files["vitals"], VITALS_ROW_GROUP_ROWS)
+        streams["vitals"] = ParquetStream(files["vitals"], VITALS_ROW_GROUP_ROWS)
     try:
         _run_days(sim, days, round(ticks_per_day), sampler, streams, progress)
-        _write(population_table(sim), files["population"])
+        write_parquet(population_table(sim), files["population"])
         streams["daily"].close(HealthRecord().to_table())
         if sampler is not None:
-            streams["vitals"].close(_VitalsSampler.empty_table())
+            streams["vitals"].close(VitalsSampler.empty_table())
     except BaseException:
         for stream in streams.values():
             stream.abort()
@@ -142,8 +145,8 @@ def _run_days(
     sim: Simulation,
     days: int,
     ticks_per_day: int,
-    sampler: _VitalsSampler | None,
-    streams: dict[str, _ParquetStream],
+    sampler: VitalsSampler | None,
+    streams: dict[str, ParquetStream],
     progress: Callable[[int], None] | None,
 ) -> None:
     """Tick ``days`` days, streaming each closed day and each vitals sample into ``streams``;
@@ -172,7 +175,13 @@ def population_table(sim: Simulation) -> pa.Table:
     return table.rename_columns(names).add_column(0, "twin_id", pa.array(world.ids))
 
 
-def _write(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """``table`` to ``path`` as one Parquet file, put in place whole (written to a temporary
+    name, then renamed; shared by ``twin simulate`` and ``--shards``).
+
+    Raises:
+        OutputError: it cannot be written (the temporary file is removed).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         pq.write_table(table, tmp)
@@ -182,10 +191,11 @@ def _write(table: pa.Table, path: Path) -> None:
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
 
 
-class _ParquetStream:
+class ParquetStream:
     """A Parquet file written while it grows: appended tables are gathered into row groups of at
     least ``min_rows`` rows (the last one may hold fewer) and written to a temporary name, which
-    ``close`` renames to ``path`` (a reader never sees half a file) and ``abort`` removes."""
+    ``close`` renames to ``path`` (a reader never sees half a file) and ``abort`` removes.
+    Shared by ``twin simulate`` and its sharded run (``engine.app.shard_simulate``)."""
 
     def __init__(self, path: Path, min_rows: int) -> None:
         self.path = path
@@ -237,8 +247,13 @@ class _ParquetStream:
             raise OutputError(f"cannot write {self.path}: {err.strerror or err}") from None
 
 
-class _VitalsSampler:
-    """Samples every twin's vitals every ``every_s`` simulated seconds."""
+class VitalsSampler:
+    """Samples every twin's vitals every ``every_s`` simulated seconds (of a whole simulation,
+    or of one shard's part of it: ``engine.app.shard``).
+
+    Raises:
+        ValueError: ``every_s`` is not a positive whole number of ticks.
+    """
 
     def __init__(self, sim: Simulation, every_s: float) -> None:
         if not every_s > 0 or every_s == float("inf"):
