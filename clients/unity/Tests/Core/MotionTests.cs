@@ -54,12 +54,23 @@ namespace SynthTwin.Core.Tests
             clock.Observe(110, 1);
             clock.Observe(120, 2);
             Assert.AreEqual((120 - 101) / (2 - 0.0005), clock.Rate, 1e-9, "from the burst's newest");
-            Assert.AreEqual(120 + clock.Rate * 0.5, clock.Now(2.5), 1e-9);
+            Assert.AreEqual(120 + clock.Rate * 0.25, clock.Now(2.25), 1e-9);
+            Assert.AreEqual(120 + clock.Rate * SimClock.MaxAheadS, clock.Now(7), 1e-9, "a silent server: stops");
             clock.Observe(120, 8); // paused: sim time stands still for 6 s
             Assert.AreEqual(0, clock.Rate, 1e-9, "only the last 5 s count");
             clock.Observe(3, 9); // a restarted server
             Assert.AreEqual(0, clock.Rate);
             Assert.AreEqual(3, clock.Now(10), 1e-9);
+        }
+
+        [Test]
+        public void AtTimeScale60TheClockRunsOnBetweenTurnsForHalfAWallSecond()
+        {
+            var clock = new SimClock();
+            for (int i = 0; i <= 10; i++) clock.Observe(6 * i, 0.1 * i); // a turn a 0.1 s, 6 sim s
+            Assert.AreEqual(60, clock.Rate, 1e-9);
+            Assert.AreEqual(60 + 3, clock.Now(1.05), 1e-9, "halfway to the next turn: 3 sim s on");
+            Assert.AreEqual(60 + 60 * SimClock.MaxAheadS, clock.Now(3), 1e-9, "wall seconds bound it");
         }
 
         [Test]
@@ -77,8 +88,10 @@ namespace SynthTwin.Core.Tests
             crowd.PositionAt(0, 51, out x, out y);
             Assert.AreEqual(100, x, 1e-6);
             Assert.AreEqual(200 + 1.266, y, 1e-5, "north at 1.266 m/s");
-            crowd.PositionAt(0, 500, out x, out y);
-            Assert.AreEqual(200 + 1.266 * Crowd.MaxExtrapolationS, y, 1e-5, "bounded");
+            crowd.PositionAt(0, 50 + 180, out x, out y); // a keyframe period old at time scale 60
+            Assert.AreEqual(200 + 1.266 * 180, y, 1e-4, "a record's age is not capped");
+            crowd.PositionAt(0, 49, out x, out y);
+            Assert.AreEqual(200, y, 1e-9, "never backwards");
             crowd.Clip[0] = 9;
             Assert.AreEqual(0.25, crowd.PhaseAt(0, 60, clips), 1e-6, "a code meta does not name");
         }

@@ -41,12 +41,6 @@ namespace SynthTwin.Core.Clone
             return row >= 0 ? row : -1;
         }
 
-        /// <summary>Longest a position is extrapolated past its record, simulated s: a keyframe
-        /// period at time scale 1 (3 s; a twin going straight is in no delta until its cell's next
-        /// keyframe, protocol section 6.1) and a margin, so that a server that went quiet does not
-        /// send its twins off for ever.</summary>
-        public const double MaxExtrapolationS = 4.0;
-
         /// <summary>The clip phase of row <paramref name="row"/> at sim time
         /// <paramref name="simNowS"/>, advanced from its record at the clip's own rate
         /// (<see cref="ClipTable"/>; <paramref name="clips"/>: <c>meta.clips</c>).</summary>
@@ -69,11 +63,13 @@ namespace SynthTwin.Core.Clone
         }
 
         /// <summary>The map position (x, y, m) of row <paramref name="row"/> at sim time
-        /// <paramref name="simNowS"/>: its record moved on at its speed and heading, for at most
-        /// <see cref="MaxExtrapolationS"/>.</summary>
+        /// <paramref name="simNowS"/>: its record moved on at its speed and heading for as long as
+        /// it is old (protocol section 6.1, subscriber rule 5: a record holds until its cell's next
+        /// message, and a straight traveller's is up to a keyframe period old, 3 s at time scale 1,
+        /// 180 simulated s at 60; the present is bounded by <see cref="SimClock.MaxAheadS"/>).</summary>
         public void PositionAt(int row, double simNowS, out double xM, out double yM)
         {
-            double dt = Math.Max(0, Math.Min(MaxExtrapolationS, simNowS - SampleTimeS[row]));
+            double dt = Math.Max(0, simNowS - SampleTimeS[row]);
             xM = PosM[2 * row] + SpeedMps[row] * Math.Cos(HeadingRad[row]) * dt;
             yM = PosM[2 * row + 1] + SpeedMps[row] * Math.Sin(HeadingRad[row]) * dt;
         }

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 
 namespace SynthTwin.Core.Clone
@@ -6,13 +7,19 @@ namespace SynthTwin.Core.Clone
     /// The server's simulation time between messages, for smooth rendering (subscriber rule 5):
     /// from the (sim time, wall time) of the messages applied, the rate sim time runs at (the
     /// time scale, 0 while paused) over about the last <see cref="WindowS"/> wall seconds, and the
-    /// sim time now extrapolated from the latest message at that rate. Sim time running
+    /// sim time now extrapolated from the latest message at that rate, for at most
+    /// <see cref="MaxAheadS"/> wall seconds (a paused or silent server sends nothing). Sim time running
     /// backwards (a restarted server) starts it afresh.
     /// </summary>
     public sealed class SimClock
     {
         /// <summary>Wall seconds of observations the rate is measured over, at most.</summary>
         public const double WindowS = 5.0;
+
+        /// <summary>Wall seconds the present runs on past the latest message, at most: wall, not
+        /// simulated, so that it holds at any time scale (at 60 a cell's turn is 6 simulated s).
+        /// The Python reference is <c>net.webrtc.MAX_AHEAD_S</c>.</summary>
+        public const double MaxAheadS = 0.5;
 
         /// <summary>Shortest wall span the rate is measured over, s.</summary>
         public const double MinSpanS = 0.2;
@@ -46,11 +53,12 @@ namespace SynthTwin.Core.Clone
             if (span >= MinSpanS) Rate = (simS - first.Key) / span;
         }
 
-        /// <summary>The sim time at wall time <paramref name="wallS"/>, s (0 before any message).</summary>
+        /// <summary>The sim time at wall time <paramref name="wallS"/>, s (0 before any message),
+        /// run on from the latest message for at most <see cref="MaxAheadS"/> wall seconds.</summary>
         public double Now(double wallS)
         {
             if (_seen.Count == 0) return 0;
-            return _latest.Key + Rate * (wallS - _latest.Value);
+            return _latest.Key + Rate * Math.Min(wallS - _latest.Value, MaxAheadS);
         }
     }
 }
