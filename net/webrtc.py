@@ -102,9 +102,13 @@ CONNECT_TIMEOUT_S = 20.0
 STALL_S = 6.0
 """A connected peer whose receiver reports stop this long is closed (browsers send them ~1/s)."""
 WATCH_EVERY_S = 1.0
-MAX_EXTRAPOLATION_S = 0.25
+MAX_AHEAD_S = 0.5
 """How far past the newest message the feed's present runs on (a paused simulation sends none),
-sim seconds."""
+wall seconds: at time scale 60 a cell's turn is 6 sim seconds, so a bound in sim seconds froze the
+crowd between turns (the Unity client's ``SimClock.MaxAheadS``)."""
+RATE_SPAN_S = 0.2
+"""Shortest wall span the sim rate is measured over (messages come every tick, 33 ms at 30 Hz:
+a span between two of them said nothing and the rate stayed at its start)."""
 VIDEO_CLOCK = 90000
 MESSAGE_KEYS = frozenset({"camera", "pan", "orbit", "zoom", "pick", "select", "follow"})
 _UNCHANGED = object()
@@ -143,7 +147,8 @@ class CrowdFeed:
     their records age), position dead-reckoned along heading at its speed (protocol 6.1: a
     traveller going straight is in no delta until its next keyframe).
     The present is the newest crowd message's sim time (``on_crowd``) plus the wall time since at
-    the rate sim time has been moving, at most ``MAX_EXTRAPOLATION_S`` ahead.
+    the rate sim time has been moving (measured over ``RATE_SPAN_S`` or more), for at most
+    ``MAX_AHEAD_S`` wall seconds.
     """
 
     def __init__(self, library: ClipLibrary, replica: Replica) -> None:
@@ -152,24 +157,30 @@ class CrowdFeed:
         self._crowd: Crowd | None = None  # the replica's crowd that ``_latest`` was made from
         self._latest = CrowdView.empty()
         self._newest: tuple[float, float] | None = None  # (sim t_s, wall monotonic s)
+        self._rate_from: tuple[float, float] | None = None  # where the rate's span starts
         self._sim_rate = 1.0
 
-    def on_crowd(self, state: CrowdState) -> None:
-        """Keep the clock: a cell's state after a crowd message the replica applied."""
-        wall = time.monotonic()
-        if self._newest is not None and state.t_s > self._newest[0]:
-            elapsed = wall - self._newest[1]
-            if elapsed > 0.05:
-                self._sim_rate = (state.t_s - self._newest[0]) / elapsed
+    def on_crowd(self, state: CrowdState, wall: float | None = None) -> None:
+        """Keep the clock: a cell's state after a crowd message the replica applied at ``wall``
+        (monotonic s; None: now)."""
+        wall = time.monotonic() if wall is None else wall
+        start = self._rate_from
+        if start is None or state.t_s < start[0]:
+            self._rate_from = (state.t_s, wall)
+        elif wall - start[1] >= RATE_SPAN_S:
+            self._sim_rate = (state.t_s - start[0]) / (wall - start[1])
+            self._rate_from = (state.t_s, wall)
         if self._newest is None or state.t_s >= self._newest[0]:
             self._newest = (state.t_s, wall)
 
-    def now_s(self) -> float:
-        """The simulation's present as best known here, sim seconds."""
+    def now_s(self, wall: float | None = None) -> float:
+        """The simulation's present as best known here at ``wall`` (monotonic s; None: now),
+        sim seconds."""
         if self._newest is None:
             return 0.0
-        t_s, wall = self._newest
-        return t_s + min((time.monotonic() - wall) * self._sim_rate, MAX_EXTRAPOLATION_S)
+        t_s, newest_wall = self._newest
+        wall = time.monotonic() if wall is None else wall
+        return t_s + min(wall - newest_wall, MAX_AHEAD_S) * self._sim_rate
 
     def latest(self) -> CrowdView:
         """Every twin's latest record, ids ascending (a twin just between two cells counts once)."""
@@ -181,12 +192,12 @@ class CrowdFeed:
             )
         return self._latest
 
-    def view(self) -> CrowdView:
-        """``latest`` advanced to ``now_s``."""
+    def view(self, wall: float | None = None) -> CrowdView:
+        """``latest`` advanced to ``now_s(wall)``."""
         crowd = self.latest()
         if crowd.ids.size == 0:
             return crowd
-        now_s = self.now_s()
+        now_s = self.now_s(wall)
         age_s = np.maximum(now_s - self._crowd.sample_t_s, 0.0)
         clip = crowd.clip.astype(np.int64)
         stride_m = self.library.stride_m[clip]

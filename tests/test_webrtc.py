@@ -24,9 +24,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from synthtwin.components.town import PlaceKind, Town
 from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
-from synthtwin.net.webrtc import STALL_S, CrowdFeed
+from synthtwin.net.webrtc import MAX_AHEAD_S, STALL_S, CrowdFeed
 from synthtwin.net.wire.clone import Replica
-from tests.test_clone import EAST, WALK_MPS, WEST, Stream
+from tests.test_clone import EAST, TICK_HZ, WALK_MPS, WEST, Stream
 from tests.test_http_api import JSON, running, serve_config
 from tests.webrtc_viewer import Viewer, loopback_candidates
 
@@ -310,6 +310,29 @@ def test_the_feed_draws_each_twin_once_where_the_newest_message_put_it() -> None
     crowd = feed.latest()
     assert crowd.ids.tolist() == [1, 7, 8] and feed.latest() is crowd
     assert crowd.pos_m[1].tolist() == pytest.approx([2010.0, 1000.0])
-    ahead = feed.view()  # 8 walks on east (heading 0) past its record, at most 0.25 s
-    assert 0.0 <= ahead.pos_m[2, 0] - crowd.pos_m[2, 0] <= WALK_MPS * 0.25 + 1e-9
+    ahead = feed.view()  # 8 walks on east (heading 0) past its record, at most MAX_AHEAD_S
+    assert 0.0 <= ahead.pos_m[2, 0] - crowd.pos_m[2, 0] <= WALK_MPS * MAX_AHEAD_S + 1e-9
     assert ahead.pos_m[1].tolist() == pytest.approx([2010.0, 1000.0])  # 7 stands
+
+
+def test_the_feeds_present_runs_at_time_scale_60_between_messages_and_stops_when_they_do() -> None:
+    """At time scale 60 with a message every tick (1/30 wall s, 2 sim s): the feed measures the
+    rate (a span between two messages is too short to, and it stayed at 1) and runs the present
+    on for wall, not sim, seconds past the newest message, so a walker moves on between messages
+    (a 0.25 sim s bound froze it for most of a 6 sim s turn) and stops when the messages do."""
+    replica, east = Replica(), Stream(EAST)
+    feed = CrowdFeed(crowd_assets().library(), replica)
+    start_x, start_t = 3000.0, 2.0
+    for k in range(1, 41):  # t = 2k sim s at wall k / 30 s; a new twin each time: never empty
+        t = 2.0 * k
+        walker = (start_x + WALK_MPS * (t - start_t), 1000.0, WALK_MPS)
+        for state in replica.receive(
+            east.publish(round(t * TICK_HZ), {8: walker, 100 + k: (2900.0, 1000.0, 0)})
+        ):
+            feed.on_crowd(state, wall=k / 30)
+    newest_wall = 40 / 30
+    assert feed.now_s(newest_wall + 0.05) == pytest.approx(80.0 + 3.0)
+    assert feed.now_s(newest_wall + 60.0) == pytest.approx(80.0 + 60.0 * MAX_AHEAD_S)
+    at = feed.view(newest_wall + 0.05)
+    walker_x = at.pos_m[at.ids.tolist().index(8), 0]
+    assert walker_x == pytest.approx(start_x + WALK_MPS * (83.0 - start_t), abs=0.5)
