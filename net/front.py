@@ -178,6 +178,9 @@ class _Shard:
         joined: whether its snapshot was applied (else its messages wait in ``buffer``).
         joins: how many times it was joined (more than once: it restarted).
         join_due_s: when to ask its snapshot if it published nothing yet.
+        behind: joined, but nothing newer than its snapshot came on its PUB yet: a message at
+            or before the snapshot's seq is one its PUB sent before the snapshot (the reply came
+            first, on the DEALER), which the snapshot holds, not a restart.
     """
 
     index: int
@@ -191,6 +194,7 @@ class _Shard:
     join_due_s: float = 0.0
     joining: bool = False
     joins: int = 0
+    behind: bool = False
     buffer: deque = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED))
 
     def silent_s(self, now_s: float) -> float:
@@ -443,7 +447,9 @@ class Front:
             if not is_int(seq):  # not a shard's envelope: its seq orders nothing
                 self.malformed += 1
                 continue
-            if shard.joined and env["seq"] <= shard.last_seq:  # restarted: seqs begin anew
+            if shard.joined and seq <= shard.last_seq and shard.behind:
+                continue  # sent before the snapshot that holds it
+            if shard.joined and seq <= shard.last_seq:  # restarted: seqs begin anew
                 log.warning("shard %d restarted (seq %d after %d): joining it again",
                             shard.index, env["seq"], shard.last_seq)  # fmt: skip
                 self._publish(self.stream.forget_shard(shard.index))
@@ -452,7 +458,7 @@ class Front:
                 shard.buffer.append((topic, env))
                 shard.join_due_s = min(shard.join_due_s, shard.heard_s)
                 continue
-            shard.last_seq = env["seq"]
+            shard.last_seq, shard.behind = seq, False
             self._publish(self._receive(shard.index, topic, env))
 
     def _receive(self, shard: int, topic: bytes, env: dict) -> list[Message]:
@@ -545,10 +551,11 @@ class Front:
             self._publish(self._receive(shard.index, topic, env))
         shard.last_seq, shard.joined, shard.joining = snapshot.seq, True, False
         shard.joins += 1
+        shard.behind = True
         while shard.buffer:
             topic, env = shard.buffer.popleft()
             if env["seq"] > shard.last_seq:
-                shard.last_seq = env["seq"]
+                shard.last_seq, shard.behind = env["seq"], False
                 self._publish(self._receive(shard.index, topic, env))
         log.info("joined shard %d at its seq %d", shard.index, snapshot.seq)
 

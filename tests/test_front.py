@@ -36,6 +36,7 @@ from synthtwin.net.wire.envelope import unpack_envelope
 from synthtwin.net.wire.reply import Reply
 from tests.loopback import loopback
 from tests.test_client import MONDAY_MORNING
+from tests.test_front_stream import Shard
 from tests.test_websocket import control, replies, request_frame
 
 TICK_HZ = 30.0
@@ -547,3 +548,34 @@ def test_a_flood_of_subscriptions_cannot_hold_the_loop(tmp_path):
             front.pub.recv()
             taken += 1
         assert taken >= flood - MAX_SUBSCRIPTION_MESSAGES  # the pass read at most its share
+
+
+def test_a_message_older_than_the_snapshot_is_not_a_restart(tmp_path):
+    """Shard 1 (the test's PUB and ROUTER) answers the front's join at seq 5, then its PUB
+    delivers seq 4 (sent before the snapshot, late on the other connection) and seq 6: the front
+    drops 4 (the snapshot holds it) and stays joined, taking 6; a seq that then goes back (1) is
+    a restart, joined again."""
+    regions = RegionMap(edges=(1,), bounds=(0, 1, 0, 0))
+    tables = {"protocol": 1, "epoch": "2026-03-02T00:00:00", "activities": ["sleep"],
+              "clips": ["stand"], "ids": np.zeros(0, np.uint32)}  # fmt: skip
+    with zmq.Context() as ctx, ctx.socket(zmq.XPUB) as pub, ctx.socket(zmq.ROUTER) as router:
+        for sock in (pub, router):
+            sock.setsockopt(zmq.LINGER, 0)
+        port = "tcp://127.0.0.1"
+        fake = ShardEndpoints(
+            f"{port}:{pub.bind_to_random_port(port)}", f"{port}:{router.bind_to_random_port(port)}"
+        )
+        shards = [ShardEndpoints(loopback(), loopback()), fake]
+        with Front(shards, regions, _front_config(tmp_path)).start() as front:
+            assert pub.poll(10_000) and pub.recv().startswith(b"\x01")  # the front follows
+            _answer(router, {"roster": tables, "snapshot": {"crowd": []}})
+            assert _until(lambda: front.shards[1].joined)
+            for seq, ids in ((4, [7]), (6, [8])):
+                keyframes = Shard()  # a keyframe each
+                keyframes.seq = seq - 1
+                pub.send_multipart(keyframes.crowd((1, 0), ids, seq))
+            assert _until(lambda: 8 in front.stream.roster()[0].tolist())
+            assert front.shards[1].joined and front.shards[1].joins == 1
+            assert 7 not in front.stream.roster()[0].tolist()
+            pub.send_multipart(Shard().crowd((1, 0), [9], 1))
+            assert _until(lambda: not front.shards[1].joined)  # restarted: joined again
