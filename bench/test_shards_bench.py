@@ -19,19 +19,13 @@ from synthtwin.engine.app.shard_simulate import run_sharded
 from synthtwin.engine.app.simulate import run_headless
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
+from tests.conftest import ray_session  # noqa: F401  (the run's one Ray, shared with tests/)
 
-ray = pytest.importorskip("ray")
+pytest.importorskip("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.usefixtures("ray_session")]
 
 BARRIER_TICKS = 15
 """As ``twin simulate --shards`` (``engine.app.cli.SIMULATE_BARRIER_TICKS``)."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=200 << 20)  # fmt: skip
-    yield
-    ray.shutdown()
 
 
 def _config(benchmark, shards: int):

@@ -57,3 +57,18 @@ def week():
     sim.loop.run_ticks(7 * 1440)
     yield sim, sim.record.columns()
     sim.close()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One small local Ray for every test of a test process that needs it (the shards'): its
+    start costs seconds, so it is paid once. Those tests are marked ``xdist_group("ray")``
+    (``--dist loadgroup``) and run on one worker. Already initialised: used as it is."""
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 object_store_memory=200 << 20)  # fmt: skip
+    yield ray
+    if started:
+        ray.shutdown()

@@ -1,27 +1,42 @@
-"""Shards on a real local Ray: handoffs bit for bit, lockstep, checkpoints resumed on another
-shard count, a killed shard restarted with its gap reported, and the sharded headless run's
-merged output. One Ray session serves the module."""
+"""Shards on a real local Ray, every Ray end-to-end test in one module: handoffs bit for bit,
+lockstep, a killed shard restarted with its gap reported, checkpoints resumed on another shard
+count, the sharded headless run's merged output, and ``twin serve --shards 2`` through one
+front (late join, handoffs) with its gateway (REST, ``/ws``). One Ray session (``ray_session``)
+serves the run; the tests keep worlds small and runs short (each shard actor's start is most of
+their time)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import zmq
+from websockets.asyncio.client import connect
 
+from synthtwin.clients.python import CloneClient, RequestClient, RequestError
 from synthtwin.components.mesh import MeshRequest
 from synthtwin.engine.app.shard import ShardManifest
+from synthtwin.engine.app.shard_serve import ShardServing
 from synthtwin.engine.app.shard_simulate import run_sharded
 from synthtwin.engine.app.shards import ClusterError, ShardCluster
 from synthtwin.engine.app.simulate import run_headless
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import CheckpointError
 from synthtwin.engine.config import load_config
+from synthtwin.net.websocket import split_frame
+from synthtwin.net.wire import meta
+from synthtwin.net.wire.crowd import CrowdDecoder
 from tests.conftest import MONDAY, small_simulation
+from tests.loopback import free_port, loopback
+from tests.test_http_api import port_is_free
+from tests.test_websocket import control, replies, request_frame
 
 ray = pytest.importorskip("ray")
 
@@ -30,15 +45,11 @@ SEED = 5
 MORNING = MONDAY.replace(hour=7)
 """Commuting time: twins cross region edges."""
 
-pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=200 << 20)  # fmt: skip
-    yield
-    ray.shutdown()
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.xdist_group("ray"),
+    pytest.mark.usefixtures("ray_session"),
+]
 
 
 def _config(shards: int, **cluster):
@@ -114,24 +125,52 @@ def test_one_shard_equals_the_single_process_world() -> None:
     config = _config(1)
     sim = build_simulation(config)
     try:
-        sim.loop.run_ticks(90)
+        sim.loop.run_ticks(45)
         expected = {k: sim.world[k].copy() for k in sim.world.columns.schema if k != "entity"}
     finally:
         sim.close()
     with ShardCluster(config) as cluster:
-        cluster.run(90)
+        cluster.run(45)
         _assert_same(_state(cluster), expected)
 
 
-def test_checkpoints_resume_on_another_shard_count(tmp_path: Path) -> None:
-    """2 shards -> checkpoint -> resumed on 1 -> checkpoint -> resumed on 2: every twin's every
-    column as checkpointed, each twin on the shard of its region."""
-    states, folder = {}, tmp_path / "two"
-    with ShardCluster(_config(2, checkpoint_every_ticks=20), checkpoints=folder) as cluster:
-        cluster.run(20)
-        states[20] = _state(cluster)
-    for count, tick, into in ((1, 20, tmp_path / "one"), (2, 35, tmp_path / "again")):
-        config = _config(count, checkpoint_every_ticks=35)
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory) -> dict:
+    """2 shards (barriers every 3 ticks, a checkpoint at tick 30) run to tick 48; shard 1 is
+    killed there and the world goes back to tick 30 and on to 48 again. The states at 30 and 48
+    (before the kill), the states after it (at 30 and again at 48), the gaps and the folder."""
+    folder = tmp_path_factory.mktemp("killed")
+    found = {"folder": folder}
+    with ShardCluster(_config(2, checkpoint_every_ticks=30, barrier_ticks=3), folder) as cluster:
+        cluster.run(30)
+        found[30] = _state(cluster)
+        cluster.run(18)
+        found[48], found["handoffs"] = _state(cluster), cluster.handoffs.twins
+        ray.kill(cluster.actors[1], no_restart=False)
+        cluster.step(0)  # finds the shard dead: restarted, every shard back at tick 30
+        found["gaps"], found["back"] = list(cluster.gaps), _state(cluster)
+        cluster.run(18)
+        found["again"] = _state(cluster)
+    return found
+
+
+def test_a_killed_shard_restarts_from_the_checkpoint_and_the_gap_is_reported(killed) -> None:
+    """The gap names the shard and the ticks lost; the world went back to the checkpoint bit for
+    bit, and ran on to the same state, twins handed over on the way (lockstep replays exactly)."""
+    assert killed["handoffs"] > 0
+    assert [(g.shard, g.at_tick, g.resumed_tick, g.lost_ticks) for g in killed["gaps"]] == [
+        (1, 48, 30, 18)
+    ]
+    _assert_same(killed["back"], killed[30])
+    _assert_same(killed["again"], killed[48])
+
+
+def test_checkpoints_resume_on_another_shard_count(killed, tmp_path: Path) -> None:
+    """2 shards -> checkpoint (tick 30) -> resumed on 1 -> checkpoint (tick 45) -> resumed on 2:
+    every twin's every column as checkpointed, each twin on the shard of its region."""
+    states, folder = {30: killed[30]}, killed["folder"]
+    for count, tick, into in ((1, 30, tmp_path / "one"), (2, 45, tmp_path / "again")):
+        config = _config(count, checkpoint_every_ticks=45)
         with ShardCluster(config, checkpoints=into, resume=folder / "manifest.json") as moved:
             assert moved.tick == tick and moved.regions.n == count
             _assert_same(_state(moved), states[tick])
@@ -141,34 +180,13 @@ def test_checkpoints_resume_on_another_shard_count(tmp_path: Path) -> None:
                 assert np.array_equal(np.sort(held[k]), states[tick]["twin_id"][owner == k])
             if count == 1:
                 moved.run(15)
-                states[35] = _state(moved)
+                states[45] = _state(moved)
                 assert ShardManifest.read(into / "manifest.json").shards == 1
         folder = into
 
 
 def _cells(position_m: np.ndarray) -> np.ndarray:
     return np.floor(position_m / 2000.0).astype(np.int32)
-
-
-def test_a_killed_shard_restarts_from_the_checkpoint_and_the_gap_is_reported(
-    tmp_path: Path,
-) -> None:
-    """And two runs of one seed on 2 shards (barriers every 3 ticks) end bit for bit the same,
-    one of them despite the kill."""
-    config = _config(2, checkpoint_every_ticks=30, barrier_ticks=3)
-    with ShardCluster(config, checkpoints=tmp_path / "a") as steady:
-        steady.run(48)
-        assert steady.handoffs.twins > 0 and steady.gaps == []
-        expected = _state(steady)
-    with ShardCluster(config, checkpoints=tmp_path / "b") as cluster:
-        cluster.run(45)
-        ray.kill(cluster.actors[1], no_restart=False)
-        cluster.run(3)
-        assert [(g.shard, g.at_tick, g.resumed_tick, g.lost_ticks) for g in cluster.gaps] == [
-            (1, 45, 30, 15)
-        ]
-        assert cluster.tick == 48
-        _assert_same(_state(cluster), expected)
 
 
 def test_a_damaged_manifest_is_refused_clearly(tmp_path: Path) -> None:
@@ -226,40 +244,120 @@ def test_simulate_shards_bad_input_is_refused_before_any_shard_starts(
     assert "is a shard manifest: resume it with --shards N" in capsys.readouterr().err
 
 
-def test_serve_on_two_shards_answers_through_one_front(tmp_path: Path) -> None:
-    """``twin serve --shards 2``'s parts: the shards serve today's endpoints, the front merges
-    them (every twin in its roster, a twin's request answered by its shard), and stopping saves
-    a manifest."""
-    from synthtwin.clients.python import RequestClient, RequestError
-    from synthtwin.engine.app.shard_serve import ShardServing
-    from tests.loopback import loopback
-
+def test_serve_on_two_shards_answers_through_one_front_and_its_gateway(tmp_path: Path) -> None:
+    """``twin serve --shards 2`` (``ShardServing``) at commuting time, twins crossing region
+    edges: the front merges the shards (every twin in its roster, a twin's request answered by
+    its shard); the gateway, attached to the front, lists every twin of both shards (REST) and
+    delivers the crowd over ``/ws``; a late-joining Clone client through the front holds every
+    twin, applies the live stream without an error and hears no twin removed (a handoff is not
+    a despawn); stopping saves a manifest and frees the gateway's port."""
     config = load_config(
-        None, twins=TWINS, seed=SEED, tick_hz=10.0, start=MORNING,
+        None, twins=TWINS, seed=SEED, tick_hz=10.0, time_scale=30.0, start=MORNING,
         serve={"pub_endpoint": loopback(), "router_endpoint": loopback(),
-               "checkpoint": tmp_path / "world.ckpt", "http_enabled": False},
+               "http_port": free_port(), "checkpoint": tmp_path / "world.ckpt"},
         history={"enabled": False}, cluster={"shards": 2},
     )  # fmt: skip
     serving = ShardServing(config)
     runner = threading.Thread(target=serving.run)
     runner.start()
+    port = serving.http.port
     try:
+        roster = _roster_of_both(config.serve.router_endpoint)
+        assert roster == list(range(1, TWINS + 1))
         with RequestClient(config.serve.router_endpoint, timeout_s=20.0) as client:
-            deadline = time.monotonic() + 60
-            roster = {"ids": []}
-            while len(roster["ids"]) < TWINS and time.monotonic() < deadline:
-                time.sleep(0.2)
-                with contextlib.suppress(RequestError):  # until both shards joined the front
-                    roster = client.call("roster")
-            assert sorted(roster["ids"]) == list(range(1, TWINS + 1))
-            twin = client.call("twin", id=int(roster["ids"][-1]))
-            assert twin["id"] == int(roster["ids"][-1])
+            assert client.call("twin", id=roster[-1])["id"] == roster[-1]
+        assert _listed(serving.http.url) == roster
+        asyncio.run(asyncio.wait_for(_crowd_over_ws(serving.http.url, roster), 60))
+        _late_joiner_follows_handoffs(serving, roster)
     finally:
         serving.stop.set()
         runner.join(timeout=60)
     assert not runner.is_alive()
+    assert port_is_free(port)
     manifest = ShardManifest.read(tmp_path / "world.shards" / "manifest.json")
     assert manifest.shards == 2 and manifest.tick == serving.saved.tick > 0
+
+
+def _roster_of_both(router: str) -> list[int]:
+    """The front's roster once both shards joined it (every twin), ids ascending."""
+    with RequestClient(router, timeout_s=20.0) as client:
+        deadline = time.monotonic() + 60
+        roster = {"ids": []}
+        while len(roster["ids"]) < TWINS and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(RequestError):  # until both shards joined the front
+                roster = client.call("roster")
+    return sorted(int(i) for i in roster["ids"])
+
+
+def _listed(url: str) -> list[int]:
+    """GET /api/twins through the gateway (asked again while it starts)."""
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=url, timeout=10.0) as api:
+        while True:
+            try:
+                page = api.get("/api/twins", params={"limit": 500})
+            except httpx.TransportError:  # not listening yet
+                page = None
+            if page is not None and page.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert page is not None and page.status_code == 200, page and page.text
+    assert page.json()["total"] == TWINS
+    return [item["id"] for item in page.json()["items"]]
+
+
+async def _crowd_over_ws(url: str, roster: list[int]) -> None:
+    """/ws: the crowd's snapshot and live messages after it hold every twin of the roster."""
+    async with connect(url.replace("http://", "ws://") + "/ws") as ws:
+        assert (await control(ws, "subscribe", "cell/"))["op"] == "subscribed"
+        await ws.send(request_frame(1, "snapshot"))
+        live: list = []
+        snapshot = (await replies(ws, 1, live))[1]
+        decoder = CrowdDecoder()
+        for payload in snapshot.result["crowd"]:
+            decoder.apply(payload)
+        seen = 0
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            live.append(split_frame(await asyncio.wait_for(ws.recv(), 10.0)))
+        for topic, payload in live:
+            if topic.endswith(b"/crowd") and decoder.apply(payload).seq > snapshot.seq:
+                seen += 1  # raises unknown_base on a lost keyframe
+        assert seen, "no crowd message arrived after the snapshot"
+        ids = np.concatenate([decoder._cells[c].state.ids for c in decoder._cells])
+        assert sorted(ids.tolist()) == roster
+
+
+def _late_joiner_follows_handoffs(serving: ShardServing, roster: list[int]) -> None:
+    """A Clone client joining now sees twins cross region edges (their old shard still
+    publishes them in the new region's cells, which the front ignores), none removed, and
+    every twin held between two handoffs (one in transit is in no cell for about a tick:
+    protocol 16, item 2)."""
+    serve = serving.config.serve
+    metas = zmq.Context.instance().socket(zmq.SUB)
+    metas.setsockopt(zmq.LINGER, 0)
+    metas.connect(serve.pub_endpoint)
+    metas.subscribe(b"meta")
+    removed: list[int] = []
+    with metas, CloneClient(serve.pub_endpoint, serve.router_endpoint, timeout_s=10.0) as sub:
+        front = serving.front.stream
+        crossed = front.foreign_cells
+        deadline = time.monotonic() + 60
+        while front.foreign_cells < crossed + 5 and time.monotonic() < deadline:
+            sub.poll(0.2)
+            while metas.poll(0):
+                removed += meta.decode(metas.recv_multipart()[1]).removed.tolist()
+        assert front.foreign_cells >= crossed + 5
+        assert removed == []  # handed over, never despawned
+        deadline = time.monotonic() + 10
+        while len(sub.crowd().ids) < TWINS and time.monotonic() < deadline:
+            sub.poll(0.05)
+        np.testing.assert_array_equal(sub.crowd().ids, roster)
+        np.testing.assert_array_equal(sub.roster, roster)
+        assert sub.rejected == 0 and front.dropped_deltas == 0
+        stats = sub.requests.call("stats")
+        assert sum(s["twins"] for s in stats["shards"]) == TWINS
 
 
 def test_a_world_too_small_for_its_shards_is_refused_clearly(tmp_path: Path) -> None:
