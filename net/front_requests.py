@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,8 +165,8 @@ class FrontRequests:
         self,
         envelope: list[bytes],
         payload: bytes,
-        down: set[int],
-        unconnected: set[int] = frozenset(),
+        down: Set[int],
+        unconnected: Set[int] = frozenset(),
     ) -> list[ShardCall]:
         """Check a caller's request; answer it (``replies``) or return the shard calls it
         needs. ``down``: the shards silent for too long; ``unconnected``: those a call cannot be
@@ -205,8 +205,8 @@ class FrontRequests:
         self,
         envelope: list[bytes],
         req: request.Request,
-        down: set[int],
-        unconnected: set[int],
+        down: Set[int],
+        unconnected: Set[int],
         now: float,
     ) -> list[ShardCall]:
         op = req.op
