@@ -203,7 +203,7 @@ class TwinItem(_Result):
     )
     pos_m: tuple[float, float] | None = Field(
         description="x east, y north, m: the last published record dead-reckoned to the "
-        "newest record's time (protocol 6.1); null as for activity"
+        "snapshot's time (protocol 6.1); null as for activity"
     )
 
 
@@ -636,8 +636,8 @@ def _twin_routes(app: FastAPI, requests: CallerRequests) -> None:
         ] = None,
     ) -> dict[str, Any]:
         """List and search the twins, ids ascending, a page at a time (no health data)."""
-        roster, crowd = await _roster_and_crowd(requests.of(caller))
-        return _page_of(roster, crowd, offset, limit, q, activity)
+        roster, crowd, t_s = await _roster_and_crowd(requests.of(caller))
+        return _page_of(roster, (crowd, t_s), offset, limit, q, activity)
 
     @app.get("/api/twins/{twin_id}", response_model=TwinDetail,
              responses={**_errors(404), **ROLE_ERRORS}, tags=["twins"])  # fmt: skip
@@ -855,17 +855,18 @@ def _page(app: FastAPI) -> None:
 
 def _page_of(
     roster: dict[str, Any],
-    crowd: Crowd,
+    crowd: tuple[Crowd, float],
     offset: int,
     limit: int,
     q: str | None,
     activity: str | None,
 ) -> dict[str, Any]:
-    """The ``TwinPage`` of the twins in ``roster`` that match ``q`` and ``activity``."""
+    """The ``TwinPage`` of the twins in ``roster`` that match ``q`` and ``activity``; ``crowd``:
+    the snapshot's crowd and its sim time, s."""
     names = [name.lower() for name in roster["activities"]]
     ids = np.asarray(roster["ids"], dtype=np.int64)
     cells = np.asarray(roster["cells"]).reshape(-1, 2)
-    codes, pos_m = _join_crowd(ids, crowd)
+    codes, pos_m = _join_crowd(ids, *crowd)
     keep = np.ones(ids.size, bool)
     if activity is not None:
         if activity.lower() not in names:
@@ -1061,28 +1062,31 @@ def _ints(values: Any) -> list[int]:
     return [int(v) for v in np.asarray(values).ravel()]
 
 
-async def _roster_and_crowd(requests: AsyncRequestClient) -> tuple[dict[str, Any], Crowd]:
-    """The ``roster`` result and the crowd of a ``snapshot``, answered at the same tick when
-    possible (a spawn or despawn between them would make the roster and the crowd disagree);
-    joined as every Clone client joins (``Replica.join``)."""
+async def _roster_and_crowd(
+    requests: AsyncRequestClient,
+) -> tuple[dict[str, Any], Crowd, float]:
+    """The ``roster`` result, the crowd of a ``snapshot`` and the snapshot's sim time, s,
+    answered at the same tick when possible (a spawn or despawn between them would make the
+    roster and the crowd disagree); joined as every Clone client joins (``Replica.join``)."""
     for _ in range(CONSISTENT_TRIES):
         roster, snapshot = await requests.exchange(join_calls(None))
         if roster.tick == snapshot.tick:
             break
     replica = Replica()
     replica.join(roster, snapshot)
-    return result_of(roster), replica.crowd()
+    return result_of(roster), replica.crowd(), snapshot.t_s
 
 
-def _join_crowd(ids: np.ndarray, crowd: Crowd) -> tuple[np.ndarray, np.ndarray]:
+def _join_crowd(ids: np.ndarray, crowd: Crowd, t_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Activity codes ``(N,) int64`` (-1: not on the crowd stream yet) and positions ``(N, 2)
-    float64`` of the twins ``ids`` (ascending) in ``crowd``, dead-reckoned to its newest record's
-    time (a traveller going straight is in no crowd delta: protocol 6.1)."""
+    float64`` of the twins ``ids`` (ascending) in ``crowd``, dead-reckoned to the snapshot's sim
+    time ``t_s`` (a traveller going straight is in no crowd delta for up to a keyframe period,
+    and nor is any other twin then: the newest record's time can be that old; protocol 6.1)."""
     codes = np.full(ids.size, -1, np.int64)
     pos_m = np.full((ids.size, 2), math.nan)
     rows = crowd.rows(ids)
     hit = rows >= 0
     codes[hit] = crowd.activity[rows[hit]]
     if hit.any():
-        pos_m[hit] = crowd.position_at(crowd.sample_t_s.max())[rows[hit]]
+        pos_m[hit] = crowd.position_at(t_s)[rows[hit]]
     return codes, pos_m
