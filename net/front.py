@@ -78,6 +78,7 @@ from synthtwin.net.zap import HEALTH_DOMAIN, MAIN_DOMAIN, ZapHandler
 
 __all__ = [
     "JOIN_AFTER_S",
+    "LATE_S",
     "POLL_MS",
     "SILENT_S",
     "Front",
@@ -99,6 +100,10 @@ its requests fail at once."""
 JOIN_AFTER_S = 0.2
 """Wall seconds after connecting to a shard before asking its snapshot if it published nothing
 yet (a paused shard publishes only its ``meta`` heartbeat)."""
+LATE_S = 2.0
+"""Wall seconds after a join during which a message older than its snapshot is taken as sent
+before it (the PUB's delivery behind the DEALER's reply), not as a restart (a restarted shard
+rebuilds its world first: seconds)."""
 MAX_BUFFERED = 100_000
 """Messages of a joining shard kept until its snapshot arrives (older ones are dropped)."""
 FRONT_TOPICS = (b"cell/", topics.META_TOPIC)
@@ -178,9 +183,10 @@ class _Shard:
         joined: whether its snapshot was applied (else its messages wait in ``buffer``).
         joins: how many times it was joined (more than once: it restarted).
         join_due_s: when to ask its snapshot if it published nothing yet.
-        behind: joined, but nothing newer than its snapshot came on its PUB yet: a message at
-            or before the snapshot's seq is one its PUB sent before the snapshot (the reply came
-            first, on the DEALER), which the snapshot holds, not a restart.
+        behind_until_s: until when, nothing newer than its snapshot having come on its PUB
+            since the join, a message at or before the snapshot's seq is one its PUB sent
+            before the snapshot (the reply came first, on the DEALER), which the snapshot
+            holds, not a restart (``LATE_S``).
     """
 
     index: int
@@ -194,7 +200,7 @@ class _Shard:
     join_due_s: float = 0.0
     joining: bool = False
     joins: int = 0
-    behind: bool = False
+    behind_until_s: float = 0.0
     buffer: deque = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED))
 
     def silent_s(self, now_s: float) -> float:
@@ -447,7 +453,7 @@ class Front:
             if not is_int(seq):  # not a shard's envelope: its seq orders nothing
                 self.malformed += 1
                 continue
-            if shard.joined and seq <= shard.last_seq and shard.behind:
+            if shard.joined and seq <= shard.last_seq and shard.heard_s < shard.behind_until_s:
                 continue  # sent before the snapshot that holds it
             if shard.joined and seq <= shard.last_seq:  # restarted: seqs begin anew
                 log.warning("shard %d restarted (seq %d after %d): joining it again",
@@ -458,7 +464,7 @@ class Front:
                 shard.buffer.append((topic, env))
                 shard.join_due_s = min(shard.join_due_s, shard.heard_s)
                 continue
-            shard.last_seq, shard.behind = seq, False
+            shard.last_seq, shard.behind_until_s = seq, 0.0
             self._publish(self._receive(shard.index, topic, env))
 
     def _receive(self, shard: int, topic: bytes, env: dict) -> list[Message]:
@@ -551,11 +557,11 @@ class Front:
             self._publish(self._receive(shard.index, topic, env))
         shard.last_seq, shard.joined, shard.joining = snapshot.seq, True, False
         shard.joins += 1
-        shard.behind = True
+        shard.behind_until_s = time.monotonic() + LATE_S
         while shard.buffer:
             topic, env = shard.buffer.popleft()
             if env["seq"] > shard.last_seq:
-                shard.last_seq, shard.behind = env["seq"], False
+                shard.last_seq, shard.behind_until_s = env["seq"], 0.0
                 self._publish(self._receive(shard.index, topic, env))
         log.info("joined shard %d at its seq %d", shard.index, snapshot.seq)
 
