@@ -171,23 +171,31 @@ class ChatRequests:
     def _read_queued(self) -> list[ChatDone]:
         """Read the twins of up to ``READS_PER_POLL`` queued chats (oldest first, in one read of
         today's record) and start reading their past; the chats whose twin is gone since, as
-        ``unknown_twin`` errors."""
+        ``unknown_twin`` errors, and all of them as ``internal`` errors if the read fails (their
+        callers would wait for ever, the server keeping their envelopes)."""
         chats = [self._queued.popleft() for _ in range(min(READS_PER_POLL, len(self._queued)))]
         gone = [c for c in chats if not self._alive(c[1])]
         chats = [c for c in chats if c not in gone]
-        twins = read_twins(self.world, [c[1] for c in chats], self.today) if chats else []
+        refused = [self._refuse(c[0], reply.UNKNOWN_TWIN, f"twin {c[1]} does not exist")
+                   for c in gone]  # fmt: skip
+        try:
+            twins = read_twins(self.world, [c[1] for c in chats], self.today) if chats else []
+        except Exception as err:  # noqa: BLE001 - popped, so answered now or never
+            log.exception("the twins of chats %s could not be read", [c[0] for c in chats])
+            text = f"{type(err).__name__}: {clip(err)}"
+            return refused + [self._refuse(c[0], reply.INTERNAL, text) for c in chats]
         for (ticket, twin_id, message, cid), twin in zip(chats, twins, strict=True):
             past = self._read_past(twin_id)
             if past is None:
                 self.service.submit(ticket, twin, message, cid)
             else:
                 self._reading.append(_Reading(ticket, twin, message, cid, past))
-        refused = []
-        for ticket, twin_id, _, _ in gone:
-            del self._asked[ticket]
-            error = ReplyError(reply.UNKNOWN_TWIN, f"twin {twin_id} does not exist")
-            refused.append(ChatDone(ticket, None, error))
         return refused
+
+    def _refuse(self, ticket: int, code: str, message: str) -> ChatDone:
+        """A chat answered with an error before it reached the worker."""
+        del self._asked[ticket]
+        return ChatDone(ticket, None, ReplyError(code, message))
 
     def _alive(self, twin_id: int) -> bool:
         try:

@@ -213,6 +213,37 @@ def test_a_burst_is_read_a_few_chats_a_poll_and_a_twin_gone_meanwhile_is_unknown
         service.close()
 
 
+def test_chats_whose_twins_cannot_be_read_are_answered_internal_not_lost(sim, caplog):
+    """A chat is taken off the queue before its twin is read: a read that fails answers each
+    such chat ``internal`` (it was lost: its caller waited for ever and the server kept its
+    envelope), and the next chats are read as usual."""
+    service = ChatService()
+    broken = [True]
+
+    def today(rows):
+        if broken[0]:
+            raise ValueError("daily record unreadable")
+        return sim.today(rows)
+
+    chats = ChatRequests(service, sim.world, today)
+    try:
+        twin = int(sim.world.ids[0])
+        tickets = [chats.submit({"id": twin, "message": "hi"}).ticket for _ in range(3)]
+        done = chats.finished()
+        assert [(d.ticket, d.error.code) for d in done] == [(t, "internal") for t in tickets[:2]]
+        assert "ValueError: daily record unreadable" in done[0].error.message
+        assert "could not be read" in caplog.text and chats.pending == 1
+        broken[0] = False
+        deadline = time.monotonic() + TIMEOUT_S
+        while chats.pending and time.monotonic() < deadline:
+            done += chats.finished()
+            time.sleep(0.01)
+        assert done[-1].ticket == tickets[2] and done[-1].error is None
+        assert chats._asked == {}
+    finally:
+        service.close()
+
+
 class _Finished:
     """A deferred source (``ChatRequests``, ``HistoryRequests``) that hands back ``done`` once,
     or raises."""
