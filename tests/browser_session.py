@@ -17,13 +17,14 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from synthtwin.engine import health_query
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.net.auth import Role, TokenStore
@@ -287,6 +288,20 @@ HISTORY_STEP_S = 300
 """Simulated seconds a tick of that run: coarse, so that the week takes seconds of CPU."""
 LEGEND_TIME = "(i) => document.querySelectorAll('{} .u-legend .u-series:first-child .u-value')[i]"
 ROWS = "(n) => document.querySelectorAll('{}').length >= n"
+ONE_DAY_OF_ALERTS = "/last 1 simulated day|at most 0 a query/"
+LIVE_HR = "document.querySelector('#charts .u-series:nth-child(2) .u-value')"
+SIM_TIME_MS = (
+    "Date.parse(document.getElementById('sim-time').textContent.slice(4, 23).replace(' ', 'T')"
+    " + 'Z')"
+)
+"""The header's simulated time ('Mon 2026-03-02 08:00:00') as UTC milliseconds."""
+
+
+def sim_ms(header: str) -> float:
+    """The header's simulated time as ``SIM_TIME_MS`` reads it."""
+    return (
+        datetime.strptime(header[4:23], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp() * 1000
+    )
 
 
 def simulate_store(out: Path) -> Path:
@@ -306,6 +321,19 @@ def simulate_store(out: Path) -> Path:
 def legend_text(page, selector: str, index: int = 0) -> str:
     """The text of the ``index``-th legend time value of the charts under ``selector``."""
     return page.evaluate(f"(i) => ({LEGEND_TIME.format(selector)})(i).textContent", index)
+
+
+def too_many_alerts(page) -> str:
+    """The alerts panel's counts once the server (in this process) answers at most 0 alerts a
+    query: the page asks over fewer days, down to one, and says which (or why not)."""
+    limit = health_query.MAX_ALERTS
+    health_query.MAX_ALERTS = 0
+    try:
+        wait_for(page, f"() => {ONE_DAY_OF_ALERTS}.test(document.getElementById('alert-counts')"
+                       ".textContent)", None, 25_000)  # fmt: skip
+        return page.inner_text("#alert-counts")
+    finally:
+        health_query.MAX_ALERTS = limit
 
 
 def history_session(out: Path, url: str) -> dict:
@@ -336,11 +364,10 @@ def history_session(out: Path, url: str) -> dict:
         page.wait_for_timeout(1500)
         (viewer,) = page.evaluate("fetch('/api/viewers').then((r) => r.json())")
         kept = {"shown": page.locator("#d-id").inner_text(), "server": viewer["selected"]}
-        page.wait_for_timeout(3000)  # live samples
+        wait_for(page, f"() => /\\d/.test({LIVE_HR}.textContent)", None, 15_000)  # live samples
         header = page.locator("#sim-time").inner_text()
         live = {"time": legend_text(page, "#charts"), "window": page.inner_text("#live-window"),
-                "hr": page.evaluate("document.querySelector('#charts .u-series:nth-child(2) "
-                                    ".u-value').textContent")}  # fmt: skip
+                "hr": page.evaluate(f"{LIVE_HR}.textContent")}  # fmt: skip
         history = {
             "note": page.inner_text("#history-note"),
             "last_day_time": legend_text(page, "#trend-charts"),
@@ -352,7 +379,7 @@ def history_session(out: Path, url: str) -> dict:
         page.fill("#scale-input", "3600")
         page.click("#scale-form button")
         wait_for(page, "() => document.getElementById('time-scale').textContent === '×3600'")
-        page.wait_for_timeout(3000)
+        wait_for(page, f"(t) => {SIM_TIME_MS} - t > 3600e3", sim_ms(header), 20_000)  # an hour on
         fast = {
             "header": page.locator("#sim-time").inner_text(),
             "time": legend_text(page, "#charts"),
@@ -361,6 +388,7 @@ def history_session(out: Path, url: str) -> dict:
         page.select_option("#pop-group", "sex")
         wait_for(page, "() => /female/.test(document.getElementById('pop-chart').textContent)")
         groups = page.locator("#pop-chart .u-legend .u-series").all_inner_texts()
+        crowded = too_many_alerts(page)
         page.screenshot(path=str(out / "history.png"), full_page=True)
         docs = browser.new_page()
         docs.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -371,7 +399,8 @@ def history_session(out: Path, url: str) -> dict:
         browser.close()
     return {"first_row": list_texts, "alerts": alerts, "twin": twin, "header": header,
             "live": live, "history": history, "kept": kept, "fast": fast, "groups": groups,
-            "docs_operations": operations, "console_errors": errors}  # fmt: skip
+            "crowded": crowded, "docs_operations": operations,
+            "console_errors": [e for e in errors if "status of 422" not in e]}  # fmt: skip
 
 
 def talk(page, messages: list[str]) -> list[dict]:

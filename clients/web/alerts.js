@@ -23,7 +23,7 @@ const RULES = {
 };
 
 const $ = (id) => document.getElementById(id);
-const panel = { twin: null, seq: 0, onTwin: () => {} };
+const panel = { twin: null, seq: 0, days: DAYS, onTwin: () => {} };
 
 /** Start the panel; `onTwin(id)` selects a twin whose id is clicked. */
 export function startAlerts(onTwin) {
@@ -46,20 +46,40 @@ function reload() {
   load().catch(() => {});
 }
 
+/** The alerts of the last `days` simulated days (the server's 30 before the clock is known);
+ * a population too large for one answer (the server's 422: over its alerts a query) is asked
+ * again over half the days, down to one, and the days that fitted are kept for the next time. */
+async function fetchAlerts(twin, days) {
+  const range = clock.nowS === null ? {} : {
+    from: isoDay(dayBefore(clock.nowS, days - 1)), to: isoDay(clock.nowS),
+  };
+  try {
+    return { days, answer: await api(`/api/alerts?${query({ ...range, twin })}`) };
+  } catch (err) {
+    if (err.status !== 422 || days === 1 || clock.nowS === null) throw err;
+    return fetchAlerts(twin, Math.floor(days / 2));
+  }
+}
+
 async function load() {
   if ($("alerts").hidden) return;
   const seq = ++panel.seq;
   const twin = $("alerts-scope").value === "twin" ? panel.twin : null;
-  const range = clock.nowS === null ? {} : {
-    from: isoDay(dayBefore(clock.nowS, DAYS - 1)), to: isoDay(clock.nowS),
-  };
-  const answer = await api(`/api/alerts?${query({ ...range, twin })}`);
+  let days, answer;
+  try {
+    ({ days, answer } = await fetchAlerts(twin, twin === null ? panel.days : DAYS));
+  } catch (err) {
+    if (seq === panel.seq) $("alert-counts").textContent = err.message; // not a silent, stale list
+    throw err;
+  }
   if (seq !== panel.seq) return;
+  if (twin === null) panel.days = days;
   const c = answer.columns;
   const total = Object.values(answer.counts).reduce((a, b) => a + b, 0);
-  $("alert-counts").textContent = total === 0
-    ? `no alerts in the last ${DAYS} simulated days`
-    : Object.entries(answer.counts).map(([rule, n]) => `${n} ${rule.replaceAll("_", " ")}`).join(" · ");
+  const last = `the last ${days} simulated day${days === 1 ? "" : "s"}`;
+  const counts = Object.entries(answer.counts)
+    .map(([rule, n]) => `${n} ${rule.replaceAll("_", " ")}`).join(" · ");
+  $("alert-counts").textContent = total === 0 ? `no alerts in ${last}` : `${last}: ${counts}`;
   const rows = (c.alert_id || []).map((id, i) => i).reverse().slice(0, SHOWN);
   $("alert-rows").replaceChildren(...rows.map((i) => row(c, i)));
 }
