@@ -45,16 +45,17 @@ export function timeChart(box, spec) {
     ],
     bands: spec.bands ?? [],
     axes: [time.xAxis, { size: 60 }], // room for "10,000"
-    hooks: spec.hooks ?? {},
+    hooks: { ...spec.hooks, destroy: [...(spec.hooks?.destroy ?? []), () => resized.disconnect()] },
   };
+  const resized = new ResizeObserver(() => {
+    const width = Math.max(MIN_WIDTH, div.clientWidth);
+    if (width !== plot.width) plot.setSize({ width, height: spec.height });
+  });
   const plot = new uPlot(opts, [[], ...spec.series.map(() => [])], div);
   spec.series.forEach((s, i) => {
     const row = plot.root.querySelectorAll(".u-legend .u-series")[i + 1];
     if (s.band && row) row.style.display = "none";
   });
-  new ResizeObserver(() => {
-    const width = Math.max(MIN_WIDTH, div.clientWidth);
-    if (width !== plot.width) plot.setSize({ width, height: spec.height });
-  }).observe(div);
+  resized.observe(div); // until the chart is destroyed (the population's, on a new grouping)
   return plot;
 }

@@ -61,7 +61,9 @@ function num(x) {
 }
 const $ = (id) => document.getElementById(id);
 
-const view = { twin: null, seq: 0, trends: [], timeline: null, days: [], palette: [], names: [] };
+const view = {
+  twin: null, seq: 0, trends: [], timeline: null, days: [], episodes: [], palette: [], names: [],
+};
 
 /** Colours (`#rrggbb` by activity code) and names of the activities (GET /api/legend). */
 export function setActivities(palette, names) {
@@ -75,7 +77,9 @@ export function showHistory(id) {
   view.seq += 1;
   if (view.trends.length === 0) makeCharts();
   for (const { plot, spec } of view.trends) plot.setData([[], ...spec.series.map(() => [])]);
+  view.episodes = []; // the last twin's bands and their legend go with its heart rate
   view.timeline.setData([[], []]);
+  $("timeline-legend").replaceChildren();
   $("timeline-day").replaceChildren();
   $("history-note").textContent = id === null ? "" : "loading…";
   if (id !== null) refresh().catch(() => {});
@@ -175,7 +179,7 @@ function drawEpisodes(u) {
   ctx.beginPath();
   ctx.rect(left, top, width, height);
   ctx.clip();
-  for (const ep of view.episodes || []) {
+  for (const ep of view.episodes) {
     const x0 = u.valToPos(ep.start, "x", true);
     const x1 = u.valToPos(ep.end, "x", true);
     ctx.fillStyle = (view.palette[ep.activity] ?? "#888888") + BAND_ALPHA;
@@ -187,7 +191,7 @@ function drawEpisodes(u) {
 /** Which colour is which activity in the timeline, with the minutes of each that day. */
 function showEpisodeLegend() {
   const minutes = new Map();
-  for (const ep of view.episodes || []) {
+  for (const ep of view.episodes) {
     minutes.set(ep.activity, (minutes.get(ep.activity) ?? 0) + (ep.end - ep.start) / 60);
   }
   $("timeline-legend").replaceChildren(...[...minutes.entries()].map(([code, m]) => {
