@@ -128,8 +128,8 @@ function bindCamera(video) {
 
 /**
  * Start the video view; it reconnects by itself after a failure or a server restart.
- * `on` holds callbacks: ready() whether to connect now (signed in), selected(id) when a click
- * picked a twin (null: none), vitals(record) for each vitals message of the selected twin (sent to
+ * `on` holds callbacks: ready() whether to connect now (signed in), selected(id) when the server
+ * says which twin is selected (a click on empty ground keeps it), vitals(record) for each vitals message of the selected twin (sent to
  * analysts only), activity(name) when its activity changes.
  */
 export function startVideo(video, status, on = {}) {
