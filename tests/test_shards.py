@@ -137,8 +137,10 @@ def test_one_shard_equals_the_single_process_world() -> None:
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory) -> dict:
     """2 shards (barriers every 3 ticks, a checkpoint at tick 30) run to tick 48; shard 1 is
-    killed there and the world goes back to tick 30 and on to 48 again. The states at 30 and 48
-    (before the kill), the states after it (at 30 and again at 48), the gaps and the folder."""
+    killed there, between two barriers, and Ray restarts it (from the checkpoint) before the
+    next; the next barrier finds it behind and the world goes back to tick 30 and on to 48
+    again. The states at 30 and 48 (before the kill), after it (at 30, and again at 48), the
+    gaps and the folder."""
     folder = tmp_path_factory.mktemp("killed")
     found = {"folder": folder}
     with ShardCluster(_config(2, checkpoint_every_ticks=30, barrier_ticks=3), folder) as cluster:
@@ -147,11 +149,23 @@ def killed(tmp_path_factory) -> dict:
         cluster.run(18)
         found[48], found["handoffs"] = _state(cluster), cluster.handoffs.twins
         ray.kill(cluster.actors[1], no_restart=False)
-        cluster.step(0)  # finds the shard dead: restarted, every shard back at tick 30
+        _until_restarted(cluster.actors[1], at_tick=30)
+        cluster.step(0)  # finds the shard behind: every shard back at tick 30
         found["gaps"], found["back"] = list(cluster.gaps), _state(cluster)
         cluster.run(18)
         found["again"] = _state(cluster)
     return found
+
+
+def _until_restarted(actor, at_tick: int) -> None:
+    """Wait (up to 60 s) until ``actor`` answers from its checkpoint's tick."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            if ray.get(actor.tick.remote(), timeout=5) == at_tick:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the killed shard was not restarted within 60 s")
 
 
 def test_a_killed_shard_restarts_from_the_checkpoint_and_the_gap_is_reported(killed) -> None:
@@ -291,7 +305,8 @@ def _roster_of_both(router: str) -> list[int]:
 
 
 def _listed(url: str) -> list[int]:
-    """GET /api/twins through the gateway (asked again while it starts)."""
+    """GET /api/twins through the gateway (asked again while it starts); one twin's details
+    and the stats answer too."""
     deadline = time.monotonic() + 60
     with httpx.Client(base_url=url, timeout=10.0) as api:
         while True:
@@ -304,6 +319,10 @@ def _listed(url: str) -> list[int]:
             time.sleep(0.2)
     assert page is not None and page.status_code == 200, page and page.text
     assert page.json()["total"] == TWINS
+    with httpx.Client(base_url=url, timeout=10.0) as api:
+        twin = page.json()["items"][-1]["id"]
+        assert api.get(f"/api/twins/{twin}").json()["id"] == twin  # from the shard holding it
+        assert api.get("/api/stats").json()["twins"] == TWINS  # merged over the shards
     return [item["id"] for item in page.json()["items"]]
 
 

@@ -185,17 +185,24 @@ class ShardCluster:
 
         Returns:
             the shards' reports, by shard; after a shard died, those of the step run again from
-            the last checkpoint's tick (``gaps`` says so).
+            the last checkpoint's tick (``gaps`` says so). A shard that died and was restarted
+            between two steps (it answers from its checkpoint's tick) counts as one that died.
         """
         refs = [a.step.remote(ticks, self._inbox[k]) for k, a in enumerate(self.actors)]
         try:
             reports = self._gather(refs)
         except RayActorError as err:
-            self._recover(err)
+            self._recover(self._dead_shard(err))
             return self.step(ticks) if ticks else []
         ticks_now = {r.tick for r in reports}
         if len(ticks_now) != 1:
-            raise ClusterError(f"shards out of lockstep after a barrier: ticks {sorted(ticks_now)}")
+            late = [k for k, r in enumerate(reports) if r.tick != self.tick + ticks]
+            if len(late) != 1:
+                raise ClusterError(
+                    f"shards out of lockstep after a barrier: ticks {sorted(ticks_now)}"
+                )
+            self._recover(late[0], restarted=True)  # its step ran on its reloaded world
+            return self.step(ticks) if ticks else []
         self.tick = ticks_now.pop()
         self._route(reports)
         self.overruns = [r.overruns for r in reports]
@@ -269,10 +276,12 @@ class ShardCluster:
                 "cluster (ray status) and the shard's log"
             ) from None
 
-    def _recover(self, err: RayActorError) -> None:
-        """A shard died: wait for Ray's restart (which reloaded the last manifest), roll every
-        shard back to that tick, record the gap."""
-        dead = self._dead_shard(err)
+    def _recover(self, dead: int, restarted: bool = False) -> None:
+        """Shard ``dead`` died: wait for Ray's restart (which reloaded the last manifest), roll
+        every shard back to that tick (``restarted``: it too, it has stepped since), record the
+        gap."""
+        if restarted:
+            self._gather([self.actors[dead].load.remote()])
         deadline = time.monotonic() + RESTART_TIMEOUT_S
         while True:
             try:
