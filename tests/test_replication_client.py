@@ -1,7 +1,8 @@
 """A client that follows every cell from the start of a live world mirrors it tick after tick,
 also through spawns and despawns (rows swapped: ``CellMembers``, ``RowState``) and at time
 scale 60: every twin once, its activity, and its record dead-reckoned to the tick within
-``DEAD_RECKONING_M`` (protocol 6.1, publisher rule 2, subscriber rule 5)."""
+``DEAD_RECKONING_M`` (protocol 6.1, publisher rule 2, subscriber rule 5); a late joiner (the
+snapshot, then the same stream) holds the very same records."""
 
 from __future__ import annotations
 
@@ -24,13 +25,23 @@ QUIET_S = 0.05
 WAIT_S = 5.0
 
 
-def _drain(sub: zmq.Socket, decoder: CrowdDecoder, states: dict) -> None:
-    """Apply every crowd message that arrived (until the SUB has been quiet ``QUIET_S``)."""
+Client = tuple[CrowdDecoder, dict]
+"""A decoder and the state of each cell it applied, by cell."""
+
+
+def _apply(client: Client, payload: bytes) -> None:
+    state: CrowdState = client[0].apply(payload)
+    client[1][state.cell] = state
+
+
+def _drain(sub: zmq.Socket, clients: list[Client]) -> None:
+    """Apply every crowd message that arrived to each client (until the SUB has been quiet
+    ``QUIET_S``)."""
     while sub.poll(int(QUIET_S * 1000)):
         topic, payload = sub.recv_multipart()
         if topic.endswith(b"/crowd"):  # cell vitals share the prefix
-            state: CrowdState = decoder.apply(payload)
-            states[state.cell] = state
+            for client in clients:
+                _apply(client, payload)
 
 
 def test_a_client_from_the_start_mirrors_the_world_through_spawns_and_despawns() -> None:
@@ -44,7 +55,7 @@ def test_a_client_from_the_start_mirrors_the_world_through_spawns_and_despawns()
     sub.subscribe(b"cell/")
     assert xpub.poll(int(WAIT_S * 1000)) and xpub.recv() == b"\x01cell/"
     sim = build_simulation(config, replicator=publisher)
-    decoder, states = CrowdDecoder(), {}
+    clients: list[Client] = [(CrowdDecoder(), {})]
     rng = np.random.default_rng(5)
     worst_m, moving = 0.0, 0
     try:
@@ -52,11 +63,19 @@ def test_a_client_from_the_start_mirrors_the_world_through_spawns_and_despawns()
             if tick % 5 == 4:  # despawn rows anywhere (swap-removes), spawn new twins
                 sim.despawn(rng.choice(sim.world.ids, 7, replace=False))
                 sim.spawn(3, seed=tick)
+            if tick == 12:  # a late joiner: the snapshot now, then the stream
+                clients.append((CrowdDecoder(), {}))
+                for payload in publisher.snapshot(None):
+                    _apply(clients[-1], payload)
             sim.loop.step()
-            _drain(sub, decoder, states)
+            _drain(sub, clients)
             world = sim.world
             order = np.argsort(world.ids)
-            crowd = merge_cells(states.values())
+            crowd = merge_cells(clients[0][1].values())
+            if len(clients) > 1:
+                late = merge_cells(clients[1][1].values())
+                for name in ("ids", "pos_m", "heading_rad", "speed_mps", "sample_t_s"):
+                    np.testing.assert_array_equal(getattr(late, name), getattr(crowd, name))
             np.testing.assert_array_equal(crowd.ids, world.ids[order])
             np.testing.assert_array_equal(crowd.activity, world["activity"][order])
             at_tick = crowd.position_at(publisher.t_s)
