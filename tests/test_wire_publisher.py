@@ -34,6 +34,7 @@ from synthtwin.net import publisher as publisher_module
 from synthtwin.net.publisher import CellMembers, Publisher
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.wire import CrowdDecoder, crowd, event, meta, reply, topics
+from synthtwin.net.wire.each import EachField, pack_each
 from synthtwin.net.wire.envelope import pack_envelope
 from tests.conftest import MONDAY
 from tests.loopback import loopback
@@ -335,3 +336,21 @@ def test_cell_members_moved_twin_by_twin_equal_a_rebuild():
         assert members.cells[members.row_cell[row]] == tuple(cells[row].tolist())
     assert members.cells_with(np.arange(400) < 10) == {tuple(c) for c in cells[:10].tolist()}
     assert members.of((99, 99)).size == 0
+
+
+@pytest.mark.parametrize("seq", [0, 126, 65534, 2**32 - 2])
+def test_pack_each_is_pack_envelope_of_each_twin(seq):
+    """The spliced per-twin payloads are ``pack_envelope``'s bytes, also where ``seq`` crosses a
+    msgpack integer width (127 -> 128, 65535 -> 65536, 2^32 - 1 -> 2^32) within the batch."""
+    ids = np.array([3, 9, 20], "<u4")
+    rot = np.arange(3 * 2 * 3, dtype="<u2").reshape(3, 2, 3)
+    fields = [EachField("ids", "<u4", [1], ids.tobytes(), 4),
+              EachField("rot", "<u2", [1, 2, 3], rot.tobytes(), 12)]  # fmt: skip
+    expected = [
+        pack_envelope("pose", 7, seq + i, 2.25, {
+            "ids": {"dtype": "<u4", "shape": [1], "data": ids[i : i + 1].tobytes()},
+            "rot": {"dtype": "<u2", "shape": [1, 2, 3], "data": rot[i : i + 1].tobytes()},
+        })
+        for i in range(3)
+    ]  # fmt: skip
+    assert pack_each("pose", 7, seq, 2.25, fields, 3) == expected

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synthtwin.net.wire.arrays import check_ascending, check_rows, pack_array, read_array
+from synthtwin.net.wire.each import EachField, pack_each
 from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
 
 __all__ = [
@@ -138,18 +139,12 @@ def encode_each(msg: PoseMessage) -> list[bytes]:
         ValueError: as ``encode``.
     """
     ids, rot, root_mm = _quantized(msg)
-    fields = [  # name, dtype, shape of one twin, bytes of all, bytes of one
-        ("ids", "<u4", [1], ids.astype("<u4").tobytes(), 4),
-        ("rot", "<u2", [1, *rot.shape[1:]], rot.astype("<u2").tobytes(), rot[0:1].nbytes),
-        ("root", "<i4", [1, 3], root_mm.astype("<i4").tobytes(), 12),
+    fields = [
+        EachField("ids", "<u4", [1], ids.astype("<u4").tobytes(), 4),
+        EachField("rot", "<u2", [1, *rot.shape[1:]], rot.astype("<u2").tobytes(), rot[0:1].nbytes),
+        EachField("root", "<i4", [1, 3], root_mm.astype("<i4").tobytes(), 12),
     ]
-    return [
-        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s, {
-            name: {"dtype": dtype, "shape": shape, "data": data[i * size : (i + 1) * size]}
-            for name, dtype, shape, data, size in fields
-        })
-        for i in range(len(ids))
-    ]  # fmt: skip
+    return pack_each(KIND, msg.tick, msg.seq, msg.t_s, fields, len(ids))
 
 
 def _quantized(msg: PoseMessage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from synthtwin.net.wire.arrays import check_ascending, check_rows, pack_array, read_array
+from synthtwin.net.wire.each import EachField, pack_each
 from synthtwin.net.wire.envelope import Envelope, pack_envelope, unpack_envelope
 from synthtwin.net.wire.errors import BAD_VALUE, WireError
 
@@ -134,15 +135,9 @@ def encode_each(msg: VitalsMessage) -> list[bytes]:
     Raises:
         ValueError: as ``encode``.
     """
-    fields = [(name, dtype, values.tobytes(), values.itemsize)
+    fields = [EachField(name, dtype, [1], values.tobytes(), values.itemsize)
               for name, (values, dtype) in _quantized(msg).items()]  # fmt: skip
-    return [
-        pack_envelope(KIND, msg.tick, msg.seq + i, msg.t_s, {
-            name: {"dtype": dtype, "shape": [1], "data": data[i * size : (i + 1) * size]}
-            for name, dtype, data, size in fields
-        })
-        for i in range(len(msg.ids))
-    ]  # fmt: skip
+    return pack_each(KIND, msg.tick, msg.seq, msg.t_s, fields, len(msg.ids))
 
 
 def _quantized(msg: VitalsMessage) -> dict[str, tuple[np.ndarray, str]]:
