@@ -19,10 +19,10 @@ from synthtwin.engine.app.shard_simulate import run_sharded
 from synthtwin.engine.app.simulate import run_headless
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
-from tests.conftest import ray_session  # noqa: F401  (the run's one Ray, shared with tests/)
+from tests.conftest import ray_session  # noqa: F401  (the worker's one Ray, shared with tests/)
 
 pytest.importorskip("ray")
-pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.usefixtures("ray_session")]
+pytestmark = pytest.mark.usefixtures("ray_session")
 
 BARRIER_TICKS = 15
 """As ``twin simulate --shards`` (``engine.app.cli.SIMULATE_BARRIER_TICKS``)."""

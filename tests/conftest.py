@@ -61,9 +61,9 @@ def week():
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One small local Ray for every test of a test process that needs it (the shards'): its
-    start costs seconds, so it is paid once. Those tests are marked ``xdist_group("ray")``
-    (``--dist loadgroup``) and run on one worker. Already initialised: used as it is."""
+    """One small local Ray for every test of a test process that needs it (the shards', in
+    tests/ and bench/): its start costs seconds, so a test process (an xdist worker) pays it
+    once. Already initialised: used as it is."""
     ray = pytest.importorskip("ray")
     started = not ray.is_initialized()
     if started:

@@ -1,9 +1,9 @@
 """Shards on a real local Ray, every Ray end-to-end test in one module: handoffs bit for bit,
 lockstep, a killed shard restarted with its gap reported, checkpoints resumed on another shard
 count, the sharded headless run's merged output, and ``twin serve --shards 2`` through one
-front (late join, handoffs) with its gateway (REST, ``/ws``). One Ray session (``ray_session``)
-serves the run; the tests keep worlds small and runs short (each shard actor's start is most of
-their time)."""
+front (late join, handoffs) with its gateway (REST, ``/ws``). One Ray (``ray_session``) serves
+each test process; the tests keep worlds small and runs short (each shard actor's start is most
+of their time)."""
 
 from __future__ import annotations
 
@@ -45,11 +45,7 @@ SEED = 5
 MORNING = MONDAY.replace(hour=7)
 """Commuting time: twins cross region edges."""
 
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.xdist_group("ray"),
-    pytest.mark.usefixtures("ray_session"),
-]
+pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("ray_session")]
 
 
 def _config(shards: int, **cluster):
@@ -134,14 +130,12 @@ def test_one_shard_equals_the_single_process_world() -> None:
         _assert_same(_state(cluster), expected)
 
 
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory) -> dict:
+def _killed_run(folder: Path) -> dict:
     """2 shards (barriers every 3 ticks, a checkpoint at tick 30) run to tick 48; shard 1 is
     killed there, between two barriers, and Ray restarts it (from the checkpoint) before the
     next; the next barrier finds it behind and the world goes back to tick 30 and on to 48
     again. The states at 30 and 48 (before the kill), after it (at 30, and again at 48), the
     gaps and the folder."""
-    folder = tmp_path_factory.mktemp("killed")
     found = {"folder": folder}
     with ShardCluster(_config(2, checkpoint_every_ticks=30, barrier_ticks=3), folder) as cluster:
         cluster.run(30)
@@ -168,18 +162,24 @@ def _until_restarted(actor, at_tick: int) -> None:
     raise AssertionError("the killed shard was not restarted within 60 s")
 
 
-def test_a_killed_shard_restarts_from_the_checkpoint_and_the_gap_is_reported(killed) -> None:
+def test_a_killed_shard_restarts_from_the_checkpoint_and_it_resumes_on_other_counts(
+    tmp_path: Path,
+) -> None:
     """The gap names the shard and the ticks lost; the world went back to the checkpoint bit for
-    bit, and ran on to the same state, twins handed over on the way (lockstep replays exactly)."""
+    bit, and ran on to the same state, twins handed over on the way (lockstep replays exactly).
+    Then the checkpoint resumes on another shard count (one run pays for both: shard actors
+    take seconds to start)."""
+    killed = _killed_run(tmp_path / "two")
     assert killed["handoffs"] > 0
     assert [(g.shard, g.at_tick, g.resumed_tick, g.lost_ticks) for g in killed["gaps"]] == [
         (1, 48, 30, 18)
     ]
     _assert_same(killed["back"], killed[30])
     _assert_same(killed["again"], killed[48])
+    _resume_on_other_counts(killed, tmp_path)
 
 
-def test_checkpoints_resume_on_another_shard_count(killed, tmp_path: Path) -> None:
+def _resume_on_other_counts(killed: dict, tmp_path: Path) -> None:
     """2 shards -> checkpoint (tick 30) -> resumed on 1 -> checkpoint (tick 45) -> resumed on 2:
     every twin's every column as checkpointed, each twin on the shard of its region."""
     states, folder = {30: killed[30]}, killed["folder"]
