@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from datetime import timedelta
 
@@ -25,6 +26,7 @@ from synthtwin.engine.alerts import evaluate_day
 from synthtwin.engine.config import AlertsConfig
 from synthtwin.engine.health_store import HealthStore
 from synthtwin.engine.record_queue import Barrier, RecordBatch, RecordQueue
+from synthtwin.engine.timings import RollingTimings
 
 __all__ = ["RecordWriter"]
 
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 TAKE_WAIT_S = 0.5
 """Longest wait of the idle writer for a batch, wall seconds."""
+ALERT_TIMINGS = 64
+"""Closed days whose alert checks ``RecordWriter.timings`` keeps."""
 
 
 class RecordWriter:
@@ -49,6 +53,8 @@ class RecordWriter:
     Attributes:
         written_rows: rows stored so far.
         failed_rows: rows whose write failed (logged).
+        timings: wall time of each check of the alert rules on a closed day (``"alerts"``),
+            over the last ``ALERT_TIMINGS`` days.
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class RecordWriter:
         """Alerts stored and not yet taken for delivery (``take_alerts``), oldest first."""
         self.written_rows = 0
         self.failed_rows = 0
+        self.timings = RollingTimings(ALERT_TIMINGS)
         self.stored_days: deque[np.datetime64] = deque()
         """Days whose daily rows the store now holds (``datetime64[D]``), for the simulation's
         thread to take (``Recorder``: they leave its memory)."""
@@ -135,12 +142,14 @@ class RecordWriter:
         """Check the rules on ``day`` (just closed) and keep its alerts for delivery."""
         if self.alerts is None or not self.alerts.enabled:
             return
+        started = time.perf_counter()
         try:
             with self.store.cursor() as db:
                 found = evaluate_day(db, day, self.alerts, self.minute_s)
         except Exception as err:  # noqa: BLE001 - a failed check must not stop the record
             log.error("the alert rules could not be checked on %s: %s", day, err)
             return
+        self.timings.record("alerts", time.perf_counter() - started)
         if not self.deliver:
             return
         rows = {name: values.tolist() for name, values in found.items()}
