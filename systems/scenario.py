@@ -12,7 +12,8 @@ Time course: a physiological effect rises as ``1 - exp(-t / onset)`` from its st
 as ``exp(-t / offset)`` after its end (a fever breaks within hours, a drug's effect fades as it
 washes out, training's effect on resting heart rate over weeks); behaviour (steps, exercise,
 sleep) changes at the start and end. Overlapping scenarios of a twin add their effects and
-multiply their factors; the shortest sleep limit holds.
+multiply their factors within ``LIMITS`` (stacking cannot go beyond physiology); the shortest
+sleep limit holds.
 
 Effect sizes (``effect``):
 
@@ -56,7 +57,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthtwin.components.scenario import SCENARIO_EFFECTS, Scenario, Scenarios
+from synthtwin.components.scenario import (
+    EXERCISE_FACTOR_RANGE,
+    MAX_CLASSES,
+    SCENARIO_EFFECTS,
+    Scenario,
+    Scenarios,
+)
 from synthtwin.engine.record_queue import RecordBatch
 from synthtwin.engine.schedule import Phase, System, Tick
 from synthtwin.engine.world import World
@@ -86,6 +93,23 @@ METFORMIN_MGDL = 32.0
 METFORMIN_ONSET_S = 2 * S_PER_DAY
 TRAINING_RHR_BPM = 5.0
 TRAINING_ONSET_S, DETRAINING_OFFSET_S = 21 * S_PER_DAY, 14 * S_PER_DAY
+_FEVER_MAX_C = max(FEVER_C.values())
+_SBP_MAX, _DBP_MAX = (MAX_CLASSES * mmhg for mmhg in ANTIHYPERTENSIVE_MMHG)
+LIMITS = {
+    "scenario_hr_bpm": (-TRAINING_RHR_BPM, HR_PER_FEVER_BPM * _FEVER_MAX_C + TRAINING_RHR_BPM),
+    "scenario_sbp_mmhg": (-_SBP_MAX, _SBP_MAX),
+    "scenario_dbp_mmhg": (-_DBP_MAX, _DBP_MAX),
+    "scenario_spo2_pct": (0.0, max(SPO2_FALL_PCT.values())),
+    "scenario_temp_c": (0.0, _FEVER_MAX_C),
+    "scenario_glucose_mgdl": (SULFONYLUREA_MGDL, METFORMIN_MGDL),
+    "scenario_exercise_factor": EXERCISE_FACTOR_RANGE,
+    "scenario_lie_in": (0.0, max(ILL_LIE_IN.values())),
+}
+"""Bounds of a twin's summed effects: overlapping scenarios add, but never beyond what the
+strongest scenario of each kind does (two severe illnesses are not a 5 deg C fever, four
+antihypertensives of three classes not a 109 mmHg fall): at most a severe fever with its heart
+rate and SpO2 fall, three drug classes (or their withdrawal), one glucose drug, the widest
+exercise habit and the longest lie-in."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +302,8 @@ class ScenarioSystem(System):
         caps = w["scenario_sleep_cap_h"]
         caps[rows[capped]] = np.inf  # "no cap" (0) before the smallest of the caps is taken
         np.minimum.at(caps, rows[capped], t.sleep_cap_h[chosen][capped])
+        for name, (low, high) in LIMITS.items():
+            np.clip(w[name], low, high, out=w[name])
         self._dirty = True
         return True
 

@@ -297,3 +297,29 @@ def test_a_removed_twin_takes_its_effects_along_and_keeps_its_scenarios(world):
     assert twin in ill and feverish and feverish <= ill - {twin}
     listed = ask(handler, "scenario", action="list", twin=twin).result["scenarios"]
     assert [s["id"] for s in listed] == [started.result["scenario"]["id"]]
+
+
+def test_stacked_scenarios_stay_within_physiology(make_simulation):
+    sim = make_simulation(twins=3, seed=5)
+    twin = int(sim.world.ids[0])
+    scenarios = sim.world.resource(Scenarios)
+    stacked = [("illness", {"severity": "severe"})] * 4 + [
+        ("medication", {"drug": "antihypertensive", "classes": 3}),
+        ("medication", {"drug": "sulfonylurea", "classes": 1}),
+        ("exercise", {"factor": 4.0}),
+    ] * 4  # fmt: skip
+    for kind, args in stacked:  # started long ago: every effect at full strength
+        scenarios.add(twin, kind, -60 * DAY_S, 30 * DAY_S, args)
+    sim.loop.run_ticks(240)  # four hours of minute ticks: the vitals at their targets
+    w, row = sim.world, sim.world.row_of(twin)
+    effects = {name: float(w[name][row]) for name in SCENARIO_EFFECTS.names}
+    assert effects["scenario_temp_c"] == pytest.approx(2.5)  # one severe fever, not four
+    assert effects["scenario_hr_bpm"] == pytest.approx(8.5 * 2.5 + 5.0)  # the bound, not 65
+    assert effects["scenario_spo2_pct"] == pytest.approx(7.0)
+    assert effects["scenario_sbp_mmhg"] == pytest.approx(-3 * 9.1)
+    assert effects["scenario_dbp_mmhg"] == pytest.approx(-3 * 5.5)
+    assert effects["scenario_glucose_mgdl"] == pytest.approx(-43.0)
+    assert effects["scenario_exercise_factor"] == 0.0  # severe illness: none, however keen
+    assert effects["scenario_lie_in"] == pytest.approx(0.07)
+    assert 36.0 < w["core_temp_c"][row] < 41.0 and w["spo2_pct"][row] >= 80.0
+    assert w["sbp_mmhg"][row] > 80.0 and w["dbp_mmhg"][row] > 45.0
