@@ -17,7 +17,8 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
 - ``cell/<ix>/<iy>/vitals`` for each cell at ``vitals_hz`` (cells spread over the ticks);
 - ``twin/<id>/vitals`` and ``twin/<id>/pose`` (24 joint rotations from the clip library) at
   ``twin_hz`` for the twins somebody subscribed to by id (the XPUB socket tells the publisher
-  which topics have subscribers, so unwatched twins cost nothing), and every twin's vitals at
+  which topics have subscribers, so unwatched twins cost nothing; less often once more than
+  ``TWINS_PER_TICK`` a tick would be due), and every twin's vitals at
   ``vitals_hz`` while somebody subscribes to all of ``twin/``;
 - ``twin/<id>/shape`` (body model and SMPL betas) of a twin subscribed to by id in the tick after
   it becomes followed, then at ``vitals_hz`` (the XPUB passes a topic's first subscription only,
@@ -56,7 +57,7 @@ from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import DEAD_RECKONING_M, CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
 
-__all__ = ["MAX_SUBSCRIPTION_MESSAGES", "CellMembers", "Publisher", "TwinFollows"]
+__all__ = ["MAX_SUBSCRIPTION_MESSAGES", "TWINS_PER_TICK", "CellMembers", "Publisher", "TwinFollows"]
 
 CROWD_COLUMNS = ("position_m", "heading_rad", "speed_mps", "activity", "clip", "clip_phase",
                  "clip_blend")  # fmt: skip
@@ -68,6 +69,12 @@ MAX_SUBSCRIPTION_MESSAGES = 10_000
 """(Un)subscription messages read from one XPUB socket per tick, at most."""
 MAX_TRACKED_EXCESS = 100_000
 """Ignored twin subscriptions remembered (so their unsubscriptions are ignored too), at most."""
+TWINS_PER_TICK = 8
+"""Twins followed by id whose vitals and pose one tick publishes, about (ids spread them over
+the ticks): past ``TWINS_PER_TICK * twin_period`` followed twins (24 at the default 10 Hz and 30 Hz
+ticks), each is published less often than ``twin_hz`` (64 twins: every 8 ticks, 3.75 Hz at 30 Hz).
+Each costs ~25 us of the tick (pose sampled, quantized, encoded, sent; 2-core CPU): 64 twins at
+10 Hz cost the tick 1.25x its p99 at 1,000 twins (issue #13), at most 8 a tick stays within 10 %."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d{1,10})/")
 
 
@@ -495,15 +502,14 @@ class Publisher:
         """Cell vitals for the cells due this tick, the followed twins' own vitals, and the
         poses of the twins followed on the main socket."""
         slot = tick_index % self.vitals_period
-        twin_slot = tick_index % self.twin_period
-        followed = self._followed_rows(world, ids, self.vitals_follows, twin_slot)
+        followed = self._followed_rows(world, ids, self.vitals_follows, tick_index)
         if self._vitals_outbox is not None:
             self._publish_cell_vitals(world, ids, slot)
             every = self.vitals_follows.all
             due = np.flatnonzero(ids % self.vitals_period == slot) if every else []
             self._send_twin_vitals(world, ids, np.union1d(due, followed).astype(np.int64))
         if self.pose_follows is not self.vitals_follows:
-            followed = self._followed_rows(world, ids, self.pose_follows, twin_slot)
+            followed = self._followed_rows(world, ids, self.pose_follows, tick_index)
         self._send_poses(world, ids, followed)
 
     def _publish_cell_vitals(self, world: World, ids: np.ndarray, slot: int) -> None:
@@ -514,10 +520,11 @@ class Publisher:
                 self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
 
     def _followed_rows(
-        self, world: World, ids: np.ndarray, follows: TwinFollows, slot: int
+        self, world: World, ids: np.ndarray, follows: TwinFollows, tick_index: int
     ) -> np.ndarray:
-        """Rows of the twins ``follows`` names by id, due this tick (slot ``slot`` of
-        ``twin_period``).
+        """Rows of the twins ``follows`` names by id, due this tick: each every ``twin_period``
+        ticks, or every ``ceil(followed / TWINS_PER_TICK)`` when more are followed, so that a
+        tick publishes the vitals and poses of at most about ``TWINS_PER_TICK`` of them.
 
         Only these get full poses: a wildcard subscription to every twin gets vitals alone, since
         joint rotations travel only for the twins that need them.
@@ -525,7 +532,9 @@ class Publisher:
         if not follows.twins:
             return np.zeros(0, dtype=np.int64)
         watched = np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins))
-        watched = watched[(watched % self.twin_period == slot) & (watched < world.next_twin_id)]
+        period = max(self.twin_period, -(-len(watched) // TWINS_PER_TICK))
+        due = watched % period == tick_index % period
+        watched = watched[due & (watched < world.next_twin_id)]
         alive = watched[np.isin(watched, ids)]
         return world.rows_of(alive) if alive.size else alive
 

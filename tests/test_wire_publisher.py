@@ -31,7 +31,7 @@ from synthtwin.engine.config import SecurityConfig, load_config
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.net import publisher as publisher_module
-from synthtwin.net.publisher import CellMembers, Publisher
+from synthtwin.net.publisher import TWINS_PER_TICK, CellMembers, Publisher
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.wire import CrowdDecoder, crowd, event, meta, reply, topics
 from synthtwin.net.wire.each import EachField, pack_each
@@ -354,3 +354,30 @@ def test_pack_each_is_pack_envelope_of_each_twin(seq):
         for i in range(3)
     ]  # fmt: skip
     assert pack_each("pose", 7, seq, 2.25, fields, 3) == expected
+
+
+def test_many_followed_twins_are_spread_over_more_ticks():
+    """Past ``TWINS_PER_TICK * twin_period`` twins followed by id, a tick publishes about
+    ``TWINS_PER_TICK`` of them and each comes in turn; a few followed keep ``twin_hz``."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)  # twin_period: 1 tick
+    sim = build_simulation(load_config(None, twins=20, seed=4, tick_hz=1.0, start=MONDAY))
+    try:
+        world, ids = sim.world, sim.world.ids
+        for twin in ids[:3].tolist():
+            publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
+        assert sorted(ids[publisher._followed_rows(world, ids, publisher.pose_follows, 5)]) == (
+            sorted(ids[:3].tolist())
+        )
+        for twin in ids[3:].tolist():
+            publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
+        period = -(-len(ids) // TWINS_PER_TICK)
+        due = [ids[publisher._followed_rows(world, ids, publisher.pose_follows, tick)].tolist()
+               for tick in range(period)]  # fmt: skip
+        assert period > 1 and all(0 < len(twins) <= TWINS_PER_TICK for twins in due)
+        assert sorted(twin for twins in due for twin in twins) == sorted(ids.tolist())
+    finally:
+        xpub.close(linger=0)
+        context.term()
+        sim.close()
