@@ -170,7 +170,8 @@ class ServeConfig:
         vitals_hz: how often each cell's vitals (and every twin's, for a subscriber of all
             twins) are published, per wall-clock second.
         twin_hz: how often the vitals and pose of a twin subscribed to by id are published, per
-            wall-clock second (the viewer's live charts).
+            wall-clock second (the viewer's live charts); less often while over
+            ``net.publisher.TWINS_PER_TICK`` (8) followed twins would be due in one tick.
         hwm: ZeroMQ high-water mark (messages queued per peer before dropping).
         max_requests_per_tick: requests answered at the start of one tick, at most.
         checkpoint: file the world is saved to soon after start, periodically and at shutdown;
