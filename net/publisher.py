@@ -73,8 +73,9 @@ TWINS_PER_TICK = 8
 """Twins followed by id whose vitals and pose one tick publishes, about (ids spread them over
 the ticks): past ``TWINS_PER_TICK * twin_period`` followed twins (24 at the default 10 Hz and 30 Hz
 ticks), each is published less often than ``twin_hz`` (64 twins: every 8 ticks, 3.75 Hz at 30 Hz).
-Each costs ~25 us of the tick (pose sampled, quantized, encoded, sent; 2-core CPU): 64 twins at
-10 Hz cost the tick 1.25x its p99 at 1,000 twins (issue #13), at most 8 a tick stays within 10 %."""
+Each costs the tick ~0.1 ms (vitals and pose sampled, quantized, encoded, sent; 2-core CPU at
+load average 7-10): 64 followed at 10 Hz (21 a tick) cost the tick 1.25-1.47x its p99 at 1,000
+twins (``bench/test_serve_security_bench.py``, issue #13), 8 a tick 0.89x (p50 +1.2 ms)."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d{1,10})/")
 
 
