@@ -24,6 +24,7 @@ round on 1,000 twins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -75,9 +76,10 @@ def _run(serving: Serving, during) -> None:
         deadline = time.monotonic() + 60
         with httpx.Client(base_url=serving.http.url, timeout=5.0) as api:
             while time.monotonic() < deadline:
-                answer = api.get("/api/stats")
-                if answer.status_code == 200 and answer.json()["tick"] >= 10:
-                    break
+                with contextlib.suppress(httpx.TransportError):  # a loaded gateway still starting
+                    answer = api.get("/api/stats")
+                    if answer.status_code == 200 and answer.json()["tick"] >= 10:
+                        break
                 time.sleep(0.1)
         during()
     finally:

@@ -112,6 +112,9 @@ HEALTH_SUFFIX = b"/vitals"
 CROWD_SUFFIX = b"/crowd"
 POLICY_VIOLATION = 1008
 """WebSocket close code of a connection whose token stopped working."""
+DRAIN_AT_ONCE = 256
+"""Most PUB messages the relay takes from its SUB in one wake-up before it lets the connections'
+send tasks run."""
 _DEFAULTS = SecurityConfig()
 """``[security]``'s defaults, the one place the ``ws_*`` limits' defaults are set."""
 
@@ -347,7 +350,7 @@ class WsRelay:
                 self.keys.apply(raw)
             raw.connect(self.health_endpoint if health else self.pub_endpoint)
             sock = self._subs[health] = zmq.asyncio.Socket.from_socket(raw)
-            self._readers.append(asyncio.ensure_future(self._read(sock, health)))
+            self._readers.append(asyncio.ensure_future(self._read(sock, raw, health)))
         return sock
 
     def _sockets_for(self, prefix: bytes, role: Role) -> list[bool]:
@@ -379,15 +382,20 @@ class WsRelay:
             self.unsubscribe(conn, prefix)
         self.connections.discard(conn)
 
-    async def _read(self, sock: zmq.asyncio.Socket, health: bool) -> None:
+    async def _read(self, sock: zmq.asyncio.Socket, raw: zmq.Socket, health: bool) -> None:
+        """Deliver what ``sock`` receives: one awaited message, then those already queued, read
+        from ``raw`` (the same socket, unawaited). A tick publishes a burst of cells; awaiting each
+        cost an event-loop round trip, and the last cell waited for all of them."""
         while True:
             try:
-                frames = await sock.recv_multipart(copy=True)
+                batch = [await sock.recv_multipart(copy=True)]
+                while len(batch) < DRAIN_AT_ONCE and raw.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                    batch.append(raw.recv_multipart(zmq.NOBLOCK))
             except zmq.ZMQError:
                 return
-            if len(frames) != 2 or len(frames[0]) > MAX_TOPIC_BYTES:
-                continue
-            self.deliver(frames[0], frames[1], health)
+            for frames in batch:
+                if len(frames) == 2 and len(frames[0]) <= MAX_TOPIC_BYTES:
+                    self.deliver(frames[0], frames[1], health)
 
     def deliver(self, topic: bytes, payload: bytes, health: bool = False) -> None:
         """Queue one PUB message for every connection that wants it (one framed copy); one

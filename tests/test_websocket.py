@@ -23,6 +23,7 @@ from synthtwin.engine.app.serve import Serving
 from synthtwin.net.auth import Role
 from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.websocket import (
+    DRAIN_AT_ONCE,
     CrowdCache,
     Outbox,
     WsRelay,
@@ -515,3 +516,38 @@ def test_the_longest_prefix_fits_the_server_s_subscription_messages(serving):
                 assert received >= 5, f"the stream stopped after a long prefix's {op}"
 
     run(stream_goes_on())
+
+
+def test_the_relay_delivers_a_burst_whole_and_in_order():
+    """A burst larger than one wake-up's drain (``DRAIN_AT_ONCE``) queued on the relay's SUB
+    before it reads: every message reaches the connection once, in order."""
+    burst = DRAIN_AT_ONCE * 2 + 7
+
+    async def relay_burst() -> None:
+        endpoint = loopback()
+        with zmq.Context() as ctx, ctx.socket(zmq.PUB) as pub:
+            pub.setsockopt(zmq.LINGER, 0)
+            pub.bind(endpoint)
+            relay = WsRelay(endpoint, context=ctx)
+            conn = _Connection(Role.VIEWER, Outbox(max_bytes=1 << 24))
+            relay.connections.add(conn)
+            relay.subscribe(conn, b"cell/")
+            try:
+                probe = time.monotonic() + 5  # the subscription reaches the PUB (slow joiner)
+                while not conn.outbox.items and time.monotonic() < probe:
+                    pub.send_multipart([b"cell/probe", b"p"])
+                    await asyncio.sleep(0.01)
+                for i in range(burst):  # all queued before the relay's reader runs again
+                    pub.send_multipart([b"cell/0/0/crowd", b"%d" % i])
+                got: list[bytes] = []
+                deadline = time.monotonic() + 5
+                while len(got) < burst and time.monotonic() < deadline:
+                    item = await asyncio.wait_for(conn.outbox.get(), 5)
+                    topic, payload = split_frame(item[0])
+                    if topic != b"cell/probe":
+                        got.append(payload)
+                assert got == [b"%d" % i for i in range(burst)]
+            finally:
+                await relay.close()
+
+    run(relay_burst())
