@@ -23,10 +23,11 @@ the twins are split into B = floor(W / dt_s) contiguous blocks, and each tick ac
 block, round robin, over the simulated seconds since that block's last pass (at most W), with its
 values at the tick's end, as a ``[sim.every]`` divisor would but spread evenly over the ticks: the
 pass costs 1/B of a whole one every tick. At midnight (and when the twin count or B changes)
-every block is brought up to the tick's end first, so days still close whole. B = 1 (ticks of W
-or longer: headless, fast time scales) is the exact tick-by-tick pass. Error bounds, per twin and
-day, against the tick-by-tick pass (``tests/test_health_window.py`` checks each; W = 1 s by
-default, so each is a second or two of a day):
+every block is brought up to the tick's end first, so days still close whole; after a spawn or
+despawn (which swap-moves rows between blocks) every twin is, from its own window's start.
+B = 1 (ticks of W or longer: headless, fast time scales) is the exact tick-by-tick pass. Error
+bounds, per twin and day, against the tick-by-tick pass (``tests/test_health_window.py`` checks
+each; W = 1 s by default, so each is a second or two of a day):
 - ``steps``, ``energy_kcal`` (the physiology system's own totals) and the covered time: exact.
 - ``min_<category>``: at most k W / 60 min, k the twin's activity changes that day (each window
   goes whole to the category at its end).
@@ -227,12 +228,18 @@ class HealthSystem(System):
         """The day being aggregated, in whole days since the start date."""
         self.category = activity_table().category.astype(np.int64)
         self.blocks = Blocks()
+        self._layout: tuple[int, np.ndarray] | None = None
+        """(columns version, twin ids by row) at the last run: rows moved since when it differs."""
 
     def run(self, tick: Tick) -> None:
         end_s = tick.t_s + tick.dt_s
         count = max(1, int(self.window_s / tick.dt_s + 1e-9))
         closes = tick.end_day_index != self.day_index
-        if closes or (count, self.world.n) != (len(self.blocks.done_s), self.blocks.twins):
+        moved = self._layout is not None and self._layout[0] != self.world.columns.version
+        if moved and len(self.blocks.done_s) > 1:
+            self._catch_up_moved(tick)
+            self.blocks = Blocks([end_s] * count, twins=self.world.n)
+        elif closes or (count, self.world.n) != (len(self.blocks.done_s), self.blocks.twins):
             self._catch_up(tick)
             self.blocks = Blocks([end_s] * count, twins=self.world.n)
         else:
@@ -243,6 +250,30 @@ class HealthSystem(System):
         if closes:
             self._close_day()
             self.day_index = tick.end_day_index
+        if self._layout is None or self._layout[0] != self.world.columns.version:
+            self._layout = (self.world.columns.version, self.world.ids.copy())
+
+    def _catch_up_moved(self, tick: Tick) -> None:
+        """Every twin up to ``tick``'s end from its own block's time after spawns or despawns
+        (which swap rows between blocks): a twin is found by id in the last run's rows; a new
+        one is accumulated over the whole tick, as the tick-by-tick pass does."""
+        old_ids, ids = self._layout[1], self.world.ids
+        end_s = tick.t_s + tick.dt_s
+        since = np.full(ids.size, tick.t_s)
+        if old_ids.size:
+            count, twins = len(self.blocks.done_s), self.blocks.twins
+            order = np.argsort(old_ids)
+            old_row = order[np.minimum(np.searchsorted(old_ids[order], ids), old_ids.size - 1)]
+            block = np.searchsorted(np.arange(count) * twins // count, old_row, side="right") - 1
+            known = old_ids[old_row] == ids
+            since[known] = np.asarray(self.blocks.done_s)[block[known]]
+        for start_s in np.unique(since[since < end_s]):
+            rows = np.flatnonzero(since == start_s)
+            taken = {name: self.world[name][rows] for name in {*self.reads, *self.writes}}
+            window = replace(tick, t_s=float(start_s), dt_s=end_s - float(start_s))
+            self._accumulate(window, taken.__getitem__, accumulate_day_serial)
+            for name in self.writes:
+                self.world[name][rows] = taken[name]
 
     def _catch_up(self, tick: Tick) -> None:
         """Every block up to ``tick``'s end (the whole tick, before the first partition)."""
@@ -261,21 +292,24 @@ class HealthSystem(System):
         dt_s = tick.t_s + tick.dt_s - start_s
         if n and dt_s > 0.0:
             rows = slice(block * n // count, (block + 1) * n // count)
-            self._accumulate(replace(tick, t_s=start_s, dt_s=dt_s), rows, accumulate_day_serial)
+            self._accumulate(replace(tick, t_s=start_s, dt_s=dt_s), self._view(rows),
+                             accumulate_day_serial)  # fmt: skip
 
     def warmup(self) -> None:
         for kernel in (accumulate_day, accumulate_day_serial):
-            self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0, 0), rows=slice(0, 0), kernel=kernel)
+            self._accumulate(Tick(0, 0.0, 0.0, 0.0, 0, 0, 0), self._view(slice(0, 0)), kernel)
+
+    def _view(self, rows: slice) -> Callable[[str], np.ndarray]:
+        """A column's ``rows``, by name (views: the kernel writes into the world)."""
+        return lambda name: self.world[name][rows]
 
     def _accumulate(
-        self, tick: Tick, rows: slice = slice(None), kernel: Callable[..., None] = accumulate_day
-    ) -> None:
-        """Add ``tick`` to today's aggregates of ``rows`` (all twins by default) with ``kernel``:
-        the parallel pass, or the serial one for a block."""
-
-        def col(name: str) -> np.ndarray:
-            return self.world[name][rows]
-
+        self, tick: Tick, col: Callable[[str], np.ndarray] | None = None,
+        kernel: Callable[..., None] = accumulate_day,
+    ) -> None:  # fmt: skip
+        """Add ``tick`` to today's aggregates of the twins ``col`` gives (column by name; all
+        twins by default) with ``kernel``: the parallel pass, or the serial one for a block."""
+        col = col or self._view(slice(None))
         kernel(
             tick.dt_s, tick.t_s, col("activity"), self.category, int(Activity.SLEEP),
             col("activity_start_s"), col("mets"), REST_MAX_METS, SETTLE_S,
@@ -319,6 +353,7 @@ class HealthSystem(System):
         day = int(state.get("day_index", -1))
         self.day_index = day if day >= 0 else self.world.clock.day_index
         self.blocks = Blocks.load(state.get("blocks"))  # absent: none yet (older checkpoints)
+        self._layout = None
 
 
 def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarray]:
