@@ -353,7 +353,7 @@ class HealthSystem(System):
         day = int(state.get("day_index", -1))
         self.day_index = day if day >= 0 else self.world.clock.day_index
         self.blocks = Blocks.load(state.get("blocks"))  # absent: none yet (older checkpoints)
-        self._layout = None
+        self._layout = (self.world.columns.version, self.world.ids.copy())  # the restored rows
 
 
 def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarray]:
