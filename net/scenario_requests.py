@@ -84,9 +84,16 @@ def check(context: Context, args: dict[str, Any]) -> dict[str, Any]:
         raise ScenarioError(reply.OUT_OF_RANGE, f"field 'args.days' holds {days}, expected "
                             f"more than 0, at most {MAX_DAYS:g}")  # fmt: skip
     start_s = _start_s(context, args)
+    end_s = start_s + days * S_PER_DAY
+    try:
+        _time(context.start, end_s)  # replies and lists name its end
+    except OverflowError:
+        start, last = clip(str(args.get("start", "now"))), f"{datetime.max:%Y-%m-%dT%H:%M:%S}"
+        message = f"field 'args.start' holds {start}, expected a scenario that ends by {last}"
+        raise ScenarioError(reply.OUT_OF_RANGE, message) from None
     checked = kind_args(kind, args)
     return {"action": "start", "twin": twin, "kind": kind, "args": checked,
-            "start_s": start_s, "end_s": start_s + days * S_PER_DAY}  # fmt: skip
+            "start_s": start_s, "end_s": end_s}  # fmt: skip
 
 
 def apply(world: World, command: dict[str, Any]) -> dict[str, Any]:

@@ -117,6 +117,10 @@ def test_scenarios_start_list_and_stop_and_change_the_twin(world):
          "field 'args.start' holds 2026-03-01T00:00:00, expected {now} or later "
          "(simulated now)"),
         ({"action": "stop", "id": 4_000}, "out_of_range", "no scenario 4000"),
+        ({"action": "start", "twin": 1, "kind": "illness", "days": 2,
+          "start": "9999-12-31T00:00:00"}, "out_of_range",
+         "field 'args.start' holds 9999-12-31T00:00:00, expected a scenario that ends by "
+         "9999-12-31T23:59:59"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_refused_with_short_errors_and_change_nothing(world, args, code, message):
