@@ -33,11 +33,11 @@ TICK_HZ = 30
 MINUTE_S = 600.0
 """Simulated seconds between vitals samples: 1.44 million rows a day at 10,000 twins, which the
 writer keeps up with at this time scale on 2 cores."""
-DAY_WALL_S = 24.0
-WINDOW_S = 8.0
+DAY_WALL_S = 10.0
+WINDOW_S = 5.0
 """Wall seconds after a midnight whose ticks are measured (covers the day's store and rules)."""
 SMALL_DAY_WALL_S, SMALL_WINDOW_S = 4.0, 1.5
-PAIRS = 3
+PAIRS = 2
 SMALL_PAIRS = 1
 LIMIT = 1.05
 
