@@ -229,6 +229,8 @@ def test_twin_simulate_puts_a_scenario_file_on_the_run_and_its_alert_fires(tmp_p
          "moderate, severe"),
         ("[[scenario]]\ntwin = 2\nkind = 'illness'\ndays = -1", "days in (0, 366]"),
         ("[[scenario", "not TOML"),
+        ("[[scenario]]\ntwin = 2\nkind = 'illness'\nday = 1e9\ndays = 1",
+         "scenario 1: it would end after 9999-12-31"),
     ],
 )  # fmt: skip
 def test_a_bad_scenario_file_gets_one_clear_line(tmp_path, capsys, text, message):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,4 +87,9 @@ def _checked(world: World, entry: Any, path: Path, number: int) -> tuple:
         raise ConfigError(f"{where}: {err}") from None
     clock = world.clock
     start_s = max(day * S_PER_DAY - clock.start_of_day_s, clock.elapsed_s)
-    return twin, kind, start_s, start_s + days * S_PER_DAY, args
+    end_s = start_s + days * S_PER_DAY
+    try:
+        clock.start + timedelta(seconds=end_s)  # the record and replies name its end
+    except OverflowError:
+        raise ConfigError(f"{where}: it would end after {datetime.max:%Y-%m-%d}") from None
+    return twin, kind, start_s, end_s, args
