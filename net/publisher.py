@@ -75,7 +75,8 @@ the ticks): past ``TWINS_PER_TICK * twin_period`` followed twins (24 at the defa
 ticks), each is published less often than ``twin_hz`` (64 twins: every 8 ticks, 3.75 Hz at 30 Hz).
 Each costs the tick ~0.1 ms (vitals and pose sampled, quantized, encoded, sent; 2-core CPU at
 load average 7-10): 64 followed at 10 Hz (21 a tick) cost the tick 1.25-1.47x its p99 at 1,000
-twins (``bench/test_serve_security_bench.py``, issue #13), 8 a tick 0.89x (p50 +1.2 ms)."""
+twins (``bench/test_serve_security_bench.py``, issue #13), 8 a tick 0.89-1.22x (p50 +1.2-2.1
+ms; load average 6-11)."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d{1,10})/")
 
 
