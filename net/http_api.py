@@ -908,6 +908,10 @@ class History(_Result):
         description="one list per column, one value per row; `day` or `t` (simulated local "
         "time) first; null where a day had no value (a resting HR without awake rest)"
     )
+    scenarios: dict[str, list[float | int | str | None]] = Field(
+        description="the twin's what-if scenarios overlapping the range, by id: scenario_id, "
+        "kind, args (JSON text), start, end (simulated local times), stopped (0 or 1)"
+    )
 
 
 class Timeline(_Result):
@@ -979,7 +983,8 @@ def _history_routes(app: FastAPI, requests: CallerRequests) -> None:
         result = await requests.of(caller).call(
             "history", query="history", id=twin_id, resolution=resolution, **args
         )
-        return {**result, "columns": _lists(result["columns"])}
+        return {**result, "columns": _lists(result["columns"]),
+                "scenarios": _lists(result["scenarios"])}  # fmt: skip
 
     @app.get("/api/twins/{twin_id}/timeline", response_model=Timeline,
              responses={**_errors(404, 422), **ROLE_ERRORS}, tags=["history"])  # fmt: skip

@@ -338,6 +338,29 @@ def too_many_alerts(page) -> str:
         health_query.MAX_ALERTS = limit
 
 
+def scenario_controls(page) -> dict:
+    """Start a mild illness on the shown twin from the page's form and stop it with its list's
+    button (an operator: the open session's role); the list's texts after each, and once the
+    history is asked again (from the record)."""
+    page.select_option("#scenario-kind", "illness")
+    page.fill("#scenario-days", "2")
+    page.fill("#scenario-args", '{"severity": "mild"}')
+    page.click("#scenario-form button")
+    wait_for(page, ROWS.format("#scenario-rows li button.stop"), 1, 10_000)
+    started = page.locator("#scenario-rows li").all_inner_texts()
+    page.locator("#scenario-rows li button.stop").nth(0).click()
+    wait_for(page, "() => /stopped/.test(document.getElementById('scenario-rows').textContent)")
+    stopped = page.locator("#scenario-rows li").all_inner_texts()
+    page.select_option("#history-days", "14")  # the list from the record (``/history``) now
+    page.select_option("#history-days", "28")
+    page.wait_for_timeout(1000)
+    recorded = page.locator("#scenario-rows li").all_inner_texts()
+    page.evaluate("window.scrollTo(0, 0)")  # the clicks scrolled; no chart under the mouse
+    page.mouse.move(0, 0)
+    return {"started": started, "stopped": stopped, "recorded": recorded,
+            "form_shown": page.is_visible("#scenario-form")}  # fmt: skip
+
+
 def history_session(out: Path, url: str) -> dict:
     """A twin's weeks from the stored record, the day timeline, the alerts panel, the groups,
     the live charts on simulated time at x1 and x3600, and ``/docs`` with no network at all."""
@@ -360,6 +383,7 @@ def history_session(out: Path, url: str) -> dict:
         wait_for(page, "() => /days recorded/.test(document.getElementById('history-note')"
                        ".textContent)", None, 15_000)  # fmt: skip
         wait_for(page, ROWS.format("#timeline-legend li"), 2, 15_000)
+        scenarios = scenario_controls(page)
         wait_for(page, PLAYING, timeout_ms=30_000)
         box = page.locator("#video").bounding_box()
         page.mouse.click(box["x"] + 4, box["y"] + 4)  # the far corner: nobody there
@@ -401,7 +425,7 @@ def history_session(out: Path, url: str) -> dict:
         browser.close()
     return {"first_row": list_texts, "alerts": alerts, "twin": twin, "header": header,
             "live": live, "history": history, "kept": kept, "fast": fast, "groups": groups,
-            "crowded": crowded, "docs_operations": operations,
+            "crowded": crowded, "docs_operations": operations, "scenarios": scenarios,
             "console_errors": [e for e in errors if "status of 422" not in e]}  # fmt: skip
 
 

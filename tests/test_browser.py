@@ -89,7 +89,8 @@ def test_the_page_signs_in_with_a_token_and_shows_what_the_role_may_see():
 def test_the_page_browses_a_simulated_week_on_simulated_time_and_docs_work_offline():
     """A week simulated headless into a health record (``twin simulate --store``), then served:
     the alerts panel lists what the rules fired (and one is acknowledged), a twin's days are in
-    its history with their baselines and the day timeline, the charts' times are the simulation's
+    its history with their baselines and the day timeline, a scenario is started and stopped
+    from the page and listed, the charts' times are the simulation's
     (at x1 and at x3600), the groups split the population, and ``/docs`` renders Swagger UI with
     no network at all (the namespace has only loopback)."""
     findings = browser_session("--history", timeout_s=420)  # a week to simulate first
@@ -101,6 +102,14 @@ def test_the_page_browses_a_simulated_week_on_simulated_time_and_docs_work_offli
     assert float(history["resting_hr"]) > 30, "the trend legend shows no value"
     assert any(item.startswith("sleep ") for item in history["timeline"]), history["timeline"]
     assert findings["alerts"] and all(a[:10] in days for a in findings["alerts"]), findings
+    scenarios = findings["scenarios"]  # started and stopped from the page (an operator's)
+    assert scenarios["form_shown"], scenarios
+    (started,) = scenarios["started"]
+    assert re.match(r"#1 illness 2026-03-02T08:0\d to 2026-03-04T08:0\d severity=mild", started), (
+        started
+    )
+    assert "(stopped)" in scenarios["stopped"][0] and "Stop" not in scenarios["stopped"][0]
+    assert scenarios["recorded"] == scenarios["stopped"], scenarios  # as the record holds it
     assert f"twin {findings['twin']}" in findings["alerts"][0]
     kept = findings["kept"]  # a click on empty ground keeps the selection, here and on the server
     assert kept == {"shown": str(findings["twin"]), "server": findings["twin"]}, kept

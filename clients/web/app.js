@@ -9,7 +9,7 @@
 import { alertsForTwin, startAlerts } from "./alerts.js";
 import { ApiError, api, hooks } from "./api.js";
 import { timeChart } from "./charts.js";
-import { setActivities, showHistory } from "./history.js";
+import { setActivities, setOperator, showHistory } from "./history.js";
 import { activityText, employmentText, placeText } from "./labels.js";
 import { startPopulation } from "./population.js";
 import { axisSeconds, clock, fromT, span } from "./simclock.js";
@@ -120,6 +120,7 @@ function signedIn(answer) {
   $("who").hidden = answer.open; // open access: nobody signs in or out
   $("role").textContent = answer.role;
   $("controls").hidden = !atLeast("operator");
+  setOperator(atLeast("operator"));
   $("alerts").hidden = !atLeast("analyst");
   $("population").hidden = !atLeast("analyst");
   if (selected !== null) showHealth();

@@ -1,6 +1,8 @@
-// The selected twin's history from the health record (GET /api/twins/{id}/baselines and
-// /timeline, analysts): daily trends over weeks with their rolling baselines, and one day's
-// timeline (activity episodes as coloured bands, heart rate over them).
+// The selected twin's history from the health record (GET /api/twins/{id}/baselines, /history
+// and /timeline, analysts): daily trends over weeks with their rolling baselines, its what-if
+// scenarios shaded over them and listed (operators start and stop them: POST and DELETE
+// /api/twins/{id}/scenarios), and one day's timeline (activity episodes as coloured bands,
+// heart rate over them).
 
 import { api, query } from "./api.js";
 import { timeChart } from "./charts.js";
@@ -12,6 +14,7 @@ const TIMELINE_HEIGHT = 200;
 const REFRESH_MS = 30_000;
 const RHR_BAND_BPM = 10; // the resting_hr_rise alert fires at the 28-day baseline + 10 bpm
 const BAND_ALPHA = "55"; // hex alpha of an activity band over its colour
+const SCENARIO_FILL = "rgba(128, 60, 200, 0.12)"; // a scenario's span on the trend charts
 
 const TRENDS = [
   {
@@ -63,7 +66,15 @@ const $ = (id) => document.getElementById(id);
 
 const view = {
   twin: null, seq: 0, trends: [], timeline: null, days: [], episodes: [], palette: [], names: [],
+  scenarios: [], operator: false,
 };
+
+/** Whether the signed-in role may start and stop scenarios (operator and up). */
+export function setOperator(allowed) {
+  view.operator = allowed;
+  $("scenario-form").hidden = !allowed;
+  showScenarios();
+}
 
 /** Colours (`#rrggbb` by activity code) and names of the activities (GET /api/legend). */
 export function setActivities(palette, names) {
@@ -78,6 +89,8 @@ export function showHistory(id) {
   if (view.trends.length === 0) makeCharts();
   for (const { plot, spec } of view.trends) plot.setData([[], ...spec.series.map(() => [])]);
   view.episodes = []; // the last twin's bands and their legend go with its heart rate
+  view.scenarios = [];
+  showScenarios();
   view.timeline.setData([[], []]);
   $("timeline-legend").replaceChildren();
   $("timeline-day").replaceChildren();
@@ -89,7 +102,9 @@ function makeCharts() {
   const box = $("trend-charts");
   view.trends = TRENDS.map((spec) => ({
     spec,
-    plot: timeChart(box, { ...spec, height: TREND_HEIGHT, withDay: true }),
+    plot: timeChart(box, {
+      ...spec, height: TREND_HEIGHT, withDay: true, hooks: { drawClear: [drawScenarios] },
+    }),
   }));
   view.timeline = timeChart($("timeline-chart"), {
     title: "Heart rate over the day's activities (1/min)",
@@ -100,6 +115,10 @@ function makeCharts() {
   });
   $("history-days").addEventListener("change", () => refresh().catch(() => {}));
   $("timeline-day").addEventListener("change", () => loadDay().catch(() => {}));
+  $("scenario-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    startScenario().catch((err) => { $("scenario-note").textContent = err.message; });
+  });
   setInterval(() => refresh().catch(() => {}), REFRESH_MS);
 }
 
@@ -115,8 +134,13 @@ async function refresh() {
   const twin = view.twin;
   const seq = view.seq;
   if (twin === null || $("health").hidden) return;
-  const answer = await api(`/api/twins/${twin}/baselines?${query(range())}`);
+  const days = query(range());
+  const [answer, history] = await Promise.all([
+    api(`/api/twins/${twin}/baselines?${days}`),
+    api(`/api/twins/${twin}/history?${days}&resolution=day`),
+  ]);
   if (seq !== view.seq) return;
+  view.scenarios = scenarioRows(history.scenarios);
   const c = answer.columns;
   const xs = (c.day || []).map((day) => axisSeconds(`${day}T00:00:00`));
   for (const { plot, spec } of view.trends) {
@@ -130,6 +154,7 @@ async function refresh() {
       ? `28-day trend: ${trend.direction}, ${num(trend.change)} over ${trend.days} days` : "";
   }
   view.days = c.day || [];
+  showScenarios();
   $("history-note").textContent = view.days.length
     ? `${view.days.length} days recorded, ${view.days[0]} to ${view.days.at(-1)}`
     : "nothing recorded yet: a day is recorded as it is lived (or by twin simulate --store)";
@@ -202,4 +227,96 @@ function showEpisodeLegend() {
     li.append(swatch, `${activityText(view.names[code])} ${Math.round(m)} min`);
     return li;
   }));
+}
+
+/** The history reply's `scenarios` columns as rows, with their spans in axis seconds. */
+function scenarioRows(c) {
+  return (c.scenario_id || []).map((id, i) => ({
+    id, kind: c.kind[i], args: c.args[i], start: c.start[i], end: c.end[i],
+    stopped: Boolean(c.stopped[i]), from: axisSeconds(c.start[i]), to: axisSeconds(c.end[i]),
+  }));
+}
+
+/** Show a scenario as the server's reply to a start or stop gives it (the record holds it a
+ * moment later, for the next refresh). */
+function keep(sc) {
+  const [row] = scenarioRows({ scenario_id: [sc.id], kind: [sc.kind],
+    args: [JSON.stringify(sc.args)], start: [sc.start], end: [sc.end], stopped: [sc.stopped] });
+  view.scenarios = [...view.scenarios.filter((other) => other.id !== sc.id), row]
+    .sort((a, b) => a.id - b.id);
+  showScenarios();
+  for (const { plot } of view.trends) plot.redraw(); // its span on the charts
+}
+
+/** uPlot hook: each scenario's span shaded behind a trend chart's lines. */
+function drawScenarios(u) {
+  const { ctx } = u;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  ctx.fillStyle = SCENARIO_FILL;
+  for (const sc of view.scenarios) {
+    const x0 = u.valToPos(sc.from, "x", true);
+    const x1 = u.valToPos(sc.to, "x", true);
+    ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
+  }
+  ctx.restore();
+}
+
+/** The scenario list (kind, span, parameters), with a stop button for operators on each one
+ * not yet over. */
+function showScenarios() {
+  const rows = view.scenarios.map((sc) => {
+    const li = document.createElement("li");
+    li.dataset.scenario = sc.id;
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    const state = sc.stopped ? " (stopped)" : "";
+    li.append(swatch, `#${sc.id} ${sc.kind} ${sc.start.slice(0, 16)} to ${sc.end.slice(0, 16)}`
+      + `${state} ${argsText(sc.args)}`);
+    if (view.operator && !sc.stopped && (clock.nowS === null || sc.to > clock.nowS)) {
+      const stop = document.createElement("button");
+      stop.textContent = "Stop";
+      stop.className = "stop";
+      stop.addEventListener("click", () => stopScenario(sc.id).catch((err) => {
+        $("scenario-note").textContent = err.message;
+      }));
+      li.append(stop);
+    }
+    return li;
+  });
+  $("scenario-rows").replaceChildren(...rows);
+}
+
+/** A scenario's arguments (JSON text) as `name=value, ...`, by name. */
+function argsText(json) {
+  return Object.entries(JSON.parse(json)).sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, value]) => `${name}=${value}`).join(", ");
+}
+
+/** Start the form's scenario on the shown twin, now (POST /api/twins/{id}/scenarios). */
+async function startScenario() {
+  const twin = view.twin;
+  if (twin === null) return;
+  const text = $("scenario-args").value.trim();
+  let args = {};
+  try {
+    args = text ? JSON.parse(text) : {};
+  } catch {
+    throw new Error(`parameters: ${text} is not JSON, e.g. {"severity": "mild"}`);
+  }
+  const body = { ...args, kind: $("scenario-kind").value, days: Number($("scenario-days").value) };
+  const answer = await api(`/api/twins/${twin}/scenarios`,
+    { method: "POST", body: JSON.stringify(body) });
+  $("scenario-note").textContent = `started #${answer.scenario.id}`;
+  keep(answer.scenario);
+}
+
+/** Stop scenario `id` of the shown twin now (DELETE /api/twins/{id}/scenarios/{sid}). */
+async function stopScenario(id) {
+  const answer = await api(`/api/twins/${view.twin}/scenarios/${id}`, { method: "DELETE" });
+  $("scenario-note").textContent = `stopped #${id}`;
+  keep(answer.scenario);
 }
