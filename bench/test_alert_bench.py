@@ -36,7 +36,7 @@ writer keeps up with at this time scale on 2 cores."""
 DAY_WALL_S = 10.0
 WINDOW_S = 5.0
 """Wall seconds after a midnight whose ticks are measured (covers the day's store and rules)."""
-SMALL_DAY_WALL_S, SMALL_WINDOW_S = 4.0, 1.5
+SMALL_DAY_WALL_S, SMALL_WINDOW_S = 5.0, 1.5  # at most 600 simulated s a tick
 PAIRS = 2
 SMALL_PAIRS = 1
 LIMIT = 1.05
