@@ -1,62 +1,19 @@
-"""The chat messages on the wire (``net.wire.chat``): golden vectors (valid, invalid, truncated),
-round trips, and the engine's reply read back as the protocol says."""
+"""The chat messages on the wire (``net.wire.chat``): round trips, and the engine's reply read
+back as the protocol says (the golden vectors: tests/test_golden_sets.py)."""
 
 from __future__ import annotations
-
-import json
-
-import msgpack
-import pytest
 
 from synthtwin.net.chat import ChatEngine, take_snapshot
 from synthtwin.net.wire import event
 from synthtwin.net.wire.chat import (
     ChatArgs,
-    ChatArgsError,
     ChatExchange,
     chat_event,
     read_args,
     read_event,
     read_result,
 )
-from synthtwin.net.wire.errors import WireError
 from tests.conftest import small_simulation
-from tests.golden.chat.make_golden import DECODERS, HERE, build_cases
-from tests.golden.wire.make_golden import assert_current, to_json
-
-CASES = sorted(p.name for p in HERE.glob("*.json"))
-
-
-def test_golden_files_are_current():
-    assert_current(HERE, build_cases())
-
-
-@pytest.mark.parametrize("name", [c for c in CASES if not c.startswith("invalid_")])
-def test_golden_valid(name):
-    doc = json.loads((HERE / name).read_text())
-    data = (HERE / doc["file"]).read_bytes()
-    assert to_json(msgpack.unpackb(data, raw=False)) == doc["payload"]
-    assert to_json(DECODERS[doc["decoder"]](data)) == doc["values"]
-
-
-@pytest.mark.parametrize("name", [c for c in CASES if c.startswith("invalid_")])
-def test_golden_invalid(name):
-    doc = json.loads((HERE / name).read_text())
-    with pytest.raises((WireError, ChatArgsError)) as caught:
-        DECODERS[doc["decoder"]]((HERE / doc["file"]).read_bytes())
-    assert (caught.value.code, caught.value.message) == (
-        doc["error"]["code"],
-        doc["error"]["message"],
-    )
-
-
-def test_every_truncation_raises_only_wire_error():
-    for case in build_cases():
-        if case.name.startswith("invalid_"):
-            continue
-        for end in range(len(case.payload)):
-            with pytest.raises(WireError):
-                DECODERS[case.doc["decoder"]](case.payload[:end])
 
 
 def test_the_engines_reply_reads_back_and_travels_as_an_event():

@@ -1,7 +1,7 @@
 """Golden vectors of the ``chat`` op and ``event/chat`` (``docs/protocol.md``, ``chat``).
 
 Run from the repository root: ``.venv/bin/python -m tests.golden.chat.make_golden``.
-Deterministic; ``tests/test_chat_wire.py`` rebuilds every case in memory and checks the files.
+Deterministic; ``tests/test_golden_sets.py`` rebuilds every case in memory and checks the files.
 
 Each ``.json`` names its payload ``file`` and a ``decoder``: ``chat_request`` (a ``request``
 whose args ``net.wire.chat.read_args`` reads), ``chat_reply`` (a ``reply`` whose result

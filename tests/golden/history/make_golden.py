@@ -1,7 +1,7 @@
 """Golden vectors of the ``history`` op (``docs/protocol.md``, ``history``).
 
 Run from the repository root: ``.venv/bin/python -m tests.golden.history.make_golden``.
-Deterministic; ``tests/test_history_wire.py`` rebuilds every case in memory and checks the files.
+Deterministic; ``tests/test_golden_sets.py`` rebuilds every case in memory and checks the files.
 
 Each ``.json`` names its payload ``file`` and a ``decoder``: ``history_request`` (a ``request``
 whose args ``net.history_requests.parse_query`` accepts; ``values`` are the args) or

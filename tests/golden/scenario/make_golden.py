@@ -1,7 +1,7 @@
 """Golden vectors of the ``scenario`` op (``docs/protocol.md``, ``scenario``).
 
 Run from the repository root: ``.venv/bin/python -m tests.golden.scenario.make_golden``.
-Deterministic; ``tests/test_scenario_wire.py`` rebuilds every case in memory and checks the files.
+Deterministic; ``tests/test_golden_sets.py`` rebuilds every case in memory and checks the files.
 
 Each ``.json`` names its payload ``file`` and a ``decoder``: ``scenario_request`` (a
 ``request`` whose args ``net.scenario_requests.check`` turns into ``values``, the command it
