@@ -70,7 +70,12 @@ from synthtwin.net.front_requests import FrontRequests, ShardCall
 from synthtwin.net.front_stream import REMOVAL_GRACE_S, FrontStream, Message, unpack
 from synthtwin.net.gateway import gateway_keys
 from synthtwin.net.publisher import MAX_SUBSCRIPTION_MESSAGES
-from synthtwin.net.server import MAX_SUBSCRIPTION_BYTES, ServerError, server_keys
+from synthtwin.net.server import (
+    MAX_SUBSCRIPTION_BYTES,
+    ServerError,
+    bound_endpoints,
+    server_keys,
+)
 from synthtwin.net.wire import reply, topics
 from synthtwin.net.wire.curve import CurveKeys, KeyFileError
 from synthtwin.net.wire.fields import is_int
@@ -365,12 +370,7 @@ class Front:
     def endpoints(self) -> dict[str, str]:
         """The bound endpoints (with the actual port when bound to ``:*``); ``health`` only
         with access control."""
-        bound = {"pub": self.pub, "router": self.router, "health": self.health}
-        return {
-            name: sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            for name, sock in bound.items()
-            if sock is not None
-        }
+        return bound_endpoints(self.pub, self.router, self.health)
 
     # -- running -------------------------------------------------------------------------------
 

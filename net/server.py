@@ -81,6 +81,19 @@ def server_keys(keys_dir: Path) -> tuple[bytes, bytes]:
     return public, secret
 
 
+def bound_endpoints(
+    pub: zmq.Socket, router: zmq.Socket, health: zmq.Socket | None
+) -> dict[str, str]:
+    """The endpoints a server (or a front) is bound on, by name (``pub``, ``router`` and, with
+    access control, ``health``), with the actual port when bound to ``:*``."""
+    bound = {"pub": pub, "router": router, "health": health}
+    return {
+        name: sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        for name, sock in bound.items()
+        if sock is not None
+    }
+
+
 class ZmqServer:
     """Binds the PUB (XPUB), ROUTER and, with access control, health PUB endpoints, and serves
     them from the calling thread.
@@ -170,12 +183,7 @@ class ZmqServer:
     def endpoints(self) -> dict[str, str]:
         """The bound endpoints (with the actual port when bound to ``:*``); ``health`` only
         with access control."""
-        bound = {"pub": self.pub, "router": self.router, "health": self.health}
-        return {
-            name: sock.getsockopt_string(zmq.LAST_ENDPOINT)
-            for name, sock in bound.items()
-            if sock is not None
-        }
+        return bound_endpoints(self.pub, self.router, self.health)
 
     def poll(self) -> None:
         """Answer handshakes, track subscriptions and answer waiting requests; never blocks."""
