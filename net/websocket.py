@@ -385,7 +385,9 @@ class WsRelay:
     async def _read(self, sock: zmq.asyncio.Socket, raw: zmq.Socket, health: bool) -> None:
         """Deliver what ``sock`` receives: one awaited message, then those already queued, read
         from ``raw`` (the same socket, unawaited). A tick publishes a burst of cells; awaiting each
-        cost an event-loop round trip, and the last cell waited for all of them."""
+        cost an event-loop round trip, and the last cell waited for all of them. After each
+        batch the loop runs the send tasks: an awaited recv of a message already queued returns
+        without yielding, so without that a flood would be read whole before anybody sent."""
         while True:
             try:
                 batch = [await sock.recv_multipart(copy=True)]
@@ -396,6 +398,7 @@ class WsRelay:
             for frames in batch:
                 if len(frames) == 2 and len(frames[0]) <= MAX_TOPIC_BYTES:
                     self.deliver(frames[0], frames[1], health)
+            await asyncio.sleep(0)
 
     def deliver(self, topic: bytes, payload: bytes, health: bool = False) -> None:
         """Queue one PUB message for every connection that wants it (one framed copy); one

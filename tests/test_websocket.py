@@ -551,3 +551,40 @@ def test_the_relay_delivers_a_burst_whole_and_in_order():
                 await relay.close()
 
     run(relay_burst())
+
+
+def test_the_relay_lets_send_tasks_run_after_each_drain():
+    """A burst already queued on the SUB is read ``DRAIN_AT_ONCE`` messages at a time with the
+    event loop's other tasks run between (an awaited recv of a queued message does not yield)."""
+    burst = DRAIN_AT_ONCE * 2 + 7
+
+    async def relay_burst() -> None:
+        endpoint = loopback()
+        with zmq.Context() as ctx, ctx.socket(zmq.PUB) as pub:
+            pub.setsockopt(zmq.LINGER, 0)
+            pub.bind(endpoint)
+            relay = WsRelay(endpoint, context=ctx)
+            conn = _Connection(Role.VIEWER, Outbox(max_bytes=1 << 24))
+            relay.connections.add(conn)
+            relay.subscribe(conn, b"cell/0/")
+            try:
+                probe = time.monotonic() + 5  # the subscription reaches the PUB (slow joiner)
+                while not conn.outbox.items and time.monotonic() < probe:
+                    pub.send_multipart([b"cell/0/probe", b"p"])
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
+                base = len(conn.outbox.items)
+                for i in range(burst):
+                    pub.send_multipart([b"cell/0/0/crowd", b"%d" % i])
+                time.sleep(0.3)  # the loop blocked: the whole burst reaches the SUB's queue
+                seen: list[int] = []
+                deadline = time.monotonic() + 5
+                while (not seen or seen[-1] < burst) and time.monotonic() < deadline:
+                    await asyncio.sleep(0)
+                    seen.append(len(conn.outbox.items) - base)
+                assert seen[-1] == burst
+                assert any(0 < n < burst for n in seen), f"no task ran during the burst: {seen}"
+            finally:
+                await relay.close()
+
+    run(relay_burst())
