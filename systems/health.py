@@ -267,13 +267,29 @@ class HealthSystem(System):
             block = np.searchsorted(np.arange(count) * twins // count, old_row, side="right") - 1
             known = old_ids[old_row] == ids
             since[known] = np.asarray(self.blocks.done_s)[block[known]]
+        self._accumulate_since(np.arange(ids.size), since, end_s)
+
+    def settle(self, rows: np.ndarray) -> None:
+        """Bring ``rows`` (``(K,)`` int) up to the last run's end from their blocks' windows,
+        before they leave the world whole (a shard handoff, ``World.take_twins``): their
+        aggregates then cover the day so far, and the world they join adds from its next tick.
+        """
+        done_s = np.asarray(self.blocks.done_s)
+        if done_s.size <= 1 or not len(rows):
+            return
+        count, twins = done_s.size, self.blocks.twins
+        block = np.searchsorted(np.arange(count) * twins // count, rows, side="right") - 1
+        self._accumulate_since(np.asarray(rows), done_s[block], float(done_s.max()))
+
+    def _accumulate_since(self, rows: np.ndarray, since: np.ndarray, end_s: float) -> None:
+        """Add each of ``rows`` from its ``since`` (``(K,)`` simulated s) up to ``end_s``."""
         for start_s in np.unique(since[since < end_s]):
-            rows = np.flatnonzero(since == start_s)
-            taken = {name: self.world[name][rows] for name in {*self.reads, *self.writes}}
-            window = replace(tick, t_s=float(start_s), dt_s=end_s - float(start_s))
+            chosen = rows[since == start_s]
+            taken = {name: self.world[name][chosen] for name in {*self.reads, *self.writes}}
+            window = Tick(0, end_s - float(start_s), float(start_s), 0.0, 0, 0, 0)
             self._accumulate(window, taken.__getitem__, accumulate_day_serial)
             for name in self.writes:
-                self.world[name][rows] = taken[name]
+                self.world[name][chosen] = taken[name]
 
     def _catch_up(self, tick: Tick) -> None:
         """Every block up to ``tick``'s end (the whole tick, before the first partition)."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from synthtwin.components.activity import CATEGORIES
+from synthtwin.engine.app.shard import hand_over
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import save_checkpoint
 from synthtwin.systems.health import _MEANS, HealthRecord, HealthSystem
@@ -163,3 +164,18 @@ def test_spawns_and_despawns_keep_every_twins_covered_time_exact(make_simulation
     assert exact["twin_id"].tolist() == spread["twin_id"].tolist()
     covered = [sum(day[f"min_{c}"].astype(float) for c in CATEGORIES) for day in (exact, spread)]
     np.testing.assert_allclose(covered[1], covered[0], atol=FLOAT32_SLACK)
+
+
+def test_twins_handed_over_take_their_whole_day_so_far(make_simulation):
+    """A shard handoff (``engine.app.shard.hand_over``) brings the leaving twins' aggregates up
+    to the last tick from their blocks' windows: the spread pass had left up to W of it undone,
+    which the world they join never adds (it starts them at its next tick)."""
+    sim = make_simulation(twins=30, seed=4, step_s=1.0, health_window_s=4.0)
+    sim.loop.run_ticks(6)
+    assert _health(sim).blocks.done_s == [6.0, 3.0, 4.0, 5.0]  # blocks 1-3 are behind
+    ids = sim.world.ids[::3].copy()
+    before = sim.world["day_covered_s"][sim.world.rows_of(ids)].copy()
+    twins = hand_over(sim, ids)
+    assert (before < 6.0).any()
+    np.testing.assert_allclose(twins.columns["day_covered_s"], 6.0)
+    assert sim.world.n == 30 - ids.size and not np.isin(sim.world.ids, ids).any()

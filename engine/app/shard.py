@@ -49,7 +49,7 @@ from synthtwin.net.front import shard_security
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
 from synthtwin.net.wire.topics import cell_of
-from synthtwin.systems.health import HealthRecord
+from synthtwin.systems.health import HealthRecord, HealthSystem
 
 __all__ = [
     "MANIFEST",
@@ -58,6 +58,7 @@ __all__ = [
     "ShardManifest",
     "ShardSpec",
     "StepReport",
+    "hand_over",
     "town_regions",
 ]
 
@@ -68,6 +69,16 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 KEEP_CHECKPOINTS = 2
 """Checkpoint ticks kept in the folder (the manifest's and the one before)."""
+
+
+def hand_over(sim: Simulation, ids: np.ndarray) -> Twins:
+    """``ids`` taken out of ``sim``'s world whole, their day's health aggregates first brought up
+    to the last tick (the spread pass leaves up to ``health_window_s`` of it for later)."""
+    rows = sim.world.rows_of(ids)
+    for system in sim.schedule.systems:
+        if isinstance(system, HealthSystem):
+            system.settle(rows)
+    return sim.world.take_twins(ids)
 
 
 def town_regions(town: Town, n: int) -> RegionMap:
@@ -267,7 +278,7 @@ class Shard:
                 self.sim.record.batches = []
             for j in range(k + n, manifest.shards, n):  # the files beyond n shards, round robin
                 self._outbox.append(self._lift(folder / manifest.files[j]))
-            self._outbox.append(world.take_twins(self._foreign_ids()))
+            self._outbox.append(hand_over(self.sim, self._foreign_ids()))
         self.restored_tick = manifest.tick
 
     def _build(self, resume: Path | None = None) -> Simulation:
@@ -294,7 +305,7 @@ class Shard:
             record.batches = sorted(
                 record.batches + other.record.batches, key=lambda b: b["day"][0]
             )
-            return other.world.take_twins(other.world.ids.copy())
+            return hand_over(other, other.world.ids.copy())
         finally:
             other.close()
 
@@ -337,7 +348,7 @@ class Shard:
                 vitals.append(sample)
         busy_s = time.perf_counter() - started - put_s
         taken = time.perf_counter()
-        emigrants = Twins.joined([*self._outbox, world.take_twins(self._foreign_ids())])
+        emigrants = Twins.joined([*self._outbox, hand_over(self.sim, self._foreign_ids())])
         self._outbox = []
         handoff_s = put_s + time.perf_counter() - taken
         closed = self.sim.record.batches
