@@ -94,8 +94,9 @@ def test_a_twin_handed_a_to_b_to_a_keeps_every_bit() -> None:
         b.close()
 
 
-def test_two_shards_hand_twins_over_bit_for_bit_in_lockstep() -> None:
-    with ShardCluster(_config(2)) as cluster:
+def test_two_shards_hand_twins_over_bit_for_bit_in_lockstep(tmp_path: Path) -> None:
+    """A checkpoint taken with twins in transit holds them too (in their new shards' files)."""
+    with ShardCluster(_config(2), tmp_path) as cluster:
         assert cluster.regions.n == 2
         handed = None
         for _ in range(120):
@@ -109,6 +110,13 @@ def test_two_shards_hand_twins_over_bit_for_bit_in_lockstep() -> None:
                 handed = moving[0]
                 break
         assert handed is not None, "no twin crossed a region edge in two simulated hours"
+        manifest = cluster.checkpoint()
+        saved = [build_simulation(_config(2), resume=tmp_path / f) for f in manifest.files]
+        try:
+            assert sum(sim.world.n for sim in saved) == TWINS
+        finally:
+            for sim in saved:
+                sim.close()
         cluster.step(0)
         _assert_same(cluster.twins(handed.ids), handed.columns)
         owner = cluster.regions.shard_of_cells(_cells(handed.columns["position_m"]))

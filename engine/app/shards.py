@@ -324,7 +324,8 @@ class ShardCluster:
 
     def checkpoint(self) -> ShardManifest:
         """Every shard's file for the current tick, then the manifest; older ticks beyond
-        ``KEEP_CHECKPOINTS`` are removed.
+        ``KEEP_CHECKPOINTS`` are removed. The twins in transit are put into their shards first
+        (no shard's file holds them while they are in the coordinator's inboxes).
 
         Raises:
             ClusterError: no checkpoint folder was given.
@@ -332,6 +333,7 @@ class ShardCluster:
         """
         if self.checkpoints is None:
             raise ClusterError("no checkpoint folder: start the cluster with one")
+        self.settle()
         files = self._gather([a.save.remote(self.checkpoints) for a in self.actors])
         manifest = ShardManifest(self.tick, self.regions, tuple(files))
         manifest.write(self.checkpoints)
