@@ -526,16 +526,19 @@ class Publisher:
     ) -> np.ndarray:
         """Rows of the twins ``follows`` names by id, due this tick: each every ``twin_period``
         ticks, or every ``ceil(followed / TWINS_PER_TICK)`` when more are followed, so that a
-        tick publishes the vitals and poses of at most about ``TWINS_PER_TICK`` of them.
+        tick publishes the vitals and poses of at most ``TWINS_PER_TICK`` of them: then each
+        twin's turn is its rank among the followed ids (ids alone could all share one turn: a
+        client following every 8th id got all of them in one tick of 8).
 
         Only these get full poses: a wildcard subscription to every twin gets vitals alone, since
         joint rotations travel only for the twins that need them.
         """
         if not follows.twins:
             return np.zeros(0, dtype=np.int64)
-        watched = np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins))
+        watched = np.sort(np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins)))
         period = max(self.twin_period, -(-len(watched) // TWINS_PER_TICK))
-        due = watched % period == tick_index % period
+        turn = watched if period == self.twin_period else np.arange(watched.size)
+        due = turn % period == tick_index % period
         watched = watched[due & (watched < world.next_twin_id)]
         alive = watched[np.isin(watched, ids)]
         return world.rows_of(alive) if alive.size else alive

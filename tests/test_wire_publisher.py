@@ -381,3 +381,27 @@ def test_many_followed_twins_are_spread_over_more_ticks():
         xpub.close(linger=0)
         context.term()
         sim.close()
+
+
+def test_followed_twins_whose_ids_share_a_turn_are_still_spread():
+    """Past ``TWINS_PER_TICK * twin_period`` followed, twins whose ids are all multiples of the
+    period each get their own turn: no tick publishes more than ``TWINS_PER_TICK``."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)  # twin_period: 1 tick
+    sim = build_simulation(load_config(None, twins=120, seed=4, tick_hz=1.0, start=MONDAY))
+    try:
+        world, ids = sim.world, sim.world.ids
+        followed = [twin for twin in ids.tolist() if twin % 4 == 0]  # 30: a turn every 4 ticks
+        for twin in followed:
+            publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
+        period = -(-len(followed) // TWINS_PER_TICK)
+        assert period == 4
+        due = [ids[publisher._followed_rows(world, ids, publisher.pose_follows, tick)].tolist()
+               for tick in range(period)]  # fmt: skip
+        assert all(len(twins) <= TWINS_PER_TICK for twins in due), [len(t) for t in due]
+        assert sorted(twin for twins in due for twin in twins) == sorted(followed)
+    finally:
+        xpub.close(linger=0)
+        context.term()
+        sim.close()
