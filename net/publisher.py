@@ -70,10 +70,10 @@ MAX_SUBSCRIPTION_MESSAGES = 10_000
 MAX_TRACKED_EXCESS = 100_000
 """Ignored twin subscriptions remembered (so their unsubscriptions are ignored too), at most."""
 TWINS_PER_TICK = 8
-"""Twins followed by id whose vitals and pose one tick publishes, at most (their ranks spread
-them over the ticks): past ``TWINS_PER_TICK * twin_period`` followed twins (24 at the default
-10 Hz and 30 Hz ticks), each is published less often than ``twin_hz`` (64 twins: every 8
-ticks, 3.75 Hz at 30 Hz).
+"""Twins followed by id whose vitals and pose one tick publishes, about (their ids, or past the
+threshold their ranks, spread them over the ticks; then at most): past
+``TWINS_PER_TICK * twin_period`` followed twins (24 at the default 10 Hz and 30 Hz ticks), each
+is published less often than ``twin_hz`` (64 twins: every 8 ticks, 3.75 Hz at 30 Hz).
 Each costs the tick ~0.1 ms (vitals and pose sampled, quantized, encoded, sent; 2-core CPU at
 load average 7-10): 64 followed at 10 Hz (21 a tick) cost the tick 1.25-1.47x its p99 at 1,000
 twins (``bench/test_serve_security_bench.py``, issue #13), 8 a tick 0.89-1.22x (p50 +1.2-2.1
