@@ -257,16 +257,9 @@ class HealthSystem(System):
         """Every twin up to ``tick``'s end from its own block's time after spawns or despawns
         (which swap rows between blocks): a twin is found by id in the last run's rows; a new
         one is accumulated over the whole tick, as the tick-by-tick pass does."""
-        old_ids, ids = self._layout[1], self.world.ids
+        ids = self.world.ids
         end_s = tick.t_s + tick.dt_s
-        since = np.full(ids.size, tick.t_s)
-        if old_ids.size:
-            count, twins = len(self.blocks.done_s), self.blocks.twins
-            order = np.argsort(old_ids)
-            old_row = order[np.minimum(np.searchsorted(old_ids[order], ids), old_ids.size - 1)]
-            block = np.searchsorted(np.arange(count) * twins // count, old_row, side="right") - 1
-            known = old_ids[old_row] == ids
-            since[known] = np.asarray(self.blocks.done_s)[block[known]]
+        since = self._done_s_of(ids, tick.t_s)
         self._accumulate_since(np.arange(ids.size), since, end_s)
 
     def settle(self, rows: np.ndarray) -> None:
@@ -274,12 +267,25 @@ class HealthSystem(System):
         before they leave the world whole (a shard handoff, ``World.take_twins``): their
         aggregates then cover the day so far, and the world they join adds from its next tick.
         """
-        done_s = np.asarray(self.blocks.done_s)
-        if done_s.size <= 1 or not len(rows):
+        if len(self.blocks.done_s) <= 1 or not len(rows):
             return
-        count, twins = done_s.size, self.blocks.twins
-        block = np.searchsorted(np.arange(count) * twins // count, rows, side="right") - 1
-        self._accumulate_since(np.asarray(rows), done_s[block], float(done_s.max()))
+        rows = np.asarray(rows)
+        end_s = float(max(self.blocks.done_s))
+        self._accumulate_since(rows, self._done_s_of(self.world.ids[rows], end_s), end_s)
+
+    def _done_s_of(self, ids: np.ndarray, default: float) -> np.ndarray:
+        """``(K,)`` each twin's block's time done, simulated s, found by id in the last run's
+        rows (``default``: a twin not there then)."""
+        old_ids = self._layout[1] if self._layout is not None else np.zeros(0, np.uint32)
+        since = np.full(ids.size, default)
+        if old_ids.size:
+            count, twins = len(self.blocks.done_s), self.blocks.twins
+            order = np.argsort(old_ids)
+            old_row = order[np.minimum(np.searchsorted(old_ids[order], ids), old_ids.size - 1)]
+            block = np.searchsorted(np.arange(count) * twins // count, old_row, side="right") - 1
+            known = old_ids[old_row] == ids
+            since[known] = np.asarray(self.blocks.done_s)[block[known]]
+        return since
 
     def _accumulate_since(self, rows: np.ndarray, since: np.ndarray, end_s: float) -> None:
         """Add each of ``rows`` from its ``since`` (``(K,)`` simulated s) up to ``end_s``."""

@@ -169,13 +169,16 @@ def test_spawns_and_despawns_keep_every_twins_covered_time_exact(make_simulation
 def test_twins_handed_over_take_their_whole_day_so_far(make_simulation):
     """A shard handoff (``engine.app.shard.hand_over``) brings the leaving twins' aggregates up
     to the last tick from their blocks' windows: the spread pass had left up to W of it undone,
-    which the world they join never adds (it starts them at its next tick)."""
+    which the world they join never adds (it starts them at its next tick); a twin is found by
+    id, also after a despawn since the last tick moved the last row into block 0."""
     sim = make_simulation(twins=30, seed=4, step_s=1.0, health_window_s=4.0)
     sim.loop.run_ticks(6)
     assert _health(sim).blocks.done_s == [6.0, 3.0, 4.0, 5.0]  # blocks 1-3 are behind
-    ids = sim.world.ids[::3].copy()
+    last = int(sim.world.ids[-1])
+    sim.world.despawn([int(sim.world.ids[0])])
+    ids = np.union1d(sim.world.ids[::3], [last])
     before = sim.world["day_covered_s"][sim.world.rows_of(ids)].copy()
     twins = hand_over(sim, ids)
     assert (before < 6.0).any()
     np.testing.assert_allclose(twins.columns["day_covered_s"], 6.0)
-    assert sim.world.n == 30 - ids.size and not np.isin(sim.world.ids, ids).any()
+    assert sim.world.n == 29 - ids.size and not np.isin(sim.world.ids, ids).any()
