@@ -344,12 +344,15 @@ class WsRelay:
     def _sub(self, health: bool) -> zmq.asyncio.Socket:
         sock = self._subs.get(health)
         if sock is None:
-            raw = self.context.socket(zmq.SUB)
-            raw.setsockopt(zmq.LINGER, 0)
+            # the asyncio socket owns the handle; ``raw`` is a blocking view of it that owns
+            # nothing (the other way round, the blocking owner's garbage collection after the
+            # handle was closed and reused would close another socket)
+            sock = self._subs[health] = zmq.asyncio.Socket(self.context, zmq.SUB)
+            sock.setsockopt(zmq.LINGER, 0)
             if health or self.curve:
-                self.keys.apply(raw)
-            raw.connect(self.health_endpoint if health else self.pub_endpoint)
-            sock = self._subs[health] = zmq.asyncio.Socket.from_socket(raw)
+                self.keys.apply(sock)
+            sock.connect(self.health_endpoint if health else self.pub_endpoint)
+            raw = zmq.Socket.shadow(sock.underlying)
             self._readers.append(asyncio.ensure_future(self._read(sock, raw, health)))
         return sock
 

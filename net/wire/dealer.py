@@ -212,9 +212,17 @@ class Correlator:
 
 
 def _dealer(
-    context: zmq.Context, endpoint: str, timeout_s: float, curve: CurveKeys | None
+    context: zmq.Context,
+    endpoint: str,
+    timeout_s: float,
+    curve: CurveKeys | None,
+    kind: type[zmq.Socket] = zmq.Socket,
 ) -> zmq.Socket:
-    sock = context.socket(zmq.DEALER)
+    """A DEALER of class ``kind`` (``zmq.asyncio.Socket`` for the asyncio client) that owns its
+    socket: an asyncio socket made by shadowing a blocking one would leave the blocking one as the
+    owner, whose garbage collection, after the handle was closed and reused, closes another
+    socket."""
+    sock = kind(context, zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.SNDTIMEO, max(1, round(timeout_s * 1000)))
     if curve is not None:
@@ -410,8 +418,9 @@ class AsyncRequestClient(_Correlated):
         if self._closed:
             raise ClientClosed("the request client is closed")
         if self._socket is None:
-            raw = _dealer(self._context, self.endpoint, self.timeout_s, self._curve)
-            self._socket = zmq.asyncio.Socket.from_socket(raw)
+            self._socket = _dealer(
+                self._context, self.endpoint, self.timeout_s, self._curve, zmq.asyncio.Socket
+            )
             self._reader = asyncio.ensure_future(self._read(self._socket))
         return self._socket
 
