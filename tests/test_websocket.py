@@ -518,37 +518,45 @@ def test_the_longest_prefix_fits_the_server_s_subscription_messages(serving):
     run(stream_goes_on())
 
 
+@contextlib.asynccontextmanager
+async def relay_on_a_pub(prefix: bytes):
+    """A ``WsRelay`` on a real PUB (loopback) with one viewer connection subscribed to
+    ``prefix``, once the subscription has reached the PUB: yields (pub, connection)."""
+    endpoint = loopback()
+    with zmq.Context() as ctx, ctx.socket(zmq.PUB) as pub:
+        pub.setsockopt(zmq.LINGER, 0)
+        pub.bind(endpoint)
+        relay = WsRelay(endpoint, context=ctx)
+        conn = _Connection(Role.VIEWER, Outbox(max_bytes=1 << 24))
+        relay.connections.add(conn)
+        relay.subscribe(conn, prefix)
+        try:
+            probe = time.monotonic() + 5  # the subscription reaches the PUB (slow joiner)
+            while not conn.outbox.items and time.monotonic() < probe:
+                pub.send_multipart([prefix + b"probe", b"p"])
+                await asyncio.sleep(0.01)
+            yield pub, conn
+        finally:
+            await relay.close()
+
+
 def test_the_relay_delivers_a_burst_whole_and_in_order():
     """A burst larger than one wake-up's drain (``DRAIN_AT_ONCE``) queued on the relay's SUB
     before it reads: every message reaches the connection once, in order."""
     burst = DRAIN_AT_ONCE * 2 + 7
 
     async def relay_burst() -> None:
-        endpoint = loopback()
-        with zmq.Context() as ctx, ctx.socket(zmq.PUB) as pub:
-            pub.setsockopt(zmq.LINGER, 0)
-            pub.bind(endpoint)
-            relay = WsRelay(endpoint, context=ctx)
-            conn = _Connection(Role.VIEWER, Outbox(max_bytes=1 << 24))
-            relay.connections.add(conn)
-            relay.subscribe(conn, b"cell/")
-            try:
-                probe = time.monotonic() + 5  # the subscription reaches the PUB (slow joiner)
-                while not conn.outbox.items and time.monotonic() < probe:
-                    pub.send_multipart([b"cell/probe", b"p"])
-                    await asyncio.sleep(0.01)
-                for i in range(burst):  # all queued before the relay's reader runs again
-                    pub.send_multipart([b"cell/0/0/crowd", b"%d" % i])
-                got: list[bytes] = []
-                deadline = time.monotonic() + 5
-                while len(got) < burst and time.monotonic() < deadline:
-                    item = await asyncio.wait_for(conn.outbox.get(), 5)
-                    topic, payload = split_frame(item[0])
-                    if topic != b"cell/probe":
-                        got.append(payload)
-                assert got == [b"%d" % i for i in range(burst)]
-            finally:
-                await relay.close()
+        async with relay_on_a_pub(b"cell/") as (pub, conn):
+            for i in range(burst):  # all queued before the relay's reader runs again
+                pub.send_multipart([b"cell/0/0/crowd", b"%d" % i])
+            got: list[bytes] = []
+            deadline = time.monotonic() + 5
+            while len(got) < burst and time.monotonic() < deadline:
+                item = await asyncio.wait_for(conn.outbox.get(), 5)
+                topic, payload = split_frame(item[0])
+                if topic != b"cell/probe":
+                    got.append(payload)
+            assert got == [b"%d" % i for i in range(burst)]
 
     run(relay_burst())
 
@@ -559,32 +567,18 @@ def test_the_relay_lets_send_tasks_run_after_each_drain():
     burst = DRAIN_AT_ONCE * 2 + 7
 
     async def relay_burst() -> None:
-        endpoint = loopback()
-        with zmq.Context() as ctx, ctx.socket(zmq.PUB) as pub:
-            pub.setsockopt(zmq.LINGER, 0)
-            pub.bind(endpoint)
-            relay = WsRelay(endpoint, context=ctx)
-            conn = _Connection(Role.VIEWER, Outbox(max_bytes=1 << 24))
-            relay.connections.add(conn)
-            relay.subscribe(conn, b"cell/0/")
-            try:
-                probe = time.monotonic() + 5  # the subscription reaches the PUB (slow joiner)
-                while not conn.outbox.items and time.monotonic() < probe:
-                    pub.send_multipart([b"cell/0/probe", b"p"])
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(0.05)
-                base = len(conn.outbox.items)
-                for i in range(burst):
-                    pub.send_multipart([b"cell/0/0/crowd", b"%d" % i])
-                time.sleep(0.3)  # the loop blocked: the whole burst reaches the SUB's queue
-                seen: list[int] = []
-                deadline = time.monotonic() + 5
-                while (not seen or seen[-1] < burst) and time.monotonic() < deadline:
-                    await asyncio.sleep(0)
-                    seen.append(len(conn.outbox.items) - base)
-                assert seen[-1] == burst
-                assert any(0 < n < burst for n in seen), f"no task ran during the burst: {seen}"
-            finally:
-                await relay.close()
+        async with relay_on_a_pub(b"cell/0/") as (pub, conn):
+            await asyncio.sleep(0.05)
+            base = len(conn.outbox.items)
+            for i in range(burst):
+                pub.send_multipart([b"cell/0/0/crowd", b"%d" % i])
+            time.sleep(0.3)  # the loop blocked: the whole burst reaches the SUB's queue
+            seen: list[int] = []
+            deadline = time.monotonic() + 5
+            while (not seen or seen[-1] < burst) and time.monotonic() < deadline:
+                await asyncio.sleep(0)
+                seen.append(len(conn.outbox.items) - base)
+            assert seen[-1] == burst
+            assert any(0 < n < burst for n in seen), f"no task ran during the burst: {seen}"
 
     run(relay_burst())
