@@ -45,9 +45,8 @@ A twin's "today" (``day_summary`` while the day runs) lags by at most W.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -55,10 +54,11 @@ import pyarrow as pa
 
 from synthtwin.components.activity import CATEGORIES, Activity, activity_table
 from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.spread import SpreadPass, Window
 from synthtwin.engine.world import World
 from synthtwin.kernels.numba.health import accumulate_day, accumulate_day_serial
 
-__all__ = ["DAILY_FIELDS", "Blocks", "HealthRecord", "HealthSystem", "day_summary"]
+__all__ = ["DAILY_FIELDS", "HealthRecord", "HealthSystem", "day_summary"]
 
 REST_MAX_METS = 1.3
 SETTLE_S = 300.0
@@ -165,35 +165,6 @@ class HealthRecord:
         return pa.table({"twin_id": arrays.pop("twin_id"), "day": day, **arrays})
 
 
-@dataclass
-class Blocks:
-    """The spread pass's partition of the twins (module docstring).
-
-    Attributes:
-        done_s: per block, the simulated time its twins are accumulated to; empty before the
-            first run.
-        twins: the twin count the partition splits (block b is rows ``[b n / B, (b + 1) n / B)``).
-        next: the block the next tick accumulates.
-    """
-
-    done_s: list[float] = field(default_factory=list)
-    twins: int = 0
-    next: int = 0
-
-    @classmethod
-    def load(cls, saved: object) -> Blocks:
-        """Blocks from ``asdict``'s form, checked; None: a fresh partition."""
-        if saved is None:
-            return cls()
-        done_s = saved.get("done_s") if isinstance(saved, dict) else None
-        twins, nxt = (saved.get(k) if isinstance(saved, dict) else None for k in ("twins", "next"))
-        if not (isinstance(done_s, list) and done_s and isinstance(twins, int)
-                and isinstance(nxt, int) and 0 <= nxt < len(done_s) and twins >= 0
-                and all(isinstance(t, float) and math.isfinite(t) for t in done_s)):  # fmt: skip
-            raise ValueError(f"health blocks = {str(saved)[:60]}, expected done_s, twins, next")
-        return cls(done_s, twins, nxt)
-
-
 class HealthSystem(System):
     """Accumulates today's aggregates and closes the day into the HealthRecord at midnight."""
 
@@ -222,100 +193,41 @@ class HealthSystem(System):
     def __init__(self, world: World, every: int = 1, window_s: float = 0.0) -> None:
         super().__init__(every)
         self.world = world
-        self.window_s = window_s
-        """W of the spread pass (module docstring), simulated s; 0: every twin every run."""
         self.day_index = world.clock.day_index
         """The day being aggregated, in whole days since the start date."""
         self.category = activity_table().category.astype(np.int64)
-        self.blocks = Blocks()
-        self._layout: tuple[int, np.ndarray] | None = None
-        """(columns version, twin ids by row) at the last run: rows moved since when it differs."""
+        self.spread = SpreadPass(window_s, "health")
 
     def run(self, tick: Tick) -> None:
-        end_s = tick.t_s + tick.dt_s
-        count = max(1, int(self.window_s / tick.dt_s + 1e-9))
         closes = tick.end_day_index != self.day_index
-        moved = self._layout is not None and self._layout[0] != self.world.columns.version
-        if moved and len(self.blocks.done_s) > 1:
-            self._catch_up_moved(tick)
-            self.blocks = Blocks([end_s] * count, twins=self.world.n)
-        elif closes or (count, self.world.n) != (len(self.blocks.done_s), self.blocks.twins):
-            self._catch_up(tick)
-            self.blocks = Blocks([end_s] * count, twins=self.world.n)
-        else:
-            block = self.blocks.next
-            self._accumulate_block(tick, block)
-            self.blocks.done_s[block] = end_s
-            self.blocks.next = (block + 1) % count
+        for window in self.spread.plan(self.world, tick, whole=closes):
+            self._accumulate_window(tick, window)
         if closes:
             self._close_day()
             self.day_index = tick.end_day_index
-        if self._layout is None or self._layout[0] != self.world.columns.version:
-            self._layout = (self.world.columns.version, self.world.ids.copy())
-
-    def _catch_up_moved(self, tick: Tick) -> None:
-        """Every twin up to ``tick``'s end from its own block's time after spawns or despawns
-        (which swap rows between blocks): a twin is found by id in the last run's rows; a new
-        one is accumulated over the whole tick, as the tick-by-tick pass does."""
-        ids = self.world.ids
-        end_s = tick.t_s + tick.dt_s
-        since = self._done_s_of(ids, tick.t_s)
-        self._accumulate_since(np.arange(ids.size), since, end_s)
 
     def settle(self, rows: np.ndarray) -> None:
         """Bring ``rows`` (``(K,)`` int) up to the last run's end from their blocks' windows,
         before they leave the world whole (a shard handoff, ``World.take_twins``): their
         aggregates then cover the day so far, and the world they join adds from its next tick.
         """
-        if len(self.blocks.done_s) <= 1 or not len(rows):
+        for window in self.spread.settle(self.world, rows):
+            self._accumulate_window(None, window)
+
+    def _accumulate_window(self, tick: Tick | None, window: Window) -> None:
+        """Add ``window`` to its twins' aggregates: every twin over ``tick`` with the parallel
+        kernel, a block in place, other rows gathered and scattered back."""
+        if tick is not None and window.whole(self.world.n):
+            self._accumulate(replace(tick, t_s=window.start_s, dt_s=window.dt_s))
             return
-        rows = np.asarray(rows)
-        end_s = float(max(self.blocks.done_s))
-        self._accumulate_since(rows, self._done_s_of(self.world.ids[rows], end_s), end_s)
-
-    def _done_s_of(self, ids: np.ndarray, default: float) -> np.ndarray:
-        """``(K,)`` each twin's block's time done, simulated s, found by id in the last run's
-        rows (``default``: a twin not there then)."""
-        old_ids = self._layout[1] if self._layout is not None else np.zeros(0, np.uint32)
-        since = np.full(ids.size, default)
-        if old_ids.size:
-            count, twins = len(self.blocks.done_s), self.blocks.twins
-            order = np.argsort(old_ids)
-            old_row = order[np.minimum(np.searchsorted(old_ids[order], ids), old_ids.size - 1)]
-            block = np.searchsorted(np.arange(count) * twins // count, old_row, side="right") - 1
-            known = old_ids[old_row] == ids
-            since[known] = np.asarray(self.blocks.done_s)[block[known]]
-        return since
-
-    def _accumulate_since(self, rows: np.ndarray, since: np.ndarray, end_s: float) -> None:
-        """Add each of ``rows`` from its ``since`` (``(K,)`` simulated s) up to ``end_s``."""
-        for start_s in np.unique(since[since < end_s]):
-            chosen = rows[since == start_s]
-            taken = {name: self.world[name][chosen] for name in {*self.reads, *self.writes}}
-            window = Tick(0, end_s - float(start_s), float(start_s), 0.0, 0, 0, 0)
-            self._accumulate(window, taken.__getitem__, accumulate_day_serial)
-            for name in self.writes:
-                self.world[name][chosen] = taken[name]
-
-    def _catch_up(self, tick: Tick) -> None:
-        """Every block up to ``tick``'s end (the whole tick, before the first partition)."""
-        for block in range(len(self.blocks.done_s)) if self.blocks.done_s else (None,):
-            self._accumulate_block(tick, block)
-
-    def _accumulate_block(self, tick: Tick, block: int | None) -> None:
-        """Add the window of ``block`` (None: every twin over ``tick``) up to ``tick``'s end; one
-        block is the tick itself, as is."""
-        n, count = self.world.n, len(self.blocks.done_s)
-        if block is None or count == 1:
-            if n:
-                self._accumulate(tick)
+        part = Tick(0, window.dt_s, window.start_s, 0.0, 0, 0, 0)
+        if isinstance(window.rows, slice):
+            self._accumulate(part, self._view(window.rows), accumulate_day_serial)
             return
-        start_s = self.blocks.done_s[block]
-        dt_s = tick.t_s + tick.dt_s - start_s
-        if n and dt_s > 0.0:
-            rows = slice(block * n // count, (block + 1) * n // count)
-            self._accumulate(replace(tick, t_s=start_s, dt_s=dt_s), self._view(rows),
-                             accumulate_day_serial)  # fmt: skip
+        taken = {name: self.world[name][window.rows] for name in {*self.reads, *self.writes}}
+        self._accumulate(part, taken.__getitem__, accumulate_day_serial)
+        for name in self.writes:
+            self.world[name][window.rows] = taken[name]
 
     def warmup(self) -> None:
         for kernel in (accumulate_day, accumulate_day_serial):
@@ -367,15 +279,13 @@ class HealthSystem(System):
         w["day_glucose_max"][:] = 0.0
 
     def state_dict(self) -> dict:
-        blocks = {"blocks": asdict(self.blocks)} if self.blocks.done_s else {}
-        return {**super().state_dict(), "day_index": self.day_index, **blocks}
+        return {**super().state_dict(), "day_index": self.day_index, **self.spread.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         day = int(state.get("day_index", -1))
         self.day_index = day if day >= 0 else self.world.clock.day_index
-        self.blocks = Blocks.load(state.get("blocks"))  # absent: none yet (older checkpoints)
-        self._layout = (self.world.columns.version, self.world.ids.copy())  # the restored rows
+        self.spread.load_state_dict(state, self.world)
 
 
 def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarray]:

@@ -72,7 +72,7 @@ def day_both_ways():
 
 def test_the_spread_pass_changes_only_the_health_columns(day_both_ways):
     exact, spread, _ = day_both_ways
-    assert len(_health(spread).blocks.done_s) == int(WINDOW_S / STEP_S)
+    assert len(_health(spread).spread.blocks.done_s) == int(WINDOW_S / STEP_S)
     for name in exact.world.columns.schema:
         if name not in HEALTH_COLUMNS:
             np.testing.assert_array_equal(spread.world[name], exact.world[name], err_msg=name)
@@ -118,7 +118,7 @@ def test_blocks_round_trip_and_bad_state_is_refused(make_simulation):
     assert state["blocks"] == {"done_s": [6.0, 3.0, 4.0, 5.0], "twins": 30, "next": 1}
     fresh = HealthSystem(sim.world, window_s=4.0)
     fresh.load_state_dict(state)
-    assert fresh.blocks == health.blocks
+    assert fresh.spread.blocks == health.spread.blocks
     for bad in ({"done_s": [], "twins": 3, "next": 0}, {"done_s": [1.0], "twins": 3, "next": 1},
                 {"done_s": [float("nan")], "twins": 3, "next": 0}, "blocks"):  # fmt: skip
         with pytest.raises(ValueError, match="health blocks"):
@@ -140,7 +140,7 @@ def test_a_run_resumed_mid_window_continues_bit_identically(make_simulation, tmp
             sim.world.despawn([int(sim.world.ids[0])])
         for sim in (first, resumed):
             sim.loop.run_ticks(13)
-        assert _health(resumed).blocks == _health(first).blocks
+        assert _health(resumed).spread.blocks == _health(first).spread.blocks
         for name in HEALTH_COLUMNS:
             np.testing.assert_array_equal(resumed.world[name], first.world[name], err_msg=name)
     finally:
@@ -173,7 +173,7 @@ def test_twins_handed_over_take_their_whole_day_so_far(make_simulation):
     id, also after a despawn since the last tick moved the last row into block 0."""
     sim = make_simulation(twins=30, seed=4, step_s=1.0, health_window_s=4.0)
     sim.loop.run_ticks(6)
-    assert _health(sim).blocks.done_s == [6.0, 3.0, 4.0, 5.0]  # blocks 1-3 are behind
+    assert _health(sim).spread.blocks.done_s == [6.0, 3.0, 4.0, 5.0]  # blocks 1-3 are behind
     last = int(sim.world.ids[-1])
     sim.world.despawn([int(sim.world.ids[0])])
     ids = np.union1d(sim.world.ids[::3], [last])
