@@ -1,15 +1,19 @@
 """Soak: a served world under a full subscriber for minutes, its memory and tick p99 sampled.
 
     .venv/bin/python bench/soak.py --twins 10000 --minutes 10 [--out soak.json]
+    .venv/bin/python bench/soak.py --twins 100000 --minutes 5 --subscribe cell/ --video-viewers 1
 
-Starts ``twin serve`` (no HTTP) as a child process on free loopback ports, subscribes one client
-to every topic (the crowd of every cell, every twin's vitals and pose, events, meta) that reads as
-fast as it can, and every ``--every`` seconds samples the server's resident memory
-(``/proc/<pid>/status`` VmRSS) and its loop statistics (the ``stats`` op: whole-tick p99 over
-the loop's rolling window, overruns, measured tick rate). Prints one line per sample and a
-summary: the largest tick p99, and the memory growth from the first sample after the warm-up to
-the last. ``--max-p99-ms`` and ``--max-growth-pct`` make the exit status 1 when exceeded (the
-closing-note soak: 33 ms and 5 %); without them the script only reports.
+Starts ``twin serve`` as a child process on free loopback ports (without HTTP, unless
+``--video-viewers`` asks for the gateway), subscribes one client to every topic (the crowd of every
+cell, every twin's vitals and pose, events, meta; or only the ``--subscribe`` prefixes) that reads
+as fast as it can, starts the video viewers (``tests.webrtc_viewer``, one aiortc peer each, at the
+lowest CPU priority, as viewers decode on their own machines), and every ``--every`` seconds
+samples the server's resident memory (``/proc/<pid>/status`` VmRSS) and its loop statistics (the
+``stats`` op: whole-tick p99 over the loop's rolling window, overruns, measured tick rate). Prints
+one line per sample and a summary: the largest tick p99, the memory growth from the first sample
+after the warm-up to the last, and the last sample's p50/p99 of each system. ``--max-p99-ms`` and
+``--max-growth-pct`` make the exit status 1 when exceeded (the closing-note soak: 33 ms and 5 %);
+without them the script only reports.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httpx
 import zmq
 
 from synthtwin.net.wire.dealer import RequestClient, RequestTimeout
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository (``tests.webrtc_viewer`` is run from it)."""
 STARTUP_S = 180.0
 """How long the server may take to announce itself (population, compile), wall seconds."""
 
@@ -69,10 +76,14 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def _start_server(twins: int, pub: str, router: str, folder: Path) -> subprocess.Popen:
+def _start_server(
+    twins: int, pub: str, router: str, folder: Path, http_port: int | None
+) -> subprocess.Popen:
+    """``twin serve`` on the given endpoints, with the gateway on ``http_port`` (None: none)."""
     twin = Path(sys.executable).with_name("twin")
-    command = [str(twin), "serve", "--twins", str(twins), "--no-http", "--pub", pub,
-               "--router", router, "--checkpoint", str(folder / "world.ckpt")]  # fmt: skip
+    command = [str(twin), "serve", "--twins", str(twins), "--pub", pub, "--router", router,
+               "--checkpoint", str(folder / "world.ckpt")]  # fmt: skip
+    command += ["--no-http"] if http_port is None else ["--http-port", str(http_port)]
     server = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder
     )
@@ -88,13 +99,15 @@ def _start_server(twins: int, pub: str, router: str, folder: Path) -> subprocess
 
 
 class FullSubscriber(threading.Thread):
-    """Subscribes to every topic and reads as fast as it can; counts what it read."""
+    """Subscribes to ``prefixes`` (every topic: ``[b""]``) and reads as fast as it can; counts
+    what it read."""
 
-    def __init__(self, context: zmq.Context, endpoint: str) -> None:
+    def __init__(self, context: zmq.Context, endpoint: str, prefixes: list[bytes]) -> None:
         super().__init__(name="full-subscriber", daemon=True)
         self.socket = context.socket(zmq.SUB)
         self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.SUBSCRIBE, b"")
+        for prefix in prefixes:
+            self.socket.setsockopt(zmq.SUBSCRIBE, prefix)
         self.socket.connect(endpoint)
         self.received = 0
         self.stop = threading.Event()
@@ -107,18 +120,41 @@ class FullSubscriber(threading.Thread):
         self.socket.close()
 
 
-def soak(twins: int, minutes: float, every_s: float, warmup_s: float) -> list[Sample]:
-    """Serve ``twins`` for ``minutes`` under a full subscriber; a sample every ``every_s``."""
+def _start_viewers(http_port: int, count: int, seconds: float) -> list[subprocess.Popen]:
+    """``count`` video viewers of the gateway on ``http_port`` for ``seconds``, each watching a
+    twin of its own, at the lowest CPU priority."""
+    url = f"http://127.0.0.1:{http_port}"
+    twins = httpx.get(f"{url}/api/twins?limit={count}", timeout=30).json()["items"]
+    viewers = []
+    for item in twins:
+        command = [sys.executable, "-m", "tests.webrtc_viewer", url, str(seconds), str(item["id"])]
+        viewers.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT))
+        os.setpriority(os.PRIO_PROCESS, viewers[-1].pid, 19)
+    return viewers
+
+
+def soak(
+    twins: int, minutes: float, every_s: float, warmup_s: float, prefixes: list[bytes],
+    video_viewers: int = 0,
+) -> tuple[list[Sample], dict]:  # fmt: skip
+    """Serve ``twins`` for ``minutes`` under a subscriber of ``prefixes`` (and ``video_viewers``
+    viewers of the gateway's video); a sample every ``every_s``. Returns the samples and the last
+    ``stats`` reply."""
     pub, router = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
+    http_port = _free_port() if video_viewers else None
     with tempfile.TemporaryDirectory(prefix="soak-") as folder:
-        server = _start_server(twins, pub, router, Path(folder))
+        server = _start_server(twins, pub, router, Path(folder), http_port)
         context = zmq.Context()
-        subscriber = FullSubscriber(context, pub)
+        subscriber = FullSubscriber(context, pub, prefixes)
         subscriber.start()
         client = RequestClient(router, timeout_s=10.0, context=context)
         samples: list[Sample] = []
+        viewers: list[subprocess.Popen] = []
+        stats: dict = {}
         started = time.monotonic()
         try:
+            if http_port is not None:
+                viewers = _start_viewers(http_port, video_viewers, warmup_s + minutes * 60 + 5)
             time.sleep(warmup_s)
             while time.monotonic() - started < warmup_s + minutes * 60:
                 stats = client.call("stats")
@@ -135,18 +171,20 @@ def soak(twins: int, minutes: float, every_s: float, warmup_s: float) -> list[Sa
                 print(json.dumps(asdict(samples[-1])), flush=True)
                 time.sleep(every_s)
         finally:
+            for viewer in viewers:
+                viewer.kill()
             subscriber.stop.set()
             subscriber.join(5)
             client.close()
             context.term()
             server.terminate()
             server.wait(60)
-    return samples
+    return samples, stats
 
 
-def summary(samples: list[Sample]) -> dict[str, float]:
-    """The largest tick p99 (ms), memory growth first -> last sample (%), and the subscriber's
-    message rate (1/s)."""
+def summary(samples: list[Sample], stats: dict) -> dict:
+    """The largest tick p99 (ms), memory growth first -> last sample (%), the subscriber's
+    message rate (1/s), and each system's p50/p99 (ms) in the last ``stats``."""
     first, last = samples[0], samples[-1]
     span_s = max(last.wall_s - first.wall_s, 1e-9)
     return {
@@ -157,6 +195,10 @@ def summary(samples: list[Sample]) -> dict[str, float]:
         "rss_growth_pct": round(100 * (last.rss_mb - first.rss_mb) / first.rss_mb, 2),
         "overruns": last.overruns - first.overruns,
         "subscriber_msgs_per_s": round((last.received - first.received) / span_s, 1),
+        "systems_p50_p99_ms": {
+            name: [round(t["p50_ms"], 2), round(t["p99_ms"], 2)]
+            for name, t in stats.get("systems", {}).items()
+        },
     }
 
 
@@ -167,17 +209,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds before the first")
     parser.add_argument("--out", type=Path, default=None, help="write samples and summary here")
+    parser.add_argument(
+        "--subscribe", action="append", default=None, metavar="PREFIX",
+        help="a topic prefix to subscribe to (repeatable; default: every topic), e.g. cell/",
+    )  # fmt: skip
+    parser.add_argument(
+        "--video-viewers", type=int, default=0, metavar="K",
+        help="serve HTTP too, with K WebRTC video viewers of the gateway (default: no HTTP)",
+    )  # fmt: skip
     parser.add_argument("--max-p99-ms", type=float, default=None)
     parser.add_argument("--max-growth-pct", type=float, default=None)
     args = parser.parse_args(argv)
     # a SIGTERM unwinds like Ctrl-C, so the `finally` stops the server it started
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        samples = soak(args.twins, args.minutes, args.every, args.warmup)
+        prefixes = [prefix.encode() for prefix in args.subscribe or [""]]
+        samples, stats = soak(
+            args.twins, args.minutes, args.every, args.warmup, prefixes, args.video_viewers
+        )
     except (RuntimeError, RequestTimeout) as error:
         print(f"soak: error: {error}", file=sys.stderr)
         return 2
-    result = summary(samples)
+    result = summary(samples, stats)
     print(json.dumps({"twins": args.twins, "minutes": args.minutes, "cpus": os.cpu_count(),
                       **result}), flush=True)  # fmt: skip
     if args.out is not None:
