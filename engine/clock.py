@@ -61,7 +61,11 @@ class SimClock:
     @property
     def hour_of_day(self) -> float:
         """Local hour in [0, 24)."""
-        return ((self.start_of_day_s + self.elapsed_s) % SECONDS_PER_DAY) / 3600.0
+        return self.hour_at(self.elapsed_s)
+
+    def hour_at(self, elapsed_s: float) -> float:
+        """Local hour in [0, 24) at ``elapsed_s`` simulated seconds."""
+        return ((self.start_of_day_s + elapsed_s) % SECONDS_PER_DAY) / 3600.0
 
     @property
     def seconds_of_day(self) -> float:

@@ -42,6 +42,8 @@ MAX_EVERY = 1000
 """Ticks between two runs of a system, at most."""
 MAX_HEALTH_WINDOW_S = 3600.0
 """The health system's spread window, at most (its error bounds grow with it)."""
+MAX_PHYSIOLOGY_WINDOW_S = MAX_DT_S
+"""The physiology system's spread window, at most: one kernel step (vitals lag by up to it)."""
 MAX_CHECKPOINT_EVERY_S = 86_400.0
 """Wall seconds between two periodic checkpoints, at most."""
 MAX_TOML_DEPTH = 8
@@ -100,6 +102,9 @@ class SimConfig:
         health_window_s: simulated seconds over which the health system spreads its pass over
             the twins when ticks are shorter (``systems.health``: one block of twins a tick,
             daily aggregates within documented bounds of W); 0: every twin every tick.
+        physiology_window_s: the same for the physiology system (``systems.physiology``: each
+            twin's vitals advance every W, exactly over W, so they lag by less than W); 0: every
+            twin every tick.
     """
 
     twins: int = 1000
@@ -113,6 +118,7 @@ class SimConfig:
     town_seed: int | None = None
     every: TickDivisors = field(default_factory=TickDivisors)
     health_window_s: float = 1.0
+    physiology_window_s: float = 0.1
 
     @property
     def dt_s(self) -> float:
@@ -152,6 +158,9 @@ class SimConfig:
         window_s = self.health_window_s
         _check(0 <= window_s <= MAX_HEALTH_WINDOW_S, "health_window_s", window_s,
                f"simulated seconds in 0..{MAX_HEALTH_WINDOW_S:g}")  # fmt: skip
+        window_s = self.physiology_window_s
+        _check(0 <= window_s <= MAX_PHYSIOLOGY_WINDOW_S, "physiology_window_s", window_s,
+               f"simulated seconds in 0..{MAX_PHYSIOLOGY_WINDOW_S:g}")  # fmt: skip
         return self
 
 

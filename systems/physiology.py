@@ -16,6 +16,17 @@ kernel reads the offsets and the activity factor scales the stepping cadence. Sc
 (``systems.scenario``) add their effects: the kernel reads ``SCENARIO_KERNEL``, and
 ``scenario_step_factor`` scales the cadence too.
 
+Spread pass (``[sim] physiology_window_s``, W, 0.1 s by default; ``engine.spread``): with
+ticks shorter than W (realtime: 1/30 s) each tick advances one block of the twins over the
+simulated seconds since that block's last step, so the kernel costs a 1/B share of a whole pass
+a tick (B = floor(W / dt_s): 3 at 30 Hz). Every equation of the kernel is exact over any step
+(``relax`` and ``ou_step`` are closed forms; the minimal model takes RK4 substeps), so a twin
+stepped over W follows the same law as one stepped every tick, with its inputs (activity,
+exertion, sleep) held over the window: a change of activity reaches the vitals up to W late, and
+the vitals published, recorded or told are up to W old. At the tick that reaches midnight every
+block is brought to the day's end, so steps and energy close whole; after spawns or despawns
+every twin steps from its own block's time. Headless ticks (longer than W) step every twin.
+
 Meals: a meal's carbohydrate enters the gut when the meal starts. US adults eat about 220 g
 (women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
 America" 2017-2018), so a meal at home carries 60 g (women) or 75 g (men) and a restaurant meal
@@ -34,6 +45,7 @@ from synthtwin.components.physiology import ASLEEP, EXERTION, PHYSIOLOGY_KERNEL_
 from synthtwin.components.scenario import SCENARIO_KERNEL
 from synthtwin.engine.backend import Backend, DeviceColumns
 from synthtwin.engine.schedule import Phase, System, Tick
+from synthtwin.engine.spread import SpreadPass, Window
 from synthtwin.engine.world import World
 from synthtwin.kernels import physiology, travel
 from synthtwin.kernels.numba import physiology as cpu_physiology
@@ -77,11 +89,11 @@ class PhysiologySystem(System):
     )
     writes = (*EXERTION.names, *PHYSIOLOGY_KERNEL_ARGS.written)
 
-    def __init__(self, world: World, every: int = 1) -> None:
+    def __init__(self, world: World, every: int = 1, window_s: float = 0.0) -> None:
         super().__init__(every)
         self.world = world
+        self.spread = SpreadPass(window_s, "physiology")
         self.table = activity_table()
-        self._asleep = np.zeros(0, dtype=np.bool_)
         self._step = physiology_kernel(world.backend)
         self._device = DeviceColumns(world.backend.xp) if world.backend.name == "cuda" else None
         self.day_index = world.clock.day_index
@@ -93,17 +105,35 @@ class PhysiologySystem(System):
         w = self.world
         if tick.day_index != self.day_index:
             self._start_day(tick.day_index)
+        windows = self.spread.plan(w, tick, whole=tick.end_day_index != tick.day_index)
         if w.n == 0:
             return
         if self._condition_of != (tick.day_index, w.n):
             self._condition(tick.day_index)
         self._exertion(tick)
-        if self._asleep.shape != (w.n,):
-            self._asleep = np.empty(w.n, dtype=np.bool_)
-        np.equal(w["activity"], Activity.SLEEP, out=self._asleep)
-        columns = {c.name: w[c.name] for c in PHYSIOLOGY_KERNEL_ARGS.columns if c is not ASLEEP}
-        columns[ASLEEP.name] = self._asleep
-        self._launch(tick.dt_s, tick.hour_of_day, columns)
+        for window in windows:
+            self._step_window(window)
+
+    def settle(self, rows: np.ndarray) -> None:
+        """Bring ``rows`` (``(K,)`` int) up to the last run's end from their blocks' windows,
+        before they leave the world whole (a shard handoff): the world they join steps them from
+        its next tick."""
+        for window in self.spread.settle(self.world, rows):
+            self._step_window(window)
+
+    def _step_window(self, window: Window) -> None:
+        """Step ``window``'s twins from its start to its end in one launch: every twin or a block
+        in place, other rows gathered and scattered back; the carbohydrate they ate is then
+        digesting, no longer waiting."""
+        w, rows = self.world, window.rows
+        kernel_columns = PHYSIOLOGY_KERNEL_ARGS.columns
+        columns = {c.name: w[c.name][rows] for c in kernel_columns if c is not ASLEEP}
+        columns[ASLEEP.name] = w["activity"][rows] == Activity.SLEEP
+        self._launch(window.dt_s, w.clock.hour_at(window.start_s), columns)
+        if not isinstance(rows, slice):
+            for name in PHYSIOLOGY_KERNEL_ARGS.written:
+                w[name][rows] = columns[name]
+        w["carbs_g"][rows] = 0.0
 
     def warmup(self) -> None:
         """Compile (or load) the kernels on one scratch twin of the declared dtypes: no column is
@@ -158,16 +188,17 @@ class PhysiologySystem(System):
         keys[new] = physiology.mix31((physiology.mix31(seed) + ids) & physiology.BITS31)
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "day_index": self.day_index}
+        return {**super().state_dict(), "day_index": self.day_index, **self.spread.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.day_index = int(state.get("day_index", self.world.clock.day_index))
+        self.spread.load_state_dict(state, self.world)
 
     def _exertion(self, tick: Tick) -> None:
-        """Fill ``mets``, ``cadence_spm`` (scaled by today's ``activity_factor`` and the
-        scenarios' ``scenario_step_factor``) and ``carbs_g``
-        from each twin's activity."""
+        """Fill ``mets`` and ``cadence_spm`` (scaled by today's ``activity_factor`` and the
+        scenarios' ``scenario_step_factor``) from each twin's activity, and add the meals started
+        since ``tick``'s start to ``carbs_g`` (eaten, waiting for the twin's next step)."""
         w = self.world
         act = w["activity"]
         mets, cadence = w["mets"], w["cadence_spm"]
@@ -182,9 +213,8 @@ class PhysiologySystem(System):
         cadence[moving] = travel.MODE_CADENCE_SPM[mode]
         cadence *= w["activity_factor"]
         cadence *= w["scenario_step_factor"]
-        carbs = w["carbs_g"]
-        carbs[:] = 0.0
         eating = (act == Activity.EAT) | (act == Activity.EAT_OUT)
-        started = eating & (w["activity_start_s"] >= tick.t_s)
-        carbs[started] = MEAL_CARBS_G[w["sex"][started]]
-        carbs[started & (act == Activity.EAT_OUT)] *= RESTAURANT_FACTOR
+        started = np.flatnonzero(eating & (w["activity_start_s"] >= tick.t_s))
+        meal = MEAL_CARBS_G[w["sex"][started]]
+        meal[act[started] == Activity.EAT_OUT] *= RESTAURANT_FACTOR
+        w["carbs_g"][started] += meal

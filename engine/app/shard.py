@@ -50,6 +50,7 @@ from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.server import ZmqServer
 from synthtwin.net.wire.topics import cell_of
 from synthtwin.systems.health import HealthRecord, HealthSystem
+from synthtwin.systems.physiology import PhysiologySystem
 
 __all__ = [
     "MANIFEST",
@@ -72,11 +73,12 @@ KEEP_CHECKPOINTS = 2
 
 
 def hand_over(sim: Simulation, ids: np.ndarray) -> Twins:
-    """``ids`` taken out of ``sim``'s world whole, their day's health aggregates first brought up
-    to the last tick (the spread pass leaves up to ``health_window_s`` of it for later)."""
+    """``ids`` taken out of ``sim``'s world whole, their vitals and then their day's health
+    aggregates first brought up to the last tick (``engine.spread``: the spread passes leave up to
+    ``physiology_window_s`` and ``health_window_s`` of it for later)."""
     rows = sim.world.rows_of(ids)
-    for system in sim.schedule.systems:
-        if isinstance(system, HealthSystem):
+    for system in sim.schedule.systems:  # in tick order: physiology before health
+        if isinstance(system, PhysiologySystem | HealthSystem):
             system.settle(rows)
     return sim.world.take_twins(ids)
 

@@ -185,7 +185,7 @@ def _systems(
         LocomotionSystem(world, every.locomotion),
         AnimationSystem(world, every.animation),
         SkinningSystem(world, synth_body, every.skinning),
-        PhysiologySystem(world, every.physiology),
+        PhysiologySystem(world, every.physiology, config.sim.physiology_window_s),
         HealthSystem(world, every.health, config.sim.health_window_s),
     ]
     if record is not None:

@@ -1,0 +1,166 @@
+"""The physiology system's spread pass (``[sim] physiology_window_s``): every twin is stepped over
+exactly the simulated time that passed, never more than W behind; every meal reaches the gut
+once; days close whole; the partition survives a checkpoint and a shard handoff; and the
+population's vitals keep their daily statistics."""
+
+import numpy as np
+import pytest
+
+from synthtwin.engine.app.shard import hand_over
+from synthtwin.engine.app.simulation import build_simulation
+from synthtwin.engine.checkpoint import save_checkpoint
+from synthtwin.engine.spread import Window
+from synthtwin.systems.physiology import PhysiologySystem
+from tests.conftest import small_simulation
+
+STEP_S = 60.0
+WINDOW_S = 300.0  # five blocks: windows of five ticks
+TICKS_PER_DAY = 1440
+
+
+def _physiology(sim) -> PhysiologySystem:
+    return next(s for s in sim.schedule.systems if isinstance(s, PhysiologySystem))
+
+
+class SteppedTime:
+    """Per twin id, the simulated seconds the physiology kernel has stepped it; and each
+    carbohydrate intake (g) taken into a gut, counted at each launch."""
+
+    def __init__(self, sim, monkeypatch) -> None:
+        self.sim = sim
+        self.stepped_s = np.zeros(10_000)
+        self.intakes_g: list[float] = []
+        system = _physiology(sim)
+        step_window = system._step_window
+
+        def counted(window: Window) -> None:
+            ids = sim.world.ids[window.rows]
+            self.stepped_s[ids] += window.dt_s
+            carbs_g = sim.world["carbs_g"][window.rows]
+            self.intakes_g += carbs_g[carbs_g > 0].tolist()
+            step_window(window)
+
+        monkeypatch.setattr(system, "_step_window", counted)
+
+
+def test_every_twin_is_stepped_over_the_time_that_passed_at_most_w_behind(monkeypatch):
+    """Also across spawns and despawns (which swap rows between blocks) and at midnight, where
+    every twin is brought to the day's end."""
+    sim = small_simulation(twins=40, seed=5, step_s=STEP_S, physiology_window_s=WINDOW_S)
+    try:
+        counter = SteppedTime(sim, monkeypatch)
+        born = {int(i): 0.0 for i in sim.world.ids}
+        for tick in range(TICKS_PER_DAY + 30):
+            if tick in (100, 333):
+                sim.world.despawn([int(sim.world.ids[0])])
+            if tick in (333, 500):
+                for twin in sim.spawn(1, seed=tick):
+                    born[int(twin)] = sim.world.clock.elapsed_s
+            sim.loop.step()
+            now = sim.world.clock.elapsed_s
+            ids = sim.world.ids
+            lag = np.array([now - born[int(i)] for i in ids]) - counter.stepped_s[ids]
+            assert (lag >= -1e-6).all() and (lag < WINDOW_S - 1e-6).all(), tick
+            if tick == TICKS_PER_DAY - 1:  # the tick that reaches midnight
+                np.testing.assert_allclose(lag, 0.0, atol=1e-6)
+        assert len(_physiology(sim).spread.blocks.done_s) == int(WINDOW_S / STEP_S)
+    finally:
+        sim.close()
+
+
+def test_every_meal_reaches_the_gut_once(monkeypatch):
+    """A meal that starts in a tick where its twin's block does not step waits in ``carbs_g``
+    until its next step: the carbohydrate taken in equals what was eaten."""
+    sims = {
+        w: small_simulation(twins=60, seed=8, step_s=STEP_S, physiology_window_s=w)
+        for w in (0.0, WINDOW_S)
+    }
+    try:
+        counters = {w: SteppedTime(sim, monkeypatch) for w, sim in sims.items()}
+        for _ in range(TICKS_PER_DAY):
+            for sim in sims.values():
+                sim.loop.step()
+        eaten = {w: sum(counter.intakes_g) for w, counter in counters.items()}
+        assert eaten[0.0] > 60 * 2 * 60.0  # about three meals a twin
+        meals_g = (60.0, 75.0, 78.0, 97.5)  # home and restaurant meals of women and men
+        for counter in counters.values():
+            taken = np.round(counter.intakes_g, 3)
+            assert np.isin(taken, meals_g).mean() > 0.95, "a meal split or doubled"
+        # behaviour reads sleep pressure, so the two worlds' days differ a little
+        assert abs(eaten[WINDOW_S] - eaten[0.0]) < 0.1 * eaten[0.0]
+    finally:
+        for sim in sims.values():
+            sim.close()
+
+
+def test_daily_statistics_match_the_tick_by_tick_pass():
+    """Each twin's vitals follow the same laws stepped over W as every tick (exact in the step),
+    so the population's daily record agrees within the noise of two different draws."""
+    days = {}
+    for w in (0.0, WINDOW_S):
+        sim = small_simulation(twins=200, seed=12, step_s=STEP_S, physiology_window_s=w)
+        try:
+            sim.loop.run_ticks(TICKS_PER_DAY)
+            days[w] = sim.record.columns()
+        finally:
+            sim.close()
+    exact, spread = days[0.0], days[WINDOW_S]
+    for field, tolerance in (("mean_hr", 0.5), ("sbp_mean", 0.5), ("glucose_mean", 1.0),
+                             ("resting_hr", 0.5), ("max_hr", 3.0)):  # fmt: skip
+        a, b = np.nanmean(exact[field]), np.nanmean(spread[field])
+        assert abs(a - b) < tolerance, (field, a, b)
+    for field in ("steps", "energy_kcal", "sleep_hours"):
+        a, b = np.mean(exact[field]), np.mean(spread[field])
+        assert abs(a - b) < 0.03 * a, (field, a, b)
+    sd = [np.std(day["mean_hr"]) for day in (exact, spread)]
+    assert abs(sd[0] - sd[1]) < 0.1 * sd[0], sd
+
+
+def test_a_run_resumed_mid_window_continues_bit_identically(tmp_path):
+    first = small_simulation(twins=40, seed=6, step_s=STEP_S, physiology_window_s=WINDOW_S)
+    first.loop.run_ticks(7)
+    first.world.despawn([3])
+    first.loop.run_ticks(4)
+    path = tmp_path / "world.ckpt"
+    save_checkpoint(first.world, first.schedule, path)
+    resumed = build_simulation(first.config, resume=path)
+    try:
+        for sim in (first, resumed):
+            sim.loop.run_ticks(13)
+        assert _physiology(resumed).spread.blocks == _physiology(first).spread.blocks
+        for name in PhysiologySystem.writes:
+            np.testing.assert_array_equal(resumed.world[name], first.world[name], err_msg=name)
+    finally:
+        first.close()
+        resumed.close()
+
+
+def test_twins_handed_over_are_stepped_to_the_last_tick_first(monkeypatch):
+    """A shard handoff steps the leaving twins from their blocks' windows to the last tick's
+    end: the world they join steps them from its next tick, so no time is lost or stepped
+    twice."""
+    sim = small_simulation(twins=30, seed=4, step_s=STEP_S, physiology_window_s=WINDOW_S)
+    try:
+        counter = SteppedTime(sim, monkeypatch)
+        sim.loop.run_ticks(7)
+        done = _physiology(sim).spread.blocks.done_s
+        assert min(done) < max(done) == 7 * STEP_S
+        ids = sim.world.ids[::3].copy()
+        assert (counter.stepped_s[ids] < 7 * STEP_S).any()
+        hand_over(sim, ids)
+        np.testing.assert_allclose(counter.stepped_s[ids], 7 * STEP_S)
+    finally:
+        sim.close()
+
+
+@pytest.mark.parametrize("window_s, blocks", [(0.1, 3), (0.0, 1), (1.0, 30)])
+def test_a_realtime_tick_steps_one_block(window_s, blocks):
+    """At 30 Hz and time scale 1 the default W of 0.1 s steps a third of the twins a tick."""
+    sim = small_simulation(twins=90, seed=2, step_s=1 / 30, physiology_window_s=window_s)
+    try:
+        sim.loop.run_ticks(blocks + 1)
+        spread = _physiology(sim).spread.blocks
+        assert len(spread.done_s) == blocks
+        assert spread.rows(0) == slice(0, 90 // blocks)
+    finally:
+        sim.close()
