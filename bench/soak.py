@@ -19,6 +19,7 @@ without them the script only reports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -70,20 +71,29 @@ def _free_port() -> int:
 
 
 def _rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` and its descendants (a sharded server's Ray processes),
+    MiB."""
+    total_kb = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+            total_kb += int(line.split()[1])
+    children = Path(f"/proc/{pid}/task").glob("*/children")
+    for child in (int(c) for path in children for c in path.read_text().split()):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total_kb += 1024 * _rss_mb(child)
+    return total_kb / 1024
 
 
 def _start_server(
-    twins: int, pub: str, router: str, folder: Path, http_port: int | None
+    twins: int, pub: str, router: str, folder: Path, http_port: int | None, shards: int
 ) -> subprocess.Popen:
-    """``twin serve`` on the given endpoints, with the gateway on ``http_port`` (None: none)."""
+    """``twin serve`` on the given endpoints, with the gateway on ``http_port`` (None: none),
+    in ``shards`` Ray shards behind a front (0: one process)."""
     twin = Path(sys.executable).with_name("twin")
     command = [str(twin), "serve", "--twins", str(twins), "--pub", pub, "--router", router,
                "--checkpoint", str(folder / "world.ckpt")]  # fmt: skip
     command += ["--no-http"] if http_port is None else ["--http-port", str(http_port)]
+    command += ["--shards", str(shards)] if shards else []
     server = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder
     )
@@ -135,15 +145,15 @@ def _start_viewers(http_port: int, count: int, seconds: float) -> list[subproces
 
 def soak(
     twins: int, minutes: float, every_s: float, warmup_s: float, prefixes: list[bytes],
-    video_viewers: int = 0,
-) -> tuple[list[Sample], dict]:  # fmt: skip
+    video_viewers: int = 0, shards: int = 0,
+) -> tuple[list[Sample], dict, list[float]]:  # fmt: skip
     """Serve ``twins`` for ``minutes`` under a subscriber of ``prefixes`` (and ``video_viewers``
-    viewers of the gateway's video); a sample every ``every_s``. Returns the samples and the last
-    ``stats`` reply."""
+    viewers of the gateway's video); a sample every ``every_s``. Returns the samples, the last
+    ``stats`` reply and the frames per second each viewer received."""
     pub, router = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
     http_port = _free_port() if video_viewers else None
     with tempfile.TemporaryDirectory(prefix="soak-") as folder:
-        server = _start_server(twins, pub, router, Path(folder), http_port)
+        server = _start_server(twins, pub, router, Path(folder), http_port, shards)
         context = zmq.Context()
         subscriber = FullSubscriber(context, pub, prefixes)
         subscriber.start()
@@ -151,10 +161,12 @@ def soak(
         samples: list[Sample] = []
         viewers: list[subprocess.Popen] = []
         stats: dict = {}
+        fps: list[float] = []
         started = time.monotonic()
         try:
             if http_port is not None:
-                viewers = _start_viewers(http_port, video_viewers, warmup_s + minutes * 60 + 5)
+                watch_s = max(5.0, warmup_s + minutes * 60 - 5)  # done before the last sample
+                viewers = _start_viewers(http_port, video_viewers, watch_s)
             time.sleep(warmup_s)
             while time.monotonic() - started < warmup_s + minutes * 60:
                 stats = client.call("stats")
@@ -170,6 +182,7 @@ def soak(
                 )
                 print(json.dumps(asdict(samples[-1])), flush=True)
                 time.sleep(every_s)
+            fps = [json.loads(v.communicate(timeout=60)[0])["fps"] for v in viewers]
         finally:
             for viewer in viewers:
                 viewer.kill()
@@ -179,12 +192,13 @@ def soak(
             context.term()
             server.terminate()
             server.wait(60)
-    return samples, stats
+    return samples, stats, fps
 
 
-def summary(samples: list[Sample], stats: dict) -> dict:
+def summary(samples: list[Sample], stats: dict, fps: list[float]) -> dict:
     """The largest tick p99 (ms), memory growth first -> last sample (%), the subscriber's
-    message rate (1/s), and each system's p50/p99 (ms) in the last ``stats``."""
+    message rate (1/s), each system's p50/p99 (ms) in the last ``stats``, and each video
+    viewer's frames per second."""
     first, last = samples[0], samples[-1]
     span_s = max(last.wall_s - first.wall_s, 1e-9)
     return {
@@ -195,6 +209,7 @@ def summary(samples: list[Sample], stats: dict) -> dict:
         "rss_growth_pct": round(100 * (last.rss_mb - first.rss_mb) / first.rss_mb, 2),
         "overruns": last.overruns - first.overruns,
         "subscriber_msgs_per_s": round((last.received - first.received) / span_s, 1),
+        "viewer_fps": [round(f, 1) for f in fps],
         "systems_p50_p99_ms": {
             name: [round(t["p50_ms"], 2), round(t["p99_ms"], 2)]
             for name, t in stats.get("systems", {}).items()
@@ -217,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         "--video-viewers", type=int, default=0, metavar="K",
         help="serve HTTP too, with K WebRTC video viewers of the gateway (default: no HTTP)",
     )  # fmt: skip
+    parser.add_argument(
+        "--shards", type=int, default=0, metavar="N",
+        help="serve in N Ray shards behind the front (twin serve --shards N; default: one "
+        "process); the tick timings are then the worst shard's",
+    )  # fmt: skip
     parser.add_argument("--max-p99-ms", type=float, default=None)
     parser.add_argument("--max-growth-pct", type=float, default=None)
     args = parser.parse_args(argv)
@@ -224,13 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         prefixes = [prefix.encode() for prefix in args.subscribe or [""]]
-        samples, stats = soak(
-            args.twins, args.minutes, args.every, args.warmup, prefixes, args.video_viewers
-        )
+        samples, stats, fps = soak(
+            args.twins, args.minutes, args.every, args.warmup, prefixes, args.video_viewers,
+            args.shards,
+        )  # fmt: skip
     except (RuntimeError, RequestTimeout) as error:
         print(f"soak: error: {error}", file=sys.stderr)
         return 2
-    result = summary(samples, stats)
+    result = summary(samples, stats, fps)
     print(json.dumps({"twins": args.twins, "minutes": args.minutes, "cpus": os.cpu_count(),
                       **result}), flush=True)  # fmt: skip
     if args.out is not None:
