@@ -1,7 +1,7 @@
 """Health: today's running aggregates, time-weighted, from which the daily record is made."""
 
 from synthtwin.components.activity import CATEGORIES
-from synthtwin.components.schema import Column, Component
+from synthtwin.components.schema import NOT_STEPPED, Column, Component
 
 __all__ = ["DAY_AGGREGATES"]
 
@@ -30,5 +30,12 @@ DAY_AGGREGATES = Component(
         ),
         Column("day_main_sleep_s", "float64", unit="s", doc="longest sleep bout ended today"),
         Column("sleep_bout_s", "float64", unit="s", doc="length of the current sleep bout"),
+        Column(
+            "health_done_s",
+            "float64",
+            unit="s",
+            default=NOT_STEPPED,
+            doc="simulated time the aggregates cover up to (engine.spread)",
+        ),  # fmt: skip
     ),
 )

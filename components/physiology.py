@@ -10,7 +10,7 @@ from typing import Any
 from synthtwin.components.behavior import SCHEDULE
 from synthtwin.components.body import BODY
 from synthtwin.components.scenario import SCENARIO_KERNEL
-from synthtwin.components.schema import Column, Component
+from synthtwin.components.schema import NOT_STEPPED, Column, Component
 
 __all__ = [
     "ASLEEP",
@@ -77,6 +77,13 @@ EXERTION = Component(
         Column("sbp_noise_mmhg", "float32", unit="mmHg", doc="minute-to-minute SD of SBP"),
         Column("variation_key", "float64", doc="key of the twin's random draws, integer < 2**31"),
         Column("activity_factor", "float32", default=1, doc="today's factor on step cadence"),
+        Column(
+            "physiology_done_s",
+            "float64",
+            unit="s",
+            default=NOT_STEPPED,
+            doc="simulated time the vitals are stepped to (engine.spread)",
+        ),  # fmt: skip
     ),
     doc="what the current activity and today's condition ask of the body; written by the "
     "physiology system",
@@ -156,7 +163,7 @@ _ACCUMULATORS = ("energy_kcal", "steps")
 
 PHYSIOLOGY_KERNEL_ARGS = KernelArgs(
     state=_all_but(VITALS, *_ACCUMULATORS),
-    inputs=(*_all_but(EXERTION, "activity_factor"), ASLEEP, *SCENARIO_KERNEL),
+    inputs=(*_all_but(EXERTION, "activity_factor", "physiology_done_s"), ASLEEP, *SCENARIO_KERNEL),
     params=(
         *_all_but(PHYSIOLOGY_PARAMS, "vo2max_mlkgmin"),
         *_only(BODY, "weight_kg"),

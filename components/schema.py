@@ -17,6 +17,11 @@ import numpy as np
 __all__ = ["Column", "Component", "columns_of"]
 
 
+NOT_STEPPED = -1.0
+"""Default of a spread system's time-done column (``engine.spread``): a twin not stepped yet,
+simulated s (real times done are >= 0)."""
+
+
 @dataclass(frozen=True)
 class Column:
     """One dense per-twin field.

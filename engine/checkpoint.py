@@ -117,8 +117,9 @@ limits, would make kernels run away (the glucose model takes substeps in proport
 action: a damaged value can make one tick last hours)."""
 COUNT_UNITS = ("s", "step", "kcal", "value*s", "1/min*s", "m/s", "person", "mg", "g")
 """Units of counts and accumulated amounts, which are never negative."""
-TIMESTAMPS = ("activity_start_s", "activity_end_s")
-"""Columns in unit s that are instants of simulated time (before the start is allowed)."""
+TIMESTAMPS = ("activity_start_s", "activity_end_s", "physiology_done_s", "health_done_s")
+"""Columns in unit s that are instants of simulated time (before the start is allowed; a spread
+system's time done is ``NOT_STEPPED`` before its first step)."""
 POSITIONS = ("position_m", "trip_from_m", "trip_to_m")
 
 

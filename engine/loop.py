@@ -96,9 +96,10 @@ class Loop:
         self.schedule.run_update(tick)
         self.world.clock.advance(tick.dt_s)
         self.world.tick += 1
-        elapsed = time.perf_counter() - started
-        self.timings.record("tick", elapsed)
-        if elapsed > self.period_s:
+        ended = time.perf_counter()
+        self.timings.record("tick", ended - started)
+        self._tick_walls.append(ended)
+        if ended - started > self.period_s:
             self.overruns += 1
 
     def _tick(self, dt_s: float) -> Tick:
@@ -147,7 +148,6 @@ class Loop:
                 if before_tick is not None:
                     before_tick()
                 self.step()
-                self._tick_walls.append(time.perf_counter())
                 accumulator -= self.period_s
             stop.wait(max(0.0, self.period_s - accumulator))
 

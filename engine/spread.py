@@ -1,34 +1,35 @@
 """Spread pass: a system's pass over every twin split into blocks, one block a tick.
 
-A system whose per-twin update may cover any length of simulated time (exact in its window, or
+A system whose per-twin update may cover any length of simulated time (exact over its window, or
 within stated bounds) need not touch every twin every tick. With ticks much shorter than a window
-W (realtime: 1/30 s), ``SpreadPass`` splits the twins into B = floor(W / dt_s) contiguous blocks
-of rows and names one block a tick, round robin, with the simulated time it was last brought to:
-the system advances that block from then to the tick's end (at most W). The pass then costs 1/B of
-a whole one every tick, evenly, where a ``[sim.every]`` divisor would pay it whole every B-th tick
+W (realtime: 1/30 s), ``SpreadPass`` splits the rows into B = floor(W / dt_s) contiguous blocks
+and names one block a tick, round robin: the system advances each of its twins from the twin's
+own time done (a column of the system's) to the tick's end, about W. The pass then costs 1/B of a
+whole one every tick, evenly, where a ``[sim.every]`` divisor would pay it whole every B-th tick
 (and the tick's p99 with it). B = 1 (ticks of W or longer: headless, fast time scales) is the
 plain tick-by-tick pass.
 
-When every twin must be current (``whole``: a day closes at this tick's end), when the twin count
-or B changes, every block is brought to the tick's end. Spawns and despawns swap-move rows between
-blocks, so after one every twin is brought up from its own block's time, found by id in the last
-run's rows (a new twin: from the tick's start). ``settle`` brings given rows up to the last run's
-end, before they leave the world whole (a shard handoff).
-
-Like Bevy's and flecs' "time-sliced" systems: the same work, amortized over frames.
+Each twin's time done travels with its row, so spawns, despawns (which swap rows between blocks),
+checkpoints and shard handoffs need no bookkeeping: a tick also advances every twin more than B
+ticks behind (a new twin, from the tick's start; a twin a change of the row count moved out of a
+block just before its turn), so none is ever more than W (B ticks) behind after a tick. When
+every twin must be current (``whole``: a day closes at this tick's end) or B changes, every twin
+is brought to the tick's end. ``settle`` brings given rows up to the last tick's end before they
+leave the world whole (a shard handoff).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from synthtwin.components.schema import NOT_STEPPED
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 
-__all__ = ["Blocks", "SpreadPass", "Window"]
+__all__ = ["SpreadPass", "Window"]
 
 
 @dataclass(frozen=True)
@@ -54,115 +55,101 @@ class Window:
         return isinstance(self.rows, slice) and self.rows == slice(0, n)
 
 
-@dataclass
-class Blocks:
-    """The partition of the twins.
-
-    Attributes:
-        done_s: per block, the simulated time its twins are advanced to; empty before the first
-            run.
-        twins: the twin count the partition splits (block b is rows ``[b n / B, (b + 1) n / B)``).
-        next: the block the next tick advances.
-    """
-
-    done_s: list[float] = field(default_factory=list)
-    twins: int = 0
-    next: int = 0
-
-    @classmethod
-    def load(cls, saved: object, owner: str) -> Blocks:
-        """Blocks from ``asdict``'s form, checked; None: a fresh partition."""
-        if saved is None:
-            return cls()
-        done_s = saved.get("done_s") if isinstance(saved, dict) else None
-        twins, nxt = (saved.get(k) if isinstance(saved, dict) else None for k in ("twins", "next"))
-        if not (isinstance(done_s, list) and done_s and isinstance(twins, int)
-                and isinstance(nxt, int) and 0 <= nxt < len(done_s) and twins >= 0
-                and all(isinstance(t, float) and math.isfinite(t) for t in done_s)):  # fmt: skip
-            raise ValueError(f"{owner} blocks = {str(saved)[:60]}, expected done_s, twins, next")
-        return cls(done_s, twins, nxt)
-
-    def rows(self, block: int) -> slice:
-        """Block ``block``'s rows."""
-        count = len(self.done_s)
-        return slice(block * self.twins // count, (block + 1) * self.twins // count)
-
-
 class SpreadPass:
     """Which rows a spread system advances this tick, and from when (module docstring).
 
+    Each twin's time done lives in a column of the system's (``column``, ``(N,) float64``,
+    default ``NOT_STEPPED``), so it travels with the twin's row through spawns, despawns,
+    checkpoints and shard handoffs; the pass keeps only whose turn it is.
+
     Args:
         window_s: W, simulated s; 0: every twin every tick.
+        column: the column of each twin's time done (the system writes it).
         owner: the system's name, for errors about its saved state.
+
+    Attributes:
+        count: B of the last tick (0 before the first).
+        next: the block whose turn is next.
+        last_end_s: the last tick's end, simulated s (None before the first).
     """
 
-    def __init__(self, window_s: float, owner: str) -> None:
+    def __init__(self, window_s: float, column: str, owner: str) -> None:
         self.window_s = window_s
+        self.column = column
         self.owner = owner
-        self.blocks = Blocks()
-        self._layout: tuple[int, np.ndarray] | None = None
-        """(columns version, twin ids by row) at the last run: rows moved since when it differs."""
+        self.count = 0
+        self.next = 0
+        self.last_end_s: float | None = None
 
     def plan(self, world: World, tick: Tick, whole: bool = False) -> list[Window]:
-        """The windows to advance in ``tick`` (every twin when ``whole``), then the partition
-        brought forward as if they were advanced."""
+        """The windows to advance in ``tick`` (every twin when ``whole``); their twins' times
+        done are set to the tick's end."""
         end_s = tick.t_s + tick.dt_s
         count = max(1, int(self.window_s / tick.dt_s + 1e-9))
-        moved = self._layout is not None and self._layout[0] != world.columns.version
-        blocks = self.blocks
-        if moved and len(blocks.done_s) > 1:
-            windows = self._since(np.arange(world.n), world.ids, tick.t_s, end_s)
-            self.blocks = Blocks([end_s] * count, twins=world.n)
-        elif whole or (count, world.n) != (len(blocks.done_s), blocks.twins):
-            windows = [Window(blocks.rows(b), t, end_s) for b, t in enumerate(blocks.done_s)]
-            if len(blocks.done_s) <= 1:
-                windows = [Window(slice(0, world.n), tick.t_s, end_s)]
-            self.blocks = Blocks([end_s] * count, twins=world.n)
-        elif count == 1:
-            windows = [Window(slice(0, world.n), tick.t_s, end_s)]
-            blocks.done_s[0] = end_s
+        done, n = world[self.column], world.n
+        if whole or count == 1 or count != self.count:
+            windows = _windows(slice(0, n), done, tick.t_s, end_s)
+            self.count, self.next = count, 0
         else:
-            windows = [Window(blocks.rows(blocks.next), blocks.done_s[blocks.next], end_s)]
-            blocks.done_s[blocks.next] = end_s
-            blocks.next = (blocks.next + 1) % count
-        if self._layout is None or self._layout[0] != world.columns.version:
-            self._layout = (world.columns.version, world.ids.copy())
-        return [w for w in windows if w.dt_s > 0.0 and _size(w.rows, world.n)]
+            block = slice(self.next * n // count, (self.next + 1) * n // count)
+            windows = _windows(block, done, tick.t_s, end_s)
+            # twins more than B ticks behind: new ones, and those that a change of the row
+            # count moved out of a block just before its turn
+            behind = np.flatnonzero(~(done >= end_s - (count + 0.5) * tick.dt_s))
+            behind = behind[(behind < block.start) | (behind >= block.stop)]
+            if behind.size:
+                windows += _windows(behind, done, tick.t_s, end_s)
+            self.next = (self.next + 1) % count
+        for window in windows:
+            done[window.rows] = end_s
+        self.last_end_s = end_s
+        return [w for w in windows if w.dt_s > 0.0 and _size(w.rows, n)]
 
     def settle(self, world: World, rows: np.ndarray) -> list[Window]:
-        """The windows that bring ``rows`` (``(K,)`` int) up to the last run's end, before they
-        leave the world whole; none when every twin is there already."""
-        if len(self.blocks.done_s) <= 1 or not len(rows):
+        """The windows that bring ``rows`` (``(K,)`` int) up to the last tick's end, before they
+        leave the world whole; their times done are set to it."""
+        if self.last_end_s is None or not len(rows):
             return []
         rows = np.asarray(rows, dtype=np.int64)
-        end_s = float(max(self.blocks.done_s))
-        return [w for w in self._since(rows, world.ids[rows], end_s, end_s) if w.dt_s > 0.0]
-
-    def _since(
-        self, rows: np.ndarray, ids: np.ndarray, default: float, end_s: float
-    ) -> list[Window]:
-        """``rows`` (with their ``ids``, ``(K,)`` each) grouped by their block's time done, found
-        by id in the last run's rows (``default``: a twin not there then), each up to ``end_s``."""
-        old_ids = self._layout[1] if self._layout is not None else np.zeros(0, np.uint32)
-        since = np.full(ids.size, default)
-        if old_ids.size:
-            count, twins = len(self.blocks.done_s), self.blocks.twins
-            order = np.argsort(old_ids)
-            old_row = order[np.minimum(np.searchsorted(old_ids[order], ids), old_ids.size - 1)]
-            block = np.searchsorted(np.arange(count) * twins // count, old_row, side="right") - 1
-            known = old_ids[old_row] == ids
-            since[known] = np.asarray(self.blocks.done_s)[block[known]]
-        return [Window(rows[since == start], float(start), end_s) for start in np.unique(since)]
+        done, end_s = world[self.column], self.last_end_s
+        windows = _windows(rows, done, end_s, end_s)
+        done[rows] = end_s
+        return [w for w in windows if w.dt_s > 0.0]
 
     def state_dict(self) -> dict:
-        """``{"blocks": ...}`` once a partition exists, else ``{}``."""
-        return {"blocks": asdict(self.blocks)} if self.blocks.done_s else {}
+        """``{"spread": ...}`` once the pass has run, else ``{}``."""
+        if self.last_end_s is None:
+            return {}
+        return {"spread": {"count": self.count, "next": self.next, "last_end_s": self.last_end_s}}
 
-    def load_state_dict(self, state: dict, world: World) -> None:
-        """The partition from ``state`` (absent: none yet; older checkpoints), over ``world``'s
-        restored rows."""
-        self.blocks = Blocks.load(state.get("blocks"), self.owner)
-        self._layout = (world.columns.version, world.ids.copy())
+    def load_state_dict(self, state: dict) -> None:
+        """Whose turn it is, from ``state`` (absent: the first tick steps every twin)."""
+        saved = state.get("spread")
+        if saved is None:
+            self.count, self.next, self.last_end_s = 0, 0, None
+            return
+        values = [saved.get(k) if isinstance(saved, dict) else None
+                  for k in ("count", "next", "last_end_s")]  # fmt: skip
+        count, nxt, end_s = values
+        if not (isinstance(count, int) and isinstance(nxt, int) and 0 <= nxt < max(count, 1)
+                and isinstance(end_s, float) and math.isfinite(end_s)):  # fmt: skip
+            raise ValueError(
+                f"{self.owner} spread = {str(saved)[:60]}, expected count, next, last_end_s"
+            )
+        self.count, self.next, self.last_end_s = count, nxt, end_s
+
+
+def _windows(
+    rows: slice | np.ndarray, done: np.ndarray, new_s: float, end_s: float
+) -> list[Window]:
+    """``rows`` grouped by their time done (``NOT_STEPPED``: ``new_s``), each up to ``end_s``:
+    one window of ``rows`` itself when they agree (a block: views), else index arrays."""
+    starts = done[rows]
+    starts = np.where(starts == NOT_STEPPED, new_s, starts)
+    if starts.size == 0 or starts.min() == starts.max():
+        return [Window(rows, float(starts[0]) if starts.size else new_s, end_s)]
+    index = np.arange(len(done))[rows] if isinstance(rows, slice) else rows
+    return [Window(index[starts == start], float(start), end_s) for start in np.unique(starts)]
 
 
 def _size(rows: slice | np.ndarray, n: int) -> int:

@@ -18,16 +18,17 @@ Definitions (units in the record's schema):
   the activity: the wearable analogue of a seated resting pulse (NHANES protocol: seated, 5 min).
 - means are time-weighted over the twin's simulated part of the day.
 
-Spread pass (``[sim] health_window_s``, W): with ticks much shorter than W (realtime: 1/30 s)
-the twins are split into B = floor(W / dt_s) contiguous blocks, and each tick accumulates one
-block, round robin, over the simulated seconds since that block's last pass (at most W), with its
-values at the tick's end, as a ``[sim.every]`` divisor would but spread evenly over the ticks: the
-pass costs 1/B of a whole one every tick. At midnight (and when the twin count or B changes)
-every block is brought up to the tick's end first, so days still close whole; after a spawn or
-despawn (which swap-moves rows between blocks) every twin is, from its own window's start.
-B = 1 (ticks of W or longer: headless, fast time scales) is the exact tick-by-tick pass. Error
-bounds, per twin and day, against the tick-by-tick pass (``tests/test_health_window.py`` checks
-each; W = 1 s by default, so each is a second or two of a day):
+Spread pass (``[sim] health_window_s``, W; ``engine.spread``): with ticks much shorter than W
+(realtime: 1/30 s) the twins are split into B = floor(W / dt_s) contiguous blocks, and each tick
+accumulates one block, round robin, each twin over the simulated seconds since its own last pass
+(``health_done_s``, about W), with its values at the tick's end, as a ``[sim.every]`` divisor
+would but spread evenly over the ticks: the pass costs 1/B of a whole one every tick. At midnight
+(and when B changes) every twin is brought up to the tick's end first, so days still close whole;
+a twin spawned, or moved out of its block by a change of the row count, is accumulated as soon as
+it is more than B ticks behind (a new twin over its whole first tick). B = 1 (ticks of W or
+longer: headless, fast time scales) is the exact tick-by-tick pass. Error bounds, per twin and
+day, against the tick-by-tick pass (``tests/test_health_window.py`` checks each; W = 1 s by
+default, so each is a second or two of a day):
 - ``steps``, ``energy_kcal`` (the physiology system's own totals) and the covered time: exact.
 - ``min_<category>``: at most k W / 60 min, k the twin's activity changes that day (each window
   goes whole to the category at its end).
@@ -187,6 +188,7 @@ class HealthSystem(System):
         "day_rest_s",
         "day_main_sleep_s",
         "sleep_bout_s",
+        "health_done_s",
         *(total for _, total, _ in _MEANS),
     )
 
@@ -196,7 +198,7 @@ class HealthSystem(System):
         self.day_index = world.clock.day_index
         """The day being aggregated, in whole days since the start date."""
         self.category = activity_table().category.astype(np.int64)
-        self.spread = SpreadPass(window_s, "health")
+        self.spread = SpreadPass(window_s, "health_done_s", "health")
 
     def run(self, tick: Tick) -> None:
         closes = tick.end_day_index != self.day_index
@@ -285,7 +287,7 @@ class HealthSystem(System):
         super().load_state_dict(state)
         day = int(state.get("day_index", -1))
         self.day_index = day if day >= 0 else self.world.clock.day_index
-        self.spread.load_state_dict(state, self.world)
+        self.spread.load_state_dict(state)
 
 
 def day_summary(world: World, rows: np.ndarray, day: date) -> dict[str, np.ndarray]:

@@ -92,7 +92,7 @@ class PhysiologySystem(System):
     def __init__(self, world: World, every: int = 1, window_s: float = 0.0) -> None:
         super().__init__(every)
         self.world = world
-        self.spread = SpreadPass(window_s, "physiology")
+        self.spread = SpreadPass(window_s, "physiology_done_s", "physiology")
         self.table = activity_table()
         self._step = physiology_kernel(world.backend)
         self._device = DeviceColumns(world.backend.xp) if world.backend.name == "cuda" else None
@@ -193,7 +193,7 @@ class PhysiologySystem(System):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.day_index = int(state.get("day_index", self.world.clock.day_index))
-        self.spread.load_state_dict(state, self.world)
+        self.spread.load_state_dict(state)
 
     def _exertion(self, tick: Tick) -> None:
         """Fill ``mets`` and ``cadence_spm`` (scaled by today's ``activity_factor`` and the

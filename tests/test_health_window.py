@@ -72,7 +72,7 @@ def day_both_ways():
 
 def test_the_spread_pass_changes_only_the_health_columns(day_both_ways):
     exact, spread, _ = day_both_ways
-    assert len(_health(spread).spread.blocks.done_s) == int(WINDOW_S / STEP_S)
+    assert _health(spread).spread.count == int(WINDOW_S / STEP_S)
     for name in exact.world.columns.schema:
         if name not in HEALTH_COLUMNS:
             np.testing.assert_array_equal(spread.world[name], exact.world[name], err_msg=name)
@@ -110,19 +110,29 @@ def test_each_daily_aggregate_is_within_its_bound(day_both_ways):
     assert (off <= bound[rested] + 1e-3).all()
 
 
-def test_blocks_round_trip_and_bad_state_is_refused(make_simulation):
+def _done_by_block(sim) -> list[float]:
+    """Each block's twins' time done (one value each: a block is stepped together)."""
+    done, n, count = sim.world["health_done_s"], sim.world.n, _health(sim).spread.count
+    blocks = [done[b * n // count : (b + 1) * n // count] for b in range(count)]
+    assert all(block.min() == block.max() for block in blocks)
+    return [float(block[0]) for block in blocks]
+
+
+def test_the_turn_round_trips_and_bad_state_is_refused(make_simulation):
     sim = make_simulation(twins=30, seed=4, step_s=1.0, health_window_s=4.0)
     sim.loop.run_ticks(6)
+    assert _done_by_block(sim) == [6.0, 3.0, 4.0, 5.0]
     health = _health(sim)
     state = health.state_dict()
-    assert state["blocks"] == {"done_s": [6.0, 3.0, 4.0, 5.0], "twins": 30, "next": 1}
+    assert state["spread"] == {"count": 4, "next": 1, "last_end_s": 6.0}
     fresh = HealthSystem(sim.world, window_s=4.0)
     fresh.load_state_dict(state)
-    assert fresh.spread.blocks == health.spread.blocks
-    for bad in ({"done_s": [], "twins": 3, "next": 0}, {"done_s": [1.0], "twins": 3, "next": 1},
-                {"done_s": [float("nan")], "twins": 3, "next": 0}, "blocks"):  # fmt: skip
-        with pytest.raises(ValueError, match="health blocks"):
-            fresh.load_state_dict({**state, "blocks": bad})
+    assert vars(fresh.spread) == vars(health.spread)
+    for bad in ({"count": 4, "next": 4, "last_end_s": 1.0}, {"count": "4", "next": 0,
+                "last_end_s": 1.0}, {"count": 4, "next": 0, "last_end_s": float("nan")},
+                "spread"):  # fmt: skip
+        with pytest.raises(ValueError, match="health spread"):
+            fresh.load_state_dict({**state, "spread": bad})
 
 
 def test_a_run_resumed_mid_window_continues_bit_identically(make_simulation, tmp_path):
@@ -140,7 +150,7 @@ def test_a_run_resumed_mid_window_continues_bit_identically(make_simulation, tmp
             sim.world.despawn([int(sim.world.ids[0])])
         for sim in (first, resumed):
             sim.loop.run_ticks(13)
-        assert _health(resumed).spread.blocks == _health(first).spread.blocks
+        assert vars(_health(resumed).spread) == vars(_health(first).spread)
         for name in HEALTH_COLUMNS:
             np.testing.assert_array_equal(resumed.world[name], first.world[name], err_msg=name)
     finally:
@@ -173,7 +183,7 @@ def test_twins_handed_over_take_their_whole_day_so_far(make_simulation):
     id, also after a despawn since the last tick moved the last row into block 0."""
     sim = make_simulation(twins=30, seed=4, step_s=1.0, health_window_s=4.0)
     sim.loop.run_ticks(6)
-    assert _health(sim).spread.blocks.done_s == [6.0, 3.0, 4.0, 5.0]  # blocks 1-3 are behind
+    assert _done_by_block(sim) == [6.0, 3.0, 4.0, 5.0]  # blocks 1-3 are behind
     last = int(sim.world.ids[-1])
     sim.world.despawn([int(sim.world.ids[0])])
     ids = np.union1d(sim.world.ids[::3], [last])
