@@ -3,8 +3,8 @@ each spread pass (``engine.spread``) beside its peer, the tick-by-tick pass over
 (window 0, the system before it):
 
 - health: ``[sim] health_window_s`` = 1 s, one block of 30 a tick;
-- physiology: ``[sim] physiology_window_s`` = 0.1 s, one block of 3 a tick (its exertion, for
-  every twin each tick, included).
+- physiology: ``[sim] physiology_window_s`` = 0.1 s, one block of 3 a tick (the block's
+  exertion included).
 
 Groups ``<system>-10k`` and ``<system>-100k``: the same world (07:45 on a Monday), run 30 ticks;
 then each side's own system on it, every twin stepped by one untimed tick (the times done

@@ -70,7 +70,7 @@ EXERTION = Component(
     (
         Column("mets", "float32", unit="MET", default=1, doc="intensity of the current activity"),
         Column("cadence_spm", "float32", unit="1/min", doc="average steps per minute now"),
-        Column("carbs_g", "float32", unit="g", doc="eaten, waiting for the next step"),
+        Column("carbs_g", "float32", unit="g", doc="carbohydrate eaten in the current step"),
         Column("rhr_offset_bpm", "float64", unit="1/min", doc="today's resting-HR offset"),
         Column("bp_offset_mmhg", "float64", unit="mmHg", doc="today's systolic BP offset"),
         Column("hr_noise_cv", "float32", doc="minute-to-minute CV of resting HR, fraction"),

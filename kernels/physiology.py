@@ -737,8 +737,7 @@ def step_twin(
         noise_draws: how many ticks have drawn random numbers (the counter of the draws).
         mets: metabolic equivalent of the current activity (1 = rest).
         cadence_spm: steps per minute.
-        carbs_g: carbohydrate eaten since the twin's last step, entering the gut at the tick's
-            start (g).
+        carbs_g: carbohydrate eaten during the step, entering the gut at its start (g).
         rhr_offset_bpm, bp_offset_mmhg: today's offsets of resting heart rate (beats/min) and
             systolic pressure (mmHg), from ``day_variation``.
         hr_noise_cv: coefficient of variation of resting heart rate's wander (fraction), from

@@ -17,20 +17,21 @@ kernel reads the offsets and the activity factor scales the stepping cadence. Sc
 ``scenario_step_factor`` scales the cadence too.
 
 Spread pass (``[sim] physiology_window_s``, W, 0.1 s by default; ``engine.spread``): with
-ticks shorter than W (realtime: 1/30 s) each tick advances one block of the twins over the
-simulated seconds since that block's last step, so the kernel costs a 1/B share of a whole pass
-a tick (B = floor(W / dt_s): 3 at 30 Hz). Every equation of the kernel is exact over any step
-(``relax`` and ``ou_step`` are closed forms; the minimal model takes RK4 substeps), so a twin
-stepped over W follows the same law as one stepped every tick, with its inputs (activity,
-exertion, sleep) held over the window: a change of activity reaches the vitals up to W late, and
-the vitals published, recorded or told are up to W old. At the tick that reaches midnight every
-block is brought to the day's end, so steps and energy close whole; after spawns or despawns
-every twin steps from its own block's time. Headless ticks (longer than W) step every twin.
+ticks shorter than W (realtime: 1/30 s) each tick steps one block of the twins, each twin over
+the simulated seconds since its own last step (``physiology_done_s``), so the pass costs a 1/B
+share of a whole one a tick (B = floor(W / dt_s): 3 at 30 Hz). Every equation of the kernel
+holds over any step up to 600 s (``relax`` and ``ou_step`` are closed forms; the minimal model
+takes RK4 substeps), so a twin stepped over W follows the same laws as one stepped every tick,
+with its inputs (activity, exertion, sleep) held over the window: a change of activity reaches
+the vitals (and ``mets``, ``cadence_spm``, set at the step) up to W late, and the vitals
+published, recorded or told are up to W old. At the tick that reaches midnight every twin is
+brought to the day's end, so steps and energy close whole. Headless ticks (longer than W) step
+every twin.
 
-Meals: a meal's carbohydrate enters the gut when the meal starts. US adults eat about 220 g
-(women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
-America" 2017-2018), so a meal at home carries 60 g (women) or 75 g (men) and a restaurant meal
-30 % more.
+Meals: a meal's carbohydrate enters the gut at the start of the step in which the meal starts (up
+to W early). US adults eat about 220 g (women) to 280 g (men) of carbohydrate a day over ~3 meals
+plus snacks (NHANES "What We Eat in America" 2017-2018), so a meal at home carries 60 g (women)
+or 75 g (men) and a restaurant meal 30 % more.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from synthtwin.kernels.numba import physiology as cpu_physiology
 
 __all__ = ["PhysiologySystem", "physiology_kernel"]
 
+EXERTED = ("mets", "cadence_spm", "carbs_g")
+"""The kernel's inputs this system sets from each twin's activity before its step."""
 MEAL_CARBS_G = np.array([60.0, 75.0], dtype=np.float32)
 """(2,) carbohydrate of a home meal by sex (0 female, 1 male), grams."""
 RESTAURANT_FACTOR = 1.3
@@ -110,7 +113,6 @@ class PhysiologySystem(System):
             return
         if self._condition_of != (tick.day_index, w.n):
             self._condition(tick.day_index)
-        self._exertion(tick)
         for window in windows:
             self._step_window(window)
 
@@ -122,18 +124,19 @@ class PhysiologySystem(System):
             self._step_window(window)
 
     def _step_window(self, window: Window) -> None:
-        """Step ``window``'s twins from its start to its end in one launch: every twin or a block
-        in place, other rows gathered and scattered back; the carbohydrate they ate is then
-        digesting, no longer waiting."""
+        """Step ``window``'s twins from its start to its end in one launch, their exertion set
+        from their activity first: every twin or a block in place, other rows gathered and
+        scattered back."""
         w, rows = self.world, window.rows
         kernel_columns = PHYSIOLOGY_KERNEL_ARGS.columns
         columns = {c.name: w[c.name][rows] for c in kernel_columns if c is not ASLEEP}
-        columns[ASLEEP.name] = w["activity"][rows] == Activity.SLEEP
+        activity = w["activity"][rows]
+        columns[ASLEEP.name] = activity == Activity.SLEEP
+        self._exertion(rows, window.start_s, activity, columns)
         self._launch(window.dt_s, w.clock.hour_at(window.start_s), columns)
         if not isinstance(rows, slice):
-            for name in PHYSIOLOGY_KERNEL_ARGS.written:
+            for name in (*PHYSIOLOGY_KERNEL_ARGS.written, *EXERTED):
                 w[name][rows] = columns[name]
-        w["carbs_g"][rows] = 0.0
 
     def warmup(self) -> None:
         """Compile (or load) the kernels on one scratch twin of the declared dtypes: no column is
@@ -195,26 +198,27 @@ class PhysiologySystem(System):
         self.day_index = int(state.get("day_index", self.world.clock.day_index))
         self.spread.load_state_dict(state)
 
-    def _exertion(self, tick: Tick) -> None:
-        """Fill ``mets`` and ``cadence_spm`` (scaled by today's ``activity_factor`` and the
-        scenarios' ``scenario_step_factor``) from each twin's activity, and add the meals started
-        since ``tick``'s start to ``carbs_g`` (eaten, waiting for the twin's next step)."""
+    def _exertion(
+        self, rows: slice | np.ndarray, start_s: float, act: np.ndarray, out: dict[str, np.ndarray]
+    ) -> None:
+        """Fill ``out``'s ``mets`` and ``cadence_spm`` (scaled by today's ``activity_factor`` and
+        the scenarios' ``scenario_step_factor``) from the activities ``act`` of ``rows``, and its
+        ``carbs_g`` with the meals they started since ``start_s`` (their window's start)."""
         w = self.world
-        act = w["activity"]
-        mets, cadence = w["mets"], w["cadence_spm"]
+        mets, cadence, carbs = out["mets"], out["cadence_spm"], out["carbs_g"]
         np.take(self.table.mets, act, out=mets)
         np.take(self.table.cadence_spm, act, out=cadence)
         working = act == Activity.WORK
-        mets[working] = w["work_mets"][working]
-        cadence[working] = w["work_steps_per_min"][working]
+        mets[working] = w["work_mets"][rows][working]
+        cadence[working] = w["work_steps_per_min"][rows][working]
         moving = act == Activity.TRAVEL
-        mode = w["trip_mode"][moving]
+        mode = w["trip_mode"][rows][moving]
         mets[moving] = travel.MODE_METS[mode]
         cadence[moving] = travel.MODE_CADENCE_SPM[mode]
-        cadence *= w["activity_factor"]
-        cadence *= w["scenario_step_factor"]
+        cadence *= w["activity_factor"][rows]
+        cadence *= w["scenario_step_factor"][rows]
+        carbs[:] = 0.0
         eating = (act == Activity.EAT) | (act == Activity.EAT_OUT)
-        started = np.flatnonzero(eating & (w["activity_start_s"] >= tick.t_s))
-        meal = MEAL_CARBS_G[w["sex"][started]]
-        meal[act[started] == Activity.EAT_OUT] *= RESTAURANT_FACTOR
-        w["carbs_g"][started] += meal
+        started = eating & (w["activity_start_s"][rows] >= start_s)
+        carbs[started] = MEAL_CARBS_G[w["sex"][rows][started]]
+        carbs[started & (act == Activity.EAT_OUT)] *= RESTAURANT_FACTOR

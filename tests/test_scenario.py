@@ -291,8 +291,9 @@ def test_overlapping_scenarios_add_and_the_shortest_night_holds(make_simulation)
 def test_a_removed_twin_takes_its_effects_along_and_keeps_its_scenarios(world):
     sim, _ = world
     handler = make_handler(world)
-    twin = int(sim.world.ids[-1])
+    twin, other = int(sim.world.ids[-1]), int(sim.world.ids[0])
     started = ask(handler, "scenario", action="start", twin=twin, kind="illness", days=1.0)
+    assert ask(handler, "scenario", action="start", twin=other, kind="illness", days=1.0).ok
     sim.loop.run_ticks(2)
     assert sim.world["scenario_temp_c"][sim.world.row_of(twin)] > 0
     assert ask(handler, "despawn", ids=[twin]).ok
@@ -300,7 +301,7 @@ def test_a_removed_twin_takes_its_effects_along_and_keeps_its_scenarios(world):
     everyone = ask(handler, "scenario", action="list").result["scenarios"]
     ill = {s["twin"] for s in everyone if s["kind"] == "illness"}  # fevers fade after the end
     feverish = set(sim.world.ids[sim.world["scenario_temp_c"] > 0].tolist())
-    assert twin in ill and feverish and feverish <= ill - {twin}
+    assert twin in ill and other in feverish and feverish <= ill - {twin}
     listed = ask(handler, "scenario", action="list", twin=twin).result["scenarios"]
     assert [s["id"] for s in listed] == [started.result["scenario"]["id"]]
 
