@@ -395,8 +395,11 @@ class WsRelay:
             try:
                 batch = [await sock.recv_multipart(copy=True)]
                 while len(batch) < DRAIN_AT_ONCE and raw.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    batch.append(raw.recv_multipart(zmq.NOBLOCK))
-            except zmq.ZMQError:
+                    try:
+                        batch.append(raw.recv_multipart(zmq.NOBLOCK))
+                    except zmq.Again:  # nothing after all: deliver what was read
+                        break
+            except zmq.ZMQError:  # closed: the relay is stopping
                 return
             for frames in batch:
                 if len(frames) == 2 and len(frames[0]) <= MAX_TOPIC_BYTES:
