@@ -93,9 +93,11 @@ class SpreadPass:
         else:
             block = slice(self.next * n // count, (self.next + 1) * n // count)
             windows = _windows(block, done, tick.t_s, end_s)
-            # twins more than B ticks behind: new ones, and those that a change of the row
-            # count moved out of a block just before its turn
-            behind = np.flatnonzero(~(done >= end_s - (count + 0.5) * tick.dt_s))
+            # twins more than B ticks behind: new ones (NOT_STEPPED, also while the clock is
+            # still within W of its start), and those that a change of the row count moved out
+            # of a block just before its turn
+            late = (done == NOT_STEPPED) | ~(done >= end_s - (count + 0.5) * tick.dt_s)
+            behind = np.flatnonzero(late)
             behind = behind[(behind < block.start) | (behind >= block.stop)]
             if behind.size:
                 windows += _windows(behind, done, tick.t_s, end_s)

@@ -68,6 +68,24 @@ def test_every_twin_is_stepped_over_the_time_that_passed_at_most_w_behind(monkey
         sim.close()
 
 
+def test_a_twin_spawned_in_the_first_window_is_stepped_over_its_first_tick(monkeypatch):
+    """A new twin's time done (``NOT_STEPPED``) counts as behind even while the clock is still
+    within W of its start: it is stepped from its first tick, not from its block's turn."""
+    sim = small_simulation(twins=40, seed=5, step_s=STEP_S, physiology_window_s=WINDOW_S)
+    try:
+        counter = SteppedTime(sim, monkeypatch)
+        sim.loop.step()
+        (twin,) = sim.spawn(1, seed=1)  # the last row: block 4, whose turn is 4 ticks away
+        born_s = sim.world.clock.elapsed_s
+        sim.loop.step()
+        assert counter.stepped_s[twin] == STEP_S
+        sim.loop.run_ticks(10)
+        done_s = sim.world["physiology_done_s"][sim.world.row_of(int(twin))]
+        assert counter.stepped_s[twin] == pytest.approx(done_s - born_s)
+    finally:
+        sim.close()
+
+
 def test_every_meal_reaches_the_gut_once(monkeypatch):
     """A meal that starts in a tick where its twin's block does not step enters the gut at the
     twin's next step: each meal whole, once."""
