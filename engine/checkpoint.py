@@ -25,8 +25,8 @@ a traceback or a world that dies on its first tick:
    float columns finite; counts and accumulated amounts (units s, step, kcal, ...) not negative;
    coded columns within their tables (``Column.enum``, activities, clips, the places of the
    town); values within ``RANGES`` (a twin's parameters as an import allows them, its state
-   within physical limits); twin ids unique and below the next twin id; positions within the
-   town;
+   within physical limits); a spread system's times done (``TIMES_DONE``) not stepped yet or
+   in the clock's past; twin ids unique and below the next twin id; positions within the town;
 4. the town (``res/Town``): place kinds within ``PlaceKind``, finite positions, a radius;
 5. every checkpointable resource loads into a copy of itself and gives back what was saved (its
    own consistency, e.g. the health record's batch sizes against its columns).
@@ -52,7 +52,7 @@ import numpy as np
 
 from synthtwin.components.activity import Activity
 from synthtwin.components.pose import CLIPS
-from synthtwin.components.schema import Column
+from synthtwin.components.schema import NOT_STEPPED, Column
 from synthtwin.components.town import PlaceKind, Town
 from synthtwin.engine.journal import JournalPosition, sync_folder
 from synthtwin.engine.schedule import Schedule
@@ -120,6 +120,9 @@ COUNT_UNITS = ("s", "step", "kcal", "value*s", "1/min*s", "m/s", "person", "mg",
 TIMESTAMPS = ("activity_start_s", "activity_end_s", "physiology_done_s", "health_done_s")
 """Columns in unit s that are instants of simulated time (before the start is allowed; a spread
 system's time done is ``NOT_STEPPED`` before its first step)."""
+TIMES_DONE = ("physiology_done_s", "health_done_s")
+"""A spread system's time done (``engine.spread``): ``NOT_STEPPED`` or in 0..the clock's elapsed
+seconds (a time ahead of the clock would have the twin stepped twice over the difference)."""
 POSITIONS = ("position_m", "trip_from_m", "trip_to_m")
 
 
@@ -455,6 +458,7 @@ def _check_values(
         if name in columns and name != "entity":
             _check_column(name, col, columns[name], ids, path)
     _check_ids(ids, meta.next_twin_id, path)
+    _check_times_done(columns, ids, meta.elapsed_s, path)
     if town is not None:
         _check_places(schema, columns, town, path)
 
@@ -477,6 +481,19 @@ def _check_column(name: str, col: Column, array: np.ndarray, ids: np.ndarray, pa
         bad = ((rows < low) | (rows > high)).any(axis=1)
         unit = f" {col.unit}" if col.unit else ""
         _rows_fail(name, bad, array, ids, f"a value in {low:g}..{high:g}{unit}", path)
+
+
+def _check_times_done(
+    columns: dict[str, np.ndarray], ids: np.ndarray, elapsed_s: float, path: Path
+) -> None:
+    """Each of ``TIMES_DONE`` ``NOT_STEPPED`` or in 0..``elapsed_s`` (an ulp's slack: a tick's
+    end summed another way)."""
+    latest_s = elapsed_s * (1.0 + 1e-12) + 1e-9
+    expected = f"{NOT_STEPPED:g} (not stepped) or a time in 0..{elapsed_s:g} s (the clock)"
+    for name in (name for name in TIMES_DONE if name in columns):
+        done = columns[name]
+        bad = (done != NOT_STEPPED) & ~((done >= 0.0) & (done <= latest_s))
+        _rows_fail(name, bad, done, ids, expected, path)
 
 
 def _rows_fail(

@@ -137,6 +137,14 @@ CASES: dict[str, tuple[Change, str]] = {
     ),
     "other format": (meta_set("format", value=99), "has format 99, this build reads 1"),
     "missing column": (drop("col/hr_bpm"), "column(s) ['hr_bpm'] missing"),
+    "a time done ahead of the clock": (
+        column("physiology_done_s", lambda c: set_item(c, 2, c.max() + 60.0)),
+        "column 'physiology_done_s' holds",
+    ),
+    "a negative time done": (
+        column("health_done_s", lambda c: set_item(c, 2, -5.0)),
+        "expected -1 (not stepped) or a time in 0..",
+    ),
     "wrong dtype": (
         column("hr_bpm", lambda c: c.astype(np.float32)),
         "column 'hr_bpm' holds float32[39], expected float64[39]",
