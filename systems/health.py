@@ -209,7 +209,7 @@ class HealthSystem(System):
             self.day_index = tick.end_day_index
 
     def settle(self, rows: np.ndarray) -> None:
-        """Bring ``rows`` (``(K,)`` int) up to the last run's end from their blocks' windows,
+        """Bring ``rows`` (``(K,)`` int) up to the last run's end from their own times done,
         before they leave the world whole (a shard handoff, ``World.take_twins``): their
         aggregates then cover the day so far, and the world they join adds from its next tick.
         """

@@ -75,7 +75,8 @@ def physiology_kernel(backend: Backend) -> Callable[..., None]:
 
 
 class PhysiologySystem(System):
-    """Exertion from activity, then one kernel launch that integrates every twin's vitals."""
+    """Exertion from activity, then one kernel launch per window of the spread pass that
+    integrates its twins' vitals (every twin when W <= dt)."""
 
     phase = Phase.PHYSIOLOGY
     reads = (
@@ -117,7 +118,7 @@ class PhysiologySystem(System):
             self._step_window(window)
 
     def settle(self, rows: np.ndarray) -> None:
-        """Bring ``rows`` (``(K,)`` int) up to the last run's end from their blocks' windows,
+        """Bring ``rows`` (``(K,)`` int) up to the last run's end from their own times done,
         before they leave the world whole (a shard handoff): the world they join steps them from
         its next tick."""
         for window in self.spread.settle(self.world, rows):
