@@ -25,9 +25,11 @@ Each tick the publisher turns the world into ``[topic, payload]`` messages (``do
   so a later subscriber to the same twin gets it at the next one).
 
 Sends never block: a subscriber that does not read loses messages at the high-water mark (ZeroMQ
-drops them silently), and the tick goes on. A ``meta`` message also goes out every
-``META_EVERY_S`` wall seconds, while paused too (``heartbeat``), so clients can tell a quiet
-server from a dead one.
+drops them silently), and the tick goes on. The tick's messages go out together at its end through
+the publisher's ``link`` (``net.sender``): sent there and then (``DirectLink``, the default), or
+handed to the server's sender thread (``Sender``), which also reads the subscription messages.
+A ``meta`` message also goes out every ``META_EVERY_S`` wall seconds, while paused too
+(``heartbeat``), so clients can tell a quiet server from a dead one.
 
 Health data: with a ``health_socket`` (access control on, ``net.server``), the vitals topics
 (``cell/*/vitals``, ``twin/*/vitals``) go out on that socket only, and the main socket carries
@@ -53,6 +55,7 @@ from synthtwin.components.pose import CLIPS
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.clips import ClipLibrary
+from synthtwin.net.sender import DirectLink
 from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import DEAD_RECKONING_M, CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
@@ -258,9 +261,9 @@ class Publisher:
         self.vitals_period = max(1, round(tick_hz / vitals_hz))
         self.twin_period = max(1, round(tick_hz / twin_hz))
         self.seq = 0
-        self.sent = 0
-        self.refused = 0
-        """Sends the socket refused (only with ``ZMQ_XPUB_NODROP``; by default it drops)."""
+        self.link: DirectLink = DirectLink(socket, health_socket, MAX_SUBSCRIPTION_MESSAGES)
+        """Where each tick's messages go and the subscriptions come from: the sockets in this
+        thread, or a ``net.sender.Sender`` that owns them (``ZmqServer``)."""
         self.tick = 0
         self.t_s = 0.0
         self._encoders: dict[tuple[int, int], CrowdEncoder] = {}
@@ -296,11 +299,22 @@ class Publisher:
     # -- subscriptions -----------------------------------------------------------------------
 
     def read_subscriptions(self) -> None:
-        """Drain (at most ``MAX_SUBSCRIPTION_MESSAGES`` of) each XPUB socket's subscription
-        messages; track which twins are followed."""
-        _read_follows(self.socket, self.pose_follows)
-        if self.health_socket is not None:
-            _read_follows(self.health_socket, self.vitals_follows)
+        """Apply (at most ``MAX_SUBSCRIPTION_MESSAGES`` of) each XPUB socket's subscription
+        messages, as the ``link`` has them; track which twins are followed."""
+        for message in self.link.subscriptions(health=False):
+            self.pose_follows.apply(message)
+        for message in self.link.subscriptions(health=True):
+            self.vitals_follows.apply(message)
+
+    @property
+    def sent(self) -> int:
+        """Messages ZeroMQ took so far."""
+        return self.link.sent
+
+    @property
+    def refused(self) -> int:
+        """Sends the socket refused (only with ``ZMQ_XPUB_NODROP``; by default it drops)."""
+        return self.link.refused
 
     @property
     def followed_twins(self) -> int:
@@ -619,21 +633,14 @@ class Publisher:
         (self._outbox if outbox is None else outbox).append((topic, payload))
 
     def _flush(self) -> None:
-        """Send the queued messages back to back. One at a time, between encodes, each would
-        wake ZeroMQ's I/O thread anew once a subscriber is connected (measured: ~19 us a send,
-        ~0.8 ms a tick at 1,000 twins); back to back, the thread drains them in one go."""
-        self._flush_to(self.socket, self._outbox)
-        if self.health_socket is not None:
-            self._flush_to(self.health_socket, self._health_outbox)
-
-    def _flush_to(self, socket: zmq.Socket, outbox: list[tuple[bytes, bytes]]) -> None:
-        for topic, payload in outbox:
-            try:
-                socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
-                self.sent += 1
-            except zmq.Again:
-                self.refused += 1
-        outbox.clear()
+        """Hand the queued messages to the ``link``, which sends them back to back. One at a
+        time, between encodes, each would wake ZeroMQ's I/O thread anew once a subscriber is
+        connected (measured: ~19 us a send, ~0.8 ms a tick at 1,000 twins); back to back, the
+        thread drains them in one go."""
+        if self._outbox or self._health_outbox:
+            self.link.hand_over(self._outbox, self._health_outbox)
+            self._outbox.clear()
+            self._health_outbox.clear()
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -673,14 +680,3 @@ def _cell_set(cells: np.ndarray) -> set[tuple[int, int]]:
     ix = (keys >> 32).tolist()
     iy = (keys & 0xFFFFFFFF).astype(np.uint32).view(np.int32).tolist()
     return set(zip(ix, iy, strict=True))
-
-
-def _read_follows(socket: zmq.Socket, follows: TwinFollows) -> None:
-    """Apply at most ``MAX_SUBSCRIPTION_MESSAGES`` waiting subscription messages of ``socket``."""
-    for _ in range(MAX_SUBSCRIPTION_MESSAGES):
-        try:
-            message = socket.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            return
-        if message:
-            follows.apply(message)

@@ -7,7 +7,10 @@ phase of every tick, answers waiting CURVE handshakes (``net.zap``), drains subs
 and answers requests for at most ``request_budget_ms`` of the tick (``net.limits.TimeBudget``) and
 ``max_requests_per_tick``, without ever waiting; the rest wait in the socket for the next tick.
 Sends never block: ZeroMQ drops at the high-water mark for a peer that does not read, and the
-tick goes on.
+tick goes on. The XPUB sockets are the exception to the one thread: once bound, they belong to a
+``net.sender.Sender`` thread, which sends what each tick (and ``publish_health``) hands over and
+reads their subscription messages for ``poll`` to apply (ZeroMQ's fan-out to every subscriber
+then costs the tick nothing); ``close`` stops it before closing them.
 
 Access control (``docs/protocol.md`` section 2.1) follows the token file (``net.auth``):
 
@@ -45,6 +48,7 @@ from synthtwin.net.keys import create_curve_keys
 from synthtwin.net.limits import TimeBudget
 from synthtwin.net.publisher import Publisher
 from synthtwin.net.requests import RequestHandler
+from synthtwin.net.sender import Sender
 from synthtwin.net.zap import HEALTH_DOMAIN, MAIN_DOMAIN, ZapHandler
 
 __all__ = ["MAX_SUBSCRIPTION_BYTES", "ServerError", "ZmqServer", "server_keys"]
@@ -108,6 +112,7 @@ class ZmqServer:
         tokens: the token store, or None (open access).
         access_control: whether a token file existed at start (then health topics are split).
         answered: requests answered so far.
+        refused: replies the ROUTER refused.
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class ZmqServer:
         self.health: zmq.Socket | None = None
         self.pub: zmq.Socket | None = None
         self.router: zmq.Socket | None = None
+        self.sender: Sender | None = None
         try:
             self.tokens = _token_store(tokens_file)
             self.access_control = self.tokens is not None and not self.tokens.open_access
@@ -131,11 +137,18 @@ class ZmqServer:
         except BaseException:
             self.close()
             raise
+        self.endpoints = bound_endpoints(self.pub, self.router, self.health)
+        """The bound endpoints (with the actual port when bound to ``:*``); ``health`` only
+        with access control. Read once: the XPUB sockets are the sender thread's from now."""
         self.publisher = Publisher(
             self.pub, tick_hz, config.keyframe_every, config.crowd_hz, config.vitals_hz,
             config.twin_hz, self.health, self.security.max_twin_subscriptions,
             config.dead_reckoning_m,
         )  # fmt: skip
+        self.sender = self.publisher.link = Sender(
+            self.pub, self.health, self.publisher.link.max_subscriptions
+        )
+        self.refused = 0
         self.handler: RequestHandler | None = None
         self._deferred: dict[int, list[bytes]] = {}
         """The envelopes of deferred requests (``chat``) by ticket, until their replies go."""
@@ -178,12 +191,6 @@ class ZmqServer:
             sock.close()
             raise ServerError(f"cannot bind {endpoint}: {err.strerror}") from None
         return sock
-
-    @property
-    def endpoints(self) -> dict[str, str]:
-        """The bound endpoints (with the actual port when bound to ``:*``); ``health`` only
-        with access control."""
-        return bound_endpoints(self.pub, self.router, self.health)
 
     def poll(self) -> None:
         """Answer handshakes, track subscriptions and answer waiting requests; never blocks."""
@@ -229,22 +236,21 @@ class ZmqServer:
             self.router.send_multipart([*envelope, answer], zmq.NOBLOCK)
             self.answered += 1
         except zmq.Again:
-            self.publisher.refused += 1
+            self.refused += 1
 
     def publish_health(self, topic: bytes, payload_at: Callable[[int], bytes]) -> bool:
         """Publish one message of health data now, between ticks, with the publisher's next
         sequence number (``payload_at(seq)`` encodes it): on the health PUB with access control,
-        on the PUB with open access, nowhere once the health topics stopped. Whether it went."""
-        sock = self.health if self.access_control else self.pub
-        if sock is None:
+        on the PUB with open access, nowhere once the health topics stopped. Whether it was
+        handed to the sender thread (which sends it without blocking, after what it has)."""
+        if (self.health if self.access_control else self.pub) is None:
             return False
         self.publisher.seq += 1
-        try:
-            sock.send_multipart([topic, payload_at(self.publisher.seq)], zmq.NOBLOCK)
-        except zmq.Again:
-            self.publisher.refused += 1
-            return False
-        self.publisher.sent += 1
+        message = [(topic, payload_at(self.publisher.seq))]
+        if self.access_control:
+            self.sender.hand_over([], message)
+        else:
+            self.sender.hand_over(message, [])
         return True
 
     def _watch_for_tokens(self) -> None:
@@ -268,7 +274,11 @@ class ZmqServer:
             )
 
     def close(self) -> None:
-        """Close every socket and the context; nothing stays open."""
+        """Stop the sender thread, then close every socket and the context; nothing stays
+        open."""
+        if self.sender is not None:
+            self.sender.close()
+            self.sender = None
         for sock in (self.pub, self.router, self.health):
             if sock is not None and not sock.closed:
                 sock.close(linger=0)

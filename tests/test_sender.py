@@ -1,0 +1,110 @@
+"""The sender thread (``net.sender.Sender``) owns the XPUB sockets: what the tick hands over goes
+out in order on the right socket, subscriptions come back to the tick thread, a sender that falls
+behind drops whole old ticks and counts them, and ``close`` stops it. Real XPUB and SUB sockets
+on 127.0.0.1; every wait is bounded."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import zmq
+
+from synthtwin.net.sender import SENDER_TICKS, Sender
+from tests.loopback import loopback
+
+WAIT_S = 5.0
+
+
+class Pair:
+    """A main and a health XPUB, a sender thread owning them, and a SUB of everything on each."""
+
+    def __init__(self) -> None:
+        self.context = zmq.Context()
+        self.xpubs = [self.context.socket(zmq.XPUB) for _ in range(2)]
+        self.subs = [self.context.socket(zmq.SUB) for _ in range(2)]
+        for xpub, sub in zip(self.xpubs, self.subs, strict=True):
+            xpub.bind(loopback())
+            sub.connect(xpub.getsockopt_string(zmq.LAST_ENDPOINT))
+            sub.subscribe(b"")
+        self.sender = Sender(*self.xpubs, max_subscriptions=100)
+
+    def subscriptions(self, health: bool, count: int) -> list[bytes]:
+        """The next ``count`` subscription messages the sender read from one socket."""
+        got: list[bytes] = []
+        deadline = time.monotonic() + WAIT_S
+        while len(got) < count and time.monotonic() < deadline:
+            got += self.sender.subscriptions(health)
+            time.sleep(0.005)
+        return got
+
+    def receive(self, health: bool, count: int) -> list[list[bytes]]:
+        sub = self.subs[health]
+        frames = []
+        for _ in range(count):
+            assert sub.poll(int(WAIT_S * 1000)), "a handed-over message did not arrive"
+            frames.append(sub.recv_multipart())
+        return frames
+
+    def close(self) -> None:
+        self.sender.close()
+        for sock in (*self.subs, *self.xpubs):
+            sock.close(linger=0)
+        self.context.term()
+
+
+@pytest.fixture
+def pair():
+    made = Pair()
+    # both SUBs' subscriptions have reached the XPUBs (read by the thread) before anything is sent
+    assert made.subscriptions(False, 1) == [b"\x01"]
+    assert made.subscriptions(True, 1) == [b"\x01"]
+    yield made
+    made.close()
+
+
+def test_each_tick_goes_out_in_order_on_its_socket(pair):
+    pair.sender.hand_over([(b"a", b"1"), (b"b", b"2")], [(b"v", b"3")])
+    pair.sender.hand_over([(b"c", b"4")], [])
+    assert pair.receive(False, 3) == [[b"a", b"1"], [b"b", b"2"], [b"c", b"4"]]
+    assert pair.receive(True, 1) == [[b"v", b"3"]]
+    assert pair.sender.sent == 4 and pair.sender.dropped == 0
+
+
+def test_the_lists_handed_over_may_be_reused_at_once(pair):
+    outbox = [(b"a", b"1")]
+    pair.sender.hand_over(outbox, [])
+    outbox.clear()
+    outbox.append((b"b", b"2"))
+    pair.sender.hand_over(outbox, [])
+    assert pair.receive(False, 2) == [[b"a", b"1"], [b"b", b"2"]]
+
+
+def test_subscriptions_come_back_in_order_for_the_tick_thread(pair):
+    sub = pair.context.socket(zmq.SUB)
+    try:
+        sub.connect(pair.xpubs[0].getsockopt_string(zmq.LAST_ENDPOINT))
+        sub.subscribe(b"twin/7/")
+        sub.subscribe(b"twin/8/")
+        sub.unsubscribe(b"twin/7/")
+        assert pair.subscriptions(False, 3) == [b"\x01twin/7/", b"\x01twin/8/", b"\x00twin/7/"]
+        assert pair.sender.subscriptions(True) == []
+    finally:
+        sub.close(linger=0)
+
+
+def test_a_sender_behind_drops_whole_old_ticks_and_never_blocks(pair):
+    extra = 3
+    with pair.sender._ready:  # the thread cannot take anything while the test holds its lock
+        for tick in range(SENDER_TICKS + extra):
+            pair.sender.hand_over([(b"t", bytes([tick])), (b"u", bytes([tick]))], [])
+    assert pair.sender.dropped == extra
+    kept = [bytes([tick]) for tick in range(extra, SENDER_TICKS + extra) for _ in range(2)]
+    assert [payload for _, payload in pair.receive(False, 2 * SENDER_TICKS)] == kept
+    assert not pair.subs[0].poll(100), "a dropped tick went out"
+
+
+def test_close_stops_and_joins_the_thread(pair):
+    pair.sender.hand_over([(b"a", b"1")], [])
+    pair.sender.close()  # and again in the fixture: closing twice is harmless
+    assert not pair.sender._thread.is_alive()
