@@ -87,6 +87,33 @@ def test_a_twin_held_by_two_cells_comes_from_the_fresher_one():
     assert merge_cells([]).rows(np.array([1])).tolist() == [-1]
 
 
+def random_cells(rng: np.random.Generator, id_scale: int) -> list[CrowdState]:
+    """Twelve cells of overlapping random twins (ids times ``id_scale``), shuffled seqs, two of
+    them equal (the tie rule); each twin's x is its cell's index."""
+    seqs = rng.permutation(np.arange(100, 112))
+    seqs[5] = seqs[3]
+    return [
+        cell_state((k, 0), int(seq), sorted(rng.choice(400, 60, replace=False) * id_scale), k)
+        for k, seq in enumerate(seqs)
+    ]
+
+
+@pytest.mark.parametrize("id_scale", [1, 100_000])  # dense ids: by scatter; sparse: by sort
+def test_the_merge_keeps_each_twin_of_its_newest_cell_listed_first_among_equals(id_scale):
+    rng = np.random.default_rng(id_scale)
+    for _ in range(5):
+        states = random_cells(rng, id_scale)
+        want: dict[int, tuple[int, int]] = {}  # id: (seq, index of the winning state)
+        for k, state in enumerate(states):
+            for twin in state.ids.tolist():
+                if twin not in want or state.seq > want[twin][0]:
+                    want[twin] = (state.seq, k)
+        crowd = merge_cells(states)
+        assert crowd.ids.tolist() == sorted(want)
+        assert crowd.pos_m[:, 0].tolist() == [float(want[t][1]) for t in sorted(want)]
+        assert crowd.ids.dtype == np.uint32 and crowd.pos_m.shape == (len(want), 2)
+
+
 def test_a_twin_crossing_a_border_is_in_one_place_while_the_old_cell_has_not_spoken():
     """Cells publish at their own turns: the new cell may speak first; until the old one lets the
     twin go, the replica holds it twice and shows it where the newer message put it."""

@@ -4,6 +4,9 @@ the orbit camera's math, culling, picking and the town's places."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +19,13 @@ from synthtwin.net.render import renderer as renderer_module
 from synthtwin.net.render.animation_texture import bake, body_matrices
 from synthtwin.net.render.body_mesh import BodyMesh, _signed_volume, coarse
 from synthtwin.net.render.colour import GROUND_RGB, PALETTE, PLACE_RGB, SKY_RGB
-from synthtwin.net.render.culling import BODY_CENTRE_M, BODY_DETAIL_HEIGHT_PX, BODY_HEIGHT_M, select
+from synthtwin.net.render.culling import (
+    BODY_CENTRE_M,
+    BODY_DETAIL_HEIGHT_PX,
+    BODY_HEIGHT_M,
+    marker_priority,
+    select,
+)
 from synthtwin.net.render.flight import FLIGHT_S, FOLLOW_DISTANCE_M, Flight
 from synthtwin.net.render.highlight import MIN_RADIUS_PX, RING_RGB, RING_WIDTH_PX, _ring
 from synthtwin.net.render.town import (
@@ -137,6 +146,43 @@ def test_overview_of_a_thousand_twins_shows_markers(renderer):
     drawn = select(crowd.pos_m, camera, WIDTH, HEIGHT)
     assert len(drawn.bodies) == 0 and len(drawn.markers) == 1000
     assert body_mask(renderer, crowd, camera).sum() > 500
+
+
+def test_markers_beyond_the_cap_are_a_fixed_sample_by_twin_id(renderer):
+    rng = np.random.default_rng(4)
+    crowd = crowd_of(rng.normal(0.0, 800.0, (1000, 2)), clip=STAND)
+    camera = Camera.framing(crowd.pos_m, ASPECT)
+    everyone = select(crowd.pos_m, camera, WIDTH, HEIGHT, ids=crowd.ids).markers
+    capped = select(crowd.pos_m, camera, WIDTH, HEIGHT, ids=crowd.ids, max_markers=300).markers
+    assert len(everyone) == 1000 and len(capped) == 300
+    assert np.isin(capped, everyone).all() and (np.diff(capped) > 0).all()
+    kept = marker_priority(crowd.ids[capped])
+    assert kept.max() < np.delete(marker_priority(crowd.ids), capped).min()
+    moved = Camera.framing(crowd.pos_m[1:], ASPECT)  # another view of the same twins but one
+    again = select(crowd.pos_m[1:], moved, WIDTH, HEIGHT, ids=crowd.ids[1:], max_markers=300)
+    assert len(np.intersect1d(crowd.ids[1:][again.markers], crowd.ids[capped])) >= 299
+    assert len(np.unique(marker_priority(np.arange(2**16)))) == 2**16  # a bijection
+    few = CrowdRenderer(synth_library(), synth_body(lod=1), WIDTH, HEIGHT, max_markers=300)
+    try:
+        drawn = body_mask(few, crowd, camera).sum()
+    finally:
+        few.release()
+    assert 0 < drawn < body_mask(renderer, crowd, camera).sum()
+
+
+def test_llvmpipe_gets_the_cores_of_the_process_unless_told():
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from synthtwin.net.render.renderer import llvmpipe_threads; print(llvmpipe_threads())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LP_NUM_THREADS"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    assert run.stdout.decode().split() == ["1"], run.stderr.decode()
+    told = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "LP_NUM_THREADS": "3"}, capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    assert told.stdout.decode().split() == ["3"], told.stderr.decode()
 
 
 def test_twins_behind_the_camera_or_outside_the_view_are_not_drawn(renderer):

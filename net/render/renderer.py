@@ -4,7 +4,7 @@ moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). 
 
 1. cull and split the crowd on the CPU (``net.render.culling``): visible twins near enough to be
    a few pixels tall become skinned bodies (nearest first, capped; the tall ones at full detail,
-   the others coarse), the others markers;
+   the others coarse), the others markers (capped too: an even, fixed sample of the crowd);
 2. pose the bodies on the CPU (``net.render.animation_texture.body_matrices``: each body's clip
    blended at its phase, turned to its heading and placed, one ``(J, 3, 4)`` set a body) and
    upload them as one row a body of the skin texture, and the instance records (bodies: activity;
@@ -22,9 +22,17 @@ moderngl on a standalone EGL context (NVIDIA on a GPU, Mesa llvmpipe on a CPU). 
 
 The projection is flipped vertically so that the first row read back is the top of the picture.
 GL objects are made once; ``render_planes`` reuses its output array.
+
+On llvmpipe a marker costs about 1.3 us on one core whatever its size (set-up and binning; 73,000
+markers, the overview of 100,000 twins, took 100 ms), hence their cap. llvmpipe starts one
+rasterizer thread per core of the machine, not of the process: pinned to one core (the gateway,
+``engine.app.serve.cores_for_the_gateway``), two threads took 170 ms for those markers, so
+``llvmpipe_threads`` gives it the process's cores unless ``LP_NUM_THREADS`` is set.
 """
 
 from __future__ import annotations
+
+import os
 
 import av
 import moderngl
@@ -53,6 +61,7 @@ from synthtwin.net.render.culling import (
     MARKER_RADIUS_PX,
     MAX_BODIES,
     MAX_DETAILED_BODIES,
+    MAX_MARKERS,
     select,
 )
 from synthtwin.net.render.ground import GRID_SPACING_M, backdrop, grid_lines
@@ -68,7 +77,7 @@ from synthtwin.net.render.town import (
     select_places,
 )
 
-__all__ = ["CrowdRenderer"]
+__all__ = ["CrowdRenderer", "llvmpipe_threads"]
 
 LIGHT_DIRECTION = (0.4, -0.5, 0.75)
 """Towards the light (world axes, normalised at start): high in the south-east."""
@@ -87,6 +96,14 @@ FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
 """Clip-space flip: GL's first row (bottom) becomes the picture's top."""
 
 
+def llvmpipe_threads() -> str:
+    """Set ``LP_NUM_THREADS`` (Mesa llvmpipe's rasterizer threads, read when a context is made) to
+    the number of cores this process may run on, unless it is set; returns its value. No effect on
+    a GPU."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return os.environ.setdefault("LP_NUM_THREADS", str(cores or 1))
+
+
 class CrowdRenderer:
     """Renders crowds as ``yuv420p`` frames of ``width`` x ``height`` pixels (both even).
 
@@ -96,6 +113,7 @@ class CrowdRenderer:
             detail (``synthtwin.net.render.body_mesh.coarse``), other models at one.
         width, height: the frame size.
         max_bodies: at most this many skinned bodies a frame (nearest first).
+        max_markers: at most this many markers a frame (``net.render.culling.select``).
     """
 
     def __init__(
@@ -105,13 +123,16 @@ class CrowdRenderer:
         width: int = 1280,
         height: int = 720,
         max_bodies: int = MAX_BODIES,
+        max_markers: int = MAX_MARKERS,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"width and height must be positive and even, got {width}x{height}")
         self.width, self.height, self.max_bodies = width, height, max_bodies
+        self.max_markers = max_markers
         meshes = (BodyMesh.from_body(body), coarse(body) or BodyMesh.from_body(body))
         self.animation = bake(library, body)
         joints = self.animation.matrices.shape[1]
+        llvmpipe_threads()
         self.ctx = moderngl.create_standalone_context(backend="egl")
         try:
             self._make_gl_objects(meshes, joints, max_bodies)
@@ -287,8 +308,9 @@ class CrowdRenderer:
         The array is reused by the next call: copy it to keep it.
         """
         drawn = select(
-            crowd.pos_m, camera, self.width, self.height, self.max_bodies, MAX_DETAILED_BODIES
-        )
+            crowd.pos_m, camera, self.width, self.height, self.max_bodies, MAX_DETAILED_BODIES,
+            crowd.ids, self.max_markers,
+        )  # fmt: skip
         view_projection = FLIP_Y @ camera.view_projection(self.width / self.height)
         matrix = view_projection.T.astype(np.float32).tobytes()  # column-major
         levels = (slice(0, drawn.detailed), slice(drawn.detailed, len(drawn.bodies)))

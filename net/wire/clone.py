@@ -144,6 +144,11 @@ EMPTY_CROWD = Crowd(
 )
 
 
+SCATTER_SPAN = 4
+"""``merge_cells`` scatters by id when the ids span at most this many times the records (else
+it sorts: ids far apart would make the scatter's table large)."""
+
+
 def merge_cells(states: Iterable[CrowdState]) -> Crowd:
     """Every twin of ``states`` once. A twin that several cells hold comes from the cell whose
     state has the greatest ``seq`` (its last applied message): protocol section 8, rule 6.
@@ -153,19 +158,46 @@ def merge_cells(states: Iterable[CrowdState]) -> Crowd:
     holds the twin is where the server last put it. A record's sample time only says when the
     record last changed: a twin unchanged since its cell's keyframe is in no delta and keeps the
     keyframe's time, however recent the message that still holds it.
+
+    O(N) for N records whose ids are dense (``SCATTER_SPAN``; a server's are): each cell's rows
+    are scattered into a table indexed by id, oldest cell first, so the newest writes last
+    (``_pick_by_scatter``); otherwise ``_pick_by_sort`` (O(N log N)) gives the same rows.
     """
     states = [s for s in states if len(s.ids)]
     if not states:
         return EMPTY_CROWD
     if len(states) == 1:
         return Crowd(*(getattr(states[0], f) for f in _CROWD_FIELDS))
+    low = min(int(s.ids[0]) for s in states)  # each state's ids ascend
+    span = max(int(s.ids[-1]) for s in states) - low + 1
+    records = sum(len(s.ids) for s in states)
+    if span <= SCATTER_SPAN * records:
+        pick = _pick_by_scatter(states, low, span)
+    else:
+        pick = _pick_by_sort(states)
+    return Crowd(*(np.concatenate([getattr(s, f) for s in states])[pick] for f in _CROWD_FIELDS))
+
+
+def _pick_by_scatter(states: Sequence[CrowdState], low: int, span: int) -> np.ndarray:
+    """``(n,) int64``: rows of the concatenated ``states`` that ``merge_cells`` keeps, ids
+    ascending; ids lie in ``low .. low + span - 1``. The states are written oldest first (by
+    seq; of equal seqs the later listed first, as the sort's tie rule), so each id's row is the
+    newest state's."""
+    starts = np.cumsum([0] + [len(s.ids) for s in states])
+    table = np.full(span, -1, np.int64)  # by id - low: a row of the concatenation, -1 if none
+    for i in sorted(range(len(states)), key=lambda i: (states[i].seq, -i)):
+        table[states[i].ids - low] = np.arange(starts[i], starts[i + 1])
+    return table[table >= 0]
+
+
+def _pick_by_sort(states: Sequence[CrowdState]) -> np.ndarray:
+    """``_pick_by_scatter``'s rows by a sort (ids of any spread): by id, then newest first."""
     ids = np.concatenate([s.ids for s in states])
     freshness = np.concatenate([np.full(len(s.ids), s.seq, np.int64) for s in states])
     order = np.lexsort((-freshness, ids))  # by id, then the newest cell message first
     first = np.ones(len(order), bool)
     first[1:] = ids[order][1:] != ids[order][:-1]
-    pick = order[first]
-    return Crowd(*(np.concatenate([getattr(s, f) for s in states])[pick] for f in _CROWD_FIELDS))
+    return order[first]
 
 
 def topics_of(
