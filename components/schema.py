@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Column", "Component", "columns_of"]
+__all__ = ["NOT_STEPPED", "Column", "Component", "columns_of"]
 
 
 NOT_STEPPED = -1.0
