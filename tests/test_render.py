@@ -470,6 +470,19 @@ def test_each_place_kind_is_drawn_in_its_colour_where_it_projects(with_town):
     assert len(np.unique(away[1])) <= 2  # ground and grid lines only
 
 
+def test_the_towns_places_follow_the_camera_moved_in_place_and_a_new_town(with_town):
+    camera = Camera(x=5000.0, distance_m=600.0, pitch_deg=90.0)
+    with_town.set_town(KINDS, ROW_M)
+    assert len(np.unique(planes(with_town, CrowdView.empty(), camera)[1])) <= 2  # none in view
+    camera.x = 0.0  # the same camera object, moved over the places: they are chosen again
+    every = planes(with_town, CrowdView.empty(), camera)[1]
+    roofs = roof_pixels(camera, ROW_M, KINDS)
+    assert len(np.unique(every[roofs[:, 0], roofs[:, 1]])) == NUM_PLACE_KINDS
+    with_town.set_town(KINDS[:2], ROW_M[:2])  # the same camera, a smaller town
+    two = planes(with_town, CrowdView.empty(), camera)[1]
+    assert len(np.unique(two[roofs[:, 0], roofs[:, 1]])) == 3  # two roofs and the ground
+
+
 def test_far_places_are_points_of_their_roof_colour(with_town):
     camera = Camera(distance_m=20_000.0, pitch_deg=90.0)
     row_m = ROW_M * 10

@@ -26,6 +26,7 @@ from synthtwin.engine.app.assets import crowd_assets
 from synthtwin.engine.app.serve import Serving
 from synthtwin.net.webrtc import MAX_AHEAD_S, STALL_S, CrowdFeed
 from synthtwin.net.wire.clone import Replica
+from synthtwin.net.wire.crowd import dead_reckon
 from tests.test_clone import EAST, TICK_HZ, WALK_MPS, WEST, Stream
 from tests.test_http_api import JSON, running, serve_config
 from tests.webrtc_viewer import Viewer, loopback_candidates
@@ -313,6 +314,21 @@ def test_the_feed_draws_each_twin_once_where_the_newest_message_put_it() -> None
     ahead = feed.view()  # 8 walks on east (heading 0) past its record, at most MAX_AHEAD_S
     assert 0.0 <= ahead.pos_m[2, 0] - crowd.pos_m[2, 0] <= WALK_MPS * MAX_AHEAD_S + 1e-9
     assert ahead.pos_m[1].tolist() == pytest.approx([2010.0, 1000.0])  # 7 stands
+
+
+def test_the_feeds_view_dead_reckons_the_moving_twins_and_keeps_the_others() -> None:
+    replica, east = Replica(), Stream(EAST)
+    feed = CrowdFeed(crowd_assets().library(), replica)
+    walkers = {8: (3000.0, 1000.0, WALK_MPS), 9: (2990.0, 1010.0, 0.0), 10: (3010.0, 990.0, 2.0)}
+    for state in replica.receive(east.publish(30, walkers)):
+        feed.on_crowd(state, wall=0.0)
+    crowd, at = replica.crowd(), feed.view(0.3)
+    want = dead_reckon(
+        crowd.pos_m, crowd.heading_rad, crowd.speed_mps, crowd.sample_t_s, feed.now_s(0.3)
+    )
+    np.testing.assert_array_equal(at.pos_m, want)
+    assert at.pos_m[1].tolist() == crowd.pos_m[1].tolist()  # 9 stands
+    assert (at.pos_m[[0, 2], 0] > crowd.pos_m[[0, 2], 0] + 0.2).all()
 
 
 def test_the_feeds_present_runs_at_time_scale_60_between_messages_and_stops_when_they_do() -> None:

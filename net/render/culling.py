@@ -110,16 +110,17 @@ def select(
     ``marker_priority`` of their ``ids (N,)`` (None: the rows) are kept."""
     count = len(pos_m)
     centres = np.empty((count, 4))  # target-relative homogeneous body centres
-    centres[:, :2] = pos_m - (camera.x, camera.y)
-    centres[:, 2] = BODY_CENTRE_M
-    centres[:, 3] = 1.0
+    np.subtract(pos_m, (camera.x, camera.y), out=centres[:, :2])
+    centres[:, 2:] = (BODY_CENTRE_M, 1.0)
     # (N, 4) @ (4, 6): signed distance to each plane; (N, 4) @ (4,): depth ahead of the eye
     distance = centres @ frustum_planes(camera.view_projection(width / height)).T
     depth = -(centres @ camera.view_matrix()[2])
     focal = camera.focal_px(height)
     marker_radius_m = MARKER_RADIUS_PX * np.maximum(depth, 0.0) / focal
-    visible = (distance >= -np.maximum(BOUND_RADIUS_M, marker_radius_m)[:, None]).all(axis=1)
-    visible &= depth > 0
+    reach_m = -np.maximum(BOUND_RADIUS_M, marker_radius_m)
+    visible = depth > 0
+    for plane in distance.T:  # six passes over N: a third of an all() over the (N, 6) rows
+        visible &= plane >= reach_m
     rows = np.flatnonzero(visible)
     tall = BODY_HEIGHT_M * focal >= BODY_MIN_HEIGHT_PX * depth[rows]
     near_rows = rows[tall]

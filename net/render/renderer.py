@@ -32,6 +32,7 @@ rasterizer thread per core of the machine, not of the process: pinned to one cor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import av
@@ -140,6 +141,7 @@ class CrowdRenderer:
             self.ctx.release()
             raise
         self.town = TownView.empty()
+        self._places: tuple[tuple[float, ...], PlaceDrawList] | None = None  # camera's fields
         self.point_instances: moderngl.Buffer | None = None
         self.point_vao: moderngl.VertexArray | None = None
         self._box_records = np.empty((MAX_BOXES, BOX_RECORD), np.float32)
@@ -298,6 +300,7 @@ class CrowdRenderer:
         )
         self._point_records = np.empty((len(town), POINT_RECORD), np.float32)
         self.town = town
+        self._places = None
 
     def render_planes(
         self, crowd: CrowdView, camera: Camera, selected: int | None = None
@@ -365,9 +368,18 @@ class CrowdRenderer:
             self.line["reach_m"].write(lines.reach_m.tobytes())
             self.line_vao.render(moderngl.LINES, vertices=count)
 
+    def _places_seen_by(self, camera: Camera) -> PlaceDrawList:
+        """``select_places`` of the town for ``camera``, kept while the camera and the town
+        stay (the town is fixed and a viewer's camera mostly still: 2 ms a frame saved on the
+        47,000 places of a town of 100,000 twins)."""
+        key = dataclasses.astuple(camera)
+        if self._places is None or self._places[0] != key:
+            self._places = (key, select_places(self.town, camera, self.width, self.height))
+        return self._places[1]
+
     def _draw_town(self, camera: Camera, matrix: bytes) -> None:
         """The places: boxes (nearest first, back faces culled), then points."""
-        places: PlaceDrawList = select_places(self.town, camera, self.width, self.height)
+        places = self._places_seen_by(camera)
         centre = self.town.centre_m
         if count := len(places.boxes):
             records = self._box_records[:count]
