@@ -102,8 +102,9 @@ class PhysiologySystem(System):
         self._device = DeviceColumns(world.backend.xp) if world.backend.name == "cuda" else None
         self.day_index = world.clock.day_index
         """The day whose steps and energy the accumulators hold, in days since the start date."""
-        self._condition_of: tuple[int, int] | None = None
-        """(day, twin count) of the condition columns; recomputed when either changes."""
+        self._condition_day: int | None = None
+        """The day of the condition columns (None: none yet): every twin's are recomputed when
+        it changes, else only new twins' (``variation_key`` 0)."""
 
     def run(self, tick: Tick) -> None:
         w = self.world
@@ -112,8 +113,7 @@ class PhysiologySystem(System):
         windows = self.spread.plan(w, tick, whole=tick.end_day_index != tick.day_index)
         if w.n == 0:
             return
-        if self._condition_of != (tick.day_index, w.n):
-            self._condition(tick.day_index)
+        self._condition(tick.day_index)
         for window in windows:
             self._step_window(window)
 
@@ -166,30 +166,43 @@ class PhysiologySystem(System):
         self.day_index = day_index
 
     def _condition(self, day_index: int) -> None:
-        """Every twin's condition for the day ``day_index`` days after the start date: its
-        offsets, activity factor and wander amplitudes (``CONDITION_COLUMNS``), after giving
-        new twins their ``variation_key``."""
+        """The condition for the day ``day_index`` days after the start date (offsets, activity
+        factor and wander amplitudes: ``CONDITION_COLUMNS``, a pure function of the twin's key,
+        age and the day) of every twin when the day changes, else of the new twins only (no
+        ``variation_key`` yet: spawned; twins handed in from a shard bring theirs), after
+        giving them their key."""
         w = self.world
-        self._give_keys()
+        new = w["variation_key"] == 0.0
+        if self._condition_day != day_index:
+            rows: slice | np.ndarray = slice(None)
+        elif new.any():
+            rows = np.flatnonzero(new)
+        else:
+            return
+        self._give_keys(new)
         day = w.clock.start.date() + timedelta(days=day_index)
+        outputs = [w[name][rows] for name in CONDITION_COLUMNS]
         cpu_physiology.day_variation(
-            day_index, day.timetuple().tm_yday - 1, day.weekday(), w["variation_key"],
-            w["age_y"], *(w[name] for name in CONDITION_COLUMNS),
+            day_index, day.timetuple().tm_yday - 1, day.weekday(), w["variation_key"][rows],
+            w["age_y"][rows], *outputs,
         )  # fmt: skip
-        self._condition_of = (day_index, w.n)
+        if not isinstance(rows, slice):
+            for name, values in zip(CONDITION_COLUMNS, outputs, strict=True):
+                w[name][rows] = values
+        self._condition_day = day_index
 
-    def _give_keys(self) -> None:
-        """``variation_key`` of the twins without one (0): a mix of the world's seed and the
-        twin's id, so a twin's random draws depend on the seed, its id and the counter only.
-        Kept keys (a restored checkpoint's) are left alone."""
+    def _give_keys(self, new: np.ndarray) -> None:
+        """``variation_key`` of the twins without one (``new``, ``(N,) bool``: key 0): a mix of
+        the world's seed and the twin's id, so a twin's random draws depend on the seed, its id
+        and the counter only. Kept keys (a restored checkpoint's) are left alone."""
         w = self.world
-        keys = w["variation_key"]
-        new = keys == 0.0
         if not new.any():
             return
         seed = int(w.rng.bit_generator.seed_seq.entropy) & physiology.BITS31
         ids = w.ids[new].astype(np.int64)
-        keys[new] = physiology.mix31((physiology.mix31(seed) + ids) & physiology.BITS31)
+        w["variation_key"][new] = physiology.mix31(
+            (physiology.mix31(seed) + ids) & physiology.BITS31
+        )
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), "day_index": self.day_index, **self.spread.state_dict()}

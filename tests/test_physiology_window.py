@@ -10,7 +10,8 @@ from synthtwin.engine.app.shard import hand_over
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import save_checkpoint
 from synthtwin.engine.spread import Window
-from synthtwin.systems.physiology import PhysiologySystem
+from synthtwin.systems import physiology as physiology_system
+from synthtwin.systems.physiology import CONDITION_COLUMNS, PhysiologySystem
 from tests.conftest import small_simulation
 
 STEP_S = 60.0
@@ -82,6 +83,37 @@ def test_a_twin_spawned_in_the_first_window_is_stepped_over_its_first_tick(monke
         sim.loop.run_ticks(10)
         done_s = sim.world["physiology_done_s"][sim.world.row_of(int(twin))]
         assert counter.stepped_s[twin] == pytest.approx(done_s - born_s)
+    finally:
+        sim.close()
+
+
+def test_new_twins_get_their_condition_and_only_they_between_days(monkeypatch):
+    """A twin spawned in the tick of a despawn (the count unchanged) gets its key and today's
+    condition; twins handed in (shards: the count changes every handoff) keep theirs, and the
+    day's condition is not recomputed for everyone whenever the count changes."""
+    sim = small_simulation(twins=30, seed=5, step_s=STEP_S, physiology_window_s=WINDOW_S)
+    try:
+        sim.loop.run_ticks(3)
+        kept = sim.world.ids[5:].copy()
+        expected = {name: sim.world[name][5:].copy() for name in CONDITION_COLUMNS}
+        sim.world.despawn([int(sim.world.ids[4])])
+        (twin,) = sim.spawn(1, seed=9)
+        conditioned = []
+        day_variation = physiology_system.cpu_physiology.day_variation
+        monkeypatch.setattr(
+            physiology_system.cpu_physiology, "day_variation",
+            lambda *args: conditioned.append(len(args[3])) or day_variation(*args),
+        )  # fmt: skip
+        sim.loop.step()
+        assert conditioned == [1]
+        row = sim.world.row_of(int(twin))
+        assert sim.world["variation_key"][row] != 0.0
+        assert sim.world["hr_noise_cv"][row] > 0.0
+        for name in CONDITION_COLUMNS:
+            kept_now = sim.world[name][sim.world.rows_of(kept)]
+            np.testing.assert_array_equal(kept_now, expected[name], err_msg=name)
+        sim.loop.step()
+        assert conditioned == [1]
     finally:
         sim.close()
 
