@@ -5,6 +5,9 @@ Groups (one frame's step each; the gateway does every one of them each frame, on
 - ``merge-100000``: ``net.wire.clone.merge_cells`` of 64 cells holding 100,000 twins (a
   hundred in two cells at once), by an id-indexed scatter (``scatter``) against its peer, the
   lexsort it replaced (``sort``, still its path for sparse ids);
+- ``positions-100000``: ``Crowd.position_at`` (the feed's dead reckoning, every frame) of
+  100,000 twins of whom ``MOVING_SHARE`` move, computing the moving ones only (``moving``)
+  against its peer, ``net.wire.crowd.dead_reckon`` of all (``all``);
 - ``overview-100000``: ``CrowdRenderer.render_planes`` of the default overview
   (``Camera.framing``) of 100,000 twins spread over a town (about 73,000 visible markers) with
   markers capped (``capped``, ``culling.MAX_MARKERS``) against its peer drawing all of them
@@ -12,8 +15,8 @@ Groups (one frame's step each; the gateway does every one of them each frame, on
   (``renderer.llvmpipe_threads``; run under ``taskset -c 1`` to see the gateway's case).
 
 Measured loaded (2-core CPU shared with other work, Mesa llvmpipe 22.3, under ``taskset -c 1``,
-median of 10): merge 5.3 ms against 10.0 ms; overview 21 ms against 100-110 ms (172 ms before
-llvmpipe's threads were set to the process's one core).
+median of 10): merge 3.3 ms against 7.0 ms; positions 1.3 ms against 2.8 ms; overview 22 ms
+against 97 ms (about 172 ms before llvmpipe's threads were set to the process's one core).
 
 Run: ``pytest bench/test_video_crowd_bench.py --benchmark-enable``. With benchmarks disabled
 (the project default) every benchmark runs once, as a smoke test.
@@ -32,7 +35,7 @@ from synthtwin.engine.synth.motion import synth_library
 from synthtwin.net.render import Camera, CrowdRenderer, CrowdView
 from synthtwin.net.render.culling import select
 from synthtwin.net.wire.clone import Crowd, _pick_by_sort, merge_cells
-from synthtwin.net.wire.crowd import CrowdState
+from synthtwin.net.wire.crowd import CrowdState, dead_reckon
 
 TWINS = 100_000
 CELLS = 64
@@ -41,6 +44,8 @@ SHARED = 100
 WIDTH, HEIGHT = 1280, 720
 TOWN_SD_M = 8000.0
 SEED = 2026
+MOVING_SHARE = 0.2
+"""Twins with a speed (the others stand: at home, at work, at school)."""
 ROUNDS = 10
 
 
@@ -83,6 +88,19 @@ def test_merge_cells(benchmark, side) -> None:
         strict=True,
     ):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("side", ["moving", "all"])
+def test_positions(benchmark, side) -> None:
+    benchmark.group = f"positions-{TWINS}"
+    crowd = merge_cells(_cells())
+    rng = np.random.default_rng(SEED)
+    speed = np.where(rng.random(TWINS) < MOVING_SHARE, crowd.speed_mps, 0.0).astype(np.float32)
+    crowd = dataclasses.replace(crowd, speed_mps=speed)
+    args = (crowd.pos_m, crowd.heading_rad, speed, crowd.sample_t_s, 3.0)
+    run = (lambda: crowd.position_at(3.0)) if side == "moving" else (lambda: dead_reckon(*args))
+    benchmark.pedantic(run, rounds=ROUNDS, warmup_rounds=1)
+    np.testing.assert_array_equal(crowd.position_at(3.0), dead_reckon(*args))
 
 
 @pytest.fixture(scope="module")

@@ -76,7 +76,7 @@ from synthtwin.net.render.flight import Flight
 from synthtwin.net.render.town import TownView
 from synthtwin.net.wire.client import AsyncCloneClient
 from synthtwin.net.wire.clone import Applied, Crowd, Replica
-from synthtwin.net.wire.crowd import CrowdState, dead_reckon
+from synthtwin.net.wire.crowd import CrowdState
 from synthtwin.net.wire.dealer import ClientClosed, RequestError, RequestTimeout
 from synthtwin.net.wire.topics import topic_for
 from synthtwin.net.wire.vitals import VitalsMessage
@@ -207,22 +207,9 @@ class CrowdFeed:
         )
         return dataclasses.replace(
             crowd,
-            pos_m=self._positions(now_s),
+            pos_m=self._crowd.position_at(now_s),
             phase=((crowd.phase + loops_per_s * age_s) % 1.0).astype(np.float32),
         )
-
-    def _positions(self, now_s: float) -> np.ndarray:
-        """``(N, 2) float64``: ``latest``'s positions dead-reckoned to ``now_s``, m; only the
-        moving twins' (most of a town's twins stand still: at home, at work) move, the others
-        are copied as they are (what ``dead_reckon`` gives them)."""
-        crowd = self._crowd
-        pos_m = crowd.pos_m.copy()
-        moving = np.flatnonzero(crowd.speed_mps > 0)
-        pos_m[moving] = dead_reckon(
-            crowd.pos_m[moving], crowd.heading_rad[moving], crowd.speed_mps[moving],
-            crowd.sample_t_s[moving], now_s,
-        )  # fmt: skip
-        return pos_m
 
 
 class CrowdVideoTrack(VideoStreamTrack):

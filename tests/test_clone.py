@@ -4,6 +4,7 @@ keyframe's recovery, rejected messages and the selection's topics."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from synthtwin.net.wire import event, meta, reply, topics, vitals
 from synthtwin.net.wire.clone import Replica, join_calls, merge_cells, topics_of
-from synthtwin.net.wire.crowd import CrowdEncoder, CrowdState
+from synthtwin.net.wire.crowd import CrowdEncoder, CrowdState, dead_reckon
 from synthtwin.net.wire.dealer import RequestError
 from synthtwin.net.wire.reply import Reply, ReplyError
 
@@ -112,6 +113,21 @@ def test_the_merge_keeps_each_twin_of_its_newest_cell_listed_first_among_equals(
         assert crowd.ids.tolist() == sorted(want)
         assert crowd.pos_m[:, 0].tolist() == [float(want[t][1]) for t in sorted(want)]
         assert crowd.ids.dtype == np.uint32 and crowd.pos_m.shape == (len(want), 2)
+
+
+def test_position_at_moves_the_moving_twins_as_dead_reckoning_and_no_other():
+    rng = np.random.default_rng(9)
+    state = cell_state(EAST, seq=40, ids=list(range(200)), x_m=3000.0)
+    speed = np.where(rng.random(200) < 0.3, rng.uniform(0.5, 3.0, 200), 0.0).astype(np.float32)
+    heading = rng.uniform(0.0, 2 * np.pi, 200).astype(np.float32)
+    sample_t_s = rng.uniform(0.0, 1.0, 200)
+    state = dataclasses.replace(state, speed_mps=speed, heading_rad=heading, sample_t_s=sample_t_s)
+    crowd = merge_cells([state])
+    for t_s in (0.5, 2.0):  # some records newer than 0.5 s: they stay
+        want = dead_reckon(crowd.pos_m, heading, speed, sample_t_s, t_s)
+        np.testing.assert_array_equal(crowd.position_at(t_s), want)
+    moved = np.any(crowd.position_at(2.0) != crowd.pos_m, axis=1)
+    assert moved.tolist() == (speed > 0).tolist()
 
 
 def test_a_twin_crossing_a_border_is_in_one_place_while_the_old_cell_has_not_spoken():

@@ -118,8 +118,16 @@ class Crowd:
 
     def position_at(self, t_s: float) -> np.ndarray:
         """(N, 2) float64 map positions at sim time ``t_s``, m: each record dead-reckoned from
-        its ``sample_t_s`` (``crowd.dead_reckon``, protocol 6.1 subscriber rule 5)."""
-        return crowd.dead_reckon(self.pos_m, self.heading_rad, self.speed_mps, self.sample_t_s, t_s)
+        its ``sample_t_s`` (``crowd.dead_reckon``, protocol 6.1 subscriber rule 5). Only the
+        moving twins are computed (most of a town stands still: at home, at work); the others
+        keep ``pos_m``, as ``dead_reckon`` would."""
+        pos_m = self.pos_m.copy()
+        moving = np.flatnonzero(self.speed_mps > 0)
+        pos_m[moving] = crowd.dead_reckon(
+            self.pos_m[moving], self.heading_rad[moving], self.speed_mps[moving],
+            self.sample_t_s[moving], t_s,
+        )  # fmt: skip
+        return pos_m
 
     def rows(self, twin_ids: np.ndarray) -> np.ndarray:
         """``(K,) int64``: the row of each of ``twin_ids`` (K,), -1 where the crowd lacks it."""
