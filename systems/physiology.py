@@ -28,10 +28,12 @@ published, recorded or told are up to W old. At the tick that reaches midnight e
 brought to the day's end, so steps and energy close whole. Headless ticks (longer than W) step
 every twin.
 
-Meals: a meal's carbohydrate enters the gut at the start of the step in which the meal starts (up
-to W early). US adults eat about 220 g (women) to 280 g (men) of carbohydrate a day over ~3 meals
-plus snacks (NHANES "What We Eat in America" 2017-2018), so a meal at home carries 60 g (women)
-or 75 g (men) and a restaurant meal 30 % more.
+Meals: a meal's carbohydrate enters the gut at the start of the twin's first step that sees the
+meal under way (up to W early); a meal that starts and ends between two steps (shorter than W:
+activities last 60 s or more, so never at the default W) is missed. US adults eat about 220 g
+(women) to 280 g (men) of carbohydrate a day over ~3 meals plus snacks (NHANES "What We Eat in
+America" 2017-2018), so a meal at home carries 60 g (women) or 75 g (men) and a restaurant meal
+30 % more.
 """
 
 from __future__ import annotations

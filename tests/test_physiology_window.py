@@ -6,6 +6,7 @@ population's vitals keep their daily statistics."""
 import numpy as np
 import pytest
 
+from synthtwin.components.activity import Activity
 from synthtwin.engine.app.shard import hand_over
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import save_checkpoint
@@ -120,16 +121,25 @@ def test_new_twins_get_their_condition_and_only_they_between_days(monkeypatch):
 
 def test_every_meal_reaches_the_gut_once(monkeypatch):
     """A meal that starts in a tick where its twin's block does not step enters the gut at the
-    twin's next step: each meal whole, once."""
+    twin's next step: each meal whole, never twice (missed only if it ends before that step:
+    shorter than W, here 300 s; activities last 60 s or more, so never at the default 0.1 s)."""
     sims = {
         w: small_simulation(twins=60, seed=8, step_s=STEP_S, physiology_window_s=w)
         for w in (0.0, WINDOW_S)
     }
     try:
         counters = {w: SteppedTime(sim, monkeypatch) for w, sim in sims.items()}
+        meals = dict.fromkeys(sims, 0)
         for _ in range(TICKS_PER_DAY):
-            for sim in sims.values():
+            for w, sim in sims.items():
                 sim.loop.step()
+                act, start_s = sim.world["activity"], sim.world["activity_start_s"]
+                eating = (act == Activity.EAT) | (act == Activity.EAT_OUT)
+                meals[w] += int((eating & (start_s == sim.world.clock.elapsed_s - STEP_S)).sum())
+        taken_in = {w: len(counter.intakes_g) for w, counter in counters.items()}
+        assert taken_in[0.0] == meals[0.0] > 100  # each meal started, once
+        # never twice; over W a meal shorter than W may start and end between two steps
+        assert 0.95 * meals[WINDOW_S] < taken_in[WINDOW_S] <= meals[WINDOW_S], (taken_in, meals)
         eaten = {w: sum(counter.intakes_g) for w, counter in counters.items()}
         assert eaten[0.0] > 60 * 2 * 60.0  # about three meals a twin
         meals_g = (60.0, 75.0, 78.0, 97.5)  # home and restaurant meals of women and men
