@@ -59,6 +59,7 @@ from synthtwin.engine.schedule import Schedule
 from synthtwin.engine.world import World
 
 __all__ = [
+    "ADDED_COLUMNS",
     "CheckpointError",
     "CheckpointInfo",
     "Checkpointable",
@@ -117,6 +118,9 @@ limits, would make kernels run away (the glucose model takes substeps in proport
 action: a damaged value can make one tick last hours)."""
 COUNT_UNITS = ("s", "step", "kcal", "value*s", "1/min*s", "m/s", "person", "mg", "g")
 """Units of counts and accumulated amounts, which are never negative."""
+ADDED_COLUMNS = ("physiology_done_s", "health_done_s")
+"""Columns newer than format 1's first files: a file without them restores them at their defaults
+(``NOT_STEPPED``: the spread systems step every twin from the first tick)."""
 TIMESTAMPS = ("activity_start_s", "activity_end_s", "physiology_done_s", "health_done_s")
 """Columns in unit s that are instants of simulated time (before the start is allowed; a spread
 system's time done is ``NOT_STEPPED`` before its first step)."""
@@ -428,8 +432,13 @@ def _journal(meta: dict[str, Any], path: Path) -> JournalPosition | None:
 
 
 def _check_columns(world: World, columns: dict[str, np.ndarray], path: Path) -> int:
-    """Every column of the schema, with its exact dtype and ``(count, *shape)``; the count."""
+    """Every column of the schema, with its exact dtype and ``(count, *shape)``; the count.
+    ``ADDED_COLUMNS`` a file lacks are added to ``columns`` with their defaults."""
     schema = {k: c for k, c in world.columns.schema.items() if k != "entity"}
+    ids = columns.get("twin_id")
+    for name in ADDED_COLUMNS:
+        if name not in columns and name in schema and ids is not None and ids.ndim == 1:
+            columns[name] = schema[name].allocate(len(ids))
     missing = sorted(set(schema) - set(columns))
     if missing:
         raise _fail(path, f"column(s) {missing[:8]} missing")

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from synthtwin.components.schema import NOT_STEPPED
 from synthtwin.engine.app.cli import main
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.checkpoint import (
+    ADDED_COLUMNS,
     FIX,
     CheckpointError,
     LoopSettings,
@@ -349,6 +351,23 @@ def test_the_good_checkpoint_restores_and_ticks(saved):
     assert info.loop == LoopSettings(60.0, False)
     assert info.journal == JournalPosition("ab12", 3, 7)
     assert info.tick == 1620
+
+
+def test_a_checkpoint_from_before_the_spread_columns_restores_and_ticks(saved, tmp_path):
+    """A file written before ``physiology_done_s`` and ``health_done_s`` existed restores them
+    as not stepped: the first tick steps every twin from its start."""
+    good, config = saved
+    arrays, meta = unpack(good)
+    for name in ADDED_COLUMNS:
+        del arrays[f"col/{name}"]
+    sim = build_simulation(config, resume=repack(arrays, meta, tmp_path / "old.ckpt"))
+    try:
+        assert (sim.world["physiology_done_s"] == NOT_STEPPED).all()
+        sim.loop.run_ticks(1)
+        for name in ADDED_COLUMNS:
+            np.testing.assert_array_equal(sim.world[name], sim.world.clock.elapsed_s)
+    finally:
+        sim.close()
 
 
 def test_the_cli_refuses_a_damaged_checkpoint_with_status_2(saved, tmp_path, capsys):
