@@ -55,8 +55,9 @@ MAX_BODIES = 128
 """Default cap on skinned bodies per frame; the rest of the visible twins become markers."""
 MAX_DETAILED_BODIES = 32
 """Default cap on full-detail bodies per frame; the rest of the bodies get the coarse mesh."""
-MAX_MARKERS = 8192
-"""Default cap on markers per frame (about 11 ms of llvmpipe on one core)."""
+MAX_MARKERS = 4096
+"""Default cap on markers per frame (about 5 ms of llvmpipe on one core: with 8,192 the gateway
+made 18.8-22.5 frames a second of the 100,000-twin overview on a loaded core)."""
 PRIORITY_MIX = 0x9E3779B1
 """Knuth's multiplicative hash constant (2^32 / golden ratio, odd): ``marker_priority``."""
 MARKER_RADIUS_PX = 3.0
