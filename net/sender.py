@@ -35,8 +35,10 @@ Outbox = list[tuple[bytes, bytes]]
 """A tick's ``[topic, payload]`` messages for one socket, in order."""
 SENDER_TICKS = 8
 """Ticks' messages waiting for the sender thread, at most (about 0.27 s at 30 Hz)."""
-IDLE_S = 0.01
-"""Wall seconds the sender waits for a tick before it reads the subscriptions again."""
+IDLE_S = 0.1
+"""Wall seconds the sender waits for a tick before it reads the subscriptions anyway (a paused
+server); a ticking one has them read after each tick's sends, once a tick as before, without
+waking the thread (and taking the GIL) between ticks."""
 
 
 class DirectLink:
@@ -122,8 +124,8 @@ class Sender(DirectLink):
         return [inbox.popleft() for _ in range(len(inbox))]
 
     def close(self) -> None:
-        """Stop and join the thread (the messages still queued are not sent); then the sockets
-        may be closed."""
+        """Stop and join the thread, once it has sent what was handed over (without blocking);
+        then the sockets may be closed."""
         with self._ready:
             self._stop = True
             self._ready.notify()
@@ -134,12 +136,12 @@ class Sender(DirectLink):
             with self._ready:
                 if not self._ticks and not self._stop:
                     self._ready.wait(IDLE_S)
-                if self._stop:
-                    return
-                ticks = list(self._ticks)
+                ticks, stop = list(self._ticks), self._stop
                 self._ticks.clear()
             for main, health in ticks:
                 self._send(main, health)
+            if stop:
+                return
             self._read()
 
     def _read(self) -> None:

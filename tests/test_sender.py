@@ -68,6 +68,9 @@ def test_each_tick_goes_out_in_order_on_its_socket(pair):
     pair.sender.hand_over([(b"c", b"4")], [])
     assert pair.receive(False, 3) == [[b"a", b"1"], [b"b", b"2"], [b"c", b"4"]]
     assert pair.receive(True, 1) == [[b"v", b"3"]]
+    deadline = time.monotonic() + WAIT_S  # counted just after the send the SUB saw
+    while pair.sender.sent < 4 and time.monotonic() < deadline:
+        time.sleep(0.001)
     assert pair.sender.sent == 4 and pair.sender.dropped == 0
 
 
@@ -104,7 +107,9 @@ def test_a_sender_behind_drops_whole_old_ticks_and_never_blocks(pair):
     assert not pair.subs[0].poll(100), "a dropped tick went out"
 
 
-def test_close_stops_and_joins_the_thread(pair):
-    pair.sender.hand_over([(b"a", b"1")], [])
+def test_close_sends_what_was_handed_over_then_stops_the_thread(pair):
+    pair.sender.hand_over([(b"a", b"1")], [(b"v", b"2")])
     pair.sender.close()  # and again in the fixture: closing twice is harmless
     assert not pair.sender._thread.is_alive()
+    assert pair.receive(False, 1) == [[b"a", b"1"]]
+    assert pair.receive(True, 1) == [[b"v", b"2"]]
