@@ -8,7 +8,8 @@ the server publishes the same topics. Every client is a process of its own (a re
 the server's process would take the GIL from the tick). The clients:
 
 - ``stalled_200``: 200 SUB sockets in another process, subscribed to everything, never reading
-  (target: p99 within 10 % of quiet);
+  (target: p99 within 10 % of quiet); ZeroMQ's fan-out to them runs in the server's sender thread
+  (``net.sender``), the tick only hands its messages over (``bench/test_sender_bench.py``);
 - ``all_twins``: one SUB socket in another process subscribed to every twin by id, never reading,
   with the default ``max_twin_subscriptions`` (64), and ``all_twins_uncapped`` without a cap;
 - ``stats_flood``: one DEALER sending about 1,000 ``stats`` requests a second whatever the
