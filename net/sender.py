@@ -62,9 +62,9 @@ class DirectLink:
         self.sent = 0
         self.refused = 0
 
-    def hand_over(self, main: Outbox, health: Outbox) -> None:
+    def hand_over(self, main: Outbox, health: Outbox, between_ticks: bool = False) -> None:
         """Send ``main`` on the main socket and ``health`` on the health socket (the lists are
-        not kept: the caller may clear them)."""
+        not kept: the caller may clear them). ``between_ticks``: see ``Sender.hand_over``."""
         self._send(main, health)
 
     def subscriptions(self, health: bool) -> list[bytes]:
@@ -107,14 +107,20 @@ class Sender(DirectLink):
         self._thread = threading.Thread(target=self._run, name="synthtwin-sender", daemon=True)
         self._thread.start()
 
-    def hand_over(self, main: Outbox, health: Outbox) -> None:
+    def hand_over(self, main: Outbox, health: Outbox, between_ticks: bool = False) -> None:
         """Queue a tick's messages (copied) for the thread; never blocks: with ``SENDER_TICKS``
-        waiting, the oldest is dropped."""
+        waiting, the oldest is dropped. ``between_ticks``: messages sent between ticks (health
+        data, one at a time) join the newest tick still waiting, so that a burst of them
+        cannot push ticks out."""
         with self._ready:
-            if len(self._ticks) >= SENDER_TICKS:
-                self._ticks.popleft()
-                self.dropped += 1
-            self._ticks.append((list(main), list(health)))
+            if between_ticks and self._ticks:
+                self._ticks[-1][0].extend(main)
+                self._ticks[-1][1].extend(health)
+            else:
+                if len(self._ticks) >= SENDER_TICKS:
+                    self._ticks.popleft()
+                    self.dropped += 1
+                self._ticks.append((list(main), list(health)))
             self._ready.notify()
 
     def subscriptions(self, health: bool) -> list[bytes]:

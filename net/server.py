@@ -248,9 +248,9 @@ class ZmqServer:
         self.publisher.seq += 1
         message = [(topic, payload_at(self.publisher.seq))]
         if self.access_control:
-            self.sender.hand_over([], message)
+            self.sender.hand_over([], message, between_ticks=True)
         else:
-            self.sender.hand_over(message, [])
+            self.sender.hand_over(message, [], between_ticks=True)
         return True
 
     def _watch_for_tokens(self) -> None:

@@ -107,6 +107,19 @@ def test_a_sender_behind_drops_whole_old_ticks_and_never_blocks(pair):
     assert not pair.subs[0].poll(100), "a dropped tick went out"
 
 
+def test_messages_between_ticks_join_the_newest_tick_waiting_and_push_none_out(pair):
+    with pair.sender._ready:
+        for tick in range(SENDER_TICKS):
+            pair.sender.hand_over([(b"t", bytes([tick]))], [])
+        for alert in range(3 * SENDER_TICKS):
+            pair.sender.hand_over([], [(b"a", bytes([alert]))], between_ticks=True)
+    assert pair.sender.dropped == 0
+    ticks = [payload for _, payload in pair.receive(False, SENDER_TICKS)]
+    assert ticks == [bytes([tick]) for tick in range(SENDER_TICKS)]
+    alerts = [payload for _, payload in pair.receive(True, 3 * SENDER_TICKS)]
+    assert alerts == [bytes([alert]) for alert in range(3 * SENDER_TICKS)]
+
+
 def test_close_sends_what_was_handed_over_then_stops_the_thread(pair):
     pair.sender.hand_over([(b"a", b"1")], [(b"v", b"2")])
     pair.sender.close()  # and again in the fixture: closing twice is harmless
