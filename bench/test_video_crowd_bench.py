@@ -15,7 +15,7 @@ Groups (one frame's step each; the gateway does every one of them each frame, on
   (``renderer.llvmpipe_threads``; run under ``taskset -c 1`` to see the gateway's case).
 
 Measured loaded (2-core CPU shared with other work, Mesa llvmpipe 22.3, under ``taskset -c 1``,
-median of 10): merge 3.3 ms against 7.0 ms; positions 1.3 ms against 2.8 ms; overview 22 ms
+median of 10): merge 3.3 ms against 7.0 ms; positions 1.3 ms against 2.8 ms; overview 21 ms
 against 97 ms (about 172 ms before llvmpipe's threads were set to the process's one core).
 
 Run: ``pytest bench/test_video_crowd_bench.py --benchmark-enable``. With benchmarks disabled
