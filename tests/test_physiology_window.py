@@ -8,8 +8,6 @@ import pytest
 
 from synthtwin.components.activity import Activity
 from synthtwin.engine.app.shard import hand_over
-from synthtwin.engine.app.simulation import build_simulation
-from synthtwin.engine.checkpoint import save_checkpoint
 from synthtwin.engine.spread import Window
 from synthtwin.systems import physiology as physiology_system
 from synthtwin.systems.physiology import CONDITION_COLUMNS, PhysiologySystem
@@ -174,25 +172,6 @@ def test_daily_statistics_match_the_tick_by_tick_pass():
         assert abs(a - b) < 0.03 * a, (field, a, b)
     sd = [np.std(day["mean_hr"]) for day in (exact, spread)]
     assert abs(sd[0] - sd[1]) < 0.1 * sd[0], sd
-
-
-def test_a_run_resumed_mid_window_continues_bit_identically(tmp_path):
-    first = small_simulation(twins=40, seed=6, step_s=STEP_S, physiology_window_s=WINDOW_S)
-    first.loop.run_ticks(7)
-    first.world.despawn([3])
-    first.loop.run_ticks(4)
-    path = tmp_path / "world.ckpt"
-    save_checkpoint(first.world, first.schedule, path)
-    resumed = build_simulation(first.config, resume=path)
-    try:
-        for sim in (first, resumed):
-            sim.loop.run_ticks(13)
-        assert vars(_physiology(resumed).spread) == vars(_physiology(first).spread)
-        for name in PhysiologySystem.writes:
-            np.testing.assert_array_equal(resumed.world[name], first.world[name], err_msg=name)
-    finally:
-        first.close()
-        resumed.close()
 
 
 def test_twins_handed_over_are_stepped_to_the_last_tick_first(monkeypatch):
