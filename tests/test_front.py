@@ -114,10 +114,11 @@ def _keep_region(server: Serving, regions: RegionMap, k: int, token: str | None 
 
 
 def _front_config(tmp_path, **security):
+    """A front's config on free loopback ports (the health PUB's too, used with tokens)."""
     return load_config(
         None,
         serve={"pub_endpoint": loopback(), "router_endpoint": loopback(), "http_enabled": False},
-        security=security,
+        security={"health_pub_endpoint": loopback(), **security},
     )
 
 
