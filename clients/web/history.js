@@ -196,21 +196,28 @@ async function loadDay() {
   showEpisodeLegend();
 }
 
-/** uPlot hook: each episode of the day as a band of its activity's colour behind the lines. */
-function drawEpisodes(u) {
+/** Shade each of `spans` ({from, to} in x-axis values) as a full-height band of the plot `u`,
+ * in the colour `fill(span)` gives, at least `minPx` wide, clipped to the plot area. */
+function drawBands(u, spans, fill, minPx) {
   const { ctx } = u;
   const { left, top, width, height } = u.bbox;
   ctx.save();
   ctx.beginPath();
   ctx.rect(left, top, width, height);
   ctx.clip();
-  for (const ep of view.episodes) {
-    const x0 = u.valToPos(ep.start, "x", true);
-    const x1 = u.valToPos(ep.end, "x", true);
-    ctx.fillStyle = (view.palette[ep.activity] ?? "#888888") + BAND_ALPHA;
-    ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
+  for (const span of spans) {
+    const x0 = u.valToPos(span.from, "x", true);
+    const x1 = u.valToPos(span.to, "x", true);
+    ctx.fillStyle = fill(span);
+    ctx.fillRect(x0, top, Math.max(minPx, x1 - x0), height);
   }
   ctx.restore();
+}
+
+/** uPlot hook: each episode of the day as a band of its activity's colour behind the lines. */
+function drawEpisodes(u) {
+  const spans = view.episodes.map((ep) => ({ from: ep.start, to: ep.end, activity: ep.activity }));
+  drawBands(u, spans, (ep) => (view.palette[ep.activity] ?? "#888888") + BAND_ALPHA, 1);
 }
 
 /** Which colour is which activity in the timeline, with the minutes of each that day. */
@@ -250,19 +257,7 @@ function keep(sc) {
 
 /** uPlot hook: each scenario's span shaded behind a trend chart's lines. */
 function drawScenarios(u) {
-  const { ctx } = u;
-  const { left, top, width, height } = u.bbox;
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(left, top, width, height);
-  ctx.clip();
-  ctx.fillStyle = SCENARIO_FILL;
-  for (const sc of view.scenarios) {
-    const x0 = u.valToPos(sc.from, "x", true);
-    const x1 = u.valToPos(sc.to, "x", true);
-    ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
-  }
-  ctx.restore();
+  drawBands(u, view.scenarios, () => SCENARIO_FILL, 2);
 }
 
 /** The scenario list (kind, span, parameters), with a stop button for operators on each one
