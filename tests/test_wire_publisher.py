@@ -356,52 +356,63 @@ def test_pack_each_is_pack_envelope_of_each_twin(seq):
     assert pack_each("pose", 7, seq, 2.25, fields, 3) == expected
 
 
-def test_many_followed_twins_are_spread_over_more_ticks():
+@pytest.fixture
+def follow_world():
+    """``make(twins)``: a publisher (twin_period: 1 tick) on an unbound XPUB, and a world of
+    ``twins``; both closed at the end."""
+    context = zmq.Context()
+    xpub = context.socket(zmq.XPUB)
+    built = []
+
+    def make(twins: int):
+        publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)
+        built.append(build_simulation(load_config(None, twins=twins, seed=4, tick_hz=1.0,
+                                                  start=MONDAY)))  # fmt: skip
+        return publisher, built[-1].world
+
+    yield make
+    xpub.close(linger=0)
+    context.term()
+    for sim in built:
+        sim.close()
+
+
+def _follow(publisher: Publisher, twins: list[int]) -> None:
+    for twin in twins:
+        publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
+
+
+def _due_by_tick(publisher: Publisher, world: World, ticks: int) -> list[list[int]]:
+    """The ids of the followed twins each of ``ticks`` ticks publishes."""
+    ids = world.ids
+    return [ids[publisher._followed_rows(world, ids, publisher.pose_follows, tick)].tolist()
+            for tick in range(ticks)]  # fmt: skip
+
+
+def test_many_followed_twins_are_spread_over_more_ticks(follow_world):
     """Past ``TWINS_PER_TICK * twin_period`` twins followed by id, a tick publishes about
     ``TWINS_PER_TICK`` of them and each comes in turn; a few followed keep ``twin_hz``."""
-    context = zmq.Context()
-    xpub = context.socket(zmq.XPUB)
-    publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)  # twin_period: 1 tick
-    sim = build_simulation(load_config(None, twins=20, seed=4, tick_hz=1.0, start=MONDAY))
-    try:
-        world, ids = sim.world, sim.world.ids
-        for twin in ids[:3].tolist():
-            publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
-        assert sorted(ids[publisher._followed_rows(world, ids, publisher.pose_follows, 5)]) == (
-            sorted(ids[:3].tolist())
-        )
-        for twin in ids[3:].tolist():
-            publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
-        period = -(-len(ids) // TWINS_PER_TICK)
-        due = [ids[publisher._followed_rows(world, ids, publisher.pose_follows, tick)].tolist()
-               for tick in range(period)]  # fmt: skip
-        assert period > 1 and all(0 < len(twins) <= TWINS_PER_TICK for twins in due)
-        assert sorted(twin for twins in due for twin in twins) == sorted(ids.tolist())
-    finally:
-        xpub.close(linger=0)
-        context.term()
-        sim.close()
+    publisher, world = follow_world(20)
+    ids = world.ids
+    _follow(publisher, ids[:3].tolist())
+    assert sorted(ids[publisher._followed_rows(world, ids, publisher.pose_follows, 5)]) == (
+        sorted(ids[:3].tolist())
+    )
+    _follow(publisher, ids[3:].tolist())
+    period = -(-len(ids) // TWINS_PER_TICK)
+    due = _due_by_tick(publisher, world, period)
+    assert period > 1 and all(0 < len(twins) <= TWINS_PER_TICK for twins in due)
+    assert sorted(twin for twins in due for twin in twins) == sorted(ids.tolist())
 
 
-def test_followed_twins_whose_ids_share_a_turn_are_still_spread():
+def test_followed_twins_whose_ids_share_a_turn_are_still_spread(follow_world):
     """Past ``TWINS_PER_TICK * twin_period`` followed, twins whose ids are all multiples of the
     period each get their own turn: no tick publishes more than ``TWINS_PER_TICK``."""
-    context = zmq.Context()
-    xpub = context.socket(zmq.XPUB)
-    publisher = Publisher(xpub, 1.0, KEYFRAME_EVERY, 1.0, 1.0, 1.0)  # twin_period: 1 tick
-    sim = build_simulation(load_config(None, twins=120, seed=4, tick_hz=1.0, start=MONDAY))
-    try:
-        world, ids = sim.world, sim.world.ids
-        followed = [twin for twin in ids.tolist() if twin % 4 == 0]  # 30: a turn every 4 ticks
-        for twin in followed:
-            publisher.pose_follows.apply(b"\x01twin/%d/pose" % twin)
-        period = -(-len(followed) // TWINS_PER_TICK)
-        assert period == 4
-        due = [ids[publisher._followed_rows(world, ids, publisher.pose_follows, tick)].tolist()
-               for tick in range(period)]  # fmt: skip
-        assert all(len(twins) <= TWINS_PER_TICK for twins in due), [len(t) for t in due]
-        assert sorted(twin for twins in due for twin in twins) == sorted(followed)
-    finally:
-        xpub.close(linger=0)
-        context.term()
-        sim.close()
+    publisher, world = follow_world(120)
+    followed = [twin for twin in world.ids.tolist() if twin % 4 == 0]  # 30: a turn every 4 ticks
+    _follow(publisher, followed)
+    period = -(-len(followed) // TWINS_PER_TICK)
+    assert period == 4
+    due = _due_by_tick(publisher, world, period)
+    assert all(len(twins) <= TWINS_PER_TICK for twins in due), [len(t) for t in due]
+    assert sorted(twin for twins in due for twin in twins) == sorted(followed)
