@@ -436,7 +436,14 @@ def _removed(answered: list[tuple[int, Reply]]) -> dict[str, Any]:
     return {"removed": np.sort(removed)}
 
 
-SUMMED = ("twins", "overruns", "dropped_ticks", "followed_twins", "ignored_subscriptions")
+SUMMED = (
+    "twins",
+    "overruns",
+    "dropped_ticks",
+    "followed_twins",
+    "ignored_subscriptions",
+    "unsent_ticks",
+)
 """``stats`` fields that add up over the shards."""
 
 

@@ -473,7 +473,7 @@ class RequestHandler:
             "overruns": stats.overruns, "dropped_ticks": stats.dropped_ticks,
             "followed_twins": self.publisher.followed_twins,
             "ignored_subscriptions": self.publisher.ignored_subscriptions,
-            "rate_limited": self.rate_limited,
+            "rate_limited": self.rate_limited, "unsent_ticks": self.publisher.link.dropped,
             "systems": {
                 name: {"p50_ms": t.p50_ms, "p99_ms": t.p99_ms, "mean_ms": t.mean_ms}
                 for name, t in stats.timings.items()

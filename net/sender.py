@@ -52,6 +52,7 @@ class DirectLink:
     Attributes:
         sent: messages ZeroMQ took; refused: those it refused (only with ``ZMQ_XPUB_NODROP``;
             by default it drops at the high-water mark without a word).
+        dropped: ticks dropped whole unsent; always 0 here (each is sent when handed over).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class DirectLink:
         self.max_subscriptions = max_subscriptions
         self.sent = 0
         self.refused = 0
+        self.dropped = 0
 
     def hand_over(self, main: Outbox, health: Outbox, between_ticks: bool = False) -> None:
         """Send ``main`` on the main socket and ``health`` on the health socket (the lists are
@@ -92,14 +94,14 @@ class Sender(DirectLink):
     Args: as ``DirectLink``'s; the sockets belong to this thread until ``close``.
 
     Attributes:
-        dropped: ticks dropped whole because ``SENDER_TICKS`` were already waiting.
+        dropped: ticks dropped whole because ``SENDER_TICKS`` were already waiting (the
+            ``stats`` op's ``unsent_ticks``).
     """
 
     def __init__(
         self, socket: zmq.Socket, health_socket: zmq.Socket | None, max_subscriptions: int
     ) -> None:
         super().__init__(socket, health_socket, max_subscriptions)
-        self.dropped = 0
         self._ticks: deque[tuple[Outbox, Outbox]] = deque()
         self._inbox: tuple[deque[bytes], deque[bytes]] = (deque(), deque())
         self._ready = threading.Condition()

@@ -1,16 +1,21 @@
 """The sender thread (``net.sender.Sender``) owns the XPUB sockets: what the tick hands over goes
 out in order on the right socket, subscriptions come back to the tick thread, a sender that falls
 behind drops whole old ticks and counts them, and ``close`` stops it. Real XPUB and SUB sockets
-on 127.0.0.1; every wait is bounded."""
+on 127.0.0.1; every wait is bounded. A served world reports the dropped ticks in ``stats``
+(``unsent_ticks``)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 import zmq
 
+from synthtwin.engine.app.serve import Serving
+from synthtwin.engine.config import load_config
 from synthtwin.net.sender import SENDER_TICKS, Sender
+from synthtwin.net.wire.dealer import RequestClient
 from tests.loopback import loopback
 
 WAIT_S = 5.0
@@ -126,3 +131,28 @@ def test_close_sends_what_was_handed_over_then_stops_the_thread(pair):
     assert not pair.sender._thread.is_alive()
     assert pair.receive(False, 1) == [[b"a", b"1"]]
     assert pair.receive(True, 1) == [[b"v", b"2"]]
+
+
+def test_a_served_world_reports_the_ticks_its_sender_dropped_in_stats(tmp_path):
+    serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(), "http_enabled": False,
+             "checkpoint": tmp_path / "w.ckpt"}  # fmt: skip
+    serving = Serving(load_config(None, serve=serve, twins=20, tick_hz=30.0))
+    thread = threading.Thread(target=serving.run, daemon=True)
+    thread.start()
+    try:
+        sender = serving.server.publisher.link
+        with RequestClient(serving.server.endpoints["router"], timeout_s=WAIT_S) as client:
+            assert client.call("stats")["unsent_ticks"] == 0
+            extra = 3
+            with sender._ready:  # the thread takes nothing (and the tick waits) meanwhile
+                expected = sender.dropped + len(sender._ticks) + extra
+                for tick in range(SENDER_TICKS + extra):
+                    sender.hand_over([(b"test/", bytes([tick]))], [])
+            assert sender.dropped == expected
+            deadline = time.monotonic() + WAIT_S  # a stats of the same tick may be cached
+            while client.call("stats")["unsent_ticks"] != expected:
+                assert time.monotonic() < deadline, "stats never reported the dropped ticks"
+                time.sleep(0.05)
+    finally:
+        serving.stop.set()
+        thread.join(timeout=20)
