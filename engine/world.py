@@ -255,12 +255,18 @@ class World:
             UnknownTwinError: naming the first id that is not alive.
         """
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        inside = (ids >= 0) & (ids < len(self._row_of_id))
-        rows = np.full(ids.shape, -1, dtype=np.int64)
-        rows[inside] = self._row_of_id[ids[inside]]
+        rows = self.find_rows(ids)
         missing = ids[rows < 0]
         if missing.size:
             raise UnknownTwinError(int(missing[0]))
+        return rows
+
+    def find_rows(self, ids: np.ndarray) -> np.ndarray:
+        """``(K,) int64`` the row of each of the twin ids ``(K,)``, -1 where none is alive."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        inside = (ids >= 0) & (ids < len(self._row_of_id))
+        rows = np.full(ids.shape, -1, dtype=np.int64)
+        rows[inside] = self._row_of_id[ids[inside]]
         return rows
 
     def row_of(self, twin_id: int) -> int:

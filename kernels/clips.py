@@ -5,7 +5,8 @@ AMASS / SynBody file (or one that ``synthtwin.engine.synth.motion.write_clips`` 
 :func:`clip_arrays` is the layout it writes. Crowds carry only their animation state; a full pose
 (24 joint rotations) is made on demand, for the twins someone needs as skeletons or meshes, by
 :class:`ClipLibrary`: sampling the twin's clip at its phase and slerping from the clip it is
-fading out of (:mod:`synthtwin.kernels.animation`).
+fading out of (the math of :mod:`synthtwin.kernels.animation`, compiled in
+:mod:`synthtwin.kernels.numba.poses`).
 
 Glossary: T frames, J = 24 joints, N twins, C clips.
 """
@@ -13,12 +14,13 @@ Glossary: T frames, J = 24 joints, N twins, C clips.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from synthtwin.kernels.animation import axis_angle_to_quat, blend_poses, sample_clip
+from synthtwin.kernels.animation import axis_angle_to_quat
+from synthtwin.kernels.numba.poses import pack_frames, sample_poses
 from synthtwin.kernels.smpl import GENDERS, NUM_BETAS, NUM_JOINTS
 
 __all__ = ["Clip", "ClipFileError", "ClipLibrary", "clip_arrays", "load_clip"]
@@ -200,12 +202,23 @@ class ClipLibrary:
         quats: per clip, ``(T, 24, 4) float32`` joint rotations (w, x, y, z).
         stride_m: ``(C,) float32`` metres the root advances per loop (0 for postures).
         period_s: ``(C,) float32`` seconds one loop lasts at the clip's frame rate.
+        frames, start, count: every clip's quaternions in one ``(F, 24, 4) float32`` array, clip
+            ``c`` at rows ``start[c] : start[c] + count[c]`` (``kernels.numba.poses``).
+        root_height: ``(F,) float32`` each of those frames' vertical root offset (``trans`` y).
     """
 
     clips: list[Clip]
     quats: list[np.ndarray]
     stride_m: np.ndarray
     period_s: np.ndarray
+    frames: np.ndarray = field(init=False)
+    start: np.ndarray = field(init=False)
+    count: np.ndarray = field(init=False)
+    root_height: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.frames, self.start, self.count = pack_frames(self.quats)
+        self.root_height = np.concatenate([c.trans[:, 1] for c in self.clips]).astype(np.float32)
 
     @classmethod
     def load(cls, folder: Path | str, names: tuple[str, ...]) -> ClipLibrary:
@@ -229,29 +242,14 @@ class ClipLibrary:
             clip, previous: ``(N,) uint8`` clip now and clip being faded out.
             phase: ``(N,)`` position in the loop, 0..1. blend: ``(N,)`` weight of ``clip``.
         """
-        current = self._sample(clip, phase)
-        fading = blend < 1.0
-        if fading.any():
-            before = self._sample(previous[fading], phase[fading])
-            current[fading] = blend_poses(before, current[fading], blend[fading])
-        return current
+        return sample_poses(self.frames, self.start, self.count, clip, previous, phase, blend)
 
     def root_height_m(self, clip: np.ndarray, phase: np.ndarray) -> np.ndarray:
-        """``(N,) float32`` the clip's vertical root offset (SMPL ``trans`` y) at ``phase``."""
-        height = np.empty(len(clip), dtype=np.float32)
-        for code in np.unique(clip):
-            rows = clip == code
-            trans = self.clips[code].trans
-            frame = np.minimum((phase[rows] * len(trans)).astype(np.int64), len(trans) - 1)
-            height[rows] = trans[frame, 1]
-        return height
-
-    def _sample(self, clip: np.ndarray, phase: np.ndarray) -> np.ndarray:
-        out = np.empty((len(clip), 24, 4), dtype=np.float32)
-        for code in np.unique(clip):
-            rows = clip == code
-            out[rows] = sample_clip(self.quats[code], phase[rows])
-        return out
+        """``(N,) float32`` the clip's vertical root offset (SMPL ``trans`` y) at ``phase``
+        (the frame at or before it)."""
+        count = self.count[clip]
+        frame = np.minimum((np.asarray(phase) * count).astype(np.int64), count - 1)
+        return self.root_height[self.start[clip] + frame]
 
 
 def _stride(clip: Clip) -> float:

@@ -105,6 +105,13 @@ class TwinFollows:
     ignored: int = 0
     started: set[int] = field(default_factory=set)
     _excess: Counter[int] = field(default_factory=Counter)
+    _sorted: np.ndarray | None = None
+
+    def sorted_ids(self) -> np.ndarray:
+        """``(K,) int64`` the ids of ``twins``, ascending (kept until the twins change)."""
+        if self._sorted is None:
+            self._sorted = np.array(sorted(self.twins), dtype=np.int64)
+        return self._sorted
 
     def apply(self, message: bytes) -> None:
         """One XPUB (un)subscription message: ``\\x01`` or ``\\x00``, then the topic."""
@@ -121,6 +128,7 @@ class TwinFollows:
         elif twin in self.twins or self.cap is None or len(self.twins) < self.cap:
             if twin not in self.twins:
                 self.started.add(twin)
+                self._sorted = None
             self.twins[twin] += 1
         else:
             self.ignored += 1
@@ -134,6 +142,7 @@ class TwinFollows:
             del counter[twin]
         if twin not in self.twins:
             self.started.discard(twin)
+            self._sorted = None
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
@@ -519,14 +528,16 @@ class Publisher:
         """Cell vitals for the cells due this tick, the followed twins' own vitals, and the
         poses of the twins followed on the main socket."""
         slot = tick_index % self.vitals_period
-        followed = self._followed_rows(world, ids, self.vitals_follows, tick_index)
+        followed = self._followed_rows(world, self.vitals_follows, tick_index)
         if self._vitals_outbox is not None:
             self._publish_cell_vitals(world, ids, slot)
-            every = self.vitals_follows.all
-            due = np.flatnonzero(ids % self.vitals_period == slot) if every else []
-            self._send_twin_vitals(world, ids, np.union1d(due, followed).astype(np.int64))
+            if self.vitals_follows.all:
+                due = np.flatnonzero(ids % self.vitals_period == slot)
+                self._send_twin_vitals(world, ids, np.union1d(due, followed))
+            else:
+                self._send_twin_vitals(world, ids, followed)
         if self.pose_follows is not self.vitals_follows:
-            followed = self._followed_rows(world, ids, self.pose_follows, tick_index)
+            followed = self._followed_rows(world, self.pose_follows, tick_index)
         self._send_poses(world, ids, followed)
 
     def _publish_cell_vitals(self, world: World, ids: np.ndarray, slot: int) -> None:
@@ -536,9 +547,7 @@ class Publisher:
             if rows.size and _key_of(cell) % self.vitals_period == slot:
                 self._send_vitals(world, ids, rows, topics.topic_for("vitals", cell=cell))
 
-    def _followed_rows(
-        self, world: World, ids: np.ndarray, follows: TwinFollows, tick_index: int
-    ) -> np.ndarray:
+    def _followed_rows(self, world: World, follows: TwinFollows, tick_index: int) -> np.ndarray:
         """Rows of the twins ``follows`` names by id, due this tick: each every ``twin_period``
         ticks, or every ``ceil(followed / TWINS_PER_TICK)`` when more are followed, so that a
         tick publishes the vitals and poses of at most ``TWINS_PER_TICK`` of them: then each
@@ -548,15 +557,13 @@ class Publisher:
         Only these get full poses: a wildcard subscription to every twin gets vitals alone, since
         joint rotations travel only for the twins that need them.
         """
-        if not follows.twins:
-            return np.zeros(0, dtype=np.int64)
-        watched = np.sort(np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins)))
+        watched = follows.sorted_ids()
+        if watched.size == 0:
+            return _NO_ROWS
         period = max(self.twin_period, -(-len(watched) // TWINS_PER_TICK))
         turn = watched if period == self.twin_period else np.arange(watched.size)
-        due = turn % period == tick_index % period
-        watched = watched[due & (watched < world.next_twin_id)]
-        alive = watched[np.isin(watched, ids)]
-        return world.rows_of(alive) if alive.size else alive
+        rows = world.find_rows(watched[turn % period == tick_index % period])
+        return rows[rows >= 0]
 
     def _send_vitals(self, world: World, ids: np.ndarray, rows: np.ndarray, topic: bytes) -> None:
         """One vitals message of the twins ``rows`` (a cell's) on ``topic``."""
@@ -606,18 +613,17 @@ class Publisher:
         """``twin/<id>/shape`` of the twins followed by id on the main socket that started being
         followed since the last tick or are due (slot of ``vitals_period``), one message each."""
         follows = self.pose_follows
-        if not follows.twins:
-            follows.started.clear()
+        watched = follows.sorted_ids()
+        if watched.size == 0:
             return
-        watched = np.fromiter(follows.twins, dtype=np.int64, count=len(follows.twins))
         due = watched % self.vitals_period == tick_index % self.vitals_period
-        due |= np.isin(watched, np.fromiter(follows.started, np.int64, len(follows.started)))
-        follows.started.clear()
-        alive = watched[due & (watched < world.next_twin_id)]
-        alive = np.sort(alive[np.isin(alive, ids)])
-        if alive.size == 0:
+        if follows.started:
+            due |= np.isin(watched, np.fromiter(follows.started, np.int64, len(follows.started)))
+            follows.started.clear()
+        rows = world.find_rows(watched[due])  # (K,) in ascending id order
+        rows = rows[rows >= 0]
+        if rows.size == 0:
             return
-        rows = world.rows_of(alive)  # (K,) in ascending id order
         message = shape.ShapeMessage(
             self.tick, self.seq + 1, self.t_s, ids[rows], world["sex"][rows], world["betas"][rows]
         )

@@ -70,7 +70,12 @@ class AnimationSystem(System):
         self.rules = clip_rules(library.stride_m, library.period_s)
 
     def warmup(self) -> None:
+        """Compile the clip kernel, and the pose sampler that the clips' readers (the
+        publisher, skinning) call, for the columns' types: not in a tick."""
         self._advance(0.0, slice(0, 0))
+        w = self.world
+        state = (w[name][:0] for name in ("clip", "previous_clip", "clip_phase", "clip_blend"))
+        w.resource(ClipLibrary).poses(*state)
 
     def run(self, tick: Tick) -> None:
         if self.world.n:

@@ -385,7 +385,7 @@ def _follow(publisher: Publisher, twins: list[int]) -> None:
 def _due_by_tick(publisher: Publisher, world: World, ticks: int) -> list[list[int]]:
     """The ids of the followed twins each of ``ticks`` ticks publishes."""
     ids = world.ids
-    return [ids[publisher._followed_rows(world, ids, publisher.pose_follows, tick)].tolist()
+    return [ids[publisher._followed_rows(world, publisher.pose_follows, tick)].tolist()
             for tick in range(ticks)]  # fmt: skip
 
 
@@ -395,7 +395,7 @@ def test_many_followed_twins_are_spread_over_more_ticks(follow_world):
     publisher, world = follow_world(20)
     ids = world.ids
     _follow(publisher, ids[:3].tolist())
-    assert sorted(ids[publisher._followed_rows(world, ids, publisher.pose_follows, 5)]) == (
+    assert sorted(ids[publisher._followed_rows(world, publisher.pose_follows, 5)]) == (
         sorted(ids[:3].tolist())
     )
     _follow(publisher, ids[3:].tolist())

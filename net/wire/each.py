@@ -10,6 +10,7 @@ body laid out in one array, and each payload joined: ``pack_each`` writes byte f
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import msgpack
@@ -51,14 +52,9 @@ def pack_each(
     cut = whole.index(_SEQ_KEY) + len(_SEQ_KEY)  # the key precedes seq 0, one byte
     assert whole.endswith(_EMPTY_MAP), "body must be the envelope's last key"
     head, tail = whole[:cut], whole[cut + 1 : -len(_EMPTY_MAP)]
-    packer = msgpack.Packer(use_bin_type=True)
-    tail += packer.pack_map_header(len(fields))
-    body, spans = bytearray(), []  # one twin's body with zeroed data; where each data goes
-    for f in fields:
-        body += msgpack.packb(f.name)
-        body += msgpack.packb({"dtype": f.dtype, "shape": f.shape, "data": bytes(f.size)})
-        spans.append(len(body) - f.size)
-    bodies = np.tile(np.frombuffer(bytes(body), np.uint8), (count, 1))  # (count, body bytes)
+    layout = tuple((f.name, f.dtype, tuple(f.shape), f.size) for f in fields)
+    body, spans = _body_template(layout)
+    bodies = np.tile(body, (count, 1))  # (count, body bytes)
     for f, start in zip(fields, spans, strict=True):
         bodies[:, start : start + f.size] = np.frombuffer(f.data, np.uint8).reshape(count, f.size)
     rows = bodies.tobytes()
@@ -67,3 +63,18 @@ def pack_each(
         b"".join((head, msgpack.packb(int(seq + i)), tail, rows[i * size : (i + 1) * size]))
         for i in range(count)
     ]
+
+
+@functools.lru_cache(maxsize=64)
+def _body_template(
+    layout: tuple[tuple[str, str, tuple[int, ...], int], ...],
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """One twin's body map for fields ``(name, dtype, shape, size)``, with zeroed data: its
+    ``(B,) uint8`` bytes and where each field's data starts (the same for every tick)."""
+    packer = msgpack.Packer(use_bin_type=True)
+    body, spans = bytearray(packer.pack_map_header(len(layout))), []
+    for name, dtype, shape, size in layout:
+        body += msgpack.packb(name)
+        body += msgpack.packb({"dtype": dtype, "shape": list(shape), "data": bytes(size)})
+        spans.append(len(body) - size)
+    return np.frombuffer(bytes(body), np.uint8), tuple(spans)

@@ -108,12 +108,23 @@ class VitalsMessage:
     activity: np.ndarray
 
 
-def _codes(spec: VitalField, values: np.ndarray) -> np.ndarray:
-    """(n,) float -> (n,) codes of ``spec``, clamped to its range."""
-    values = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError(f"vitals field {spec.name} holds a non-finite value")
-    return np.rint((np.clip(values, spec.lo, spec.hi) - spec.offset) / spec.quantum)
+def _field_table(attribute: str) -> np.ndarray:
+    """``(F, 1) float64`` one attribute of every field of ``VITAL_FIELDS``."""
+    return np.array([getattr(spec, attribute) for spec in VITAL_FIELDS])[:, None]
+
+
+_LO, _HI, _OFFSET, _QUANTUM = (_field_table(a) for a in ("lo", "hi", "offset", "quantum"))
+
+
+def _codes(msg: VitalsMessage) -> np.ndarray:
+    """``(F, n) float64`` every field's codes (``VITAL_FIELDS`` order), values clamped to their
+    ranges, all fields at once."""
+    values = np.array([getattr(msg, spec.name) for spec in VITAL_FIELDS], dtype=np.float64)
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():
+        name = VITAL_FIELDS[int(np.argmin(finite))].name
+        raise ValueError(f"vitals field {name} holds a non-finite value")
+    return np.rint((np.clip(values, _LO, _HI) - _OFFSET) / _QUANTUM)
 
 
 def encode(msg: VitalsMessage) -> bytes:
@@ -146,9 +157,8 @@ def _quantized(msg: VitalsMessage) -> dict[str, tuple[np.ndarray, str]]:
     if activity.size and activity.max() >= ACTIVITY_LIMIT:
         raise ValueError(f"activity codes must be < {ACTIVITY_LIMIT}")
     codes = {"ids": (np.asarray(msg.ids, dtype="<u4"), "<u4")}
-    for spec in VITAL_FIELDS:
-        values = _codes(spec, getattr(msg, spec.name))
-        codes[spec.name] = (values.astype(np.dtype(spec.dtype)), spec.dtype)
+    for spec, values in zip(VITAL_FIELDS, _codes(msg), strict=True):
+        codes[spec.name] = (values.astype(spec.dtype), spec.dtype)
     codes["activity"] = (activity.astype(np.uint8), "|u1")
     return codes
 
