@@ -92,19 +92,19 @@ def pack_quaternions(quat: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: a zero or non-finite quaternion.
     """
-    q = np.asarray(quat, dtype=np.float64)
-    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    q = np.asarray(quat, dtype=np.float64).reshape(-1, 4)  # (n, 4)
+    norm = np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
     if not (np.isfinite(norm).all() and (norm > 0).all()):
         raise ValueError("quaternions must be finite and non-zero")
     q = q / norm
-    largest = np.abs(q).argmax(axis=-1)
-    # (..., 1): sign that makes the dropped component positive
-    sign = np.where(np.take_along_axis(q, largest[..., None], -1) < 0, -1.0, 1.0)
-    kept = np.take_along_axis(q * sign, _KEPT[largest], -1)
+    largest = np.abs(q).argmax(axis=1)
+    each = np.arange(len(q))
+    q *= np.where(q[each, largest] < 0, -1.0, 1.0)[:, None]  # the dropped component positive
+    kept = q[each[:, None], _KEPT[largest]]
     codes = np.rint((np.clip(kept, -_S, _S) + _S) * (_HALF / _S)).astype(np.uint16)
-    codes[..., 0] |= ((largest >> 1) << COMPONENT_BITS).astype(np.uint16)
-    codes[..., 1] |= ((largest & 1) << COMPONENT_BITS).astype(np.uint16)
-    return codes
+    codes[:, 0] |= ((largest >> 1) << COMPONENT_BITS).astype(np.uint16)
+    codes[:, 1] |= ((largest & 1) << COMPONENT_BITS).astype(np.uint16)
+    return codes.reshape(*np.shape(quat)[:-1], 3)
 
 
 def unpack_quaternions(words: np.ndarray) -> np.ndarray:
