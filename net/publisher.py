@@ -40,6 +40,7 @@ Subscription messages are read at most ``MAX_SUBSCRIPTION_MESSAGES`` per socket 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -55,7 +56,7 @@ from synthtwin.components.pose import CLIPS
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.clips import ClipLibrary
-from synthtwin.net.sender import DirectLink
+from synthtwin.net.sender import DirectLink, Message, Outbox
 from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import DEAD_RECKONING_M, CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
@@ -299,9 +300,9 @@ class Publisher:
         if health_socket is not None:
             self.vitals_follows = TwinFollows(max_twin_subscriptions)
         self._last_meta_wall = -math.inf
-        self._outbox: list[tuple[bytes, bytes]] = []
-        self._health_outbox: list[tuple[bytes, bytes]] = []
-        self._vitals_outbox: list[tuple[bytes, bytes]] | None = (
+        self._outbox: Outbox = []
+        self._health_outbox: Outbox = []
+        self._vitals_outbox: Outbox | None = (
             self._outbox if health_socket is None else self._health_outbox
         )
 
@@ -573,14 +574,13 @@ class Publisher:
         self._send(topic, vitals.encode(message), self._vitals_outbox)
 
     def _send_twin_vitals(self, world: World, ids: np.ndarray, rows: np.ndarray) -> None:
-        """Each of ``rows``' own vitals message (``twin/<id>/vitals``), quantized at once."""
+        """Each of ``rows``' own vitals message (``twin/<id>/vitals``): their values gathered
+        now, quantized at once and encoded by the link's thread."""
         if len(rows) == 0:
             return
-        payloads = vitals.encode_each(self._vitals_message(world, ids, rows, self.seq + 1))
+        message = self._vitals_message(world, ids, rows, self.seq + 1)
         self.seq += len(rows)
-        for row, payload in zip(rows.tolist(), payloads, strict=True):
-            topic = topics.topic_for("vitals", twin_id=int(ids[row]))
-            self._send(topic, payload, self._vitals_outbox)
+        self._vitals_outbox.append(functools.partial(_each_twin, "vitals", message))
 
     def _vitals_message(
         self, world: World, ids: np.ndarray, rows: np.ndarray, seq: int | None = None
@@ -594,24 +594,21 @@ class Publisher:
 
     def _send_poses(self, world: World, ids: np.ndarray, rows: np.ndarray) -> None:
         """Each of ``rows``' joint rotations, with its root on the map (x east, y north, z up),
-        one message a twin; the poses of all of them computed at once."""
+        one message a twin: their animation state gathered now, the poses sampled at once and
+        encoded by the link's thread (``_pose_messages``)."""
         if len(rows) == 0:
             return
-        rows = np.asarray(rows, dtype=np.int64)
+        state = tuple(world[name][rows] for name in ("clip", "previous_clip", "clip_phase",
+                                                     "clip_blend"))  # fmt: skip
         library = world.resource(ClipLibrary)
-        state = [world[name][rows] for name in ("clip", "previous_clip", "clip_phase")]
-        quat = library.poses(*state, world["clip_blend"][rows])  # (K, 24, 4)
-        root = np.zeros((len(rows), 3))
-        root[:, :2] = world["position_m"][rows]
-        root[:, 2] = library.root_height_m(state[0], state[2])
-        message = pose.PoseMessage(self.tick, self.seq + 1, self.t_s, ids[rows], quat, root)
+        message = (self.tick, self.seq + 1, self.t_s, ids[rows], world["position_m"][rows])
         self.seq += len(rows)
-        for row, payload in zip(rows.tolist(), pose.encode_each(message), strict=True):
-            self._send(topics.topic_for("pose", twin_id=int(ids[row])), payload)
+        self._outbox.append(functools.partial(_pose_messages, library, *message, state))
 
     def _publish_shapes(self, world: World, ids: np.ndarray, tick_index: int) -> None:
         """``twin/<id>/shape`` of the twins followed by id on the main socket that started being
-        followed since the last tick or are due (slot of ``vitals_period``), one message each."""
+        followed since the last tick or are due (slot of ``vitals_period``), one message each
+        (gathered now, encoded by the link's thread)."""
         follows = self.pose_follows
         watched = follows.sorted_ids()
         if watched.size == 0:
@@ -628,12 +625,9 @@ class Publisher:
             self.tick, self.seq + 1, self.t_s, ids[rows], world["sex"][rows], world["betas"][rows]
         )
         self.seq += len(rows)
-        for row, payload in zip(rows.tolist(), shape.encode_each(message), strict=True):
-            self._send(topics.topic_for("shape", twin_id=int(ids[row])), payload)
+        self._outbox.append(functools.partial(_each_twin, "shape", message))
 
-    def _send(
-        self, topic: bytes, payload: bytes, outbox: list[tuple[bytes, bytes]] | None = None
-    ) -> None:
+    def _send(self, topic: bytes, payload: bytes, outbox: Outbox | None = None) -> None:
         """Queue a message for the main socket (or ``outbox``); ``_flush`` sends the tick's
         messages together."""
         (self._outbox if outbox is None else outbox).append((topic, payload))
@@ -667,6 +661,35 @@ class Publisher:
             if encoder is not None:
                 payloads.extend(encoder.snapshot())
         return payloads
+
+
+_ENCODE_EACH = {"vitals": vitals.encode_each, "pose": pose.encode_each, "shape": shape.encode_each}
+"""Each per-twin kind's ``encode_each``."""
+
+
+def _each_twin(
+    kind: str, message: vitals.VitalsMessage | pose.PoseMessage | shape.ShapeMessage
+) -> list[Message]:
+    """The ``twin/<id>/<kind>`` messages of ``message``'s twins (called by the link's thread)."""
+    payloads = _ENCODE_EACH[kind](message)
+    return [(topics.topic_for(kind, twin_id=twin), payload)
+            for twin, payload in zip(message.ids.tolist(), payloads, strict=True)]  # fmt: skip
+
+
+def _pose_messages(
+    library: ClipLibrary, tick: int, seq: int, t_s: float, ids: np.ndarray,
+    position_m: np.ndarray, state: tuple[np.ndarray, ...],
+) -> list[Message]:  # fmt: skip
+    """The ``twin/<id>/pose`` messages of twins ``ids`` ``(K,)`` standing at ``position_m``
+    ``(K, 2)`` in animation ``state`` (clip, previous clip, phase, blend: each ``(K,)``), with
+    seqs from ``seq``: their joint rotations sampled at once, the root on the map (x east,
+    y north, z up)."""
+    clip, previous, phase, blend = state
+    root = np.zeros((len(ids), 3))
+    root[:, :2] = position_m
+    root[:, 2] = library.root_height_m(clip, phase)
+    quat = library.poses(clip, previous, phase, blend)  # (K, 24, 4)
+    return _each_twin("pose", pose.PoseMessage(tick, seq, t_s, ids, quat, root))
 
 
 def _cell_key(cells: np.ndarray) -> np.ndarray:

@@ -18,21 +18,36 @@ left free): its Python part needs the GIL the tick thread holds, so another core
 little, and the gateway's cores stay the gateway's. It sends as soon as a tick hands over, mostly
 while the tick thread waits for the next tick.
 
+An outbox may also hold *encodings*: a function that returns messages, called by the link in its
+thread where it stands in the outbox, its messages sent in its place. The publisher hands over the
+per-twin messages of the twins followed by id this way (their poses and shapes: a state gathered
+in the tick, sampled and encoded here), so that a client following many twins costs the tick
+the gather alone. An encoding that fails is logged with its traceback and skipped, so that the
+thread goes on.
+
 A ``DirectLink`` sends in the calling thread, as the publisher did before: for a publisher used
 without a server (tests, benchmarks), whose caller owns the sockets.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 
 import zmq
 
-__all__ = ["SENDER_TICKS", "DirectLink", "Outbox", "Sender"]
+__all__ = ["SENDER_TICKS", "DirectLink", "Encoding", "Message", "Outbox", "Sender"]
 
-Outbox = list[tuple[bytes, bytes]]
-"""A tick's ``[topic, payload]`` messages for one socket, in order."""
+log = logging.getLogger(__name__)
+
+Message = tuple[bytes, bytes]
+"""``(topic, payload)``."""
+Encoding = Callable[[], list[Message]]
+"""Messages encoded by the link's thread, when it reaches them."""
+Outbox = list[Message | Encoding]
+"""A tick's messages for one socket, in order: each a message or an encoding of some."""
 SENDER_TICKS = 8
 """Ticks' messages waiting for the sender thread, at most (about 0.27 s at 30 Hz)."""
 IDLE_S = 0.1
@@ -80,12 +95,13 @@ class DirectLink:
 
     def _send(self, main: Outbox, health: Outbox) -> None:
         for socket, outbox in zip(self.sockets, (main, health), strict=True):
-            for topic, payload in outbox:
-                try:
-                    socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
-                    self.sent += 1
-                except zmq.Again:
-                    self.refused += 1
+            for entry in outbox:
+                for topic, payload in _messages(entry):
+                    try:
+                        socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
+                        self.sent += 1
+                    except zmq.Again:
+                        self.refused += 1
 
 
 class Sender(DirectLink):
@@ -156,6 +172,18 @@ class Sender(DirectLink):
         for socket, inbox in zip(self.sockets, self._inbox, strict=True):
             if socket is not None:
                 inbox.extend(_receive(socket, self.max_subscriptions - len(inbox)))
+
+
+def _messages(entry: Message | Encoding) -> list[Message] | tuple[Message]:
+    """The messages of an outbox entry: itself, or what the encoding returns (none if it
+    fails: a bug, logged, that must not stop the sends)."""
+    if not callable(entry):
+        return (entry,)
+    try:
+        return entry()
+    except Exception:
+        log.exception("an encoding handed to the sender failed; its messages are not sent")
+        return []
 
 
 def _receive(socket: zmq.Socket, most: int) -> list[bytes]:

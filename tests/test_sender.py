@@ -88,6 +88,31 @@ def test_the_lists_handed_over_may_be_reused_at_once(pair):
     assert pair.receive(False, 2) == [[b"a", b"1"], [b"b", b"2"]]
 
 
+def test_an_encoding_runs_in_the_sender_thread_and_its_messages_go_in_its_place(pair):
+    threads = []
+
+    def encoding() -> list[tuple[bytes, bytes]]:
+        threads.append(threading.current_thread())
+        return [(b"e", b"1"), (b"e", b"2")]
+
+    pair.sender.hand_over([(b"a", b"0"), encoding, (b"z", b"3")], [encoding])
+    assert pair.receive(False, 4) == [[b"a", b"0"], [b"e", b"1"], [b"e", b"2"], [b"z", b"3"]]
+    assert pair.receive(True, 2) == [[b"e", b"1"], [b"e", b"2"]]
+    assert threads == [pair.sender._thread] * 2
+
+
+def test_a_failing_encoding_is_logged_and_the_rest_still_goes(pair, caplog):
+    def broken() -> list[tuple[bytes, bytes]]:
+        raise ValueError("root translation must be finite")
+
+    pair.sender.hand_over([broken, (b"z", b"1")], [])
+    pair.sender.hand_over([(b"y", b"2")], [])
+    assert pair.receive(False, 2) == [[b"z", b"1"], [b"y", b"2"]]
+    assert pair.sender._thread.is_alive()
+    assert "an encoding handed to the sender failed" in caplog.text
+    assert "root translation must be finite" in caplog.text
+
+
 def test_subscriptions_come_back_in_order_for_the_tick_thread(pair):
     sub = pair.context.socket(zmq.SUB)
     try:
