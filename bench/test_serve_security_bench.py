@@ -1,11 +1,12 @@
 """What misbehaving clients cost the tick (issue #13), side by side with a quiet server.
 
-Each scenario serves 1,000 twins at 30 Hz and alternates, on the one running server, quiet
-windows and windows with the scenario's clients (``ROUNDS`` of each, ``RUN_S`` long), reading
-the realtime tick's p50 and p99 (ms) over the ticks of each kind of window pooled, and the rate:
-pairing the windows on one server keeps the drift of a shared machine out of the comparison. In every window one subscriber reads everything, so
-the server publishes the same topics. Every client is a process of its own (a reader thread in
-the server's process would take the GIL from the tick). The clients:
+Each scenario serves 1,000 twins at 30 Hz (from a steady mid-morning, ``START``) and alternates,
+on the one running server, quiet windows and windows with the scenario's clients (``ROUNDS`` of
+each, ``RUN_S`` long, in the order quiet, loaded, loaded, quiet, ...), reading the realtime tick's
+p50 and p99 (ms) over the ticks of each kind of window pooled, and the rate: pairing the windows
+on one server keeps the drift of a shared machine out of the comparison. In every window one
+subscriber reads everything, so the server publishes the same topics. Every client is a process
+of its own (a reader thread in the server's process would take the GIL from the tick). The clients:
 
 - ``stalled_200``: 200 SUB sockets in another process, subscribed to everything, never reading
   (target: p99 within 10 % of quiet); ZeroMQ's fan-out to them runs in the server's sender thread
@@ -39,6 +40,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -52,10 +54,13 @@ from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.wire import reply, request
 from tests.loopback import loopback
 
-RUN_S = 10.0
+RUN_S = 8.0
 """Wall seconds of each measured window."""
-ROUNDS = 3
-"""Quiet and loaded windows of each scenario (alternating, on one server)."""
+ROUNDS = 4
+"""Quiet and loaded windows of each scenario (on one server, in the order quiet, loaded, loaded,
+quiet, quiet, ...)."""
+START = datetime(2026, 3, 4, 10, 30)
+"""A Wednesday mid-morning: the twins at work or school, a steady world to compare in."""
 TWINS = 1000
 SETTLE_S = 5.0
 """Wall seconds the clients get to connect, subscribe and fill their buffers before a loaded
@@ -106,7 +111,7 @@ that never read) or ``flood`` (a DEALER sending about 1,000 ``stats`` requests a
 def _serving(tmp_path, **security) -> Serving:
     serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
              "checkpoint": tmp_path / "w.ckpt", "http_enabled": False}  # fmt: skip
-    config = load_config(None, serve=serve, security=security, twins=TWINS, tick_hz=30)
+    config = load_config(None, serve=serve, security=security, twins=TWINS, tick_hz=30, start=START)
     return Serving(config)
 
 
@@ -191,8 +196,9 @@ def _paired(
     reader = _client("reader", serving.server.endpoints["pub"], hold_s)
     try:
         time.sleep(timing.settle_s)
-        for _ in range(timing.rounds):
-            quiet.append(_window(serving, timing.run_s))
+        for round_ in range(timing.rounds):
+            if round_ % 2 == 0:  # quiet first, then loaded first: a drift of the world cancels
+                quiet.append(_window(serving, timing.run_s))
             clients = start_clients()
             try:
                 transient.append(_window(serving, timing.settle_s))
@@ -200,6 +206,8 @@ def _paired(
             finally:
                 _stop(clients)
             time.sleep(timing.settle_s)
+            if round_ % 2 == 1:
+                quiet.append(_window(serving, timing.run_s))
     finally:
         _stop([reader])
         serving.stop.set()
