@@ -20,8 +20,8 @@ while the tick thread waits for the next tick.
 
 An outbox may also hold *encodings*: a function that returns messages, called by the link in its
 thread where it stands in the outbox, its messages sent in its place. The publisher hands over the
-per-twin messages of the twins followed by id this way (their poses and shapes: a state gathered
-in the tick, sampled and encoded here), so that a client following many twins costs the tick
+per-twin messages this way (poses, shapes, each twin's own vitals: a state gathered in the tick,
+the poses sampled and all encoded here), so that a client following many twins costs the tick
 the gather alone. An encoding that fails is logged with its traceback and skipped, so that the
 thread goes on.
 
