@@ -78,10 +78,12 @@ TWINS_PER_TICK = 8
 threshold their ranks, spread them over the ticks; then at most): past
 ``TWINS_PER_TICK * twin_period`` followed twins (24 at the default 10 Hz and 30 Hz ticks), each
 is published less often than ``twin_hz`` (64 twins: every 8 ticks, 3.75 Hz at 30 Hz).
-Each costs the tick ~0.1 ms (vitals and pose sampled, quantized, encoded, sent; 2-core CPU at
-load average 7-10): 64 followed at 10 Hz (21 a tick) cost the tick 1.25-1.47x its p99 at 1,000
-twins (``bench/test_serve_security_bench.py``, issue #13), 8 a tick 0.89-1.22x (p50 +1.2-2.1
-ms; load average 6-11)."""
+This bounds the work a client following many twins makes: the tick gathers their state (~0.1
+ms for 64 followed, served at 1,000 twins on the 2-core CPU) and the sender thread samples and
+encodes ~8 twins' poses and vitals a tick (~0.3 ms there); 64 followed twins at 10 Hz each
+were 21 a tick, 1.25-1.47x the tick's p99 when the tick encoded them (issue #13,
+``bench/test_serve_security_bench.py``, where one subscriber of every twin is now within noise
+of none: 0.95-0.99x)."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d{1,10})/")
 
 
