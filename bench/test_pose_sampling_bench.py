@@ -1,6 +1,7 @@
 """Joint rotations of N twins from their animation state: the compiled sampler that
 ``ClipLibrary.poses`` runs (``kernels.numba.poses``) beside the numpy formulation it replaced
-(``kernels.animation``: each clip present sampled by array passes, then the cross-fades).
+(``kernels.animation``: each clip present sampled by array passes, then the cross-fades;
+``tests.test_pose_sampling.numpy_poses``).
 
 N = 8 is what the publisher samples a tick for the twins followed by id (``TWINS_PER_TICK``);
 N = 1,000 is a skinning batch. The synthesized clip library, twins spread over every clip with a
@@ -15,26 +16,8 @@ import numpy as np
 import pytest
 
 from synthtwin.engine.synth.motion import synth_library
-from synthtwin.kernels.animation import blend_poses, sample_clip
 from synthtwin.kernels.clips import ClipLibrary
-
-
-def _numpy_poses(library: ClipLibrary, clip, previous, phase, blend) -> np.ndarray:
-    """``(N, 24, 4)``: each clip present sampled at once, then the fading twins blended."""
-
-    def sample(codes: np.ndarray, phases: np.ndarray) -> np.ndarray:
-        out = np.empty((len(codes), 24, 4), dtype=np.float32)
-        for code in np.unique(codes):
-            rows = codes == code
-            out[rows] = sample_clip(library.quats[code], phases[rows])
-        return out
-
-    current = sample(clip, phase)
-    fading = blend < 1.0
-    if fading.any():
-        before = sample(previous[fading], phase[fading])
-        current[fading] = blend_poses(before, current[fading], blend[fading])
-    return current
+from tests.test_pose_sampling import numpy_poses
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +34,6 @@ def test_sampling_poses(benchmark, library, side, twins):
     previous = rng.integers(0, len(library.clips), twins).astype(np.uint8)
     phase = rng.random(twins).astype(np.float32)
     blend = np.where(rng.random(twins) < 0.2, rng.random(twins), 1.0).astype(np.float32)
-    sample = library.poses if side == "numba" else lambda *s: _numpy_poses(library, *s)
+    sample = library.poses if side == "numba" else lambda *s: numpy_poses(library.quats, *s)
     poses = benchmark(sample, clip, previous, phase, blend)
     assert poses.shape == (twins, 24, 4)

@@ -4,7 +4,9 @@ Pure functions of numpy arrays, importing nothing from the project, vectorised o
 Python loop per twin), so a Warp or numba kernel can replace any of them one for one. A client
 turns each clip's axis-angle ``poses`` into quaternions once (:func:`axis_angle_to_quat`), then
 every frame samples each twin's clip at its ``clip_phase`` (:func:`sample_clip`) and cross-fades
-from the previous clip by ``clip_blend`` (:func:`blend_poses`).
+from the previous clip by ``clip_blend`` (:func:`blend_poses`). The server samples with
+``kernels.numba.poses``, these two compiled twin by twin; here they stay the reference its tests
+and benchmark hold it to, and the formulation a client's vector code follows.
 
 Pattern: *keyframe sampling with spherical linear interpolation* (Shoemake 1985, "Animating
 rotation with quaternion curves"): a looped clip is a ring of key rotations; a phase picks the two

@@ -45,7 +45,9 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import zmq
@@ -108,7 +110,7 @@ class TwinFollows:
     ignored: int = 0
     started: set[int] = field(default_factory=set)
     _excess: Counter[int] = field(default_factory=Counter)
-    _sorted: np.ndarray | None = None
+    _sorted: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def sorted_ids(self) -> np.ndarray:
         """``(K,) int64`` the ids of ``twins``, ascending (kept until the twins change)."""
@@ -534,11 +536,10 @@ class Publisher:
         followed = self._followed_rows(world, self.vitals_follows, tick_index)
         if self._vitals_outbox is not None:
             self._publish_cell_vitals(world, ids, slot)
+            own = followed
             if self.vitals_follows.all:
-                due = np.flatnonzero(ids % self.vitals_period == slot)
-                self._send_twin_vitals(world, ids, np.union1d(due, followed))
-            else:
-                self._send_twin_vitals(world, ids, followed)
+                own = np.union1d(np.flatnonzero(ids % self.vitals_period == slot), followed)
+            self._send_twin_vitals(world, ids, own)
         if self.pose_follows is not self.vitals_follows:
             followed = self._followed_rows(world, self.pose_follows, tick_index)
         self._send_poses(world, ids, followed)
@@ -582,7 +583,9 @@ class Publisher:
             return
         message = self._vitals_message(world, ids, rows, self.seq + 1)
         self.seq += len(rows)
-        self._vitals_outbox.append(functools.partial(_each_twin, "vitals", message))
+        self._vitals_outbox.append(
+            functools.partial(_each_twin, "vitals", vitals.encode_each, message)
+        )
 
     def _vitals_message(
         self, world: World, ids: np.ndarray, rows: np.ndarray, seq: int | None = None
@@ -602,10 +605,12 @@ class Publisher:
             return
         state = tuple(world[name][rows] for name in ("clip", "previous_clip", "clip_phase",
                                                      "clip_blend"))  # fmt: skip
-        library = world.resource(ClipLibrary)
-        message = (self.tick, self.seq + 1, self.t_s, ids[rows], world["position_m"][rows])
+        encoding = functools.partial(
+            _pose_messages, world.resource(ClipLibrary), self.tick, self.seq + 1, self.t_s,
+            ids[rows], world["position_m"][rows], state,
+        )  # fmt: skip
         self.seq += len(rows)
-        self._outbox.append(functools.partial(_pose_messages, library, *message, state))
+        self._outbox.append(encoding)
 
     def _publish_shapes(self, world: World, ids: np.ndarray, tick_index: int) -> None:
         """``twin/<id>/shape`` of the twins followed by id on the main socket that started being
@@ -627,7 +632,7 @@ class Publisher:
             self.tick, self.seq + 1, self.t_s, ids[rows], world["sex"][rows], world["betas"][rows]
         )
         self.seq += len(rows)
-        self._outbox.append(functools.partial(_each_twin, "shape", message))
+        self._outbox.append(functools.partial(_each_twin, "shape", shape.encode_each, message))
 
     def _send(self, topic: bytes, payload: bytes, outbox: Outbox | None = None) -> None:
         """Queue a message for the main socket (or ``outbox``); ``_flush`` sends the tick's
@@ -665,15 +670,13 @@ class Publisher:
         return payloads
 
 
-_ENCODE_EACH = {"vitals": vitals.encode_each, "pose": pose.encode_each, "shape": shape.encode_each}
-"""Each per-twin kind's ``encode_each``."""
-
-
 def _each_twin(
-    kind: str, message: vitals.VitalsMessage | pose.PoseMessage | shape.ShapeMessage
-) -> list[Message]:
-    """The ``twin/<id>/<kind>`` messages of ``message``'s twins (called by the link's thread)."""
-    payloads = _ENCODE_EACH[kind](message)
+    kind: str, encode_each: Callable[[Any], list[bytes]],
+    message: vitals.VitalsMessage | pose.PoseMessage | shape.ShapeMessage,
+) -> list[Message]:  # fmt: skip
+    """The ``twin/<id>/<kind>`` messages of ``message``'s twins, each encoded by
+    ``encode_each`` (called by the link's thread)."""
+    payloads = encode_each(message)
     return [(topics.topic_for(kind, twin_id=twin), payload)
             for twin, payload in zip(message.ids.tolist(), payloads, strict=True)]  # fmt: skip
 
@@ -691,7 +694,8 @@ def _pose_messages(
     root[:, :2] = position_m
     root[:, 2] = library.root_height_m(clip, phase)
     quat = library.poses(clip, previous, phase, blend)  # (K, 24, 4)
-    return _each_twin("pose", pose.PoseMessage(tick, seq, t_s, ids, quat, root))
+    message = pose.PoseMessage(tick, seq, t_s, ids, quat, root)
+    return _each_twin("pose", pose.encode_each, message)
 
 
 def _cell_key(cells: np.ndarray) -> np.ndarray:

@@ -22,8 +22,9 @@ An outbox may also hold *encodings*: a function that returns messages, called by
 thread where it stands in the outbox, its messages sent in its place. The publisher hands over the
 per-twin messages this way (poses, shapes, each twin's own vitals: a state gathered in the tick,
 the poses sampled and all encoded here), so that a client following many twins costs the tick
-the gather alone. An encoding that fails is logged with its traceback and skipped, so that the
-thread goes on.
+the gather alone. The encoding's seqs are taken in the tick, so the wire order is the tick's.
+An encoding that fails (a bug) is skipped, counted (``failed``) and logged, and the thread goes
+on; its seqs never go out.
 
 A ``DirectLink`` sends in the calling thread, as the publisher did before: for a publisher used
 without a server (tests, benchmarks), whose caller owns the sockets.
@@ -50,6 +51,8 @@ Outbox = list[Message | Encoding]
 """A tick's messages for one socket, in order: each a message or an encoding of some."""
 SENDER_TICKS = 8
 """Ticks' messages waiting for the sender thread, at most (about 0.27 s at 30 Hz)."""
+LOG_FAILED_EVERY = 1000
+"""A failing encoding is logged the first time and every this many failures after."""
 IDLE_S = 0.1
 """Wall seconds the sender waits for a tick before it reads the subscriptions anyway (a paused
 server); a ticking one has them read after each tick's sends, once a tick as before, without
@@ -68,6 +71,7 @@ class DirectLink:
         sent: messages ZeroMQ took; refused: those it refused (only with ``ZMQ_XPUB_NODROP``;
             by default it drops at the high-water mark without a word).
         dropped: ticks dropped whole unsent; always 0 here (each is sent when handed over).
+        failed: encodings that raised (their messages unsent: their seqs never go out).
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class DirectLink:
         self.sent = 0
         self.refused = 0
         self.dropped = 0
+        self.failed = 0
 
     def hand_over(self, main: Outbox, health: Outbox, between_ticks: bool = False) -> None:
         """Send ``main`` on the main socket and ``health`` on the health socket (the lists are
@@ -96,12 +101,27 @@ class DirectLink:
     def _send(self, main: Outbox, health: Outbox) -> None:
         for socket, outbox in zip(self.sockets, (main, health), strict=True):
             for entry in outbox:
-                for topic, payload in _messages(entry):
+                for topic, payload in self._messages(entry):
                     try:
                         socket.send_multipart([topic, payload], flags=zmq.NOBLOCK, copy=False)
                         self.sent += 1
                     except zmq.Again:
                         self.refused += 1
+
+    def _messages(self, entry: Message | Encoding) -> list[Message] | tuple[Message]:
+        """The messages of an outbox entry: itself, or what the encoding returns; none if it
+        raises (a bug: logged with its traceback the first time and every ``LOG_FAILED_EVERY``
+        after, not 30 times a second, and the sends go on)."""
+        if not callable(entry):
+            return (entry,)
+        try:
+            return entry()
+        except Exception:
+            self.failed += 1
+            if self.failed % LOG_FAILED_EVERY == 1:
+                log.exception("encodings handed to the sender failed (%d so far); their "
+                              "messages are not sent", self.failed)  # fmt: skip
+            return []
 
 
 class Sender(DirectLink):
@@ -172,18 +192,6 @@ class Sender(DirectLink):
         for socket, inbox in zip(self.sockets, self._inbox, strict=True):
             if socket is not None:
                 inbox.extend(_receive(socket, self.max_subscriptions - len(inbox)))
-
-
-def _messages(entry: Message | Encoding) -> list[Message] | tuple[Message]:
-    """The messages of an outbox entry: itself, or what the encoding returns (none if it
-    fails: a bug, logged, that must not stop the sends)."""
-    if not callable(entry):
-        return (entry,)
-    try:
-        return entry()
-    except Exception:
-        log.exception("an encoding handed to the sender failed; its messages are not sent")
-        return []
 
 
 def _receive(socket: zmq.Socket, most: int) -> list[bytes]:
