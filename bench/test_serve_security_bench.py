@@ -17,10 +17,6 @@ of its own (a reader thread in the server's process would take the GIL from the 
   answers (so it ignores ``rate_limited``), with the default per-peer rate and request budget, and
   ``stats_flood_unbounded`` with both lifted (the server as it was).
 
-``router-read`` times what reading one tick's flood (``FLOOD_TICK`` requests) costs the tick
-thread: taken from the inbox of the ``net.receiver`` thread, which read them ahead, against its
-peer, ``recv_multipart`` on the ROUTER in the tick thread as before.
-
 ``stats-answer`` times one ``stats`` request answered by the ``RequestHandler`` of a 1,000-twin
 world: encoded once a tick (``net.reply_cache``) against its peer, the summary built and encoded
 for each request as before; the flood's allowed requests cost the tick what this costs.
@@ -54,7 +50,6 @@ from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import load_config
 from synthtwin.net.publisher import Publisher
-from synthtwin.net.receiver import Receiver
 from synthtwin.net.requests import Controls, RequestHandler
 from synthtwin.net.wire import reply, request
 from tests.loopback import loopback
@@ -72,8 +67,6 @@ SETTLE_S = 5.0
 window (measured too: ``transient``), and the server to calm down after they go."""
 SCENARIOS = ("stalled_200", "all_twins", "all_twins_uncapped", "stats_flood",
              "stats_flood_unbounded")  # fmt: skip
-FLOOD_TICK = 33
-"""Requests of a 1,000-a-second flood that wait at each tick of a 30 Hz server."""
 SMOKE = ("stalled_200", "stats_flood")
 """Scenarios run when benchmarks are disabled, one short round each."""
 
@@ -296,40 +289,3 @@ def test_a_stats_answer(benchmark, stats_handler, once):
 
     answered = reply.decode(benchmark(answer))
     assert answered.ok and answered.result["twins"] == TWINS
-
-
-@pytest.mark.parametrize("thread", ["receiver", "tick"])
-def test_reading_a_tick_of_flood(benchmark, thread):
-    benchmark.group = "router-read"
-    context = zmq.Context()
-    router = context.socket(zmq.ROUTER)
-    router.bind(loopback())
-    dealer = context.socket(zmq.DEALER)
-    dealer.connect(router.getsockopt_string(zmq.LAST_ENDPOINT))
-    receiver = Receiver(context, router, FLOOD_TICK) if thread == "receiver" else None
-    payload = request.encode(request.Request(1, "stats"))
-
-    def flood() -> None:  # one tick's requests, all arrived (read ahead, or in the socket)
-        for _ in range(FLOOD_TICK):
-            dealer.send(payload)
-        deadline = time.monotonic() + 5.0
-        while receiver is not None and len(receiver) < FLOOD_TICK and time.monotonic() < deadline:
-            time.sleep(0.001)
-        time.sleep(0.02)
-
-    def read() -> int:
-        if receiver is not None:
-            taken = [receiver.take() for _ in range(FLOOD_TICK)]
-            receiver.wake()
-            return sum(r is not None for r in taken)
-        return sum(1 for _ in range(FLOOD_TICK) if router.recv_multipart(zmq.NOBLOCK))
-
-    try:
-        read_count = benchmark.pedantic(read, setup=flood, rounds=1 if benchmark.disabled else 100)
-        assert read_count == FLOOD_TICK
-    finally:
-        if receiver is not None:
-            receiver.close()
-        dealer.close(linger=0)
-        router.close(linger=0)
-        context.term()

@@ -5,15 +5,12 @@ have subscribers; a ROUTER socket answers requests (``net.requests``). Every soc
 simulation thread: ``poll`` (the server is the simulation's command source) runs in the INPUT
 phase of every tick, answers waiting CURVE handshakes (``net.zap``), drains subscription changes
 and answers requests for at most ``request_budget_ms`` of the tick (``net.limits.TimeBudget``) and
-``max_requests_per_tick``, without ever waiting; the rest wait for the next tick. Sends never
-block: ZeroMQ drops at the high-water mark for a peer that does not read, and the tick goes on.
-The XPUB sockets and the ROUTER are the exceptions to the one thread: once bound, the XPUB
-sockets belong to a ``net.sender.Sender`` thread, which sends what each tick (and
-``publish_health``) hands over and reads their subscription messages for ``poll`` to apply
-(ZeroMQ's fan-out to every subscriber then costs the tick nothing); the ROUTER belongs to a
-``net.receiver.Receiver`` thread, which reads the requests ahead for ``poll`` to take and answer
-and sends the replies it hands back (so a request flood's reads and sends cost the tick nothing);
-``close`` stops both before closing the sockets.
+``max_requests_per_tick``, without ever waiting; the rest wait in the socket for the next tick.
+Sends never block: ZeroMQ drops at the high-water mark for a peer that does not read, and the
+tick goes on. The XPUB sockets are the exception to the one thread: once bound, they belong to a
+``net.sender.Sender`` thread, which sends what each tick (and ``publish_health``) hands over and
+reads their subscription messages for ``poll`` to apply (ZeroMQ's fan-out to every subscriber
+then costs the tick nothing); ``close`` stops it before closing them.
 
 Access control (``docs/protocol.md`` section 2.1) follows the token file (``net.auth``):
 
@@ -50,7 +47,6 @@ from synthtwin.net.chat_requests import Deferred
 from synthtwin.net.keys import create_curve_keys
 from synthtwin.net.limits import TimeBudget
 from synthtwin.net.publisher import Publisher
-from synthtwin.net.receiver import Receiver
 from synthtwin.net.requests import RequestHandler
 from synthtwin.net.sender import Sender
 from synthtwin.net.zap import HEALTH_DOMAIN, MAIN_DOMAIN, ZapHandler
@@ -115,7 +111,8 @@ class ZmqServer:
     Attributes:
         tokens: the token store, or None (open access).
         access_control: whether a token file existed at start (then health topics are split).
-        receiver: the thread that owns the ROUTER.
+        answered: requests answered so far.
+        refused: replies the ROUTER refused.
     """
 
     def __init__(
@@ -133,7 +130,6 @@ class ZmqServer:
         self.pub: zmq.Socket | None = None
         self.router: zmq.Socket | None = None
         self.sender: Sender | None = None
-        self.receiver: Receiver | None = None
         try:
             self.tokens = _token_store(tokens_file)
             self.access_control = self.tokens is not None and not self.tokens.open_access
@@ -152,10 +148,11 @@ class ZmqServer:
         self.sender = self.publisher.link = Sender(
             self.pub, self.health, self.publisher.link.max_subscriptions
         )
-        self.receiver = Receiver(self.context, self.router, config.max_requests_per_tick)
+        self.refused = 0
         self.handler: RequestHandler | None = None
         self._deferred: dict[int, list[bytes]] = {}
         """The envelopes of deferred requests (``chat``) by ticket, until their replies go."""
+        self.answered = 0
         self.budget = TimeBudget(self.security.request_budget_ms / 1000.0)
         self._next_access_check_s = time.monotonic() + RELOAD_S
 
@@ -203,48 +200,43 @@ class ZmqServer:
             self._watch_for_tokens()
         self.publisher.read_subscriptions()
         self.publisher.heartbeat()  # between ticks: heard while paused too
-        if self.handler is not None and (self._answer() + self._answer_deferred()):
-            self.receiver.wake()  # send the replies, read into the room taken
+        if self.handler is not None:
+            self._answer()
+            self._answer_deferred()
 
-    def _answer(self) -> int:
-        """Answer requests until none waits, ``max_requests_per_tick`` are taken or this tick's
-        time budget is spent (the overspending of a slow request is carried over); the requests
-        taken."""
+    def _answer(self) -> None:
+        """Answer requests until none waits, ``max_requests_per_tick`` are answered or this
+        tick's time budget is spent (the overspending of a slow request is carried over)."""
         start = time.perf_counter()
         allowance = self.budget.allowance_s()
-        taken, most = 0, self.config.max_requests_per_tick if allowance > 0 else 0
-        while taken < most and (request := self.receiver.take()) is not None:
-            taken += 1
-            envelope, payload = request
+        for _ in range(self.config.max_requests_per_tick if allowance > 0 else 0):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            envelope, payload = frames[:-1], frames[-1]
             answer = self.handler.handle(payload, peer=envelope[0] if envelope else b"")
             if answer is None:  # a muted peer: dropped unanswered
                 continue
             if isinstance(answer, Deferred):  # answered at a later poll
                 self._deferred[answer.ticket] = envelope
             else:
-                self.receiver.reply(envelope, answer)
+                self._send_reply(envelope, answer)
             if time.perf_counter() - start >= allowance:
                 break
         self.budget.spent(time.perf_counter() - start)
-        return taken
 
-    def _answer_deferred(self) -> int:
-        """Hand over the replies of deferred requests (``chat``) that finished since the last
-        poll; how many."""
-        replies = self.handler.deferred_replies()
-        for ticket, answer in replies:
-            self.receiver.reply(self._deferred.pop(ticket), answer)
-        return len(replies)
+    def _answer_deferred(self) -> None:
+        """Send the replies of deferred requests (``chat``) that finished since the last poll."""
+        for ticket, answer in self.handler.deferred_replies():
+            self._send_reply(self._deferred.pop(ticket), answer)
 
-    @property
-    def answered(self) -> int:
-        """Replies sent so far."""
-        return self.receiver.answered
-
-    @property
-    def refused(self) -> int:
-        """Replies the ROUTER refused so far (a peer that does not read)."""
-        return self.receiver.refused
+    def _send_reply(self, envelope: list[bytes], answer: bytes) -> None:
+        try:
+            self.router.send_multipart([*envelope, answer], zmq.NOBLOCK)
+            self.answered += 1
+        except zmq.Again:
+            self.refused += 1
 
     def publish_health(self, topic: bytes, payload_at: Callable[[int], bytes]) -> bool:
         """Publish one message of health data now, between ticks, with the publisher's next
@@ -282,13 +274,11 @@ class ZmqServer:
             )
 
     def close(self) -> None:
-        """Stop the sender and receiver threads, then close every socket and the context;
-        nothing stays open."""
+        """Stop the sender thread, then close every socket and the context; nothing stays
+        open."""
         if self.sender is not None:
             self.sender.close()
             self.sender = None
-        if self.receiver is not None:  # kept: its counts stay readable
-            self.receiver.close()
         for sock in (self.pub, self.router, self.health):
             if sock is not None and not sock.closed:
                 sock.close(linger=0)
