@@ -72,3 +72,13 @@ def ray_session():
     yield ray
     if started:
         ray.shutdown()
+
+
+@pytest.fixture
+def followed():
+    """A small simulation publishing on a loopback XPUB (``tests.followed.Followed``)."""
+    from tests.followed import Followed
+
+    made = Followed()
+    yield made
+    made.close()

@@ -1,33 +1,16 @@
 """What goes out for the twins followed by id: a subscriber of every twin gets poses only of the
 twins it names (protocol section 9.5), the messages carry the tick's state even when the sender
 thread encodes them after the world moved on, and the followed ids kept sorted follow every
-(un)subscription. A small simulation on a loopback XPUB (``tests.test_shape_topic.Followed``)."""
+(un)subscription. A small simulation on a loopback XPUB (``tests.followed.Followed``)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
-import zmq
 
 from synthtwin.net.publisher import TwinFollows
 from synthtwin.net.sender import Sender
 from synthtwin.net.wire import pose, topics
-from tests.test_shape_topic import WAIT_S, Followed
-
-
-@pytest.fixture
-def followed():
-    made = Followed()
-    yield made
-    made.close()
-
-
-def _receive_all(sub: zmq.Socket, timeout_s: float = 0.5) -> list[tuple[bytes, bytes]]:
-    got = []
-    while sub.poll(int(timeout_s * 1000)):
-        topic, payload = sub.recv_multipart()
-        got.append((topic, payload))
-    return got
+from tests.followed import WAIT_S, receive_all
 
 
 def test_a_subscriber_of_every_twin_gets_poses_only_of_the_twins_it_names(followed):
@@ -39,7 +22,7 @@ def test_a_subscriber_of_every_twin_gets_poses_only_of_the_twins_it_names(follow
     followed.publisher.pose_follows.apply(b"\x01")
     for _ in range(2 * followed.publisher.twin_period):
         followed.tick()
-    got = _receive_all(sub)
+    got = receive_all(sub)
     poses = {t for t, _ in got if t.endswith(b"/pose")}
     vitals = {t for t, _ in got if t.startswith(b"twin/") and t.endswith(b"/vitals")}
     assert poses == {topics.topic_for("pose", twin_id=ids[2])}
@@ -60,7 +43,7 @@ def test_a_pose_carries_the_tick_state_though_the_world_moved_before_it_was_enco
             where_m = world["position_m"][row].copy()
             world["position_m"][row] += 500.0
             world["clip_phase"][row] = (world["clip_phase"][row] + 0.5) % 1.0
-        poses = [p for t, p in _receive_all(sub) if t == topics.topic_for("pose", twin_id=twin)]
+        poses = [p for t, p in receive_all(sub) if t == topics.topic_for("pose", twin_id=twin)]
     finally:
         sender.close()
     assert poses, "the followed twin's pose did not arrive"

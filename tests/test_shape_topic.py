@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 import zmq
 
-from synthtwin.engine.app.simulation import build_simulation
-from synthtwin.engine.config import load_config
-from synthtwin.net.publisher import Publisher, TwinFollows
+from synthtwin.net.publisher import TwinFollows
 from synthtwin.net.wire import shape, topics
 from synthtwin.net.wire.clone import Replica
 from synthtwin.net.wire.errors import WireError
-from tests.conftest import MONDAY
-from tests.loopback import loopback
-
-WAIT_S = 5.0
-TICK_HZ = 4.0
-"""Ticks a (wall) second: the shape's repeat every ``vitals_hz`` = 1 is every 4th tick."""
+from tests.followed import TICK_HZ, receive_all
 
 
 def message(ids=(3, 9), model=(0, 1), betas=None) -> shape.ShapeMessage:
@@ -61,62 +54,9 @@ def test_the_encoder_refuses_what_the_protocol_forbids(change, error):
         shape.encode(message(**change))
 
 
-class Followed:
-    """A small simulation whose publisher is on a loopback XPUB, and SUB sockets of clients."""
-
-    def __init__(self) -> None:
-        self.context = zmq.Context()
-        xpub = self.context.socket(zmq.XPUB)
-        xpub.bind(loopback())
-        self.endpoint = xpub.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.publisher = Publisher(xpub, TICK_HZ, 30, 1.0, 1.0, 1.0)
-        config = load_config(None, twins=6, seed=5, tick_hz=TICK_HZ, time_scale=60.0, start=MONDAY)
-        self.sim = build_simulation(config, replicator=self.publisher)
-        self.subs: list[zmq.Socket] = []
-
-    def follow(self, twin: int, marker: bytes) -> zmq.Socket:
-        """A new client's SUB of ``twin/<id>/``, in effect once the publisher has read the
-        client's next subscription, ``marker`` (a topic nobody else subscribed to: the XPUB
-        passes on only a topic's first subscription, and a pipe's arrive in order)."""
-        sub = self.context.socket(zmq.SUB)
-        sub.connect(self.endpoint)
-        sub.subscribe(topics.twin_prefix(twin))
-        sub.subscribe(marker)
-        self.subs.append(sub)
-        assert self.publisher.socket.poll(int(WAIT_S * 1000)), "no subscription arrived"
-        while self.publisher.socket.poll(int(WAIT_S * 1000)):
-            message = self.publisher.socket.recv()
-            self.publisher.pose_follows.apply(message)
-            if message[1:] == marker:
-                return sub
-        raise AssertionError(f"the subscription {marker!r} never arrived")
-
-    def tick(self) -> None:
-        self.sim.loop.run_ticks(1)
-
-    def close(self) -> None:
-        for sub in self.subs:
-            sub.close(linger=0)
-        self.publisher.socket.close(linger=0)
-        self.context.term()
-        self.sim.close()
-
-
-@pytest.fixture
-def followed():
-    made = Followed()
-    yield made
-    made.close()
-
-
 def shapes(sub: zmq.Socket, timeout_s: float = 0.5) -> list[tuple[bytes, bytes]]:
     """Every ``shape`` message the SUB holds within ``timeout_s`` (others skipped)."""
-    got = []
-    while sub.poll(int(timeout_s * 1000)):
-        topic, payload = sub.recv_multipart()
-        if topic.endswith(b"/shape"):
-            got.append((topic, payload))
-    return got
+    return [(t, p) for t, p in receive_all(sub, timeout_s) if t.endswith(b"/shape")]
 
 
 def test_a_followed_twin_gets_its_body_at_once_and_the_client_keeps_it(followed):
