@@ -6,7 +6,9 @@ each, ``RUN_S`` long, in the order quiet, loaded, loaded, quiet, ...), reading t
 p50 and p99 (ms) over the ticks of each kind of window pooled, and the rate: pairing the windows
 on one server keeps the drift of a shared machine out of the comparison. In every window one
 subscriber reads everything, so the server publishes the same topics. Every client is a process
-of its own (a reader thread in the server's process would take the GIL from the tick). The clients:
+of its own (a reader thread in the server's process would take the GIL from the tick). No
+periodic checkpoint: one (and the catch-up ticks after it) would fall in a window at random.
+The clients:
 
 - ``stalled_200``: 200 SUB sockets in another process, subscribed to everything, never reading
   (target: p99 within 10 % of quiet); ZeroMQ's fan-out to them runs in the server's sender thread
@@ -109,8 +111,8 @@ that never read) or ``flood`` (a DEALER sending about 1,000 ``stats`` requests a
 
 
 def _serving(tmp_path, **security) -> Serving:
-    serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(),
-             "checkpoint": tmp_path / "w.ckpt", "http_enabled": False}  # fmt: skip
+    serve = {"pub_endpoint": loopback(), "router_endpoint": loopback(), "http_enabled": False,
+             "checkpoint": tmp_path / "w.ckpt", "checkpoint_every_s": 0.0}  # fmt: skip
     config = load_config(None, serve=serve, security=security, twins=TWINS, tick_hz=30, start=START)
     return Serving(config)
 

@@ -204,6 +204,12 @@ class ZmqServer:
             self._answer()
             self._answer_deferred()
 
+    def prepare(self) -> None:
+        """Between ticks: what the next tick's requests will read, made ahead
+        (``RequestHandler.prepare``)."""
+        if self.handler is not None:
+            self.handler.prepare()
+
     def _answer(self) -> None:
         """Answer requests until none waits, ``max_requests_per_tick`` are answered or this
         tick's time budget is spent (the overspending of a slow request is carried over). A

@@ -19,8 +19,15 @@ import zmq
 from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.app.simulation import build_simulation
 from synthtwin.engine.config import SecurityConfig, load_config
+from synthtwin.net import requests as requests_module
 from synthtwin.net.auth import Role, TokenStore
-from synthtwin.net.limits import MAX_DEBT_BUDGETS, PeerBuckets, TimeBudget, TokenBucket
+from synthtwin.net.limits import (
+    IGNORED_WAIT_MUTE_S,
+    MAX_DEBT_BUDGETS,
+    PeerBuckets,
+    TimeBudget,
+    TokenBucket,
+)
 from synthtwin.net.publisher import Publisher, TwinFollows
 from synthtwin.net.requests import STATS_EVERY_S, Controls, RequestHandler
 from synthtwin.net.wire import reply, request
@@ -221,14 +228,18 @@ def test_a_peer_beyond_its_rate_is_told_when_to_retry_and_dropped_until_then(wor
     limited = ask(handler, "stats", peer=b"flood")
     assert codes == [True] * 5
     assert limited.error.code == "rate_limited" and 1 <= limited.error.retry_after_ms <= 100
-    stats = request.encode(request.Request(8, "stats"))
-    assert handler.handle(stats, b"flood") is None  # it did not wait: dropped, unanswered
     assert ask(handler, "stats", peer=b"other").ok  # each peer has its own bucket
     assert ask(handler, "stats").ok  # no peer, no limit
     time.sleep(limited.error.retry_after_ms / 1000 + 0.01)
     assert ask(handler, "stats", peer=b"flood").ok  # it waited: answered again
+    while ask(handler, "stats", peer=b"flood").ok:  # the bucket empties again: refused
+        pass
+    stats = request.encode(request.Request(8, "stats"))
+    assert handler.handle(stats, b"flood") is None  # it did not wait: dropped, unanswered
+    time.sleep(limited.error.retry_after_ms / 1000 + 0.01)
+    assert handler.handle(stats, b"flood") is None  # ignored the wait: muted for longer
     world[0].loop.step()  # stats' figures are the tick's
-    assert ask(handler, "stats").result["rate_limited"] == 2
+    assert ask(handler, "stats").result["rate_limited"] == 4
 
 
 def test_stats_is_encoded_once_a_tick_and_answers_each_request_under_its_own_id(world):
@@ -254,6 +265,23 @@ def test_stats_is_encoded_once_a_tick_and_answers_each_request_under_its_own_id(
     ask(handler, "despawn", ids=spawned)
     sim.loop.step()
     assert ask(handler, "stats").tick == first.tick + 1  # a tick: anew
+
+
+def test_prepare_encodes_the_stats_reply_between_ticks_once_stats_is_asked_for(world, monkeypatch):
+    sim, _ = world
+    handler = make_handler(world)
+    monkeypatch.setattr(requests_module, "STATS_EVERY_S", 3600.0)  # no new window meanwhile
+    encoded = []
+    build = handler._stats
+    monkeypatch.setattr(handler, "_stats", lambda args: encoded.append(1) or build(args))
+    handler.prepare()
+    assert encoded == []  # nobody asked: nothing made
+    first = ask(handler, "stats")
+    sim.loop.step()
+    handler.prepare()  # between ticks: the next tick's answer, made ahead
+    assert len(encoded) == 2
+    answer = ask(handler, "stats")
+    assert len(encoded) == 2 and answer.tick == first.tick + 1  # the tick's, not made again
 
 
 def test_stats_of_a_paused_server_are_no_older_than_stats_every_s(world):
@@ -290,6 +318,18 @@ def test_a_token_bucket_refills_at_its_rate_up_to_its_burst():
     assert [bucket.take(0.0) for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
     assert bucket.take(0.5) == 0.0 and bucket.take(0.5) == 0.5
     assert bucket.level(100.0) == 3
+
+
+def test_a_muted_peer_that_sends_before_its_time_is_muted_a_second_from_then():
+    peers = PeerBuckets(rate_per_s=10.0, burst=1)
+    assert peers.take(b"flood", 0.0) == 0.0
+    assert peers.take(b"flood", 0.0) == pytest.approx(0.1)  # refused: retry in 100 ms
+    assert peers.muted(b"flood", 0.05)  # too early: muted until 1.05
+    assert peers.muted(b"flood", 1.0)  # still too early: until 2.0
+    assert not peers.muted(b"flood", 2.0 + IGNORED_WAIT_MUTE_S - 1.0)  # it paused that long
+    assert peers.take(b"flood", 2.0) == 0.0
+    assert peers.take(b"patient", 0.0) == 0.0 and peers.take(b"patient", 0.0) > 0
+    assert not peers.muted(b"patient", 0.1)  # waited as told: answered again at once
 
 
 def test_peer_buckets_forget_full_buckets_first():

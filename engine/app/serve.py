@@ -210,10 +210,12 @@ class Serving:
                     self.sim.close()
 
     def _between_ticks(self) -> None:
-        """The host's work between ticks (requests are the ticks' INPUT phase)."""
+        """The host's work between ticks (requests are the ticks' INPUT phase, whose cached
+        replies are made ready here)."""
         if self._watch is not None:
             self._watch.check()
         self.durability.periodic()
+        self.server.prepare()
 
     def checkpoint(self) -> Path:
         """Save the world now (between ticks, from the simulation thread); the file written.
