@@ -2,8 +2,9 @@
 
 The checks of a single server run first, in its order and with its messages (``docs/protocol.md``
 section 6.7; ``net.requests``): decoding within ``[security]`` limits (``bad_request``), the
-peer's token bucket (``rate_limited``; a refused peer is muted until its retry time), the token's
-role (``OP_ROLES``: ``unauthorized``, ``forbidden``), the op (``unknown_op``). Then:
+peer's token bucket (``rate_limited``; a refused peer is muted until its retry time, longer if it
+ignores refusals: ``net.limits``), the token's role (``OP_ROLES``: ``unauthorized``,
+``forbidden``), the op (``unknown_op``). Then:
 
 ============== ==============================================================================
 op             answered by

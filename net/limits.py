@@ -6,9 +6,10 @@
 - ``PeerBuckets``: one bucket per ROUTER peer identity, at most ``MAX_PEERS`` of them (the
   fullest, i.e. the least recently busy, are forgotten first: a forgotten peer starts full, as a
   new one does). A peer refused once is told when to retry; until then it is ``muted``: what it
-  sends is dropped unanswered, and a request sent before that mutes it ``IGNORED_WAIT_MUTE_S``
-  from then: a client that ignores the answer gets no more answers (each costs the tick ~40 us
-  of a loaded 2-core CPU) until it pauses that long; it costs the tick a read a message.
+  sends is dropped unanswered. A peer that sends more while muted than its rate and burst allow
+  (more than it could have had in flight: it ignores the refusals) stays muted until
+  ``IGNORED_WAIT_MUTE_S`` after its last request, so a flood gets no more answers (each costs the
+  tick ~40 us of a loaded 2-core CPU): it costs the tick a read a message.
 - ``TimeBudget``: wall time a tick may spend answering requests. A request cannot be cut short, so
   a tick that overspends carries the excess over as debt (at most ``MAX_DEBT_BUDGETS`` budgets)
   and the next ticks answer nothing until it is paid: on average, requests cost at most the
@@ -34,9 +35,9 @@ __all__ = [
 MAX_PEERS = 4096
 """Peers whose buckets are kept; beyond it the fullest are forgotten."""
 IGNORED_WAIT_MUTE_S = 1.0
-"""Wall seconds a peer that sent before its time to retry stays muted, from its last request.
-(Without it, a flood sending faster than its rate was answered at the rate: a ``stats`` flood
-of 1,000 a second, allowed 200, cost the tick ~0.5 ms a tick of answers.)"""
+"""Wall seconds a peer that ignores its refusals stays muted, from its last request (without it,
+a flood faster than the rate was answered at the rate: a ``stats`` flood of 1,000 a second,
+allowed 200, cost the tick ~0.5 ms a tick of answers)."""
 MAX_DEBT_BUDGETS = 8
 """Most overspent time carried over, in tick budgets (so one slow request delays the answers
 of at most this many ticks)."""
@@ -56,6 +57,8 @@ class PeerBuckets:
         self.burst = burst
         self.max_peers = max_peers
         self._buckets: dict[bytes, TokenBucket] = {}
+        self._early: dict[bytes, TokenBucket] = {}
+        """Per peer, a bucket of the same rate and burst for its requests read while muted."""
         self._muted_until_s: dict[bytes, float] = {}
 
     def take(self, peer: bytes, now_s: float) -> float:
@@ -72,16 +75,23 @@ class PeerBuckets:
         return wait_s
 
     def muted(self, peer: bytes, now_s: float) -> bool:
-        """Whether ``peer`` was refused and its time to retry has not come; a request sent
-        before it mutes the peer ``IGNORED_WAIT_MUTE_S`` from then."""
+        """Whether ``peer`` was refused and its time to retry has not come. Requests read
+        meanwhile (*early*: some may have been in flight when it was refused) take from a second
+        bucket of the peer's rate and burst; once that is empty the peer sends faster than its
+        rate whatever it is told, and it stays muted until ``IGNORED_WAIT_MUTE_S`` after its
+        last request. A client that paces itself below the rate never empties it."""
         until_s = self._muted_until_s.get(peer)
         if until_s is None:
             return False
-        if now_s < until_s:
+        if now_s >= until_s:
+            del self._muted_until_s[peer]
+            return False
+        early = self._early.get(peer)
+        if early is None:
+            early = self._early[peer] = TokenBucket(self.rate_per_s, self.burst)
+        if early.take(now_s) > 0:
             self._muted_until_s[peer] = max(until_s, now_s + IGNORED_WAIT_MUTE_S)
-            return True
-        del self._muted_until_s[peer]
-        return False
+        return True
 
     def _forget(self, now_s: float) -> None:
         """Drop the buckets that are full again (their peers are as good as new), or, if none
@@ -93,6 +103,7 @@ class PeerBuckets:
             full = ranked[: max(1, len(ranked) // 2)]
         for peer in full:
             del self._buckets[peer]
+            self._early.pop(peer, None)
             self._muted_until_s.pop(peer, None)
 
     def __len__(self) -> int:

@@ -27,7 +27,12 @@ class Followed:
         self.endpoint = xpub.getsockopt_string(zmq.LAST_ENDPOINT)
         self.publisher = Publisher(xpub, TICK_HZ, 30, 1.0, 1.0, 1.0)
         config = load_config(None, twins=6, seed=5, tick_hz=TICK_HZ, time_scale=60.0, start=MONDAY)
-        self.sim = build_simulation(config, replicator=self.publisher)
+        try:
+            self.sim = build_simulation(config, replicator=self.publisher)
+        except BaseException:
+            xpub.close(linger=0)
+            self.context.term()
+            raise
         self.subs: list[zmq.Socket] = []
 
     def follow(self, twin: int, marker: bytes) -> zmq.Socket:

@@ -7,6 +7,7 @@ limit and the rate limit also run against a real server on 127.0.0.1. The limits
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -235,11 +236,12 @@ def test_a_peer_beyond_its_rate_is_told_when_to_retry_and_dropped_until_then(wor
     while ask(handler, "stats", peer=b"flood").ok:  # the bucket empties again: refused
         pass
     stats = request.encode(request.Request(8, "stats"))
-    assert handler.handle(stats, b"flood") is None  # it did not wait: dropped, unanswered
+    for _ in range(6):  # more than its burst of 5 sent before its time: it ignores refusals
+        assert handler.handle(stats, b"flood") is None  # dropped, unanswered
     time.sleep(limited.error.retry_after_ms / 1000 + 0.01)
-    assert handler.handle(stats, b"flood") is None  # ignored the wait: muted for longer
+    assert handler.handle(stats, b"flood") is None  # muted for longer than it was told
     world[0].loop.step()  # stats' figures are the tick's
-    assert ask(handler, "stats").result["rate_limited"] == 4
+    assert ask(handler, "stats").result["rate_limited"] == 9
 
 
 def test_stats_is_encoded_once_a_tick_and_answers_each_request_under_its_own_id(world):
@@ -270,7 +272,7 @@ def test_stats_is_encoded_once_a_tick_and_answers_each_request_under_its_own_id(
 def test_prepare_encodes_the_stats_reply_between_ticks_once_stats_is_asked_for(world, monkeypatch):
     sim, _ = world
     handler = make_handler(world)
-    monkeypatch.setattr(requests_module, "STATS_EVERY_S", 3600.0)  # no new window meanwhile
+    monkeypatch.setattr(requests_module, "STATS_EVERY_S", math.inf)  # no new window meanwhile
     encoded = []
     build = handler._stats
     monkeypatch.setattr(handler, "_stats", lambda args: encoded.append(1) or build(args))
@@ -320,16 +322,24 @@ def test_a_token_bucket_refills_at_its_rate_up_to_its_burst():
     assert bucket.level(100.0) == 3
 
 
-def test_a_muted_peer_that_sends_before_its_time_is_muted_a_second_from_then():
-    peers = PeerBuckets(rate_per_s=10.0, burst=1)
-    assert peers.take(b"flood", 0.0) == 0.0
+def test_a_peer_that_keeps_sending_while_muted_is_muted_a_second_from_its_last_request():
+    peers = PeerBuckets(rate_per_s=10.0, burst=2)
+    assert peers.take(b"flood", 0.0) == 0.0 and peers.take(b"flood", 0.0) == 0.0
     assert peers.take(b"flood", 0.0) == pytest.approx(0.1)  # refused: retry in 100 ms
-    assert peers.muted(b"flood", 0.05)  # too early: muted until 1.05
-    assert peers.muted(b"flood", 1.0)  # still too early: until 2.0
-    assert not peers.muted(b"flood", 2.0 + IGNORED_WAIT_MUTE_S - 1.0)  # it paused that long
-    assert peers.take(b"flood", 2.0) == 0.0
-    assert peers.take(b"patient", 0.0) == 0.0 and peers.take(b"patient", 0.0) > 0
-    assert not peers.muted(b"patient", 0.1)  # waited as told: answered again at once
+    assert peers.muted(b"flood", 0.01) and peers.muted(b"flood", 0.02)  # in flight, maybe
+    assert peers.muted(b"flood", 0.03)  # beyond its burst: it ignores the refusal
+    assert peers.muted(b"flood", 0.5)  # until 1.03
+    assert not peers.muted(b"flood", 0.03 + IGNORED_WAIT_MUTE_S)
+    assert peers.take(b"flood", 1.1) == 0.0
+
+
+def test_requests_in_flight_at_a_refusal_do_not_keep_a_paced_peer_muted():
+    peers = PeerBuckets(rate_per_s=10.0, burst=2)
+    assert peers.take(b"paced", 0.0) == 0.0 and peers.take(b"paced", 0.0) == 0.0
+    assert peers.take(b"paced", 0.0) == pytest.approx(0.1)
+    assert peers.muted(b"paced", 0.001) and peers.muted(b"paced", 0.002)  # sent before it knew
+    assert not peers.muted(b"paced", 0.1)  # then it waited as told: answered again
+    assert peers.take(b"paced", 0.1) == 0.0
 
 
 def test_peer_buckets_forget_full_buckets_first():
