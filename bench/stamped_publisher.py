@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from synthtwin.net.publisher import Publisher
+from synthtwin.net.sender import Encoding, Outbox
+from synthtwin.net.wire import topics
 
 __all__ = ["StampedPublisher", "stamp"]
 
 
 class StampedPublisher(Publisher):
     """The publisher, recording ``sent_at[seq]`` (``time.monotonic()`` s) of each message whose
-    topic starts with ``prefix``, at the moment the tick hands its messages to its ``link``: to
+    topic starts with ``prefix`` (those the link's thread encodes too), at the moment the tick
+    hands its messages to its ``link``: to
     the server's sender thread (``net.sender.Sender``), or to ZeroMQ with a ``DirectLink``; the
     latency measured from it includes the wait in the sender's queue."""
 
@@ -19,12 +24,19 @@ class StampedPublisher(Publisher):
     prefix: bytes
     pending: list[int]
 
-    def _send(
-        self, topic: bytes, payload: bytes, outbox: list[tuple[bytes, bytes]] | None = None
-    ) -> None:
+    def _send(self, topic: bytes, payload: bytes, outbox: Outbox | None = None) -> None:
         super()._send(topic, payload, outbox)
         if topic.startswith(self.prefix):
             self.pending.append(self.seq)
+
+    def _encode_later(
+        self, kind: str, ids: np.ndarray, encoding: Encoding, outbox: Outbox | None = None
+    ) -> None:
+        first = self.seq + 1
+        super()._encode_later(kind, ids, encoding, outbox)
+        for i, twin in enumerate(ids.tolist()):
+            if topics.topic_for(kind, twin_id=twin).startswith(self.prefix):
+                self.pending.append(first + i)
 
     def _flush(self) -> None:
         now = time.monotonic()

@@ -58,7 +58,7 @@ from synthtwin.components.pose import CLIPS
 from synthtwin.engine.schedule import Tick
 from synthtwin.engine.world import World
 from synthtwin.kernels.clips import ClipLibrary
-from synthtwin.net.sender import DirectLink, Message, Outbox
+from synthtwin.net.sender import DirectLink, Encoding, Message, Outbox
 from synthtwin.net.wire import event, meta, pose, shape, topics, vitals
 from synthtwin.net.wire.crowd import DEAD_RECKONING_M, CrowdEncoder
 from synthtwin.net.wire.topics import TWIN_PREFIX
@@ -582,10 +582,8 @@ class Publisher:
         if len(rows) == 0:
             return
         message = self._vitals_message(world, ids, rows, self.seq + 1)
-        self.seq += len(rows)
-        self._vitals_outbox.append(
-            functools.partial(_each_twin, "vitals", vitals.encode_each, message)
-        )
+        encoding = functools.partial(_each_twin, "vitals", vitals.encode_each, message)
+        self._encode_later("vitals", message.ids, encoding, self._vitals_outbox)
 
     def _vitals_message(
         self, world: World, ids: np.ndarray, rows: np.ndarray, seq: int | None = None
@@ -609,8 +607,7 @@ class Publisher:
             _pose_messages, world.resource(ClipLibrary), self.tick, self.seq + 1, self.t_s,
             ids[rows], world["position_m"][rows], state,
         )  # fmt: skip
-        self.seq += len(rows)
-        self._outbox.append(encoding)
+        self._encode_later("pose", ids[rows], encoding)
 
     def _publish_shapes(self, world: World, ids: np.ndarray, tick_index: int) -> None:
         """``twin/<id>/shape`` of the twins followed by id on the main socket that started being
@@ -631,8 +628,16 @@ class Publisher:
         message = shape.ShapeMessage(
             self.tick, self.seq + 1, self.t_s, ids[rows], world["sex"][rows], world["betas"][rows]
         )
-        self.seq += len(rows)
-        self._outbox.append(functools.partial(_each_twin, "shape", shape.encode_each, message))
+        encoding = functools.partial(_each_twin, "shape", shape.encode_each, message)
+        self._encode_later("shape", message.ids, encoding)
+
+    def _encode_later(
+        self, kind: str, ids: np.ndarray, encoding: Encoding, outbox: Outbox | None = None
+    ) -> None:
+        """Queue ``encoding`` for the main socket (or ``outbox``): the ``twin/<id>/<kind>``
+        messages of ``ids`` ``(K,)``, which it encodes with the next K seqs, taken here."""
+        (self._outbox if outbox is None else outbox).append(encoding)
+        self.seq += len(ids)
 
     def _send(self, topic: bytes, payload: bytes, outbox: Outbox | None = None) -> None:
         """Queue a message for the main socket (or ``outbox``); ``_flush`` sends the tick's
