@@ -84,8 +84,8 @@ This bounds the work a client following many twins makes: the tick gathers their
 ms for 64 followed, served at 1,000 twins on the 2-core CPU) and the sender thread samples and
 encodes ~8 twins' poses and vitals a tick (~0.3 ms there); 64 followed twins at 10 Hz each
 were 21 a tick, 1.25-1.47x the tick's p99 when the tick encoded them (issue #13,
-``bench/test_serve_security_bench.py``, where one subscriber of every twin is now within noise
-of none: 0.95-0.99x)."""
+``bench/test_serve_security_bench.py``, where one subscriber of every twin now gives 0.95-1.05x
+the p99 of none)."""
 _TWIN_TOPIC = re.compile(rb"^twin/(\d{1,10})/")
 
 
