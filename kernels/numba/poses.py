@@ -80,14 +80,14 @@ def sample_poses(
 ) -> np.ndarray:
     """``(N, J, 4) float32`` joint rotations (w, x, y, z) of N twins.
 
-    Raises:
-        ValueError: a clip code of ``clip`` or ``previous`` not below C.
-
     Args:
         frames, start, count: the clips (``pack_frames``).
         clip, previous: ``(N,)`` unsigned clip codes now and being faded out, below C.
         phase: ``(N,)`` position in the loop, 0..1. blend: ``(N,)`` weight of ``clip``; below 1
             the pose is slerped from ``previous``'s at the same phase.
+
+    Raises:
+        ValueError: a clip code of ``clip`` or ``previous`` not below C.
     """
     joints = frames.shape[1]
     out = np.empty((len(clip), joints, 4), dtype=np.float32)
