@@ -456,10 +456,24 @@ def test_a_flooding_peer_is_refused_once_then_dropped_and_the_tick_goes_on(servi
             codes.append(answer.error.code if not answer.ok else "ok")
         assert 10 <= codes.count("ok") < 40 and 1 <= codes.count("rate_limited") < 10
         assert len(codes) < 50  # the rest was dropped unanswered
-        flood.send(payload)  # after its wait, the peer is answered again
+        time.sleep(IGNORED_WAIT_MUTE_S)  # it ignored its refusal: muted until 1 s after its last
+        flood.send(payload)  # after that wait, the peer is answered again
         assert flood.poll(5000) and reply.decode(flood.recv()).ok
     assert serving.server.handler.rate_limited - dropped >= 150
     assert serving.sim.world.tick > tick  # what the flood costs the tick: bench/ measures it
+
+
+def test_the_served_loop_prepares_the_stats_reply_between_ticks(serving: Serving, monkeypatch):
+    handler = serving.server.handler
+    prepared = []
+    prepare = handler.prepare
+    monkeypatch.setattr(handler, "prepare", lambda: prepared.append(1) or prepare())
+    with RequestClient(serving.server.endpoints["router"], timeout_s=5.0) as client:
+        assert client.call("stats")["twins"] == 50
+    deadline = time.monotonic() + 5.0
+    while len(prepared) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(prepared) >= 3, "Serving did not call prepare between its ticks"
 
 
 def test_the_request_client_waits_as_told_instead_of_going_unanswered(serving: Serving):
