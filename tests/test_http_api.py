@@ -289,6 +289,8 @@ def test_a_silent_simulation_is_503():
         http = Gateway(spec, "127.0.0.1", 0)
         http.start()
         try:
+            # the child's start (imports, at lower priority) can take seconds on a loaded machine
+            assert httpx.get(f"{http.url}/openapi.json", timeout=60.0).status_code == 200
             answer = httpx.get(f"{http.url}/api/stats", timeout=5.0)
         finally:
             http.stop()
