@@ -24,7 +24,7 @@ from synthtwin.engine.app.serve import Serving
 from synthtwin.engine.config import load_config
 from synthtwin.engine.regions import RegionMap
 from synthtwin.net.auth import Role, TokenStore
-from synthtwin.net.front import Front, FrontError, ShardEndpoints, run_front, shard_security
+from synthtwin.net.front import Front, FrontError, ShardEndpoints, shard_security
 from synthtwin.net.front_stream import REMOVAL_GRACE_S
 from synthtwin.net.gateway import Gateway, GatewaySpec
 from synthtwin.net.publisher import MAX_SUBSCRIPTION_MESSAGES
@@ -40,6 +40,11 @@ from tests.test_front_stream import Shard
 from tests.test_websocket import control, replies, request_frame
 
 TICK_HZ = 30.0
+CALL_S = 20.0
+"""How long a test's request waits for its reply (wall s): wide, for a loaded machine; no test
+here times a reply."""
+SHARD_WAIT_S = 10.0
+"""The front's wait for a shard's reply (wall s) where a test is not about that wait."""
 
 
 def _shard(
@@ -93,7 +98,7 @@ def shards(tmp_path_factory) -> Iterator[tuple[list[Serving], RegionMap]]:
     try:
         for server in servers:
             _wait_ticking(server)
-        with RequestClient(_router(servers[0])) as client:
+        with RequestClient(_router(servers[0]), timeout_s=CALL_S) as client:
             roster = client.call("roster")
         regions = RegionMap.balanced(roster["cells"], 2)
         for k, server in enumerate(servers):
@@ -107,7 +112,7 @@ def shards(tmp_path_factory) -> Iterator[tuple[list[Serving], RegionMap]]:
 
 def _keep_region(server: Serving, regions: RegionMap, k: int, token: str | None = None) -> None:
     """Despawn the server's twins outside region ``k``: it is then shard ``k`` of the world."""
-    with RequestClient(_router(server), token=token) as client:
+    with RequestClient(_router(server), token=token, timeout_s=CALL_S) as client:
         roster = client.call("roster")
         owner = regions.shard_of_cells(roster["cells"])
         client.call("despawn", ids=roster["ids"][owner != k])
@@ -127,20 +132,20 @@ def front(shards, tmp_path_factory) -> Iterator[Front]:
     servers, regions = shards
     endpoints = [ShardEndpoints(s.config.serve.pub_endpoint, _router(s)) for s in servers]
     config = _front_config(tmp_path_factory.mktemp("front_cfg"))
-    with run_front(endpoints, regions, config) as running:
+    with Front(endpoints, regions, config, timeout_s=SHARD_WAIT_S).start() as running:
         _wait_joined(running)
         yield running
 
 
 def _wait_joined(front: Front) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # wide, for a loaded machine
     while not all(s.joined for s in front.shards) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert all(s.joined for s in front.shards)
 
 
 def _ids_of(server: Serving, token: str | None = None) -> np.ndarray:
-    with RequestClient(_router(server), token=token) as client:
+    with RequestClient(_router(server), token=token, timeout_s=CALL_S) as client:
         return np.asarray(client.call("roster")["ids"])
 
 
@@ -155,7 +160,7 @@ def test_a_late_joiner_through_the_front_holds_both_shards_twins(shards, front):
     a, b = (_ids_of(s) for s in servers)
     assert a.size and b.size and np.intersect1d(a, b).size == 0
     endpoints = front.endpoints
-    with CloneClient(endpoints["pub"], endpoints["router"]) as sub:
+    with CloneClient(endpoints["pub"], endpoints["router"], timeout_s=CALL_S) as sub:
         both = np.union1d(a, b)
         np.testing.assert_array_equal(sub.crowd().ids, both)  # from the snapshot alone
         np.testing.assert_array_equal(sub.roster, both)
@@ -166,7 +171,7 @@ def test_a_late_joiner_through_the_front_holds_both_shards_twins(shards, front):
 
 
 def test_roster_and_snapshot_agree_at_the_fronts_seq(front):
-    with RequestClient(front.endpoints["router"]) as client:
+    with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
         roster, snapshot = client.exchange([("roster", {}), ("snapshot", {})])
     assert roster.ok and snapshot.ok
     ids, cells = roster.result["ids"], roster.result["cells"]
@@ -184,7 +189,7 @@ def test_roster_and_snapshot_agree_at_the_fronts_seq(front):
 
 def test_twin_requests_reach_the_owning_shard(shards, front):
     servers, _ = shards
-    with RequestClient(front.endpoints["router"]) as client:
+    with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
         for server in servers:
             twin = int(_ids_of(server)[0])
             assert client.call("twin", id=twin)["id"] == twin
@@ -203,7 +208,7 @@ def test_scenarios_go_to_the_twins_shard(shards, front):
     """``scenario`` with ``twin`` goes to the shard that owns the twin (shard 0 answered
     ``unknown_twin`` for shard 1's twins); ``list`` and ``stop`` across twins are refused."""
     servers, _ = shards
-    with RequestClient(front.endpoints["router"]) as client:
+    with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
         for server in servers:
             twin = int(_ids_of(server)[0])
             started = client.call("scenario", action="start", twin=twin, kind="exercise",
@@ -226,7 +231,7 @@ def test_requests_the_front_refuses_itself(shards, front):
     servers, _ = shards
     a, b = (_ids_of(s) for s in servers)
     router = front.endpoints["router"]
-    with RequestClient(router) as client:
+    with RequestClient(router, timeout_s=CALL_S) as client:
         with pytest.raises(RequestError) as err:
             client.call("despawn", ids=[int(a[0]), int(b[0]), 999_999])
         assert (err.value.code, err.value.message) == ("unknown_twin", "twin 999999 does not exist")
@@ -259,13 +264,16 @@ def test_tokens_and_roles_are_checked_at_the_front(shards, tmp_path):
     viewer, operator = store.create(Role.VIEWER, "v"), store.create(Role.OPERATOR, "o")
     endpoints = [ShardEndpoints(s.config.serve.pub_endpoint, _router(s)) for s in servers]
     config = _front_config(tmp_path, tokens_file=tmp_path / "tokens.json")
-    with Front(endpoints, regions, config).start() as guarded:
+    with Front(endpoints, regions, config, timeout_s=SHARD_WAIT_S).start() as guarded:
         _wait_joined(guarded)
         router = guarded.endpoints["router"]
-        with RequestClient(router) as anonymous, pytest.raises(RequestError) as err:
+        with (
+            RequestClient(router, timeout_s=CALL_S) as anonymous,
+            pytest.raises(RequestError) as err,
+        ):
             anonymous.call("stats")
         assert err.value.code == "unauthorized"
-        with RequestClient(router, token=viewer) as client:
+        with RequestClient(router, token=viewer, timeout_s=CALL_S) as client:
             assert client.call("stats")["twins"] > 0
             with pytest.raises(RequestError) as err:
                 client.call("time_scale", scale=1.0)
@@ -273,13 +281,13 @@ def test_tokens_and_roles_are_checked_at_the_front(shards, tmp_path):
                 "forbidden",
                 "this needs the operator role; the token has viewer",
             )
-        with RequestClient(router, token=operator) as client:
+        with RequestClient(router, token=operator, timeout_s=CALL_S) as client:
             assert client.call("time_scale", scale=1.0)["scale"] == 1.0
 
 
 def test_stats_merge_both_shards(shards, front):
     servers, _ = shards
-    with RequestClient(front.endpoints["router"]) as client:
+    with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
         stats = client.call("stats")
     twins = sum(_ids_of(s).size for s in servers)
     assert stats["twins"] == twins
@@ -300,7 +308,7 @@ def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
     sub.subscribe(b"")
     try:
         time.sleep(0.3)
-        with RequestClient(front.endpoints["router"]) as client:
+        with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
             assert client.call("despawn", ids=[victim])["removed"].tolist() == [victim]
         removals, seqs = [], []
         end = time.monotonic() + REMOVAL_GRACE_S + 10.0  # bounded, wide for a loaded machine
@@ -314,7 +322,7 @@ def test_meta_is_one_stream_and_seq_grows_by_publisher(shards, front):
                 removals.append(meta.from_envelope(env).removed.tolist())
         assert [r for r in removals if r] == [[victim]]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-        with RequestClient(front.endpoints["router"]) as client:
+        with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
             assert victim not in client.call("roster")["ids"]
     finally:
         sub.close()
@@ -385,7 +393,7 @@ def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
             deadline = time.monotonic() + 10
             while not lone.shards[0].joined and time.monotonic() < deadline:
                 time.sleep(0.02)
-            with RequestClient(lone.endpoints["router"]) as client:
+            with RequestClient(lone.endpoints["router"], timeout_s=CALL_S) as client:
                 with pytest.raises(RequestError) as err:
                     client.call("pause")
                 assert err.value.code == "internal"
@@ -405,7 +413,7 @@ def test_a_dead_shard_gives_a_clean_error(shards, tmp_path):
                 # failed when sent, not after the 0.5 s timeout (whose message differs): no
                 # wall-clock bound here, which a loaded machine would break
                 assert message == f"shard 1 ({dead.router}) is unavailable: not connected"
-                with RequestClient(_router(live)) as direct:
+                with RequestClient(_router(live), timeout_s=CALL_S) as direct:
                     direct.call("resume")
                     with pytest.raises(RequestError) as err:
                         client.call("pause")
@@ -430,7 +438,8 @@ def test_a_restarted_shard_is_joined_again(shards, tmp_path):
     first = start("one")
     endpoints = [ShardEndpoints(servers[0].config.serve.pub_endpoint, _router(servers[0])),
                  ShardEndpoints(pub, router)]  # fmt: skip
-    with Front(endpoints, regions, _front_config(tmp_path)).start() as front:
+    config = _front_config(tmp_path)
+    with Front(endpoints, regions, config, timeout_s=SHARD_WAIT_S).start() as front:
         _wait_joined(front)
         before = front.stream.roster()[0]
         first[0].stop.set()
@@ -441,9 +450,11 @@ def test_a_restarted_shard_is_joined_again(shards, tmp_path):
             while front.shards[1].joins < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert front.shards[1].joins == 2
-            with RequestClient(front.endpoints["router"]) as client:
+            with RequestClient(front.endpoints["router"], timeout_s=CALL_S) as client:
                 assert client.call("stats")["front"]["joins"] == [1, 2]
-            with CloneClient(front.endpoints["pub"], front.endpoints["router"]) as sub:
+            with CloneClient(
+                front.endpoints["pub"], front.endpoints["router"], timeout_s=CALL_S
+            ) as sub:
                 np.testing.assert_array_equal(sub.crowd().ids, before)
                 _poll_for(sub, 0.5)
                 assert sub.rejected == 0
@@ -488,7 +499,7 @@ def test_a_shard_sending_malformed_replies_and_messages_cannot_end_the_front(sha
     merge with ``internal``, and serves shard 0's twins throughout."""
     servers, regions = shards
     live = servers[0]
-    with RequestClient(_router(live)) as client:
+    with RequestClient(_router(live), timeout_s=CALL_S) as client:
         tables = {k: client.call("roster")[k] for k in ("protocol", "epoch", "activities", "clips")}
     with zmq.Context() as ctx, ctx.socket(zmq.XPUB) as pub, ctx.socket(zmq.ROUTER) as router:
         for sock in (pub, router):
