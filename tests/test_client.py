@@ -331,7 +331,7 @@ def test_unknown_twin_message(client: RequestClient):
 
 
 def test_a_paused_server_still_answers(serving: Serving):
-    with RequestClient(serving.config.serve.router_endpoint, timeout_s=1.0) as client:
+    with RequestClient(serving.config.serve.router_endpoint, timeout_s=10.0) as client:
         client.call("pause")
         time.sleep(0.5)  # past the backlog of ticks the loop may still run through (<= 5)
         try:
