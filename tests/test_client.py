@@ -104,7 +104,7 @@ def poll_for(sub: CloneClient, seconds: float) -> list:
 
 def unpause(serving: Serving) -> None:
     """Resume the server with the ``resume`` op."""
-    with RequestClient(serving.config.serve.router_endpoint) as client:
+    with RequestClient(serving.config.serve.router_endpoint, timeout_s=10.0) as client:
         client.call("resume")
 
 
