@@ -16,9 +16,9 @@ __all__ = ["StampedPublisher", "stamp"]
 class StampedPublisher(Publisher):
     """The publisher, recording ``sent_at[seq]`` (``time.monotonic()`` s) of each message whose
     topic starts with ``prefix`` (those the link's thread encodes too), at the moment the tick
-    hands its messages to its ``link``: to
-    the server's sender thread (``net.sender.Sender``), or to ZeroMQ with a ``DirectLink``; the
-    latency measured from it includes the wait in the sender's queue."""
+    hands its messages to its ``link``: to the server's sender thread (``net.sender.Sender``), or
+    to ZeroMQ with a ``DirectLink``; the latency measured from it includes the wait in the
+    sender's queue."""
 
     sent_at: dict[int, float]
     prefix: bytes
